@@ -1,0 +1,33 @@
+"""My account: who I am, and changing my own password."""
+
+import streamlit as st
+
+from pvd_survey import accounts, ui
+from pvd_survey.errors import DomainError
+
+user = ui.guard("account")
+settings = ui.settings()
+
+st.title("Mon compte")
+st.write(f"**{user.display_name}** · {user.email} · {user.role_label}")
+if user.organisation_name:
+    st.write(f"Organisation : {user.organisation_name}")
+
+st.subheader("Changer mon mot de passe")
+with st.form("account_password_form", clear_on_submit=True):
+    current = st.text_input("Mot de passe actuel", type="password", key="account_current")
+    new = st.text_input("Nouveau mot de passe", type="password", key="account_new")
+    confirmation = st.text_input("Confirmez le nouveau mot de passe", type="password", key="account_confirm")
+    submitted = st.form_submit_button("Changer le mot de passe")
+if submitted:
+    try:
+        if new != confirmation:
+            raise DomainError("password_mismatch", field="password")
+        with ui.write() as session:
+            updated = accounts.change_own_password(session, user.id, current, new, settings)
+    except DomainError as error:
+        ui.show_error(error)
+    else:
+        # Other open sessions end (new epoch); this one carries on.
+        ui.sign_in(updated)
+        st.success("Mot de passe changé. Vos autres sessions ouvertes sont fermées.")

@@ -1,0 +1,80 @@
+"""The outbox: what the app sent, what waits, what failed (and the links, when no SMTP is set)."""
+
+import pandas as pd
+import streamlit as st
+
+from pvd_survey import mail, ui
+from pvd_survey.errors import DomainError
+from pvd_survey.models import paris_time
+
+ui.guard("admin_outbox")
+settings = ui.settings()
+
+st.title("Messages")
+with ui.read() as session:
+    counts = mail.count_by_status(session)
+columns = st.columns(len(counts))
+for column, (status, count) in zip(columns, counts.items(), strict=True):
+    column.metric(mail.STATUS_LABELS[status], count)
+
+if settings.smtp is None:
+    st.warning(
+        "Aucun serveur SMTP n'est configuré (PVD_SMTP_HOST) : les messages restent en attente, rien n'est perdu. "
+        "Vous pouvez transmettre vous-même les liens ci-dessous, puis marquer le message comme remis."
+    )
+else:
+    st.caption(f"Envoi par {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}).")
+
+statuses = st.multiselect(
+    "Statuts affichés",
+    list(mail.STATUS_LABELS),
+    default=["pending", "failed"],
+    format_func=mail.STATUS_LABELS.get,
+    key="outbox_statuses",
+)
+with ui.read() as session:
+    messages = mail.list_messages(session, statuses or None)
+
+if not messages:
+    st.info("Aucun message avec ces statuts.")
+else:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "N°": [m.id for m in messages],
+                "Destinataire": [m.recipient for m in messages],
+                "Objet": [m.subject for m in messages],
+                "Lien": [m.link or "" for m in messages],
+                "Statut": [mail.STATUS_LABELS[m.status] for m in messages],
+                "Essais": [m.attempts for m in messages],
+                "Créé le": [paris_time(m.created_at) for m in messages],
+                "Dernière erreur": [m.last_error or "" for m in messages],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"Lien": st.column_config.LinkColumn("Lien")},
+    )
+    chosen = st.selectbox(
+        "Message",
+        messages,
+        format_func=lambda m: f"n° {m.id} · {m.recipient} · {m.subject}",
+        index=None,
+        placeholder="Choisissez un message pour le lire",
+        key="outbox_message",
+    )
+    if chosen is not None:
+        st.text(chosen.body)
+        try:
+            if chosen.status == "failed" and st.button("Remettre en file d'envoi", key="outbox_requeue"):
+                with ui.write() as session:
+                    mail.requeue_failed(session, chosen.id)
+                ui.flash(f"Message n° {chosen.id} remis en file d'envoi.")
+                st.rerun()
+            if chosen.status == "pending" and st.button("Marquer comme remis à la main", key="outbox_manual"):
+                with ui.write() as session:
+                    mail.mark_delivered_by_hand(session, chosen.id)
+                ui.flash(f"Message n° {chosen.id} marqué comme remis à la main.")
+                st.rerun()
+        except DomainError as error:
+            ui.show_error(error)

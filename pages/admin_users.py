@@ -1,0 +1,106 @@
+"""Administration of accounts: create, disable, re-enable, set a new password."""
+
+import pandas as pd
+import streamlit as st
+
+from pvd_survey import accounts, ui
+from pvd_survey.errors import DomainError
+from pvd_survey.models import ROLES, paris_time
+
+admin = ui.guard("admin_users")
+settings = ui.settings()
+
+st.title("Comptes")
+with ui.read() as session:
+    users = accounts.list_users(session)
+    organisations = accounts.list_organisations(session)
+
+st.dataframe(
+    pd.DataFrame(
+        {
+            "Nom": [u.display_name for u in users],
+            "E-mail": [u.email for u in users],
+            "Rôle": [u.role_label for u in users],
+            "Organisation": [u.organisation_name or "" for u in users],
+            "Actif": ["oui" if u.is_active else "non" for u in users],
+            "Dernière connexion": [paris_time(u.last_login_at) for u in users],
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+)
+
+create_tab, manage_tab = st.tabs(["Créer un compte", "Gérer un compte"])
+with create_tab:
+    with st.form("admin_create_user", clear_on_submit=False):
+        display_name = st.text_input("Nom et prénom", key="admin_new_name")
+        email = st.text_input("Adresse e-mail", key="admin_new_email")
+        role = st.selectbox("Rôle", ROLES, format_func=accounts.ROLE_LABELS.get, key="admin_new_role")
+        organisation = st.selectbox(
+            "Organisation (comptes recruteur uniquement)",
+            organisations,
+            format_func=lambda o: o.label,
+            index=None,
+            placeholder="Aucune",
+            key="admin_new_organisation",
+        )
+        password = st.text_input(
+            "Mot de passe initial (facultatif si la connexion ProConnect est configurée)",
+            type="password",
+            key="admin_new_password",
+        )
+        submitted = st.form_submit_button("Créer le compte", type="primary")
+    if submitted:
+        try:
+            with ui.write() as session:
+                created = accounts.create_user(
+                    session,
+                    email=email,
+                    display_name=display_name,
+                    role=role,
+                    settings=settings,
+                    organisation_id=organisation.id if organisation else None,
+                    password=password or None,
+                )
+        except DomainError as error:
+            ui.show_error(error)
+        else:
+            ui.flash(f"Compte créé pour {created.email}. Un e-mail de bienvenue est en file d'envoi.")
+            st.rerun()
+
+with manage_tab:
+    chosen = st.selectbox(
+        "Compte",
+        users,
+        format_func=lambda u: f"{u.display_name} · {u.email}",
+        index=None,
+        placeholder="Choisissez un compte",
+        key="admin_manage_user",
+    )
+    if chosen is not None:
+        st.write(f"État : **{'actif' if chosen.is_active else 'désactivé'}** · {chosen.role_label}")
+        try:
+            if chosen.is_active and st.button("Désactiver ce compte", key="admin_disable"):
+                with ui.write() as session:
+                    accounts.set_active(session, chosen.id, False, admin.id)
+                ui.flash(f"Compte {chosen.email} désactivé : ses sessions ouvertes sont fermées.")
+                st.rerun()
+            if not chosen.is_active and st.button("Réactiver ce compte", key="admin_enable"):
+                with ui.write() as session:
+                    accounts.set_active(session, chosen.id, True, admin.id)
+                ui.flash(f"Compte {chosen.email} réactivé.")
+                st.rerun()
+        except DomainError as error:
+            ui.show_error(error)
+        with st.form("admin_set_password", clear_on_submit=True):
+            new_password = st.text_input("Nouveau mot de passe", type="password", key="admin_set_password_value")
+            set_submitted = st.form_submit_button("Définir ce mot de passe")
+        if set_submitted:
+            try:
+                with ui.write() as session:
+                    accounts.set_password(session, chosen.id, new_password, settings)
+            except DomainError as error:
+                ui.show_error(error)
+            else:
+                ui.flash(f"Nouveau mot de passe défini pour {chosen.email}. Communiquez-le par un canal sûr.")
+                st.rerun()

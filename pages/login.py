@@ -1,0 +1,38 @@
+"""Sign in with e-mail and password, or through ProConnect when single sign-on is configured."""
+
+import streamlit as st
+
+from pvd_survey import accounts, ui
+
+ui.guard("login")
+settings = ui.settings()
+
+st.title("Connexion")
+sso_error = st.session_state.pop("pvd_sso_error", None)
+if sso_error:
+    st.error(sso_error)
+    if st.button("Se déconnecter de ProConnect", key="login_sso_logout"):
+        st.logout()
+
+if ui.sso_configured():
+    st.write("Agents publics : utilisez votre compte ProConnect.")
+    if st.button("S'identifier avec ProConnect", key="login_sso", type="primary"):
+        st.login()
+    st.divider()
+
+with st.form("login_form"):
+    email = st.text_input("Adresse e-mail", key="login_email", autocomplete="username")
+    password = st.text_input("Mot de passe", type="password", key="login_password", autocomplete="current-password")
+    submitted = st.form_submit_button("Se connecter", type="primary")
+
+if submitted:
+    # Commit even when the login fails: the failure counts towards the temporary lock.
+    with ui.write() as session:
+        outcome = accounts.authenticate(session, email, password, settings)
+    if outcome.error is not None:
+        ui.show_error(outcome.error)
+    else:
+        ui.sign_in(outcome.user)
+        ui.flash(f"Bienvenue, {outcome.user.display_name}.")
+        st.switch_page("pages/home.py")
+st.caption("Mot de passe oublié ? Demandez à un administrateur du programme de vous en définir un nouveau.")

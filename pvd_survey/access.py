@@ -1,0 +1,63 @@
+"""Which role sees which page: one table, used by the navigation and by every page's own check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ANONYMOUS = "anonyme"
+SIGNED_IN = frozenset({"admin", "direction", "recruteur"})
+EVERYONE = SIGNED_IN | {ANONYMOUS}
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """A page file in pages/ and who may open it."""
+
+    key: str
+    title: str
+    icon: str
+    roles: frozenset[str]
+    section: str
+
+    @property
+    def path(self) -> str:
+        """Path of the page file, relative to the project root."""
+        return f"pages/{self.key}.py"
+
+    @property
+    def url_path(self) -> str:
+        """Stable URL segment of the page."""
+        return self.key.replace("_", "-")
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("home", "Accueil", ":material/home:", EVERYONE, "Petites villes de demain"),
+    PageSpec("setup", "Premier administrateur", ":material/shield_person:", frozenset({ANONYMOUS}), "Compte"),
+    PageSpec("login", "Connexion", ":material/login:", frozenset({ANONYMOUS}), "Compte"),
+    PageSpec("my_organisation", "Mon organisation", ":material/apartment:", frozenset({"recruteur"}), "Recrutement"),
+    PageSpec("organisations", "Organisations", ":material/domain:", frozenset({"admin", "direction"}), "Programme"),
+    PageSpec("admin_users", "Comptes", ":material/group:", frozenset({"admin"}), "Administration"),
+    PageSpec("admin_outbox", "Messages", ":material/outgoing_mail:", frozenset({"admin"}), "Administration"),
+    PageSpec("account", "Mon compte", ":material/person:", SIGNED_IN, "Compte"),
+)
+PAGES_BY_KEY = {page.key: page for page in PAGES}
+
+
+def can_view(page_key: str, role: str | None, setup_needed: bool) -> bool:
+    """True if a person with this role (None: not signed in) may open the page now."""
+    page = PAGES_BY_KEY.get(page_key)
+    if page is None:
+        return False
+    if setup_needed:
+        # Until the first administrator exists, the set-up page is (almost) the whole app.
+        return page.key in ("setup", "home")
+    if page.key == "setup":
+        return False
+    return (role or ANONYMOUS) in page.roles
+
+
+def visible_pages(role: str | None, setup_needed: bool) -> list[PageSpec]:
+    """Pages to list in the navigation, in display order (the first one opens by default)."""
+    pages = [page for page in PAGES if can_view(page.key, role, setup_needed)]
+    # On first start the set-up page opens by default.
+    return sorted(pages, key=lambda page: page.key != "setup") if setup_needed else pages

@@ -1,0 +1,481 @@
+"""Accounts, organisations, passwords and login: the rules, usable without Streamlit.
+
+Every function takes a Session and leaves the commit to the caller.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from pvd_survey import mail, territory
+from pvd_survey.config import Settings
+from pvd_survey.errors import DomainError
+from pvd_survey.models import (
+    ORGANISATION_KINDS,
+    ROLES,
+    AppMarker,
+    LoginThrottle,
+    Organisation,
+    User,
+    paris_time,
+    utcnow,
+)
+
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 128
+ROLE_LABELS = {"admin": "Administrateur", "direction": "Direction du programme", "recruteur": "Recruteur"}
+ORGANISATION_KIND_LABELS = {"epci": "EPCI (intercommunalité)", "commune": "Commune", "autre": "Autre structure"}
+
+# Common French choices that the (English-centred) zxcvbn list lacks.
+_FRENCH_COMMON = {
+    "motdepasse",
+    "azerty",
+    "azertyuiop",
+    "soleil",
+    "bonjour",
+    "doudou",
+    "chouchou",
+    "loulou",
+    "marseille",
+    "nicolas",
+    "camille",
+    "julien",
+    "jetaime",
+    "coucou",
+    "france",
+    "liberte",
+    "toulouse",
+    "paris",
+    "qsdfghjklm",
+    "petitesvillesdedemain",
+    "pvd",
+    "anct",
+}
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """What pages and the CLI need to know about an account (never the password hash)."""
+
+    id: int
+    email: str
+    display_name: str
+    role: str
+    organisation_id: int | None
+    organisation_name: str | None
+    is_active: bool
+    session_epoch: int
+    has_password: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+    @property
+    def role_label(self) -> str:
+        """French name of the role."""
+        return ROLE_LABELS.get(self.role, self.role)
+
+
+@dataclass(frozen=True)
+class OrganisationInfo:
+    """An employer organisation as shown in lists."""
+
+    id: int
+    name: str
+    kind: str
+    department: str
+    recruiter_count: int
+
+    @property
+    def label(self) -> str:
+        """Name with department, to tell homonyms apart."""
+        return f"{self.name} ({self.department})"
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    """Result of a login attempt; the caller commits either way so failures are counted."""
+
+    user: UserInfo | None
+    error: DomainError | None
+
+
+def _user_info(user: User) -> UserInfo:
+    return UserInfo(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        role=user.role,
+        organisation_id=user.organisation_id,
+        organisation_name=user.organisation.name if user.organisation else None,
+        is_active=user.is_active,
+        session_epoch=user.session_epoch,
+        has_password=user.password_hash is not None,
+        created_at=user.created_at,
+        last_login_at=user.last_login_at,
+    )
+
+
+# ---------------------------------------------------------------------------- e-mail and passwords
+
+
+def normalise_email(raw: str, field: str = "email") -> str:
+    """Validate an e-mail address (syntax only, no DNS) and return its normalised form."""
+    try:
+        normalized = validate_email((raw or "").strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        detail = "vérifiez qu'elle est de la forme prenom.nom@exemple.fr."
+        raise DomainError("invalid_email", field=field, detail=detail) from None
+    # Local parts are case-sensitive in theory only: people type "Prenom.Nom@" and "prenom.nom@"
+    # for the same mailbox, and two accounts for one person would be worse.
+    return normalized.lower()
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    return frozenset(FREQUENCY_LISTS["passwords"]) | _FRENCH_COMMON
+
+
+def check_password_policy(password: str, email: str | None = None) -> None:
+    """Refuse passwords that are too short, too long, common or easy to guess."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise DomainError("password_too_short", field="password", minimum=PASSWORD_MIN_LENGTH)
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise DomainError("password_too_long", field="password", maximum=PASSWORD_MAX_LENGTH)
+    lowered = password.lower()
+    # "Password2024!" is "password" with decorations: strip them before looking it up.
+    core = re.sub(r"[\d\W_]+$", "", re.sub(r"^[\d\W_]+", "", lowered))
+    common = _common_passwords()
+    if lowered in common or core in common or len(set(lowered)) <= 2:
+        raise DomainError("password_common", field="password")
+    local_part = (email or "").split("@")[0].lower()
+    if len(local_part) >= 4 and local_part in lowered:
+        raise DomainError("password_contains_email", field="password")
+    hints = [local_part, "petites villes de demain", "pvd", "anct", "chef de projet"]
+    if zxcvbn(password[:100], user_inputs=[h for h in hints if h])["score"] < 3:
+        raise DomainError("password_weak", field="password")
+
+
+@cache
+def password_hasher(profile: str = "production") -> PasswordHasher:
+    """Argon2id hasher; the 'fast-tests' profile only exists so test suites run quickly."""
+    if profile == "fast-tests":
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return PasswordHasher()
+
+
+def hash_password(password: str, profile: str = "production") -> str:
+    """Argon2id hash of a password."""
+    return password_hasher(profile).hash(password)
+
+
+@cache
+def _dummy_hash(profile: str) -> str:
+    return hash_password("not a real password, only for timing", profile)
+
+
+def _verify(password_hash: str | None, password: str, profile: str) -> bool:
+    try:
+        # Unknown e-mails verify against a dummy hash so timing does not reveal which accounts exist.
+        return password_hasher(profile).verify(password_hash or _dummy_hash(profile), password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# ---------------------------------------------------------------------------- organisations
+
+
+def create_organisation(session: Session, name: str, kind: str, department: str) -> OrganisationInfo:
+    """Add an employer organisation (EPCI, commune or other) in a department."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise DomainError("organisation_name_required", field="name")
+    if kind not in ORGANISATION_KINDS:
+        raise DomainError("unknown_organisation_kind", field="kind", kind=kind, choices=", ".join(ORGANISATION_KINDS))
+    code = territory.normalise_department(department or "")
+    if code is None:
+        raise DomainError("unknown_department", field="department", department=department)
+    organisation = Organisation(name=name, kind=kind, department=code)
+    try:
+        with session.begin_nested():
+            session.add(organisation)
+            session.flush()
+    except IntegrityError:
+        raise DomainError("organisation_exists", field="name", name=name) from None
+    return OrganisationInfo(organisation.id, organisation.name, organisation.kind, organisation.department, 0)
+
+
+def list_organisations(session: Session) -> list[OrganisationInfo]:
+    """All organisations by name, with their number of recruiter accounts."""
+    rows = session.execute(
+        select(Organisation, func.count(User.id))
+        .outerjoin(User, User.organisation_id == Organisation.id)
+        .group_by(Organisation.id)
+        .order_by(Organisation.name, Organisation.department)
+    ).all()
+    return [OrganisationInfo(o.id, o.name, o.kind, o.department, count) for o, count in rows]
+
+
+def find_organisation(session: Session, reference: str) -> OrganisationInfo:
+    """An organisation by id or exact name (as typed on the command line)."""
+    reference = (reference or "").strip()
+    query = select(Organisation)
+    if reference.isdigit():
+        matches = session.scalars(query.where(Organisation.id == int(reference))).all()
+    else:
+        matches = session.scalars(query.where(func.lower(Organisation.name) == reference.lower())).all()
+    if not matches:
+        raise DomainError("unknown_organisation", field="organisation", organisation=reference)
+    if len(matches) > 1:
+        raise DomainError("ambiguous_organisation", field="organisation", organisation=reference)
+    o = matches[0]
+    return OrganisationInfo(o.id, o.name, o.kind, o.department, len(o.users))
+
+
+# ---------------------------------------------------------------------------- accounts
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    display_name: str,
+    role: str,
+    settings: Settings,
+    organisation_id: int | None = None,
+    password: str | None = None,
+    notify: bool = True,
+) -> UserInfo:
+    """Create an account; the welcome e-mail goes to the outbox in the same transaction."""
+    email = normalise_email(email)
+    display_name = " ".join((display_name or "").split())
+    if not display_name:
+        raise DomainError("display_name_required", field="display_name")
+    if role not in ROLES:
+        raise DomainError("unknown_role", field="role", role=role, choices=", ".join(ROLES))
+    if role == "recruteur" and organisation_id is None:
+        raise DomainError("organisation_required", field="organisation")
+    if role != "recruteur" and organisation_id is not None:
+        raise DomainError("organisation_not_allowed", field="organisation")
+    if organisation_id is not None and session.get(Organisation, organisation_id) is None:
+        raise DomainError("unknown_organisation", field="organisation", organisation=organisation_id)
+    if password is not None:
+        check_password_policy(password, email)
+    user = User(
+        email=email,
+        display_name=display_name,
+        role=role,
+        organisation_id=organisation_id,
+        password_hash=hash_password(password, settings.argon2_profile) if password is not None else None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        raise DomainError("email_taken", field="email", email=email) from None
+    if notify:
+        how = (
+            "Connectez-vous avec votre adresse e-mail et le mot de passe convenu avec l'administrateur."
+            if password
+            else "Connectez-vous avec le bouton ProConnect, ou demandez un mot de passe à l'administrateur."
+        )
+        mail.enqueue(
+            session,
+            recipient=email,
+            subject="Votre compte Petites villes de demain",
+            body=(
+                f"Bonjour {display_name},\n\n"
+                f"Un compte « {ROLE_LABELS[role]} » vient d'être créé pour vous sur l'application "
+                f"Petites villes de demain.\n{how}\n\nAdresse de l'application : {settings.base_url}\n\n"
+                "L'équipe du programme Petites villes de demain (ANCT)"
+            ),
+            kind="account_created",
+            link=settings.base_url,
+        )
+    session.refresh(user)
+    return _user_info(user)
+
+
+def needs_setup(session: Session) -> bool:
+    """True while the installation has no administrator yet (first start)."""
+    if session.get(AppMarker, "first_admin") is not None:
+        return False
+    return session.scalar(select(func.count()).select_from(User).where(User.role == "admin")) == 0
+
+
+def create_first_admin(
+    session: Session, *, email: str, display_name: str, password: str, settings: Settings
+) -> UserInfo:
+    """Create the very first administrator; a second attempt (even concurrent) is refused."""
+    if not needs_setup(session):
+        raise DomainError("setup_done")
+    user = create_user(
+        session,
+        email=email,
+        display_name=display_name,
+        role="admin",
+        settings=settings,
+        password=password,
+        notify=False,
+    )
+    try:
+        # The marker's primary key lets exactly one of two simultaneous set-ups commit.
+        with session.begin_nested():
+            session.add(AppMarker(key="first_admin"))
+            session.flush()
+    except IntegrityError:
+        raise DomainError("setup_done") from None
+    return user
+
+
+def list_users(session: Session) -> list[UserInfo]:
+    """Every account, admins first, then by e-mail."""
+    users = session.scalars(select(User).order_by(User.role, User.email)).all()
+    return [_user_info(u) for u in users]
+
+
+def get_user(session: Session, user_id: int) -> UserInfo:
+    """One account by id."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise DomainError("unknown_user")
+    return _user_info(user)
+
+
+def current_user(session: Session, user_id: int, session_epoch: int) -> UserInfo | None:
+    """The account behind an open session, or None if it was disabled or its password changed since."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active or user.session_epoch != session_epoch:
+        return None
+    return _user_info(user)
+
+
+def _record_failure(session: Session, email: str, settings: Settings, now: datetime) -> LoginThrottle:
+    # Insert-if-missing then lock: two servers failing the same e-mail at once both count.
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(LoginThrottle).values(email=email, failures=0).on_conflict_do_nothing())
+    throttle = session.get(LoginThrottle, email, with_for_update=True, populate_existing=True)
+    if throttle.locked_until is not None and throttle.locked_until <= now:
+        throttle.failures, throttle.locked_until = 0, None
+    throttle.failures += 1
+    throttle.last_failure_at = now
+    if throttle.failures >= settings.login_max_failures:
+        throttle.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
+    session.flush()
+    return throttle
+
+
+def authenticate(
+    session: Session, email: str, password: str, settings: Settings, now: datetime | None = None
+) -> LoginOutcome:
+    """Check a password login; failures are recorded (commit even on failure) and lock the e-mail for a while."""
+    now = now or utcnow()
+    try:
+        email = normalise_email(email)
+    except DomainError as error:
+        return LoginOutcome(None, error)
+    throttle = session.get(LoginThrottle, email)
+    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
+        return LoginOutcome(None, DomainError("account_locked", until=paris_time(throttle.locked_until, "%H:%M")))
+    user = session.scalar(select(User).where(User.email == email))
+    if not _verify(user.password_hash if user else None, password or "", settings.argon2_profile):
+        throttle = _record_failure(session, email, settings, now)
+        if throttle.locked_until is not None:
+            return LoginOutcome(None, DomainError("account_locked", until=paris_time(throttle.locked_until, "%H:%M")))
+        return LoginOutcome(None, DomainError("bad_credentials"))
+    if not user.is_active:
+        return LoginOutcome(None, DomainError("account_disabled"))
+    if throttle is not None:
+        session.delete(throttle)
+    user.last_login_at = now
+    if password_hasher(settings.argon2_profile).check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password, settings.argon2_profile)
+    session.flush()
+    return LoginOutcome(_user_info(user), None)
+
+
+def user_for_sso(session: Session, email: str | None, email_verified: bool | None) -> UserInfo:
+    """Map an identity verified by the OIDC provider to an active local account."""
+    shown = email or "(aucune)"
+    if not email:
+        raise DomainError("sso_unknown", email=shown)
+    if email_verified is False:
+        raise DomainError("sso_unverified", email=shown)
+    try:
+        normalised = normalise_email(email)
+    except DomainError:
+        raise DomainError("sso_unknown", email=shown) from None
+    user = session.scalar(select(User).where(User.email == normalised))
+    if user is None:
+        raise DomainError("sso_unknown", email=normalised)
+    if not user.is_active:
+        raise DomainError("account_disabled")
+    user.last_login_at = utcnow()
+    session.flush()
+    return _user_info(user)
+
+
+def _active_admin_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True)))
+
+
+def set_active(session: Session, user_id: int, active: bool, actor_id: int) -> UserInfo:
+    """Disable (ending its open sessions) or re-enable an account."""
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise DomainError("unknown_user")
+    if not active:
+        if user.id == actor_id:
+            raise DomainError("cannot_disable_self")
+        if user.role == "admin" and user.is_active and _active_admin_count(session) <= 1:
+            raise DomainError("last_admin")
+    if user.is_active != active:
+        session.execute(
+            update(User).where(User.id == user_id).values(is_active=active, session_epoch=User.session_epoch + 1)
+        )
+        session.refresh(user)
+    return _user_info(user)
+
+
+def set_password(session: Session, user_id: int, password: str, settings: Settings) -> UserInfo:
+    """Give an account a new password; its open sessions end and its login lock is lifted."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise DomainError("unknown_user")
+    check_password_policy(password, user.email)
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(password_hash=hash_password(password, settings.argon2_profile), session_epoch=User.session_epoch + 1)
+    )
+    throttle = session.get(LoginThrottle, user.email)
+    if throttle is not None:
+        session.delete(throttle)
+    session.refresh(user)
+    return _user_info(user)
+
+
+def change_own_password(
+    session: Session, user_id: int, current_password: str, new_password: str, settings: Settings
+) -> UserInfo:
+    """A signed-in person replaces their password after proving they know the current one."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise DomainError("unknown_user")
+    if user.password_hash is not None and not _verify(user.password_hash, current_password, settings.argon2_profile):
+        raise DomainError("bad_credentials", field="current_password")
+    return set_password(session, user_id, new_password, settings)

@@ -1,0 +1,180 @@
+"""Operator command line: `python -m pvd_survey <command> --help`.
+
+Exit codes: 0 done, 1 refused by a rule (message says why), 2 bad arguments or configuration,
+3 database unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pvd_survey import accounts, db, mail
+from pvd_survey.config import ConfigError, Settings, load_settings
+from pvd_survey.errors import DomainError, french_message
+from pvd_survey.models import ORGANISATION_KINDS, ROLES
+
+
+class _FrenchParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"Erreur dans les arguments : {message}\nAide : {self.prog} --help\n")
+
+
+def _factory(settings: Settings) -> sessionmaker[Session]:
+    engine = db.make_engine(settings.database_url)
+    db.migrate(engine)
+    return db.make_session_factory(engine)
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if args.no_password:
+        return None
+    if not sys.stdin.isatty():
+        raise DomainError("password_needs_terminal")
+    first = getpass.getpass("Mot de passe : ")
+    if first != getpass.getpass("Confirmez le mot de passe : "):
+        raise DomainError("password_mismatch")
+    return first
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Bring the database schema up to date."""
+    engine = db.make_engine(settings.database_url)
+    before = db.current_revision(engine)
+    after = db.migrate(engine)
+    print(f"Schéma à jour (révision {after})." if before == after else f"Schéma migré de {before} à {after}.")
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
+    """Create an account."""
+    password = _read_password(args)
+    with db.transaction(_factory(settings)) as session:
+        organisation_id = None
+        if args.organisation:
+            organisation_id = accounts.find_organisation(session, args.organisation).id
+        user = accounts.create_user(
+            session,
+            email=args.email,
+            display_name=args.name or args.email.split("@")[0],
+            role=args.role,
+            settings=settings,
+            organisation_id=organisation_id,
+            password=password,
+        )
+    where = f", {user.organisation_name}" if user.organisation_name else ""
+    print(f"Compte créé : {user.email} ({user.role_label}{where}).")
+    return 0
+
+
+def cmd_create_organisation(args: argparse.Namespace, settings: Settings) -> int:
+    """Add an employer organisation."""
+    with db.transaction(_factory(settings)) as session:
+        organisation = accounts.create_organisation(session, args.name, args.kind, args.department)
+    print(f"Organisation créée : n° {organisation.id}, {organisation.label}.")
+    return 0
+
+
+def cmd_send_mail(args: argparse.Namespace, settings: Settings) -> int:
+    """Deliver the outbox over SMTP, once or in a loop."""
+    if settings.smtp is None:
+        raise DomainError("smtp_not_configured")
+    factory = _factory(settings)
+    if not args.loop:
+        report = mail.deliver_due(factory, settings.smtp)
+        print(report.summary())
+        return 0
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    print(f"Envoi de la file toutes les {args.interval} s (Ctrl+C pour arrêter).", flush=True)
+    mail.run_sender(factory, settings.smtp, stop, args.interval)
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Fill the database with realistic demonstration data (safe to run twice)."""
+    from pvd_survey import demo
+
+    with db.transaction(_factory(settings)) as session:
+        created = demo.seed(session, settings, password_factory=lambda: secrets.token_urlsafe(12))
+    for line in created:
+        print(line)
+    print("Données de démonstration en place." if created else "Données de démonstration déjà présentes.")
+    return 0
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"nombre attendu, reçu {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("doit être strictement positif")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the README test that lists every command)."""
+    parser = _FrenchParser(prog="python -m pvd_survey", description="Commandes d'exploitation de l'application PVD.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="commande", parser_class=_FrenchParser)
+
+    sub = commands.add_parser("migrate", help="met le schéma de la base à jour (idempotent)")
+    sub.set_defaults(handler=cmd_migrate)
+
+    sub = commands.add_parser("create-user", help="crée un compte (admin, direction ou recruteur)")
+    sub.add_argument("--email", required=True, help="adresse e-mail du compte")
+    sub.add_argument("--role", required=True, choices=ROLES, help="rôle du compte")
+    sub.add_argument("--name", help="nom affiché (par défaut : début de l'adresse)")
+    sub.add_argument("--organisation", help="organisation d'un recruteur : numéro ou nom exact")
+    how = sub.add_mutually_exclusive_group()
+    how.add_argument("--password-stdin", action="store_true", help="lit le mot de passe sur l'entrée standard")
+    how.add_argument("--no-password", action="store_true", help="compte sans mot de passe (connexion ProConnect)")
+    sub.set_defaults(handler=cmd_create_user)
+
+    sub = commands.add_parser("create-organisation", help="ajoute une organisation employeuse")
+    sub.add_argument("--name", required=True, help="nom de l'EPCI, de la commune ou de la structure")
+    sub.add_argument("--kind", required=True, choices=ORGANISATION_KINDS, help="type d'organisation")
+    sub.add_argument("--department", required=True, help="code INSEE du département (ex. 21, 2A, 971)")
+    sub.set_defaults(handler=cmd_create_organisation)
+
+    sub = commands.add_parser("send-mail", help="envoie les e-mails en attente par SMTP")
+    sub.add_argument("--loop", action="store_true", help="continue jusqu'à Ctrl+C ou SIGTERM")
+    sub.add_argument("--interval", type=_positive_float, default=10.0, help="secondes entre deux passages")
+    sub.set_defaults(handler=cmd_send_mail)
+
+    sub = commands.add_parser("seed-demo", help="ajoute des données de démonstration réalistes")
+    sub.set_defaults(handler=cmd_seed_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit code."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    try:
+        return handler(args, settings)
+    except DomainError as error:
+        print(f"Refusé : {french_message(error)}", file=sys.stderr)
+        return 1
+    except OperationalError as error:
+        print(f"Base de données injoignable : {str(error.orig).strip()}", file=sys.stderr)
+        return 3

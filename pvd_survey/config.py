@@ -1,0 +1,158 @@
+"""Settings: one typed object read from the environment, then `.streamlit/secrets.toml`.
+
+The same keys work in both places (environment wins), so an operator configures the web
+app and the command line the same way. Settings are validated once; a bad value becomes a
+`ConfigError` that lists every problem in plain words instead of a traceback later on.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DB_DIR = PROJECT_ROOT / "db"
+DEFAULT_SQLITE_PATH = DB_DIR / "pvd.sqlite3"
+SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+
+SMTP_SECURITY_MODES = ("starttls", "ssl", "none")
+_DEFAULT_SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+ARGON2_PROFILES = ("production", "fast-tests")
+
+
+class ConfigError(Exception):
+    """Raised when the configuration cannot be used; the message lists every problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("Configuration invalide :\n- " + "\n- ".join(problems))
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """How the outbox reaches the mail server."""
+
+    host: str
+    port: int
+    security: str
+    username: str | None
+    password: str | None
+    sender: str
+    timeout_seconds: float = 15.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, already validated."""
+
+    database_url: str
+    smtp: SmtpSettings | None
+    base_url: str
+    argon2_profile: str
+    login_max_failures: int
+    login_lock_minutes: int
+    mail_thread: bool
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the embedded SQLite database is used."""
+        return self.database_url.startswith("sqlite")
+
+
+def _read_secrets(path: Path) -> tuple[dict, list[str]]:
+    if not path.exists():
+        return {}, []
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle), []
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return {}, [f"{path} n'est pas un fichier TOML valide ({exc})."]
+
+
+def _int(raw: str | None, key: str, default: int, problems: list[str], minimum: int = 0) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        problems.append(f"{key} doit être un nombre entier (reçu : {raw!r}).")
+        return default
+    if value < minimum:
+        problems.append(f"{key} doit être supérieur ou égal à {minimum} (reçu : {value}).")
+        return default
+    return value
+
+
+def _bool(raw: str | None, key: str, default: bool, problems: list[str]) -> bool:
+    if raw in (None, ""):
+        return default
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "oui", "on"):
+        return True
+    if text in ("0", "false", "no", "non", "off"):
+        return False
+    problems.append(f"{key} doit valoir true ou false (reçu : {raw!r}).")
+    return default
+
+
+def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | None = None) -> Settings:
+    """Read and validate the settings; raise ConfigError listing every problem."""
+    env = os.environ if environ is None else environ
+    secrets, problems = _read_secrets(SECRETS_PATH if secrets_path is None else secrets_path)
+
+    def get(key: str) -> str | None:
+        if env.get(key) not in (None, ""):
+            return env[key]
+        value = secrets.get(key)
+        return None if value is None else str(value)
+
+    database_url = (get("PVD_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}").strip()
+    if not database_url.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
+        problems.append(
+            "PVD_DATABASE_URL doit commencer par sqlite:/// ou postgresql+psycopg:// "
+            f"(reçu : {database_url.split('@')[-1]!r})."
+        )
+    if database_url.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship; the bare scheme would look for psycopg2.
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+
+    smtp = None
+    host = get("PVD_SMTP_HOST")
+    if host:
+        security = (get("PVD_SMTP_SECURITY") or "starttls").strip().lower()
+        if security not in SMTP_SECURITY_MODES:
+            problems.append(f"PVD_SMTP_SECURITY doit être l'une des valeurs {', '.join(SMTP_SECURITY_MODES)}.")
+            security = "starttls"
+        port = _int(get("PVD_SMTP_PORT"), "PVD_SMTP_PORT", _DEFAULT_SMTP_PORTS[security], problems, 1)
+        if port > 65535:
+            problems.append("PVD_SMTP_PORT doit être compris entre 1 et 65535.")
+        sender = get("PVD_MAIL_FROM")
+        if not sender:
+            problems.append("PVD_MAIL_FROM (adresse d'expédition) est obligatoire quand PVD_SMTP_HOST est défini.")
+        username, password = get("PVD_SMTP_USER"), get("PVD_SMTP_PASSWORD")
+        if bool(username) != bool(password):
+            problems.append("PVD_SMTP_USER et PVD_SMTP_PASSWORD vont ensemble : renseignez les deux ou aucun.")
+        smtp = SmtpSettings(host.strip(), port, security, username, password, sender or "")
+
+    base_url = (get("PVD_BASE_URL") or "http://localhost:8501").strip().rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        problems.append(f"PVD_BASE_URL doit commencer par http:// ou https:// (reçu : {base_url!r}).")
+
+    argon2_profile = (get("PVD_ARGON2_PROFILE") or "production").strip()
+    if argon2_profile not in ARGON2_PROFILES:
+        problems.append(f"PVD_ARGON2_PROFILE doit valoir {' ou '.join(ARGON2_PROFILES)}.")
+
+    settings = Settings(
+        database_url=database_url,
+        smtp=smtp,
+        base_url=base_url,
+        argon2_profile=argon2_profile,
+        login_max_failures=_int(get("PVD_LOGIN_MAX_FAILURES"), "PVD_LOGIN_MAX_FAILURES", 5, problems, 1),
+        login_lock_minutes=_int(get("PVD_LOGIN_LOCK_MINUTES"), "PVD_LOGIN_LOCK_MINUTES", 15, problems, 1),
+        mail_thread=_bool(get("PVD_MAIL_THREAD"), "PVD_MAIL_THREAD", True, problems),
+    )
+    if problems:
+        raise ConfigError(problems)
+    return settings

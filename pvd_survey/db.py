@@ -1,0 +1,149 @@
+"""Engine, sessions and migrations for SQLite (embedded default) and PostgreSQL (production).
+
+Services take a Session and never commit; callers own the transaction through `transaction()`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from pvd_survey.config import DB_DIR
+
+# Any constant works: it only has to be the same for every process migrating this database.
+_PG_MIGRATION_LOCK_KEY = 727_274_2026
+_migration_thread_lock = threading.Lock()
+
+
+def make_engine(database_url: str) -> Engine:
+    """Create the engine with the settings each backend needs (pragmas, pool pre-ping)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # The driver's own transaction handling is off (isolation_level=None) so that the
+        # "begin" hook below decides how each transaction starts (SQLAlchemy's documented recipe).
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 15, "isolation_level": None, "check_same_thread": False},
+            pool_pre_ping=True,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=15000")
+            # FULL: a committed registration or answer survives a power cut (NORMAL may lose the last ones).
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):
+            # BEGIN IMMEDIATE takes the write lock up front, so a read-then-write transaction can
+            # never fail half-way with "database is locked"; read-only work opts out (see read_only()).
+            if connection.get_execution_options().get("pvd_read_only"):
+                connection.exec_driver_sql("BEGIN")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Session factory whose sessions keep loaded values readable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any exception."""
+    with factory.begin() as session:
+        yield session
+
+
+@contextmanager
+def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads only: on SQLite it does not take the write lock."""
+    session = factory()
+    try:
+        session.connection(execution_options={"pvd_read_only": True})
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """Alembic configuration pointing at `db/` (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(DB_DIR))
+    if engine is not None:
+        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration shipped with the code."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None when empty)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[object]:
+    """Serialise migrations between processes: advisory lock (PostgreSQL) or file lock (SQLite)."""
+    with _migration_thread_lock:
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK_KEY})
+                connection.commit()
+                try:
+                    yield connection
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK_KEY})
+                    connection.commit()
+        else:
+            database = engine.url.database or ":memory:"
+            lock_path = Path(database + ".lock") if database != ":memory:" else None
+            if lock_path is None:
+                yield None
+                return
+            with lock_path.open("w") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield None
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the schema to the newest migration; idempotent and safe when processes start together."""
+    head = head_revision()
+    if current_revision(engine) == head:
+        return head
+    with _migration_lock(engine):
+        # Another process may have finished while we waited for the lock.
+        if current_revision(engine) != head:
+            config = alembic_config(engine)
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+    return head

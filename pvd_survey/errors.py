@@ -1,0 +1,75 @@
+"""Domain errors carry a machine code; this module is the one place that turns codes into French.
+
+Services raise `DomainError("code", field=..., **params)`; pages and the command line call
+`french_message(error)`. Tests assert codes, never the wording.
+"""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, str] = {
+    # Accounts and login
+    "invalid_email": "L'adresse e-mail n'est pas valide : {detail}",
+    "email_taken": "Un compte existe déjà pour l'adresse {email}.",
+    "password_too_short": "Le mot de passe doit contenir au moins {minimum} caractères.",
+    "password_too_long": "Le mot de passe ne doit pas dépasser {maximum} caractères.",
+    "password_common": "Ce mot de passe figure parmi les plus courants : choisissez-en un autre.",
+    "password_weak": "Ce mot de passe est trop facile à deviner. Essayez une phrase de plusieurs mots.",
+    "password_contains_email": "Le mot de passe ne doit pas contenir votre adresse e-mail.",
+    "password_needs_terminal": (
+        "Aucun terminal pour saisir le mot de passe : utilisez --password-stdin ou --no-password."
+    ),
+    "password_mismatch": "Les deux mots de passe ne sont pas identiques.",
+    "unknown_role": "Rôle inconnu : {role}. Rôles possibles : {choices}.",
+    "organisation_required": "Un compte recruteur doit être rattaché à une organisation employeuse.",
+    "organisation_not_allowed": "Seuls les comptes recruteur sont rattachés à une organisation.",
+    "unknown_organisation": "Organisation introuvable : {organisation}.",
+    "ambiguous_organisation": "Plusieurs organisations portent le nom {organisation} : précisez son identifiant.",
+    "organisation_exists": "L'organisation {name} existe déjà dans ce département.",
+    "organisation_name_required": "Le nom de l'organisation est obligatoire.",
+    "unknown_organisation_kind": "Type d'organisation inconnu : {kind}. Types possibles : {choices}.",
+    "unknown_department": "Département inconnu : {department}.",
+    "display_name_required": "Le nom est obligatoire.",
+    "bad_credentials": "Adresse e-mail ou mot de passe incorrect.",
+    "account_locked": (
+        "Trop de tentatives de connexion échouées. Réessayez après {until} "
+        "ou demandez à un administrateur de définir un nouveau mot de passe."
+    ),
+    "account_disabled": "Ce compte est désactivé. Contactez un administrateur du programme.",
+    "unknown_user": "Compte introuvable.",
+    "cannot_disable_self": "Vous ne pouvez pas désactiver votre propre compte.",
+    "last_admin": "Impossible : ce compte est le dernier administrateur actif.",
+    "setup_done": "Le premier compte administrateur a déjà été créé. Connectez-vous.",
+    "sso_unverified": "Votre fournisseur d'identité n'a pas confirmé l'adresse e-mail {email}.",
+    "sso_unknown": (
+        "Aucun compte actif de l'application n'est associé à l'adresse {email}. "
+        "Demandez à un administrateur du programme de vous en créer un."
+    ),
+    "forbidden": "Vous n'avez pas accès à cette page.",
+    "login_required": "Connectez-vous pour accéder à cette page.",
+    # Mail
+    "mail_not_found": "Message introuvable.",
+    "mail_not_failed": "Seuls les messages en échec peuvent être remis en file d'envoi.",
+    "mail_not_pending": "Seuls les messages en attente peuvent être marqués comme remis à la main.",
+    "smtp_not_configured": "Aucun serveur SMTP n'est configuré (PVD_SMTP_HOST).",
+}
+
+
+class DomainError(Exception):
+    """A rule of the domain was not met; `code` says which, `field` where (for forms)."""
+
+    def __init__(self, code: str, field: str | None = None, **params: object):
+        self.code = code
+        self.field = field
+        self.params = params
+        super().__init__(f"{code} {params}" if params else code)
+
+
+def french_message(error: DomainError) -> str:
+    """The French sentence shown to a person for a domain error."""
+    template = MESSAGES.get(error.code)
+    if template is None:
+        return "Une erreur inattendue est survenue. Réessayez ou contactez l'équipe du programme."
+    try:
+        return template.format(**error.params)
+    except (KeyError, IndexError):
+        return template

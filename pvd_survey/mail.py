@@ -1,0 +1,314 @@
+"""E-mail through a transactional outbox.
+
+`enqueue()` writes the message in the caller's transaction: a rolled-back change sends nothing,
+a committed one is delivered eventually. `deliver_due()` sends what is due over SMTP. Each message
+is claimed by one conditional UPDATE before it is sent, so two senders (CLI loops, app threads on
+several servers) never send the same message twice. A sender that dies after claiming leaves the
+message in 'sending'; it becomes claimable again after CLAIM_TIMEOUT (at-least-once in that
+rare crash, never twice in normal operation).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import smtplib
+import ssl
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from pvd_survey.config import SmtpSettings
+from pvd_survey.errors import DomainError
+from pvd_survey.models import OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+CLAIM_TIMEOUT = timedelta(minutes=10)
+STATUS_LABELS = {
+    "pending": "En attente",
+    "sending": "En cours d'envoi",
+    "sent": "Envoyé",
+    "failed": "Échec définitif",
+    "manual": "Remis à la main",
+}
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A message as the admin sees it."""
+
+    id: int
+    recipient: str
+    subject: str
+    kind: str
+    link: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    body: str
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery pass did."""
+
+    sent: list[int] = field(default_factory=list)
+    retry_later: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for logs and the command line."""
+        return f"{len(self.sent)} envoyé(s), {len(self.retry_later)} à réessayer, {len(self.failed)} en échec"
+
+
+def enqueue(
+    session: Session,
+    *,
+    recipient: str,
+    subject: str,
+    body: str,
+    kind: str,
+    link: str | None = None,
+    attachments: list[tuple[str, str, bytes]] | None = None,
+) -> int:
+    """Write a message to the outbox in the caller's transaction; attachments are (filename, type, bytes)."""
+    message = OutboxMessage(
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        kind=kind,
+        link=link,
+        attachments=[
+            {"filename": name, "content_type": ctype, "content_base64": base64.b64encode(data).decode("ascii")}
+            for name, ctype, data in attachments or []
+        ]
+        or None,
+        status="pending",
+        attempts=0,
+        next_attempt_at=utcnow(),
+    )
+    session.add(message)
+    session.flush()
+    return message.id
+
+
+def _entry(m: OutboxMessage) -> OutboxEntry:
+    return OutboxEntry(
+        m.id,
+        m.recipient,
+        m.subject,
+        m.kind,
+        m.link,
+        m.status,
+        m.attempts,
+        m.next_attempt_at,
+        m.last_error,
+        m.created_at,
+        m.sent_at,
+        m.body,
+    )
+
+
+def list_messages(session: Session, statuses: list[str] | None = None, limit: int = 500) -> list[OutboxEntry]:
+    """Newest messages first, optionally only some statuses."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if statuses:
+        query = query.where(OutboxMessage.status.in_(statuses))
+    return [_entry(m) for m in session.scalars(query)]
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    """Number of messages per status (every status present, zero included)."""
+    counts = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    return {status: counts.get(status, 0) for status in STATUS_LABELS}
+
+
+def requeue_failed(session: Session, message_id: int) -> None:
+    """Put a failed message back in the queue (e.g. after fixing the SMTP settings)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=utcnow(), last_error=None)
+    )
+    if result.rowcount != 1:
+        raise DomainError("mail_not_failed" if session.get(OutboxMessage, message_id) else "mail_not_found")
+
+
+def mark_delivered_by_hand(session: Session, message_id: int) -> None:
+    """Record that an admin passed a pending message on by other means (no SMTP configured)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
+        .values(status="manual", sent_at=utcnow())
+    )
+    if result.rowcount != 1:
+        raise DomainError("mail_not_pending" if session.get(OutboxMessage, message_id) else "mail_not_found")
+
+
+# ---------------------------------------------------------------------------- delivery
+
+
+def _claimable(now: datetime):
+    return or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - CLAIM_TIMEOUT),
+    )
+
+
+def _build_email(message: OutboxMessage, smtp: SmtpSettings) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = smtp.sender
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Date"] = format_datetime(datetime.now().astimezone())
+    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain=smtp.sender.split("@")[-1])
+    email["X-PVD-Outbox-Id"] = str(message.id)
+    email.set_content(message.body)
+    for attachment in message.attachments or []:
+        maintype, _, subtype = attachment["content_type"].partition("/")
+        email.add_attachment(
+            base64.b64decode(attachment["content_base64"]),
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=attachment["filename"],
+        )
+    return email
+
+
+def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
+    if smtp.security == "ssl":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=ssl.create_default_context()
+        )
+    else:
+        client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
+        if smtp.security == "starttls":
+            client.starttls(context=ssl.create_default_context())
+    if smtp.username:
+        client.login(smtp.username, smtp.password or "")
+    return client
+
+
+def _is_permanent(error: Exception) -> bool:
+    """5xx answers about this message are final; everything else (network, 4xx, auth) may pass later."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPAuthenticationError | smtplib.SMTPSenderRefused):
+        return False  # a configuration problem, not this message's fault
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code >= 500
+    return False
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before the next try: 1, 2, 4, ... minutes, at most one hour."""
+    return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+def _claim(factory: sessionmaker[Session], message_id: int, token: str, now: datetime) -> OutboxMessage | None:
+    with factory.begin() as session:
+        claimed = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, _claimable(now))
+            .values(status="sending", claim_token=token, claimed_at=now)
+        ).rowcount
+        if claimed != 1:
+            return None
+        message = session.get(OutboxMessage, message_id)
+        session.expunge(message)
+        return message
+
+
+def _finish(factory: sessionmaker[Session], message_id: int, token: str, **values: object) -> None:
+    with factory.begin() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token)
+            .values(claim_token=None, **values)
+        )
+
+
+def deliver_due(
+    factory: sessionmaker[Session], smtp: SmtpSettings, now: datetime | None = None, limit: int = 100
+) -> DeliveryReport:
+    """Send the messages that are due; each is claimed atomically first, so concurrent senders never overlap."""
+    now = now or utcnow()
+    report = DeliveryReport()
+    with factory.begin() as session:
+        due_ids = session.scalars(
+            select(OutboxMessage.id).where(_claimable(now)).order_by(OutboxMessage.id).limit(limit)
+        ).all()
+    if not due_ids:
+        return report
+    token = uuid.uuid4().hex
+    client: smtplib.SMTP | None = None
+    try:
+        for message_id in due_ids:
+            message = _claim(factory, message_id, token, now)
+            if message is None:
+                continue  # another sender took it
+            try:
+                if client is None:
+                    client = _connect(smtp)
+                client.send_message(_build_email(message, smtp))
+            except (OSError, smtplib.SMTPException) as error:
+                attempts = message.attempts + 1
+                text = f"{type(error).__name__}: {error}"[:1000]
+                if _is_permanent(error) or attempts >= MAX_ATTEMPTS:
+                    _finish(factory, message_id, token, status="failed", attempts=attempts, last_error=text)
+                    report.failed.append(message_id)
+                else:
+                    _finish(
+                        factory,
+                        message_id,
+                        token,
+                        status="pending",
+                        attempts=attempts,
+                        last_error=text,
+                        next_attempt_at=now + backoff(attempts),
+                    )
+                    report.retry_later.append(message_id)
+                if not _is_permanent(error):
+                    break  # the server is unreachable or refusing: leave the rest for the next pass
+                continue
+            _finish(
+                factory,
+                message_id,
+                token,
+                status="sent",
+                attempts=message.attempts + 1,
+                sent_at=utcnow(),
+                last_error=None,
+            )
+            report.sent.append(message_id)
+    finally:
+        if client is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                client.quit()
+    return report
+
+
+def run_sender(
+    factory: sessionmaker[Session], smtp: SmtpSettings, stop: threading.Event, interval_seconds: float = 10.0
+) -> None:
+    """Deliver the outbox every few seconds until `stop` is set (CLI --loop and the app's thread)."""
+    while not stop.is_set():
+        try:
+            report = deliver_due(factory, smtp)
+            if report.sent or report.retry_later or report.failed:
+                log.info("outbox: %s", report.summary())
+        except Exception:
+            log.exception("outbox delivery pass failed; retrying at the next interval")
+        stop.wait(interval_seconds)

@@ -1,0 +1,141 @@
+"""SQLAlchemy 2.0 typed models. The schema itself only changes through Alembic migrations in `db/`.
+
+Rules that must hold under concurrency are database constraints here (unique e-mails, one
+first-admin marker, role/organisation consistency); services turn IntegrityError into domain errors.
+Times are stored as naive UTC (`utcnow()`), shown in Europe/Paris by the pages.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ROLES = ("admin", "direction", "recruteur")
+ORGANISATION_KINDS = ("epci", "commune", "autre")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "manual")
+
+
+def utcnow() -> datetime:
+    """Current time as naive UTC, the form every column stores."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def paris_time(moment: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    """A stored UTC time as French local time text ('' for None)."""
+    if moment is None:
+        return ""
+    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Paris")).strftime(fmt)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations name constraints predictably."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Organisation(Base):
+    """An employer of chefs de projet: an EPCI, a commune or another structure, in a department."""
+
+    __tablename__ = "organisation"
+    __table_args__ = (
+        UniqueConstraint("name", "department", name="uq_organisation_name_department"),
+        CheckConstraint(_in("kind", ORGANISATION_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    department: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="organisation")
+
+
+class User(Base):
+    """A person with an account: admin, programme direction or recruiter (bound to one organisation)."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint(
+            "(role = 'recruteur' AND organisation_id IS NOT NULL) OR (role <> 'recruteur' AND organisation_id IS NULL)",
+            name="recruiter_organisation",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    # Null for accounts that only sign in through single sign-on.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # Bumped when the account is disabled or its password changes: open sessions holding an
+    # older value stop working at their next interaction.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    organisation: Mapped[Organisation | None] = relationship(back_populates="users")
+
+
+class LoginThrottle(Base):
+    """Consecutive failed logins per e-mail (known or not), shared by every app server."""
+
+    __tablename__ = "login_throttle"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AppMarker(Base):
+    """One-time facts about the installation (e.g. 'first_admin'); the primary key makes them happen once."""
+
+    __tablename__ = "app_marker"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class OutboxMessage(Base):
+    """An e-mail written in the same transaction as the change it announces, delivered later."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    # The main link of the message (invitation, private link...), shown to the admin when no SMTP is set.
+    link: Mapped[str | None] = mapped_column(String(1000))
+    # What the message is about, e.g. "account_created"; useful to filter and to test.
+    kind: Mapped[str] = mapped_column(String(50))
+    # [{"filename": ..., "content_type": ..., "content_base64": ...}]
+    attachments: Mapped[list | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,167 @@
+"""Streamlit glue shared by the pages: runtime, signed-in user, page guard, messages.
+
+The only module of the package that imports Streamlit; the CLI never imports it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import streamlit as st
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from pvd_survey import access, accounts, db, mail
+from pvd_survey.accounts import UserInfo
+from pvd_survey.config import ConfigError, Settings, load_settings
+from pvd_survey.errors import DomainError, french_message
+
+AUTH_KEY = "pvd_auth"  # (user id, session epoch) of the signed-in account
+FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun
+
+
+@dataclass
+class Runtime:
+    """Per-process resources: engine, session factory and the optional outbox sender thread."""
+
+    engine: Engine
+    factory: sessionmaker[Session]
+    stop_sender: threading.Event
+
+
+@st.cache_resource(show_spinner="Préparation de la base de données…")
+def _runtime(database_url: str, start_sender: bool) -> Runtime:
+    engine = db.make_engine(database_url)
+    db.migrate(engine)
+    factory = db.make_session_factory(engine)
+    stop = threading.Event()
+    settings = load_settings()
+    if start_sender and settings.smtp is not None:
+        threading.Thread(
+            target=mail.run_sender, args=(factory, settings.smtp, stop), name="pvd-outbox", daemon=True
+        ).start()
+    return Runtime(engine, factory, stop)
+
+
+def settings() -> Settings:
+    """Validated settings, or a clear message and a stopped page."""
+    try:
+        return load_settings()
+    except ConfigError as error:
+        st.error("L'application est mal configurée. Prévenez son administrateur.")
+        st.code("\n".join(error.problems), language=None)
+        st.stop()
+
+
+def runtime() -> Runtime:
+    """The database is ready (migrated) before any page reads it."""
+    current = settings()
+    return _runtime(current.database_url, current.mail_thread)
+
+
+@contextmanager
+def write() -> Iterator[Session]:
+    """A unit of work for a page: committed if the block ends normally."""
+    with db.transaction(runtime().factory) as session:
+        yield session
+
+
+@contextmanager
+def read() -> Iterator[Session]:
+    """A read-only session for a page."""
+    with db.read_only(runtime().factory) as session:
+        yield session
+
+
+def flash(message: str, kind: str = "success") -> None:
+    """Show a message after the next rerun (e.g. after st.rerun())."""
+    st.session_state[FLASH_KEY] = (kind, message)
+
+
+def show_flash() -> None:
+    """Display (once) the message left by flash()."""
+    kind, message = st.session_state.pop(FLASH_KEY, (None, None))
+    if message:
+        {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}[kind](message)
+
+
+def show_error(error: DomainError) -> None:
+    """A domain error as a French message."""
+    st.error(french_message(error))
+
+
+def sign_in(user: UserInfo) -> None:
+    """Open a session for this account."""
+    st.session_state[AUTH_KEY] = (user.id, user.session_epoch)
+
+
+def sign_out() -> None:
+    """End the local session (and the single sign-on one, if any)."""
+    st.session_state.pop(AUTH_KEY, None)
+    if _sso_logged_in():
+        st.logout()
+
+
+def _sso_logged_in() -> bool:
+    try:
+        return bool(st.user.get("is_logged_in", False))
+    except Exception:
+        return False
+
+
+def sso_configured() -> bool:
+    """True when an [auth] section for st.login is present in the secrets."""
+    try:
+        return "auth" in st.secrets
+    except Exception:
+        return False
+
+
+def current_user() -> UserInfo | None:
+    """The signed-in account, checked against the database on every run (disabled accounts drop out)."""
+    auth = st.session_state.get(AUTH_KEY)
+    if auth is not None:
+        with read() as session:
+            user = accounts.current_user(session, *auth)
+        if user is not None:
+            return user
+        st.session_state.pop(AUTH_KEY, None)
+        flash("Votre session a pris fin (compte désactivé ou mot de passe changé). Reconnectez-vous.", "warning")
+    if _sso_logged_in():
+        try:
+            with write() as session:
+                user = accounts.user_for_sso(session, st.user.get("email"), st.user.get("email_verified"))
+        except DomainError as error:
+            st.session_state["pvd_sso_error"] = french_message(error)
+            return None
+        st.session_state.pop("pvd_sso_error", None)
+        sign_in(user)
+        return user
+    return None
+
+
+def setup_needed() -> bool:
+    """True while no administrator exists yet."""
+    with read() as session:
+        return accounts.needs_setup(session)
+
+
+def guard(page_key: str) -> UserInfo | None:
+    """Check on the server that the current person may open this page; stop the page otherwise."""
+    user = current_user()
+    if not access.can_view(page_key, user.role if user else None, setup_needed()):
+        st.error(french_message(DomainError("login_required" if user is None else "forbidden")))
+        st.stop()
+    return user
+
+
+def navigation_pages(user: UserInfo | None) -> dict[str, list]:
+    """st.Page objects the person may see, grouped by section."""
+    sections: dict[str, list] = {}
+    for index, spec in enumerate(access.visible_pages(user.role if user else None, setup_needed())):
+        page = st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=index == 0)
+        sections.setdefault(spec.section, []).append(page)
+    return sections

@@ -1,0 +1,22 @@
+"""Entry point: page config, signed-in user, and the navigation that each role is allowed to see."""
+
+import streamlit as st
+
+from pvd_survey import ui
+
+st.set_page_config(page_title="Petites villes de demain", page_icon=":material/location_city:", layout="wide")
+
+user = ui.current_user()
+navigation = st.navigation(ui.navigation_pages(user))
+
+with st.sidebar:
+    if user is not None:
+        st.caption(f"Connecté·e : **{user.display_name}**  \n{user.role_label}")
+        if st.button("Se déconnecter", key="pvd_logout", icon=":material/logout:"):
+            ui.sign_out()
+            ui.flash("Vous êtes déconnecté·e.", "info")
+            st.rerun()
+    st.caption("Programme Petites villes de demain · ANCT")
+
+ui.show_flash()
+navigation.run()
