@@ -32,7 +32,12 @@ class Runtime:
     stop_sender: threading.Event
 
 
-@st.cache_resource(show_spinner="Préparation de la base de données…")
+def _release_runtime(runtime: Runtime) -> None:
+    runtime.stop_sender.set()
+    runtime.engine.dispose()
+
+
+@st.cache_resource(show_spinner="Préparation de la base de données…", on_release=_release_runtime)
 def _runtime(database_url: str, start_sender: bool) -> Runtime:
     engine = db.make_engine(database_url)
     db.migrate(engine)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what the tests need (Python packages, Debian's Chromium) and run the whole suite.
+#   bash run-tests.sh                                 # on SQLite (the embedded default)
+#   PVD_TEST_DATABASE=postgresql bash run-tests.sh    # on the PostgreSQL server of the machine
+# Extra arguments go to pytest (e.g. `bash run-tests.sh -k login`).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "Installing Debian's Chromium for the browser tests..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null
+  else
+    echo "Chromium is missing: run 'sudo apt-get install chromium fonts-liberation' first." >&2
+    exit 1
+  fi
+fi
+
+if [ "${PVD_TEST_DATABASE:-sqlite}" = "postgresql" ] && [ -z "${PVD_TEST_PG_ADMIN_URL:-}" ]; then
+  # The machine's own server (trust authentication on 127.0.0.1:5432); start it if it is down.
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    echo "Starting the local PostgreSQL server..."
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+fi
+
+# pytest's own exit code is kept: 5 (no test collected) fails like any other error.
+exec python -m pytest -n auto --dist loadfile "$@"

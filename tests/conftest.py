@@ -1,0 +1,211 @@
+"""Shared fixtures: a real database per test session (SQLite or PostgreSQL), a real SMTP server, settings.
+
+Choose the database with PVD_TEST_DATABASE=sqlite (default) or postgresql; the PostgreSQL server is
+reached through PVD_TEST_PG_ADMIN_URL (default: the machine's server, trust authentication). Each
+pytest process (each xdist worker) creates its own database and drops it at the end, so runs never
+share state. Skipped tests fail the run unless PVD_ALLOW_SKIPS=1: a skipped database or browser
+test must never pass for a green run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from pvd_survey import db
+from pvd_survey.config import Settings, SmtpSettings, load_settings
+from pvd_survey.models import Base
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEST_BACKEND = os.environ.get("PVD_TEST_DATABASE", "sqlite").strip().lower()
+PG_ADMIN_URL = os.environ.get("PVD_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+STRONG_PASSWORD = "cheval-batterie-agrafe-42"
+
+if TEST_BACKEND not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"PVD_TEST_DATABASE must be sqlite or postgresql, not {TEST_BACKEND!r}")
+
+
+# ---------------------------------------------------------------------------- no silent skips
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember every skipped test."""
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Turn a run with skipped tests into a failure (they would hide missing browsers or databases)."""
+    if _skipped and os.environ.get("PVD_ALLOW_SKIPS") != "1" and exitstatus == 0:
+        print(f"\n{len(_skipped)} test(s) skipped, which this project treats as a failure:")
+        for nodeid in _skipped[:20]:
+            print(f"  {nodeid}")
+        session.exitstatus = 1
+
+
+# ---------------------------------------------------------------------------- database
+
+
+def _create_postgres_database() -> tuple[str, Engine]:
+    name = f"pvd_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    return url, admin
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a fresh, migrated database for this test process."""
+    if TEST_BACKEND == "postgresql":
+        url, admin = _create_postgres_database()
+    else:
+        url, admin = f"sqlite:///{tmp_path_factory.mktemp('db') / 'pvd-test.sqlite3'}", None
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    engine.dispose()
+    yield url
+    if admin is not None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """The engine the services use in tests (same settings as the app)."""
+    engine = db.make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def _empty_all_tables(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """Session factory on an empty database; every table is emptied after the test."""
+    _empty_all_tables(engine)
+    yield db.make_session_factory(engine)
+    _empty_all_tables(engine)
+
+
+@pytest.fixture
+def session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction, committed at the end of the test if it did not fail (like a page's unit of work)."""
+    with factory.begin() as session:
+        yield session
+
+
+# ---------------------------------------------------------------------------- settings and e-mail
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Settings for service tests: this database, fast password hashing, no SMTP."""
+    return load_settings(
+        {"PVD_DATABASE_URL": database_url, "PVD_ARGON2_PROFILE": "fast-tests", "PVD_BASE_URL": "http://pvd.test"},
+        secrets_path=Path("/nonexistent"),
+    )
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) and what it received."""
+
+    port: int
+    messages: list[Message] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)  # recipients answered with 550
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    controller: Controller | None = None
+
+    def settings(self) -> SmtpSettings:
+        """SMTP settings that reach this server."""
+        return SmtpSettings("127.0.0.1", self.port, "none", None, None, "pvd@anct.gouv.fr", timeout_seconds=5)
+
+    def start(self) -> None:
+        """(Re)start listening on the same port."""
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        """Stop listening (the server is 'down')."""
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, recipient: str) -> list[Message]:
+        """Messages received for one address."""
+        with self.lock:
+            return [m for m in self.messages if m["To"] == recipient]
+
+
+class _Handler:
+    def __init__(self, server: SmtpServer):
+        self.server = server
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, N802
+        if address in self.server.refuse:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+        with self.server.lock:
+            self.server.messages.append(message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A running SMTP server on a free port, stopped after the test."""
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+# ---------------------------------------------------------------------------- the Streamlit app
+
+
+@pytest.fixture
+def app_env(factory: sessionmaker[Session], database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Environment for AppTest runs: this (emptied) database, fast hashing, no SMTP, fresh caches."""
+    import streamlit as st
+
+    monkeypatch.chdir(PROJECT_ROOT)
+    monkeypatch.setenv("PVD_DATABASE_URL", database_url)
+    monkeypatch.setenv("PVD_ARGON2_PROFILE", "fast-tests")
+    monkeypatch.setenv("PVD_BASE_URL", "http://pvd.test")
+    for key in ("PVD_SMTP_HOST", "PVD_SMTP_PORT", "PVD_MAIL_FROM"):
+        monkeypatch.delenv(key, raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield database_url
+    st.cache_resource.clear()
