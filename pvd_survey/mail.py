@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -173,7 +173,9 @@ def _build_email(message: OutboxMessage, smtp: SmtpSettings) -> EmailMessage:
     email["To"] = message.recipient
     email["Subject"] = message.subject
     email["Date"] = format_datetime(datetime.now().astimezone())
-    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain=smtp.sender.split("@")[-1])
+    email["Message-ID"] = make_msgid(
+        idstring=f"outbox-{message.id}", domain=parseaddr(smtp.sender)[1].split("@")[-1] or None
+    )
     email["X-PVD-Outbox-Id"] = str(message.id)
     email.set_content(message.body)
     for attachment in message.attachments or []:
@@ -309,6 +311,6 @@ def run_sender(
             report = deliver_due(factory, smtp)
             if report.sent or report.retry_later or report.failed:
                 log.info("outbox: %s", report.summary())
-        except Exception:
+        except Exception:  # a database hiccup must not stop the sender for good
             log.exception("outbox delivery pass failed; retrying at the next interval")
         stop.wait(interval_seconds)

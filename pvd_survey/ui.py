@@ -113,7 +113,7 @@ def sign_out() -> None:
 def _sso_logged_in() -> bool:
     try:
         return bool(st.user.get("is_logged_in", False))
-    except Exception:
+    except Exception:  # st.user is unavailable outside a script run
         return False
 
 
@@ -121,7 +121,7 @@ def sso_configured() -> bool:
     """True when an [auth] section for st.login is present in the secrets."""
     try:
         return "auth" in st.secrets
-    except Exception:
+    except Exception:  # no secrets file at all: st.secrets raises
         return False
 
 

@@ -147,7 +147,9 @@ class SmtpServer:
 
     def settings(self) -> SmtpSettings:
         """SMTP settings that reach this server."""
-        return SmtpSettings("127.0.0.1", self.port, "none", None, None, "pvd@anct.gouv.fr", timeout_seconds=5)
+        return SmtpSettings(
+            "127.0.0.1", self.port, "none", None, None, "Petites villes de demain <pvd@anct.gouv.fr>", timeout_seconds=5
+        )
 
     def start(self) -> None:
         """(Re)start listening on the same port."""
@@ -170,13 +172,13 @@ class _Handler:
     def __init__(self, server: SmtpServer):
         self.server = server
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.server.refuse:
             return "550 5.1.1 Mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+    async def handle_DATA(self, server, session, envelope):
         with self.server.lock:
             self.server.messages.append(message_from_bytes(envelope.content))
         return "250 Message accepted for delivery"

@@ -19,8 +19,13 @@ def make_organisation(session, name="Communauté de communes du Montbardois", de
 
 def make_user(session, settings, email="alice@example.fr", role="direction", password=STRONG_PASSWORD, **kw):
     return accounts.create_user(
-        session, email=email, display_name=kw.pop("display_name", "Alice Martin"), role=role, settings=settings,
-        password=password, **kw,
+        session,
+        email=email,
+        display_name=kw.pop("display_name", "Alice Martin"),
+        role=role,
+        settings=settings,
+        password=password,
+        **kw,
     )
 
 
@@ -175,7 +180,10 @@ def test_first_admin_only_once(factory, settings):
         assert not accounts.needs_setup(session)
         with pytest.raises(DomainError) as caught:
             accounts.create_first_admin(
-                session, email="intrus@example.fr", display_name="Intrus", password=STRONG_PASSWORD,
+                session,
+                email="intrus@example.fr",
+                display_name="Intrus",
+                password=STRONG_PASSWORD,
                 settings=settings,
             )
         assert caught.value.code == "setup_done"
@@ -192,7 +200,10 @@ def test_first_admin_concurrent_setups_create_exactly_one(factory, settings):
         try:
             with factory.begin() as session:
                 accounts.create_first_admin(
-                    session, email=f"admin{n}@anct.gouv.fr", display_name=f"Admin {n}", password=STRONG_PASSWORD,
+                    session,
+                    email=f"admin{n}@anct.gouv.fr",
+                    display_name=f"Admin {n}",
+                    password=STRONG_PASSWORD,
                     settings=settings,
                 )
             outcomes.append("created")
@@ -237,7 +248,9 @@ def test_repeated_failures_lock_the_email_for_a_while(factory, settings):
     codes = []
     for _ in range(settings.login_max_failures):
         with factory.begin() as session:
-            codes.append(accounts.authenticate(session, "alice@example.fr", "wrong password!!", settings, now).error.code)
+            codes.append(
+                accounts.authenticate(session, "alice@example.fr", "wrong password!!", settings, now).error.code
+            )
     assert codes == ["bad_credentials"] * (settings.login_max_failures - 1) + ["account_locked"]
     # Even the right password is refused while locked...
     with factory.begin() as session:

@@ -1,0 +1,71 @@
+"""Settings: defaults, environment over secrets.toml, and every bad value reported at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from pvd_survey.config import DEFAULT_SQLITE_PATH, ConfigError, load_settings
+
+
+def settings_from(env=None, secrets_text=None, tmp_path=None):
+    path = tmp_path / "secrets.toml"
+    if secrets_text is not None:
+        path.write_text(secrets_text, encoding="utf-8")
+    return load_settings(env or {}, secrets_path=path)
+
+
+def test_defaults_use_embedded_sqlite_and_no_smtp(tmp_path):
+    settings = settings_from(tmp_path=tmp_path)
+    assert settings.database_url == f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    assert settings.is_sqlite and settings.smtp is None
+    assert settings.argon2_profile == "production"
+    assert (settings.login_max_failures, settings.login_lock_minutes) == (5, 15)
+
+
+def test_secrets_file_is_read_and_environment_wins(tmp_path):
+    secrets_text = (
+        'PVD_DATABASE_URL = "postgresql+psycopg://pvd@db.internal/pvd"\n'
+        'PVD_SMTP_HOST = "smtp.example.fr"\nPVD_MAIL_FROM = "pvd@anct.gouv.fr"\n'
+        'PVD_SMTP_SECURITY = "ssl"\n'
+    )
+    settings = settings_from({"PVD_SMTP_HOST": "relay.anct.gouv.fr"}, secrets_text, tmp_path)
+    assert settings.database_url == "postgresql+psycopg://pvd@db.internal/pvd"
+    assert (settings.smtp.host, settings.smtp.port, settings.smtp.security) == ("relay.anct.gouv.fr", 465, "ssl")
+
+
+def test_bare_postgresql_scheme_uses_psycopg3(tmp_path):
+    settings = settings_from({"PVD_DATABASE_URL": "postgresql://pvd@db/pvd"}, tmp_path=tmp_path)
+    assert settings.database_url == "postgresql+psycopg://pvd@db/pvd"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected_problem"),
+    [
+        ({"PVD_DATABASE_URL": "mysql://root@db/pvd"}, "PVD_DATABASE_URL doit commencer"),
+        ({"PVD_SMTP_HOST": "smtp.example.fr"}, "PVD_MAIL_FROM"),
+        ({"PVD_SMTP_HOST": "s", "PVD_MAIL_FROM": "a@b.fr", "PVD_SMTP_PORT": "70000"}, "entre 1 et 65535"),
+        ({"PVD_SMTP_HOST": "s", "PVD_MAIL_FROM": "a@b.fr", "PVD_SMTP_SECURITY": "tls1"}, "PVD_SMTP_SECURITY"),
+        ({"PVD_SMTP_HOST": "s", "PVD_MAIL_FROM": "a@b.fr", "PVD_SMTP_USER": "u"}, "PVD_SMTP_PASSWORD"),
+        ({"PVD_BASE_URL": "pvd.anct.gouv.fr"}, "PVD_BASE_URL doit commencer"),
+        ({"PVD_LOGIN_MAX_FAILURES": "0"}, "PVD_LOGIN_MAX_FAILURES doit être supérieur"),
+        ({"PVD_LOGIN_LOCK_MINUTES": "un quart d'heure"}, "PVD_LOGIN_LOCK_MINUTES doit être un nombre entier"),
+        ({"PVD_MAIL_THREAD": "peut-être"}, "PVD_MAIL_THREAD doit valoir true ou false"),
+        ({"PVD_ARGON2_PROFILE": "weak"}, "PVD_ARGON2_PROFILE"),
+    ],
+)
+def test_bad_values_are_reported_in_french(tmp_path, env, expected_problem):
+    with pytest.raises(ConfigError) as caught:
+        settings_from(env, tmp_path=tmp_path)
+    assert any(expected_problem in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_all_problems_are_reported_together(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        settings_from({"PVD_BASE_URL": "x", "PVD_LOGIN_MAX_FAILURES": "-1", "PVD_SMTP_HOST": "s"}, tmp_path=tmp_path)
+    assert len(caught.value.problems) == 3
+
+
+def test_broken_secrets_file_is_reported(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        settings_from(secrets_text="PVD_SMTP_HOST = smtp.example.fr\n", tmp_path=tmp_path)
+    assert "n'est pas un fichier TOML valide" in caught.value.problems[0]

@@ -1,0 +1,199 @@
+"""The outbox delivered through a real SMTP server (aiosmtpd), on the test database."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from pvd_survey import db, mail
+from pvd_survey.errors import DomainError
+from pvd_survey.models import OutboxMessage, utcnow
+from tests.conftest import SmtpServer, free_port
+
+
+def enqueue(factory, recipient="chef.projet@example.fr", **kw):
+    with factory.begin() as session:
+        return mail.enqueue(
+            session,
+            recipient=recipient,
+            subject=kw.get("subject", "Votre invitation"),
+            body=kw.get("body", "Bonjour,\nvoici votre lien."),
+            kind="test",
+            link=kw.get("link"),
+            attachments=kw.get("attachments"),
+        )
+
+
+def status_of(factory, message_id):
+    with db.read_only(factory) as session:
+        message = session.get(OutboxMessage, message_id)
+        session.expunge(message)
+        return message
+
+
+def test_committed_message_is_delivered_once(factory, smtp_server):
+    message_id = enqueue(factory, link="http://pvd.test/lien")
+    report = mail.deliver_due(factory, smtp_server.settings())
+    assert report.sent == [message_id]
+    received = smtp_server.to("chef.projet@example.fr")
+    assert len(received) == 1
+    assert received[0]["Subject"] == "Votre invitation"
+    assert received[0]["From"] == "Petites villes de demain <pvd@anct.gouv.fr>"
+    assert received[0]["Message-ID"].endswith("@anct.gouv.fr>")
+    assert "voici votre lien" in received[0].get_payload(decode=True).decode()
+    assert status_of(factory, message_id).status == "sent"
+    # A second pass finds nothing to send.
+    assert mail.deliver_due(factory, smtp_server.settings()).sent == []
+    assert len(smtp_server.messages) == 1
+
+
+def test_french_text_and_attachments_survive(factory, smtp_server):
+    ics = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+    enqueue(
+        factory,
+        subject="Rencontre régionale à Montbard",
+        body="Élus, chefs de projet : à bientôt !",
+        attachments=[("rencontre.ics", "text/calendar", ics)],
+    )
+    mail.deliver_due(factory, smtp_server.settings())
+    [received] = smtp_server.messages
+    assert str(received["Subject"]) == "Rencontre régionale à Montbard" or "Montbard" in str(received["Subject"])
+    parts = list(received.walk())
+    texts = [p.get_payload(decode=True).decode() for p in parts if p.get_content_type() == "text/plain"]
+    assert "Élus, chefs de projet : à bientôt !" in texts[0]
+    [attachment] = [p for p in parts if p.get_filename() == "rencontre.ics"]
+    assert attachment.get_content_type() == "text/calendar"
+    assert attachment.get_payload(decode=True) == ics
+
+
+def test_rolled_back_change_sends_nothing(factory, smtp_server):
+    with pytest.raises(RuntimeError), factory.begin() as session:
+        mail.enqueue(session, recipient="a@example.fr", subject="s", body="b", kind="test")
+        raise RuntimeError("the change failed")
+    assert mail.deliver_due(factory, smtp_server.settings()).sent == []
+    assert smtp_server.messages == []
+
+
+def test_server_down_then_back(factory):
+    server = SmtpServer(free_port())  # not started: connection refused
+    first, second = enqueue(factory), enqueue(factory, recipient="autre@example.fr")
+    now = utcnow()
+    report = mail.deliver_due(factory, server.settings(), now=now)
+    assert report.retry_later == [first] and report.sent == []
+    stored = status_of(factory, first)
+    assert stored.status == "pending" and stored.attempts == 1
+    assert stored.next_attempt_at == now + mail.backoff(1)
+    assert "ConnectionRefusedError" in stored.last_error
+    assert status_of(factory, second).attempts == 0  # untouched: the pass stopped at the first failure
+    # Before the backoff has passed, nothing is retried even though the server is back.
+    server.start()
+    try:
+        assert mail.deliver_due(factory, server.settings(), now=now + timedelta(seconds=30)).sent == [second]
+        report = mail.deliver_due(factory, server.settings(), now=now + timedelta(minutes=2))
+        assert report.sent == [first]
+        assert sorted(m["To"] for m in server.messages) == ["autre@example.fr", "chef.projet@example.fr"]
+        assert status_of(factory, first).last_error is None
+    finally:
+        server.stop()
+
+
+def test_permanent_refusal_is_marked_failed_and_does_not_block_others(factory, smtp_server):
+    smtp_server.refuse.add("inconnu@example.fr")
+    bad, good = enqueue(factory, recipient="inconnu@example.fr"), enqueue(factory)
+    report = mail.deliver_due(factory, smtp_server.settings())
+    assert (report.failed, report.sent) == ([bad], [good])
+    stored = status_of(factory, bad)
+    assert stored.status == "failed" and "550" in stored.last_error
+    # The admin can put it back after fixing the address or the server.
+    with factory.begin() as session:
+        mail.requeue_failed(session, bad)
+    assert status_of(factory, bad).status == "pending"
+
+
+def test_gives_up_after_max_attempts(factory):
+    server = SmtpServer(free_port())
+    message_id = enqueue(factory)
+    moment = utcnow()
+    for _ in range(mail.MAX_ATTEMPTS):
+        mail.deliver_due(factory, server.settings(), now=moment)
+        moment += timedelta(hours=2)
+    stored = status_of(factory, message_id)
+    assert (stored.status, stored.attempts) == ("failed", mail.MAX_ATTEMPTS)
+
+
+def test_concurrent_senders_never_send_twice(factory, smtp_server):
+    ids = [enqueue(factory, recipient=f"cp{n}@example.fr") for n in range(40)]
+    barrier = threading.Barrier(4)
+    reports = []
+
+    def sender() -> None:
+        barrier.wait()
+        reports.append(mail.deliver_due(factory, smtp_server.settings()))
+
+    threads = [threading.Thread(target=sender) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent = sorted(i for r in reports for i in r.sent)
+    assert sent == ids
+    recipients = [m["To"] for m in smtp_server.messages]
+    assert sorted(recipients) == sorted(f"cp{n}@example.fr" for n in range(40))
+
+
+def test_claim_of_a_crashed_sender_expires(factory, smtp_server):
+    message_id = enqueue(factory)
+    with factory.begin() as session:
+        session.get(OutboxMessage, message_id).status = "sending"
+        session.get(OutboxMessage, message_id).claimed_at = utcnow() - mail.CLAIM_TIMEOUT - timedelta(seconds=1)
+    assert mail.deliver_due(factory, smtp_server.settings()).sent == [message_id]
+
+
+def test_message_being_sent_by_another_sender_is_left_alone(factory, smtp_server):
+    message_id = enqueue(factory)
+    with factory.begin() as session:
+        session.get(OutboxMessage, message_id).status = "sending"
+        session.get(OutboxMessage, message_id).claimed_at = utcnow()
+    assert mail.deliver_due(factory, smtp_server.settings()).sent == []
+    assert smtp_server.messages == []
+
+
+def test_background_sender_delivers_until_stopped(factory, smtp_server):
+    stop = threading.Event()
+    thread = threading.Thread(target=mail.run_sender, args=(factory, smtp_server.settings(), stop, 0.05))
+    thread.start()
+    try:
+        enqueue(factory)
+        for _ in range(100):
+            if smtp_server.messages:
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert len(smtp_server.messages) == 1
+
+
+def test_admin_views_and_manual_delivery(factory):
+    first, second = enqueue(factory, link="http://pvd.test/a"), enqueue(factory)
+    with factory.begin() as session:
+        mail.mark_delivered_by_hand(session, first)
+        with pytest.raises(DomainError) as caught:
+            mail.mark_delivered_by_hand(session, first)
+        assert caught.value.code == "mail_not_pending"
+        with pytest.raises(DomainError) as caught:
+            mail.requeue_failed(session, second)
+        assert caught.value.code == "mail_not_failed"
+        with pytest.raises(DomainError) as caught:
+            mail.requeue_failed(session, 999_999)
+        assert caught.value.code == "mail_not_found"
+    with db.read_only(factory) as session:
+        assert mail.count_by_status(session) == {"pending": 1, "sending": 0, "sent": 0, "failed": 0, "manual": 1}
+        assert [m.id for m in mail.list_messages(session, ["pending"])] == [second]
+        assert session.scalars(select(OutboxMessage.link).where(OutboxMessage.id == first)).one() == (
+            "http://pvd.test/a"
+        )
