@@ -46,6 +46,30 @@ MESSAGES: dict[str, str] = {
     ),
     "forbidden": "Vous n'avez pas accès à cette page.",
     "login_required": "Connectez-vous pour accéder à cette page.",
+    # Survey
+    "invalid_answers": "Le questionnaire contient {count} réponse(s) à corriger : voir les messages sous les questions.",
+    "answer_required": "Répondez à cette question, ou choisissez « Je ne souhaite pas répondre ».",
+    "no_answer_exclusive": "« Je ne souhaite pas répondre » ne se combine pas avec d'autres choix.",
+    "unknown_code": "Réponse inconnue : {value}.",
+    "bad_month": "Date attendue au format AAAA-MM (par exemple 2021-09), reçu : {value}.",
+    "month_too_early": "Le programme a commencé en 2020 : la date de prise de poste ne peut pas précéder janvier 2020.",
+    "month_in_future": "La date de prise de poste ne peut pas être dans le futur ({value}).",
+    "invalid_link": (
+        "Ce lien de questionnaire n'est pas valide. Vérifiez qu'il est complet, ou utilisez le lien le plus "
+        "récent reçu par e-mail."
+    ),
+    "revoked_link": "Ce lien de questionnaire a été désactivé par la direction du programme.",
+    "survey_closed": "Le questionnaire est clos depuis le {closed}. Merci de votre intérêt.",
+    "unknown_invitation": "Invitation introuvable.",
+    "invitation_revoked": "Cette invitation est désactivée : réactivez-la d'abord.",
+    "invitation_not_revoked": "Cette invitation est déjà active.",
+    "no_invitees": "Aucune adresse e-mail trouvée dans la liste.",
+    "invalid_email_line": "Ligne {line} : adresse e-mail invalide ({value}).",
+    "unknown_department_line": "Ligne {line} : département inconnu ({value}).",
+    "import_rejected": "Fichier refusé : {count} ligne(s) en erreur, rien n'a été importé.",
+    "unknown_filter": "Filtre inconnu : {name} « {value} ».",
+    "filter_mismatch": "Le département {department} n'appartient pas à la région choisie.",
+    "closing_in_past": "La date de clôture doit être dans le futur.",
     # Mail
     "mail_not_found": "Message introuvable.",
     "mail_not_failed": "Seuls les messages en échec peuvent être remis en file d'envoi.",

@@ -139,3 +139,76 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AppSetting(Base):
+    """Settings changed in the app by the direction (e.g. the survey closing date), as text."""
+
+    __tablename__ = "app_setting"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class SurveyResponse(Base):
+    """One chef de projet's anonymous answers (NULL: no answer). Never joined to an e-mail on screen."""
+
+    __tablename__ = "survey_response"
+    __table_args__ = (CheckConstraint(_in("source", ("invitation", "import")), name="source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    start_month: Mapped[str | None] = mapped_column(String(7))
+    start_period: Mapped[str | None] = mapped_column(String(7))
+    employer: Mapped[str | None] = mapped_column(String(20))
+    gender: Mapped[str | None] = mapped_column(String(20))
+    experience: Mapped[str | None] = mapped_column(String(20))
+    diploma: Mapped[str | None] = mapped_column(String(20))
+    # Codes joined with "|", in the options' order (the CSV format); empty string: no answer.
+    training_field: Mapped[str] = mapped_column(String(400), default="")
+    department: Mapped[str | None] = mapped_column(String(3))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SurveyInvitation(Base):
+    """A personal invitation: its link's token (hashed), its use, and a draft saved against it."""
+
+    __tablename__ = "survey_invitation"
+    __table_args__ = (CheckConstraint(_in("status", ("active", "revoked")), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Department given when inviting (optional), for the funnel by region; never the answers'.
+    department: Mapped[str | None] = mapped_column(String(3))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    sent_count: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_sent_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    draft: Mapped[dict | None] = mapped_column(JSON)
+    draft_saved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # One response per invitation; a second submission updates it.
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("survey_response.id", ondelete="SET NULL"), unique=True)
+
+
+class SurveyCount(Base):
+    """Pre-aggregated counts, kept in step with survey_response in the same transaction.
+
+    One row per (department, employer, start period) cell and counted option; the pseudo-question
+    '_respondents' counts respondents and '_answered:<question>' those who answered a multi-choice
+    question. Empty strings stand for "no answer" (primary keys cannot hold NULL). Reading these
+    rows instead of every response keeps the dashboard fast at a million responses.
+    """
+
+    __tablename__ = "survey_count"
+
+    question: Mapped[str] = mapped_column(String(40), primary_key=True)
+    department: Mapped[str] = mapped_column(String(3), primary_key=True)
+    employer: Mapped[str] = mapped_column(String(20), primary_key=True)
+    start_period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    option: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

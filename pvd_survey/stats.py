@@ -1,0 +1,327 @@
+"""Survey figures for the dashboard, downloads and `python -m pvd_survey stats`: one computation,
+read from the pre-aggregated counts, with disclosure control applied before anything leaves.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pvd_survey import territory
+from pvd_survey.disclosure import DEFAULT_K, Cell, protect_table
+from pvd_survey.errors import DomainError
+from pvd_survey.models import SurveyCount, SurveyInvitation
+from pvd_survey.survey import ANSWERED_PREFIX, RESPONDENTS
+from pvd_survey.survey_questions import (
+    BASELINE_2022,
+    DEPARTMENT,
+    DIPLOMA,
+    EMPLOYER,
+    EXPERIENCE,
+    GENDER,
+    TRAINING_FIELD,
+    baseline_period,
+    option_label,
+    period_options,
+)
+
+# Figures in display order: (code, label, multiple choice?)
+FIGURES: tuple[tuple[str, str, bool], ...] = (
+    ("start_period", "Période de prise de poste", False),
+    ("employer", EMPLOYER.label, False),
+    ("gender", GENDER.label, False),
+    ("experience", EXPERIENCE.label, False),
+    ("diploma", DIPLOMA.label, False),
+    ("training_field", TRAINING_FIELD.label, True),
+    ("region", "Région du poste", False),
+    ("department", DEPARTMENT.label, False),
+)
+FIGURE_LABELS = {code: label for code, label, _ in FIGURES}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Dashboard filters; None means 'all'."""
+
+    region: str | None = None
+    department: str | None = None
+    employer: str | None = None
+    start_period: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when at least one filter narrows the population."""
+        return any((self.region, self.department, self.employer, self.start_period))
+
+    def describe(self) -> str:
+        """The filters in French, for captions and file headers."""
+        parts = []
+        if self.region:
+            parts.append(f"région {territory.REGIONS[self.region]}")
+        if self.department:
+            parts.append(f"département {territory.department_label(self.department)}")
+        if self.employer:
+            parts.append(f"employeur {EMPLOYER.options[self.employer].lower()}")
+        if self.start_period:
+            parts.append(f"prise de poste {option_label('start_period', self.start_period)}")
+        return ", ".join(parts) if parts else "tous les répondants"
+
+
+def make_filters(
+    region: str | None = None,
+    department: str | None = None,
+    employer: str | None = None,
+    start_period: str | None = None,
+    today: date | None = None,
+) -> Filters:
+    """Validate filter values typed in a URL or on the command line."""
+    region = (region or "").strip() or None
+    if region is not None and region not in territory.REGIONS:
+        raise DomainError("unknown_filter", field="region", name="région", value=region)
+    department_code = None
+    if department:
+        department_code = territory.normalise_department(department)
+        if department_code is None:
+            raise DomainError("unknown_filter", field="department", name="département", value=department)
+        if region is not None and territory.region_of_department(department_code) != region:
+            raise DomainError("filter_mismatch", field="department", department=department_code)
+    employer = (employer or "").strip() or None
+    if employer is not None and employer not in EMPLOYER.options:
+        raise DomainError("unknown_filter", field="employer", name="employeur", value=employer)
+    start_period = (start_period or "").strip() or None
+    if start_period is not None and start_period not in period_options(today or date.today()):
+        raise DomainError("unknown_filter", field="start_period", name="période", value=start_period)
+    return Filters(region, department_code, employer, start_period)
+
+
+@dataclass(frozen=True)
+class FigureStats:
+    """One question's published figures."""
+
+    code: str
+    label: str
+    multiple: bool
+    answered: int | None
+    cells: dict[str, Cell]
+
+
+@dataclass(frozen=True)
+class SurveyStats:
+    """Everything the dashboard shows for one filter combination, already protected."""
+
+    filters: Filters
+    k: int
+    respondents: int | None  # None: hidden (fewer than k people match the filters)
+    figures: dict[str, FigureStats] = field(default_factory=dict)
+
+    @property
+    def isolated(self) -> bool:
+        """True when the filters match between 1 and k-1 people: nothing may be shown."""
+        return self.respondents is None
+
+    def to_json(self) -> dict:
+        """The documented JSON shape of `stats --format json`."""
+        questions = {}
+        for code, figure in self.figures.items():
+            options = {}
+            for option, cell in figure.cells.items():
+                options[option] = (
+                    {"count": None, "share": None, "suppressed": True}
+                    if cell.suppressed
+                    else {"count": cell.count, "share": cell.share}
+                )
+            questions[code] = {"answered": figure.answered, "options": options}
+        result: dict = {"respondents": self.respondents, "questions": questions}
+        if self.isolated:
+            result["suppressed"] = True
+        return result
+
+
+def _where(filters: Filters) -> list:
+    conditions = []
+    if filters.region:
+        conditions.append(SurveyCount.department.in_(territory.departments_of_region(filters.region)))
+    if filters.department:
+        conditions.append(SurveyCount.department == filters.department)
+    if filters.employer:
+        conditions.append(SurveyCount.employer == filters.employer)
+    if filters.start_period:
+        conditions.append(SurveyCount.start_period == filters.start_period)
+    return conditions
+
+
+def _figure_options(code: str, today: date) -> list[str]:
+    if code == "start_period":
+        return list(period_options(today))
+    if code == "region":
+        return list(territory.REGIONS)
+    if code == "department":
+        return list(territory.DEPARTMENTS)
+    return list(
+        {
+            "employer": EMPLOYER,
+            "gender": GENDER,
+            "experience": EXPERIENCE,
+            "diploma": DIPLOMA,
+            "training_field": TRAINING_FIELD,
+        }[code].options
+    )
+
+
+def survey_stats(session: Session, filters: Filters, k: int = DEFAULT_K, today: date | None = None) -> SurveyStats:
+    """Every dashboard figure for one filter combination, with small cells hidden."""
+    today = today or date.today()
+    where = _where(filters)
+    # Respondents per (department, employer, period): gives the total and the three dimension figures.
+    cells = session.execute(
+        select(SurveyCount.department, SurveyCount.employer, SurveyCount.start_period, func.sum(SurveyCount.count))
+        .where(SurveyCount.question == RESPONDENTS, *where)
+        .group_by(SurveyCount.department, SurveyCount.employer, SurveyCount.start_period)
+    ).all()
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    respondents = 0
+    for department, employer, period, total in cells:
+        total = int(total or 0)
+        respondents += total
+        counts["department"][department] += total
+        counts["region"][territory.region_of_department(department) if department else ""] += total
+        counts["employer"][employer] += total
+        counts["start_period"][period] += total
+    answered_multiple: dict[str, int] = {}
+    for question, option, total in session.execute(
+        select(SurveyCount.question, SurveyCount.option, func.sum(SurveyCount.count))
+        .where(SurveyCount.question != RESPONDENTS, *where)
+        .group_by(SurveyCount.question, SurveyCount.option)
+    ):
+        if question.startswith(ANSWERED_PREFIX):
+            answered_multiple[question.removeprefix(ANSWERED_PREFIX)] = int(total or 0)
+        else:
+            counts[question][option] += int(total or 0)
+
+    if 0 < respondents < k:
+        hidden = {
+            code: FigureStats(code, label, multiple, None, {o: Cell(None, None) for o in _figure_options(code, today)})
+            for code, label, multiple in FIGURES
+        }
+        return SurveyStats(filters, k, None, hidden)
+
+    figures = {}
+    for code, label, multiple in FIGURES:
+        raw = counts.get(code, {})
+        options = {option: raw.get(option, 0) for option in _figure_options(code, today)}
+        for extra in raw:  # answers outside today's known options (e.g. a future period imported)
+            if extra and extra not in options:
+                options[extra] = raw[extra]
+        answered = answered_multiple.get(code, 0) if multiple else sum(options.values())
+        base, protected = protect_table(options, answered, k, additive=not multiple)
+        figures[code] = FigureStats(code, label, multiple, base, protected)
+    return SurveyStats(filters, k, respondents, figures)
+
+
+def stats_rows(stats: SurveyStats) -> list[dict[str, object]]:
+    """Flat rows (one per figure and option) with labels and the 2022 comparison, for tables and CSV."""
+    rows = []
+    for code, figure in stats.figures.items():
+        baseline = BASELINE_2022.get(code, {})
+        for option, cell in figure.cells.items():
+            reference = baseline.get(baseline_period(option) if code == "start_period" else option)
+            rows.append(
+                {
+                    "question": code,
+                    "question_label": figure.label,
+                    "option": option,
+                    "option_label": option_label(code, option),
+                    "answered": figure.answered,
+                    "count": cell.count,
+                    "share": cell.share,
+                    "suppressed": cell.suppressed,
+                    "share_2022": reference,
+                    "difference_points": (
+                        round(cell.share - reference, 1) if reference is not None and cell.share is not None else None
+                    ),
+                }
+            )
+    return rows
+
+
+CSV_HEADER = (
+    "question",
+    "question_label",
+    "option",
+    "option_label",
+    "answered",
+    "count",
+    "share",
+    "suppressed",
+    "share_2022",
+    "difference_points",
+)
+
+
+def stats_csv(stats: SurveyStats, bom: bool = False) -> str:
+    """The protected figures as CSV (UTF-8; with a BOM so that French Excel opens it right)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_HEADER, lineterminator="\n")
+    writer.writeheader()
+    for row in stats_rows(stats):
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return ("\ufeff" if bom else "") + buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------- invitation funnel
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    """Invitations of one region: invited, opened, submitted (None when hidden)."""
+
+    region: str
+    label: str
+    invited: int | None
+    opened: int | None
+    submitted: int | None
+
+
+def invitation_funnel(session: Session, k: int = DEFAULT_K) -> list[FunnelRow]:
+    """Invited / opened / submitted by region (region of the department given at invitation), protected."""
+    rows = session.execute(
+        select(
+            SurveyInvitation.department,
+            func.count(),
+            func.count(SurveyInvitation.opened_at),
+            func.count(SurveyInvitation.submitted_at),
+        )
+        .where(SurveyInvitation.status == "active")
+        .group_by(SurveyInvitation.department)
+    ).all()
+    stages: dict[str, dict[str, int]] = {
+        "invited": defaultdict(int),
+        "opened": defaultdict(int),
+        "submitted": defaultdict(int),
+    }
+    for department, invited, opened, submitted in rows:
+        region = territory.region_of_department(department) if department else ""
+        stages["invited"][region] += invited
+        stages["opened"][region] += opened
+        stages["submitted"][region] += submitted
+    regions = sorted({r for stage in stages.values() for r in stage}, key=lambda r: (r == "", r))
+    protected = {}
+    for name, by_region in stages.items():
+        table = {region: by_region.get(region, 0) for region in regions}
+        _, protected[name] = protect_table(table, sum(table.values()), k)
+    return [
+        FunnelRow(
+            region,
+            territory.REGIONS.get(region, "Région non renseignée"),
+            protected["invited"][region].count,
+            protected["opened"][region].count,
+            protected["submitted"][region].count,
+        )
+        for region in regions
+    ]

@@ -1,0 +1,533 @@
+"""The profile survey's rules: invitations, personal links, drafts, one response per invitee,
+the survey closing date, CSV import and export. Every function takes a Session; callers commit.
+
+Answers are anonymous: a response row holds no e-mail, and no page, chart or export joins it to
+its invitation (the invitation only records that it was used).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pvd_survey import mail, territory
+from pvd_survey.accounts import normalise_email
+from pvd_survey.config import Settings
+from pvd_survey.errors import DomainError, french_message
+from pvd_survey.models import AppSetting, SurveyCount, SurveyInvitation, SurveyResponse, paris_time, utcnow
+from pvd_survey.survey_questions import (
+    COUNTED_QUESTIONS,
+    CSV_COLUMNS,
+    Answers,
+    InvalidAnswers,
+    validate_answers,
+)
+
+SURVEY_PAGE_PATH = "questionnaire"
+TOKEN_PARAMETER = "jeton"
+CLOSES_AT_KEY = "survey_closes_at"
+RESPONDENTS = "_respondents"
+ANSWERED_PREFIX = "_answered:"
+
+
+# ---------------------------------------------------------------------------- tokens and links
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A random link token: 32 bytes (256 bits), URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def survey_link(settings: Settings, token: str) -> str:
+    """The personal link an invitee receives."""
+    return f"{settings.base_url}/{SURVEY_PAGE_PATH}?{TOKEN_PARAMETER}={token}"
+
+
+def _send_invitation(session: Session, settings: Settings, email: str, token: str, reminder: bool) -> None:
+    link = survey_link(settings, token)
+    closes = closing_time(session)
+    deadline = f"\nLe questionnaire est ouvert jusqu'au {paris_time(closes, '%d/%m/%Y à %H:%M')}.\n" if closes else ""
+    mail.enqueue(
+        session,
+        recipient=email,
+        subject=("Rappel : " if reminder else "") + "Questionnaire sur le profil des chefs de projet PVD",
+        body=(
+            "Bonjour,\n\n"
+            "La direction du programme Petites villes de demain (ANCT) vous invite à répondre à un court "
+            "questionnaire sur votre profil de chef de projet (sept questions, deux minutes).\n\n"
+            f"Votre lien personnel (ne le transmettez pas) :\n{link}\n{deadline}\n"
+            "Vos réponses sont anonymes : elles ne sont jamais affichées avec votre adresse, et les résultats "
+            "ne sont publiés que par groupes d'au moins cinq personnes.\n\n"
+            "L'équipe du programme Petites villes de demain"
+        ),
+        kind="survey_invitation",
+        link=link,
+    )
+
+
+# ---------------------------------------------------------------------------- invitations
+
+
+@dataclass(frozen=True)
+class InvitationEntry:
+    """One line of a pasted list or CSV of invitees."""
+
+    line: int
+    email: str
+    department: str | None
+
+
+@dataclass(frozen=True)
+class InvitationBatch:
+    """What a bulk invitation did."""
+
+    created: list[str]
+    already_invited: list[str]
+
+
+@dataclass(frozen=True)
+class InvitationInfo:
+    """An invitation as the direction sees it (never with answers)."""
+
+    id: int
+    email: str
+    department: str | None
+    status: str
+    sent_count: int
+    created_at: datetime
+    last_sent_at: datetime
+    opened_at: datetime | None
+    submitted_at: datetime | None
+
+
+def parse_invitation_list(text: str) -> list[InvitationEntry]:
+    """Read pasted e-mails or a CSV (e-mail[, department]); raise InvalidAnswers-like errors per line."""
+    entries: list[InvitationEntry] = []
+    errors: dict[str, DomainError] = {}
+    seen: set[str] = set()
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";" if ";" in text else ",")
+    for number, row in enumerate(rows, start=1):
+        cells = [cell.strip() for cell in row]
+        if not any(cells):
+            continue
+        if number == 1 and cells[0].lower() in ("email", "e-mail", "courriel", "adresse"):
+            continue  # header row
+        raw_email, raw_department = cells[0], (cells[1] if len(cells) > 1 else "")
+        try:
+            email = normalise_email(raw_email)
+        except DomainError:
+            errors[f"ligne {number}"] = DomainError("invalid_email_line", line=number, value=raw_email)
+            continue
+        department = None
+        if raw_department:
+            department = territory.normalise_department(raw_department)
+            if department is None:
+                errors[f"ligne {number}"] = DomainError("unknown_department_line", line=number, value=raw_department)
+                continue
+        if email in seen:
+            continue
+        seen.add(email)
+        entries.append(InvitationEntry(number, email, department))
+    if errors:
+        raise InvalidAnswers(errors)
+    if not entries:
+        raise DomainError("no_invitees")
+    return entries
+
+
+def invite(session: Session, entries: list[InvitationEntry], settings: Settings) -> InvitationBatch:
+    """Create one invitation per new e-mail and queue its e-mail; already invited e-mails are reported."""
+    emails = [entry.email for entry in entries]
+    existing = set(session.scalars(select(SurveyInvitation.email).where(SurveyInvitation.email.in_(emails))))
+    created: list[str] = []
+    for entry in entries:
+        if entry.email in existing:
+            continue
+        token = new_token()
+        try:
+            with session.begin_nested():
+                session.add(
+                    SurveyInvitation(email=entry.email, department=entry.department, token_hash=_token_hash(token))
+                )
+                session.flush()
+        except IntegrityError:
+            existing.add(entry.email)  # invited a moment ago by someone else
+            continue
+        _send_invitation(session, settings, entry.email, token, reminder=False)
+        created.append(entry.email)
+    return InvitationBatch(created, sorted(existing))
+
+
+def _invitation(session: Session, invitation_id: int) -> SurveyInvitation:
+    invitation = session.get(SurveyInvitation, invitation_id, with_for_update=True)
+    if invitation is None:
+        raise DomainError("unknown_invitation")
+    return invitation
+
+
+def revoke(session: Session, invitation_id: int) -> None:
+    """Make an invitation's link unusable (a submitted response is kept)."""
+    _invitation(session, invitation_id).status = "revoked"
+
+
+def reactivate(session: Session, invitation_id: int, settings: Settings) -> None:
+    """Undo a revocation: a fresh link is sent (the old one stays dead)."""
+    invitation = _invitation(session, invitation_id)
+    if invitation.status != "revoked":
+        raise DomainError("invitation_not_revoked")
+    invitation.status = "active"
+    resend(session, invitation_id, settings)
+
+
+def resend(session: Session, invitation_id: int, settings: Settings) -> None:
+    """Send the invitation again with a new link; the previous link stops working, the draft and answers stay."""
+    invitation = _invitation(session, invitation_id)
+    if invitation.status == "revoked":
+        raise DomainError("invitation_revoked")
+    token = new_token()
+    invitation.token_hash = _token_hash(token)
+    invitation.sent_count += 1
+    invitation.last_sent_at = utcnow()
+    _send_invitation(session, settings, invitation.email, token, reminder=True)
+
+
+def list_invitations(session: Session) -> list[InvitationInfo]:
+    """Every invitation, newest first."""
+    rows = session.scalars(select(SurveyInvitation).order_by(SurveyInvitation.id.desc()))
+    return [
+        InvitationInfo(
+            i.id,
+            i.email,
+            i.department,
+            i.status,
+            i.sent_count,
+            i.created_at,
+            i.last_sent_at,
+            i.opened_at,
+            i.submitted_at,
+        )
+        for i in rows
+    ]
+
+
+# ---------------------------------------------------------------------------- closing date
+
+
+def closing_time(session: Session) -> datetime | None:
+    """When the survey closes (UTC), if a date was set."""
+    setting = session.get(AppSetting, CLOSES_AT_KEY)
+    return datetime.fromisoformat(setting.value) if setting and setting.value else None
+
+
+def set_closing_time(session: Session, closes_at: datetime | None) -> None:
+    """Set (or remove, with None) the moment the survey stops accepting answers."""
+    setting = session.get(AppSetting, CLOSES_AT_KEY)
+    value = closes_at.isoformat() if closes_at else None
+    if setting is None:
+        session.add(AppSetting(key=CLOSES_AT_KEY, value=value))
+    else:
+        setting.value = value
+    session.flush()
+
+
+def is_closed(session: Session, now: datetime | None = None) -> bool:
+    """True once the closing time has passed."""
+    closes = closing_time(session)
+    return closes is not None and (now or utcnow()) >= closes
+
+
+# ---------------------------------------------------------------------------- the respondent's side
+
+
+@dataclass(frozen=True)
+class SurveySession:
+    """What the survey page needs after opening a link: previous answers or draft to prefill."""
+
+    invitation_id: int
+    form: dict[str, object]
+    submitted: bool
+    draft_saved_at: datetime | None
+    closes_at: datetime | None
+
+
+def _by_token(session: Session, token: str | None, now: datetime, lock: bool = False) -> SurveyInvitation:
+    if not token or len(token) > 200:
+        raise DomainError("invalid_link")
+    query = select(SurveyInvitation).where(SurveyInvitation.token_hash == _token_hash(token))
+    invitation = session.scalar(query.with_for_update() if lock else query)
+    if invitation is None:
+        raise DomainError("invalid_link")
+    if invitation.status == "revoked":
+        raise DomainError("revoked_link")
+    if is_closed(session, now):
+        raise DomainError("survey_closed", closed=paris_time(closing_time(session), "%d/%m/%Y à %H:%M"))
+    return invitation
+
+
+def _answers_of(response: SurveyResponse) -> Answers:
+    return Answers(
+        response.start_month,
+        response.employer,
+        response.gender,
+        response.experience,
+        response.diploma,
+        tuple(response.training_field.split("|")) if response.training_field else (),
+        response.department,
+    )
+
+
+def open_survey(session: Session, token: str | None, now: datetime | None = None) -> SurveySession:
+    """Open the survey from a personal link: records the first opening, returns what to prefill."""
+    now = now or utcnow()
+    invitation = _by_token(session, token, now)
+    if invitation.opened_at is None:
+        session.execute(
+            update(SurveyInvitation)
+            .where(SurveyInvitation.id == invitation.id, SurveyInvitation.opened_at.is_(None))
+            .values(opened_at=now)
+        )
+    if invitation.draft:
+        form = dict(invitation.draft)
+    elif invitation.response_id is not None:
+        form = _answers_of(session.get(SurveyResponse, invitation.response_id)).as_form()
+    else:
+        form = {}
+    return SurveySession(
+        invitation.id, form, invitation.response_id is not None, invitation.draft_saved_at, closing_time(session)
+    )
+
+
+def _clean_draft(raw: dict[str, object]) -> dict[str, object]:
+    draft: dict[str, object] = {}
+    for code in CSV_COLUMNS:
+        value = raw.get(code)
+        if code == "training_field":
+            draft[code] = [str(v)[:40] for v in (value or [])][:20]
+        elif value not in (None, ""):
+            draft[code] = str(value)[:40]
+    return draft
+
+
+def save_draft(session: Session, token: str | None, raw: dict[str, object], now: datetime | None = None) -> datetime:
+    """Keep a half-filled form on the server against the link (survives refreshes and browser restarts)."""
+    now = now or utcnow()
+    invitation = _by_token(session, token, now, lock=True)
+    invitation.draft = _clean_draft(raw)
+    invitation.draft_saved_at = now
+    session.flush()
+    return now
+
+
+def _count_keys(answers: Answers) -> list[tuple[str, str]]:
+    keys = [(RESPONDENTS, "")]
+    for question in COUNTED_QUESTIONS:
+        if question.kind == "multiple":
+            keys += [(question.code, option) for option in answers.training_field]
+            if answers.training_field:
+                keys.append((ANSWERED_PREFIX + question.code, ""))
+        else:
+            keys.append((question.code, getattr(answers, question.code) or ""))
+    return keys
+
+
+def _add_counts(session: Session, deltas: Counter) -> None:
+    """Add (or subtract) counts in the pre-aggregated table with one atomic upsert per cell."""
+    if not deltas:
+        return
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    rows = [
+        {"department": d, "employer": e, "start_period": p, "question": q, "option": o, "count": n}
+        for (d, e, p, q, o), n in sorted(deltas.items())
+        if n
+    ]
+    if not rows:
+        return
+    statement = insert_fn(SurveyCount)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["question", "department", "employer", "start_period", "option"],
+            set_={"count": SurveyCount.count + statement.excluded.count},
+        ),
+        rows,
+    )
+
+
+def _count_deltas(answers: Answers, sign: int, deltas: Counter) -> None:
+    dims = (answers.department or "", answers.employer or "", answers.start_period or "")
+    for question, option in _count_keys(answers):
+        deltas[(*dims, question, option)] += sign
+
+
+def _response_values(answers: Answers) -> dict[str, object]:
+    return {
+        "start_month": answers.start_month,
+        "start_period": answers.start_period,
+        "employer": answers.employer,
+        "gender": answers.gender,
+        "experience": answers.experience,
+        "diploma": answers.diploma,
+        "training_field": "|".join(answers.training_field),
+        "department": answers.department,
+    }
+
+
+def submit(
+    session: Session,
+    token: str | None,
+    raw: dict[str, object],
+    today: date | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Validate and store the answers of a link: the first time creates the response, later times update it.
+
+    Returns True when a response was created, False when it was updated. The invitation row is
+    locked first, so a double click or a replay stores one response.
+    """
+    now = now or utcnow()
+    answers = validate_answers(raw, today or now.date())
+    invitation = _by_token(session, token, now, lock=True)
+    deltas: Counter = Counter()
+    created = invitation.response_id is None
+    if created:
+        response = SurveyResponse(source="invitation", submitted_at=now, updated_at=now, **_response_values(answers))
+        session.add(response)
+        session.flush()
+        invitation.response_id = response.id
+    else:
+        response = session.get(SurveyResponse, invitation.response_id)
+        _count_deltas(_answers_of(response), -1, deltas)
+        for key, value in _response_values(answers).items():
+            setattr(response, key, value)
+        response.updated_at = now
+    _count_deltas(answers, +1, deltas)
+    _add_counts(session, deltas)
+    invitation.submitted_at = now
+    invitation.draft = None
+    invitation.draft_saved_at = None
+    session.flush()
+    return created
+
+
+# ---------------------------------------------------------------------------- CSV import and export
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A bad line of an imported file."""
+
+    line: int
+    reason: str
+
+
+class ImportRejected(DomainError):
+    """The file has bad rows: nothing was imported."""
+
+    def __init__(self, errors: list[RowError]):
+        super().__init__("import_rejected", count=len(errors))
+        self.errors = errors
+
+
+def read_responses_csv(text: str, today: date) -> list[Answers]:
+    """Parse and validate a whole responses file; raise ImportRejected listing every bad row."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = next(reader, None)
+    if header is None:
+        raise ImportRejected([RowError(1, "fichier vide : la première ligne doit nommer les colonnes")])
+    header = [cell.strip() for cell in header]
+    if tuple(header) != CSV_COLUMNS:
+        expected = ",".join(CSV_COLUMNS)
+        raise ImportRejected([RowError(1, f"en-tête attendu « {expected} », trouvé « {','.join(header)} »")])
+    answers: list[Answers] = []
+    errors: list[RowError] = []
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(CSV_COLUMNS):
+            errors.append(RowError(line, f"{len(row)} colonnes au lieu de {len(CSV_COLUMNS)}"))
+            continue
+        raw: dict[str, object] = dict(zip(CSV_COLUMNS, row, strict=True))
+        raw["training_field"] = [v for v in str(raw["training_field"]).split("|") if v.strip()]
+        try:
+            answers.append(validate_answers(raw, today, required=False))
+        except InvalidAnswers as invalid:
+            reasons = "; ".join(f"{code} : {french_message(error)}" for code, error in invalid.errors.items())
+            errors.append(RowError(line, reasons))
+    if errors:
+        raise ImportRejected(errors)
+    return answers
+
+
+def import_responses(session: Session, answers: list[Answers], now: datetime | None = None) -> int:
+    """Store already validated answers as anonymous imported responses (all in the caller's transaction)."""
+    now = now or utcnow()
+    deltas: Counter = Counter()
+    rows = []
+    for answer in answers:
+        rows.append({"source": "import", "submitted_at": now, "updated_at": now, **_response_values(answer)})
+        _count_deltas(answer, +1, deltas)
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(SurveyResponse), rows[start : start + 5000])
+    _add_counts(session, deltas)
+    return len(rows)
+
+
+def export_responses_csv(session: Session) -> str:
+    """Every response in the import format (raw anonymous answers, in a neutral order)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    columns = [getattr(SurveyResponse, code) for code in CSV_COLUMNS]
+    # Sorted by the answers themselves: neither ids nor times, so rows cannot be matched to invitations.
+    for row in session.execute(select(*columns).order_by(*columns)):
+        writer.writerow(["" if value is None else value for value in row])
+    return buffer.getvalue()
+
+
+def recount(session: Session) -> int:
+    """Rebuild the pre-aggregated counts from the responses (repair tool; also used by the benchmark)."""
+    session.execute(delete(SurveyCount))
+    dims = (
+        func.coalesce(SurveyResponse.department, ""),
+        func.coalesce(SurveyResponse.employer, ""),
+        func.coalesce(SurveyResponse.start_period, ""),
+    )
+
+    def counted(question: str, option: str | None = None, column=None, where=None):
+        # Literals are rendered inline so that PostgreSQL knows their type in INSERT ... SELECT.
+        option_expr = func.coalesce(column, "") if column is not None else literal(option or "", literal_execute=True)
+        query = select(*dims, literal(question, literal_execute=True), option_expr, func.count()).group_by(*dims)
+        if column is not None:
+            query = query.group_by(option_expr)
+        return query.where(where) if where is not None else query
+
+    queries = [counted(RESPONDENTS)]
+    for question in COUNTED_QUESTIONS:
+        if question.kind == "multiple":
+            padded = literal("|") + SurveyResponse.training_field + literal("|")
+            queries += [
+                counted(question.code, option, where=padded.like(f"%|{option}|%")) for option in question.options
+            ]
+            queries.append(counted(ANSWERED_PREFIX + question.code, where=SurveyResponse.training_field != ""))
+        else:
+            queries.append(counted(question.code, column=getattr(SurveyResponse, question.code)))
+    target = ["department", "employer", "start_period", "question", "option", "count"]
+    total = 0
+    for query in queries:
+        total += session.execute(insert(SurveyCount).from_select(target, query)).rowcount or 0
+    return total

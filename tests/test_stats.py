@@ -1,0 +1,301 @@
+"""Survey figures: counts and shares, filters, the 2022 comparison, and disclosure control."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from sqlalchemy import delete
+
+from pvd_survey import db, stats, survey
+from pvd_survey.disclosure import hidden_cells, protect_table
+from pvd_survey.errors import DomainError
+from pvd_survey.models import SurveyCount, SurveyResponse
+from pvd_survey.survey_questions import BASELINE_2022, BASELINE_RESPONDENTS, Answers
+
+TODAY = date(2026, 11, 22)
+
+
+def answers(**values) -> Answers:
+    base = dict(
+        start_month=None, employer=None, gender=None, experience=None, diploma=None, training_field=(), department=None
+    )
+    return Answers(**{**base, **values})
+
+
+def load(factory, rows: list[Answers]) -> None:
+    with factory.begin() as session:
+        session.execute(delete(SurveyCount))
+        session.execute(delete(SurveyResponse))
+        survey.import_responses(session, rows)
+
+
+def figures(factory, k=5, **filters):
+    with db.read_only(factory) as session:
+        return stats.survey_stats(session, stats.make_filters(**filters, today=TODAY), k=k, today=TODAY)
+
+
+# ---------------------------------------------------------------------------- the suppression rule
+
+
+@pytest.mark.parametrize(
+    ("counts", "hidden"),
+    [
+        ({"a": 10, "b": 20}, set()),
+        ({"a": 10, "b": 0}, set()),  # zero is shown
+        ({"a": 3, "b": 10, "c": 20}, {"a", "b"}),  # one hidden cell would follow from the total
+        ({"a": 2, "b": 2, "c": 20, "d": 30}, {"a", "b", "c"}),  # 2+2 < 5: still a small group
+        ({"a": 4, "b": 3, "c": 20}, {"a", "b"}),
+        ({"a": 1, "b": 0, "c": 9, "d": 12}, {"a", "c"}),  # the zero cell does not protect anything
+    ],
+)
+def test_primary_and_secondary_suppression(counts, hidden):
+    assert hidden_cells(counts, k=5) == hidden
+
+
+def test_multi_choice_tables_only_hide_small_cells():
+    assert hidden_cells({"a": 3, "b": 10, "c": 20}, k=5, additive=False) == {"a"}
+
+
+def test_small_base_hides_the_whole_table():
+    base, cells = protect_table({"a": 3, "b": 1}, 4, k=5)
+    assert base is None and all(cell.suppressed for cell in cells.values())
+
+
+@given(st.dictionaries(st.sampled_from("abcdefgh"), st.integers(0, 40), min_size=1), st.integers(2, 10))
+def test_suppressed_tables_never_leak(counts, k):
+    base, cells = protect_table(counts, sum(counts.values()), k)
+    shown = {key: cell.count for key, cell in cells.items() if not cell.suppressed}
+    assert all(count == 0 or count >= k for count in shown.values())
+    if base is None:
+        return
+    hidden = [key for key, cell in cells.items() if cell.suppressed]
+    # Subtracting the shown cells from the total gives only the sum of the hidden ones, never one of them,
+    # and that sum is not a small group either.
+    assert len(hidden) != 1
+    if hidden:
+        assert base - sum(shown.values()) >= k
+
+
+# ---------------------------------------------------------------------------- figures from the database
+
+
+def test_counts_shares_and_comparison_with_2022(factory):
+    rows = [
+        answers(
+            gender="femme",
+            employer="epci",
+            department="21",
+            start_month="2021-09",
+            training_field=("urbanisme_amenagement", "architecture"),
+        )
+    ] * 14 + [
+        answers(
+            gender="homme",
+            employer="commune",
+            department="29",
+            start_month="2022-03",
+            training_field=("urbanisme_amenagement",),
+        )
+    ] * 6
+    load(factory, rows)
+    result = figures(factory)
+    assert result.respondents == 20
+    gender = result.figures["gender"]
+    assert gender.answered == 20
+    assert (gender.cells["femme"].count, gender.cells["femme"].share) == (14, 70.0)
+    training = result.figures["training_field"]
+    assert training.cells["urbanisme_amenagement"].share == 100.0 and training.cells["architecture"].share == 70.0
+    assert result.figures["region"].cells["27"].count == 14  # Bourgogne-Franche-Comté
+    assert result.figures["start_period"].cells["2022-S1"].count == 6
+    rows_by_key = {(r["question"], r["option"]): r for r in stats.stats_rows(result)}
+    assert rows_by_key[("gender", "femme")]["share_2022"] == 70
+    assert rows_by_key[("gender", "femme")]["difference_points"] == 0.0
+    assert rows_by_key[("start_period", "2022-S1")]["share_2022"] == 24  # the May 2022 bucket
+    assert rows_by_key[("employer", "commune")]["difference_points"] == round(30.0 - 38, 1)
+
+
+def test_filters_and_isolating_filters(factory):
+    rows = [answers(gender="femme", employer="epci", department="21")] * 8 + [
+        answers(gender="homme", employer="commune", department="29")
+    ] * 3
+    load(factory, rows)
+    narrowed = figures(factory, region="27")
+    assert narrowed.respondents == 8 and narrowed.figures["gender"].cells["femme"].count == 8
+    isolated = figures(factory, department="29")
+    assert isolated.isolated and isolated.to_json()["suppressed"] is True
+    assert all(c.suppressed for f in isolated.figures.values() for c in f.cells.values())
+    whole = figures(factory)
+    assert whole.figures["gender"].cells["homme"].suppressed  # 3 < 5
+    assert whole.figures["gender"].cells["femme"].suppressed  # else 11 - 8 = 3
+    assert whole.to_json()["questions"]["gender"]["options"]["homme"] == {
+        "count": None,
+        "share": None,
+        "suppressed": True,
+    }
+    assert figures(factory, employer="commune", start_period="2021-S2").respondents == 0
+
+
+@pytest.mark.parametrize(
+    ("filters", "code"),
+    [
+        ({"region": "99"}, "unknown_filter"),
+        ({"department": "20"}, "unknown_filter"),
+        ({"employer": "mairie"}, "unknown_filter"),
+        ({"start_period": "2019"}, "unknown_filter"),
+        ({"region": "53", "department": "21"}, "filter_mismatch"),
+    ],
+)
+def test_bad_filters_are_refused(filters, code):
+    with pytest.raises(DomainError) as caught:
+        stats.make_filters(**filters, today=TODAY)
+    assert caught.value.code == code
+
+
+def test_csv_has_bom_and_formula_free_labels(factory):
+    load(factory, [answers(gender="femme")] * 6)
+    text = stats.stats_csv(figures(factory), bom=True)
+    assert text.startswith("\ufeffquestion,question_label,option,option_label,answered,count,share")
+    assert "gender,Genre,femme,Femme,6,6,100.0,False,70,30.0" in text
+
+
+# ---------------------------------------------------------------------------- property: random data and filters
+
+
+QUESTION_VALUES = {
+    "employer": [None, "epci", "commune", "autre"],
+    "gender": [None, "femme", "homme", "autre"],
+    "experience": [None, "lt1", "1to5", "5to20", "gt20"],
+    "diploma": [None, "bac2_3", "bac4_5", "doctorat", "autre"],
+    "department": [None, "21", "25", "29", "35", "971"],
+    "start_month": [None, "2020-11", "2021-03", "2021-09", "2022-02"],
+}
+answer_strategy = st.builds(
+    answers,
+    **{name: st.sampled_from(values) for name, values in QUESTION_VALUES.items()},
+    training_field=st.sets(st.sampled_from(["urbanisme_amenagement", "architecture", "autre"])).map(
+        lambda s: tuple(sorted(s))
+    ),
+)
+filter_strategy = st.fixed_dictionaries(
+    {},
+    optional={
+        "region": st.sampled_from(["27", "53", "01"]),
+        "employer": st.sampled_from(["epci", "commune", "autre"]),
+        "start_period": st.sampled_from(["2020", "2021-S1", "2021-S2", "2022-S1"]),
+    },
+)
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(answer_strategy, max_size=60), filters=filter_strategy, k=st.integers(3, 6))
+def test_random_data_and_filters_never_disclose_small_cells(factory, rows, filters, k):
+    load(factory, rows)
+    result = figures(factory, k=k, **filters)
+    matching = [r for r in rows if _matches(r, filters)]
+    if result.isolated:
+        assert 0 < len(matching) < k
+        return
+    assert result.respondents == len(matching)
+    for code, figure in result.figures.items():
+        truth = _true_counts(matching, code)
+        shown = {o: c.count for o, c in figure.cells.items() if not c.suppressed}
+        assert all(count == 0 or count >= k for count in shown.values()), (code, shown)
+        assert all(truth.get(o, 0) == count for o, count in shown.items()), code  # shown figures are true
+        hidden = [o for o, c in figure.cells.items() if c.suppressed]
+        if figure.answered is not None and not figure.multiple:
+            assert len(hidden) != 1, code
+            if hidden:
+                assert figure.answered - sum(shown.values()) >= k
+
+
+def _matches(row: Answers, filters: dict) -> bool:
+    from pvd_survey import territory
+
+    if "region" in filters and (
+        row.department is None or territory.region_of_department(row.department) != filters["region"]
+    ):
+        return False
+    if "employer" in filters and row.employer != filters["employer"]:
+        return False
+    return "start_period" not in filters or row.start_period == filters["start_period"]
+
+
+def _true_counts(rows: list[Answers], code: str) -> Counter:
+    if code == "training_field":
+        return Counter(field for row in rows for field in row.training_field)
+    return Counter(getattr(row, code) for row in rows if getattr(row, code) is not None)
+
+
+# ---------------------------------------------------------------------------- the published 2022 survey
+
+
+def _allocate(shares: dict[str, int], total: int) -> dict[str, int]:
+    """Largest-remainder counts whose total is `total` (shares add up to 100)."""
+    exact = {key: share * total / 100 for key, share in shares.items()}
+    counts = {key: int(value) for key, value in exact.items()}
+    for key in sorted(exact, key=lambda k: exact[k] - counts[k], reverse=True)[: total - sum(counts.values())]:
+        counts[key] += 1
+    return counts
+
+
+def generate_2022_file(seed: int = 2022) -> str:
+    """A 704-row responses file whose marginal shares are the published May 2022 ones."""
+    rng = random.Random(seed)
+    n = BASELINE_RESPONDENTS
+    columns: dict[str, list[str]] = {}
+    months = {"2020": "2020-11", "2021-S1": "2021-04", "2021-S2": "2021-10", "2022": "2022-03"}
+    for code in ("start_period", "employer", "gender", "experience", "diploma"):
+        counts = _allocate(BASELINE_2022[code], n)
+        values = [option for option, count in counts.items() for _ in range(count)]
+        rng.shuffle(values)
+        columns["start_month" if code == "start_period" else code] = [
+            months[v] if code == "start_period" else v for v in values
+        ]
+    fields = {key: round(share * n / 100) for key, share in BASELINE_2022["training_field"].items()}
+    respondents: list[list[str]] = [[] for _ in range(n)]
+    order = list(range(n))
+    rng.shuffle(order)
+    position = 0
+    for field, count in sorted(fields.items(), key=lambda item: -item[1]):
+        for _ in range(count):  # round-robin: nobody gets a field twice, everybody gets one first
+            respondents[order[position % n]].append(field)
+            position += 1
+    departments = ["21", "29", "15", "73", "31", "72", "59", "971"]
+    lines = ["start_month,employer,gender,experience,diploma,training_field,department"]
+    for i in range(n):
+        lines.append(
+            ",".join(
+                [
+                    columns["start_month"][i],
+                    columns["employer"][i],
+                    columns["gender"][i],
+                    columns["experience"][i],
+                    columns["diploma"][i],
+                    "|".join(respondents[i]),
+                    departments[i % len(departments)],
+                ]
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def test_imported_2022_file_reproduces_the_published_percentages(factory):
+    rows = survey.read_responses_csv(generate_2022_file(), TODAY)
+    assert len(rows) == 704
+    load(factory, rows)
+    result = figures(factory)
+    published = json.loads(json.dumps(BASELINE_2022))
+    computed = result.to_json()["questions"]
+    for question, shares in published.items():
+        for option, share in shares.items():
+            if question == "start_period":
+                option = "2022-S1" if option == "2022" else option
+            assert round(computed[question]["options"][option]["share"]) == share, (question, option)
+    assert result.respondents == 704
