@@ -47,7 +47,7 @@ MESSAGES: dict[str, str] = {
     "forbidden": "Vous n'avez pas accès à cette page.",
     "login_required": "Connectez-vous pour accéder à cette page.",
     # Survey
-    "invalid_answers": "Le questionnaire contient {count} réponse(s) à corriger : voir les messages sous les questions.",
+    "invalid_answers": "{count} réponse(s) à corriger : voir les messages sous les questions.",
     "answer_required": "Répondez à cette question, ou choisissez « Je ne souhaite pas répondre ».",
     "no_answer_exclusive": "« Je ne souhaite pas répondre » ne se combine pas avec d'autres choix.",
     "unknown_code": "Réponse inconnue : {value}.",

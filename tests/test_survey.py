@@ -228,7 +228,7 @@ def test_revoked_and_replaced_links(factory, settings):
         with pytest.raises(DomainError) as caught:
             survey.open_survey(session, token)
         assert caught.value.code == "invalid_link"
-        new_token = [m for m in mail.list_messages(session) if m.subject.startswith("Rappel")][0].link.split("=")[1]
+        new_token = next(m for m in mail.list_messages(session) if m.subject.startswith("Rappel")).link.split("=")[1]
         assert survey.open_survey(session, new_token).form == {"employer": "epci", "training_field": []}
         survey.revoke(session, invitation_id)
     with factory.begin() as session, pytest.raises(DomainError) as caught:
