@@ -18,6 +18,8 @@ class PageSpec:
     icon: str
     roles: frozenset[str]
     section: str
+    # Reachable by URL (e.g. a personal link) but not listed in the menu.
+    hidden: bool = False
 
     @property
     def path(self) -> str:
@@ -26,15 +28,26 @@ class PageSpec:
 
     @property
     def url_path(self) -> str:
-        """Stable URL segment of the page."""
-        return self.key.replace("_", "-")
+        """Stable URL segment of the page (e-mailed links use some of them)."""
+        return URL_PATHS.get(self.key, self.key.replace("_", "-"))
 
+
+URL_PATHS = {"survey": "questionnaire"}
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "Accueil", ":material/home:", EVERYONE, "Petites villes de demain"),
     PageSpec("setup", "Premier administrateur", ":material/shield_person:", frozenset({ANONYMOUS}), "Compte"),
     PageSpec("login", "Connexion", ":material/login:", frozenset({ANONYMOUS}), "Compte"),
     PageSpec("my_organisation", "Mon organisation", ":material/apartment:", frozenset({"recruteur"}), "Recrutement"),
+    PageSpec("survey", "Questionnaire", ":material/assignment:", EVERYONE, "Petites villes de demain", hidden=True),
+    PageSpec("dashboard", "Tableau de bord", ":material/monitoring:", frozenset({"admin", "direction"}), "Programme"),
+    PageSpec(
+        "invitations",
+        "Invitations au questionnaire",
+        ":material/forward_to_inbox:",
+        frozenset({"admin", "direction"}),
+        "Programme",
+    ),
     PageSpec("organisations", "Organisations", ":material/domain:", frozenset({"admin", "direction"}), "Programme"),
     PageSpec("admin_users", "Comptes", ":material/group:", frozenset({"admin"}), "Administration"),
     PageSpec("admin_outbox", "Messages", ":material/outgoing_mail:", frozenset({"admin"}), "Administration"),
@@ -56,8 +69,13 @@ def can_view(page_key: str, role: str | None, setup_needed: bool) -> bool:
     return (role or ANONYMOUS) in page.roles
 
 
-def visible_pages(role: str | None, setup_needed: bool) -> list[PageSpec]:
-    """Pages to list in the navigation, in display order (the first one opens by default)."""
+def allowed_pages(role: str | None, setup_needed: bool) -> list[PageSpec]:
+    """Pages the person may open, in display order (the first one opens by default)."""
     pages = [page for page in PAGES if can_view(page.key, role, setup_needed)]
     # On first start the set-up page opens by default.
     return sorted(pages, key=lambda page: page.key != "setup") if setup_needed else pages
+
+
+def visible_pages(role: str | None, setup_needed: bool) -> list[PageSpec]:
+    """Pages listed in the navigation menu."""
+    return [page for page in allowed_pages(role, setup_needed) if not page.hidden]

@@ -54,6 +54,8 @@ class Settings:
     login_max_failures: int
     login_lock_minutes: int
     mail_thread: bool
+    disclosure_k: int = 5
+    dashboard_refresh_seconds: int = 10
 
     @property
     def is_sqlite(self) -> bool:
@@ -152,6 +154,10 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         login_max_failures=_int(get("PVD_LOGIN_MAX_FAILURES"), "PVD_LOGIN_MAX_FAILURES", 5, problems, 1),
         login_lock_minutes=_int(get("PVD_LOGIN_LOCK_MINUTES"), "PVD_LOGIN_LOCK_MINUTES", 15, problems, 1),
         mail_thread=_bool(get("PVD_MAIL_THREAD"), "PVD_MAIL_THREAD", True, problems),
+        disclosure_k=_int(get("PVD_DISCLOSURE_K"), "PVD_DISCLOSURE_K", 5, problems, 2),
+        dashboard_refresh_seconds=_int(
+            get("PVD_DASHBOARD_REFRESH_SECONDS"), "PVD_DASHBOARD_REFRESH_SECONDS", 10, problems, 2
+        ),
     )
     if problems:
         raise ConfigError(problems)

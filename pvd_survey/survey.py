@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pvd_survey import mail, territory
+from pvd_survey import access, mail, territory
 from pvd_survey.accounts import normalise_email
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError, french_message
@@ -34,7 +34,7 @@ from pvd_survey.survey_questions import (
     validate_answers,
 )
 
-SURVEY_PAGE_PATH = "questionnaire"
+SURVEY_PAGE_PATH = access.PAGES_BY_KEY["survey"].url_path
 TOKEN_PARAMETER = "jeton"
 CLOSES_AT_KEY = "survey_closes_at"
 RESPONDENTS = "_respondents"

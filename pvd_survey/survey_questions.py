@@ -139,6 +139,33 @@ def period_options(today: date) -> dict[str, str]:
     return periods
 
 
+MONTH_NAMES = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def month_options(today: date | None = None) -> dict[str, str]:
+    """Start months a respondent may choose, newest first: '2021-09' -> 'septembre 2021'."""
+    today = today or date.today()
+    months = {}
+    for year in range(today.year, 2019, -1):
+        for month in range(12, 0, -1):
+            if (year, month) <= (today.year, today.month):
+                months[f"{year:04d}-{month:02d}"] = f"{MONTH_NAMES[month - 1]} {year}"
+    return months
+
+
 def option_label(question_code: str, option: str) -> str:
     """French label of an answer code (periods and regions included)."""
     if question_code == "start_period":

@@ -166,7 +166,14 @@ def guard(page_key: str) -> UserInfo | None:
 def navigation_pages(user: UserInfo | None) -> dict[str, list]:
     """st.Page objects the person may see, grouped by section."""
     sections: dict[str, list] = {}
-    for index, spec in enumerate(access.visible_pages(user.role if user else None, setup_needed())):
-        page = st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=index == 0)
+    for index, spec in enumerate(access.allowed_pages(user.role if user else None, setup_needed())):
+        page = st.Page(
+            spec.path,
+            title=spec.title,
+            icon=spec.icon,
+            url_path=spec.url_path,
+            default=index == 0,
+            visibility="hidden" if spec.hidden else "visible",
+        )
         sections.setdefault(spec.section, []).append(page)
     return sections

@@ -1,0 +1,137 @@
+"""Live dashboard of the programme direction: survey figures vs May 2022, filters, downloads, funnel."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+
+from pvd_survey import charts, stats, territory, ui
+from pvd_survey.errors import DomainError
+from pvd_survey.survey_questions import BASELINE_SOURCE, EMPLOYER, option_label, period_options
+
+ui.guard("dashboard")
+settings = ui.settings()
+k = settings.disclosure_k
+
+st.title("Tableau de bord")
+
+# Filters start from the URL (shareable), are checked, and are written back to it.
+params = st.query_params
+try:
+    initial = stats.make_filters(
+        params.get("region"), params.get("departement"), params.get("employeur"), params.get("periode")
+    )
+except DomainError as error:
+    ui.show_error(error)
+    st.caption("Les filtres de l'adresse ont été ignorés.")
+    initial = stats.Filters()
+
+ALL = None
+columns = st.columns(4)
+region = columns[0].selectbox(
+    "Région",
+    [ALL, *territory.REGIONS],
+    format_func=lambda r: "Toutes" if r is None else territory.REGIONS[r],
+    index=[ALL, *territory.REGIONS].index(initial.region),
+    key="dashboard_region",
+)
+departments = territory.departments_of_region(region) if region else list(territory.DEPARTMENTS)
+department_choices = [ALL, *departments]
+department = columns[1].selectbox(
+    "Département",
+    department_choices,
+    format_func=lambda d: "Tous" if d is None else territory.department_label(d),
+    index=department_choices.index(initial.department) if initial.department in department_choices else 0,
+    key="dashboard_department",
+)
+employer_choices = [ALL, *EMPLOYER.options]
+employer = columns[2].selectbox(
+    "Employeur",
+    employer_choices,
+    format_func=lambda e: "Tous" if e is None else EMPLOYER.options[e],
+    index=employer_choices.index(initial.employer),
+    key="dashboard_employer",
+)
+period_choices = [ALL, *period_options(datetime.now().date())]
+period = columns[3].selectbox(
+    "Période de prise de poste",
+    period_choices,
+    format_func=lambda p: "Toutes" if p is None else option_label("start_period", p),
+    index=period_choices.index(initial.start_period) if initial.start_period in period_choices else 0,
+    key="dashboard_period",
+)
+filters = stats.make_filters(region, department, employer, period)
+wanted = {"region": region, "departement": department, "employeur": employer, "periode": period}
+st.query_params.from_dict({key: value for key, value in wanted.items() if value})
+
+
+@st.fragment(run_every=settings.dashboard_refresh_seconds)
+def live_figures() -> None:
+    """Recomputed every few seconds: figures, charts, tables and downloads."""
+    with ui.read() as session:
+        figures = stats.survey_stats(session, filters, k=k)
+    updated = datetime.now(ZoneInfo("Europe/Paris")).strftime("%H:%M:%S")
+    top = st.columns([1, 3])
+    top[0].metric("Répondants", "masqué" if figures.isolated else figures.respondents)
+    top[1].caption(
+        f"Mis à jour à {updated} (actualisation automatique toutes les {settings.dashboard_refresh_seconds} s). "
+        f"Population : {filters.describe()}. Aucun chiffre portant sur moins de {k} personnes n'est affiché."
+    )
+    if figures.isolated:
+        st.warning(
+            f"Ces filtres isolent moins de {k} personnes : aucun chiffre n'est affiché pour protéger l'anonymat. "
+            "Élargissez la sélection."
+        )
+        return
+    if figures.respondents == 0:
+        st.info("Aucune réponse pour ces filtres.")
+        return
+    st.download_button(
+        "Télécharger tous les chiffres (CSV)",
+        stats.stats_csv(figures, bom=True).encode("utf-8"),
+        file_name="pvd-questionnaire-chiffres.csv",
+        mime="text/csv",
+        key="dashboard_csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    st.caption(f"Comparaison : {BASELINE_SOURCE}.")
+    for code, figure in figures.figures.items():
+        frame = charts.figure_frame(figures, code)
+        with st.container(border=True):
+            if frame.empty:
+                st.markdown(f"**{figure.label}** : aucune réponse.")
+                continue
+            chart = charts.figure_chart(figure, frame, filters.active)
+            st.altair_chart(chart, width="stretch")
+            st.dataframe(frame, hide_index=True, width="stretch", key=f"dashboard_table_{code}")
+            st.download_button(
+                "Image du graphique (PNG)",
+                lambda chart=chart: charts.chart_png(chart),
+                file_name=f"pvd-{code}.png",
+                mime="image/png",
+                key=f"dashboard_png_{code}",
+                on_click="ignore",
+                icon=":material/image:",
+            )
+
+    st.subheader("Invitations")
+    with ui.read() as session:
+        funnel = stats.invitation_funnel(session, k=k)
+    if not funnel:
+        st.info("Aucune invitation envoyée pour l'instant.")
+        return
+    frame = pd.DataFrame(
+        {
+            "Région": [row.label for row in funnel],
+            "Invités": [row.invited for row in funnel],
+            "Ouverts": [row.opened for row in funnel],
+            "Répondus": [row.submitted for row in funnel],
+        }
+    )
+    st.altair_chart(charts.funnel_chart(frame), width="stretch")
+    st.dataframe(frame.fillna("masqué"), hide_index=True, width="stretch", key="dashboard_funnel")
+
+
+live_figures()

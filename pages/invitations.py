@@ -1,0 +1,136 @@
+"""Survey invitations: invite chefs de projet (one or many), resend, revoke, and set the closing date."""
+
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+
+from pvd_survey import survey, territory, ui
+from pvd_survey.errors import DomainError, french_message
+from pvd_survey.models import paris_time, utcnow
+from pvd_survey.survey_questions import InvalidAnswers
+
+ui.guard("invitations")
+settings = ui.settings()
+PARIS = ZoneInfo("Europe/Paris")
+
+st.title("Invitations au questionnaire")
+
+st.subheader("Inviter")
+st.caption(
+    "Une adresse par ligne, éventuellement suivie du département du poste (« prenom.nom@mairie.fr;21 »), "
+    "ou un fichier CSV de même forme. Chaque personne reçoit un lien personnel ; une adresse déjà invitée "
+    "n'est pas invitée deux fois."
+)
+with st.form("invitations_form", clear_on_submit=False):
+    pasted = st.text_area("Adresses e-mail", key="invitations_text", height=140)
+    uploaded = st.file_uploader("ou fichier CSV", type=["csv", "txt"], key="invitations_file")
+    submitted = st.form_submit_button("Envoyer les invitations", type="primary")
+if submitted:
+    text = pasted
+    if uploaded is not None:
+        try:
+            text = uploaded.getvalue().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = None
+            st.error("Le fichier doit être encodé en UTF-8 (enregistrez-le en « CSV UTF-8 » depuis le tableur).")
+    if text is not None:
+        try:
+            entries = survey.parse_invitation_list(text)
+            with ui.write() as session:
+                batch = survey.invite(session, entries, settings)
+        except InvalidAnswers as invalid:
+            st.error(
+                "Rien n'a été envoyé : corrigez la liste.\n\n"
+                + "\n".join(f"- {french_message(e)}" for e in invalid.errors.values())
+            )
+        except DomainError as error:
+            ui.show_error(error)
+        else:
+            message = f"{len(batch.created)} invitation(s) en file d'envoi."
+            if batch.already_invited:
+                message += f" Déjà invitée(s), non renvoyée(s) : {', '.join(batch.already_invited)}."
+            ui.flash(message)
+            st.rerun()
+
+st.subheader("Clôture")
+with ui.read() as session:
+    closes_at = survey.closing_time(session)
+    invitations = survey.list_invitations(session)
+if closes_at:
+    state = "clos depuis le" if closes_at <= utcnow() else "ouvert jusqu'au"
+    st.write(f"Questionnaire {state} {paris_time(closes_at, '%d/%m/%Y à %H:%M')}.")
+else:
+    st.write("Le questionnaire est ouvert, sans date de clôture.")
+with st.form("invitations_closing"):
+    day = st.date_input("Date de clôture", value=None, format="DD/MM/YYYY", key="invitations_close_day")
+    hour = st.time_input("Heure (heure de Paris)", value=time(23, 59), key="invitations_close_time")
+    column_set, column_remove = st.columns(2)
+    set_closing = column_set.form_submit_button("Fixer la clôture")
+    remove_closing = column_remove.form_submit_button("Retirer la date de clôture")
+if set_closing:
+    if day is None:
+        st.error("Choisissez une date de clôture.")
+    else:
+        moment = datetime.combine(day, hour, tzinfo=PARIS).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+        if moment <= utcnow():
+            ui.show_error(DomainError("closing_in_past"))
+        else:
+            with ui.write() as session:
+                survey.set_closing_time(session, moment)
+            ui.flash(f"Clôture fixée au {paris_time(moment, '%d/%m/%Y à %H:%M')}.")
+            st.rerun()
+if remove_closing:
+    with ui.write() as session:
+        survey.set_closing_time(session, None)
+    ui.flash("Date de clôture retirée : le questionnaire est ouvert.")
+    st.rerun()
+
+st.subheader(f"Personnes invitées ({len(invitations)})")
+if not invitations:
+    st.info("Personne n'a encore été invité.")
+    st.stop()
+st.dataframe(
+    pd.DataFrame(
+        {
+            "E-mail": [i.email for i in invitations],
+            "Département": [territory.department_label(i.department) if i.department else "" for i in invitations],
+            "État": ["désactivée" if i.status == "revoked" else "active" for i in invitations],
+            "Envois": [i.sent_count for i in invitations],
+            "Ouvert le": [paris_time(i.opened_at) for i in invitations],
+            "Répondu le": [paris_time(i.submitted_at) for i in invitations],
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+)
+chosen = st.selectbox(
+    "Invitation",
+    invitations,
+    format_func=lambda i: i.email,
+    index=None,
+    placeholder="Choisissez une invitation",
+    key="invitations_chosen",
+)
+if chosen is not None:
+    try:
+        if chosen.status == "active":
+            resend_column, revoke_column = st.columns(2)
+            if resend_column.button("Renvoyer (nouveau lien)", key="invitations_resend"):
+                with ui.write() as session:
+                    survey.resend(session, chosen.id, settings)
+                ui.flash(f"Invitation renvoyée à {chosen.email} ; l'ancien lien ne fonctionne plus.")
+                st.rerun()
+            if revoke_column.button("Désactiver le lien", key="invitations_revoke"):
+                with ui.write() as session:
+                    survey.revoke(session, chosen.id)
+                ui.flash(f"Lien de {chosen.email} désactivé.")
+                st.rerun()
+        elif st.button("Réactiver (nouveau lien)", key="invitations_reactivate"):
+            with ui.write() as session:
+                survey.reactivate(session, chosen.id, settings)
+            ui.flash(f"Invitation de {chosen.email} réactivée ; un nouveau lien est envoyé.")
+            st.rerun()
+    except DomainError as error:
+        ui.show_error(error)

@@ -1,0 +1,151 @@
+"""The profile survey, opened from a personal link (?jeton=...): draft saved as you go, one response per link."""
+
+import streamlit as st
+
+from pvd_survey import survey, territory, ui
+from pvd_survey.errors import DomainError, french_message
+from pvd_survey.models import paris_time
+from pvd_survey.survey_questions import (
+    DEPARTMENT,
+    DIPLOMA,
+    EMPLOYER,
+    EXPERIENCE,
+    GENDER,
+    NO_ANSWER,
+    NO_ANSWER_LABEL,
+    QUESTIONS,
+    START_MONTH,
+    TRAINING_FIELD,
+    InvalidAnswers,
+    month_options,
+)
+
+ui.guard("survey")
+
+st.title("Questionnaire : le profil des chefs de projet")
+token = st.query_params.get(survey.TOKEN_PARAMETER)
+if not token:
+    st.info("Ce questionnaire s'ouvre depuis le lien personnel reçu par e-mail de la direction du programme.")
+    st.stop()
+
+try:
+    with ui.write() as session:
+        opened = survey.open_survey(session, token)
+except DomainError as error:
+    ui.show_error(error)
+    st.stop()
+
+# Widgets are filled once per link from the server copy (draft or previous answers).
+if st.session_state.get("survey_loaded_for") != opened.invitation_id:
+    form = opened.form
+    st.session_state.update({f"survey_{q.code}": form.get(q.code) for q in QUESTIONS if q.kind != "multiple"})
+    st.session_state["survey_training_field"] = list(form.get("training_field") or [])
+    st.session_state["survey_loaded_for"] = opened.invitation_id
+    st.session_state["survey_saved_values"] = "loaded"  # the widgets hold the server's copy
+    st.session_state.pop("survey_errors", None)
+    st.session_state.pop("survey_done", None)
+
+st.write(
+    "Sept questions, deux minutes. La direction du programme Petites villes de demain (ANCT) suit ainsi "
+    "qui sont les chefs de projet et compare avec l'enquête de mai 2022."
+)
+with st.expander("Vos données : ce que nous en faisons", icon=":material/lock:", expanded=not opened.submitted):
+    st.markdown(
+        "- **Finalité** : connaître le profil des chefs de projet pour adapter l'accompagnement du programme.\n"
+        "- **Qui voit quoi** : vos réponses ne sont jamais affichées ni exportées avec votre adresse e-mail. "
+        "La direction du programme ne voit que des chiffres agrégés, et aucun chiffre portant sur moins de "
+        "cinq personnes.\n"
+        "- **Votre adresse** sert seulement à vous envoyer ce lien ; elle est conservée à part de vos réponses.\n"
+        "- **Durée** : les réponses sont conservées jusqu'à la fin du programme (décembre 2026).\n"
+        "- Chaque question accepte « Je ne souhaite pas répondre »."
+    )
+if opened.closes_at:
+    st.caption(f"Questionnaire ouvert jusqu'au {paris_time(opened.closes_at, '%d/%m/%Y à %H:%M')}.")
+if opened.submitted:
+    st.success("Vous avez déjà répondu. Vous pouvez modifier vos réponses ci-dessous puis les renvoyer.")
+
+errors: dict[str, str] = st.session_state.get("survey_errors", {})
+
+
+def field_error(code: str) -> None:
+    """The error of one question, right under it."""
+    if code in errors:
+        st.error(errors[code], icon=":material/error:")
+
+
+def label_with(options: dict[str, str]):
+    """Labels for codes, with the 'no answer' choice."""
+    return lambda code: NO_ANSWER_LABEL if code == NO_ANSWER else options.get(code, code)
+
+
+months = month_options()
+st.selectbox(
+    START_MONTH.label,
+    [NO_ANSWER, *months],
+    format_func=label_with(months),
+    index=None,
+    placeholder="Choisissez un mois",
+    key="survey_start_month",
+)
+field_error("start_month")
+for question in (EMPLOYER, GENDER, EXPERIENCE, DIPLOMA):
+    st.radio(
+        question.label,
+        [*question.options, NO_ANSWER],
+        format_func=label_with(question.options),
+        index=None,
+        key=f"survey_{question.code}",
+    )
+    field_error(question.code)
+st.multiselect(
+    TRAINING_FIELD.label + " (plusieurs choix possibles)",
+    [*TRAINING_FIELD.options, NO_ANSWER],
+    format_func=label_with(TRAINING_FIELD.options),
+    placeholder="Choisissez un ou plusieurs domaines",
+    key="survey_training_field",
+)
+field_error("training_field")
+st.selectbox(
+    DEPARTMENT.label,
+    [NO_ANSWER, *territory.DEPARTMENTS],
+    format_func=label_with(DEPARTMENT.options),
+    index=None,
+    placeholder="Choisissez un département",
+    key="survey_department",
+)
+field_error("department")
+
+values = {q.code: st.session_state.get(f"survey_{q.code}") for q in QUESTIONS}
+values["training_field"] = list(st.session_state.get("survey_training_field") or [])
+
+# Save a draft on the server whenever an answer changes: a refresh or another browser loses nothing.
+last_saved = st.session_state.get("survey_saved_values")
+if last_saved not in ("loaded", values):
+    try:
+        with ui.write() as session:
+            saved_at = survey.save_draft(session, token, values)
+        st.caption(f"Brouillon enregistré à {paris_time(saved_at, '%H:%M:%S')}.")
+    except DomainError as error:
+        ui.show_error(error)
+        st.stop()
+st.session_state["survey_saved_values"] = values
+
+if st.button("Envoyer mes réponses", type="primary", key="survey_submit", icon=":material/send:"):
+    try:
+        with ui.write() as session:
+            created = survey.submit(session, token, values)
+    except InvalidAnswers as invalid:
+        st.session_state["survey_errors"] = {code: french_message(e) for code, e in invalid.errors.items()}
+        ui.flash(french_message(invalid), "error")
+        st.rerun()
+    except DomainError as error:
+        ui.show_error(error)
+    else:
+        st.session_state.pop("survey_errors", None)
+        st.session_state["survey_saved_values"] = values
+        ui.flash(
+            "Merci ! Vos réponses sont enregistrées."
+            if created
+            else "Merci ! Vos réponses ont été mises à jour (une seule réponse est conservée par personne)."
+        )
+        st.rerun()

@@ -1,0 +1,105 @@
+"""Pure Altair chart builders (and the tables under them) for the protected survey figures."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from pvd_survey.stats import FigureStats, SurveyStats, stats_rows
+from pvd_survey.survey_questions import BASELINE_RESPONDENTS
+
+STATE_BLUE = "#000091"  # bleu France
+MARIANNE_RED = "#E1000F"
+HIDDEN_TEXT = "masqué"
+
+# Columns of the accessible table under each chart (also the chart's data).
+TABLE_COLUMNS = ["Réponse", "Effectif", "Part (%)", "Mai 2022 (%)", "Écart (points)"]
+
+
+def figure_frame(stats: SurveyStats, code: str) -> pd.DataFrame:
+    """One figure as a table: label, count, share, 2022 share and difference; hidden cells say so."""
+    rows = [row for row in stats_rows(stats) if row["question"] == code]
+    if code in ("department", "region"):
+        # 101 departments (18 regions) would drown the chart: keep those with respondents.
+        rows = [row for row in rows if row["suppressed"] or row["count"]]
+    frame = pd.DataFrame(
+        {
+            "Réponse": [row["option_label"] for row in rows],
+            "Effectif": [HIDDEN_TEXT if row["suppressed"] else str(row["count"]) for row in rows],
+            "Part (%)": [row["share"] for row in rows],
+            "Mai 2022 (%)": [row["share_2022"] for row in rows],
+            "Écart (points)": [row["difference_points"] for row in rows],
+        },
+        columns=TABLE_COLUMNS,
+    )
+    return frame
+
+
+def figure_chart(figure: FigureStats, frame: pd.DataFrame, filters_active: bool) -> alt.LayerChart:
+    """Live shares as bars, the May 2022 shares as red ticks, hidden cells labelled 'masqué'."""
+    subtitle = [f"n = {figure.answered} répondants à la question" if figure.answered is not None else "n masqué"]
+    if figure.multiple:
+        subtitle.append("Plusieurs réponses possibles : parts des répondants, le total dépasse 100 %.")
+    if frame["Mai 2022 (%)"].notna().any():
+        subtitle.append(f"Trait rouge : enquête de mai 2022 ({BASELINE_RESPONDENTS} répondants, tous territoires).")
+        if filters_active:
+            subtitle.append("Attention : filtres actifs, les deux populations diffèrent.")
+    data = frame.assign(
+        Libellé=[
+            HIDDEN_TEXT if effectif == HIDDEN_TEXT else f"{share:.1f} %" if share is not None else ""
+            for effectif, share in zip(frame["Effectif"], frame["Part (%)"], strict=True)
+        ]
+    )
+    order = list(frame["Réponse"])
+    y = alt.Y("Réponse:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    tooltip = [alt.Tooltip(column) for column in TABLE_COLUMNS]
+    base = alt.Chart(data)
+    bars = base.mark_bar(color=STATE_BLUE).encode(
+        x=alt.X("Part (%):Q", title="Part des répondants (%)", scale=alt.Scale(domain=[0, 100])), y=y, tooltip=tooltip
+    )
+    labels = (
+        base.mark_text(align="left", dx=4, color="#161616")
+        .encode(x=alt.X("Part (%):Q", impute=None), y=y, text="Libellé:N")
+        .transform_calculate(**{"Part (%)": "datum['Part (%)'] === null ? 0 : datum['Part (%)']"})
+    )
+    baseline = base.mark_tick(color=MARIANNE_RED, thickness=3, size=18).encode(x="Mai 2022 (%):Q", y=y, tooltip=tooltip)
+    return (
+        alt.layer(bars, baseline, labels)
+        .properties(
+            title=alt.TitleParams(figure.label, subtitle=subtitle, anchor="start"),
+            height=alt.Step(26),
+            width="container",
+        )
+        .configure_axis(labelFontSize=12, titleFontSize=12)
+    )
+
+
+def chart_png(chart: alt.TopLevelMixin) -> bytes:
+    """The chart as a PNG image (rendered offline by vl-convert)."""
+    import vl_convert
+
+    spec = chart.properties(width=640).to_dict()
+    return vl_convert.vegalite_to_png(spec, scale=2)
+
+
+def funnel_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Invited, opened, submitted by region, as grouped bars (hidden counts left out)."""
+    long = frame.melt(
+        id_vars=["Région"], value_vars=["Invités", "Ouverts", "Répondus"], var_name="Étape", value_name="Nombre"
+    ).dropna()
+    return (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            y=alt.Y("Région:N", title=None, sort=list(frame["Région"])),
+            x=alt.X("Nombre:Q", title="Invitations"),
+            yOffset=alt.YOffset("Étape:N", sort=["Invités", "Ouverts", "Répondus"]),
+            color=alt.Color(
+                "Étape:N",
+                sort=["Invités", "Ouverts", "Répondus"],
+                scale=alt.Scale(range=["#CACAFB", "#6A6AF4", STATE_BLUE]),
+            ),
+            tooltip=["Région", "Étape", "Nombre"],
+        )
+        .properties(title="Invitations par région", width="container")
+    )
