@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
 import secrets
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import accounts, db, mail
+from pvd_survey import accounts, db, mail, stats, survey
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 from pvd_survey.models import ORGANISATION_KINDS, ROLES
@@ -117,6 +120,72 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
+    """Load past responses from a CSV file: all rows or none."""
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        print(f"Fichier introuvable : {args.file}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"{args.file} n'est pas un fichier texte UTF-8.", file=sys.stderr)
+        return 2
+    try:
+        answers = survey.read_responses_csv(text, date.today())
+    except survey.ImportRejected as rejected:
+        print(f"Refusé : {french_message(rejected)}", file=sys.stderr)
+        for error in rejected.errors:
+            print(f"  ligne {error.line} : {error.reason}", file=sys.stderr)
+        return 1
+    with db.transaction(_factory(settings)) as session:
+        count = survey.import_responses(session, answers)
+    print(f"{count} réponse(s) importée(s).")
+    return 0
+
+
+def cmd_export_survey(args: argparse.Namespace, settings: Settings) -> int:
+    """Write every response in the import format (raw anonymous answers)."""
+    with db.read_only(_factory(settings)) as session:
+        text = survey.export_responses_csv(session)
+    if args.file == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.file).write_text(text, encoding="utf-8")
+        print(f"{text.count(chr(10)) - 1} réponse(s) exportée(s) dans {args.file}.")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the dashboard's figures for the given filters."""
+    filters = stats.make_filters(args.region, args.department, args.employer, args.start_period)
+    with db.read_only(_factory(settings)) as session:
+        figures = stats.survey_stats(session, filters, k=settings.disclosure_k)
+    if args.format == "json":
+        print(json.dumps(figures.to_json(), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(stats.stats_csv(figures))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    """Measure the dashboard figures and survey submissions at scale (prints JSON lines)."""
+    from pvd_survey import bench
+
+    for size in args.sizes:
+        print(json.dumps(bench.survey_benchmark(size, args.workdir), ensure_ascii=False), flush=True)
+    return 0
+
+
+def _positive_int_list(text: str) -> list[int]:
+    try:
+        values = [int(part.replace("_", "")) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"nombres entiers séparés par des virgules attendus, reçu {text!r}") from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError("chaque nombre doit être strictement positif")
+    return values
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -155,6 +224,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--loop", action="store_true", help="continue jusqu'à Ctrl+C ou SIGTERM")
     sub.add_argument("--interval", type=_positive_float, default=10.0, help="secondes entre deux passages")
     sub.set_defaults(handler=cmd_send_mail)
+
+    sub = commands.add_parser("import-survey", help="importe des réponses passées depuis un CSV (tout ou rien)")
+    sub.add_argument("file", help="CSV UTF-8 : " + ",".join(survey.CSV_COLUMNS))
+    sub.set_defaults(handler=cmd_import_survey)
+
+    sub = commands.add_parser("export-survey", help="exporte les réponses anonymes au format d'import")
+    sub.add_argument("file", help="fichier CSV à écrire (- pour la sortie standard)")
+    sub.set_defaults(handler=cmd_export_survey)
+
+    sub = commands.add_parser("stats", help="affiche les chiffres du tableau de bord (protégés)")
+    sub.add_argument("--region", help="code INSEE de la région (ex. 27)")
+    sub.add_argument("--department", help="code INSEE du département (ex. 21)")
+    sub.add_argument("--employer", help="epci, commune ou autre")
+    sub.add_argument("--start-period", help="2020, 2021-S1, 2021-S2, 2022-S1…")
+    sub.add_argument("--format", choices=("json", "csv"), default="json", help="format de sortie")
+    sub.set_defaults(handler=cmd_stats)
+
+    sub = commands.add_parser("bench", help="mesure les performances sur des données générées")
+    sub.add_argument(
+        "--sizes",
+        type=_positive_int_list,
+        default=[10_000, 1_000_000],
+        help="nombres de réponses, séparés par des virgules (défaut : 10000,1000000)",
+    )
+    sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
+    sub.set_defaults(handler=cmd_bench)
 
     sub = commands.add_parser("seed-demo", help="ajoute des données de démonstration réalistes")
     sub.set_defaults(handler=cmd_seed_demo)

@@ -10,7 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ROLES = ("admin", "direction", "recruteur")
@@ -168,6 +179,7 @@ class SurveyResponse(Base):
     # Codes joined with "|", in the options' order (the CSV format); empty string: no answer.
     training_field: Mapped[str] = mapped_column(String(400), default="")
     department: Mapped[str | None] = mapped_column(String(3))
+    region: Mapped[str | None] = mapped_column(String(2))  # derived from the department
     submitted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -196,19 +208,27 @@ class SurveyInvitation(Base):
 
 
 class SurveyCount(Base):
-    """Pre-aggregated counts, kept in step with survey_response in the same transaction.
+    """Pre-aggregated counts with their roll-ups, kept in step with survey_response in the same transaction.
 
-    One row per (department, employer, start period) cell and counted option; the pseudo-question
-    '_respondents' counts respondents and '_answered:<question>' those who answered a multi-choice
-    question. Empty strings stand for "no answer" (primary keys cannot hold NULL). Reading these
-    rows instead of every response keeps the dashboard fast at a million responses.
+    Each response adds one to the cells of its (region, department, employer, start period) key and
+    of every roll-up of it, where "*" stands for "all" (department "*" within its region, region and
+    department "*" for the whole country, employer "*", period "*"): any dashboard filter then reads a
+    handful of rows by primary key instead of scanning responses. The pseudo-question '_respondents'
+    counts respondents, '_answered:<question>' those who answered a multi-choice question; an empty
+    string stands for "no answer" (primary keys cannot hold NULL).
     """
 
     __tablename__ = "survey_count"
+    # The primary key starts with the filter dimensions (one key = one prefix); the index serves the
+    # figures that leave one dimension free (respondents by department, by region...).
+    __table_args__ = (
+        Index("ix_survey_count_dimensions", "question", "employer", "start_period", "region", "department"),
+    )
 
-    question: Mapped[str] = mapped_column(String(40), primary_key=True)
+    region: Mapped[str] = mapped_column(String(2), primary_key=True)
     department: Mapped[str] = mapped_column(String(3), primary_key=True)
     employer: Mapped[str] = mapped_column(String(20), primary_key=True)
     start_period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    question: Mapped[str] = mapped_column(String(40), primary_key=True)
     option: Mapped[str] = mapped_column(String(40), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,7 +17,7 @@ from pvd_survey import territory
 from pvd_survey.disclosure import DEFAULT_K, Cell, protect_table
 from pvd_survey.errors import DomainError
 from pvd_survey.models import SurveyCount, SurveyInvitation
-from pvd_survey.survey import ANSWERED_PREFIX, RESPONDENTS
+from pvd_survey.survey import ALL, ANSWERED_PREFIX, RESPONDENTS
 from pvd_survey.survey_questions import (
     BASELINE_2022,
     DEPARTMENT,
@@ -143,17 +143,10 @@ class SurveyStats:
         return result
 
 
-def _where(filters: Filters) -> list:
-    conditions = []
-    if filters.region:
-        conditions.append(SurveyCount.department.in_(territory.departments_of_region(filters.region)))
-    if filters.department:
-        conditions.append(SurveyCount.department == filters.department)
-    if filters.employer:
-        conditions.append(SurveyCount.employer == filters.employer)
-    if filters.start_period:
-        conditions.append(SurveyCount.start_period == filters.start_period)
-    return conditions
+def _key(filters: Filters) -> tuple[str, str, str, str]:
+    """The roll-up key that holds the figures of these filters ('*' = all)."""
+    region = filters.region or (territory.region_of_department(filters.department) if filters.department else ALL)
+    return region, filters.department or ALL, filters.employer or ALL, filters.start_period or ALL
 
 
 def _figure_options(code: str, today: date) -> list[str]:
@@ -177,32 +170,48 @@ def _figure_options(code: str, today: date) -> list[str]:
 def survey_stats(session: Session, filters: Filters, k: int = DEFAULT_K, today: date | None = None) -> SurveyStats:
     """Every dashboard figure for one filter combination, with small cells hidden."""
     today = today or date.today()
-    where = _where(filters)
-    # Respondents per (department, employer, period): gives the total and the three dimension figures.
-    cells = session.execute(
-        select(SurveyCount.department, SurveyCount.employer, SurveyCount.start_period, func.sum(SurveyCount.count))
-        .where(SurveyCount.question == RESPONDENTS, *where)
-        .group_by(SurveyCount.department, SurveyCount.employer, SurveyCount.start_period)
-    ).all()
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    respondents = 0
-    for department, employer, period, total in cells:
-        total = int(total or 0)
-        respondents += total
-        counts["department"][department] += total
-        counts["region"][territory.region_of_department(department) if department else ""] += total
-        counts["employer"][employer] += total
-        counts["start_period"][period] += total
+    region, department, employer, period = _key(filters)
+    c = SurveyCount
+    at_key = (c.region == region, c.department == department, c.employer == employer, c.start_period == period)
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
     answered_multiple: dict[str, int] = {}
-    for question, option, total in session.execute(
-        select(SurveyCount.question, SurveyCount.option, func.sum(SurveyCount.count))
-        .where(SurveyCount.question != RESPONDENTS, *where)
-        .group_by(SurveyCount.question, SurveyCount.option)
-    ):
-        if question.startswith(ANSWERED_PREFIX):
-            answered_multiple[question.removeprefix(ANSWERED_PREFIX)] = int(total or 0)
+    respondents = 0
+    # Every counted question at this key: a primary-key range, a few dozen rows.
+    for question, option, total in session.execute(select(c.question, c.option, c.count).where(*at_key)):
+        if question == RESPONDENTS:
+            respondents = total
+        elif question.startswith(ANSWERED_PREFIX):
+            answered_multiple[question.removeprefix(ANSWERED_PREFIX)] = total
         else:
-            counts[question][option] += int(total or 0)
+            counts[question][option] = total
+    # The dimension figures: respondents at this key with one dimension left free.
+    free_place = (
+        (c.region == region, c.department != ALL)
+        if department == ALL and region != ALL
+        else (c.region != ALL, c.department != ALL)
+        if department == ALL
+        else (c.region == region, c.department == department)
+    )
+    dimension_queries = {
+        "employer": (c.region == region, c.department == department, c.employer != ALL, c.start_period == period),
+        "start_period": (c.region == region, c.department == department, c.employer == employer, c.start_period != ALL),
+        "department": (*free_place, c.employer == employer, c.start_period == period),
+        "region": (
+            (c.region != ALL, c.department == ALL)
+            if region == ALL
+            else (c.region == region, c.department == department)
+        )
+        + (c.employer == employer, c.start_period == period),
+    }
+    for code, conditions in dimension_queries.items():
+        column = {
+            "employer": c.employer,
+            "start_period": c.start_period,
+            "department": c.department,
+            "region": c.region,
+        }[code]
+        for value, total in session.execute(select(column, c.count).where(c.question == RESPONDENTS, *conditions)):
+            counts[code][value] = counts[code].get(value, 0) + total
 
     if 0 < respondents < k:
         hidden = {

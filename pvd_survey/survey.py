@@ -352,26 +352,40 @@ def _add_counts(session: Session, deltas: Counter) -> None:
     dialect = session.get_bind().dialect.name
     insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
     rows = [
-        {"department": d, "employer": e, "start_period": p, "question": q, "option": o, "count": n}
-        for (d, e, p, q, o), n in sorted(deltas.items())
+        {"question": q, "region": r, "department": d, "employer": e, "start_period": p, "option": o, "count": n}
+        for (q, r, d, e, p, o), n in sorted(deltas.items())
         if n
     ]
     if not rows:
         return
-    statement = insert_fn(SurveyCount)
-    session.execute(
+    # Core insert on the table (not the ORM bulk path): ~100 rows per submission, executed as one batch.
+    table = SurveyCount.__table__
+    statement = insert_fn(table)
+    session.connection().execute(
         statement.on_conflict_do_update(
-            index_elements=["question", "department", "employer", "start_period", "option"],
-            set_={"count": SurveyCount.count + statement.excluded.count},
+            index_elements=["region", "department", "employer", "start_period", "question", "option"],
+            set_={"count": table.c.count + statement.excluded.count},
         ),
         rows,
     )
 
 
+ALL = "*"
+
+
+def _rollup_keys(region: str, department: str, employer: str, period: str) -> list[tuple[str, str, str, str]]:
+    """The key of a response and all its roll-ups ('*' = all)."""
+    places = [(region, department), (region, ALL), (ALL, ALL)]
+    return [(r, d, e, p) for r, d in places for e in (employer, ALL) for p in (period, ALL)]
+
+
 def _count_deltas(answers: Answers, sign: int, deltas: Counter) -> None:
-    dims = (answers.department or "", answers.employer or "", answers.start_period or "")
+    keys = _rollup_keys(
+        answers.region or "", answers.department or "", answers.employer or "", answers.start_period or ""
+    )
     for question, option in _count_keys(answers):
-        deltas[(*dims, question, option)] += sign
+        for key in keys:
+            deltas[(question, *key, option)] += sign
 
 
 def _response_values(answers: Answers) -> dict[str, object]:
@@ -384,6 +398,7 @@ def _response_values(answers: Answers) -> dict[str, object]:
         "diploma": answers.diploma,
         "training_field": "|".join(answers.training_field),
         "department": answers.department,
+        "region": answers.region,
     }
 
 
@@ -500,34 +515,61 @@ def export_responses_csv(session: Session) -> str:
 
 
 def recount(session: Session) -> int:
-    """Rebuild the pre-aggregated counts from the responses (repair tool; also used by the benchmark)."""
-    session.execute(delete(SurveyCount))
-    dims = (
-        func.coalesce(SurveyResponse.department, ""),
-        func.coalesce(SurveyResponse.employer, ""),
-        func.coalesce(SurveyResponse.start_period, ""),
-    )
+    """Rebuild the pre-aggregated counts from the responses (repair tool; also used by the benchmark).
 
-    def counted(question: str, option: str | None = None, column=None, where=None):
+    The finest cells are grouped from the responses, then every roll-up is summed from them.
+    """
+    session.execute(delete(SurveyCount))
+    dims = [
+        func.coalesce(getattr(SurveyResponse, name), "")
+        for name in ("region", "department", "employer", "start_period")
+    ]
+
+    def finest(question: str, option: str = "", column=None, where=None):
         # Literals are rendered inline so that PostgreSQL knows their type in INSERT ... SELECT.
-        option_expr = func.coalesce(column, "") if column is not None else literal(option or "", literal_execute=True)
-        query = select(*dims, literal(question, literal_execute=True), option_expr, func.count()).group_by(*dims)
+        option_expr = func.coalesce(column, "") if column is not None else literal(option, literal_execute=True)
+        query = select(literal(question, literal_execute=True), *dims, option_expr, func.count()).group_by(*dims)
         if column is not None:
             query = query.group_by(option_expr)
         return query.where(where) if where is not None else query
 
-    queries = [counted(RESPONDENTS)]
+    queries = [finest(RESPONDENTS)]
     for question in COUNTED_QUESTIONS:
         if question.kind == "multiple":
             padded = literal("|") + SurveyResponse.training_field + literal("|")
             queries += [
-                counted(question.code, option, where=padded.like(f"%|{option}|%")) for option in question.options
+                finest(question.code, option, where=padded.like(f"%|{option}|%")) for option in question.options
             ]
-            queries.append(counted(ANSWERED_PREFIX + question.code, where=SurveyResponse.training_field != ""))
+            queries.append(finest(ANSWERED_PREFIX + question.code, where=SurveyResponse.training_field != ""))
         else:
-            queries.append(counted(question.code, column=getattr(SurveyResponse, question.code)))
-    target = ["department", "employer", "start_period", "question", "option", "count"]
-    total = 0
+            queries.append(finest(question.code, column=getattr(SurveyResponse, question.code)))
+    target = ["question", "region", "department", "employer", "start_period", "option", "count"]
     for query in queries:
-        total += session.execute(insert(SurveyCount).from_select(target, query)).rowcount or 0
-    return total
+        session.execute(insert(SurveyCount).from_select(target, query))
+
+    # Roll-ups, summed from the finest cells (read before any roll-up row exists).
+    star = literal(ALL, literal_execute=True)
+    c = SurveyCount
+    finest_rows = (c.region != ALL) & (c.department != ALL) & (c.employer != ALL) & (c.start_period != ALL)
+    levels = []
+    for place in ("finest", "region", "country"):
+        for all_employers in (False, True):
+            for all_periods in (False, True):
+                if place == "finest" and not all_employers and not all_periods:
+                    continue
+                levels.append((place, all_employers, all_periods))
+    selects = []
+    for place, all_employers, all_periods in levels:
+        region = star if place == "country" else c.region
+        department = c.department if place == "finest" else star
+        employer = star if all_employers else c.employer
+        period = star if all_periods else c.start_period
+        group = [c.question, *(col for col in (region, department, employer, period) if col is not star), c.option]
+        selects.append(
+            select(c.question, region, department, employer, period, c.option, func.sum(c.count))
+            .where(finest_rows)
+            .group_by(*group)
+        )
+    for query in selects:
+        session.execute(insert(SurveyCount).from_select(target, query))
+    return session.scalar(select(func.count()).select_from(SurveyCount))

@@ -308,10 +308,10 @@ def test_recount_matches_incremental_counts(factory, settings):
         survey.import_responses(session, answers)
         survey.submit(session, token, GOOD, today=TODAY)
     with factory.begin() as session:
-        incremental = {tuple(r[:5]): r[5] for r in session.execute(select(SurveyCount.__table__)) if r[5]}
+        incremental = {tuple(r[:6]): r[6] for r in session.execute(select(SurveyCount.__table__)) if r[6]}
         survey.recount(session)
     with db.read_only(factory) as session:
-        rebuilt = {tuple(r[:5]): r[5] for r in session.execute(select(SurveyCount.__table__))}
+        rebuilt = {tuple(r[:6]): r[6] for r in session.execute(select(SurveyCount.__table__))}
     assert rebuilt == incremental
 
 

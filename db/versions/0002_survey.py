@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 02:56:15.432247
+Create Date: 2026-11-22 03:02:24.274926
 """
 
 from alembic import op
@@ -24,14 +24,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('key', name=op.f('pk_app_setting'))
     )
     op.create_table('survey_count',
-    sa.Column('question', sa.String(length=40), nullable=False),
+    sa.Column('region', sa.String(length=2), nullable=False),
     sa.Column('department', sa.String(length=3), nullable=False),
     sa.Column('employer', sa.String(length=20), nullable=False),
     sa.Column('start_period', sa.String(length=7), nullable=False),
+    sa.Column('question', sa.String(length=40), nullable=False),
     sa.Column('option', sa.String(length=40), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('question', 'department', 'employer', 'start_period', 'option', name=op.f('pk_survey_count'))
+    sa.PrimaryKeyConstraint('region', 'department', 'employer', 'start_period', 'question', 'option', name=op.f('pk_survey_count'))
     )
+    with op.batch_alter_table('survey_count', schema=None) as batch_op:
+        batch_op.create_index('ix_survey_count_dimensions', ['question', 'employer', 'start_period', 'region', 'department'], unique=False)
+
     op.create_table('survey_response',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source', sa.String(length=20), nullable=False),
@@ -43,6 +47,7 @@ def upgrade() -> None:
     sa.Column('diploma', sa.String(length=20), nullable=True),
     sa.Column('training_field', sa.String(length=400), nullable=False),
     sa.Column('department', sa.String(length=3), nullable=True),
+    sa.Column('region', sa.String(length=2), nullable=True),
     sa.Column('submitted_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint("source IN ('invitation', 'import')", name=op.f('ck_survey_response_source')),
@@ -82,6 +87,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_survey_response_submitted_at'))
 
     op.drop_table('survey_response')
+    with op.batch_alter_table('survey_count', schema=None) as batch_op:
+        batch_op.drop_index('ix_survey_count_dimensions')
+
     op.drop_table('survey_count')
     op.drop_table('app_setting')
 

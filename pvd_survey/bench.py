@@ -1,0 +1,179 @@
+"""`python -m pvd_survey bench`: measured figures for the README (a benchmark, never a timed test)."""
+
+from __future__ import annotations
+
+import random
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import insert, text
+
+from pvd_survey import db, stats, survey, territory
+from pvd_survey.config import load_settings
+from pvd_survey.models import SurveyResponse
+from pvd_survey.survey_questions import (
+    COUNTED_QUESTIONS,
+    DIPLOMA,
+    EMPLOYER,
+    EXPERIENCE,
+    GENDER,
+    TRAINING_FIELD,
+    start_period,
+)
+
+RUNS = 5
+SUBMISSIONS = 300
+# The filter combination measured: one region, as the direction typically looks at it.
+BENCH_FILTERS = stats.Filters(region="27")
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _random_rows(count: int, rng: random.Random) -> list[dict]:
+    departments = list(territory.DEPARTMENTS)
+    months = [f"{y}-{m:02d}" for y in range(2020, 2027) for m in range(1, 13) if f"{y}-{m:02d}" <= "2026-10"]
+    fields = list(TRAINING_FIELD.options)
+    rows = []
+    for _ in range(count):
+        month = rng.choice(months) if rng.random() > 0.03 else None
+        chosen = rng.sample(fields, rng.choice((1, 1, 1, 2, 2, 3))) if rng.random() > 0.05 else []
+        department = rng.choice(departments) if rng.random() > 0.02 else None
+        rows.append(
+            {
+                "source": "import",
+                "start_month": month,
+                "start_period": start_period(month),
+                "employer": rng.choice([*EMPLOYER.options, None]),
+                "gender": rng.choice([*GENDER.options, None]),
+                "experience": rng.choice([*EXPERIENCE.options, None]),
+                "diploma": rng.choice([*DIPLOMA.options, None]),
+                "training_field": "|".join(code for code in TRAINING_FIELD.options if code in chosen),
+                "department": department,
+                "region": territory.region_of_department(department) if department else None,
+            }
+        )
+    return rows
+
+
+def _naive_figures(engine, filters: stats.Filters) -> dict:
+    """The approach the design avoids: every row into pandas, then group."""
+    frame = pd.read_sql_query(text("SELECT * FROM survey_response"), engine)
+    if filters.region:
+        frame = frame[frame["department"].isin(territory.departments_of_region(filters.region))]
+    result = {"respondents": len(frame)}
+    for question in ("start_period", "employer", "department", *(q.code for q in COUNTED_QUESTIONS[:-1])):
+        result[question] = frame[question].value_counts().to_dict()
+    exploded = frame["training_field"].str.split("|").explode()
+    result["training_field"] = exploded[exploded != ""].value_counts().to_dict()
+    return result
+
+
+def _median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 2)
+
+
+def survey_benchmark(size: int, workdir: str | None = None) -> dict:
+    """Fill a fresh SQLite database with `size` responses and time the dashboard figures and submissions."""
+    rng = random.Random(size)
+    directory = Path(workdir or tempfile.mkdtemp(prefix="pvd-bench-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"bench-{size}.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    factory = db.make_session_factory(engine)
+
+    started = time.perf_counter()
+    for start in range(0, size, 50_000):
+        batch = _random_rows(min(50_000, size - start), rng)
+        with db.transaction(factory) as session:
+            session.execute(insert(SurveyResponse), batch)
+    with db.transaction(factory) as session:
+        survey.recount(session)
+    fill_seconds = round(time.perf_counter() - started, 1)
+    engine.dispose()
+
+    # Cold: a new engine (new connections, empty SQLite page cache) for each run.
+    cold = []
+    for _ in range(RUNS):
+        cold_engine = db.make_engine(url)
+        began = time.perf_counter()
+        with db.read_only(db.make_session_factory(cold_engine)) as session:
+            stats.survey_stats(session, BENCH_FILTERS)
+        cold.append(time.perf_counter() - began)
+        cold_engine.dispose()
+    engine = db.make_engine(url)
+    factory = db.make_session_factory(engine)
+    warm = []
+    with db.read_only(factory) as session:
+        stats.survey_stats(session, BENCH_FILTERS)
+        for _ in range(RUNS):
+            began = time.perf_counter()
+            figures = stats.survey_stats(session, BENCH_FILTERS)
+            warm.append(time.perf_counter() - began)
+    unfiltered = []
+    with db.read_only(factory) as session:
+        for _ in range(RUNS):
+            began = time.perf_counter()
+            stats.survey_stats(session, stats.Filters())
+            unfiltered.append(time.perf_counter() - began)
+    peak_after_figures = _peak_rss_mb()
+
+    # Submissions through the service layer, each in its own transaction, as the survey page does.
+    settings = load_settings({"PVD_DATABASE_URL": url, "PVD_ARGON2_PROFILE": "fast-tests"}, Path("/nonexistent"))
+    tokens = []
+    with db.transaction(factory) as session:
+        for number in range(SUBMISSIONS):
+            entry = survey.InvitationEntry(number, f"bench{number}@example.fr", None)
+            survey.invite(session, [entry], settings)
+    with db.transaction(factory) as session:
+        tokens = [row[0].split("jeton=")[1] for row in session.execute(text("SELECT link FROM outbox_message"))]
+    answers = {
+        "start_month": "2021-09",
+        "employer": "epci",
+        "gender": "femme",
+        "experience": "5to20",
+        "diploma": "bac4_5",
+        "training_field": ["urbanisme_amenagement"],
+        "department": "21",
+    }
+    latencies = []
+    for token in tokens:
+        began = time.perf_counter()
+        with db.transaction(factory) as session:
+            survey.submit(session, token, answers)
+        latencies.append(time.perf_counter() - began)
+    latencies.sort()
+
+    naive = []
+    for _ in range(RUNS):
+        began = time.perf_counter()
+        _naive_figures(engine, BENCH_FILTERS)
+        naive.append(time.perf_counter() - began)
+    engine.dispose()
+    return {
+        "benchmark": "survey",
+        "database": "sqlite",
+        "responses": size,
+        "filters": "region=27 (Bourgogne-Franche-Comté)",
+        "fill_seconds": fill_seconds,
+        "figures_respondents": figures.respondents,
+        "figures_cold_ms_median": _median_ms(cold),
+        "figures_warm_ms_median": _median_ms(warm),
+        "figures_unfiltered_warm_ms_median": _median_ms(unfiltered),
+        "naive_pandas_ms_median": _median_ms(naive),
+        "speedup_vs_naive_warm": round(statistics.median(naive) / statistics.median(warm), 1),
+        "submission_p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+        "submission_p95_ms": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 2),
+        "submissions": len(latencies),
+        "peak_rss_mb_after_figures": peak_after_figures,
+        "peak_rss_mb_with_naive": _peak_rss_mb(),
+    }
