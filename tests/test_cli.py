@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -231,3 +232,77 @@ def test_seed_demo_is_idempotent(factory, database_url, settings):
     password = line.split("mot de passe : ")[1]
     with factory.begin() as session:
         assert accounts.authenticate(session, "claire.durand@demo.anct.gouv.fr", password, settings).error is None
+
+
+# ---------------------------------------------------------------------------- survey commands
+
+SURVEY_HEADER = "start_month,employer,gender,experience,diploma,training_field,department\n"
+
+
+def test_import_export_and_stats_commands(factory, database_url, tmp_path):
+    source = tmp_path / "reponses.csv"
+    rows = ["2021-09,epci,femme,5to20,bac4_5,urbanisme_amenagement|architecture,21"] * 6 + [
+        "2022-02,commune,homme,lt1,doctorat,autre,29"
+    ] * 2
+    source.write_text(SURVEY_HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    result = run_cli(database_url, "import-survey", str(source))
+    assert result.returncode == 0, result.stderr
+    assert "8 réponse(s) importée(s)" in result.stdout
+
+    exported = tmp_path / "export.csv"
+    assert run_cli(database_url, "export-survey", str(exported)).returncode == 0
+    assert sorted(exported.read_text(encoding="utf-8").splitlines()) == sorted([SURVEY_HEADER.strip(), *rows])
+
+    result = run_cli(database_url, "stats", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["respondents"] == 8
+    assert figures["questions"]["gender"]["answered"] == 8
+    # 2 men < k = 5, and the 6 women would give them away: both hidden.
+    assert figures["questions"]["gender"]["options"]["homme"] == {"count": None, "share": None, "suppressed": True}
+    assert figures["questions"]["gender"]["options"]["femme"]["suppressed"] is True
+    assert figures["questions"]["training_field"]["options"]["architecture"] == {"count": 6, "share": 75.0}
+    assert figures["questions"]["start_period"]["options"]["2021-S2"]["suppressed"] is True  # 8 - 6 = 2
+    assert figures["questions"]["diploma"]["options"]["bac2_3"] == {"count": 0, "share": 0.0}
+
+    isolated = json.loads(run_cli(database_url, "stats", "--department", "29").stdout)
+    assert isolated["respondents"] is None and isolated["suppressed"] is True
+
+    csv_result = run_cli(database_url, "stats", "--region", "27", "--format", "csv")
+    assert csv_result.returncode == 0
+    assert "gender,Genre,femme,Femme,6,6,100.0,False,70,30.0" in csv_result.stdout
+
+
+def test_import_with_bad_rows_imports_nothing_and_lists_them(factory, database_url, tmp_path):
+    source = tmp_path / "reponses.csv"
+    source.write_text(
+        SURVEY_HEADER + "2021-09,epci,femme,5to20,bac4_5,,21\n2035-01,epci,x,5to20,bac4_5,,21\n", encoding="utf-8"
+    )
+    result = run_cli(database_url, "import-survey", str(source))
+    assert result.returncode == 1
+    assert "ligne 3" in result.stderr and "futur" in result.stderr and "Réponse inconnue : x" in result.stderr
+    assert json.loads(run_cli(database_url, "stats").stdout)["respondents"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["import-survey", "/nonexistent/file.csv"], "Fichier introuvable"),
+        (["stats", "--region", "99"], "Filtre inconnu"),
+        (["stats", "--format", "xml"], "invalid choice"),
+        (["bench", "--sizes", "dix"], "nombres entiers"),
+    ],
+)
+def test_survey_commands_refuse_bad_arguments(database_url, args, message):
+    result = run_cli(database_url, *args)
+    assert result.returncode in (1, 2)
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bench_prints_one_json_line_per_size(tmp_path, database_url):
+    result = run_cli(database_url, "bench", "--sizes", "300", "--workdir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    figures = json.loads(line)
+    assert figures["responses"] == 300 and figures["submissions"] == 300
+    assert figures["figures_warm_ms_median"] > 0 and figures["naive_pandas_ms_median"] > 0
