@@ -5,14 +5,17 @@ Later capabilities (survey, postings, meetings) extend `seed()`.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
+from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import accounts
+from pvd_survey import accounts, survey
 from pvd_survey.config import Settings
-from pvd_survey.models import Organisation, User
+from pvd_survey.models import Organisation, SurveyInvitation, SurveyResponse, User
+from pvd_survey.survey_questions import BASELINE_2022, BASELINE_RESPONDENTS, CSV_COLUMNS, TRAINING_FIELD
 
 # Real PVD territories (names as the programme lists them), with their department.
 DEMO_ORGANISATIONS = (
@@ -31,6 +34,55 @@ DEMO_USERS = (
     ("rh@demo.quimperle-communaute.bzh", "Anne Le Gall", "recruteur", "Quimperlé Communauté"),
     ("mairie@demo.saint-flour.fr", "Sophie Vidal", "recruteur", "Commune de Saint-Flour"),
 )
+
+
+DEMO_DEPARTMENTS = ("21", "29", "15", "73", "31", "72", "59", "973", "35", "56", "71", "89", "12", "46", "62")
+DEMO_INVITEES = (
+    ("lea.martin@demo.montbard.fr", "21"),
+    ("thomas.bernard@demo.quimperle.bzh", "29"),
+    ("ines.petit@demo.saint-flour.fr", "15"),
+    ("hugo.robert@demo.coeurdesavoie.fr", "73"),
+    ("chloe.richard@demo.revel.fr", "31"),
+    ("lucas.durand@demo.mamers.fr", "72"),
+    ("manon.dubois@demo.mormal.fr", "59"),
+    ("nathan.moreau@demo.saintlaurentdumaroni.fr", "973"),
+)
+
+
+def _allocate(shares: dict[str, int], total: int) -> dict[str, int]:
+    """Largest-remainder counts adding up to `total` for percentages adding up to 100."""
+    exact = {key: share * total / 100 for key, share in shares.items()}
+    counts = {key: int(value) for key, value in exact.items()}
+    for key in sorted(exact, key=lambda k: exact[k] - counts[k], reverse=True)[: total - sum(counts.values())]:
+        counts[key] += 1
+    return counts
+
+
+def baseline_like_csv(total: int = BASELINE_RESPONDENTS, seed: int = 2022) -> str:
+    """A responses file (import format) whose shares are the published May 2022 ones."""
+    rng = random.Random(seed)
+    months = {"2020": "2020-11", "2021-S1": "2021-04", "2021-S2": "2021-10", "2022": "2022-03"}
+    columns: dict[str, list[str]] = {}
+    for code in ("start_period", "employer", "gender", "experience", "diploma"):
+        values = [option for option, count in _allocate(BASELINE_2022[code], total).items() for _ in range(count)]
+        rng.shuffle(values)
+        columns["start_month" if code == "start_period" else code] = (
+            [months[v] for v in values] if code == "start_period" else values
+        )
+    # Training fields: several per person allowed (117 % in all); dealt round-robin so that everyone
+    # gets one before anyone gets two, and nobody the same field twice.
+    fields: list[list[str]] = [[] for _ in range(total)]
+    order = list(range(total))
+    rng.shuffle(order)
+    position = 0
+    for field, share in sorted(BASELINE_2022["training_field"].items(), key=lambda item: -item[1]):
+        for _ in range(round(share * total / 100)):
+            fields[order[position % total]].append(field)
+            position += 1
+    columns["training_field"] = ["|".join(f for f in TRAINING_FIELD.options if f in chosen) for chosen in fields]
+    columns["department"] = [DEMO_DEPARTMENTS[i % len(DEMO_DEPARTMENTS)] for i in range(total)]
+    lines = [",".join(CSV_COLUMNS)] + [",".join(columns[c][i] for c in CSV_COLUMNS) for i in range(total)]
+    return "\n".join(lines) + "\n"
 
 
 def seed(session: Session, settings: Settings, password_factory: Callable[[], str]) -> list[str]:
@@ -56,4 +108,16 @@ def seed(session: Session, settings: Settings, password_factory: Callable[[], st
             password=password,
         )
         created.append(f"Compte {accounts.ROLE_LABELS[role]} : {email} / mot de passe : {password}")
+    if not session.scalar(select(func.count()).select_from(SurveyResponse)):
+        answers = survey.read_responses_csv(baseline_like_csv(240, seed=7), date.today())
+        created.append(f"Questionnaire : {survey.import_responses(session, answers)} réponses importées")
+    invited = set(session.scalars(select(SurveyInvitation.email)))
+    entries = [
+        survey.InvitationEntry(n, email, department)
+        for n, (email, department) in enumerate(DEMO_INVITEES, start=1)
+        if email not in invited
+    ]
+    if entries:
+        batch = survey.invite(session, entries, settings)
+        created.append(f"Questionnaire : {len(batch.created)} invitations (liens visibles dans « Messages »)")
     return created

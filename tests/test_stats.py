@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from collections import Counter
 from datetime import date
 
@@ -13,11 +12,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
-from pvd_survey import db, stats, survey
+from pvd_survey import db, demo, stats, survey
 from pvd_survey.disclosure import hidden_cells, protect_table
 from pvd_survey.errors import DomainError
 from pvd_survey.models import SurveyCount, SurveyResponse
-from pvd_survey.survey_questions import BASELINE_2022, BASELINE_RESPONDENTS, Answers
+from pvd_survey.survey_questions import BASELINE_2022, Answers
 
 TODAY = date(2026, 11, 22)
 
@@ -236,58 +235,8 @@ def _true_counts(rows: list[Answers], code: str) -> Counter:
 # ---------------------------------------------------------------------------- the published 2022 survey
 
 
-def _allocate(shares: dict[str, int], total: int) -> dict[str, int]:
-    """Largest-remainder counts whose total is `total` (shares add up to 100)."""
-    exact = {key: share * total / 100 for key, share in shares.items()}
-    counts = {key: int(value) for key, value in exact.items()}
-    for key in sorted(exact, key=lambda k: exact[k] - counts[k], reverse=True)[: total - sum(counts.values())]:
-        counts[key] += 1
-    return counts
-
-
-def generate_2022_file(seed: int = 2022) -> str:
-    """A 704-row responses file whose marginal shares are the published May 2022 ones."""
-    rng = random.Random(seed)
-    n = BASELINE_RESPONDENTS
-    columns: dict[str, list[str]] = {}
-    months = {"2020": "2020-11", "2021-S1": "2021-04", "2021-S2": "2021-10", "2022": "2022-03"}
-    for code in ("start_period", "employer", "gender", "experience", "diploma"):
-        counts = _allocate(BASELINE_2022[code], n)
-        values = [option for option, count in counts.items() for _ in range(count)]
-        rng.shuffle(values)
-        columns["start_month" if code == "start_period" else code] = [
-            months[v] if code == "start_period" else v for v in values
-        ]
-    fields = {key: round(share * n / 100) for key, share in BASELINE_2022["training_field"].items()}
-    respondents: list[list[str]] = [[] for _ in range(n)]
-    order = list(range(n))
-    rng.shuffle(order)
-    position = 0
-    for field, count in sorted(fields.items(), key=lambda item: -item[1]):
-        for _ in range(count):  # round-robin: nobody gets a field twice, everybody gets one first
-            respondents[order[position % n]].append(field)
-            position += 1
-    departments = ["21", "29", "15", "73", "31", "72", "59", "971"]
-    lines = ["start_month,employer,gender,experience,diploma,training_field,department"]
-    for i in range(n):
-        lines.append(
-            ",".join(
-                [
-                    columns["start_month"][i],
-                    columns["employer"][i],
-                    columns["gender"][i],
-                    columns["experience"][i],
-                    columns["diploma"][i],
-                    "|".join(respondents[i]),
-                    departments[i % len(departments)],
-                ]
-            )
-        )
-    return "\n".join(lines) + "\n"
-
-
 def test_imported_2022_file_reproduces_the_published_percentages(factory):
-    rows = survey.read_responses_csv(generate_2022_file(), TODAY)
+    rows = survey.read_responses_csv(demo.baseline_like_csv(), TODAY)
     assert len(rows) == 704
     load(factory, rows)
     result = figures(factory)
