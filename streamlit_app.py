@@ -15,7 +15,7 @@ with st.sidebar:
         if st.button("Se déconnecter", key="pvd_logout", icon=":material/logout:"):
             ui.sign_out()
             ui.flash("Vous êtes déconnecté·e.", "info")
-            st.rerun()
+            st.switch_page("pages/home.py")
     st.caption("Programme Petites villes de demain · ANCT")
 
 ui.show_flash()

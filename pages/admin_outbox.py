@@ -55,14 +55,16 @@ else:
         width="stretch",
         column_config={"Lien": st.column_config.LinkColumn("Lien")},
     )
-    chosen = st.selectbox(
+    by_id = {m.id: m for m in messages}  # ids as options: the widget must not keep a stale copy
+    chosen_id = st.selectbox(
         "Message",
-        messages,
-        format_func=lambda m: f"n° {m.id} · {m.recipient} · {m.subject}",
+        list(by_id),
+        format_func=lambda message_id: f"n° {message_id} · {by_id[message_id].recipient} · {by_id[message_id].subject}",
         index=None,
         placeholder="Choisissez un message pour le lire",
         key="outbox_message",
     )
+    chosen = by_id.get(chosen_id)
     if chosen is not None:
         st.text(chosen.body)
         try:

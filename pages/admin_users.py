@@ -36,10 +36,11 @@ with create_tab:
         display_name = st.text_input("Nom et prénom", key="admin_new_name")
         email = st.text_input("Adresse e-mail", key="admin_new_email")
         role = st.selectbox("Rôle", ROLES, format_func=accounts.ROLE_LABELS.get, key="admin_new_role")
-        organisation = st.selectbox(
+        organisation_labels = {o.id: o.label for o in organisations}
+        organisation_id = st.selectbox(
             "Organisation (comptes recruteur uniquement)",
-            organisations,
-            format_func=lambda o: o.label,
+            list(organisation_labels),
+            format_func=organisation_labels.get,
             index=None,
             placeholder="Aucune",
             key="admin_new_organisation",
@@ -59,7 +60,7 @@ with create_tab:
                     display_name=display_name,
                     role=role,
                     settings=settings,
-                    organisation_id=organisation.id if organisation else None,
+                    organisation_id=organisation_id,
                     password=password or None,
                 )
         except DomainError as error:
@@ -69,14 +70,17 @@ with create_tab:
             st.rerun()
 
 with manage_tab:
-    chosen = st.selectbox(
+    # Options are ids, read afresh each run: an object kept by the widget would show yesterday's state.
+    by_id = {u.id: u for u in users}
+    chosen_id = st.selectbox(
         "Compte",
-        users,
-        format_func=lambda u: f"{u.display_name} · {u.email}",
+        list(by_id),
+        format_func=lambda user_id: f"{by_id[user_id].display_name} · {by_id[user_id].email}",
         index=None,
         placeholder="Choisissez un compte",
         key="admin_manage_user",
     )
+    chosen = by_id.get(chosen_id)
     if chosen is not None:
         st.write(f"État : **{'actif' if chosen.is_active else 'désactivé'}** · {chosen.role_label}")
         try:
@@ -98,9 +102,11 @@ with manage_tab:
         if set_submitted:
             try:
                 with ui.write() as session:
-                    accounts.set_password(session, chosen.id, new_password, settings)
+                    updated = accounts.set_password(session, chosen.id, new_password, settings)
             except DomainError as error:
                 ui.show_error(error)
             else:
+                if updated.id == admin.id:
+                    ui.sign_in(updated)  # the admin's other sessions end, this one carries on
                 ui.flash(f"Nouveau mot de passe défini pour {chosen.email}. Communiquez-le par un canal sûr.")
                 st.rerun()

@@ -66,9 +66,8 @@ wanted = {"region": region, "departement": department, "employeur": employer, "p
 st.query_params.from_dict({key: value for key, value in wanted.items() if value})
 
 
-@st.fragment(run_every=settings.dashboard_refresh_seconds)
-def live_figures() -> None:
-    """Recomputed every few seconds: figures, charts, tables and downloads."""
+def render_figures() -> None:
+    """Survey figures: charts, tables and downloads."""
     with ui.read() as session:
         figures = stats.survey_stats(session, filters, k=k)
     updated = datetime.now(ZoneInfo("Europe/Paris")).strftime("%H:%M:%S")
@@ -116,7 +115,13 @@ def live_figures() -> None:
                 icon=":material/image:",
             )
 
+
+def render_funnel() -> None:
+    """Invited, opened, submitted by region."""
     st.subheader("Invitations")
+    st.caption(
+        "Toutes les invitations (les filtres ci-dessus portent sur les réponses), par région indiquée à l'envoi."
+    )
     with ui.read() as session:
         funnel = stats.invitation_funnel(session, k=k)
     if not funnel:
@@ -134,4 +139,11 @@ def live_figures() -> None:
     st.dataframe(frame.fillna("masqué"), hide_index=True, width="stretch", key="dashboard_funnel")
 
 
-live_figures()
+@st.fragment(run_every=settings.dashboard_refresh_seconds)
+def live_dashboard() -> None:
+    """Recomputed every few seconds, without reloading the page."""
+    render_figures()
+    render_funnel()
+
+
+live_dashboard()

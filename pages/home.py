@@ -15,6 +15,8 @@ st.write(
 if ui.setup_needed():
     st.warning("L'application n'est pas encore prête : créez d'abord le premier compte administrateur.")
     st.page_link("pages/setup.py", label="Créer le premier compte administrateur", icon=":material/shield_person:")
+elif user is None and st.session_state.get(ui.SSO_ERROR_KEY):
+    st.error(st.session_state[ui.SSO_ERROR_KEY])
 elif user is None:
     st.info(
         "Vous êtes recruteur, membre de la direction du programme ou administrateur ? "

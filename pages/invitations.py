@@ -105,14 +105,16 @@ st.dataframe(
     hide_index=True,
     width="stretch",
 )
-chosen = st.selectbox(
+by_id = {i.id: i for i in invitations}  # ids as options: the widget must not keep a stale copy
+chosen_id = st.selectbox(
     "Invitation",
-    invitations,
-    format_func=lambda i: i.email,
+    list(by_id),
+    format_func=lambda invitation_id: by_id[invitation_id].email,
     index=None,
     placeholder="Choisissez une invitation",
     key="invitations_chosen",
 )
+chosen = by_id.get(chosen_id)
 if chosen is not None:
     try:
         if chosen.status == "active":

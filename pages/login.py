@@ -8,7 +8,7 @@ ui.guard("login")
 settings = ui.settings()
 
 st.title("Connexion")
-sso_error = st.session_state.pop("pvd_sso_error", None)
+sso_error = st.session_state.get(ui.SSO_ERROR_KEY)
 if sso_error:
     st.error(sso_error)
     if st.button("Se déconnecter de ProConnect", key="login_sso_logout"):
@@ -34,5 +34,5 @@ if submitted:
     else:
         ui.sign_in(outcome.user)
         ui.flash(f"Bienvenue, {outcome.user.display_name}.")
-        st.switch_page("pages/home.py")
+        st.switch_page(ui.page_after_login(outcome.user))
 st.caption("Mot de passe oublié ? Demandez à un administrateur du programme de vous en définir un nouveau.")

@@ -205,7 +205,9 @@ def create_organisation(session: Session, name: str, kind: str, department: str)
         raise DomainError("organisation_name_required", field="name")
     if kind not in ORGANISATION_KINDS:
         raise DomainError("unknown_organisation_kind", field="kind", kind=kind, choices=", ".join(ORGANISATION_KINDS))
-    code = territory.normalise_department(department or "")
+    if not (department or "").strip():
+        raise DomainError("department_required", field="department")
+    code = territory.normalise_department(department)
     if code is None:
         raise DomainError("unknown_department", field="department", department=department)
     organisation = Organisation(name=name, kind=kind, department=code)

@@ -28,6 +28,7 @@ MESSAGES: dict[str, str] = {
     "organisation_name_required": "Le nom de l'organisation est obligatoire.",
     "unknown_organisation_kind": "Type d'organisation inconnu : {kind}. Types possibles : {choices}.",
     "unknown_department": "Département inconnu : {department}.",
+    "department_required": "Choisissez le département de l'organisation.",
     "display_name_required": "Le nom est obligatoire.",
     "bad_credentials": "Adresse e-mail ou mot de passe incorrect.",
     "account_locked": (

@@ -21,6 +21,7 @@ from pvd_survey.errors import DomainError, french_message
 
 AUTH_KEY = "pvd_auth"  # (user id, session epoch) of the signed-in account
 FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun
+SSO_ERROR_KEY = "pvd_sso_error"  # why a single sign-on identity got no access
 
 
 @dataclass
@@ -140,9 +141,9 @@ def current_user() -> UserInfo | None:
             with write() as session:
                 user = accounts.user_for_sso(session, st.user.get("email"), st.user.get("email_verified"))
         except DomainError as error:
-            st.session_state["pvd_sso_error"] = french_message(error)
+            st.session_state[SSO_ERROR_KEY] = french_message(error)
             return None
-        st.session_state.pop("pvd_sso_error", None)
+        st.session_state.pop(SSO_ERROR_KEY, None)
         sign_in(user)
         return user
     return None
@@ -154,26 +155,51 @@ def setup_needed() -> bool:
         return accounts.needs_setup(session)
 
 
+AFTER_LOGIN_KEY = "pvd_after_login"  # the page a signed-out person asked for
+
+
 def guard(page_key: str) -> UserInfo | None:
     """Check on the server that the current person may open this page; stop the page otherwise."""
     user = current_user()
     if not access.can_view(page_key, user.role if user else None, setup_needed()):
-        st.error(french_message(DomainError("login_required" if user is None else "forbidden")))
+        if user is None and not setup_needed():
+            st.error(french_message(DomainError("login_required")))
+            # Remembered so that signing in leads back here.
+            st.session_state[AFTER_LOGIN_KEY] = access.PAGES_BY_KEY[page_key].path
+        else:
+            st.error(french_message(DomainError("forbidden")))
         st.stop()
     return user
 
 
+def page_after_login(user: UserInfo) -> str:
+    """Where to go once signed in: the page asked for before, if this account may see it, else home."""
+    wanted = st.session_state.pop(AFTER_LOGIN_KEY, None)
+    for spec in access.visible_pages(user.role, False):
+        if spec.path == wanted:
+            return wanted
+    return "pages/home.py"
+
+
 def navigation_pages(user: UserInfo | None) -> dict[str, list]:
-    """st.Page objects the person may see, grouped by section."""
+    """Every page, grouped by section; those the person may not open are hidden from the menu.
+
+    Registering them all lets a hand-typed URL reach the page's own guard (a French message and a
+    link to sign in) instead of Streamlit's "page not found".
+    """
+    allowed = access.allowed_pages(user.role if user else None, setup_needed())
+    visible = {spec.key for spec in allowed if not spec.hidden}
+    ordered = allowed + [spec for spec in access.PAGES if spec not in allowed]
     sections: dict[str, list] = {}
-    for index, spec in enumerate(access.allowed_pages(user.role if user else None, setup_needed())):
+    for index, spec in enumerate(ordered):
         page = st.Page(
             spec.path,
             title=spec.title,
             icon=spec.icon,
             url_path=spec.url_path,
             default=index == 0,
-            visibility="hidden" if spec.hidden else "visible",
+            visibility="visible" if spec.key in visible else "hidden",
         )
-        sections.setdefault(spec.section, []).append(page)
+        # Hidden pages go to an unnamed section, so that no empty section header shows in the menu.
+        sections.setdefault(spec.section if spec.key in visible else "", []).append(page)
     return sections

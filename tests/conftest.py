@@ -196,6 +196,27 @@ def smtp_server() -> Iterator[SmtpServer]:
 # ---------------------------------------------------------------------------- the Streamlit app
 
 
+@pytest.fixture(autouse=True)
+def steady_state_navigation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run AppTest the way a server runs after its first script run: st.navigation decides.
+
+    Streamlit serves the very first script run of a server process in its old "pages directory" mode
+    (every file in pages/ reachable by name, without the entry point); st.navigation then switches
+    the process to navigation mode for good. AppTest resets that switch before every run, so without
+    this fixture every AppTest run would be such a first run. The first-run exposure itself is
+    covered by running each page file on its own (see test_pages.py): it must stop at its guard.
+    """
+    from streamlit.runtime import pages_manager
+
+    original_init = pages_manager.PagesManager.__init__
+
+    def init(self, *args, **kwargs) -> None:
+        pages_manager.PagesManager.uses_pages_directory = False
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
+
+
 @pytest.fixture
 def app_env(factory: sessionmaker[Session], database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Environment for AppTest runs: this (emptied) database, fast hashing, no SMTP, fresh caches."""

@@ -1,0 +1,435 @@
+"""End-to-end tests in a real browser: Debian's Chromium (Playwright, sync API) against `streamlit run`.
+
+One Streamlit server per module, on a free port and on the test database; the `factory` fixture empties
+every table before each test, and the app reads the database again on every run, so each test seeds its
+own data through the services. A Streamlit session lives in a websocket: a `goto` starts a new (anonymous)
+session, so moves inside a signed-in session go through the sidebar links. On failure, a screenshot of
+every open page goes to test-artifacts/<test name>.png.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pvd_survey import access, accounts
+from pvd_survey.config import Settings
+from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD, free_port
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_MS = 10_000
+SERVER_START_TIMEOUT = 30.0
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+NAV_LABELS = "[data-testid='stSidebarNav'] [data-testid='stSidebarNavLink'] [data-testid='stMarkdownContainer']"
+
+ORGANISATION_NAME = "Communauté de communes du Montbardois"
+PEOPLE = {
+    "admin": ("Anne Lefèvre", "anne.lefevre@anct.gouv.fr"),
+    "direction": ("Didier Roux", "didier.roux@anct.gouv.fr"),
+    "recruteur": ("Rachid Benali", "rachid.benali@montbardois.fr"),
+}
+
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, shared by the tests of this module (each test opens its own contexts)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _server_env(database_url: str, port: int) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PVD_SMTP_", "PVD_MAIL_"))}
+    env.update(
+        PVD_DATABASE_URL=database_url,
+        PVD_ARGON2_PROFILE="fast-tests",
+        PVD_BASE_URL=f"http://127.0.0.1:{port}",
+    )
+    return env
+
+
+@dataclass(frozen=True)
+class AppServer:
+    """A running `streamlit run` process and where its output goes."""
+
+    url: str
+    log_path: Path
+
+    def log_tail(self, size: int = 6000) -> str:
+        """The end of the server's output (tracebacks of the app land there)."""
+        return self.log_path.read_text(errors="replace")[-size:] if self.log_path.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def app_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """A `streamlit run` server on the test database (no SMTP), stopped after the module."""
+    port = free_port()
+    server = AppServer(f"http://127.0.0.1:{port}", tmp_path_factory.mktemp("streamlit") / "server.log")
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        # The code under test stays the code the server started with (no reload when a file changes).
+        "--server.fileWatcherType",
+        "none",
+    ]
+    with server.log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=_server_env(database_url, port), stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"streamlit exited with code {process.returncode}:\n{server.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=1) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"no answer from {server.url} within {SERVER_START_TIMEOUT} s:\n{server.log_tail()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@pytest.fixture
+def app_url(app_server: AppServer) -> str:
+    """Base URL of the app."""
+    return app_server.url
+
+
+class Pages:
+    """Browser contexts opened by one test: each new context is a new visitor, hence a new Streamlit session."""
+
+    def __init__(self, browser: Browser):
+        self.browser = browser
+        self.contexts: list[BrowserContext] = []
+
+    def new(self) -> Page:
+        """A page in a fresh browser context (no cookies, no storage)."""
+        context = self.browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(TIMEOUT_MS)
+        self.contexts.append(context)
+        return context.new_page()
+
+    def screenshot(self, name: str) -> None:
+        """Save every open page, the most recent one as <name>.png."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        open_pages = [page for context in self.contexts for page in context.pages if not page.is_closed()]
+        for index, page in enumerate(reversed(open_pages)):
+            path = ARTIFACTS / (f"{name}.png" if index == 0 else f"{name}-{index}.png")
+            try:
+                page.screenshot(path=str(path), full_page=True)
+            except Exception as error:  # a screenshot must never hide the test's own failure
+                print(f"screenshot {path} failed: {error}")
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def pages(browser: Browser) -> Iterator[Pages]:
+    """Fresh browser contexts for one test, closed at its end."""
+    opened = Pages(browser)
+    yield opened
+    opened.close()
+
+
+def screenshot_on_failure(test: Callable[..., None]) -> Callable[..., None]:
+    """Save screenshots of the test's pages to test-artifacts/<test name>.png when it fails."""
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs) -> None:
+        try:
+            test(*args, **kwargs)
+        except BaseException:
+            request: pytest.FixtureRequest = kwargs["request"]
+            kwargs["pages"].screenshot(re.sub(r"[^\w.\[\]-]+", "_", request.node.name))
+            print(f"--- end of the streamlit server's output:\n{request.getfixturevalue('app_server').log_tail()}")
+            raise
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """Accounts created through the services for a test."""
+
+    users: dict[str, accounts.UserInfo]
+    organisation: accounts.OrganisationInfo
+
+
+@pytest.fixture
+def seeded(factory: sessionmaker[Session], settings: Settings) -> Seeded:
+    """An administrator, a member of the programme's direction and a recruiter bound to an organisation."""
+    with factory.begin() as session:
+        organisation = accounts.create_organisation(session, ORGANISATION_NAME, "epci", "21")
+        users = {
+            role: accounts.create_user(
+                session,
+                email=email,
+                display_name=name,
+                role=role,
+                settings=settings,
+                organisation_id=organisation.id if role == "recruteur" else None,
+                password=STRONG_PASSWORD,
+            )
+            for role, (name, email) in PEOPLE.items()
+        }
+    return Seeded(users, organisation)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def nav_titles(page: Page) -> set[str]:
+    """Titles of the links in the sidebar navigation."""
+    return set(page.locator(NAV_LABELS).all_inner_texts())
+
+
+def expect_nav(page: Page, role: str | None, setup_needed: bool = False) -> None:
+    """Wait until the sidebar lists exactly the pages this role may see, then compare the sets."""
+    expected = {spec.title for spec in access.visible_pages(role, setup_needed)}
+    with contextlib.suppress(PlaywrightTimeoutError):  # the assertion below shows the difference
+        page.wait_for_function(
+            """([selector, expected]) => {
+                const titles = [...document.querySelectorAll(selector)].map((el) => el.innerText.trim()).sort();
+                return JSON.stringify(titles) === JSON.stringify(expected);
+            }""",
+            arg=[NAV_LABELS, sorted(expected)],
+            timeout=TIMEOUT_MS,
+        )
+    assert nav_titles(page) == expected
+
+
+def nav_link(page: Page, title: str) -> Locator:
+    """The sidebar link whose label is exactly this title."""
+    return (
+        page.get_by_test_id("stSidebarNav")
+        .get_by_test_id("stSidebarNavLink")
+        .filter(has=page.get_by_test_id("stMarkdownContainer").get_by_text(title, exact=True))
+    )
+
+
+def heading(page: Page, text: str) -> Locator:
+    """A page title (st.title) with exactly this text.
+
+    While a run replaces a page, Streamlit briefly shows the new elements next to the stale ones, so a
+    title may be there twice for a moment: wait with `.first`, and count once the run is over.
+    """
+    return page.get_by_role("heading", level=1, name=text, exact=True)
+
+
+def alert(page: Page, kind: str, text: str) -> Locator:
+    """The first Streamlit alert of this kind (Success, Info, Warning, Error) with exactly this text."""
+    return page.get_by_test_id(f"stAlertContent{kind}").filter(has=page.get_by_text(text, exact=True)).first
+
+
+def wait_for_run(page: Page) -> None:
+    """Wait until the script run that drew the page has finished."""
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=TIMEOUT_MS)
+
+
+def expect_page(page: Page, title: str) -> None:
+    """Wait until the page titled so has been drawn completely, once, without a Streamlit exception."""
+    expect(heading(page, title).first).to_be_visible()
+    wait_for_run(page)
+    expect(heading(page, title)).to_have_count(1)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def open_login_page(page: Page, app_url: str) -> None:
+    """Open the app as a new visitor and go to the login page through the sidebar."""
+    page.goto(app_url)
+    expect_page(page, "Petites villes de demain")
+    nav_link(page, "Connexion").click()
+    expect_page(page, "Connexion")
+
+
+def submit_login(page: Page, email: str, password: str) -> None:
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe", exact=True).fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def expected_heading(spec: access.PageSpec) -> str:
+    """The st.title each page draws (most pages reuse their navigation title)."""
+    return {
+        "home": "Petites villes de demain",
+        "organisations": "Organisations employeuses",
+        "my_organisation": ORGANISATION_NAME,
+    }.get(spec.key, spec.title)
+
+
+# What each protected page would reveal: its title, and e-mail addresses only it lists.
+PROTECTED_CONTENT = {
+    "admin_users": ("Comptes", [email for _, email in PEOPLE.values()]),
+    "admin_outbox": ("Messages", [email for _, email in PEOPLE.values()]),
+    "organisations": ("Organisations employeuses", []),
+    "my_organisation": (ORGANISATION_NAME, [PEOPLE["recruteur"][1]]),
+}
+
+
+# ---------------------------------------------------------------------------- tests
+
+
+@screenshot_on_failure
+def test_first_start_creates_the_first_administrator(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, factory: sessionmaker[Session]
+) -> None:
+    page = pages.new()
+    page.goto(app_url)
+    expect_page(page, "Bienvenue : créez le premier compte administrateur")
+    expect_nav(page, None, setup_needed=True)
+
+    page.get_by_label("Nom et prénom").fill("Anne Lefèvre")
+    page.get_by_label("Adresse e-mail").fill("Anne.Lefevre@anct.gouv.fr")
+    page.get_by_label("Mot de passe", exact=True).fill(STRONG_PASSWORD)
+    page.get_by_label("Confirmez le mot de passe").fill(STRONG_PASSWORD)
+    page.get_by_role("button", name="Créer le compte administrateur").click()
+
+    expect(alert(page, "Success", "Compte administrateur créé. Vous êtes connecté·e.")).to_be_visible()
+    expect_page(page, "Petites villes de demain")
+    expect_nav(page, "admin")
+    assert {"Comptes", "Messages", "Organisations", "Mon compte"} <= nav_titles(page)
+    assert "Connexion" not in nav_titles(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar).to_contain_text("Anne Lefèvre")
+    expect(sidebar.get_by_role("button", name="Se déconnecter")).to_be_visible()
+
+    with factory() as session:
+        admins = [user for user in accounts.list_users(session) if user.role == "admin"]
+        assert [admin.email for admin in admins] == ["anne.lefevre@anct.gouv.fr"]
+        assert not accounts.needs_setup(session)
+
+
+@pytest.mark.parametrize("role", ["admin", "direction", "recruteur"])
+@screenshot_on_failure
+def test_each_role_sees_its_own_pages(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded: Seeded, role: str
+) -> None:
+    name, email = PEOPLE[role]
+    page = pages.new()
+    open_login_page(page, app_url)
+    expect_nav(page, None)
+
+    submit_login(page, email, STRONG_PASSWORD)
+    expect(alert(page, "Success", f"Bienvenue, {name}.")).to_be_visible()
+    expect_nav(page, role)
+    assert "Connexion" not in nav_titles(page)
+    expect(page.get_by_test_id("stSidebar")).to_contain_text(name)
+
+    # Every page of the role opens from the sidebar and draws its title without an exception.
+    # (The log-out below then starts from the last one, "Mon compte", which anonymous visitors may not see.)
+    wait_for_run(page)
+    for spec in access.visible_pages(role, setup_needed=False):
+        nav_link(page, spec.title).click()
+        expect(nav_link(page, spec.title)).to_have_attribute("aria-current", "page")
+        expect_page(page, expected_heading(spec))
+        expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+        if spec.key == "admin_users":  # the positive control of the check below
+            expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
+        expect_nav(page, role)  # still signed in
+
+    # A page the role may not see, typed by hand: a new tab is a new Streamlit session, which is anonymous.
+    forbidden = [
+        spec
+        for spec in access.PAGES
+        if spec.key in PROTECTED_CONTENT and not access.can_view(spec.key, role, setup_needed=False)
+    ]
+    if role == "admin":
+        assert [spec.key for spec in forbidden] == ["my_organisation"]
+    else:
+        assert "admin_users" in {spec.key for spec in forbidden}
+    other_tab = page.context.new_page()
+    for spec in forbidden:
+        other_tab.goto(f"{app_url}/{spec.url_path}")
+        # The page is reached (not Streamlit's English "page not found") and its own guard answers in French.
+        expect(alert(other_tab, "Error", "Connectez-vous pour accéder à cette page.")).to_be_visible()
+        wait_for_run(other_tab)
+        expect(other_tab.get_by_test_id("stException")).to_have_count(0)
+        title, secrets = PROTECTED_CONTENT[spec.key]
+        expect(heading(other_tab, title)).to_have_count(0)
+        expect(other_tab.get_by_test_id("stDataFrame")).to_have_count(0)
+        body = other_tab.locator("body").inner_text()
+        for secret in secrets:
+            assert secret not in body, f"{spec.url_path} shows {secret} to an anonymous visitor"
+        expect_nav(other_tab, None)
+    other_tab.close()
+
+    # Logging out brings the anonymous navigation back.
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Se déconnecter").click()
+    expect(alert(page, "Info", "Vous êtes déconnecté·e.")).to_be_visible()
+    expect_page(page, "Petites villes de demain")
+    expect_nav(page, None)
+    assert "Connexion" in nav_titles(page)
+    expect(page.get_by_test_id("stSidebar").get_by_role("button", name="Se déconnecter")).to_have_count(0)
+
+
+@screenshot_on_failure
+def test_wrong_password_is_refused_in_french(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded: Seeded
+) -> None:
+    page = pages.new()
+    open_login_page(page, app_url)
+
+    submit_login(page, PEOPLE["direction"][1], STRONG_PASSWORD + "-faux")
+
+    expect(alert(page, "Error", "Adresse e-mail ou mot de passe incorrect.")).to_be_visible()
+    expect(page.get_by_test_id("stAlertContentError")).to_have_count(1)
+    expect_page(page, "Connexion")
+    expect(page).to_have_url(f"{app_url}/{access.PAGES_BY_KEY['login'].url_path}")
+    expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
+    expect_nav(page, None)
+    expect(page.get_by_test_id("stSidebar").get_by_role("button", name="Se déconnecter")).to_have_count(0)
