@@ -27,7 +27,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import access, accounts
+from pvd_survey import access, accounts, mail, survey
 from pvd_survey.config import Settings
 from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD, free_port
 
@@ -76,6 +76,8 @@ def _server_env(database_url: str, port: int) -> dict[str, str]:
         PVD_DATABASE_URL=database_url,
         PVD_ARGON2_PROFILE="fast-tests",
         PVD_BASE_URL=f"http://127.0.0.1:{port}",
+        # The dashboard refreshes itself every 2 s here (10 s by default), to see live updates quickly.
+        PVD_DASHBOARD_REFRESH_SECONDS="2",
     )
     return env
 
@@ -433,3 +435,74 @@ def test_wrong_password_is_refused_in_french(
     expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
     expect_nav(page, None)
     expect(page.get_by_test_id("stSidebar").get_by_role("button", name="Se déconnecter")).to_have_count(0)
+
+
+# ---------------------------------------------------------------------------- the survey, live on the dashboard
+
+
+def choose_in_selectbox(page: Page, label: str, option: str) -> None:
+    """Pick an option of a Streamlit selectbox by its label (typing filters the long lists)."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).get_by_role("combobox")
+    box.click()
+    box.fill(option)
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_run(page)
+
+
+def choose_radio(page: Page, label: str, option: str) -> None:
+    page.get_by_test_id("stRadio").filter(has_text=label).get_by_text(option, exact=True).click()
+    wait_for_run(page)
+
+
+@screenshot_on_failure
+def test_survey_submitted_by_link_appears_live_on_the_dashboard(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded: Seeded, factory, settings
+) -> None:
+    from datetime import date
+
+    header = "start_month,employer,gender,experience,diploma,training_field,department\n"
+    earlier = survey.read_responses_csv(
+        header + "2021-09,epci,femme,5to20,bac4_5,urbanisme_amenagement,21\n" * 6, date.today()
+    )
+    with factory.begin() as session:
+        survey.import_responses(session, earlier)
+        survey.invite(session, survey.parse_invitation_list("lea.martin@montbard.fr;21"), settings)
+        link = next(m.link for m in mail.list_messages(session) if m.kind == "survey_invitation")
+    # The services ran with the test settings (base URL http://pvd.test): point the e-mailed link at this server.
+    assert link.startswith("http://pvd.test/questionnaire?jeton=")
+    link = app_url + link.removeprefix("http://pvd.test")
+
+    # The direction watches the dashboard.
+    dashboard = pages.new()
+    open_login_page(dashboard, app_url)
+    submit_login(dashboard, PEOPLE["direction"][1], STRONG_PASSWORD)
+    expect_nav(dashboard, "direction")
+    nav_link(dashboard, "Tableau de bord").click()
+    expect_page(dashboard, "Tableau de bord")
+    metric = dashboard.get_by_test_id("stMetricValue").first
+    expect(metric).to_have_text("6")
+    expect(dashboard.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+
+    # A chef de projet answers on another device, through the personal link.
+    respondent = pages.new()
+    respondent.goto(link)
+    expect_page(respondent, "Questionnaire : le profil des chefs de projet")
+    choose_in_selectbox(respondent, "Date de prise de poste", "mars 2022")
+    choose_radio(respondent, "Employeur", "Une commune")
+    choose_radio(respondent, "Genre", "Homme")
+    choose_radio(respondent, "Expérience professionnelle", "Entre un et cinq ans")
+    choose_radio(respondent, "Diplôme le plus élevé", "Bac+4 ou bac+5")
+    training = respondent.get_by_test_id("stMultiSelect").filter(has_text="Domaine(s)").get_by_role("combobox")
+    training.click()
+    respondent.get_by_role("option", name="Architecture", exact=True).click()
+    respondent.keyboard.press("Escape")
+    wait_for_run(respondent)
+    choose_in_selectbox(respondent, "Département du poste", "21 – Côte-d'Or")
+    expect(respondent.get_by_text(re.compile(r"^Brouillon enregistré à"))).to_be_visible()
+    respondent.get_by_role("button", name="Envoyer mes réponses").click()
+    expect(alert(respondent, "Success", "Merci ! Vos réponses sont enregistrées.")).to_be_visible()
+
+    # The dashboard counts the new answer by itself, without any reload.
+    expect(metric).to_have_text("7", timeout=15_000)
+    with factory.begin() as session:
+        assert survey.list_invitations(session)[0].submitted_at is not None
