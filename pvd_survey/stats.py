@@ -184,6 +184,10 @@ def survey_stats(session: Session, filters: Filters, k: int = DEFAULT_K, today: 
             answered_multiple[question.removeprefix(ANSWERED_PREFIX)] = total
         else:
             counts[question][option] = total
+
+    def free_or(column, value: str):
+        return column != ALL if value == ALL else column == value
+
     # The dimension figures: respondents at this key with one dimension left free.
     free_place = (
         (c.region == region, c.department != ALL)
@@ -193,8 +197,19 @@ def survey_stats(session: Session, filters: Filters, k: int = DEFAULT_K, today: 
         else (c.region == region, c.department == department)
     )
     dimension_queries = {
-        "employer": (c.region == region, c.department == department, c.employer != ALL, c.start_period == period),
-        "start_period": (c.region == region, c.department == department, c.employer == employer, c.start_period != ALL),
+        # A dimension that is filtered shows only the filtered value.
+        "employer": (
+            c.region == region,
+            c.department == department,
+            free_or(c.employer, employer),
+            c.start_period == period,
+        ),
+        "start_period": (
+            c.region == region,
+            c.department == department,
+            c.employer == employer,
+            free_or(c.start_period, period),
+        ),
         "department": (*free_place, c.employer == employer, c.start_period == period),
         "region": (
             (c.region != ALL, c.department == ALL)

@@ -248,3 +248,13 @@ def test_imported_2022_file_reproduces_the_published_percentages(factory):
                 option = "2022-S1" if option == "2022" else option
             assert round(computed[question]["options"][option]["share"]) == share, (question, option)
     assert result.respondents == 704
+
+
+def test_a_filtered_dimension_shows_only_its_filtered_value(factory):
+    load(factory, [answers(start_month="2021-03", employer="epci")] * 6 + [answers(start_month="2021-09")] * 7)
+    result = figures(factory, start_period="2021-S1")
+    assert result.respondents == 6
+    periods = {o: c.count for o, c in result.figures["start_period"].cells.items() if c.count}
+    assert periods == {"2021-S1": 6}
+    employers = figures(factory, employer="epci").figures["employer"].cells
+    assert {o: c.count for o, c in employers.items() if c.count} == {"epci": 6}
