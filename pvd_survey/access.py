@@ -32,13 +32,28 @@ class PageSpec:
         return URL_PATHS.get(self.key, self.key.replace("_", "-"))
 
 
-URL_PATHS = {"survey": "questionnaire"}
+URL_PATHS = {
+    "survey": "questionnaire",
+    "meetings": "rencontres",
+    "registration": "inscription",
+    "meetings_admin": "rencontres-organisation",
+    "checkin": "emargement",
+}
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "Accueil", ":material/home:", EVERYONE, "Petites villes de demain"),
     PageSpec("setup", "Premier administrateur", ":material/shield_person:", frozenset({ANONYMOUS}), "Compte"),
     PageSpec("login", "Connexion", ":material/login:", frozenset({ANONYMOUS}), "Compte"),
     PageSpec("my_organisation", "Mon organisation", ":material/apartment:", frozenset({"recruteur"}), "Recrutement"),
+    PageSpec("meetings", "Rencontres", ":material/event:", EVERYONE, "Petites villes de demain"),
+    PageSpec(
+        "registration",
+        "Mon inscription",
+        ":material/confirmation_number:",
+        EVERYONE,
+        "Petites villes de demain",
+        hidden=True,
+    ),
     PageSpec("survey", "Questionnaire", ":material/assignment:", EVERYONE, "Petites villes de demain", hidden=True),
     PageSpec("dashboard", "Tableau de bord", ":material/monitoring:", frozenset({"admin", "direction"}), "Programme"),
     PageSpec(
@@ -48,6 +63,14 @@ PAGES: tuple[PageSpec, ...] = (
         frozenset({"admin", "direction"}),
         "Programme",
     ),
+    PageSpec(
+        "meetings_admin",
+        "Organiser les rencontres",
+        ":material/event_available:",
+        frozenset({"admin", "direction"}),
+        "Programme",
+    ),
+    PageSpec("checkin", "Émargement", ":material/how_to_reg:", frozenset({"admin", "direction"}), "Programme"),
     PageSpec("organisations", "Organisations", ":material/domain:", frozenset({"admin", "direction"}), "Programme"),
     PageSpec("admin_users", "Comptes", ":material/group:", frozenset({"admin"}), "Administration"),
     PageSpec("admin_outbox", "Messages", ":material/outgoing_mail:", frozenset({"admin"}), "Administration"),

@@ -56,6 +56,7 @@ class Settings:
     mail_thread: bool
     disclosure_k: int = 5
     dashboard_refresh_seconds: int = 10
+    meeting_reminder_days: int = 2
 
     @property
     def is_sqlite(self) -> bool:
@@ -155,6 +156,7 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         login_lock_minutes=_int(get("PVD_LOGIN_LOCK_MINUTES"), "PVD_LOGIN_LOCK_MINUTES", 15, problems, 1),
         mail_thread=_bool(get("PVD_MAIL_THREAD"), "PVD_MAIL_THREAD", True, problems),
         disclosure_k=_int(get("PVD_DISCLOSURE_K"), "PVD_DISCLOSURE_K", 5, problems, 2),
+        meeting_reminder_days=_int(get("PVD_MEETING_REMINDER_DAYS"), "PVD_MEETING_REMINDER_DAYS", 2, problems, 0),
         dashboard_refresh_seconds=_int(
             get("PVD_DASHBOARD_REFRESH_SECONDS"), "PVD_DASHBOARD_REFRESH_SECONDS", 10, problems, 2
         ),

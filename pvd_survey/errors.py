@@ -71,6 +71,34 @@ MESSAGES: dict[str, str] = {
     "unknown_filter": "Filtre inconnu : {name} « {value} ».",
     "filter_mismatch": "Le département {department} n'appartient pas à la région choisie.",
     "closing_in_past": "La date de clôture doit être dans le futur.",
+    # Meetings
+    "unknown_meeting": "Rencontre introuvable : vérifiez le lien, ou choisissez une rencontre dans la liste.",
+    "field_required": "Ce champ est obligatoire.",
+    "text_too_long": "Ce texte est trop long ({maximum} caractères au plus).",
+    "bad_url": "Le lien doit commencer par https://.",
+    "place_required": "Indiquez la ville ou le lieu, ou un lien de visioconférence.",
+    "ends_before_start": "La fin doit être après le début.",
+    "bad_capacity": "Le nombre de places doit être un nombre entier entre 1 et 100 000.",
+    "deadline_after_start": "La clôture des inscriptions doit précéder le début de la rencontre.",
+    "opens_after_deadline": "L'ouverture des inscriptions doit précéder leur clôture.",
+    "audiences_required": "Choisissez au moins un public admis.",
+    "capacity_below_confirmed": (
+        "Impossible de passer à {capacity} places : {confirmed} personnes sont déjà confirmées. "
+        "Annulez d'abord des inscriptions, ou gardez au moins {confirmed} places."
+    ),
+    "consent_required": "Cochez la case pour accepter la notice de confidentialité : sans cela, pas d'inscription.",
+    "registration_not_open": "Les inscriptions à cette rencontre ouvrent le {opens}.",
+    "registration_closed": "Les inscriptions à cette rencontre sont closes.",
+    "audience_not_admitted": "Cette rencontre n'est pas ouverte au profil « {role} ».",
+    "try_again": "L'enregistrement n'a pas pu aboutir. Réessayez : rien n'a été enregistré.",
+    "already_cancelled": "Cette inscription est déjà annulée.",
+    "meeting_started": "La rencontre a commencé : l'inscription ne peut plus être annulée.",
+    "invalid_registration_link": (
+        "Ce lien d'inscription n'est pas valide. Utilisez le lien le plus récent reçu par e-mail "
+        "(un nouvel envoi remplace le précédent)."
+    ),
+    "unknown_registration": "Inscription introuvable pour cette rencontre.",
+    "not_confirmed": "Seules les personnes confirmées peuvent être pointées présentes.",
     # Mail
     "mail_not_found": "Message introuvable.",
     "mail_not_failed": "Seuls les messages en échec peuvent être remis en file d'envoi.",

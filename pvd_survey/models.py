@@ -232,3 +232,88 @@ class SurveyCount(Base):
     question: Mapped[str] = mapped_column(String(40), primary_key=True)
     option: Mapped[str] = mapped_column(String(40), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+MEETING_KINDS = ("rencontre_regionale", "atelier", "webinaire", "autre")
+ATTENDEE_ROLES = ("chef_de_projet", "elu", "partenaire", "autre")
+REGISTRATION_STATUSES = ("confirmed", "waiting", "cancelled")
+
+
+class Meeting(Base):
+    """A meeting with limited places; `confirmed_count` is the seat counter every registration updates.
+
+    The counter, guarded by the CHECK below, is what makes overselling impossible: a seat is taken by
+    one conditional UPDATE (`confirmed_count < capacity`), atomic on SQLite and PostgreSQL alike, and
+    `arrivals` numbers the attempts in the order they took the meeting row's lock (the waiting list order).
+    """
+
+    __tablename__ = "meeting"
+    __table_args__ = (
+        CheckConstraint(_in("kind", MEETING_KINDS), name="kind"),
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        CheckConstraint("confirmed_count >= 0 AND confirmed_count <= capacity", name="seats_within_capacity"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("registration_closes_at <= starts_at", name="closes_before_start"),
+        CheckConstraint("registration_opens_at < registration_closes_at", name="opens_before_closing"),
+        Index("ix_meeting_upcoming", "starts_at", "region"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    region: Mapped[str | None] = mapped_column(String(2))  # None: national (e.g. a webinar)
+    city: Mapped[str] = mapped_column(String(120), default="")
+    venue: Mapped[str] = mapped_column(String(300), default="")
+    online_url: Mapped[str | None] = mapped_column(String(500))
+    starts_at: Mapped[datetime] = mapped_column(DateTime)
+    ends_at: Mapped[datetime] = mapped_column(DateTime)
+    capacity: Mapped[int] = mapped_column(Integer)
+    confirmed_count: Mapped[int] = mapped_column(Integer, default=0)
+    arrivals: Mapped[int] = mapped_column(Integer, default=0)
+    registration_opens_at: Mapped[datetime] = mapped_column(DateTime)
+    registration_closes_at: Mapped[datetime] = mapped_column(DateTime)
+    # Attendee roles admitted, codes from ATTENDEE_ROLES joined with "|".
+    audiences: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Set by the services when the direction edits the meeting (not by seat-counter updates).
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Registration(Base):
+    """One person's registration to one meeting (one per e-mail per meeting), with its private link."""
+
+    __tablename__ = "registration"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "email", name="one_per_email"),
+        UniqueConstraint("meeting_id", "arrival", name="one_per_arrival"),
+        CheckConstraint(_in("status", REGISTRATION_STATUSES), name="status"),
+        CheckConstraint(_in("attendee_role", ATTENDEE_ROLES), name="attendee_role"),
+        # The waiting list and the confirmed list of a meeting, in arrival order.
+        Index("ix_registration_queue", "meeting_id", "status", "arrival"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    # Position in the order of arrival (from meeting.arrivals); a new registration after a
+    # cancellation takes a new number, at the end of the queue.
+    arrival: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    # None once anonymised (a year after the meeting): only the figures' fields remain.
+    email: Mapped[str | None] = mapped_column(String(320))
+    full_name: Mapped[str] = mapped_column(String(200))
+    attendee_role: Mapped[str] = mapped_column(String(20))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    department: Mapped[str | None] = mapped_column(String(3))
+    needs: Mapped[str] = mapped_column(Text, default="")
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    consented_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Cancelled by the person, or by the direction on their behalf.
+    cancelled_by: Mapped[str | None] = mapped_column(String(20))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    checked_in_at: Mapped[datetime | None] = mapped_column(DateTime)
+    anonymised_at: Mapped[datetime | None] = mapped_column(DateTime)

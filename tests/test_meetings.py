@@ -1,0 +1,394 @@
+"""Meeting services on the test database: registration, waiting list, cancellation, check-in, data rights."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from icalendar import Calendar
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from pvd_survey import mail, meetings
+from pvd_survey.errors import DomainError
+from pvd_survey.meetings import MeetingForm, RegistrationForm
+from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
+from pvd_survey.survey_questions import InvalidAnswers
+
+
+def meeting_form(**overrides) -> MeetingForm:
+    """A valid meeting in ten days, registrations open now."""
+    now = utcnow()
+    values = {
+        "title": "Rencontre régionale des chefs de projet de Bourgogne-Franche-Comté",
+        "kind": "rencontre_regionale",
+        "region": "27",
+        "city": "Dijon",
+        "venue": "Préfecture de région, salle Vauban",
+        "online_url": None,
+        "starts_at": now + timedelta(days=10),
+        "ends_at": now + timedelta(days=10, hours=7),
+        "capacity": 2,
+        "registration_opens_at": now - timedelta(days=1),
+        "registration_closes_at": now + timedelta(days=8),
+        "audiences": ("chef_de_projet", "elu", "partenaire"),
+        "description": "Journée d'échanges sur la revitalisation des centres-bourgs.",
+    }
+    values.update(overrides)
+    return MeetingForm(**values)
+
+
+def person(number: int, **overrides) -> RegistrationForm:
+    """A valid registration for person number N."""
+    values = {
+        "full_name": f"Personne {number}",
+        "email": f"personne.{number}@mairie.fr",
+        "attendee_role": "chef_de_projet",
+        "organisation": "Commune de Semur-en-Auxois",
+        "department": "21",
+        "needs": "",
+        "consent": True,
+    }
+    values.update(overrides)
+    return RegistrationForm(**values)
+
+
+def outbox(session, kind: str | None = None) -> list[OutboxMessage]:
+    """Messages written to the outbox, oldest first."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
+    if kind:
+        query = query.where(OutboxMessage.kind == kind)
+    return list(session.scalars(query))
+
+
+def token_of(message: OutboxMessage) -> str:
+    """The private-link token an e-mail carries."""
+    return message.link.split("jeton=")[1]
+
+
+@pytest.fixture
+def meeting_id(session) -> int:
+    """A meeting with 2 places."""
+    return meetings.create_meeting(session, meeting_form())
+
+
+# ---------------------------------------------------------------------------- the direction's edits
+
+
+def test_create_meeting_rejects_each_bad_field_and_stores_nothing(session):
+    now = utcnow()
+    bad = meeting_form(
+        title=" ",
+        capacity=0,
+        ends_at=now + timedelta(days=9),
+        registration_closes_at=now + timedelta(days=11),
+        audiences=(),
+        online_url="javascript:alert(1)",
+    )
+    with pytest.raises(InvalidAnswers) as raised:
+        meetings.create_meeting(session, bad)
+    assert {field: error.code for field, error in raised.value.errors.items()} == {
+        "title": "field_required",
+        "capacity": "bad_capacity",
+        "ends_at": "ends_before_start",
+        "registration_closes_at": "deadline_after_start",
+        "audiences": "audiences_required",
+        "online_url": "bad_url",
+    }
+    assert session.scalar(select(func.count()).select_from(Meeting)) == 0
+
+
+def test_lowering_capacity_below_confirmed_is_refused(session, settings, meeting_id):
+    meetings.register(session, meeting_id, person(1), settings)
+    meetings.register(session, meeting_id, person(2), settings)
+    with pytest.raises(InvalidAnswers) as raised:
+        meetings.update_meeting(session, meeting_id, meeting_form(capacity=1), settings)
+    assert raised.value.errors["capacity"].code == "capacity_below_confirmed"
+    assert raised.value.errors["capacity"].params == {"capacity": 1, "confirmed": 2}
+    assert meetings.get_meeting(session, meeting_id).capacity == 2
+
+
+def test_raising_capacity_promotes_the_waiting_list_in_order(session, settings, meeting_id):
+    for number in range(1, 6):
+        meetings.register(session, meeting_id, person(number), settings)
+    promoted = meetings.update_meeting(session, meeting_id, meeting_form(capacity=4), settings)
+    assert promoted == ["personne.3@mairie.fr", "personne.4@mairie.fr"]
+    lists = meetings.roster(session, meeting_id)
+    assert [p.email for p in lists.waiting] == ["personne.5@mairie.fr"] and lists.waiting[0].position == 1
+    assert lists.meeting.confirmed == 4
+    assert [m.recipient for m in outbox(session, "meeting_promoted")] == promoted
+
+
+# ---------------------------------------------------------------------------- registration
+
+
+def test_register_confirms_then_waitlists_with_positions_and_mails(session, settings, meeting_id):
+    first = meetings.register(session, meeting_id, person(1), settings)
+    meetings.register(session, meeting_id, person(2), settings)
+    third = meetings.register(session, meeting_id, person(3), settings)
+    fourth = meetings.register(session, meeting_id, person(4), settings)
+    assert (first.status, first.position) == ("confirmed", None)
+    assert (third.status, third.position) == ("waiting", 1)
+    assert (fourth.status, fourth.position) == ("waiting", 2)
+    assert first.reference.startswith("RV-") and len(first.reference) == 11
+    info = meetings.get_meeting(session, meeting_id)
+    assert (info.confirmed, info.waiting, info.places_left) == (2, 2, 0)
+    confirmed_mail = outbox(session, "meeting_confirmed")[0]
+    assert confirmed_mail.recipient == "personne.1@mairie.fr"
+    assert "/inscription?jeton=" in confirmed_mail.link
+    waiting_mail = outbox(session, "meeting_waiting")[0]
+    assert "position 1" in waiting_mail.subject and not waiting_mail.attachments
+
+
+def test_confirmation_carries_a_valid_calendar_file(session, settings, meeting_id):
+    meetings.register(session, meeting_id, person(1), settings)
+    message = outbox(session, "meeting_confirmed")[0]
+    (attachment,) = message.attachments
+    assert attachment["filename"] == "rencontre.ics" and attachment["content_type"] == "text/calendar"
+    import base64
+
+    calendar = Calendar.from_ical(base64.b64decode(attachment["content_base64"]))
+    (event,) = calendar.walk("VEVENT")
+    meeting = meetings.get_meeting(session, meeting_id)
+    assert str(event["summary"]) == meeting.title
+    assert event.decoded("dtstart").replace(tzinfo=None) == meeting.starts_at.replace(microsecond=0)
+    assert event.decoded("dtend") > event.decoded("dtstart")
+    assert "Dijon" in str(event["location"])
+    assert token_of(message) in str(event["description"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "code"),
+    [
+        ({"email": "pas-une-adresse"}, "email", "invalid_email"),
+        ({"full_name": "  "}, "full_name", "field_required"),
+        ({"consent": False}, "consent", "consent_required"),
+        ({"attendee_role": "ministre"}, "attendee_role", "field_required"),
+        ({"department": "999"}, "department", "unknown_department"),
+        ({"organisation": "x" * 201}, "organisation", "text_too_long"),
+    ],
+)
+def test_bad_registration_is_refused_and_stores_nothing(session, settings, meeting_id, overrides, field, code):
+    with pytest.raises(InvalidAnswers) as raised:
+        meetings.register(session, meeting_id, person(1, **overrides), settings)
+    assert raised.value.errors[field].code == code
+    assert session.scalar(select(func.count()).select_from(Registration)) == 0
+    assert outbox(session) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"registration_opens_at": utcnow() + timedelta(days=1)}, "registration_not_open"),
+        (
+            {
+                "registration_opens_at": utcnow() - timedelta(days=3),
+                "registration_closes_at": utcnow() - timedelta(days=1),
+            },
+            "registration_closed",
+        ),
+        ({"audiences": ("elu",)}, "audience_not_admitted"),
+    ],
+)
+def test_registration_outside_its_window_or_audience_is_refused(session, settings, overrides, code):
+    meeting_id = meetings.create_meeting(session, meeting_form(**overrides))
+    with pytest.raises(DomainError) as raised:
+        meetings.register(session, meeting_id, person(1), settings)
+    assert raised.value.code == code
+    assert session.scalar(select(func.count()).select_from(Registration)) == 0
+
+
+def test_unknown_meeting_is_refused(session, settings):
+    with pytest.raises(DomainError) as raised:
+        meetings.register(session, 4242, person(1), settings)
+    assert raised.value.code == "unknown_meeting"
+    for raw in ("", "abc", "-1", "1e3", "9" * 40):
+        with pytest.raises(DomainError):
+            meetings.parse_meeting_id(raw)
+
+
+def test_a_second_attempt_with_the_same_email_resends_and_stores_one(session, settings, meeting_id):
+    first = meetings.register(session, meeting_id, person(1), settings)
+    again = meetings.register(session, meeting_id, person(1, email="  Personne.1@MAIRIE.fr "), settings)
+    assert again.already_registered and again.reference == first.reference and again.status == "confirmed"
+    assert session.scalar(select(func.count()).select_from(Registration)) == 1
+    messages = outbox(session, "meeting_confirmed")
+    assert len(messages) == 2 and "déjà inscrit" in messages[1].body
+    # The newest link works, the older one no longer does.
+    assert meetings.open_private_link(session, token_of(messages[1])).reference == first.reference
+    with pytest.raises(DomainError):
+        meetings.open_private_link(session, token_of(messages[0]))
+
+
+# ---------------------------------------------------------------------------- cancellation
+
+
+def test_cancelling_frees_the_place_for_the_first_in_line(session, settings, meeting_id):
+    for number in range(1, 5):
+        meetings.register(session, meeting_id, person(number), settings)
+    token = token_of(outbox(session, "meeting_confirmed")[0])
+    assert meetings.cancel_by_token(session, token, settings) == 1
+    lists = meetings.roster(session, meeting_id)
+    assert sorted(p.email for p in lists.confirmed) == ["personne.2@mairie.fr", "personne.3@mairie.fr"]
+    assert [(p.email, p.position) for p in lists.waiting] == [("personne.4@mairie.fr", 1)]
+    assert [p.email for p in lists.cancelled] == ["personne.1@mairie.fr"]
+    (promotion,) = outbox(session, "meeting_promoted")
+    assert promotion.recipient == "personne.3@mairie.fr" and promotion.attachments
+    assert outbox(session, "meeting_cancelled")[0].recipient == "personne.1@mairie.fr"
+    # The link now shows the cancellation and cannot cancel twice.
+    view = meetings.open_private_link(session, token)
+    assert view.status == "cancelled" and not view.can_cancel
+    with pytest.raises(DomainError) as raised:
+        meetings.cancel_by_token(session, token, settings)
+    assert raised.value.code == "already_cancelled"
+
+
+def test_cancelling_from_the_waiting_list_moves_the_others_up(session, settings, meeting_id):
+    for number in range(1, 6):
+        meetings.register(session, meeting_id, person(number), settings)
+    waiting_token = token_of(outbox(session, "meeting_waiting")[0])  # personne.3
+    assert meetings.cancel_by_token(session, waiting_token, settings) == 0
+    lists = meetings.roster(session, meeting_id)
+    assert [(p.email, p.position) for p in lists.waiting] == [("personne.4@mairie.fr", 1), ("personne.5@mairie.fr", 2)]
+    assert lists.meeting.confirmed == 2
+
+
+def test_registering_again_after_cancelling_goes_to_the_end_of_the_line(session, settings, meeting_id):
+    for number in range(1, 4):
+        meetings.register(session, meeting_id, person(number), settings)
+    meetings.cancel_by_token(session, token_of(outbox(session, "meeting_confirmed")[0]), settings)
+    again = meetings.register(session, meeting_id, person(1), settings)
+    assert (again.status, again.position, again.already_registered) == ("waiting", 1, False)
+
+
+def test_bad_or_stale_links_are_refused(session, settings):
+    for token in (None, "", "x" * 43):
+        with pytest.raises(DomainError) as raised:
+            meetings.open_private_link(session, token)
+        assert raised.value.code == "invalid_registration_link"
+
+
+def test_direction_cancels_for_someone_of_that_meeting_only(session, settings, meeting_id):
+    other = meetings.create_meeting(session, meeting_form(title="Atelier"))
+    meetings.register(session, meeting_id, person(1), settings)
+    registration_id = meetings.roster(session, meeting_id).confirmed[0].id
+    with pytest.raises(DomainError) as raised:
+        meetings.cancel_by_direction(session, other, registration_id, settings)
+    assert raised.value.code == "unknown_registration"
+    meetings.cancel_by_direction(session, meeting_id, registration_id, settings)
+    assert "direction du programme a annulé" in outbox(session, "meeting_cancelled")[0].body
+
+
+# ---------------------------------------------------------------------------- lists, exports, check-in
+
+
+def test_exports_and_sign_in_sheet(session, settings, meeting_id):
+    meetings.register(session, meeting_id, person(1, full_name='=HYPERLINK("x")', organisation="Œuvre"), settings)
+    meetings.register(session, meeting_id, person(2, full_name="Hélène Dœuf"), settings)
+    meetings.register(session, meeting_id, person(3), settings)
+    lists = meetings.roster(session, meeting_id)
+    rows = meetings.export_rows(lists)
+    assert [row[1] for row in rows] == ["Confirmée", "Confirmée", "Liste d'attente"]
+    assert rows[2][2] == 1
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(meetings.sign_in_sheet_pdf(lists))).pages)
+    assert "Feuille d'émargement" in text and "Hélène Dœuf" in text and "Œuvre" in text
+    assert "Personne 3" not in text  # waiting list is not on the sheet
+
+
+def test_check_in_searches_without_accents_and_marks_present(session, settings, meeting_id):
+    meetings.register(session, meeting_id, person(1, full_name="Hélène Dupré"), settings)
+    meetings.register(session, meeting_id, person(2, full_name="Marc Durand"), settings)
+    meetings.register(session, meeting_id, person(3, full_name="Helene Waiting"), settings)
+    (found,) = meetings.search_attendees(session, meeting_id, "helene")
+    assert found.full_name == "Hélène Dupré"
+    meetings.set_present(session, meeting_id, found.id, True)
+    assert meetings.roster(session, meeting_id).present == 1
+    waiting = meetings.roster(session, meeting_id).waiting[0]
+    with pytest.raises(DomainError) as raised:
+        meetings.set_present(session, meeting_id, waiting.id, True)
+    assert raised.value.code == "not_confirmed"
+    meetings.set_present(session, meeting_id, found.id, False)
+    assert meetings.roster(session, meeting_id).present == 0
+
+
+def test_reminders_are_sent_once_to_confirmed_people(session, settings, meeting_id):
+    meetings.register(session, meeting_id, person(1), settings)
+    meetings.register(session, meeting_id, person(2), settings)
+    meetings.register(session, meeting_id, person(3), settings)
+    start = meetings.get_meeting(session, meeting_id).starts_at
+    assert meetings.send_due_reminders(session, settings, now=start - timedelta(days=3)) == 0
+    assert meetings.send_due_reminders(session, settings, now=start - timedelta(days=1)) == 2
+    assert meetings.send_due_reminders(session, settings, now=start - timedelta(hours=2)) == 0
+    assert sorted(m.recipient for m in outbox(session, "meeting_reminder")) == [
+        "personne.1@mairie.fr",
+        "personne.2@mairie.fr",
+    ]
+    no_reminders = replace(settings, meeting_reminder_days=0)
+    assert meetings.send_due_reminders(session, no_reminders, now=start - timedelta(hours=1)) == 0
+
+
+def test_dashboard_attendance_hides_small_groups(session, settings):
+    now = utcnow()
+    meeting_id = meetings.create_meeting(session, meeting_form(capacity=20))
+    roles = ["chef_de_projet"] * 8 + ["elu"] * 5 + ["partenaire"]
+    for number, role in enumerate(roles, start=1):
+        meetings.register(session, meeting_id, person(number, attendee_role=role), settings)
+    chefs = [p for p in meetings.roster(session, meeting_id).confirmed if p.attendee_role == "chef_de_projet"]
+    for attendee in chefs[:6]:
+        meetings.set_present(session, meeting_id, attendee.id, True)
+    after = meetings.get_meeting(session, meeting_id).starts_at + timedelta(hours=1)
+    figures = meetings.dashboard_figures(session, k=5, now=after)
+    (line,) = figures.meetings
+    assert (line.meeting.confirmed, line.present, line.fill_rate) == (14, 6, 70.0)
+    by_role = {row.group: row for row in figures.by_role}
+    assert (by_role["Chef de projet"].confirmed, by_role["Chef de projet"].present) == (8, 6)
+    assert by_role["Chef de projet"].rate == 75.0
+    # One partner alone is hidden, and the élus too, or the partner could be recovered from the total.
+    assert by_role["Partenaire"].confirmed is None and by_role["Élu ou élue"].confirmed is None
+    (region,) = figures.by_region
+    assert (region.group, region.confirmed, region.present, region.rate) == ("Bourgogne-Franche-Comté", 14, 6, 42.9)
+    # Before the meeting, attendance is not reported.
+    assert meetings.dashboard_figures(session, k=5, now=now).by_role == []
+
+
+# ---------------------------------------------------------------------------- personal data
+
+
+def test_purge_anonymises_a_year_after_the_meeting(session, settings, meeting_id):
+    meetings.register(session, meeting_id, person(1), settings)
+    ends = meetings.get_meeting(session, meeting_id).ends_at
+    assert meetings.purge(session, now=ends + timedelta(days=300)) == []
+    lines = meetings.purge(session, now=ends + timedelta(days=366), dry_run=True)
+    assert len(lines) == 1 and "anonymisée" in lines[0]
+    assert meetings.personal_data(session, "personne.1@mairie.fr") != []
+    assert meetings.purge(session, now=ends + timedelta(days=366)) == lines
+    assert meetings.personal_data(session, "personne.1@mairie.fr") == []
+    registration = session.scalar(select(Registration))
+    assert registration.email is None and registration.full_name == "" and registration.attendee_role
+    assert meetings.purge(session, now=ends + timedelta(days=400)) == []
+
+
+def test_access_request_and_erasure_free_the_place(session, settings, meeting_id):
+    meetings.register(session, meeting_id, person(1, needs="Fauteuil roulant"), settings)
+    meetings.register(session, meeting_id, person(2), settings)
+    meetings.register(session, meeting_id, person(3), settings)
+    (held,) = meetings.personal_data(session, "PERSONNE.1@mairie.fr")
+    assert held["besoins"] == "Fauteuil roulant" and held["statut"] == "Confirmée"
+    assert meetings.erase(session, "personne.1@mairie.fr", settings) == 1
+    assert meetings.personal_data(session, "personne.1@mairie.fr") == []
+    lists = meetings.roster(session, meeting_id)
+    assert sorted(p.email for p in lists.confirmed) == ["personne.2@mairie.fr", "personne.3@mairie.fr"]
+
+
+def test_outbox_messages_are_delivered_with_the_calendar(factory, settings, smtp_server):
+    with factory.begin() as session:
+        meeting_id = meetings.create_meeting(session, meeting_form())
+        meetings.register(session, meeting_id, person(1), settings)
+    report = mail.deliver_due(factory, smtp_server.settings())
+    assert len(report.sent) == 1
+    (message,) = smtp_server.to("personne.1@mairie.fr")
+    parts = {part.get_content_type(): part for part in message.walk()}
+    calendar = Calendar.from_ical(parts["text/calendar"].get_payload(decode=True))
+    assert calendar.walk("VEVENT")
