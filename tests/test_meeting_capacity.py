@@ -1,0 +1,220 @@
+"""The capacity guarantee under real concurrency (threads and separate processes), on both databases.
+
+Each attempt is what a page does: its own transaction around `meetings.register`. The harness checks
+what a person would notice (oversold places, a waiting list out of order, an error on screen, a
+duplicate), and a control test runs the same harness against a check-then-insert registration
+without the lock, to prove the harness does see overselling when the guard is off.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from pvd_survey import db, meetings
+from pvd_survey.config import load_settings
+from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
+from tests.test_meetings import meeting_form, person, token_of
+
+ATTEMPTS = 1000
+PLACES = 300
+THREADS = 16
+
+
+def _attempt(factory, settings, meeting_id: int, number: int) -> tuple[str, object]:
+    """One person's registration, as the page runs it; an exception is what the person would see."""
+    try:
+        with db.transaction(factory) as session:
+            return "ok", meetings.register(session, meeting_id, person(number), settings)
+    except Exception as error:
+        return "error", repr(error)
+
+
+def _run_threads(task: Callable[[int], tuple[str, object]], numbers: list[int], threads: int) -> list:
+    barrier = threading.Barrier(threads)
+
+    def started(number: int):
+        if number < threads:  # the first wave starts together
+            barrier.wait()
+        return task(number)
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(started, numbers))
+
+
+def _process_batch(database_url: str, meeting_id: int, numbers: list[int], start_at: float) -> list:
+    """Run in a separate process: its own engine, several threads, started at the same moment as the others."""
+    settings = load_settings(
+        {"PVD_DATABASE_URL": database_url, "PVD_BASE_URL": "http://pvd.test"}, secrets_path=Path("/nonexistent")
+    )
+    engine = db.make_engine(database_url)
+    factory = db.make_session_factory(engine)
+    time.sleep(max(0.0, start_at - time.time()))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda n: _attempt(factory, settings, meeting_id, n), numbers))
+    engine.dispose()
+    # Outcomes cross the process boundary as plain tuples.
+    return [(kind, (value.status, value.position) if kind == "ok" else value) for kind, value in results]
+
+
+def problems(factory, meeting_id: int, capacity: int, attempts: int) -> list[str]:
+    """Everything a person would notice as wrong after `attempts` distinct people tried to register."""
+    found = []
+    with db.read_only(factory) as session:
+        rows = session.execute(
+            select(Registration.status, Registration.arrival, Registration.email).where(
+                Registration.meeting_id == meeting_id
+            )
+        ).all()
+        counter = session.scalar(select(Meeting.confirmed_count).where(Meeting.id == meeting_id))
+    statuses = Counter(status for status, _, _ in rows)
+    if statuses["confirmed"] > capacity:
+        found.append(f"oversold: {statuses['confirmed']} confirmed for {capacity} places")
+    if statuses["confirmed"] != counter:
+        found.append(f"seat counter {counter} != {statuses['confirmed']} confirmed rows")
+    if len(rows) != attempts or len({email for _, _, email in rows}) != len(rows):
+        found.append(f"{len(rows)} registrations for {attempts} people")
+    if statuses["confirmed"] < min(capacity, attempts):
+        found.append(f"places left unsold: {statuses['confirmed']} confirmed")
+    arrivals = sorted((arrival, status) for status, arrival, _ in rows)
+    if [status for _, status in arrivals] != sorted((status for _, status in arrivals), key=lambda s: s != "confirmed"):
+        found.append("someone who came later got a place before someone on the waiting list")
+    return found
+
+
+@pytest.fixture
+def big_meeting(factory) -> int:
+    with db.transaction(factory) as session:
+        return meetings.create_meeting(session, meeting_form(capacity=PLACES))
+
+
+def _check_outcomes(outcomes: list) -> None:
+    errors = [value for kind, value in outcomes if kind == "error"]
+    assert errors == [], f"{len(errors)} errors shown to people, e.g. {errors[:3]}"
+    results = [value for _, value in outcomes]
+    statuses = Counter(status for status, _ in results)
+    assert statuses == {"confirmed": PLACES, "waiting": ATTEMPTS - PLACES}
+    # Everyone on the waiting list was told a distinct position, 1 to 700, in arrival order.
+    assert sorted(position for status, position in results if status == "waiting") == list(
+        range(1, ATTEMPTS - PLACES + 1)
+    )
+
+
+def test_1000_threads_for_300_places(factory, settings, big_meeting):
+    outcomes = _run_threads(lambda n: _attempt(factory, settings, big_meeting, n), list(range(ATTEMPTS)), THREADS)
+    _check_outcomes([(kind, (v.status, v.position) if kind == "ok" else v) for kind, v in outcomes])
+    assert problems(factory, big_meeting, PLACES, ATTEMPTS) == []
+    with db.read_only(factory) as session:
+        lists = meetings.roster(session, big_meeting)
+        assert [p.position for p in lists.waiting] == list(range(1, ATTEMPTS - PLACES + 1))
+        assert session.scalar(select(func.count()).where(OutboxMessage.kind == "meeting_confirmed")) == PLACES
+
+
+def test_1000_attempts_from_4_processes_for_300_places(factory, database_url, big_meeting):
+    batches = [list(range(start, ATTEMPTS, 4)) for start in range(4)]
+    start_at = time.time() + 3.0  # every process starts at the same moment, after its imports
+    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_process_batch, database_url, big_meeting, batch, start_at) for batch in batches]
+        outcomes = [outcome for future in futures for outcome in future.result(timeout=240)]
+    _check_outcomes(outcomes)
+    assert problems(factory, big_meeting, PLACES, ATTEMPTS) == []
+
+
+def test_the_same_email_20_times_at_once_registers_once(factory, settings, big_meeting):
+    outcomes = _run_threads(lambda _: _attempt(factory, settings, big_meeting, 7), list(range(20)), 20)
+    assert [kind for kind, _ in outcomes] == ["ok"] * 20
+    results = [value for _, value in outcomes]
+    assert sum(not r.already_registered for r in results) == 1
+    assert len({r.reference for r in results}) == 1
+    with db.read_only(factory) as session:
+        assert session.scalar(select(func.count()).select_from(Registration)) == 1
+        assert session.scalar(select(Meeting.confirmed_count)) == 1
+
+
+def test_cancellations_racing_new_registrations_never_oversell_nor_skip_the_line(factory, settings):
+    capacity, waiting, cancels, newcomers = 50, 30, 25, 100
+    with db.transaction(factory) as session:
+        meeting_id = meetings.create_meeting(session, meeting_form(capacity=capacity))
+    for number in range(capacity + waiting):
+        with db.transaction(factory) as session:
+            meetings.register(session, meeting_id, person(number), settings)
+    with db.read_only(factory) as session:
+        confirmation_tokens = [
+            token_of(m)
+            for m in session.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == "meeting_confirmed").order_by(OutboxMessage.id)
+            )
+        ][:cancels]
+        first_in_line = [p.email for p in meetings.roster(session, meeting_id).waiting]
+
+    def cancel(index: int):
+        try:
+            with db.transaction(factory) as session:
+                return "ok", meetings.cancel_by_token(session, confirmation_tokens[index], settings)
+        except Exception as error:
+            return "error", repr(error)
+
+    def task(index: int):
+        if index % 5 == 0 and index // 5 < cancels:
+            return cancel(index // 5)
+        return _attempt(factory, settings, meeting_id, 1000 + index)
+
+    outcomes = _run_threads(task, list(range(cancels + newcomers)), THREADS)
+    assert [value for kind, value in outcomes if kind == "error"] == []
+    with db.read_only(factory) as session:
+        lists = meetings.roster(session, meeting_id)
+        promotions = list(
+            session.scalars(select(OutboxMessage.recipient).where(OutboxMessage.kind == "meeting_promoted"))
+        )
+    assert lists.meeting.confirmed == len(lists.confirmed) == capacity
+    # Every freed place went to the first in line, exactly once each; no newcomer jumped the queue.
+    assert sorted(promotions) == sorted(first_in_line[:cancels])
+    assert [p.email for p in lists.waiting][: waiting - cancels] == first_in_line[cancels:]
+    assert len(lists.waiting) == waiting - cancels + newcomers
+    assert len(lists.cancelled) == cancels
+
+
+# ---------------------------------------------------------------------------- control: the harness sees a race
+
+
+def _unguarded_attempt(factory, meeting_id: int, capacity: int, number: int) -> tuple[str, object]:
+    """The classic mistake: count the confirmed places, then insert, in separate steps without a lock."""
+    with db.read_only(factory) as session:
+        taken = session.scalar(
+            select(func.count()).where(Registration.meeting_id == meeting_id, Registration.status == "confirmed")
+        )
+    time.sleep(0.002)  # the page does some work between the check and the write
+    with db.transaction(factory) as session:
+        status = "confirmed" if taken < capacity else "waiting"
+        session.add(
+            Registration(
+                meeting_id=meeting_id,
+                arrival=number + 1,
+                status=status,
+                email=f"personne.{number}@mairie.fr",
+                full_name=f"Personne {number}",
+                attendee_role="chef_de_projet",
+                reference=f"RV-CTRL{number:04d}",
+                token_hash=f"control-{number}",
+                consented_at=utcnow(),
+            )
+        )
+    return "ok", status
+
+
+def test_control_the_harness_detects_overselling_without_the_guard(factory, big_meeting):
+    capacity, attempts = 30, 120
+    outcomes = _run_threads(
+        lambda n: _unguarded_attempt(factory, big_meeting, capacity, n), list(range(attempts)), THREADS
+    )
+    assert all(kind == "ok" for kind, _ in outcomes)
+    found = problems(factory, big_meeting, capacity, attempts)
+    assert any(problem.startswith("oversold") for problem in found), found
