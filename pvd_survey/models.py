@@ -41,6 +41,16 @@ def paris_time(moment: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
     return moment.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Paris")).strftime(fmt)
 
 
+def utc_from_paris(moment: datetime) -> datetime:
+    """A naive French local time (as typed in a form) as the naive UTC every column stores."""
+    return moment.replace(tzinfo=ZoneInfo("Europe/Paris")).astimezone(UTC).replace(tzinfo=None)
+
+
+def paris_from_utc(moment: datetime) -> datetime:
+    """A stored naive UTC time as naive French local time (to prefill a form)."""
+    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Paris")).replace(tzinfo=None)
+
+
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 

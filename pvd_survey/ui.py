@@ -99,6 +99,21 @@ def show_error(error: DomainError) -> None:
     st.error(french_message(error))
 
 
+def remember_field_errors(form_key: str, errors: dict[str, DomainError] | None) -> None:
+    """Keep a form's per-field errors (or clear them) for the next run, where they show under the fields."""
+    if errors:
+        st.session_state[f"{form_key}_errors"] = {name: french_message(error) for name, error in errors.items()}
+    else:
+        st.session_state.pop(f"{form_key}_errors", None)
+
+
+def field_error(form_key: str, field: str) -> None:
+    """The error of one field, right under it (if the last submission had one)."""
+    message = st.session_state.get(f"{form_key}_errors", {}).get(field)
+    if message:
+        st.error(message, icon=":material/error:")
+
+
 def sign_in(user: UserInfo) -> None:
     """Open a session for this account."""
     st.session_state[AUTH_KEY] = (user.id, user.session_epoch)

@@ -48,16 +48,41 @@ PAGE_TITLES = {
     "admin_users": "Comptes",
     "admin_outbox": "Messages",
     "account": "Mon compte",
+    "meetings": "Rencontres du programme",
+    "registration": "Mon inscription",
+    "meetings_admin": "Organiser les rencontres",
+    "checkin": "Émargement",
 }
 
 # The pages each person sees in the menu (every page is registered with st.navigation, the others hidden, so
 # that a typed URL reaches the page's own guard), written out here rather than derived from access.py, in
-# access.PAGES order. The survey is always hidden: it opens from the personal link.
+# access.PAGES order. The survey and a registration are always hidden: they open from
+# personal links.
 EXPECTED_MENUS = {
-    "admin": ["home", "dashboard", "invitations", "organisations", "admin_users", "admin_outbox", "account"],
-    "direction": ["home", "dashboard", "invitations", "organisations", "account"],
-    "recruteur": ["home", "my_organisation", "account"],
-    None: ["home", "login"],
+    "admin": [
+        "home",
+        "meetings",
+        "dashboard",
+        "invitations",
+        "meetings_admin",
+        "checkin",
+        "organisations",
+        "admin_users",
+        "admin_outbox",
+        "account",
+    ],
+    "direction": [
+        "home",
+        "meetings",
+        "dashboard",
+        "invitations",
+        "meetings_admin",
+        "checkin",
+        "organisations",
+        "account",
+    ],
+    "recruteur": ["home", "my_organisation", "meetings", "account"],
+    None: ["home", "login", "meetings"],
 }
 
 FORBIDDEN = "Vous n'avez pas accès à cette page."

@@ -1,0 +1,205 @@
+"""Public list of upcoming meetings (by region, with places left) and a meeting's page with its registration form."""
+
+import streamlit as st
+
+from pvd_survey import meetings, territory, ui
+from pvd_survey.errors import DomainError, french_message
+from pvd_survey.meetings import KIND_LABELS, ROLE_LABELS, RegistrationForm
+from pvd_survey.models import paris_time, utcnow
+from pvd_survey.survey_questions import InvalidAnswers
+
+ui.guard("meetings")
+settings = ui.settings()
+FORM = "meetings_form"
+
+
+def when(meeting: meetings.MeetingInfo) -> str:
+    """Date and hours in Paris time."""
+    return f"{paris_time(meeting.starts_at, '%d/%m/%Y, %H:%M')} – {paris_time(meeting.ends_at, '%H:%M')}"
+
+
+def places(meeting: meetings.MeetingInfo) -> str:
+    """Places left, or the waiting list."""
+    if meeting.places_left > 0:
+        return f"{meeting.places_left} place(s) restante(s) sur {meeting.capacity}"
+    return f"Complet : liste d'attente ({meeting.waiting} personne(s))"
+
+
+def show_list() -> None:
+    """Upcoming meetings, soonest first, filtered by region."""
+    st.title("Rencontres du programme")
+    st.write(
+        "Rencontres régionales, ateliers et webinaires des chefs de projet, élus et partenaires "
+        "Petites villes de demain. L'inscription est gratuite ; les places sont limitées."
+    )
+    region_param = st.query_params.get("region")
+    choices = [None, *territory.REGIONS]
+    region = st.selectbox(
+        "Région",
+        choices,
+        index=choices.index(region_param) if region_param in choices else 0,
+        format_func=lambda r: "Toutes les régions" if r is None else territory.REGIONS[r],
+        key="meetings_region",
+    )
+    if region:
+        st.query_params["region"] = region
+    else:
+        st.query_params.pop("region", None)
+    with ui.read() as session:
+        upcoming = meetings.list_upcoming(session, region)
+    now = utcnow()
+    st.caption(f"{len(upcoming)} rencontre(s) à venir" + (" (rencontres nationales comprises)." if region else "."))
+    if not upcoming:
+        st.info("Aucune rencontre à venir pour l'instant. Revenez bientôt.")
+    for meeting in upcoming:
+        with st.container(border=True):
+            st.markdown(f"**{meeting.title}**")
+            st.caption(
+                f"{KIND_LABELS[meeting.kind]} · {meeting.region_label} · {when(meeting)} · {meeting.place_label}"
+            )
+            state = meeting.registration_state(now)
+            status = {
+                "open": places(meeting),
+                "not_open": f"Inscriptions à partir du {paris_time(meeting.registration_opens_at)}",
+                "closed": "Inscriptions closes",
+            }[state]
+            columns = st.columns([3, 1])
+            columns[0].write(status)
+            if columns[1].button("Voir et s'inscrire", key=f"meetings_open_{meeting.id}", width="stretch"):
+                st.query_params[meetings.MEETING_PARAMETER] = str(meeting.id)
+                st.rerun()
+
+
+def show_meeting(raw_id: str) -> None:
+    """One meeting's page (shareable URL) and its registration form."""
+    if st.button("Toutes les rencontres", icon=":material/arrow_back:", key="meetings_back"):
+        st.query_params.pop(meetings.MEETING_PARAMETER, None)
+        st.rerun()
+    try:
+        with ui.read() as session:
+            meeting = meetings.get_meeting(session, meetings.parse_meeting_id(raw_id))
+    except DomainError as error:
+        ui.show_error(error)
+        return
+    st.title(meeting.title)
+    st.caption(f"{KIND_LABELS[meeting.kind]} · {meeting.region_label}")
+    st.markdown(f"**Quand** : {when(meeting)} (heure de Paris)  \n**Où** : {meeting.place_label or 'à préciser'}")
+    if meeting.description:
+        st.markdown(meeting.description)
+    st.caption("Public : " + ", ".join(ROLE_LABELS[code].lower() for code in meeting.audiences) + ".")
+    state = meeting.registration_state(utcnow())
+    if state != "open":
+        ui.show_error(
+            DomainError("registration_closed")
+            if state == "closed"
+            else DomainError("registration_not_open", opens=paris_time(meeting.registration_opens_at))
+        )
+        return
+    st.info(places(meeting), icon=":material/event_seat:")
+    done = st.session_state.get(f"meetings_done_{meeting.id}")
+    if done:
+        show_outcome(done)
+        if st.button("Inscrire une autre personne", key="meetings_another"):
+            st.session_state.pop(f"meetings_done_{meeting.id}")
+            st.rerun()
+        return
+    registration_form(meeting)
+
+
+def show_outcome(outcome: meetings.RegistrationOutcome) -> None:
+    """What the person needs to know after submitting."""
+    if outcome.already_registered:
+        st.warning(
+            f"Vous étiez déjà inscrit(e) avec l'adresse {outcome.email} (référence {outcome.reference}). "
+            "Nous vous avons renvoyé la confirmation par e-mail, avec un nouveau lien personnel."
+        )
+    if outcome.status == "confirmed":
+        st.success(
+            f"Inscription confirmée. Référence : **{outcome.reference}**. Un e-mail de confirmation part vers "
+            f"{outcome.email}, avec l'invitation pour votre agenda et le lien pour annuler si besoin."
+        )
+    else:
+        st.warning(
+            f"La rencontre est complète : vous êtes sur la liste d'attente, en position **{outcome.position}** "
+            f"(référence {outcome.reference}). Si une place se libère, vous êtes inscrit(e) automatiquement et "
+            f"prévenu(e) par e-mail à {outcome.email}."
+        )
+
+
+def registration_form(meeting: meetings.MeetingInfo) -> None:
+    """Name, e-mail, profile, organisation, department, needs, consent."""
+    st.subheader("S'inscrire")
+    with st.form(FORM):
+        st.text_input("Prénom et nom", max_chars=200, key="meetings_full_name")
+        ui.field_error(FORM, "full_name")
+        st.text_input("Adresse e-mail", max_chars=320, key="meetings_email", placeholder="prenom.nom@mairie.fr")
+        ui.field_error(FORM, "email")
+        st.selectbox(
+            "Vous êtes",
+            list(meeting.audiences),
+            format_func=ROLE_LABELS.get,
+            index=None,
+            placeholder="Choisissez votre profil",
+            key="meetings_role",
+        )
+        ui.field_error(FORM, "attendee_role")
+        st.text_input("Organisation ou commune", max_chars=200, key="meetings_organisation")
+        ui.field_error(FORM, "organisation")
+        st.selectbox(
+            "Département (facultatif)",
+            list(territory.DEPARTMENTS),
+            format_func=territory.department_label,
+            index=None,
+            placeholder="Choisissez un département",
+            key="meetings_department",
+        )
+        st.text_area(
+            "Besoins particuliers (facultatif)",
+            max_chars=2000,
+            placeholder="Accessibilité, régime alimentaire…",
+            key="meetings_needs",
+        )
+        ui.field_error(FORM, "needs")
+        st.markdown(
+            "**Vos données.** Elles servent à organiser la rencontre (liste des inscrits, émargement, "
+            "e-mails de confirmation et de rappel). Seule la direction du programme (ANCT) les voit ; "
+            "les chiffres de participation publiés sont anonymes. Elles sont anonymisées un an après la "
+            "rencontre. Vous pouvez annuler à tout moment avec le lien reçu par e-mail, et demander l'accès "
+            "à vos données ou leur effacement à la direction du programme."
+        )
+        st.checkbox("J'ai lu et j'accepte la notice ci-dessus", key="meetings_consent")
+        ui.field_error(FORM, "consent")
+        submitted = st.form_submit_button("M'inscrire", type="primary", icon=":material/how_to_reg:")
+    if not submitted:
+        return
+    state = st.session_state
+    form = RegistrationForm(
+        full_name=state.get("meetings_full_name") or "",
+        email=state.get("meetings_email") or "",
+        attendee_role=state.get("meetings_role") or "",
+        organisation=state.get("meetings_organisation") or "",
+        department=state.get("meetings_department"),
+        needs=state.get("meetings_needs") or "",
+        consent=bool(state.get("meetings_consent")),
+    )
+    try:
+        with ui.write() as session:
+            outcome = meetings.register(session, meeting.id, form, settings)
+    except InvalidAnswers as invalid:
+        ui.remember_field_errors(FORM, invalid.errors)
+        ui.flash(french_message(invalid) + " Rien n'a été enregistré.", "error")
+        st.rerun()
+    except DomainError as error:
+        ui.remember_field_errors(FORM, None)
+        ui.show_error(error)
+    else:
+        ui.remember_field_errors(FORM, None)
+        st.session_state[f"meetings_done_{meeting.id}"] = outcome
+        st.rerun()
+
+
+meeting_param = st.query_params.get(meetings.MEETING_PARAMETER)
+if meeting_param is not None:
+    show_meeting(meeting_param)
+else:
+    show_list()

@@ -1,0 +1,289 @@
+"""The direction's meetings: create and edit, lists (confirmed, waiting, cancelled), exports, sign-in sheet."""
+
+from datetime import date, datetime, time, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from pvd_survey import exports, meetings, territory, ui
+from pvd_survey.errors import DomainError, french_message
+from pvd_survey.meetings import KIND_LABELS, ROLE_LABELS, MeetingForm
+from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS, paris_from_utc, paris_time, utc_from_paris
+from pvd_survey.survey_questions import InvalidAnswers
+
+ui.guard("meetings_admin")
+settings = ui.settings()
+NEW = 0
+
+st.title("Organiser les rencontres")
+
+with ui.read() as session:
+    all_meetings = meetings.list_all(session)
+by_id = {meeting.id: meeting for meeting in all_meetings}
+param = st.query_params.get(meetings.MEETING_PARAMETER)
+selected_param = int(param) if param and param.isdigit() and int(param) in by_id else NEW
+if param and selected_param == NEW:
+    ui.show_error(DomainError("unknown_meeting"))
+choices = [NEW, *by_id]
+selected = st.selectbox(
+    "Rencontre",
+    choices,
+    index=choices.index(selected_param),
+    format_func=lambda i: (
+        "➕ Nouvelle rencontre"
+        if i == NEW
+        else f"{paris_time(by_id[i].starts_at, '%d/%m/%Y')} · {by_id[i].title} "
+        f"({by_id[i].confirmed}/{by_id[i].capacity})"
+    ),
+    key="meetings_admin_selected",
+)
+if selected == NEW:
+    st.query_params.pop(meetings.MEETING_PARAMETER, None)
+else:
+    st.query_params[meetings.MEETING_PARAMETER] = str(selected)
+
+
+def local(moment: datetime | None, default: datetime) -> datetime:
+    """A stored time as Paris local time, or a default."""
+    return paris_from_utc(moment) if moment else default
+
+
+def meeting_form(key: str, initial: MeetingForm | None) -> MeetingForm | None:
+    """The meeting form; returns the typed meeting when submitted."""
+    today = date.today()
+    start_default = datetime.combine(today + timedelta(days=30), time(9, 30))
+    start = local(initial.starts_at if initial else None, start_default)
+    end = local(initial.ends_at if initial else None, start.replace(hour=17, minute=0))
+    opens = local(initial.registration_opens_at if initial else None, datetime.combine(today, time(9, 0)))
+    closes = local(initial.registration_closes_at if initial else None, start - timedelta(days=2))
+    form_key = f"meetings_admin_form_{key}"
+    with st.form(form_key):
+        title = st.text_input("Titre", value=initial.title if initial else "", max_chars=200)
+        ui.field_error(form_key, "title")
+        columns = st.columns(2)
+        kind = columns[0].selectbox(
+            "Type",
+            MEETING_KINDS,
+            index=MEETING_KINDS.index(initial.kind) if initial else 0,
+            format_func=KIND_LABELS.get,
+        )
+        region_choices = [None, *territory.REGIONS]
+        region = columns[1].selectbox(
+            "Région",
+            region_choices,
+            index=region_choices.index(initial.region) if initial else 0,
+            format_func=lambda r: "Nationale (toutes régions)" if r is None else territory.REGIONS[r],
+        )
+        columns = st.columns(2)
+        city = columns[0].text_input("Ville", value=initial.city if initial else "", max_chars=120)
+        venue = columns[1].text_input("Lieu (adresse, salle)", value=initial.venue if initial else "", max_chars=300)
+        ui.field_error(form_key, "city")
+        online_url = st.text_input(
+            "Lien de visioconférence (facultatif)", value=(initial.online_url or "") if initial else "", max_chars=500
+        )
+        ui.field_error(form_key, "online_url")
+        columns = st.columns(4)
+        start_day = columns[0].date_input("Début (jour)", value=start.date(), format="DD/MM/YYYY")
+        start_time = columns[1].time_input("Début (heure)", value=start.time(), step=900)
+        end_day = columns[2].date_input("Fin (jour)", value=end.date(), format="DD/MM/YYYY")
+        end_time = columns[3].time_input("Fin (heure)", value=end.time(), step=900)
+        ui.field_error(form_key, "ends_at")
+        capacity = st.number_input(
+            "Nombre de places", min_value=1, max_value=100_000, step=1, value=initial.capacity if initial else 60
+        )
+        ui.field_error(form_key, "capacity")
+        columns = st.columns(4)
+        opens_day = columns[0].date_input("Inscriptions : ouverture", value=opens.date(), format="DD/MM/YYYY")
+        opens_time = columns[1].time_input("à", value=opens.time(), step=900, key=f"{form_key}_opens_time")
+        closes_day = columns[2].date_input("Inscriptions : clôture", value=closes.date(), format="DD/MM/YYYY")
+        closes_time = columns[3].time_input("à ", value=closes.time(), step=900, key=f"{form_key}_closes_time")
+        ui.field_error(form_key, "registration_opens_at")
+        ui.field_error(form_key, "registration_closes_at")
+        audiences = st.multiselect(
+            "Publics admis",
+            ATTENDEE_ROLES,
+            default=list(initial.audiences) if initial else ["chef_de_projet", "elu", "partenaire"],
+            format_func=ROLE_LABELS.get,
+        )
+        ui.field_error(form_key, "audiences")
+        description = st.text_area(
+            "Description (programme, accès…)", value=initial.description if initial else "", height=120
+        )
+        submitted = st.form_submit_button(
+            "Enregistrer" if initial else "Créer la rencontre", type="primary", icon=":material/save:"
+        )
+    if not submitted:
+        return None
+    return MeetingForm(
+        title=title,
+        kind=kind,
+        region=region,
+        city=city,
+        venue=venue,
+        online_url=online_url.strip() or None,
+        starts_at=utc_from_paris(datetime.combine(start_day, start_time)),
+        ends_at=utc_from_paris(datetime.combine(end_day, end_time)),
+        capacity=int(capacity),
+        registration_opens_at=utc_from_paris(datetime.combine(opens_day, opens_time)),
+        registration_closes_at=utc_from_paris(datetime.combine(closes_day, closes_time)),
+        audiences=tuple(audiences),
+        description=description,
+    )
+
+
+def save(key: str, form: MeetingForm, meeting_id: int | None) -> None:
+    """Create or update, then show the outcome."""
+    form_key = f"meetings_admin_form_{key}"
+    try:
+        with ui.write() as session:
+            if meeting_id is None:
+                new_id = meetings.create_meeting(session, form)
+                promoted: list[str] = []
+            else:
+                new_id = meeting_id
+                promoted = meetings.update_meeting(session, meeting_id, form, settings)
+    except InvalidAnswers as invalid:
+        ui.remember_field_errors(form_key, invalid.errors)
+        ui.flash(french_message(invalid) + " Rien n'a été enregistré.", "error")
+    except DomainError as error:
+        ui.flash(french_message(error), "error")
+    else:
+        ui.remember_field_errors(form_key, None)
+        message = "Rencontre créée." if meeting_id is None else "Rencontre enregistrée."
+        if promoted:
+            message += f" {len(promoted)} personne(s) passent de la liste d'attente aux inscrits et sont prévenues."
+        ui.flash(message)
+        st.query_params[meetings.MEETING_PARAMETER] = str(new_id)
+        st.session_state.pop("meetings_admin_selected", None)
+    st.rerun()
+
+
+def people_frame(people: list[meetings.AttendeeInfo], waiting: bool = False) -> pd.DataFrame:
+    """A list of people as a table."""
+    frame = pd.DataFrame(
+        {
+            "Position": [p.position for p in people],
+            "Nom": [p.full_name for p in people],
+            "E-mail": [p.email for p in people],
+            "Profil": [ROLE_LABELS[p.attendee_role] for p in people],
+            "Organisation": [p.organisation for p in people],
+            "Département": [p.department or "" for p in people],
+            "Besoins": [p.needs for p in people],
+            "Inscrit le": [paris_time(p.registered_at) for p in people],
+            "Référence": [p.reference for p in people],
+        }
+    )
+    return frame if waiting else frame.drop(columns="Position")
+
+
+if selected == NEW:
+    st.subheader("Nouvelle rencontre")
+    typed = meeting_form("new", None)
+    if typed is not None:
+        save("new", typed, None)
+    st.stop()
+
+with ui.read() as session:
+    lists = meetings.roster(session, selected)
+meeting = lists.meeting
+st.subheader(meeting.title)
+st.caption(
+    f"{KIND_LABELS[meeting.kind]} · {meeting.region_label} · "
+    f"{paris_time(meeting.starts_at)} – {paris_time(meeting.ends_at, '%H:%M')} · {meeting.place_label}"
+)
+st.code(meetings.meeting_link(settings, meeting.id), language=None)
+st.caption("Lien public de la rencontre, à partager.")
+metrics = st.columns(4)
+metrics[0].metric("Confirmés", f"{meeting.confirmed} / {meeting.capacity}")
+metrics[1].metric("Liste d'attente", meeting.waiting)
+metrics[2].metric("Annulations", len(lists.cancelled))
+metrics[3].metric("Présents", lists.present)
+
+slug = f"rencontre-{meeting.id}"
+rows = meetings.export_rows(lists)
+downloads = st.columns(3)
+downloads[0].download_button(
+    "Liste (CSV)",
+    exports.table_csv(meetings.EXPORT_COLUMNS, rows),
+    file_name=f"{slug}-inscrits.csv",
+    mime=exports.CSV_MEDIA_TYPE,
+    on_click="ignore",
+    icon=":material/download:",
+    key="meetings_admin_csv",
+)
+downloads[1].download_button(
+    "Liste (Excel)",
+    exports.table_xlsx(meetings.EXPORT_COLUMNS, rows, sheet_title="Inscrits"),
+    file_name=f"{slug}-inscrits.xlsx",
+    mime=exports.XLSX_MEDIA_TYPE,
+    on_click="ignore",
+    icon=":material/table:",
+    key="meetings_admin_xlsx",
+)
+downloads[2].download_button(
+    "Feuille d'émargement (PDF)",
+    lambda: meetings.sign_in_sheet_pdf(lists),
+    file_name=f"{slug}-emargement.pdf",
+    mime="application/pdf",
+    on_click="ignore",
+    icon=":material/print:",
+    key="meetings_admin_pdf",
+)
+
+tabs = st.tabs(
+    [
+        f"Inscrits ({len(lists.confirmed)})",
+        f"Liste d'attente ({len(lists.waiting)})",
+        f"Annulations ({len(lists.cancelled)})",
+        "Modifier",
+    ]
+)
+with tabs[0]:
+    if lists.confirmed:
+        st.dataframe(people_frame(lists.confirmed), hide_index=True, width="stretch", key="meetings_admin_confirmed")
+    else:
+        st.info("Personne n'est encore inscrit.")
+with tabs[1]:
+    if lists.waiting:
+        st.caption("Dans l'ordre d'arrivée : la première personne obtient la prochaine place libérée.")
+        st.dataframe(
+            people_frame(lists.waiting, waiting=True), hide_index=True, width="stretch", key="meetings_admin_waiting"
+        )
+    else:
+        st.info("Liste d'attente vide.")
+    active = lists.confirmed + lists.waiting
+    if active:
+        st.markdown("**Annuler une inscription** (la personne est prévenue par e-mail)")
+        columns = st.columns([3, 1])
+        person_id = columns[0].selectbox(
+            "Personne",
+            [p.id for p in active],
+            format_func=lambda i: next(f"{p.full_name} ({p.email})" for p in active if p.id == i),
+            index=None,
+            placeholder="Choisissez une personne",
+            key="meetings_admin_cancel_person",
+            label_visibility="collapsed",
+        )
+        if columns[1].button("Annuler", disabled=person_id is None, key="meetings_admin_cancel"):
+            try:
+                with ui.write() as session:
+                    promoted = meetings.cancel_by_direction(session, meeting.id, person_id, settings)
+            except DomainError as error:
+                ui.show_error(error)
+            else:
+                ui.flash(
+                    "Inscription annulée." + (" La place va à la première personne en attente." if promoted else "")
+                )
+                st.rerun()
+with tabs[2]:
+    if lists.cancelled:
+        frame = people_frame(lists.cancelled).assign(
+            **{"Annulé le": [paris_time(p.cancelled_at) for p in lists.cancelled]}
+        )
+        st.dataframe(frame, hide_index=True, width="stretch", key="meetings_admin_cancelled")
+    else:
+        st.info("Aucune annulation.")
+with tabs[3]:
+    typed = meeting_form(str(meeting.id), meeting.form())
+    if typed is not None:
+        save(str(meeting.id), typed, meeting.id)

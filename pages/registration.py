@@ -1,0 +1,62 @@
+"""A person's registration, opened from the private link of their e-mail (?jeton=...): status, position, cancel."""
+
+import streamlit as st
+
+from pvd_survey import meetings, ui
+from pvd_survey.errors import DomainError
+from pvd_survey.meetings import STATUS_LABELS
+from pvd_survey.models import paris_time
+
+ui.guard("registration")
+settings = ui.settings()
+
+st.title("Mon inscription")
+token = st.query_params.get(meetings.TOKEN_PARAMETER)
+if not token:
+    st.info("Cette page s'ouvre depuis le lien personnel reçu par e-mail après votre inscription à une rencontre.")
+    st.page_link("pages/meetings.py", label="Voir les rencontres", icon=":material/event:")
+    st.stop()
+
+try:
+    with ui.read() as session:
+        view = meetings.open_private_link(session, token)
+except DomainError as error:
+    ui.show_error(error)
+    st.page_link("pages/meetings.py", label="Voir les rencontres", icon=":material/event:")
+    st.stop()
+
+meeting = view.meeting
+st.subheader(meeting.title)
+st.markdown(
+    f"**Quand** : {paris_time(meeting.starts_at, '%d/%m/%Y, %H:%M')} – {paris_time(meeting.ends_at, '%H:%M')} "
+    f"(heure de Paris)  \n**Où** : {meeting.place_label or 'à préciser'}  \n"
+    f"**Inscription** : {view.full_name} ({view.email}), référence {view.reference}"
+)
+status = STATUS_LABELS[view.status]
+if view.status == "confirmed":
+    st.success(f"Statut : {status}. Votre place est réservée.", icon=":material/check_circle:")
+elif view.status == "waiting":
+    st.warning(
+        f"Statut : {status}, position {view.position}. Si une place se libère, vous êtes inscrit(e) "
+        "automatiquement et prévenu(e) par e-mail.",
+        icon=":material/hourglass_top:",
+    )
+else:
+    st.info("Statut : inscription annulée.", icon=":material/cancel:")
+    st.page_link("pages/meetings.py", label="S'inscrire de nouveau", icon=":material/event:")
+
+if view.can_cancel:
+    st.divider()
+    st.write(
+        "Vous ne pourrez pas venir ? Annulez : votre place ira aussitôt à la première personne de la liste d'attente."
+    )
+    sure = st.checkbox("Je confirme vouloir annuler mon inscription", key="registration_sure")
+    if st.button("Annuler mon inscription", disabled=not sure, key="registration_cancel", icon=":material/event_busy:"):
+        try:
+            with ui.write() as session:
+                meetings.cancel_by_token(session, token, settings)
+        except DomainError as error:
+            ui.show_error(error)
+        else:
+            ui.flash("Votre inscription est annulée. Un e-mail de confirmation vous est envoyé.")
+            st.rerun()
