@@ -1,0 +1,221 @@
+"""Meeting pages through AppTest: public list and registration, private link, organisation, check-in."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from pvd_survey import accounts, db, meetings, ui
+from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
+from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD
+from tests.test_meetings import meeting_form, person, token_of
+
+
+def page(path: str, user=None, **params: str) -> AppTest:
+    """A page of the app, opened through the entry point with these URL parameters."""
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=30)
+    if user is not None:
+        at.session_state[ui.AUTH_KEY] = (user.id, user.session_epoch)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    return at.switch_page(path).run()
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+def everything(at: AppTest) -> str:
+    """All the text a person reads on the page."""
+    parts = [at.markdown, at.caption, at.success, at.warning, at.error, at.info, at.title, at.subheader]
+    return " ".join(str(value) for elements in parts for value in texts(elements))
+
+
+@pytest.fixture
+def installed(app_env, factory, settings):
+    """An admin, a direction member and a meeting with 2 places; returns (direction, meeting id)."""
+    with factory.begin() as session:
+        accounts.create_first_admin(
+            session, email="ada.admin@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=settings
+        )
+        direction = accounts.create_user(
+            session,
+            email="dora@anct.gouv.fr",
+            display_name="Dora",
+            role="direction",
+            settings=settings,
+            password=STRONG_PASSWORD,
+            notify=False,
+        )
+        meeting_id = meetings.create_meeting(session, meeting_form())
+    return direction, meeting_id
+
+
+def fill_registration(at: AppTest, number: int, consent: bool = True, email: str | None = None) -> AppTest:
+    at.text_input(key="meetings_full_name").input(f"Personne {number}")
+    at.text_input(key="meetings_email").input(email or f"personne.{number}@mairie.fr")
+    at.selectbox(key="meetings_role").set_value("chef_de_projet")
+    at.text_input(key="meetings_organisation").input("Commune de Semur-en-Auxois")
+    at.selectbox(key="meetings_department").set_value("21")
+    if consent:
+        at.checkbox(key="meetings_consent").check()
+    return at.button(key="FormSubmitter:meetings_form-M'inscrire").click().run()
+
+
+def count(factory, model) -> int:
+    with db.read_only(factory) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_public_list_shows_places_and_filters_by_region(installed, factory):
+    assert installed
+    at = page("pages/meetings.py")
+    assert not at.exception
+    text = everything(at)
+    assert "Rencontre régionale des chefs de projet de Bourgogne-Franche-Comté" in text
+    assert "2 place(s) restante(s) sur 2" in text
+    at.selectbox(key="meetings_region").set_value("53").run()  # Bretagne: nothing there
+    assert "Aucune rencontre à venir" in everything(at)
+    assert at.query_params["region"] == ["53"] or at.query_params["region"] == "53"
+
+
+def test_register_from_the_shareable_link_then_waiting_list(installed, factory):
+    _, meeting_id = installed
+    for number in (1, 2):
+        at = fill_registration(page("pages/meetings.py", rencontre=str(meeting_id)), number)
+        assert not at.exception
+        assert "Inscription confirmée" in everything(at)
+    at = fill_registration(page("pages/meetings.py", rencontre=str(meeting_id)), 3)
+    assert "liste d'attente, en position **1**" in everything(at)
+    assert count(factory, Registration) == 3
+
+
+def test_duplicate_registration_says_so_and_resends(installed, factory):
+    _, meeting_id = installed
+    fill_registration(page("pages/meetings.py", rencontre=str(meeting_id)), 1)
+    at = fill_registration(page("pages/meetings.py", rencontre=str(meeting_id)), 1, email="PERSONNE.1@mairie.fr")
+    assert "Vous étiez déjà inscrit(e)" in everything(at)
+    assert count(factory, Registration) == 1
+    assert count(factory, OutboxMessage) == 2
+
+
+def test_bad_registration_shows_field_errors_and_stores_nothing(installed, factory):
+    _, meeting_id = installed
+    at = fill_registration(
+        page("pages/meetings.py", rencontre=str(meeting_id)), 1, consent=False, email="pas-une-adresse"
+    )
+    errors = " ".join(texts(at.error))
+    assert "L'adresse e-mail n'est pas valide" in errors
+    assert "Cochez la case pour accepter la notice" in errors
+    assert "Rien n'a été enregistré" in errors
+    assert count(factory, Registration) == 0 and count(factory, OutboxMessage) == 0
+
+
+@pytest.mark.parametrize("raw", ["abc", "999999", "-1", ""])
+def test_unknown_meeting_in_the_url_says_so(installed, raw):
+    at = page("pages/meetings.py", rencontre=raw)
+    assert not at.exception
+    assert any("Rencontre introuvable" in message for message in texts(at.error))
+
+
+def test_closed_meeting_offers_no_form(installed, factory, settings):
+    now = utcnow()
+    with factory.begin() as session:
+        closed = meetings.create_meeting(
+            session,
+            meeting_form(registration_opens_at=now - timedelta(days=5), registration_closes_at=now - timedelta(days=1)),
+        )
+    at = page("pages/meetings.py", rencontre=str(closed))
+    assert "Les inscriptions à cette rencontre sont closes." in texts(at.error)
+    assert not [b for b in at.button if b.form_id == "meetings_form"]
+
+
+def test_private_link_shows_status_and_cancels_promoting_the_next(installed, factory, settings):
+    _, meeting_id = installed
+    with factory.begin() as session:
+        for number in (1, 2, 3):
+            meetings.register(session, meeting_id, person(number), settings)
+        token = token_of(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first())
+    at = page("pages/registration.py", jeton=token)
+    assert not at.exception
+    assert "Votre place est réservée" in everything(at)
+    at.checkbox(key="registration_sure").check().run()
+    at.button(key="registration_cancel").click().run()
+    assert "Votre inscription est annulée" in everything(at)
+    assert "inscription annulée" in everything(at)
+    with db.read_only(factory) as session:
+        lists = meetings.roster(session, meeting_id)
+    assert sorted(p.email for p in lists.confirmed) == ["personne.2@mairie.fr", "personne.3@mairie.fr"]
+
+
+def test_private_link_refuses_a_bad_token(installed):
+    at = page("pages/registration.py", jeton="pas-un-jeton")
+    assert any("Ce lien d'inscription n'est pas valide" in message for message in texts(at.error))
+
+
+def test_direction_creates_a_meeting_and_cannot_shrink_below_confirmed(installed, factory, settings):
+    direction, meeting_id = installed
+    at = page("pages/meetings_admin.py", direction)
+    assert not at.exception
+    form = "meetings_admin_form_new"
+    title_input = next(widget for widget in at.text_input if widget.label == "Titre")
+    title_input.input("Atelier friches commerciales")
+    next(widget for widget in at.text_input if widget.label == "Ville").input("Auxerre")
+    next(widget for widget in at.number_input if widget.label == "Nombre de places").set_value(25)
+    next(b for b in at.button if b.form_id == form).click().run()
+    assert not at.exception
+    assert "Rencontre créée." in texts(at.success)
+    with db.read_only(factory) as session:
+        created = session.scalar(select(Meeting).where(Meeting.title == "Atelier friches commerciales"))
+        assert created.capacity == 25 and created.city == "Auxerre"
+
+    with factory.begin() as session:
+        for number in (1, 2):
+            meetings.register(session, meeting_id, person(number), settings)
+    at = page("pages/meetings_admin.py", direction, rencontre=str(meeting_id))
+    assert "2 / 2" in [metric.value for metric in at.metric]
+    form = f"meetings_admin_form_{meeting_id}"
+    next(widget for widget in at.number_input if widget.label == "Nombre de places").set_value(1)
+    next(b for b in at.button if b.form_id == form).click().run()
+    assert any("Impossible de passer à 1 places : 2 personnes sont déjà confirmées" in e for e in texts(at.error))
+    with db.read_only(factory) as session:
+        assert session.get(Meeting, meeting_id).capacity == 2
+
+
+def test_direction_cancels_someone_and_downloads_lists(installed, factory, settings):
+    direction, meeting_id = installed
+    with factory.begin() as session:
+        for number in (1, 2, 3):
+            meetings.register(session, meeting_id, person(number), settings)
+    at = page("pages/meetings_admin.py", direction, rencontre=str(meeting_id))
+    labels = [button.label for button in at.get("download_button")]
+    assert labels == ["Liste (CSV)", "Liste (Excel)", "Feuille d'émargement (PDF)"]
+    with db.read_only(factory) as session:
+        first = next(p for p in meetings.roster(session, meeting_id).confirmed if p.email == "personne.1@mairie.fr")
+    at.selectbox(key="meetings_admin_cancel_person").set_value(first.id).run()
+    at.button(key="meetings_admin_cancel").click().run()
+    assert not at.exception
+    assert any("Inscription annulée" in s for s in texts(at.success))
+    with db.read_only(factory) as session:
+        lists = meetings.roster(session, meeting_id)
+    assert "personne.3@mairie.fr" in [p.email for p in lists.confirmed]
+
+
+def test_check_in_finds_and_marks_present(installed, factory, settings):
+    direction, meeting_id = installed
+    with factory.begin() as session:
+        meetings.register(session, meeting_id, person(1, full_name="Hélène Dupré"), settings)
+        meetings.register(session, meeting_id, person(2, full_name="Marc Durand"), settings)
+    at = page("pages/checkin.py", direction, rencontre=str(meeting_id))
+    assert not at.exception
+    assert [metric.value for metric in at.metric] == ["0 / 2"]
+    at.text_input(key="checkin_query").input("helene").run()
+    buttons = [b for b in at.button if b.key and b.key.startswith("checkin_")]
+    assert len(buttons) == 1
+    buttons[0].click().run()
+    assert [metric.value for metric in at.metric] == ["1 / 2"]
+    assert any("Hélène Dupré : présent(e)." in s for s in texts(at.success))
