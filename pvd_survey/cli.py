@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import accounts, db, mail, stats, survey
+from pvd_survey import accounts, db, mail, meetings, stats, survey
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 from pvd_survey.models import ORGANISATION_KINDS, ROLES
@@ -96,15 +96,32 @@ def cmd_send_mail(args: argparse.Namespace, settings: Settings) -> int:
         raise DomainError("smtp_not_configured")
     factory = _factory(settings)
     if not args.loop:
+        reminders = meetings.scheduled_work(factory, settings)
         report = mail.deliver_due(factory, settings.smtp)
-        print(report.summary())
+        print(report.summary() + (f" (dont {reminders} rappel(s) de rencontre)" if reminders else ""))
         return 0
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     print(f"Envoi de la file toutes les {args.interval} s (Ctrl+C pour arrêter).", flush=True)
-    mail.run_sender(factory, settings.smtp, stop, args.interval)
+    mail.run_sender(
+        factory, settings.smtp, stop, args.interval, before_pass=lambda: meetings.scheduled_work(factory, settings)
+    )
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    """Delete or anonymise personal data past its retention period; print each item."""
+    with db.transaction(_factory(settings)) as session:
+        lines = meetings.purge(session, dry_run=args.dry_run)
+        if args.dry_run:
+            session.rollback()
+    prefix = "[simulation] " if args.dry_run else ""
+    for line in lines:
+        print(prefix + line)
+    verb = "seraient traités" if args.dry_run else "traités"
+    print(f"{prefix}{len(lines)} élément(s) {verb}." if lines else f"{prefix}Rien à supprimer ni à anonymiser.")
     return 0
 
 
@@ -250,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
     sub.set_defaults(handler=cmd_bench)
+
+    sub = commands.add_parser(
+        "purge", help="supprime ou anonymise les données personnelles arrivées à échéance (pour cron)"
+    )
+    sub.add_argument("--dry-run", action="store_true", help="affiche ce qui serait fait, sans rien changer")
+    sub.set_defaults(handler=cmd_purge)
 
     sub = commands.add_parser("seed-demo", help="ajoute des données de démonstration réalistes")
     sub.set_defaults(handler=cmd_seed_demo)

@@ -17,6 +17,7 @@ import smtplib
 import ssl
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -303,11 +304,20 @@ def deliver_due(
 
 
 def run_sender(
-    factory: sessionmaker[Session], smtp: SmtpSettings, stop: threading.Event, interval_seconds: float = 10.0
+    factory: sessionmaker[Session],
+    smtp: SmtpSettings,
+    stop: threading.Event,
+    interval_seconds: float = 10.0,
+    before_pass: Callable[[], object] | None = None,
 ) -> None:
-    """Deliver the outbox every few seconds until `stop` is set (CLI --loop and the app's thread)."""
+    """Deliver the outbox every few seconds until `stop` is set (CLI --loop and the app's thread).
+
+    `before_pass` writes scheduled messages (e.g. meeting reminders) to the outbox before each delivery.
+    """
     while not stop.is_set():
         try:
+            if before_pass is not None:
+                before_pass()
             report = deliver_due(factory, smtp)
             if report.sent or report.retry_later or report.failed:
                 log.info("outbox: %s", report.summary())

@@ -23,9 +23,9 @@ from fpdf import FPDF
 from icalendar import Calendar, Event
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import access, disclosure, mail, territory
+from pvd_survey import access, db, disclosure, mail, territory
 from pvd_survey.accounts import normalise_email
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
@@ -789,6 +789,12 @@ def send_due_reminders(session: Session, settings: Settings, now: datetime | Non
         )
         sent += 1
     return sent
+
+
+def scheduled_work(factory: sessionmaker[Session], settings: Settings) -> int:
+    """What the mail sender runs before each pass: reminders due now, in their own transaction."""
+    with db.transaction(factory) as session:
+        return send_due_reminders(session, settings)
 
 
 # ---------------------------------------------------------------------------- the direction's lists

@@ -314,3 +314,67 @@ def test_bench_prints_one_json_line_per_size(tmp_path, database_url):
     figures = json.loads(line)
     assert figures["responses"] == 300 and figures["submissions"] == 300
     assert figures["figures_warm_ms_median"] > 0 and figures["naive_pandas_ms_median"] > 0
+
+
+def _past_meeting_with_registration(factory, settings, days_ago: int) -> None:
+    from datetime import timedelta
+
+    from pvd_survey import meetings
+    from pvd_survey.models import Meeting, utcnow
+    from tests.test_meetings import meeting_form, person
+
+    with factory.begin() as session:
+        meeting_id = meetings.create_meeting(session, meeting_form())
+        meetings.register(session, meeting_id, person(1), settings)
+        # Move the meeting into the past, as time would.
+        meeting = session.get(Meeting, meeting_id)
+        shift = meeting.ends_at - (utcnow() - timedelta(days=days_ago))
+        for name in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
+            setattr(meeting, name, getattr(meeting, name) - shift)
+
+
+def test_purge_dry_run_changes_nothing_then_purge_anonymises(factory, database_url, settings):
+    from pvd_survey import meetings
+
+    _past_meeting_with_registration(factory, settings, days_ago=400)
+    dry = run_cli(database_url, "purge", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "[simulation] inscription RV-" in dry.stdout and "1 élément(s) seraient traités" in dry.stdout
+    with db.read_only(factory) as session:
+        assert meetings.personal_data(session, "personne.1@mairie.fr") != []
+    real = run_cli(database_url, "purge")
+    assert real.returncode == 0 and "1 élément(s) traités" in real.stdout
+    with db.read_only(factory) as session:
+        assert meetings.personal_data(session, "personne.1@mairie.fr") == []
+    again = run_cli(database_url, "purge")
+    assert "Rien à supprimer" in again.stdout
+
+
+def test_send_mail_writes_due_meeting_reminders_first(factory, database_url, settings, smtp_server):
+    from datetime import timedelta
+
+    from pvd_survey import meetings
+    from pvd_survey.models import utcnow
+    from tests.test_meetings import meeting_form, person
+
+    with factory.begin() as session:
+        soon = utcnow() + timedelta(days=1)
+        meeting_id = meetings.create_meeting(
+            session,
+            meeting_form(starts_at=soon, ends_at=soon + timedelta(hours=3), registration_closes_at=soon),
+        )
+        meetings.register(session, meeting_id, person(1), settings)
+    smtp = {
+        "PVD_SMTP_HOST": "127.0.0.1",
+        "PVD_SMTP_PORT": str(smtp_server.port),
+        "PVD_SMTP_SECURITY": "none",
+        "PVD_MAIL_FROM": "pvd@anct.gouv.fr",
+    }
+    result = run_cli(database_url, "send-mail", **smtp)
+    assert result.returncode == 0, result.stderr
+    assert "2 envoyé(s)" in result.stdout and "1 rappel(s)" in result.stdout
+    from email.header import decode_header, make_header
+
+    subjects = sorted(str(make_header(decode_header(m["Subject"]))) for m in smtp_server.to("personne.1@mairie.fr"))
+    assert subjects[0].startswith("Inscription confirmée") and subjects[1].startswith("Rappel :")
+    assert "0 envoyé(s)" in run_cli(database_url, "send-mail", **smtp).stdout
