@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import charts, stats, territory, ui
+from pvd_survey import charts, exports, meetings, stats, territory, ui
 from pvd_survey.errors import DomainError
 from pvd_survey.survey_questions import BASELINE_SOURCE, EMPLOYER, option_label, period_options
 
@@ -147,3 +147,38 @@ def live_dashboard() -> None:
 
 
 live_dashboard()
+
+
+@st.fragment(run_every=settings.dashboard_refresh_seconds)
+def live_meetings() -> None:
+    """Meetings: fill rate, waiting lists, cancellations, and attendance of past meetings."""
+    st.header("Rencontres")
+    with ui.read() as session:
+        figures = meetings.dashboard_figures(session, k=k)
+    if not figures.meetings:
+        st.info("Aucune rencontre pour l'instant.")
+        return
+    frame = charts.meetings_frame(figures)
+    st.altair_chart(charts.fill_rate_chart(frame), width="stretch")
+    st.dataframe(frame, hide_index=True, width="stretch", key="dashboard_meetings")
+    st.download_button(
+        "Chiffres des rencontres (CSV)",
+        exports.table_csv(list(frame.columns), frame.itertuples(index=False)),
+        file_name="pvd-rencontres-chiffres.csv",
+        mime=exports.CSV_MEDIA_TYPE,
+        key="dashboard_meetings_csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    st.subheader("Présence aux rencontres passées")
+    st.caption(f"Présents / confirmés. Un groupe de moins de {k} personnes n'est pas affiché.")
+    if not figures.by_role:
+        st.info("Aucune rencontre passée pour l'instant.")
+        return
+    for rows, title in ((figures.by_region, "Région"), (figures.by_role, "Profil")):
+        attendance = charts.attendance_frame(rows, title)
+        st.altair_chart(charts.attendance_chart(attendance, title), width="stretch")
+        st.dataframe(attendance, hide_index=True, width="stretch", key=f"dashboard_attendance_{title}")
+
+
+live_meetings()

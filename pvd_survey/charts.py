@@ -103,3 +103,66 @@ def funnel_chart(frame: pd.DataFrame) -> alt.Chart:
         )
         .properties(title="Invitations par région", width="container")
     )
+
+
+MEETING_COLUMNS = ["Rencontre", "Date", "Région", "Places", "Confirmés", "Remplissage (%)", "Liste d'attente"]
+
+
+def meetings_frame(figures) -> pd.DataFrame:
+    """One row per meeting: places, confirmed, fill rate, waiting list, cancellations, present."""
+    return pd.DataFrame(
+        {
+            "Rencontre": [line.meeting.title for line in figures.meetings],
+            "Date": [line.meeting.starts_at.strftime("%Y-%m-%d") for line in figures.meetings],
+            "Région": [line.meeting.region_label for line in figures.meetings],
+            "Places": [line.meeting.capacity for line in figures.meetings],
+            "Confirmés": [line.meeting.confirmed for line in figures.meetings],
+            "Remplissage (%)": [line.fill_rate for line in figures.meetings],
+            "Liste d'attente": [line.meeting.waiting for line in figures.meetings],
+            "Annulations": [line.cancellations for line in figures.meetings],
+            "Présents": [line.present for line in figures.meetings],
+        }
+    )
+
+
+def fill_rate_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Fill rate per meeting (horizontal bars, 100 % marked), waiting list in the tooltip."""
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(color=STATE_BLUE)
+        .encode(
+            y=alt.Y("Rencontre:N", title=None, sort=list(frame["Rencontre"])),
+            x=alt.X(
+                "Remplissage (%):Q", title="Places confirmées (% de la capacité)", scale=alt.Scale(domain=[0, 100])
+            ),
+            tooltip=["Rencontre", "Date", "Région", "Places", "Confirmés", "Remplissage (%)", "Liste d'attente"],
+        )
+    )
+    return bars.properties(title="Remplissage des rencontres", width="container")
+
+
+def attendance_frame(rows, group_title: str) -> pd.DataFrame:
+    """Attendance of past meetings by group; hidden groups say so (as text, so the column has one type)."""
+    return pd.DataFrame(
+        {
+            group_title: [row.group for row in rows],
+            "Confirmés": [HIDDEN_TEXT if row.confirmed is None else str(row.confirmed) for row in rows],
+            "Présents": [HIDDEN_TEXT if row.present is None else str(row.present) for row in rows],
+            "Taux de présence (%)": [HIDDEN_TEXT if row.rate is None else str(row.rate) for row in rows],
+        }
+    )
+
+
+def attendance_chart(frame: pd.DataFrame, group_title: str) -> alt.Chart:
+    """Attendance rate by group (hidden groups left out)."""
+    shown = frame[frame["Taux de présence (%)"] != HIDDEN_TEXT].astype({"Taux de présence (%)": float})
+    return (
+        alt.Chart(shown)
+        .mark_bar(color=STATE_BLUE)
+        .encode(
+            y=alt.Y(f"{group_title}:N", title=None),
+            x=alt.X("Taux de présence (%):Q", title="Présents / confirmés (%)", scale=alt.Scale(domain=[0, 100])),
+            tooltip=[group_title, "Confirmés", "Présents", "Taux de présence (%)"],
+        )
+        .properties(title=f"Taux de présence par {group_title.lower()}", width="container")
+    )

@@ -219,3 +219,29 @@ def test_check_in_finds_and_marks_present(installed, factory, settings):
     buttons[0].click().run()
     assert [metric.value for metric in at.metric] == ["1 / 2"]
     assert any("Hélène Dupré : présent(e)." in s for s in texts(at.success))
+
+
+def test_dashboard_shows_fill_rate_and_attendance_without_small_groups(installed, factory, settings):
+    direction, _ = installed
+    with factory.begin() as session:
+        big = meetings.create_meeting(session, meeting_form(title="Rencontre de Dijon", capacity=20))
+        roles = ["chef_de_projet"] * 8 + ["elu"] * 5 + ["partenaire"]
+        for number, role in enumerate(roles, start=1):
+            meetings.register(session, big, person(number, attendee_role=role), settings)
+        for attendee in meetings.roster(session, big).confirmed[:7]:
+            meetings.set_present(session, big, attendee.id, True)
+        meeting = session.get(Meeting, big)
+        # The meeting took place yesterday.
+        shift = meeting.starts_at - (utcnow() - timedelta(days=1))
+        for name in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
+            setattr(meeting, name, getattr(meeting, name) - shift)
+    at = page("pages/dashboard.py", direction)
+    assert not at.exception
+    assert "Rencontres" in texts(at.header)
+    frames = [frame.value for frame in at.dataframe]
+    meetings_table = next(frame for frame in frames if "Remplissage (%)" in frame.columns)
+    row = meetings_table[meetings_table["Rencontre"] == "Rencontre de Dijon"].iloc[0]
+    assert (row["Confirmés"], row["Remplissage (%)"], row["Présents"]) == (14, 70.0, 7)
+    by_role = next(frame for frame in frames if "Profil" in frame.columns).set_index("Profil")
+    assert by_role.loc["Partenaire", "Confirmés"] == "masqué"
+    assert by_role.loc["Chef de projet", "Confirmés"] == "8"
