@@ -1,6 +1,6 @@
 """The direction's meetings: create and edit, lists (confirmed, waiting, cancelled), exports, sign-in sheet."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -8,7 +8,7 @@ import streamlit as st
 from pvd_survey import exports, meetings, territory, ui
 from pvd_survey.errors import DomainError, french_message
 from pvd_survey.meetings import KIND_LABELS, ROLE_LABELS, MeetingForm
-from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS, paris_from_utc, paris_time, utc_from_paris
+from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS, paris_from_utc, paris_time, utc_from_paris, utcnow
 from pvd_survey.survey_questions import InvalidAnswers
 
 ui.guard("meetings_admin")
@@ -50,11 +50,13 @@ def local(moment: datetime | None, default: datetime) -> datetime:
 
 def meeting_form(key: str, initial: MeetingForm | None) -> MeetingForm | None:
     """The meeting form; returns the typed meeting when submitted."""
-    today = date.today()
+    now = paris_from_utc(utcnow()).replace(second=0, microsecond=0)
+    today = now.date()
     start_default = datetime.combine(today + timedelta(days=30), time(9, 30))
     start = local(initial.starts_at if initial else None, start_default)
     end = local(initial.ends_at if initial else None, start.replace(hour=17, minute=0))
-    opens = local(initial.registration_opens_at if initial else None, datetime.combine(today, time(9, 0)))
+    # Registrations open now by default (to the quarter of an hour before, the time widget's step).
+    opens = local(initial.registration_opens_at if initial else None, now.replace(minute=now.minute // 15 * 15))
     closes = local(initial.registration_closes_at if initial else None, start - timedelta(days=2))
     form_key = f"meetings_admin_form_{key}"
     with st.form(form_key):

@@ -917,13 +917,15 @@ def _fold(text: str) -> str:
 
 
 def search_attendees(session: Session, meeting_id: int, query: str) -> list[AttendeeInfo]:
-    """Confirmed people of a meeting whose name, organisation or reference matches (accents ignored)."""
+    """Confirmed people whose name and organisation hold every word typed (accents ignored), or by reference."""
     words = _fold(query).split()
+    compact = "".join(words)
     people = roster(session, meeting_id).confirmed
     return [
         person
         for person in people
-        if all(word in _fold(f"{person.full_name} {person.organisation} {person.reference}") for word in words)
+        if all(word in _fold(f"{person.full_name} {person.organisation}") for word in words)
+        or (len(compact) >= 4 and compact in _fold(person.reference))
     ]
 
 

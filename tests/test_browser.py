@@ -311,6 +311,7 @@ def expected_heading(spec: access.PageSpec) -> str:
         "home": "Petites villes de demain",
         "organisations": "Organisations employeuses",
         "my_organisation": ORGANISATION_NAME,
+        "meetings": "Rencontres du programme",
     }.get(spec.key, spec.title)
 
 

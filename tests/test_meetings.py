@@ -392,3 +392,12 @@ def test_outbox_messages_are_delivered_with_the_calendar(factory, settings, smtp
     parts = {part.get_content_type(): part for part in message.walk()}
     calendar = Calendar.from_ical(parts["text/calendar"].get_payload(decode=True))
     assert calendar.walk("VEVENT")
+
+
+def test_check_in_search_by_reference_and_not_by_a_stray_digit(session, settings, meeting_id):
+    meetings.register(session, meeting_id, person(2), settings)
+    other = meetings.register(session, meeting_id, person(3), settings)
+    assert [p.full_name for p in meetings.search_attendees(session, meeting_id, "personne 2")] == ["Personne 2"]
+    assert [p.full_name for p in meetings.search_attendees(session, meeting_id, other.reference.lower())] == [
+        "Personne 3"
+    ]

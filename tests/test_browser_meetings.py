@@ -1,0 +1,152 @@
+"""The whole meeting journey in a real browser (Debian's Chromium against `streamlit run`), with a real SMTP server.
+
+The direction creates a meeting with 2 places; three people register (the third is waitlisted); the
+confirmation e-mail reaches the SMTP server with a valid .ics; one person cancels through the private
+link; the waitlisted person is promoted and e-mailed; check-in marks one present; the dashboard's
+export shows the attendance. The app server has no SMTP configured: the test delivers the outbox
+itself, as `python -m pvd_survey send-mail` would.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from email.header import decode_header, make_header
+
+import pytest
+from icalendar import Calendar
+from playwright.sync_api import Page, expect
+
+from pvd_survey import mail, meetings
+from pvd_survey.models import Meeting
+from tests import test_browser as shared
+from tests.conftest import STRONG_PASSWORD
+from tests.test_browser import (
+    PEOPLE,
+    Pages,
+    alert,
+    choose_in_selectbox,
+    expect_nav,
+    expect_page,
+    nav_link,
+    open_login_page,
+    screenshot_on_failure,
+    submit_login,
+    wait_for_run,
+)
+
+pytestmark = pytest.mark.browser
+
+# The browser, the app server (one per module) and the seeded accounts of the main browser tests.
+browser = shared.browser
+app_server = shared.app_server
+app_url = shared.app_url
+pages = shared.pages
+seeded = shared.seeded
+
+TITLE = "Rencontre régionale Bourgogne-Franche-Comté"
+
+
+def subject(message) -> str:
+    return str(make_header(decode_header(message["Subject"])))
+
+
+def sign_in_as_direction(pages: Pages, app_url: str) -> Page:
+    page = pages.new()
+    open_login_page(page, app_url)
+    submit_login(page, PEOPLE["direction"][1], STRONG_PASSWORD)
+    expect_nav(page, "direction")
+    return page
+
+
+def register(pages: Pages, link: str, number: int) -> Page:
+    """A person opens the shared link on their own device and registers."""
+    page = pages.new()
+    page.goto(link)
+    expect_page(page, TITLE)
+    page.get_by_label("Prénom et nom").fill(f"Personne {number}")
+    page.get_by_label("Adresse e-mail").fill(f"personne.{number}@mairie.fr")
+    choose_in_selectbox(page, "Vous êtes", "Chef de projet")
+    page.get_by_label("Organisation ou commune").fill("Commune de Montbard")
+    page.get_by_text("J'ai lu et j'accepte la notice ci-dessus").click()
+    page.get_by_role("button", name="M'inscrire").click()
+    return page
+
+
+@screenshot_on_failure
+def test_meeting_journey(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, settings, smtp_server
+) -> None:
+    # The direction creates a meeting with 2 places.
+    direction = sign_in_as_direction(pages, app_url)
+    nav_link(direction, "Organiser les rencontres").click()
+    expect_page(direction, "Organiser les rencontres")
+    direction.get_by_label("Titre").fill(TITLE)
+    direction.get_by_label("Ville").fill("Dijon")
+    places = direction.get_by_label("Nombre de places")
+    places.fill("2")
+    places.press("Tab")
+    direction.get_by_role("button", name="Créer la rencontre").click()
+    expect(alert(direction, "Success", "Rencontre créée.")).to_be_visible()
+    with factory() as session:
+        meeting = session.query(Meeting).one()
+        assert (meeting.title, meeting.capacity) == (TITLE, 2)
+    link = f"{app_url}/{meetings.MEETING_PAGE_PATH}?{meetings.MEETING_PARAMETER}={meeting.id}"
+
+    # Three people register; the third is told the waiting-list position.
+    for number in (1, 2):
+        person = register(pages, link, number)
+        expect(person.get_by_text("Inscription confirmée.", exact=False)).to_be_visible()
+    third = register(pages, link, 3)
+    expect(third.get_by_text("vous êtes sur la liste d'attente, en position", exact=False)).to_be_visible()
+
+    # The confirmation reaches a real SMTP server with a valid calendar file.
+    mail.deliver_due(factory, smtp_server.settings())
+    assert [len(smtp_server.to(f"personne.{n}@mairie.fr")) for n in (1, 2, 3)] == [1, 1, 1]
+    (confirmation,) = smtp_server.to("personne.1@mairie.fr")
+    assert subject(confirmation).startswith("Inscription confirmée")
+    parts = {part.get_content_type(): part for part in confirmation.walk()}
+    (event,) = Calendar.from_ical(parts["text/calendar"].get_payload(decode=True)).walk("VEVENT")
+    assert str(event["summary"]) == TITLE and "Dijon" in str(event["location"])
+    body = parts["text/plain"].get_payload(decode=True).decode("utf-8")
+    private = next(line for line in body.splitlines() if "/inscription?jeton=" in line).strip()
+    assert private.startswith(f"{app_url}/inscription?jeton=")  # the app's own base URL
+
+    # Person 1 cancels through the private link.
+    cancelling = pages.new()
+    cancelling.goto(private)
+    expect_page(cancelling, "Mon inscription")
+    expect(cancelling.get_by_text("Votre place est réservée", exact=False)).to_be_visible()
+    cancelling.get_by_text("Je confirme vouloir annuler mon inscription").click()
+    wait_for_run(cancelling)
+    cancelling.get_by_role("button", name="Annuler mon inscription").click()
+    expect(
+        alert(cancelling, "Success", "Votre inscription est annulée. Un e-mail de confirmation vous est envoyé.")
+    ).to_be_visible()
+
+    # Person 3 is promoted and e-mailed, with the calendar file.
+    mail.deliver_due(factory, smtp_server.settings())
+    promoted = [m for m in smtp_server.to("personne.3@mairie.fr") if subject(m).startswith("Place libérée")]
+    assert len(promoted) == 1
+    assert any(part.get_content_type() == "text/calendar" for part in promoted[0].walk())
+
+    # Check-in: the direction finds person 2 and marks them present.
+    nav_link(direction, "Émargement").click()
+    expect_page(direction, "Émargement")
+    direction.get_by_label("Rechercher un nom, une organisation ou une référence").fill("personne 2")
+    direction.keyboard.press("Enter")
+    expect(direction.get_by_role("button", name="Marquer présent")).to_have_count(1)
+    direction.get_by_role("button", name="Marquer présent").click()
+    expect(alert(direction, "Success", "Personne 2 : présent(e).")).to_be_visible()
+    expect(direction.get_by_test_id("stMetricValue").first).to_have_text("1 / 2")
+
+    # The dashboard shows the attendance, and its export says the same.
+    nav_link(direction, "Tableau de bord").click()
+    expect_page(direction, "Tableau de bord")
+    expect(direction.get_by_role("heading", name="Rencontres", exact=True)).to_be_visible()
+    with direction.expect_download() as download:
+        direction.get_by_role("button", name="Chiffres des rencontres (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
+    assert [(r["Rencontre"], r["Confirmés"], r["Liste d'attente"], r["Présents"]) for r in rows] == [
+        (TITLE, "2", "0", "1")
+    ]
