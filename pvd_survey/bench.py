@@ -177,3 +177,231 @@ def survey_benchmark(size: int, workdir: str | None = None) -> dict:
         "peak_rss_mb_after_figures": peak_after_figures,
         "peak_rss_mb_with_naive": _peak_rss_mb(),
     }
+
+
+# ---------------------------------------------------------------------------- meetings
+
+MEETINGS = 2_000
+REGISTRATIONS = 200_000
+WRITERS = 16
+ATTEMPTS_PER_WRITER = 60
+
+
+def _scratch_database(kind: str, workdir: str | None, postgres_admin_url: str | None):
+    """A new empty database for the benchmark, and how to drop it afterwards."""
+    if kind == "sqlite":
+        directory = Path(workdir or tempfile.mkdtemp(prefix="pvd-bench-"))
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "bench-meetings.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}", lambda: None
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = f"pvd_bench_{random.randrange(16**8):08x}"
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False), drop
+
+
+def _percentile_ms(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[max(0, int(len(ordered) * fraction) - 1)] * 1000, 2)
+
+
+def _registration_writers(
+    url: str, meeting_id: int, first: int, threads: int, start_at: float | None = None
+) -> list[float]:
+    """Run `threads` writers, each registering ATTEMPTS_PER_WRITER people in a row; returns latencies (s)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pvd_survey import meetings
+
+    engine = db.make_engine(url)
+    factory = db.make_session_factory(engine)
+    settings = load_settings({"PVD_DATABASE_URL": url}, Path("/nonexistent"))
+    if start_at is not None:
+        time.sleep(max(0.0, start_at - time.time()))
+
+    def writer(number: int) -> list[float]:
+        latencies = []
+        for attempt in range(ATTEMPTS_PER_WRITER):
+            person = meetings.RegistrationForm(
+                full_name=f"Personne {number}-{attempt}",
+                email=f"p{number}.{attempt}@bench.example.fr",
+                attendee_role="chef_de_projet",
+                consent=True,
+            )
+            began = time.perf_counter()
+            with db.transaction(factory) as session:
+                meetings.register(session, meeting_id, person, settings)
+            latencies.append(time.perf_counter() - began)
+        return latencies
+
+    with ThreadPoolExecutor(threads) as pool:
+        results = [value for values in pool.map(writer, range(first, first + threads)) for value in values]
+    engine.dispose()
+    return results
+
+
+def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url: str | None = None) -> dict:
+    """Registration latency with 16 concurrent writers on one meeting, and the meeting list's data at scale."""
+    from datetime import timedelta
+
+    from pvd_survey import meetings
+    from pvd_survey.models import Meeting, Registration, utcnow
+
+    url, drop = _scratch_database(kind, workdir, postgres_admin_url)
+    try:
+        engine = db.make_engine(url)
+        db.migrate(engine)
+        factory = db.make_session_factory(engine)
+        now = utcnow()
+        form = meetings.MeetingForm(
+            title="Rencontre régionale (banc d'essai)",
+            kind="rencontre_regionale",
+            region="27",
+            city="Dijon",
+            venue="",
+            online_url=None,
+            starts_at=now + timedelta(days=30),
+            ends_at=now + timedelta(days=30, hours=7),
+            capacity=WRITERS * ATTEMPTS_PER_WRITER // 2,  # half confirmed, half on the waiting list
+            registration_opens_at=now - timedelta(days=1),
+            registration_closes_at=now + timedelta(days=29),
+            audiences=("chef_de_projet", "elu", "partenaire"),
+        )
+        with db.transaction(factory) as session:
+            meeting_id = meetings.create_meeting(session, form)
+
+        # SQLite is the embedded, single-server database: its writers are the threads of one process.
+        # PostgreSQL serves several app servers: its writers are spread over 4 processes of 4 threads.
+        processes = 1 if kind == "sqlite" else 4
+        began = time.perf_counter()
+        if processes == 1:
+            latencies = _registration_writers(url, meeting_id, 0, WRITERS)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            per_process = WRITERS // processes
+            with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [
+                    pool.submit(
+                        _registration_writers, url, meeting_id, index * per_process, per_process, time.time() + 2
+                    )
+                    for index in range(processes)
+                ]
+                latencies = [value for future in futures for value in future.result()]
+            began += 2  # the processes started together, two seconds after the pool was created
+        wall = time.perf_counter() - began
+        with db.read_only(factory) as session:
+            confirmed = session.get(Meeting, meeting_id).confirmed_count
+
+        # The meeting list at scale: 2,000 upcoming meetings, 200,000 registrations.
+        rng = random.Random(2026)
+        regions = list(territory.REGIONS)
+        started = time.perf_counter()
+        meeting_rows = []
+        for number in range(MEETINGS):
+            start = now + timedelta(days=1 + number % 300, hours=rng.randrange(8, 15))
+            meeting_rows.append(
+                {
+                    "title": f"Rencontre {number}",
+                    "kind": rng.choice(["rencontre_regionale", "atelier", "webinaire"]),
+                    "region": rng.choice(regions),
+                    "city": "Ville",
+                    "venue": "",
+                    "starts_at": start,
+                    "ends_at": start + timedelta(hours=3),
+                    "capacity": 120,
+                    "confirmed_count": 0,
+                    "arrivals": 0,
+                    "registration_opens_at": now - timedelta(days=10),
+                    "registration_closes_at": start - timedelta(days=1),
+                    "audiences": "chef_de_projet|elu|partenaire",
+                    "description": "",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        with db.transaction(factory) as session:
+            session.execute(insert(Meeting), meeting_rows)
+            ids = [
+                row[0] for row in session.execute(text("SELECT id FROM meeting WHERE id <> :id"), {"id": meeting_id})
+            ]
+        per_meeting = REGISTRATIONS // len(ids)
+        for offset in range(0, len(ids), 200):
+            batch = []
+            for target in ids[offset : offset + 200]:
+                for arrival in range(1, per_meeting + 1):
+                    status = "confirmed" if arrival <= 100 else "waiting"
+                    batch.append(
+                        {
+                            "meeting_id": target,
+                            "arrival": arrival,
+                            "status": status,
+                            "email": f"p{arrival}@m{target}.example.fr",
+                            "full_name": f"Personne {arrival}",
+                            "attendee_role": "chef_de_projet",
+                            "organisation": "",
+                            "needs": "",
+                            "token_hash": f"{target}-{arrival}",
+                            "reference": f"B{target}-{arrival}",
+                            "consented_at": now,
+                            "created_at": now,
+                        }
+                    )
+            with db.transaction(factory) as session:
+                session.execute(insert(Registration), batch)
+        with db.transaction(factory) as session:
+            session.execute(
+                text("UPDATE meeting SET confirmed_count = 100, arrivals = :n WHERE id <> :id"),
+                {
+                    "n": per_meeting,
+                    "id": meeting_id,
+                },
+            )
+        fill_seconds = round(time.perf_counter() - started, 1)
+        if kind == "postgresql":
+            with engine.begin() as connection:
+                connection.execute(text("ANALYZE"))
+
+        timings = {"all": [], "region": []}
+        with db.read_only(factory) as session:
+            shown = len(meetings.list_upcoming(session))
+            for _ in range(RUNS):
+                began = time.perf_counter()
+                meetings.list_upcoming(session)
+                timings["all"].append(time.perf_counter() - began)
+                began = time.perf_counter()
+                meetings.list_upcoming(session, region="27")
+                timings["region"].append(time.perf_counter() - began)
+        engine.dispose()
+        return {
+            "benchmark": "meetings",
+            "database": kind,
+            "writers": WRITERS,
+            "writer_processes": processes,
+            "registrations_timed": len(latencies),
+            "confirmed": confirmed,
+            "registration_throughput_per_s": round(len(latencies) / wall, 1),
+            "registration_p50_ms": _percentile_ms(latencies, 0.5),
+            "registration_p95_ms": _percentile_ms(latencies, 0.95),
+            "list_meetings": MEETINGS + 1,
+            "list_registrations": per_meeting * len(ids),
+            "list_fill_seconds": fill_seconds,
+            "list_meetings_shown": shown,
+            "list_all_ms_median": _median_ms(timings["all"]),
+            "list_region_ms_median": _median_ms(timings["region"]),
+        }
+    finally:
+        drop()

@@ -188,8 +188,14 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Measure the dashboard figures and survey submissions at scale (prints JSON lines)."""
     from pvd_survey import bench
 
-    for size in args.sizes:
-        print(json.dumps(bench.survey_benchmark(size, args.workdir), ensure_ascii=False), flush=True)
+    if args.section in ("all", "survey"):
+        for size in args.sizes:
+            print(json.dumps(bench.survey_benchmark(size, args.workdir), ensure_ascii=False), flush=True)
+    if args.section in ("all", "meetings"):
+        kinds = ["sqlite"] + (["postgresql"] if args.postgresql else [])
+        for kind in kinds:
+            result = bench.meetings_benchmark(kind, args.workdir, args.postgresql)
+            print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0
 
 
@@ -266,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="nombres de réponses, séparés par des virgules (défaut : 10000,1000000)",
     )
     sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
+    sub.add_argument("--section", choices=("all", "survey", "meetings"), default="all", help="partie à mesurer")
+    sub.add_argument(
+        "--postgresql",
+        metavar="URL_ADMIN",
+        help="mesure aussi les rencontres sur PostgreSQL, dans une base jetable créée avec cette URL d'administration",
+    )
     sub.set_defaults(handler=cmd_bench)
 
     sub = commands.add_parser(

@@ -239,6 +239,18 @@ def _waiting_counts(session: Session, meeting_ids: list[int] | None = None) -> d
     return dict(session.execute(query.group_by(Registration.meeting_id)).all())
 
 
+def _listing():
+    """Meeting columns with each one's waiting-list length (one index seek per meeting, no ORM objects)."""
+    waiting = (
+        select(func.count())
+        .where(Registration.meeting_id == Meeting.id, Registration.status == "waiting")
+        .correlate(Meeting)
+        .scalar_subquery()
+        .label("waiting")
+    )
+    return select(*Meeting.__table__.c, waiting)
+
+
 def _info(meeting: Meeting, waiting: int) -> MeetingInfo:
     return MeetingInfo(
         meeting.id,
@@ -286,26 +298,23 @@ def list_upcoming(
 ) -> list[MeetingInfo]:
     """Meetings not yet over, soonest first, optionally in one region (national ones always shown)."""
     now = now or utcnow()
-    query = select(Meeting).where(Meeting.ends_at > now).order_by(Meeting.starts_at, Meeting.id)
+    query = _listing().where(Meeting.ends_at > now).order_by(Meeting.starts_at, Meeting.id)
     if region:
         if region not in territory.REGIONS:
             raise DomainError("unknown_filter", name="région", value=region)
         query = query.where((Meeting.region == region) | Meeting.region.is_(None))
     if limit:
         query = query.limit(limit)
-    meetings = list(session.scalars(query))
-    waiting = _waiting_counts(session, [m.id for m in meetings]) if meetings else {}
-    return [_info(m, waiting.get(m.id, 0)) for m in meetings]
+    return [_info(row, row.waiting) for row in session.execute(query)]
 
 
 def list_all(session: Session) -> list[MeetingInfo]:
     """Every meeting, upcoming first then past (most recent first), for the direction."""
     now = utcnow()
-    meetings = list(session.scalars(select(Meeting)))
-    waiting = _waiting_counts(session)
-    upcoming = sorted((m for m in meetings if m.ends_at > now), key=lambda m: m.starts_at)
-    past = sorted((m for m in meetings if m.ends_at <= now), key=lambda m: m.starts_at, reverse=True)
-    return [_info(m, waiting.get(m.id, 0)) for m in upcoming + past]
+    rows = session.execute(_listing()).all()
+    upcoming = sorted((row for row in rows if row.ends_at > now), key=lambda row: row.starts_at)
+    past = sorted((row for row in rows if row.ends_at <= now), key=lambda row: row.starts_at, reverse=True)
+    return [_info(row, row.waiting) for row in upcoming + past]
 
 
 # ---------------------------------------------------------------------------- the direction's edits
@@ -370,21 +379,21 @@ def create_meeting(session: Session, form: MeetingForm) -> int:
     return meeting.id
 
 
-def _lock_meeting(session: Session, meeting_id: int) -> int:
-    """Serialise every seat change of one meeting; returns the next arrival number.
+def _lock_meeting(session: Session, meeting_id: int) -> tuple[int, int, int]:
+    """Serialise every seat change of one meeting; returns (next arrival number, confirmed, capacity).
 
     An UPDATE takes the row lock on PostgreSQL until commit (SQLite's BEGIN IMMEDIATE already holds
-    the database); reading it back after the lock gives the committed counts of everyone before us.
+    the database), and RETURNING gives the committed counts of everyone served before us.
     """
-    arrival = session.execute(
+    row = session.execute(
         update(Meeting)
         .where(Meeting.id == meeting_id)
         .values(arrivals=Meeting.arrivals + 1)
-        .returning(Meeting.arrivals)
-    ).scalar_one_or_none()
-    if arrival is None:
+        .returning(Meeting.arrivals, Meeting.confirmed_count, Meeting.capacity)
+    ).one_or_none()
+    if row is None:
         raise DomainError("unknown_meeting")
-    return arrival
+    return row.arrivals, row.confirmed_count, row.capacity
 
 
 def _locked(session: Session, meeting_id: int) -> Meeting:
@@ -469,6 +478,18 @@ def _position(session: Session, registration: Registration) -> int | None:
     return (ahead or 0) + 1
 
 
+def _take_seat(session: Session, meeting_id: int) -> bool:
+    """One conditional UPDATE: True if a place was free and is now ours."""
+    return (
+        session.execute(
+            update(Meeting)
+            .where(Meeting.id == meeting_id, Meeting.confirmed_count < Meeting.capacity)
+            .values(confirmed_count=Meeting.confirmed_count + 1)
+        ).rowcount
+        == 1
+    )
+
+
 def register(
     session: Session, meeting_id: int, form: RegistrationForm, settings: Settings, now: datetime | None = None
 ) -> RegistrationOutcome:
@@ -479,23 +500,23 @@ def register(
     _check_open(meeting, now)
     if form.attendee_role not in meeting.audiences.split("|"):
         raise DomainError("audience_not_admitted", role=ROLE_LABELS[form.attendee_role].lower())
-    # From here on, attempts on this meeting are served one at a time (see the module docstring).
-    arrival = _lock_meeting(session, meeting_id)
+    # Everything that needs no lock is prepared first: the lock below is held until commit, and
+    # every other attempt on this meeting waits for it.
     token = secrets.token_urlsafe(32)
+    reference = _new_reference()
+    calendar = calendar_file(meeting, reference, private_link(settings, token), now)
+
+    arrival, _, _ = _lock_meeting(session, meeting_id)
     existing = session.scalar(
         select(Registration).where(Registration.meeting_id == meeting_id, Registration.email == email)
     )
     if existing is not None and existing.status != "cancelled":
         # A second attempt: say so, and send the confirmation again with a fresh private link.
         existing.token_hash = _token_hash(token)
-        _send_status_mail(session, meeting, existing, token, settings, now, resent=True)
-        return RegistrationOutcome(existing.reference, existing.status, _position(session, existing), True, email)
-    seat_taken = session.execute(
-        update(Meeting)
-        .where(Meeting.id == meeting_id, Meeting.confirmed_count < Meeting.capacity)
-        .values(confirmed_count=Meeting.confirmed_count + 1)
-    ).rowcount
-    status = "confirmed" if seat_taken == 1 else "waiting"
+        position = _position(session, existing)
+        _send_status_mail(session, meeting, existing, token, settings, now, position, resent=True)
+        return RegistrationOutcome(existing.reference, existing.status, position, True, email)
+    status = "confirmed" if _take_seat(session, meeting_id) else "waiting"
     values = {
         "arrival": arrival,
         "status": status,
@@ -516,16 +537,17 @@ def register(
         for name, value in values.items():
             setattr(existing, name, value)
         registration = existing
+        calendar = None  # built for the new reference: rebuilt for the old one below
     else:
-        registration = Registration(meeting_id=meeting_id, email=email, reference=_new_reference(), **values)
+        registration = Registration(meeting_id=meeting_id, email=email, reference=reference, **values)
         session.add(registration)
     try:
         session.flush()
     except IntegrityError as error:  # only a reference collision (1 in 10^12) can land here
         raise DomainError("try_again") from error
-    session.refresh(meeting)
-    _send_status_mail(session, meeting, registration, token, settings, now)
-    return RegistrationOutcome(registration.reference, status, _position(session, registration), False, email)
+    position = _position(session, registration)
+    _send_status_mail(session, meeting, registration, token, settings, now, position, calendar=calendar)
+    return RegistrationOutcome(registration.reference, status, position, False, email)
 
 
 # ---------------------------------------------------------------------------- cancellation and promotion
@@ -543,12 +565,7 @@ def _promote_waiting(session: Session, meeting: Meeting, settings: Settings, now
         )
         if first is None:
             break
-        seat_taken = session.execute(
-            update(Meeting)
-            .where(Meeting.id == meeting.id, Meeting.confirmed_count < Meeting.capacity)
-            .values(confirmed_count=Meeting.confirmed_count + 1)
-        ).rowcount
-        if seat_taken != 1:
+        if not _take_seat(session, meeting.id):
             break
         first.status = "confirmed"
         first.confirmed_at = now
@@ -676,8 +693,10 @@ def _send_status_mail(
     token: str,
     settings: Settings,
     now: datetime,
+    position: int | None = None,
     resent: bool = False,
     promoted: bool = False,
+    calendar: bytes | None = None,
 ) -> None:
     link = private_link(settings, token)
     details = f"« {meeting.title} »\nLe {_when(meeting)} (heure de Paris)\nLieu : {_where(meeting)}\n"
@@ -691,10 +710,10 @@ def _send_status_mail(
             if promoted
             else "Votre inscription est confirmée."
         )
-        attachments = [("rencontre.ics", "text/calendar", calendar_file(meeting, registration.reference, link, now))]
+        calendar = calendar or calendar_file(meeting, registration.reference, link, now)
+        attachments = [("rencontre.ics", "text/calendar", calendar)]
         calendar_note = "Le fichier joint (rencontre.ics) ajoute la rencontre à votre agenda.\n\n"
     else:
-        position = _position(session, registration)
         subject = f"Liste d'attente (position {position}) : {meeting.title}"
         lead = (
             f"La rencontre est complète : vous êtes sur la liste d'attente, en position {position}. "
