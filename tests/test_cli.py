@@ -308,12 +308,24 @@ def test_survey_commands_refuse_bad_arguments(database_url, args, message):
 
 
 def test_bench_prints_one_json_line_per_size(tmp_path, database_url):
-    result = run_cli(database_url, "bench", "--sizes", "300", "--workdir", str(tmp_path))
+    result = run_cli(database_url, "bench", "--section", "survey", "--sizes", "300", "--workdir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()
     figures = json.loads(line)
     assert figures["responses"] == 300 and figures["submissions"] == 300
     assert figures["figures_warm_ms_median"] > 0 and figures["naive_pandas_ms_median"] > 0
+
+
+def test_meetings_benchmark_measures_concurrent_registrations_and_the_list(tmp_path, monkeypatch):
+    from pvd_survey import bench
+
+    monkeypatch.setattr(bench, "MEETINGS", 30)
+    monkeypatch.setattr(bench, "REGISTRATIONS", 600)
+    monkeypatch.setattr(bench, "ATTEMPTS_PER_WRITER", 3)
+    figures = bench.meetings_benchmark("sqlite", str(tmp_path))
+    assert figures["registrations_timed"] == 48 and figures["confirmed"] == 24
+    assert figures["list_registrations"] == 600 and figures["list_meetings_shown"] == 31
+    assert 0 < figures["registration_p50_ms"] <= figures["registration_p95_ms"]
 
 
 def _past_meeting_with_registration(factory, settings, days_ago: int) -> None:
