@@ -6,15 +6,16 @@ Later capabilities (survey, postings, meetings) extend `seed()`.
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import accounts, survey
+from pvd_survey import accounts, meetings, survey, territory
 from pvd_survey.config import Settings
-from pvd_survey.models import Organisation, SurveyInvitation, SurveyResponse, User
+from pvd_survey.models import Meeting, Organisation, OutboxMessage, SurveyInvitation, SurveyResponse, User, utcnow
 from pvd_survey.survey_questions import BASELINE_2022, BASELINE_RESPONDENTS, CSV_COLUMNS, TRAINING_FIELD
 
 # Real PVD territories (names as the programme lists them), with their department.
@@ -120,4 +121,151 @@ def seed(session: Session, settings: Settings, password_factory: Callable[[], st
     if entries:
         batch = survey.invite(session, entries, settings)
         created.append(f"Questionnaire : {len(batch.created)} invitations (liens visibles dans « Messages »)")
+    created.extend(_seed_meetings(session, settings))
     return created
+
+
+DEMO_MEETING_DOMAIN = "exemple-pvd.fr"
+# Title, kind, region, city, venue, online link, days from now, hours, capacity, registrations.
+DEMO_MEETINGS = (
+    (
+        "Rencontre régionale des chefs de projet PVD",
+        "rencontre_regionale",
+        "27",
+        "Dijon",
+        "Préfecture de région, salle Vauban",
+        None,
+        21,
+        7,
+        80,
+        64,
+    ),
+    (
+        "Rencontre régionale : commerce de centre-bourg",
+        "rencontre_regionale",
+        "53",
+        "Pontivy",
+        "Palais des congrès",
+        None,
+        35,
+        7,
+        60,
+        60 + 9,
+    ),
+    ("Atelier friches et foncier", "atelier", "76", "Figeac", "Espace Mitterrand", None, 12, 3, 25, 25 + 4),
+    (
+        "Webinaire : monter une OPAH-RU",
+        "webinaire",
+        None,
+        "",
+        "",
+        "https://webinaire.anct.gouv.fr/opah-ru",
+        8,
+        2,
+        300,
+        212,
+    ),
+    ("Rencontre régionale Normandie", "rencontre_regionale", "28", "Caen", "Abbaye aux Dames", None, -20, 7, 70, 58),
+)
+_FIRST_NAMES = (
+    "Camille",
+    "Léa",
+    "Hugo",
+    "Chloé",
+    "Nicolas",
+    "Manon",
+    "Julien",
+    "Sarah",
+    "Thomas",
+    "Inès",
+    "Émilie",
+    "Karim",
+    "Pauline",
+    "Antoine",
+    "Océane",
+    "Mathieu",
+    "Aurélie",
+    "Yanis",
+    "Hélène",
+    "François",
+)
+_LAST_NAMES = (
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefèvre",
+    "Michel",
+    "Garcia",
+    "David",
+    "Bertrand",
+    "Roux",
+    "Vincent",
+    "Fournier",
+)
+
+
+def _seed_meetings(session: Session, settings: Settings) -> list[str]:
+    """Upcoming and past meetings, some full with a waiting list, one with check-ins."""
+    if session.scalar(select(func.count()).select_from(Meeting)):
+        return []
+    rng = random.Random(2026)
+    now = utcnow().replace(minute=0, second=0, microsecond=0)
+    lines = []
+    for title, kind, region, city, venue, url, days, hours, capacity, wanted in DEMO_MEETINGS:
+        start = (now + timedelta(days=days)).replace(hour=8)  # 9:00 or 10:00 in Paris
+        past = days < 0
+        # A past meeting is created as it was, registrations open, then moved to its real dates.
+        shift = timedelta(days=-days + 30) if past else timedelta(0)
+        form = meetings.MeetingForm(
+            title=title,
+            kind=kind,
+            region=region,
+            city=city,
+            venue=venue,
+            online_url=url,
+            starts_at=start + shift,
+            ends_at=start + shift + timedelta(hours=hours),
+            capacity=capacity,
+            registration_opens_at=now - timedelta(days=30),
+            registration_closes_at=start + shift - timedelta(days=1),
+            audiences=("chef_de_projet", "elu", "partenaire"),
+            description="Programme : tour de table, retours d'expérience des communes, ateliers en petits groupes.",
+        )
+        meeting_id = meetings.create_meeting(session, form)
+        for number in range(wanted):
+            first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+            role = rng.choices(("chef_de_projet", "elu", "partenaire"), weights=(70, 20, 10))[0]
+            department = rng.choice(territory.departments_of_region(region)) if region else None
+            person = meetings.RegistrationForm(
+                full_name=f"{first} {last}",
+                email=_ascii(f"{first}.{last}.{number}@{DEMO_MEETING_DOMAIN}".lower()),
+                attendee_role=role,
+                organisation=f"Commune n° {rng.randrange(1, 1646)}",
+                department=department,
+                consent=True,
+            )
+            meetings.register(session, meeting_id, person, settings)
+        if past:
+            meeting = session.get(Meeting, meeting_id)
+            for name in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
+                setattr(meeting, name, getattr(meeting, name) - shift)
+            for attendee in meetings.roster(session, meeting_id).confirmed:
+                if rng.random() < 0.85:
+                    meetings.set_present(session, meeting_id, attendee.id, True, now=meeting.starts_at)
+        lines.append(f"Rencontre : {title} ({min(wanted, capacity)}/{capacity} confirmés)")
+    # The demo people do not exist: their confirmation e-mails are not kept for sending.
+    session.execute(delete(OutboxMessage).where(OutboxMessage.recipient.like(f"%@{DEMO_MEETING_DOMAIN}")))
+    return lines
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

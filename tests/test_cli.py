@@ -232,6 +232,16 @@ def test_seed_demo_is_idempotent(factory, database_url, settings):
     before = users(factory)
     assert {u.role for u in before} == {"direction", "recruteur"}
     assert all(u.organisation_name for u in before if u.role == "recruteur")
+    assert "Rencontre : Webinaire : monter une OPAH-RU (212/300 confirmés)" in first.stdout
+    with factory.begin() as session:
+        from pvd_survey import meetings
+
+        listed = {m.title: m for m in meetings.list_all(session)}
+        full = listed["Rencontre régionale : commerce de centre-bourg"]
+        assert (full.confirmed, full.waiting) == (60, 9)
+        past = meetings.dashboard_figures(session).by_region
+        assert any(row.present for row in past)  # the past meeting has check-ins
+        assert not [m for m in mail.list_messages(session) if m.recipient.endswith("@exemple-pvd.fr")]
     second = run_cli(database_url, "seed-demo")
     assert second.returncode == 0 and "déjà présentes" in second.stdout
     assert len(users(factory)) == len(before)
