@@ -96,6 +96,7 @@ def cmd_send_mail(args: argparse.Namespace, settings: Settings) -> int:
         raise DomainError("smtp_not_configured")
     factory = _factory(settings)
     if not args.loop:
+        _close_expired_postings(factory, settings)
         report = mail.deliver_due(factory, settings.smtp)
         print(report.summary())
         return 0
@@ -176,6 +177,39 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- recruitment
+
+
+def _close_expired_postings(factory: sessionmaker[Session], settings: Settings) -> None:
+    from pvd_survey import recruitment
+
+    with db.transaction(factory) as session:
+        closed = recruitment.close_expired_postings(session, settings)
+    if closed:
+        print(f"{len(closed)} offre(s) close(s) après leur date limite ; les candidats sont prévenus.")
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    """Delete personal data past its retention (or list it with --dry-run)."""
+    from pvd_survey import privacy
+
+    factory = _factory(settings)
+    _close_expired_postings(factory, settings)
+    with db.transaction(factory) as session:
+        items = privacy.purge(session, dry_run=args.dry_run)
+        if args.dry_run:
+            session.rollback()
+    verb = "serait supprimé (simulation, rien n'est effacé)" if args.dry_run else "supprimé"
+    for item in items:
+        print(f"{item.step} : {item.description} : {verb}")
+    print(
+        f"{len(items)} élément(s) {'à supprimer (simulation)' if args.dry_run else 'supprimé(s)'}."
+        if items
+        else "Rien à supprimer."
+    )
+    return 0
+
+
 def _positive_int_list(text: str) -> list[int]:
     try:
         values = [int(part.replace("_", "")) for part in text.split(",")]
@@ -253,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("seed-demo", help="ajoute des données de démonstration réalistes")
     sub.set_defaults(handler=cmd_seed_demo)
+
+    sub = commands.add_parser(
+        "purge", help="supprime les données personnelles arrivées au bout de leur durée de conservation"
+    )
+    sub.add_argument("--dry-run", action="store_true", help="affiche ce qui serait supprimé, sans rien effacer")
+    sub.set_defaults(handler=cmd_purge)
     return parser
 
 

@@ -121,3 +121,18 @@ def seed(session: Session, settings: Settings, password_factory: Callable[[], st
         batch = survey.invite(session, entries, settings)
         created.append(f"Questionnaire : {len(batch.created)} invitations (liens visibles dans « Messages »)")
     return created
+
+
+# ---------------------------------------------------------------------------- recruitment
+
+
+def sample_pdf(*lines: str) -> bytes:
+    """A small valid one-page PDF (demo CVs and tests)."""
+    from fpdf import FPDF
+
+    document = FPDF()
+    document.add_page()
+    document.set_font("Helvetica", size=12)
+    for line in lines or ("Curriculum vitae",):
+        document.multi_cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(document.output())
