@@ -4,6 +4,7 @@ pipeline, recruiter account requests, set-password links and access requests. Ev
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -272,3 +273,28 @@ def test_admin_exports_and_erases_a_persons_data(world: World, factory, settings
     at = button(at, "privacy_erase")
     assert texts(at.success)[0].startswith("Données effacées (candidatures : 1")
     assert count(factory, JobApplication) == 0
+
+
+def test_dashboard_shows_recruitment_figures_with_small_counts_hidden(
+    world: World, factory, settings: Settings
+) -> None:
+    at = page("pages/dashboard.py", world.users["direction"])
+    assert not at.exception and "Aucune offre d'emploi pour l'instant." in texts(at.info)
+    with factory.begin() as session:
+        own = published(session, world.users["recruteur"])
+        recruitment.apply(session, own, application_input(), settings)
+        published(session, world.users["recruteur_autre"])
+    at = page("pages/dashboard.py", world.users["direction"])
+    assert not at.exception
+    assert "Recrutement des chefs de projet" in texts(at.header)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Offres"] == "2" and metrics["Postes vacants"] == "2"
+    titles = [json.dumps(json.loads(chart.proto.spec), ensure_ascii=False) for chart in at.get("vega_lite_chart")]
+    assert any("Offres par région et par état" in spec for spec in titles)
+    assert any("Postes vacants par département" in spec for spec in titles)
+    [table] = [frame.value for frame in at.dataframe if "Candidatures" in frame.value.columns]
+    # One application in Bourgogne-Franche-Comté: hidden; none in Occitanie (a zero says nothing about anybody).
+    assert dict(zip(table["Région"], table["Candidatures"], strict=True)) == {
+        "Bourgogne-Franche-Comté": "masqué",
+        "Occitanie": "0",
+    }
