@@ -32,19 +32,28 @@ posting_id = st.selectbox(
     key="pipeline_posting",
 )
 st.query_params[recruitment.POSTING_PARAMETER] = str(posting_id)
-try:
-    with ui.read() as session:
-        applications = recruitment.list_applications(session, user, posting_id)
-        counts = recruitment.pipeline_counts(session, user, posting_id)
-except DomainError as error:
-    ui.show_error(error)
-    st.stop()
-
+PAGE_SIZE = 200
+with ui.read() as session:
+    counts = recruitment.pipeline_counts(session, user, posting_id)
 columns = st.columns(len(recruitment.PIPELINE_STATUSES))
 for column, status in zip(columns, recruitment.PIPELINE_STATUSES, strict=True):
     column.metric(recruitment.APPLICATION_STATUS_LABELS[status], counts[status])
+filters = st.columns(2)
+status_filter = filters[0].selectbox(
+    "Statut",
+    [None, *recruitment.APPLICATION_STATUSES],
+    format_func=lambda s: "Tous" if s is None else recruitment.APPLICATION_STATUS_LABELS[s],
+    key="pipeline_status_filter",
+)
+shown = sum(counts.values()) if status_filter is None else counts[status_filter]
+page_count = max(1, -(-shown // PAGE_SIZE))
+page_number = filters[1].number_input("Page", min_value=1, max_value=page_count, step=1, key="pipeline_page")
+with ui.read() as session:
+    applications = recruitment.list_applications(
+        session, user, posting_id, status_filter, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
+    )
 if not applications:
-    st.info("Aucune candidature pour cette offre.")
+    st.info("Aucune candidature pour cette offre." if status_filter is None else "Aucune candidature à ce statut.")
     st.stop()
 
 st.dataframe(

@@ -172,8 +172,12 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Measure the dashboard figures and survey submissions at scale (prints JSON lines)."""
     from pvd_survey import bench
 
-    for size in args.sizes:
-        print(json.dumps(bench.survey_benchmark(size, args.workdir), ensure_ascii=False), flush=True)
+    if args.section in ("survey", "all"):
+        for size in args.sizes:
+            print(json.dumps(bench.survey_benchmark(size, args.workdir), ensure_ascii=False), flush=True)
+    if args.section in ("jobs", "all"):
+        postings, applications = args.jobs
+        print(json.dumps(bench.jobs_benchmark(postings, applications, args.workdir), ensure_ascii=False), flush=True)
     return 0
 
 
@@ -283,6 +287,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="nombres de réponses, séparés par des virgules (défaut : 10000,1000000)",
     )
     sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
+    sub.add_argument(
+        "--section", choices=("survey", "jobs", "all"), default="all", help="questionnaire, offres d'emploi ou les deux"
+    )
+    sub.add_argument(
+        "--jobs",
+        type=_positive_int_list,
+        default=[5_000, 200_000],
+        help="offres et candidatures du banc d'essai des offres d'emploi (défaut : 5000,200000)",
+    )
     sub.set_defaults(handler=cmd_bench)
 
     sub = commands.add_parser("seed-demo", help="ajoute des données de démonstration réalistes")

@@ -963,42 +963,52 @@ class ApplicationRow:
         return APPLICATION_STATUS_LABELS[self.status]
 
 
-def _application_row(application: JobApplication, files: dict[str, str]) -> ApplicationRow:
-    return ApplicationRow(
-        application.id,
-        application.posting_id,
-        application.reference,
-        application.full_name,
-        application.email,
-        application.phone,
-        application.status,
-        application.rejection_reason,
-        application.created_at,
-        application.updated_at,
-        application.notes,
-        application.cover_letter_text,
-        application.consent_contact,
-        files,
-    )
+_ROW_COLUMNS = (
+    JobApplication.id,
+    JobApplication.posting_id,
+    JobApplication.reference,
+    JobApplication.full_name,
+    JobApplication.email,
+    JobApplication.phone,
+    JobApplication.status,
+    JobApplication.rejection_reason,
+    JobApplication.created_at,
+    JobApplication.updated_at,
+    JobApplication.notes,
+    JobApplication.cover_letter_text,
+    JobApplication.consent_contact,
+)
 
 
-def list_applications(session: Session, actor: UserInfo | None, posting_id: int) -> list[ApplicationRow]:
-    """A posting's applications, oldest first (the recruiter's own organisation only)."""
+def list_applications(
+    session: Session,
+    actor: UserInfo | None,
+    posting_id: int,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[ApplicationRow]:
+    """A posting's applications, oldest first, optionally one status and one page (own organisation only)."""
     posting = _own_posting(session, actor, posting_id)
-    applications = session.scalars(
-        select(JobApplication)
-        .where(JobApplication.posting_id == posting.id)
-        .order_by(JobApplication.created_at, JobApplication.id)
-    ).all()
+    # Plain rows rather than ORM objects: a popular posting's pipeline stays fast with thousands of applications.
+    conditions = [JobApplication.posting_id == posting.id]
+    if status:
+        conditions.append(JobApplication.status == status)
+    query = select(*_ROW_COLUMNS).where(*conditions).order_by(JobApplication.created_at, JobApplication.id)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    rows = session.execute(query).all()
     files: dict[int, dict[str, str]] = {}
-    if applications:
-        for application_id, kind, name in session.execute(
-            select(ApplicationFile.application_id, ApplicationFile.kind, ApplicationFile.display_name)
-            .join(JobApplication, JobApplication.id == ApplicationFile.application_id)
-            .where(JobApplication.posting_id == posting.id)
-        ):
-            files.setdefault(application_id, {})[kind] = name
-    return [_application_row(a, files.get(a.id, {})) for a in applications]
+    if rows:
+        ids = [row[0] for row in rows]
+        for start in range(0, len(ids), 900):
+            for application_id, kind, name in session.execute(
+                select(ApplicationFile.application_id, ApplicationFile.kind, ApplicationFile.display_name).where(
+                    ApplicationFile.application_id.in_(ids[start : start + 900])
+                )
+            ):
+                files.setdefault(application_id, {})[kind] = name
+    return [ApplicationRow(*row, files=files.get(row[0], {})) for row in rows]
 
 
 def _own_application(session: Session, actor: UserInfo | None, application_id: int, lock: bool = False):

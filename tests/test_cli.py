@@ -308,9 +308,19 @@ def test_survey_commands_refuse_bad_arguments(database_url, args, message):
 
 
 def test_bench_prints_one_json_line_per_size(tmp_path, database_url):
-    result = run_cli(database_url, "bench", "--sizes", "300", "--workdir", str(tmp_path))
+    result = run_cli(database_url, "bench", "--section", "survey", "--sizes", "300", "--workdir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()
     figures = json.loads(line)
     assert figures["responses"] == 300 and figures["submissions"] == 300
     assert figures["figures_warm_ms_median"] > 0 and figures["naive_pandas_ms_median"] > 0
+
+
+def test_bench_job_board_section(tmp_path, database_url):
+    result = run_cli(database_url, "bench", "--section", "jobs", "--jobs", "60,600", "--workdir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    figures = json.loads(line)
+    assert figures["postings"] == 60 and figures["applications"] == 600
+    assert figures["pipeline_page_rows"] == min(200, figures["pipeline_posting_applications"])
+    assert figures["board_ms_median"] > 0 and figures["pipeline_ms_median"] > 0
