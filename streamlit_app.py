@@ -7,7 +7,7 @@ from pvd_survey import ui
 st.set_page_config(page_title="Petites villes de demain", page_icon=":material/location_city:", layout="wide")
 
 user = ui.current_user()
-navigation = st.navigation(ui.navigation_pages(user))
+navigation = st.navigation(ui.navigation_pages(user), expanded=True)
 
 with st.sidebar:
     if user is not None:

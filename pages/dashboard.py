@@ -182,3 +182,40 @@ def live_meetings() -> None:
 
 
 live_meetings()
+# ---------------------------------------------------------------------------- recruitment (issue 4)
+
+
+def render_recruitment() -> None:
+    """Postings by region and state, applications per posting, time to fill, vacant posts by department."""
+    from pvd_survey import recruitment
+
+    st.header("Recrutement des chefs de projet")
+    with ui.read() as session:
+        recruiting = recruitment.recruitment_figures(session, k=k)
+    frames = charts.recruitment_frames(recruiting)
+    if frames["states"].empty:
+        st.info("Aucune offre d'emploi pour l'instant.")
+        return
+    top = st.columns(3)
+    top[0].metric("Offres", int(frames["states"]["Offres"].sum()))
+    top[1].metric("Postes vacants", int(frames["vacant"]["Postes vacants"].sum()))
+    top[2].metric(
+        "Délai médian publication → pourvu",
+        "—" if recruiting.median_days_to_fill is None else f"{recruiting.median_days_to_fill:g} j",
+        help=f"Sur {recruiting.filled_count} offre(s) pourvue(s).",
+    )
+    st.altair_chart(charts.postings_state_chart(frames["states"]), width="stretch")
+    columns = st.columns(2)
+    with columns[0]:
+        st.altair_chart(charts.applications_per_posting_chart(frames["per_posting"]), width="stretch")
+        st.caption(f"Candidatures par région : un nombre inférieur à {k} est masqué, comme pour le questionnaire.")
+        st.dataframe(frames["applications"], hide_index=True, width="stretch", key="dashboard_recruit_applications")
+    with columns[1]:
+        if frames["vacant"].empty:
+            st.info("Aucun poste vacant.")
+        else:
+            st.altair_chart(charts.vacant_chart(frames["vacant"]), width="stretch")
+
+
+st.divider()
+render_recruitment()

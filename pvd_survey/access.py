@@ -76,6 +76,39 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("admin_outbox", "Messages", ":material/outgoing_mail:", frozenset({"admin"}), "Administration"),
     PageSpec("account", "Mon compte", ":material/person:", SIGNED_IN, "Compte"),
 )
+
+# Recruitment: the public job board and private candidate links, the recruiter's postings and pipeline,
+# recruiter account requests (public, then approved by the direction) and the admin's access requests.
+URL_PATHS.update(
+    {
+        "jobs": "offres",
+        "application": "candidature",
+        "recruiter_signup": "demande-recruteur",
+        "set_password": "mot-de-passe",
+        "postings": "mes-offres",
+        "pipeline": "candidatures",
+        "recruiter_requests": "comptes-recruteur",
+        "privacy": "donnees-personnelles",
+    }
+)
+PAGES += (
+    PageSpec("jobs", "Offres d'emploi", ":material/work:", EVERYONE, "Recrutement"),
+    PageSpec("application", "Ma candidature", ":material/description:", EVERYONE, "Recrutement", hidden=True),
+    PageSpec(
+        "recruiter_signup", "Demande de compte recruteur", ":material/person_add:", frozenset({ANONYMOUS}), "Compte"
+    ),
+    PageSpec("set_password", "Choisir un mot de passe", ":material/password:", EVERYONE, "Compte", hidden=True),
+    PageSpec("postings", "Mes offres", ":material/edit_note:", frozenset({"recruteur"}), "Recrutement"),
+    PageSpec("pipeline", "Candidatures reçues", ":material/how_to_reg:", frozenset({"recruteur"}), "Recrutement"),
+    PageSpec(
+        "recruiter_requests",
+        "Demandes de comptes recruteur",
+        ":material/badge:",
+        frozenset({"admin", "direction"}),
+        "Programme",
+    ),
+    PageSpec("privacy", "Données personnelles", ":material/privacy_tip:", frozenset({"admin"}), "Administration"),
+)
 PAGES_BY_KEY = {page.key: page for page in PAGES}
 
 

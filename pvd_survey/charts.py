@@ -105,7 +105,7 @@ def funnel_chart(frame: pd.DataFrame) -> alt.Chart:
     )
 
 
-MEETING_COLUMNS = ["Rencontre", "Date", "Région", "Places", "Confirmés", "Remplissage (%)", "Liste d'attente"]
+# ---------------------------------------------------------------------------- meetings
 
 
 def meetings_frame(figures) -> pd.DataFrame:
@@ -165,4 +165,71 @@ def attendance_chart(frame: pd.DataFrame, group_title: str) -> alt.Chart:
             tooltip=[group_title, "Confirmés", "Présents", "Taux de présence (%)"],
         )
         .properties(title=f"Taux de présence par {group_title.lower()}", width="container")
+    )
+
+
+# ---------------------------------------------------------------------------- recruitment
+
+
+def recruitment_frames(figures) -> dict[str, pd.DataFrame]:
+    """The recruitment figures (recruitment.RecruitmentFigures) as tables; hidden counts read 'masqué'."""
+    return {
+        "states": pd.DataFrame(figures.postings_by_region_state, columns=["Région", "État", "Offres"]),
+        "applications": pd.DataFrame(
+            [
+                (region, postings, HIDDEN_TEXT if applications is None else str(applications))
+                for region, postings, applications in figures.applications_by_region
+            ],
+            columns=["Région", "Offres publiées", "Candidatures"],
+        ),
+        "per_posting": pd.DataFrame(figures.applications_per_posting, columns=["Candidatures par offre", "Offres"]),
+        "vacant": pd.DataFrame(figures.vacant_by_department, columns=["Département", "Postes vacants"]),
+    }
+
+
+def postings_state_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Postings by region, stacked by state."""
+    order = ["Publiée", "Close", "Pourvue", "Brouillon"]
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            y=alt.Y("Région:N", title=None, axis=alt.Axis(labelLimit=220)),
+            x=alt.X("Offres:Q", title="Offres"),
+            color=alt.Color(
+                "État:N", sort=order, scale=alt.Scale(domain=order, range=[STATE_BLUE, "#6A6AF4", "#18753C", "#CACAFB"])
+            ),
+            order=alt.Order("État:N"),
+            tooltip=["Région", "État", "Offres"],
+        )
+        .properties(title="Offres par région et par état", width="container")
+    )
+
+
+def applications_per_posting_chart(frame: pd.DataFrame) -> alt.Chart:
+    """How many postings received 0, 1 to 4, 5 to 9... applications (counts of postings, not of people)."""
+    return (
+        alt.Chart(frame)
+        .mark_bar(color=STATE_BLUE)
+        .encode(
+            x=alt.X("Candidatures par offre:N", sort=list(frame["Candidatures par offre"]), title="Candidatures"),
+            y=alt.Y("Offres:Q", title="Offres publiées"),
+            tooltip=["Candidatures par offre", "Offres"],
+        )
+        .properties(title="Nombre de candidatures reçues par offre", width="container")
+    )
+
+
+def vacant_chart(frame: pd.DataFrame, limit: int = 25) -> alt.Chart:
+    """Vacant posts (published, or closed without being filled) by department, the most first."""
+    top = frame.head(limit)
+    return (
+        alt.Chart(top)
+        .mark_bar(color=MARIANNE_RED)
+        .encode(
+            y=alt.Y("Département:N", sort=list(top["Département"]), title=None, axis=alt.Axis(labelLimit=220)),
+            x=alt.X("Postes vacants:Q", title="Postes vacants"),
+            tooltip=["Département", "Postes vacants"],
+        )
+        .properties(title="Postes vacants par département", width="container")
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import accounts, db, mail, meetings, stats, survey
+from pvd_survey import accounts, db, mail, schedule, stats, survey
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 from pvd_survey.models import ORGANISATION_KINDS, ROLES
@@ -96,9 +96,10 @@ def cmd_send_mail(args: argparse.Namespace, settings: Settings) -> int:
         raise DomainError("smtp_not_configured")
     factory = _factory(settings)
     if not args.loop:
-        reminders = meetings.scheduled_work(factory, settings)
-        report = mail.deliver_due(factory, settings.smtp)
-        print(report.summary() + (f" (dont {reminders} rappel(s) de rencontre)" if reminders else ""))
+        due = schedule.run_due_work(factory, settings)
+        if due.summary():
+            print(due.summary())
+        print(mail.deliver_due(factory, settings.smtp).summary())
         return 0
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -106,22 +107,8 @@ def cmd_send_mail(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     print(f"Envoi de la file toutes les {args.interval} s (Ctrl+C pour arrêter).", flush=True)
     mail.run_sender(
-        factory, settings.smtp, stop, args.interval, before_pass=lambda: meetings.scheduled_work(factory, settings)
+        factory, settings.smtp, stop, args.interval, before_pass=lambda: schedule.run_due_work(factory, settings)
     )
-    return 0
-
-
-def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
-    """Delete or anonymise personal data past its retention period; print each item."""
-    with db.transaction(_factory(settings)) as session:
-        lines = meetings.purge(session, dry_run=args.dry_run)
-        if args.dry_run:
-            session.rollback()
-    prefix = "[simulation] " if args.dry_run else ""
-    for line in lines:
-        print(prefix + line)
-    verb = "seraient traités" if args.dry_run else "traités"
-    print(f"{prefix}{len(lines)} élément(s) {verb}." if lines else f"{prefix}Rien à supprimer ni à anonymiser.")
     return 0
 
 
@@ -196,6 +183,35 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         for kind in kinds:
             result = bench.meetings_benchmark(kind, args.workdir, args.postgresql)
             print(json.dumps(result, ensure_ascii=False), flush=True)
+    if args.section in ("jobs", "all"):
+        postings, applications = args.jobs
+        print(json.dumps(bench.jobs_benchmark(postings, applications, args.workdir), ensure_ascii=False), flush=True)
+    return 0
+
+
+# ---------------------------------------------------------------------------- recruitment
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    """Delete personal data past its retention (or list it with --dry-run)."""
+    from pvd_survey import privacy
+
+    factory = _factory(settings)
+    due = schedule.run_due_work(factory, settings)
+    if due.summary():
+        print(due.summary())
+    with db.transaction(factory) as session:
+        items = privacy.purge(session, dry_run=args.dry_run)
+        if args.dry_run:
+            session.rollback()
+    verb = "serait supprimé (simulation, rien n'est effacé)" if args.dry_run else "supprimé"
+    for item in items:
+        print(f"{item.step} : {item.description} : {verb}")
+    print(
+        f"{len(items)} élément(s) {'à supprimer (simulation)' if args.dry_run else 'supprimé(s)'}."
+        if items
+        else "Rien à supprimer."
+    )
     return 0
 
 
@@ -272,22 +288,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="nombres de réponses, séparés par des virgules (défaut : 10000,1000000)",
     )
     sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
-    sub.add_argument("--section", choices=("all", "survey", "meetings"), default="all", help="partie à mesurer")
+    sub.add_argument(
+        "--section",
+        choices=("all", "survey", "jobs", "meetings"),
+        default="all",
+        help="questionnaire, offres d'emploi, rencontres, ou tout",
+    )
     sub.add_argument(
         "--postgresql",
         metavar="URL_ADMIN",
         help="mesure aussi les rencontres sur PostgreSQL, dans une base jetable créée avec cette URL d'administration",
     )
-    sub.set_defaults(handler=cmd_bench)
-
-    sub = commands.add_parser(
-        "purge", help="supprime ou anonymise les données personnelles arrivées à échéance (pour cron)"
+    sub.add_argument(
+        "--jobs",
+        type=_positive_int_list,
+        default=[5_000, 200_000],
+        help="offres et candidatures du banc d'essai des offres d'emploi (défaut : 5000,200000)",
     )
-    sub.add_argument("--dry-run", action="store_true", help="affiche ce qui serait fait, sans rien changer")
-    sub.set_defaults(handler=cmd_purge)
+    sub.set_defaults(handler=cmd_bench)
 
     sub = commands.add_parser("seed-demo", help="ajoute des données de démonstration réalistes")
     sub.set_defaults(handler=cmd_seed_demo)
+
+    sub = commands.add_parser(
+        "purge", help="supprime ou anonymise les données personnelles arrivées au bout de leur conservation"
+    )
+    sub.add_argument("--dry-run", action="store_true", help="affiche ce qui serait supprimé, sans rien effacer")
+    sub.set_defaults(handler=cmd_purge)
     return parser
 
 

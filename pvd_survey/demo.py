@@ -121,7 +121,8 @@ def seed(session: Session, settings: Settings, password_factory: Callable[[], st
     if entries:
         batch = survey.invite(session, entries, settings)
         created.append(f"Questionnaire : {len(batch.created)} invitations (liens visibles dans « Messages »)")
-    created.extend(_seed_meetings(session, settings))
+    created += seed_recruitment(session, settings)
+    created += _seed_meetings(session, settings)
     return created
 
 
@@ -269,3 +270,161 @@ def _seed_meetings(session: Session, settings: Settings) -> list[str]:
 
 def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+# ---------------------------------------------------------------------------- recruitment
+
+
+def sample_pdf(*lines: str) -> bytes:
+    """A small valid one-page PDF (demo CVs and tests)."""
+    from fpdf import FPDF
+
+    document = FPDF()
+    document.add_page()
+    document.set_font("Helvetica", size=12)
+    for line in lines or ("Curriculum vitae",):
+        document.multi_cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(document.output())
+
+
+DEMO_POSTINGS = (
+    # (organisation, title, contract, communes, state, days since publication, applicants)
+    (
+        "Communauté de communes du Montbardois",
+        "Chef de projet Petites villes de demain",
+        "projet",
+        ("Montbard", "Venarey-les-Laumes"),
+        "published",
+        12,
+        6,
+    ),
+    ("Quimperlé Communauté", "Cheffe ou chef de projet revitalisation", "cdd", ("Quimperlé",), "published", 5, 4),
+    ("Commune de Saint-Flour", "Chef de projet PVD et OPAH-RU", "titulaire", ("Saint-Flour",), "published", 20, 3),
+    (
+        "Communauté de communes Cœur de Savoie",
+        "Chef de projet centre-bourg",
+        "projet",
+        ("Montmélian", "Saint-Pierre-d'Albigny"),
+        "published",
+        2,
+        0,
+    ),
+    ("Commune de Revel", "Manager de centre-ville et chef de projet PVD", "projet", ("Revel",), "published", 30, 5),
+    ("Commune de Mamers", "Chef de projet Petites villes de demain", "autre", ("Mamers",), "draft", 0, 0),
+    (
+        "Communauté de communes du Pays de Mormal",
+        "Chef de projet revitalisation",
+        "projet",
+        ("Le Quesnoy", "Landrecies"),
+        "closed",
+        60,
+        4,
+    ),
+    (
+        "Commune de Saint-Laurent-du-Maroni",
+        "Chef de projet Petites villes de demain",
+        "cdd",
+        ("Saint-Laurent-du-Maroni",),
+        "filled",
+        90,
+        3,
+    ),
+    (
+        "Communauté de communes du Montbardois",
+        "Chargé de mission habitat (OPAH-RU)",
+        "cdd",
+        ("Montbard",),
+        "filled",
+        120,
+        2,
+    ),
+)
+DEMO_CANDIDATES = (
+    "Léa Martin",
+    "Hugo Bernard",
+    "Chloé Petit",
+    "Nathan Robert",
+    "Inès Richard",
+    "Louis Durand",
+    "Camille Dubois",
+    "Jules Moreau",
+    "Manon Laurent",
+    "Arthur Simon",
+    "Zoé Michel",
+    "Gabriel Lefebvre",
+)
+
+
+def seed_recruitment(session: Session, settings: Settings) -> list[str]:
+    """Postings in several regions and states, and applications with small generated PDF CVs (once)."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from pvd_survey import recruitment
+    from pvd_survey.models import JobPosting, utcnow
+
+    if session.scalar(select(func.count()).select_from(JobPosting)):
+        return []
+    recruiter_id = session.scalar(select(User.id).where(User.role == "recruteur"))
+    if recruiter_id is None:
+        return []
+    template = accounts.get_user(session, recruiter_id)
+    by_name = {o.name: o.id for o in session.scalars(select(Organisation))}
+    now = utcnow()
+    rng = random.Random(4)
+    applications = 0
+    candidates = iter(DEMO_CANDIDATES * 4)
+    for name, title, contract, communes, state, age, applicants in DEMO_POSTINGS:
+        # The organisation's recruiter, as the services see one (demo organisations may have no account yet).
+        actor = replace(template, organisation_id=by_name[name], organisation_name=name)
+        published_at = now - timedelta(days=age)
+        posting = recruitment.create_posting(
+            session,
+            actor,
+            recruitment.PostingInput(
+                title=title,
+                communes=list(communes),
+                contract=contract,
+                working_time="complet",
+                deadline=(published_at + timedelta(days=45)).date(),
+                description=(
+                    f"La collectivité recrute son chef de projet pour conduire le programme Petites villes de demain "
+                    f"à {communes[0]} : **revitalisation du centre**, habitat, commerce et espaces publics."
+                ),
+                salary_min=rng.choice((30000, 32000, 34000)),
+                salary_max=rng.choice((38000, 40000, 42000)),
+                anah_opah_ru="OPAH" in title,
+            ),
+            now=published_at,
+        )
+        if state == "draft":
+            continue
+        recruitment.publish_posting(session, actor, posting.id, now=published_at)
+        for number in range(applicants):
+            full_name = next(candidates)
+            email = f"{full_name.lower().replace(' ', '.')}@demo-candidat.fr".replace("é", "e").replace("è", "e")
+            email = email.replace("ï", "i").replace("ô", "o").replace("ë", "e")
+            recruitment.apply(
+                session,
+                posting.id,
+                recruitment.ApplicationInput(
+                    full_name=full_name,
+                    email=email,
+                    phone=f"06 12 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+                    cv=recruitment.Upload(f"CV {full_name}.pdf", sample_pdf(f"Curriculum vitae : {full_name}")),
+                    letter_text="Madame, Monsieur, je souhaite mettre mon expérience au service de votre territoire.",
+                    consent_privacy=True,
+                    consent_contact=number % 3 == 0,
+                ),
+                settings,
+                now=published_at + timedelta(days=1),
+            )
+            applications += 1
+        rows = recruitment.list_applications(session, actor, posting.id)
+        for row, status in zip(rows, ("examen", "entretien", "retenue"), strict=False):
+            recruitment.move_application(session, actor, row.id, status)
+        if state == "closed":
+            recruitment.close_posting(session, actor, posting.id, settings, now=published_at + timedelta(days=46))
+        elif state == "filled":
+            recruitment.mark_filled(session, actor, posting.id, settings, now=published_at + timedelta(days=age // 2))
+    return [f"Recrutement : {len(DEMO_POSTINGS)} offres et {applications} candidatures (CV PDF générés)"]

@@ -86,7 +86,7 @@ MESSAGES: dict[str, str] = {
         "Impossible de passer à {capacity} places : {confirmed} personnes sont déjà confirmées. "
         "Annulez d'abord des inscriptions, ou gardez au moins {confirmed} places."
     ),
-    "consent_required": "Cochez la case pour accepter la notice de confidentialité : sans cela, pas d'inscription.",
+    "consent_required": "Cochez la case pour accepter la notice de confidentialité : sans cela, rien n'est enregistré.",
     "registration_not_open": "Les inscriptions à cette rencontre ouvrent le {opens}.",
     "registration_closed": "Les inscriptions à cette rencontre sont closes.",
     "audience_not_admitted": "Cette rencontre n'est pas ouverte au profil « {role} ».",
@@ -104,6 +104,49 @@ MESSAGES: dict[str, str] = {
     "mail_not_failed": "Seuls les messages en échec peuvent être remis en file d'envoi.",
     "mail_not_pending": "Seuls les messages en attente peuvent être marqués comme remis à la main.",
     "smtp_not_configured": "Aucun serveur SMTP n'est configuré (PVD_SMTP_HOST).",
+    # Recruitment
+    "unknown_posting": "Offre introuvable parmi celles de votre organisation.",
+    "posting_not_public": "Offre introuvable ou plus publiée.",
+    "posting_title_required": "Le titre de l'offre est obligatoire.",
+    "posting_communes_required": "Indiquez au moins une commune Petites villes de demain concernée.",
+    "posting_unknown_contract": "Type de contrat inconnu : {value}.",
+    "posting_unknown_working_time": "Temps de travail inconnu : {value}.",
+    "posting_bad_salary": "Fourchette de salaire incohérente : le minimum doit être inférieur au maximum.",
+    "posting_deadline_required": "La date limite de candidature est obligatoire.",
+    "posting_deadline_past": "La date limite de candidature est déjà passée : choisissez une date à venir.",
+    "posting_missions_required": "Décrivez les missions du poste.",
+    "posting_not_editable": "Une offre close ou pourvue ne peut plus être modifiée.",
+    "posting_not_draft": "Seul un brouillon peut être publié.",
+    "posting_not_published": "Seule une offre publiée (ou close, pour la marquer pourvue) peut changer ainsi.",
+    "applicant_name_required": "Indiquez vos nom et prénom.",
+    "invalid_phone": "Numéro de téléphone invalide : par exemple 06 12 34 56 78 ou +32 470 12 34 56.",
+    "file_required": "Joignez votre CV au format PDF.",
+    "file_bad_name": "Nom de fichier refusé : il ne doit contenir ni « / », ni « \\ », ni « .. ».",
+    "file_empty": "Le fichier est vide.",
+    "file_too_large": "Le fichier dépasse la taille maximale de {maximum}.",
+    "file_not_pdf": "Le fichier n'est pas un PDF (son contenu a été vérifié, pas seulement son nom).",
+    "file_broken_pdf": "Le fichier PDF est endommagé ou illisible : enregistrez-le de nouveau en PDF.",
+    "already_applied": (
+        "Vous avez déjà postulé à cette offre avec cette adresse. Vous pouvez recevoir un nouveau lien personnel "
+        "pour mettre à jour votre candidature."
+    ),
+    "invalid_application_link": (
+        "Ce lien de candidature n'est pas valide. Vérifiez qu'il est complet, ou utilisez le plus récent reçu "
+        "par e-mail."
+    ),
+    "application_withdrawn": "Cette candidature a été retirée : ses données personnelles ont été supprimées.",
+    "unknown_application": "Candidature introuvable parmi celles de votre organisation.",
+    "unknown_file": "Document introuvable.",
+    "unknown_application_status": "Statut de candidature inconnu : {value}.",
+    "rejection_reason_required": "Choisissez le motif du refus.",
+    "rejection_message_required": "Le message à la personne candidate ne peut pas être vide.",
+    "unknown_export_format": "Format d'export inconnu : {value}.",
+    "recruiter_request_exists": "Une demande de compte est déjà en cours pour cette adresse.",
+    "invalid_request_link": "Ce lien de confirmation n'est pas valide.",
+    "unknown_recruiter_request": "Demande introuvable ou déjà traitée.",
+    "refusal_reason_required": "Indiquez le motif du refus.",
+    "invalid_password_link": "Ce lien n'est plus valide (déjà utilisé ou expiré). Demandez-en un nouveau.",
+    "unknown_purge_email": "Aucune donnée n'est enregistrée pour l'adresse {email}.",
 }
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -61,7 +62,9 @@ def table_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Cell]], sheet_tit
     sheet.append([neutralise(column) for column in columns])
     widths = [len(column) for column in columns]
     for row in rows:
-        cells = [neutralise(value) for value in row]
+        # Control characters that XLSX cannot hold are dropped first, then the result is neutralised
+        # (dropping them could otherwise bring a formula trigger to the front).
+        cells = [neutralise(ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v) for v in row]
         sheet.append(cells)
         widths = [max(width, min(60, len(_text(value)))) for width, value in zip(widths, cells, strict=False)]
     for cell in sheet[1]:

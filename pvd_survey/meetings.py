@@ -23,9 +23,9 @@ from fpdf import FPDF
 from icalendar import Calendar, Event
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from pvd_survey import access, db, disclosure, mail, territory
+from pvd_survey import access, disclosure, mail, territory
 from pvd_survey.accounts import normalise_email
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
@@ -810,12 +810,6 @@ def send_due_reminders(session: Session, settings: Settings, now: datetime | Non
     return sent
 
 
-def scheduled_work(factory: sessionmaker[Session], settings: Settings) -> int:
-    """What the mail sender runs before each pass: reminders due now, in their own transaction."""
-    with db.transaction(factory) as session:
-        return send_due_reminders(session, settings)
-
-
 # ---------------------------------------------------------------------------- the direction's lists
 
 
@@ -1067,32 +1061,28 @@ def dashboard_figures(session: Session, k: int = disclosure.DEFAULT_K, now: date
 # ---------------------------------------------------------------------------- personal data
 
 
-def purge(session: Session, now: datetime | None = None, dry_run: bool = False) -> list[str]:
-    """Anonymise registrations one year after their meeting (figures keep role, department, presence)."""
-    now = now or utcnow()
-    due = session.execute(
-        select(Registration, Meeting.title, Meeting.ends_at)
+def expired_registrations(session: Session, now: datetime) -> list[tuple[int, str]]:
+    """Registrations to anonymise: their meeting ended more than a year ago (privacy.PURGE_STEPS)."""
+    rows = session.execute(
+        select(Registration.id, Registration.reference, Meeting.title, Meeting.ends_at)
         .join(Meeting, Meeting.id == Registration.meeting_id)
         .where(Registration.anonymised_at.is_(None), Meeting.ends_at < now - RETENTION)
         .order_by(Meeting.ends_at, Registration.id)
     ).all()
-    lines = []
-    for registration, title, ends_at in due:
-        lines.append(
-            f"inscription {registration.reference} à « {title} » du {paris_time(ends_at, '%d/%m/%Y')} : anonymisée"
+    return [
+        (row.id, f"inscription {row.reference} à « {row.title} » du {paris_time(row.ends_at, '%d/%m/%Y')}")
+        for row in rows
+    ]
+
+
+def anonymise(session: Session, ids: list[int]) -> None:
+    """Erase names, e-mails, organisations, needs and links; keep profile, department and presence (figures)."""
+    for start in range(0, len(ids), 500):
+        session.execute(
+            update(Registration)
+            .where(Registration.id.in_(ids[start : start + 500]))
+            .values(email=None, full_name="", organisation="", needs="", token_hash=None, anonymised_at=utcnow())
         )
-        if not dry_run:
-            _anonymise(registration, now)
-    return lines
-
-
-def _anonymise(registration: Registration, now: datetime) -> None:
-    registration.email = None
-    registration.full_name = ""
-    registration.organisation = ""
-    registration.needs = ""
-    registration.token_hash = None
-    registration.anonymised_at = now
 
 
 def personal_data(session: Session, email: str) -> list[dict[str, object]]:
@@ -1138,5 +1128,6 @@ def erase(session: Session, email: str, settings: Settings, now: datetime | None
             elif registration.status == "waiting":
                 registration.status = "cancelled"
                 registration.cancelled_at = now
-        _anonymise(registration, now)
+    session.flush()
+    anonymise(session, [registration.id for registration in registrations])
     return len(registrations)

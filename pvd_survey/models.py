@@ -7,16 +7,19 @@ Times are stored as naive UTC (`utcnow()`), shown in Europe/Paris by the pages.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -327,3 +330,137 @@ class Registration(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime)
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# ---------------------------------------------------------------------------- recruitment
+
+POSTING_STATUSES = ("draft", "published", "closed", "filled")
+CONTRACTS = ("projet", "cdd", "titulaire", "autre")
+APPLICATION_STATUSES = ("recue", "examen", "entretien", "retenue", "non_retenue", "retiree")
+REJECTION_REASONS = ("profil", "pourvu", "doublon", "autre")
+RECRUITER_REQUEST_STATUSES = ("unconfirmed", "pending", "approved", "refused")
+
+
+class JobPosting(Base):
+    """A chef de projet post published by an organisation; place and employer type are copied for the filters."""
+
+    __tablename__ = "job_posting"
+    __table_args__ = (
+        CheckConstraint(_in("status", POSTING_STATUSES), name="status"),
+        CheckConstraint(_in("contract", CONTRACTS), name="contract"),
+        # The job board: published postings of a region or department, newest first or by deadline.
+        Index("ix_job_posting_board_region", "status", "region", "published_at"),
+        Index("ix_job_posting_board_department", "status", "department", "published_at"),
+        Index("ix_job_posting_status_deadline", "status", "deadline"),
+        Index("ix_job_posting_organisation", "organisation_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    employer_kind: Mapped[str] = mapped_column(String(20))
+    department: Mapped[str] = mapped_column(String(3))
+    region: Mapped[str] = mapped_column(String(2))
+    # PVD communes covered, one per line.
+    communes: Mapped[str] = mapped_column(Text)
+    contract: Mapped[str] = mapped_column(String(20))
+    working_time: Mapped[str] = mapped_column(String(100))
+    salary_min: Mapped[int | None] = mapped_column(Integer)
+    salary_max: Mapped[int | None] = mapped_column(Integer)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    deadline: Mapped[date] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text)  # Markdown, sanitised when shown
+    missions: Mapped[str] = mapped_column(Text)
+    anah_opah_ru: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)  # closed or filled
+
+
+class JobApplication(Base):
+    """A candidate's application; personal fields are emptied when the candidate withdraws it."""
+
+    __tablename__ = "job_application"
+    __table_args__ = (
+        # One application per e-mail per posting, even for two simultaneous submissions.
+        UniqueConstraint("posting_id", "email", name="uq_job_application_posting_email"),
+        CheckConstraint(_in("status", APPLICATION_STATUSES), name="status"),
+        CheckConstraint(f"rejection_reason IS NULL OR {_in('rejection_reason', REJECTION_REASONS)}", name="reason"),
+        Index("ix_job_application_pipeline", "posting_id", "status", "created_at"),
+        Index("ix_job_application_email", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    posting_id: Mapped[int] = mapped_column(ForeignKey("job_posting.id"))
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    cover_letter_text: Mapped[str | None] = mapped_column(Text)
+    consent_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="recue")
+    rejection_reason: Mapped[str | None] = mapped_column(String(20))
+    notes: Mapped[str | None] = mapped_column(Text)  # seen by the organisation only
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The last message to or from the candidate (retention of those who agreed to be contacted again).
+    last_contact_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApplicationFile(Base):
+    """An uploaded PDF, kept in the database (shared by every app server), never reachable by URL."""
+
+    __tablename__ = "application_file"
+    __table_args__ = (
+        UniqueConstraint("application_id", "kind", name="uq_application_file_application_kind"),
+        CheckConstraint(_in("kind", ("cv", "letter")), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("job_application.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    storage_name: Mapped[str] = mapped_column(String(36), unique=True)  # a uuid made by the server
+    display_name: Mapped[str] = mapped_column(String(120))  # sanitised, for display only
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RecruiterRequest(Base):
+    """Someone asking for a recruiter account: confirmed by e-mail, then approved or refused by the direction."""
+
+    __tablename__ = "recruiter_request"
+    __table_args__ = (
+        CheckConstraint(_in("status", RECRUITER_REQUEST_STATUSES), name="status"),
+        CheckConstraint(_in("organisation_kind", ORGANISATION_KINDS), name="organisation_kind"),
+        Index("ix_recruiter_request_status", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    organisation_name: Mapped[str] = mapped_column(String(200))
+    organisation_kind: Mapped[str] = mapped_column(String(20))
+    department: Mapped[str] = mapped_column(String(3))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="unconfirmed")
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PasswordToken(Base):
+    """A one-time link to choose a password (hashed token, expiry)."""
+
+    __tablename__ = "password_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

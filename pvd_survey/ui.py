@@ -14,7 +14,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import access, accounts, db, mail, meetings
+from pvd_survey import access, accounts, db, mail, schedule
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
@@ -49,7 +49,7 @@ def _runtime(database_url: str, start_sender: bool) -> Runtime:
         threading.Thread(
             target=mail.run_sender,
             args=(factory, settings.smtp, stop),
-            kwargs={"before_pass": lambda: meetings.scheduled_work(factory, settings)},
+            kwargs={"before_pass": lambda: schedule.run_due_work(factory, settings)},
             name="pvd-outbox",
             daemon=True,
         ).start()

@@ -361,11 +361,12 @@ def test_purge_dry_run_changes_nothing_then_purge_anonymises(factory, database_u
     _past_meeting_with_registration(factory, settings, days_ago=400)
     dry = run_cli(database_url, "purge", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "[simulation] inscription RV-" in dry.stdout and "1 élément(s) seraient traités" in dry.stdout
+    assert "inscriptions aux rencontres (anonymisées) : inscription RV-" in dry.stdout
+    assert "serait supprimé (simulation" in dry.stdout
     with db.read_only(factory) as session:
         assert meetings.personal_data(session, "personne.1@mairie.fr") != []
     real = run_cli(database_url, "purge")
-    assert real.returncode == 0 and "1 élément(s) traités" in real.stdout
+    assert real.returncode == 0 and "1 élément(s) supprimé(s)." in real.stdout
     with db.read_only(factory) as session:
         assert meetings.personal_data(session, "personne.1@mairie.fr") == []
     again = run_cli(database_url, "purge")
@@ -400,3 +401,13 @@ def test_send_mail_writes_due_meeting_reminders_first(factory, database_url, set
     subjects = sorted(str(make_header(decode_header(m["Subject"]))) for m in smtp_server.to("personne.1@mairie.fr"))
     assert subjects[0].startswith("Inscription confirmée") and subjects[1].startswith("Rappel :")
     assert "0 envoyé(s)" in run_cli(database_url, "send-mail", **smtp).stdout
+
+
+def test_bench_job_board_section(tmp_path, database_url):
+    result = run_cli(database_url, "bench", "--section", "jobs", "--jobs", "60,600", "--workdir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    figures = json.loads(line)
+    assert figures["postings"] == 60 and figures["applications"] == 600
+    assert figures["pipeline_page_rows"] == min(200, figures["pipeline_posting_applications"])
+    assert figures["board_ms_median"] > 0 and figures["pipeline_ms_median"] > 0

@@ -85,6 +85,24 @@ EXPECTED_MENUS = {
     None: ["home", "login", "meetings"],
 }
 
+# Recruitment pages (titles equal their menu titles), appended after the foundation's in access.PAGES order.
+PAGE_TITLES.update(
+    {
+        "jobs": "Offres d'emploi",
+        "application": "Ma candidature",
+        "recruiter_signup": "Demande de compte recruteur",
+        "set_password": "Choisir un mot de passe",
+        "postings": "Mes offres",
+        "pipeline": "Candidatures reçues",
+        "recruiter_requests": "Demandes de comptes recruteur",
+        "privacy": "Données personnelles",
+    }
+)
+EXPECTED_MENUS["admin"] += ["jobs", "recruiter_requests", "privacy"]
+EXPECTED_MENUS["direction"] += ["jobs", "recruiter_requests"]
+EXPECTED_MENUS["recruteur"] += ["jobs", "postings", "pipeline"]
+EXPECTED_MENUS[None] += ["jobs", "recruiter_signup"]
+
 FORBIDDEN = "Vous n'avez pas accès à cette page."
 LOGIN_REQUIRED = "Connectez-vous pour accéder à cette page."
 BAD_CREDENTIALS = "Adresse e-mail ou mot de passe incorrect."

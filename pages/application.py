@@ -1,0 +1,73 @@
+"""A candidate's private page (?jeton=...): the application's status, completing it, withdrawing it."""
+
+import streamlit as st
+
+from pvd_survey import recruitment, ui
+from pvd_survey.errors import DomainError
+from pvd_survey.models import paris_time
+from pvd_survey.recruitment import Upload
+
+ui.guard("application")
+
+st.title("Ma candidature")
+token = st.query_params.get(recruitment.TOKEN_PARAMETER)
+if not token:
+    st.info("Cette page s'ouvre depuis le lien personnel reçu par e-mail après l'envoi d'une candidature.")
+    st.stop()
+
+try:
+    with ui.read() as session:
+        view = recruitment.candidate_view(session, token)
+except DomainError as error:
+    ui.show_error(error)
+    st.stop()
+
+st.subheader(view.posting_title)
+st.write(f"{view.organisation_name} · référence **{view.reference}** · envoyée le {paris_time(view.created_at)}")
+st.metric("Statut", view.status_label)
+if view.withdrawn:
+    st.info("Vous avez retiré cette candidature : vos données personnelles et vos documents ont été supprimés.")
+    st.stop()
+if view.posting_status in ("closed", "filled"):
+    st.caption(
+        "Ce poste n'accepte plus de candidatures (" + recruitment.POSTING_STATUS_LABELS[view.posting_status] + ")."
+    )
+st.write(f"{view.full_name} · {view.email}" + (f" · {view.phone}" if view.phone else ""))
+for kind, name in view.files:
+    st.write(f"- {'CV' if kind == 'cv' else 'Lettre de motivation'} : {name}")
+
+if view.posting_status == "published":
+    with st.expander("Compléter ma candidature"):
+        with st.form("application_update"):
+            phone = st.text_input("Téléphone", value=view.phone or "", key="application_phone")
+            cv = st.file_uploader("Nouveau CV (PDF)", type=["pdf"], key="application_cv")
+            letter = st.file_uploader("Nouvelle lettre de motivation (PDF)", type=["pdf"], key="application_letter")
+            update = st.form_submit_button("Mettre à jour")
+        if update:
+            try:
+                with ui.write() as session:
+                    recruitment.update_by_token(
+                        session,
+                        token,
+                        phone=phone,
+                        cv=Upload(cv.name, cv.getvalue()) if cv is not None else None,
+                        letter=Upload(letter.name, letter.getvalue()) if letter is not None else None,
+                    )
+            except DomainError as error:
+                ui.show_error(error)
+            else:
+                ui.flash("Candidature mise à jour.")
+                st.rerun()
+
+st.subheader("Retirer ma candidature")
+st.caption("Votre nom, votre adresse, votre téléphone et vos documents seront supprimés tout de suite.")
+confirm = st.checkbox("Je veux retirer ma candidature", key="application_confirm_withdraw")
+if st.button("Retirer ma candidature", key="application_withdraw", disabled=not confirm):
+    try:
+        with ui.write() as session:
+            recruitment.withdraw(session, token)
+    except DomainError as error:
+        ui.show_error(error)
+    else:
+        ui.flash("Candidature retirée. Vos données personnelles ont été supprimées.")
+        st.rerun()

@@ -1,0 +1,190 @@
+"""The public job board: published chef de projet postings, filters, a posting's page (?offre=<id>) and applying."""
+
+import streamlit as st
+
+from pvd_survey import accounts, recruitment, territory, ui
+from pvd_survey.errors import DomainError
+from pvd_survey.recruitment import ApplicationInput, Upload
+
+ui.guard("jobs")
+settings = ui.settings()
+
+st.title("Offres d'emploi")
+
+# Postings past their deadline close by themselves: a cheap read first, a write only when one is due.
+with ui.read() as session:
+    due = recruitment.expired_postings_exist(session)
+if due:
+    with ui.write() as session:
+        recruitment.close_expired_postings(session, settings)
+
+
+def show_posting(posting: recruitment.PostingInfo) -> None:
+    """A posting's full text (the description is sanitised Markdown)."""
+    st.header(posting.title)
+    st.write(
+        f"**{posting.organisation_name}** ({accounts.ORGANISATION_KIND_LABELS[posting.employer_kind]}) · "
+        f"{posting.place_label}"
+    )
+    facts = [
+        f"**Contrat** : {posting.contract_label}",
+        f"**Temps de travail** : {recruitment.WORKING_TIME_LABELS[posting.working_time]}",
+        f"**Communes PVD concernées** : {', '.join(posting.communes)}",
+        f"**Date limite de candidature** : {posting.deadline:%d/%m/%Y}",
+    ]
+    if posting.start_date:
+        facts.append(f"**Prise de poste souhaitée** : {posting.start_date:%d/%m/%Y}")
+    if posting.salary_label:
+        facts.append(f"**Rémunération** : {posting.salary_label}")
+    st.markdown("\n".join(f"- {fact}" for fact in facts))
+    if posting.description:
+        st.subheader("Le poste")
+        st.html(recruitment.render_markdown(posting.description))
+    st.subheader("Missions")
+    st.html(recruitment.render_markdown(posting.missions))
+    st.info(posting.cofunding_label, icon=":material/euro:")
+
+
+def apply_form(posting: recruitment.PostingInfo) -> None:
+    """The application form, its privacy notice, and what happens after sending."""
+    st.subheader("Postuler")
+    with st.expander("Notice de confidentialité", icon=":material/lock:"):
+        st.markdown(
+            f"- **Finalité** : examiner votre candidature au poste « {posting.title} ».\n"
+            f"- **Destinataires** : uniquement l'employeur de ce poste ({posting.organisation_name}). "
+            "Vos documents ne sont accessibles par aucune adresse publique.\n"
+            "- **Durée de conservation** : trois mois après la clôture ou le recrutement, puis suppression ; "
+            "deux ans après le dernier contact si vous acceptez d'être contacté·e pour d'autres postes.\n"
+            "- Vous pouvez retirer votre candidature à tout moment avec le lien personnel reçu par e-mail : vos "
+            "données et vos documents sont alors supprimés."
+        )
+    with st.form("jobs_apply", clear_on_submit=False):
+        name = st.text_input("Nom et prénom", key="jobs_name")
+        email = st.text_input("Adresse e-mail", key="jobs_email")
+        phone = st.text_input("Téléphone (facultatif)", key="jobs_phone", placeholder="06 12 34 56 78")
+        cv = st.file_uploader("CV (PDF, 5 Mo au plus)", type=["pdf"], key="jobs_cv")
+        letter = st.file_uploader("Lettre de motivation (PDF, facultatif)", type=["pdf"], key="jobs_letter")
+        letter_text = st.text_area("ou lettre de motivation (texte, facultatif)", key="jobs_letter_text")
+        consent = st.checkbox("J'ai lu la notice de confidentialité et j'accepte ce traitement.", key="jobs_consent")
+        contact = st.checkbox(
+            "J'accepte d'être contacté·e pour d'autres postes de chef de projet PVD (facultatif).", key="jobs_contact"
+        )
+        sent = st.form_submit_button("Envoyer ma candidature", type="primary")
+    if sent:
+        data = ApplicationInput(
+            full_name=name,
+            email=email,
+            phone=phone,
+            cv=Upload(cv.name, cv.getvalue()) if cv is not None else None,
+            letter=Upload(letter.name, letter.getvalue()) if letter is not None else None,
+            letter_text=letter_text,
+            consent_privacy=consent,
+            consent_contact=contact,
+        )
+        try:
+            with ui.write() as session:
+                receipt = recruitment.apply(session, posting.id, data, settings)
+        except DomainError as error:
+            ui.show_error(error)
+            if error.code == "already_applied":
+                st.session_state["jobs_duplicate"] = (posting.id, email)
+        else:
+            st.session_state.pop("jobs_duplicate", None)
+            ui.flash(
+                f"Candidature envoyée. Votre référence : {receipt.reference}. Un e-mail vous donne un lien personnel "
+                "pour la suivre."
+            )
+            st.rerun()
+    duplicate = st.session_state.get("jobs_duplicate")
+    if (
+        duplicate
+        and duplicate[0] == posting.id
+        and st.button("M'envoyer un lien pour mettre à jour ma candidature", key="jobs_resend")
+    ):
+        try:
+            with ui.write() as session:
+                recruitment.resend_application_link(session, posting.id, duplicate[1], settings)
+        except DomainError as error:
+            ui.show_error(error)
+        else:
+            st.session_state.pop("jobs_duplicate", None)
+            ui.flash("Si une candidature existe pour cette adresse, un nouveau lien personnel vient d'y être envoyé.")
+            st.rerun()
+
+
+posting_id = st.query_params.get(recruitment.POSTING_PARAMETER)
+if posting_id:
+    if st.button("Toutes les offres", key="jobs_back", icon=":material/arrow_back:"):
+        del st.query_params[recruitment.POSTING_PARAMETER]
+        st.rerun()
+    try:
+        with ui.read() as session:
+            posting = recruitment.get_public_posting(session, posting_id)
+    except DomainError as error:
+        ui.show_error(error)
+        st.stop()
+    show_posting(posting)
+    apply_form(posting)
+    st.stop()
+
+ALL = None
+columns = st.columns(3)
+region = columns[0].selectbox(
+    "Région",
+    [ALL, *territory.REGIONS],
+    format_func=lambda r: "Toutes" if r is None else territory.REGIONS[r],
+    key="jobs_region",
+)
+departments = territory.departments_of_region(region) if region else list(territory.DEPARTMENTS)
+department = columns[1].selectbox(
+    "Département",
+    [ALL, *departments],
+    format_func=lambda d: "Tous" if d is None else territory.department_label(d),
+    key="jobs_department",
+)
+contract = columns[2].selectbox(
+    "Contrat",
+    [ALL, *recruitment.CONTRACT_LABELS],
+    format_func=lambda c: "Tous" if c is None else recruitment.CONTRACT_LABELS[c],
+    key="jobs_contract",
+)
+columns = st.columns(3)
+employer = columns[0].selectbox(
+    "Employeur",
+    [ALL, *accounts.ORGANISATION_KIND_LABELS],
+    format_func=lambda e: "Tous" if e is None else accounts.ORGANISATION_KIND_LABELS[e],
+    key="jobs_employer",
+)
+keyword = columns[1].text_input("Mot-clé (titre ou description)", key="jobs_keyword")
+sort = columns[2].selectbox(
+    "Trier par",
+    ["published", "deadline"],
+    format_func={"published": "Publication la plus récente", "deadline": "Date limite la plus proche"}.get,
+    key="jobs_sort",
+)
+try:
+    filters = recruitment.make_board_filters(region, department, contract, employer, keyword, sort)
+except DomainError as error:
+    ui.show_error(error)
+    st.stop()
+page_number = st.session_state.get("jobs_page", 1)
+with ui.read() as session:
+    board = recruitment.list_published(
+        session, filters, offset=(page_number - 1) * recruitment.BOARD_PAGE_SIZE, limit=recruitment.BOARD_PAGE_SIZE
+    )
+st.subheader(f"{board.count} offre(s)")
+if board.count == 0:
+    st.info("Aucune offre publiée ne correspond à ces critères.")
+for posting in board.postings:
+    with st.container(border=True):
+        st.markdown(f"**{posting.title}**")
+        st.caption(
+            f"{posting.organisation_name} · {posting.place_label} · {posting.contract_label} · "
+            f"candidatures jusqu'au {posting.deadline:%d/%m/%Y}"
+        )
+        if st.button("Voir l'offre et postuler", key=f"jobs_open_{posting.id}"):
+            st.query_params[recruitment.POSTING_PARAMETER] = str(posting.id)
+            st.rerun()
+pages = max(1, -(-board.count // recruitment.BOARD_PAGE_SIZE))
+if pages > 1:
+    st.number_input("Page", min_value=1, max_value=pages, step=1, key="jobs_page")

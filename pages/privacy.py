@@ -1,0 +1,57 @@
+"""A person's access request: export everything held about one e-mail address, then erase it (admin)."""
+
+import json
+
+import streamlit as st
+
+from pvd_survey import privacy, ui
+from pvd_survey.errors import DomainError
+
+user = ui.guard("privacy")
+settings = ui.settings()
+
+st.title("Données personnelles")
+st.write(
+    "Droit d'accès et d'effacement : retrouvez tout ce que l'application conserve sur une adresse e-mail "
+    "(candidatures et documents, demandes de compte, invitation au questionnaire, inscriptions aux rencontres, "
+    "compte), téléchargez-le pour "
+    "la personne, puis effacez-le. Les réponses au questionnaire sont anonymes et ne sont pas liées à l'adresse."
+)
+with st.form("privacy_search"):
+    email = st.text_input("Adresse e-mail de la personne", key="privacy_email")
+    searched = st.form_submit_button("Rechercher")
+if searched:
+    st.session_state["privacy_target"] = email
+target = st.session_state.get("privacy_target")
+if not target:
+    st.stop()
+try:
+    with ui.read() as session:
+        data = privacy.export_person(session, user, target)
+except DomainError as error:
+    ui.show_error(error)
+    st.stop()
+
+total = sum(len(records) for records in data.values())
+for name, records in data.items():
+    st.write(f"- {name} : {len(records)}")
+if total == 0:
+    st.info("Aucune donnée enregistrée pour cette adresse.")
+    st.stop()
+st.download_button(
+    "Télécharger les données (JSON)",
+    json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"),
+    file_name="donnees-personnelles.json",
+    mime="application/json",
+    key="privacy_download",
+    on_click="ignore",
+    icon=":material/download:",
+)
+confirm = st.checkbox("Je confirme l'effacement définitif de ces données", key="privacy_confirm")
+if st.button("Effacer", key="privacy_erase", disabled=not confirm, type="primary"):
+    with ui.write() as session:
+        erased = privacy.erase_person(session, user, target, settings)
+    st.session_state.pop("privacy_target", None)
+    summary = ", ".join(f"{name} : {count}" for name, count in erased.items() if count)
+    ui.flash(f"Données effacées ({summary or 'rien'}). Un compte de l'application se désactive sur la page Comptes.")
+    st.rerun()

@@ -1,0 +1,79 @@
+"""The direction approves or refuses recruiter account requests, and creates recruiter accounts from a CSV."""
+
+import streamlit as st
+
+from pvd_survey import accounts, recruitment, territory, ui
+from pvd_survey.errors import DomainError, french_message
+from pvd_survey.models import paris_time
+from pvd_survey.survey import ImportRejected
+
+user = ui.guard("recruiter_requests")
+settings = ui.settings()
+
+st.title("Demandes de comptes recruteur")
+with ui.read() as session:
+    requests = recruitment.list_recruiter_requests(session, user)
+
+st.subheader(f"Demandes à traiter ({len(requests)})")
+if not requests:
+    st.info("Aucune demande confirmée en attente.")
+for request in requests:
+    with st.container(border=True):
+        st.markdown(f"**{request.display_name}** · {request.email}")
+        st.caption(
+            f"{request.organisation_name} ({accounts.ORGANISATION_KIND_LABELS[request.organisation_kind]}, "
+            f"{territory.department_label(request.department)}) · demandé le {paris_time(request.created_at)}"
+        )
+        columns = st.columns([1, 3])
+        approve = columns[0].button("Valider", key=f"requests_approve_{request.id}", type="primary")
+        reason = columns[1].text_input("Motif du refus", key=f"requests_reason_{request.id}")
+        refuse = columns[1].button("Refuser", key=f"requests_refuse_{request.id}")
+        try:
+            if approve:
+                with ui.write() as session:
+                    created = recruitment.approve_recruiter_request(session, user, request.id, settings)
+                ui.flash(
+                    f"Compte recruteur créé pour {created.email} ; un lien pour choisir son mot de passe est parti."
+                )
+                st.rerun()
+            if refuse:
+                with ui.write() as session:
+                    recruitment.refuse_recruiter_request(session, user, request.id, reason)
+                ui.flash(f"Demande de {request.email} refusée ; la personne est prévenue.")
+                st.rerun()
+        except DomainError as error:
+            ui.show_error(error)
+
+st.subheader("Créer des comptes recruteur depuis un fichier")
+st.caption(
+    "CSV UTF-8 avec l'en-tête « email,nom,organisation,type,departement » (type : epci, commune ou autre). "
+    "Une seule ligne en erreur et rien n'est créé. Chaque personne reçoit un lien pour choisir son mot de passe ; "
+    "une organisation inconnue est créée."
+)
+with st.form("requests_bulk"):
+    uploaded = st.file_uploader("Fichier CSV", type=["csv", "txt"], key="requests_bulk_file")
+    pasted = st.text_area("ou contenu du fichier", key="requests_bulk_text")
+    sent = st.form_submit_button("Créer les comptes")
+if sent:
+    text = pasted
+    if uploaded is not None:
+        try:
+            text = uploaded.getvalue().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = None
+            st.error("Le fichier doit être encodé en UTF-8.")
+    if text is not None:
+        try:
+            with ui.write() as session:
+                created = recruitment.bulk_create_recruiters(session, user, text, settings)
+        except ImportRejected as rejected:
+            st.error(
+                french_message(rejected)
+                + "\n\n"
+                + "\n".join(f"- ligne {error.line} : {error.reason}" for error in rejected.errors)
+            )
+        except DomainError as error:
+            ui.show_error(error)
+        else:
+            ui.flash(f"{len(created)} compte(s) recruteur créé(s).")
+            st.rerun()

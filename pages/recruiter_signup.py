@@ -1,0 +1,66 @@
+"""Asking for a recruiter account (then confirming the e-mail through ?jeton=...)."""
+
+import streamlit as st
+
+from pvd_survey import accounts, recruitment, territory, ui
+from pvd_survey.errors import DomainError
+
+ui.guard("recruiter_signup")
+settings = ui.settings()
+
+st.title("Demande de compte recruteur")
+token = st.query_params.get(recruitment.TOKEN_PARAMETER)
+if token:
+    try:
+        with ui.write() as session:
+            recruitment.confirm_recruiter_request(session, token)
+    except DomainError as error:
+        ui.show_error(error)
+    else:
+        st.success(
+            "Adresse confirmée. Votre demande est transmise à la direction du programme : vous recevrez un e-mail "
+            "dès qu'elle sera traitée."
+        )
+    st.stop()
+
+st.write(
+    "Vous recrutez un ou une chef de projet Petites villes de demain pour une commune ou une intercommunalité ? "
+    "Demandez un compte : confirmez votre adresse par le lien reçu par e-mail, puis la direction du programme "
+    "valide votre demande. Votre compte ne permet rien avant cette validation."
+)
+with st.form("signup_form"):
+    name = st.text_input("Nom et prénom", key="signup_name")
+    email = st.text_input("Adresse e-mail professionnelle", key="signup_email")
+    organisation = st.text_input("Organisation (EPCI ou commune)", key="signup_organisation")
+    kind = st.selectbox(
+        "Type d'organisation",
+        list(accounts.ORGANISATION_KIND_LABELS),
+        format_func=accounts.ORGANISATION_KIND_LABELS.get,
+        key="signup_kind",
+    )
+    department = st.selectbox(
+        "Département",
+        list(territory.DEPARTMENTS),
+        format_func=territory.department_label,
+        index=None,
+        placeholder="Choisissez un département",
+        key="signup_department",
+    )
+    sent = st.form_submit_button("Envoyer la demande", type="primary")
+if sent:
+    try:
+        with ui.write() as session:
+            recruitment.request_recruiter_account(
+                session,
+                settings,
+                email=email,
+                display_name=name,
+                organisation_name=organisation,
+                organisation_kind=kind,
+                department=department or "",
+            )
+    except DomainError as error:
+        ui.show_error(error)
+    else:
+        ui.flash("Demande enregistrée. Confirmez votre adresse avec le lien que nous venons de vous envoyer.")
+        st.rerun()

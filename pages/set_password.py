@@ -1,0 +1,38 @@
+"""Choosing a password through a one-time link (?jeton=...), e.g. after a recruiter account is approved."""
+
+import streamlit as st
+
+from pvd_survey import recruitment, ui
+from pvd_survey.errors import DomainError
+
+ui.guard("set_password")
+settings = ui.settings()
+
+st.title("Choisir un mot de passe")
+token = st.query_params.get(recruitment.TOKEN_PARAMETER)
+if not token:
+    st.info("Cette page s'ouvre depuis le lien reçu par e-mail à l'ouverture de votre compte.")
+    st.stop()
+try:
+    with ui.read() as session:
+        user = recruitment.password_link_user(session, token)
+except DomainError as error:
+    ui.show_error(error)
+    st.stop()
+
+st.write(f"Compte : **{user.email}** ({user.role_label}). Au moins 12 caractères ; une phrase de plusieurs mots.")
+with st.form("set_password_form"):
+    password = st.text_input("Mot de passe", type="password", key="set_password_password")
+    again = st.text_input("Confirmez le mot de passe", type="password", key="set_password_again")
+    sent = st.form_submit_button("Enregistrer le mot de passe", type="primary")
+if sent:
+    try:
+        if password != again:
+            raise DomainError("password_mismatch")
+        with ui.write() as session:
+            recruitment.set_password_by_link(session, token, password, settings)
+    except DomainError as error:
+        ui.show_error(error)
+    else:
+        st.success("Mot de passe enregistré. Vous pouvez vous connecter.")
+        st.page_link("pages/login.py", label="Se connecter", icon=":material/login:")

@@ -1,0 +1,40 @@
+"""Work due at a moment rather than on a click: postings past their deadline, meeting reminders.
+
+The mail sender runs it before each delivery pass (`send-mail`, `send-mail --loop` and the app's
+thread), each step in its own transaction; every step is idempotent and safe on several servers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from pvd_survey import db, meetings, recruitment
+from pvd_survey.config import Settings
+
+
+@dataclass(frozen=True)
+class DueWork:
+    """What one pass did."""
+
+    closed_postings: int
+    reminders: int
+
+    def summary(self) -> str:
+        """One French line for the command line ('' when nothing was due)."""
+        parts = []
+        if self.closed_postings:
+            parts.append(f"{self.closed_postings} offre(s) close(s) après leur date limite, candidats prévenus")
+        if self.reminders:
+            parts.append(f"{self.reminders} rappel(s) de rencontre")
+        return " ; ".join(parts)
+
+
+def run_due_work(factory: sessionmaker[Session], settings: Settings) -> DueWork:
+    """Close postings past their deadline and write due meeting reminders to the outbox."""
+    with db.transaction(factory) as session:
+        closed = recruitment.close_expired_postings(session, settings)
+    with db.transaction(factory) as session:
+        reminders = meetings.send_due_reminders(session, settings)
+    return DueWork(len(closed), reminders)

@@ -1,0 +1,300 @@
+"""Recruitment pages through AppTest: job board and applying, the private link, a recruiter's postings and
+pipeline, recruiter account requests, set-password links and access requests. Every page for every role
+(menus, guards) is covered by tests/test_pages.py."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from streamlit.testing.v1 import AppTest
+
+from pvd_survey import accounts, mail, recruitment, ui
+from pvd_survey.accounts import UserInfo
+from pvd_survey.config import Settings
+from pvd_survey.errors import MESSAGES
+from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, User
+from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD
+from tests.test_recruitment import PDF, PNG, World, application_input, make_world, posting_input, published
+
+
+def page(path: str, user: UserInfo | None = None, **params: str) -> AppTest:
+    """The app opened on one page (signed in as `user`), with query parameters."""
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=30)
+    if user is not None:
+        at.session_state[ui.AUTH_KEY] = (user.id, user.session_epoch)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    return at.switch_page(path).run()
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+def submit(at: AppTest, form: str) -> AppTest:
+    [button] = [button for button in at.button if button.form_id == form]
+    return button.click().run()
+
+
+def button(at: AppTest, key: str) -> AppTest:
+    return at.button(key=key).click().run()
+
+
+def outbox(factory: sessionmaker[Session], kind: str) -> list[mail.OutboxEntry]:
+    with factory.begin() as session:
+        return [m for m in mail.list_messages(session) if m.kind == kind]
+
+
+def count(factory: sessionmaker[Session], model) -> int:
+    with factory() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def world(app_env: str, factory: sessionmaker[Session], settings: Settings) -> World:
+    with factory.begin() as session:
+        accounts.create_first_admin(
+            session, email="first@anct.gouv.fr", display_name="First", password=STRONG_PASSWORD, settings=settings
+        )
+        return make_world(session, settings)
+
+
+# ---------------------------------------------------------------------------- the public side
+
+
+def test_board_filters_opens_a_posting_and_applies(world: World, factory, settings: Settings) -> None:
+    with factory.begin() as session:
+        own = published(session, world.users["recruteur"], title="Chef de projet Montbard")
+        published(session, world.users["recruteur_autre"], title="Cheffe de projet Revel")
+    at = page("pages/jobs.py")
+    assert texts(at.title) == ["Offres d'emploi"] and not at.exception
+    assert texts(at.subheader) == ["2 offre(s)"]
+    at.selectbox(key="jobs_region").set_value("27").run()
+    assert texts(at.subheader) == ["1 offre(s)"]
+    at.text_input(key="jobs_keyword").input("revel").run()
+    assert texts(at.subheader) == ["0 offre(s)"]
+    at.text_input(key="jobs_keyword").input("montbard").run()
+    button(at, f"jobs_open_{own}")
+    assert at.query_params[recruitment.POSTING_PARAMETER] in (str(own), [str(own)])
+    assert "Chef de projet Montbard" in texts(at.header)
+
+    at.text_input(key="jobs_name").input("Léa Martin")
+    at.text_input(key="jobs_email").input("lea@example.fr")
+    at.text_input(key="jobs_phone").input("06 12 34 56 78")
+    at.file_uploader(key="jobs_cv").set_value(("cv.pdf", PDF, "application/pdf"))
+    at.checkbox(key="jobs_consent").check()
+    at = submit(at, "jobs_apply")
+    assert not at.exception and not at.error, texts(at.error)
+    [success] = texts(at.success)
+    assert success.startswith("Candidature envoyée. Votre référence : PVD-")
+    [message] = outbox(factory, "application_received")
+    assert message.recipient == "lea@example.fr" and "/candidature?jeton=" in message.link
+
+
+def test_posting_url_opened_directly(world: World, factory) -> None:
+    with factory.begin() as session:
+        own = published(session, world.users["recruteur"])
+        draft = recruitment.create_posting(session, world.users["recruteur"], posting_input(title="Brouillon")).id
+    at = page("pages/jobs.py", offre=str(own))
+    assert not at.exception and "Chef de projet Petites villes de demain" in texts(at.header)
+    for hidden in (str(draft), "abc", "999999"):
+        at = page("pages/jobs.py", offre=hidden)
+        assert texts(at.error) == [MESSAGES["posting_not_public"]]
+        assert not at.header
+
+
+def apply_through_page(at: AppTest, email: str, cv: tuple[str, bytes, str]) -> AppTest:
+    at.text_input(key="jobs_name").input("Léa Martin")
+    at.text_input(key="jobs_email").input(email)
+    at.file_uploader(key="jobs_cv").set_value(cv)
+    at.checkbox(key="jobs_consent").check()
+    return submit(at, "jobs_apply")
+
+
+def test_bad_upload_and_duplicate_are_refused_with_a_message(world: World, factory) -> None:
+    with factory.begin() as session:
+        own = published(session, world.users["recruteur"])
+    at = apply_through_page(page("pages/jobs.py", offre=str(own)), "lea@example.fr", ("cv.pdf", PNG, "image/png"))
+    assert texts(at.error) == [MESSAGES["file_not_pdf"]]
+    assert count(factory, JobApplication) == count(factory, ApplicationFile) == 0
+
+    at = apply_through_page(at, "lea@example.fr", ("cv.pdf", PDF, "application/pdf"))
+    assert not at.error and count(factory, JobApplication) == 1
+    at = apply_through_page(page("pages/jobs.py", offre=str(own)), "lea@example.fr", ("cv.pdf", PDF, "application/pdf"))
+    assert texts(at.error) == [MESSAGES["already_applied"]]
+    at = button(at, "jobs_resend")
+    assert len(outbox(factory, "application_link")) == 1
+    assert count(factory, JobApplication) == 1
+
+
+def test_private_link_shows_status_and_withdraws(world: World, factory, settings: Settings) -> None:
+    with factory.begin() as session:
+        own = published(session, world.users["recruteur"])
+        receipt = recruitment.apply(session, own, application_input(), settings)
+        application_id = session.scalar(select(JobApplication.id))
+        recruitment.move_application(session, world.users["recruteur"], application_id, "entretien")
+    at = page("pages/application.py", jeton=receipt.token)
+    assert texts(at.title) == ["Ma candidature"] and not at.error
+    assert [m.value for m in at.metric] == ["Entretien"]
+    at.checkbox(key="application_confirm_withdraw").check().run()
+    at = button(at, "application_withdraw")
+    assert "Candidature retirée. Vos données personnelles ont été supprimées." in texts(at.success)
+    assert count(factory, ApplicationFile) == 0
+    with factory() as session:
+        assert session.scalar(select(JobApplication.email)) is None
+    at = page("pages/application.py", jeton="faux")
+    assert texts(at.error) == [MESSAGES["invalid_application_link"]]
+
+
+# ---------------------------------------------------------------------------- the recruiter
+
+
+def test_recruiter_creates_publishes_and_closes_a_posting(world: World, factory) -> None:
+    recruiter = world.users["recruteur"]
+    at = page("pages/postings.py", recruiter)
+    assert texts(at.title) == ["Mes offres"] and not at.error
+    assert at.text_area(key="postings_missions_0").value == recruitment.MODEL_MISSIONS
+    at.text_area(key="postings_communes_0").input("Montbard\nVenarey-les-Laumes")
+    at.date_input(key="postings_deadline_0").set_value(date.today() - timedelta(days=1))
+    at = submit(at, "postings_form_0")
+    assert texts(at.error) == [MESSAGES["posting_deadline_past"]]
+    assert count(factory, JobPosting) == 0
+
+    at.date_input(key="postings_deadline_0").set_value(date.today() + timedelta(days=20))
+    at = submit(at, "postings_form_0")
+    assert not at.error
+    with factory() as session:
+        posting_id = session.scalar(select(JobPosting.id))
+    assert at.selectbox(key="postings_chosen").value == posting_id
+    at = button(at, "postings_publish")
+    with factory() as session:
+        assert recruitment.get_public_posting(session, posting_id).communes == ["Montbard", "Venarey-les-Laumes"]
+    at = button(at, "postings_close")
+    assert "Offre close ; 0 candidat(s) prévenu(s)." in texts(at.success)
+
+
+def test_pipeline_refusal_with_reason_and_probing_another_organisation(
+    world: World, factory, settings: Settings
+) -> None:
+    recruiter = world.users["recruteur"]
+    with factory.begin() as session:
+        own = published(session, recruiter)
+        other = published(session, world.users["recruteur_autre"], title="Poste de Revel")
+        recruitment.apply(session, own, application_input(), settings)
+        recruitment.apply(session, other, application_input("secret@revel.fr"), settings)
+        application_id = session.scalar(select(JobApplication.id).where(JobApplication.posting_id == own))
+    at = page("pages/pipeline.py", recruiter)
+    assert texts(at.title) == ["Candidatures reçues"] and not at.error
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Exporter (CSV)" in labels and "Télécharger le CV (cv-lea.pdf)" in labels
+
+    at.selectbox(key=f"pipeline_status_{application_id}").set_value("non_retenue").run()
+    at = button(at, f"pipeline_save_{application_id}")
+    assert texts(at.error) == [MESSAGES["rejection_reason_required"]]
+    at.selectbox(key=f"pipeline_reason_{application_id}").set_value("pourvu").run()
+    [message] = [t for t in at.text_area if t.key.startswith(f"pipeline_message_{application_id}")]
+    assert "Le poste a été pourvu." in message.value
+    message.input(message.value + "\nBien cordialement.").run()
+    at = button(at, f"pipeline_save_{application_id}")
+    assert not at.error
+    [sent] = outbox(factory, "application_rejected")
+    assert sent.body.endswith("Bien cordialement.")
+
+    # Another organisation's posting id in the URL: nothing of it is shown, and the page says so.
+    at = page("pages/pipeline.py", recruiter, offre=str(other))
+    assert texts(at.error) == [MESSAGES["unknown_posting"]]
+    shown = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.subheader] if e.value)
+    assert "secret@revel.fr" not in shown and "Poste de Revel" not in str(at.selectbox(key="pipeline_posting").options)
+
+
+# ---------------------------------------------------------------------------- accounts
+
+
+def test_recruiter_request_confirmed_approved_then_password_chosen(world: World, factory) -> None:
+    at = page("pages/recruiter_signup.py")
+    assert texts(at.title) == ["Demande de compte recruteur"]
+    at.text_input(key="signup_name").input("Nina Nouveau")
+    at.text_input(key="signup_email").input("nina@mamers.fr")
+    at.text_input(key="signup_organisation").input("Commune de Mamers")
+    at.selectbox(key="signup_kind").set_value("commune")
+    at.selectbox(key="signup_department").set_value("72")
+    at = submit(at, "signup_form")
+    assert not at.error, texts(at.error)
+    [confirm] = outbox(factory, "recruiter_request_confirm")
+    at = page("pages/recruiter_signup.py", jeton=confirm.link.split("jeton=")[1])
+    assert texts(at.success)[0].startswith("Adresse confirmée.")
+
+    at = page("pages/recruiter_requests.py", world.users["direction"])
+    with factory() as session:
+        [request] = recruitment.list_recruiter_requests(session, world.users["direction"])
+    at = button(at, f"requests_approve_{request.id}")
+    assert not at.error
+    [welcome] = outbox(factory, "recruiter_welcome")
+    at = page("pages/set_password.py", jeton=welcome.link.split("jeton=")[1])
+    at.text_input(key="set_password_password").input(STRONG_PASSWORD)
+    at.text_input(key="set_password_again").input(STRONG_PASSWORD)
+    at = submit(at, "set_password_form")
+    assert texts(at.success) == ["Mot de passe enregistré. Vous pouvez vous connecter."]
+    with factory() as session:
+        nina = session.scalar(select(User).where(User.email == "nina@mamers.fr"))
+        assert nina.role == "recruteur" and nina.password_hash is not None
+    at = page("pages/set_password.py", jeton=welcome.link.split("jeton=")[1])
+    assert texts(at.error) == [MESSAGES["invalid_password_link"]]
+
+
+def test_bulk_recruiters_lists_bad_lines(world: World, factory) -> None:
+    at = page("pages/recruiter_requests.py", world.users["admin"])
+    at.text_area(key="requests_bulk_text").input("email,nom,organisation,type,departement\nx,X,Y,epci,21\n")
+    at = submit(at, "requests_bulk")
+    [error] = texts(at.error)
+    assert "ligne 2 : adresse e-mail invalide (x)" in error
+    at.text_area(key="requests_bulk_text").input(
+        "email,nom,organisation,type,departement\nx@y.fr,X Y,Commune de Mamers,commune,72\n"
+    )
+    at = submit(at, "requests_bulk")
+    assert texts(at.success) == ["1 compte(s) recruteur créé(s)."]
+
+
+def test_admin_exports_and_erases_a_persons_data(world: World, factory, settings: Settings) -> None:
+    with factory.begin() as session:
+        own = published(session, world.users["recruteur"])
+        recruitment.apply(session, own, application_input(), settings)
+    at = page("pages/privacy.py", world.users["admin"])
+    at.text_input(key="privacy_email").input("lea.martin@example.fr")
+    at = submit(at, "privacy_search")
+    assert "- candidatures : 1" in texts(at.markdown)
+    assert [b.proto.label for b in at.get("download_button")] == ["Télécharger les données (JSON)"]
+    at.checkbox(key="privacy_confirm").check().run()
+    at = button(at, "privacy_erase")
+    assert texts(at.success)[0].startswith("Données effacées (candidatures : 1")
+    assert count(factory, JobApplication) == 0
+
+
+def test_dashboard_shows_recruitment_figures_with_small_counts_hidden(
+    world: World, factory, settings: Settings
+) -> None:
+    at = page("pages/dashboard.py", world.users["direction"])
+    assert not at.exception and "Aucune offre d'emploi pour l'instant." in texts(at.info)
+    with factory.begin() as session:
+        own = published(session, world.users["recruteur"])
+        recruitment.apply(session, own, application_input(), settings)
+        published(session, world.users["recruteur_autre"])
+    at = page("pages/dashboard.py", world.users["direction"])
+    assert not at.exception
+    assert "Recrutement des chefs de projet" in texts(at.header)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Offres"] == "2" and metrics["Postes vacants"] == "2"
+    titles = [json.dumps(json.loads(chart.proto.spec), ensure_ascii=False) for chart in at.get("vega_lite_chart")]
+    assert any("Offres par région et par état" in spec for spec in titles)
+    assert any("Postes vacants par département" in spec for spec in titles)
+    [table] = [frame.value for frame in at.dataframe if "Candidatures" in frame.value.columns]
+    # One application in Bourgogne-Franche-Comté: hidden; none in Occitanie (a zero says nothing about anybody).
+    assert dict(zip(table["Région"], table["Candidatures"], strict=True)) == {
+        "Bourgogne-Franche-Comté": "masqué",
+        "Occitanie": "0",
+    }
