@@ -197,13 +197,16 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     from pvd_survey import privacy
 
     factory = _factory(settings)
-    due = schedule.run_due_work(factory, settings)
-    if due.summary():
-        print(due.summary())
-    with db.transaction(factory) as session:
-        items = privacy.purge(session, dry_run=args.dry_run)
-        if args.dry_run:
-            session.rollback()
+    if args.dry_run:
+        # A simulation changes nothing at all (not even closing postings past their deadline).
+        with db.read_only(factory) as session:
+            items = privacy.purge(session, dry_run=True)
+    else:
+        due = schedule.run_due_work(factory, settings)
+        if due.summary():
+            print(due.summary())
+        with db.transaction(factory) as session:
+            items = privacy.purge(session)
     verb = "serait supprimé (simulation, rien n'est effacé)" if args.dry_run else "supprimé"
     for item in items:
         print(f"{item.step} : {item.description} : {verb}")

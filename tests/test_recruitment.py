@@ -869,3 +869,29 @@ def test_recruitment_figures_protect_small_counts(session: Session, world: World
     assert dict(figures.applications_per_posting) == {"0": 0, "1 à 4": 1, "5 à 9": 1, "10 à 19": 0, "20 et plus": 0}
     assert figures.filled_count == 1 and figures.median_days_to_fill is not None
     assert figures.vacant_by_department == [("31 – Haute-Garonne", 1)]
+
+
+def test_applying_after_the_deadline_is_refused_even_before_the_posting_is_closed(
+    session: Session, world: World, settings: Settings
+) -> None:
+    posting_id = published(session, world.users["recruteur"], deadline=date.today() + timedelta(days=1))
+    with pytest.raises(DomainError) as error:
+        recruitment.apply(session, posting_id, application_input(), settings, now=utcnow() + timedelta(days=3))
+    assert error.value.code == "posting_not_public"
+    assert count(session, JobApplication) == count(session, ApplicationFile) == count(session, OutboxMessage) == 0
+
+
+def test_recruitment_chart_builders(session: Session, world: World, settings: Settings) -> None:
+    from pvd_survey import charts
+
+    posting_id = published(session, world.users["recruteur"])
+    recruitment.apply(session, posting_id, application_input(), settings)
+    frames = charts.recruitment_frames(recruitment.recruitment_figures(session))
+    assert list(frames["applications"]["Candidatures"]) == ["masqué"]
+    for chart in (
+        charts.postings_state_chart(frames["states"]),
+        charts.applications_per_posting_chart(frames["per_posting"]),
+        charts.vacant_chart(frames["vacant"]),
+    ):
+        spec = chart.to_dict()
+        assert spec["mark"]["type"] == "bar" and spec["title"]
