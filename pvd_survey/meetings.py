@@ -21,8 +21,9 @@ from pathlib import Path
 
 from fpdf import FPDF
 from icalendar import Calendar, Event
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from pvd_survey import access, disclosure, mail, territory
@@ -373,7 +374,7 @@ def _form_values(form: MeetingForm) -> dict[str, object]:
 def create_meeting(session: Session, form: MeetingForm) -> int:
     """Create a meeting; returns its id."""
     validate_meeting(form)
-    meeting = Meeting(**_form_values(form), confirmed_count=0, arrivals=0, updated_at=utcnow())
+    meeting = Meeting(**_form_values(form), confirmed_count=0, arrivals=0, last_seat_arrival=0, updated_at=utcnow())
     session.add(meeting)
     session.flush()
     return meeting.id
@@ -479,7 +480,7 @@ def _position(session: Session, registration: Registration) -> int | None:
 
 
 def _take_seat(session: Session, meeting_id: int) -> bool:
-    """One conditional UPDATE: True if a place was free and is now ours."""
+    """One conditional UPDATE: True if a place was free and is now ours (the meeting must be locked)."""
     return (
         session.execute(
             update(Meeting)
@@ -488,6 +489,43 @@ def _take_seat(session: Session, meeting_id: int) -> bool:
         ).rowcount
         == 1
     )
+
+
+def _arrive(session: Session, meeting_id: int) -> tuple[int, bool]:
+    """Lock the meeting, number this attempt and take a place if one is free, in one UPDATE.
+
+    Every SET expression reads the row as it was before the UPDATE (SQL semantics, on both
+    databases), so `last_seat_arrival` equals our arrival number exactly when we took a place.
+    """
+    free = Meeting.confirmed_count < Meeting.capacity
+    row = session.execute(
+        update(Meeting)
+        .where(Meeting.id == meeting_id)
+        .values(
+            arrivals=Meeting.arrivals + 1,
+            confirmed_count=case((free, Meeting.confirmed_count + 1), else_=Meeting.confirmed_count),
+            last_seat_arrival=case((free, Meeting.arrivals + 1), else_=Meeting.last_seat_arrival),
+        )
+        .returning(Meeting.arrivals, Meeting.last_seat_arrival)
+    ).one_or_none()
+    if row is None:
+        raise DomainError("unknown_meeting")
+    return row.arrivals, row.last_seat_arrival == row.arrivals
+
+
+def _give_back(session: Session, meeting_id: int) -> None:
+    session.execute(update(Meeting).where(Meeting.id == meeting_id).values(confirmed_count=Meeting.confirmed_count - 1))
+
+
+def _resend(
+    session: Session, meeting: Meeting, existing: Registration, settings: Settings, now: datetime
+) -> RegistrationOutcome:
+    """A second attempt with the same e-mail: say so, and send the confirmation again with a fresh link."""
+    token = secrets.token_urlsafe(32)
+    existing.token_hash = _token_hash(token)
+    position = _position(session, existing)
+    _send_status_mail(session, meeting, existing, token, settings, now, position, resent=True)
+    return RegistrationOutcome(existing.reference, existing.status, position, True, existing.email or "")
 
 
 def register(
@@ -500,26 +538,19 @@ def register(
     _check_open(meeting, now)
     if form.attendee_role not in meeting.audiences.split("|"):
         raise DomainError("audience_not_admitted", role=ROLE_LABELS[form.attendee_role].lower())
-    # Everything that needs no lock is prepared first: the lock below is held until commit, and
-    # every other attempt on this meeting waits for it.
-    token = secrets.token_urlsafe(32)
-    reference = _new_reference()
-    calendar = calendar_file(meeting, reference, private_link(settings, token), now)
-
-    arrival, _, _ = _lock_meeting(session, meeting_id)
     existing = session.scalar(
         select(Registration).where(Registration.meeting_id == meeting_id, Registration.email == email)
     )
     if existing is not None and existing.status != "cancelled":
-        # A second attempt: say so, and send the confirmation again with a fresh private link.
-        existing.token_hash = _token_hash(token)
-        position = _position(session, existing)
-        _send_status_mail(session, meeting, existing, token, settings, now, position, resent=True)
-        return RegistrationOutcome(existing.reference, existing.status, position, True, email)
-    status = "confirmed" if _take_seat(session, meeting_id) else "waiting"
+        return _resend(session, meeting, existing, settings, now)
+    # Everything that needs no lock is prepared first: the lock taken below is held until commit,
+    # and every other attempt on this meeting waits for it.
+    token = secrets.token_urlsafe(32)
+    reference = existing.reference if existing is not None else _new_reference()
+    calendar = calendar_file(meeting, reference, private_link(settings, token), now)
     values = {
-        "arrival": arrival,
-        "status": status,
+        "meeting_id": meeting_id,
+        "email": email,
         "full_name": form.full_name.strip(),
         "attendee_role": form.attendee_role,
         "organisation": form.organisation.strip(),
@@ -527,24 +558,41 @@ def register(
         "needs": form.needs.strip(),
         "token_hash": _token_hash(token),
         "consented_at": now,
-        "confirmed_at": now if status == "confirmed" else None,
+        "created_at": now,
         "cancelled_at": None,
         "cancelled_by": None,
         "reminded_at": None,
         "checked_in_at": None,
     }
+
+    arrival, seated = _arrive(session, meeting_id)
+    status = "confirmed" if seated else "waiting"
+    values.update(arrival=arrival, status=status, confirmed_at=now if seated else None)
     if existing is not None:  # registering again after a cancellation: back in line, at the end
         for name, value in values.items():
             setattr(existing, name, value)
-        registration = existing
-        calendar = None  # built for the new reference: rebuilt for the old one below
-    else:
-        registration = Registration(meeting_id=meeting_id, email=email, reference=reference, **values)
-        session.add(registration)
-    try:
         session.flush()
-    except IntegrityError as error:  # only a reference collision (1 in 10^12) can land here
-        raise DomainError("try_again") from error
+        registration = existing
+    else:
+        table = Registration.__table__
+        insert_fn = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        # Two attempts with one e-mail can both pass the check above; the unique constraint lets one
+        # in, and the other gives its place back and is answered as a second attempt.
+        inserted = session.execute(
+            insert_fn(table)
+            .values(reference=reference, **values)
+            .on_conflict_do_nothing(index_elements=["meeting_id", "email"])
+            .returning(table.c.id)
+        ).scalar_one_or_none()
+        if inserted is None:
+            if seated:
+                _give_back(session, meeting_id)
+            winner = session.scalar(
+                select(Registration).where(Registration.meeting_id == meeting_id, Registration.email == email)
+            )
+            return _resend(session, meeting, winner, settings, now)
+        # The row as inserted, without reading it back while the lock is held.
+        registration = Registration(id=inserted, reference=reference, **values)
     position = _position(session, registration)
     _send_status_mail(session, meeting, registration, token, settings, now, position, calendar=calendar)
     return RegistrationOutcome(registration.reference, status, position, False, email)
@@ -595,7 +643,7 @@ def _cancel(
     session.flush()
     if not was_confirmed:
         return []
-    session.execute(update(Meeting).where(Meeting.id == meeting.id).values(confirmed_count=Meeting.confirmed_count - 1))
+    _give_back(session, meeting.id)
     return _promote_waiting(session, meeting, settings, now)
 
 
