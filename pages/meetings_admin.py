@@ -140,10 +140,10 @@ def save(key: str, form: MeetingForm, meeting_id: int | None) -> None:
         with ui.write() as session:
             if meeting_id is None:
                 new_id = meetings.create_meeting(session, form)
-                promoted: list[str] = []
+                outcome = meetings.MeetingUpdate([], 0)
             else:
                 new_id = meeting_id
-                promoted = meetings.update_meeting(session, meeting_id, form, settings)
+                outcome = meetings.update_meeting(session, meeting_id, form, settings)
     except InvalidAnswers as invalid:
         ui.remember_field_errors(form_key, invalid.errors)
         ui.flash(french_message(invalid) + " Rien n'a été enregistré.", "error")
@@ -152,8 +152,12 @@ def save(key: str, form: MeetingForm, meeting_id: int | None) -> None:
     else:
         ui.remember_field_errors(form_key, None)
         message = "Rencontre créée." if meeting_id is None else "Rencontre enregistrée."
-        if promoted:
-            message += f" {len(promoted)} personne(s) passent de la liste d'attente aux inscrits et sont prévenues."
+        if outcome.promoted:
+            message += (
+                f" {len(outcome.promoted)} personne(s) passent de la liste d'attente aux inscrits et sont prévenues."
+            )
+        if outcome.notified:
+            message += f" Nouvel horaire ou lieu : {outcome.notified} personne(s) prévenue(s) par e-mail."
         ui.flash(message)
         st.query_params[meetings.MEETING_PARAMETER] = str(new_id)
         st.session_state.pop("meetings_admin_selected", None)

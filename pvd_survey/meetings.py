@@ -404,8 +404,19 @@ def _locked(session: Session, meeting_id: int) -> Meeting:
     return meeting
 
 
-def update_meeting(session: Session, meeting_id: int, form: MeetingForm, settings: Settings) -> list[str]:
-    """Edit a meeting; a larger capacity promotes people from the waiting list (their e-mails returned)."""
+@dataclass(frozen=True)
+class MeetingUpdate:
+    """What an edit set off: people promoted by a larger capacity, people told of a new time or place."""
+
+    promoted: list[str]
+    notified: int
+
+
+CHANGES_TO_ANNOUNCE = ("starts_at", "ends_at", "city", "venue", "online_url")
+
+
+def update_meeting(session: Session, meeting_id: int, form: MeetingForm, settings: Settings) -> MeetingUpdate:
+    """Edit a meeting; a larger capacity promotes the waiting list, a new time or place is e-mailed to everyone."""
     validate_meeting(form)
     meeting = _locked(session, meeting_id)
     if form.capacity < meeting.confirmed_count:
@@ -419,11 +430,42 @@ def update_meeting(session: Session, meeting_id: int, form: MeetingForm, setting
                 )
             }
         )
-    for name, value in _form_values(form).items():
+    values = _form_values(form)
+    changed = any(getattr(meeting, name) != values[name] for name in CHANGES_TO_ANNOUNCE)
+    for name, value in values.items():
         setattr(meeting, name, value)
-    meeting.updated_at = utcnow()
+    now = utcnow()
+    meeting.updated_at = now
+    if changed:
+        meeting.revision += 1
     session.flush()
-    return [registration.email or "" for registration in _promote_waiting(session, meeting, settings, utcnow())]
+    promoted = _promote_waiting(session, meeting, settings, now)
+    notified = _announce_change(session, meeting, settings, now, skip={r.id for r in promoted}) if changed else 0
+    return MeetingUpdate([registration.email or "" for registration in promoted], notified)
+
+
+def _announce_change(session: Session, meeting: Meeting, settings: Settings, now: datetime, skip: set[int]) -> int:
+    """Tell everyone confirmed or waiting of the new time or place (confirmed people get the updated .ics)."""
+    people = session.scalars(
+        select(Registration)
+        .where(
+            Registration.meeting_id == meeting.id,
+            Registration.status.in_(("confirmed", "waiting")),
+            Registration.email.is_not(None),
+        )
+        .order_by(Registration.arrival)
+    ).all()
+    told = 0
+    for registration in people:
+        if registration.id in skip:  # just promoted: their e-mail already has the new details
+            continue
+        token = secrets.token_urlsafe(32)
+        registration.token_hash = _token_hash(token)
+        _send_status_mail(
+            session, meeting, registration, token, settings, now, _position(session, registration), changed=True
+        )
+        told += 1
+    return told
 
 
 # ---------------------------------------------------------------------------- registration
@@ -697,8 +739,8 @@ def cancel_by_direction(
 # ---------------------------------------------------------------------------- e-mails and calendar
 
 
-def calendar_file(meeting: Meeting | MeetingInfo, reference: str, link: str | None, now: datetime) -> bytes:
-    """An iCalendar (.ics) file with the meeting as one event."""
+def calendar_file(meeting: Meeting, reference: str, link: str | None, now: datetime) -> bytes:
+    """An iCalendar (.ics) file with the meeting as one event (a later SEQUENCE replaces the earlier one)."""
     calendar = Calendar()
     calendar.add("prodid", "-//ANCT//Petites villes de demain//FR")
     calendar.add("version", "2.0")
@@ -706,6 +748,7 @@ def calendar_file(meeting: Meeting | MeetingInfo, reference: str, link: str | No
     event = Event()
     event.add("uid", f"rencontre-{meeting.id}-{reference}@petitesvillesdedemain.anct.gouv.fr")
     event.add("dtstamp", now.replace(tzinfo=UTC))
+    event.add("sequence", meeting.revision or 0)
     event.add("dtstart", meeting.starts_at.replace(tzinfo=UTC))
     event.add("dtend", meeting.ends_at.replace(tzinfo=UTC))
     event.add("summary", meeting.title)
@@ -745,6 +788,7 @@ def _send_status_mail(
     resent: bool = False,
     promoted: bool = False,
     calendar: bytes | None = None,
+    changed: bool = False,
 ) -> None:
     link = private_link(settings, token)
     details = f"« {meeting.title} »\nLe {_when(meeting)} (heure de Paris)\nLieu : {_where(meeting)}\n"
@@ -770,6 +814,12 @@ def _send_status_mail(
         calendar_note = ""
     if resent:
         lead = "Vous étiez déjà inscrit(e) : voici de nouveau votre confirmation.\n" + lead
+    if changed:
+        subject = f"Changement d'horaire ou de lieu : {meeting.title}"
+        lead = "La date, l'horaire ou le lieu de la rencontre a changé : voici les nouvelles informations.\n" + lead
+        if attachments:
+            calendar_note = "Le fichier joint (rencontre.ics) met à jour la rencontre dans votre agenda.\n\n"
+    kind = "meeting_changed" if changed else "meeting_promoted" if promoted else "meeting_" + registration.status
     mail.enqueue(
         session,
         recipient=registration.email or "",
@@ -780,7 +830,7 @@ def _send_status_mail(
             f"Pour suivre ou annuler votre inscription (ce lien est personnel) :\n{link}\n\n"
             "L'équipe du programme Petites villes de demain (ANCT)"
         ),
-        kind="meeting_promoted" if promoted else "meeting_" + registration.status,
+        kind=kind,
         link=link,
         attachments=attachments,
     )

@@ -286,6 +286,8 @@ class Meeting(Base):
     # The arrival number of the last attempt that got a place: tells an attempt, from the one UPDATE
     # that numbers it and takes a seat if one is free, whether it got the place.
     last_seat_arrival: Mapped[int] = mapped_column(Integer, default=0)
+    # Incremented when the time or the place changes: the SEQUENCE of the calendar files sent.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
     registration_opens_at: Mapped[datetime] = mapped_column(DateTime)
     registration_closes_at: Mapped[datetime] = mapped_column(DateTime)
     # Attendee roles admitted, codes from ATTENDEE_ROLES joined with "|".

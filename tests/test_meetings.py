@@ -113,12 +113,41 @@ def test_lowering_capacity_below_confirmed_is_refused(session, settings, meeting
 def test_raising_capacity_promotes_the_waiting_list_in_order(session, settings, meeting_id):
     for number in range(1, 6):
         meetings.register(session, meeting_id, person(number), settings)
-    promoted = meetings.update_meeting(session, meeting_id, meeting_form(capacity=4), settings)
+    promoted = meetings.update_meeting(session, meeting_id, meeting_form(capacity=4), settings).promoted
     assert promoted == ["personne.3@mairie.fr", "personne.4@mairie.fr"]
     lists = meetings.roster(session, meeting_id)
     assert [p.email for p in lists.waiting] == ["personne.5@mairie.fr"] and lists.waiting[0].position == 1
     assert lists.meeting.confirmed == 4
     assert [m.recipient for m in outbox(session, "meeting_promoted")] == promoted
+
+
+def test_a_new_time_or_place_is_announced_with_an_updated_calendar(session, settings, meeting_id):
+    for number in (1, 2, 3):
+        meetings.register(session, meeting_id, person(number), settings)
+    original = meetings.get_meeting(session, meeting_id)
+    # Changing only the description announces nothing.
+    unchanged = meetings.update_meeting(
+        session, meeting_id, replace(original.form(), description="Programme détaillé."), settings
+    )
+    assert unchanged.notified == 0 and outbox(session, "meeting_changed") == []
+    later = original.starts_at + timedelta(hours=2)
+    moved = replace(original.form(), starts_at=later, ends_at=later + timedelta(hours=5), venue="Salle Rameau")
+    assert meetings.update_meeting(session, meeting_id, moved, settings).notified == 3
+    changes = outbox(session, "meeting_changed")
+    assert sorted(m.recipient for m in changes) == [f"personne.{n}@mairie.fr" for n in (1, 2, 3)]
+    confirmed = next(m for m in changes if m.recipient == "personne.1@mairie.fr")
+    import base64
+
+    (event,) = Calendar.from_ical(base64.b64decode(confirmed.attachments[0]["content_base64"])).walk("VEVENT")
+    assert int(event["sequence"]) == 1 and "Salle Rameau" in str(event["location"])
+    first_ics = Calendar.from_ical(
+        base64.b64decode(outbox(session, "meeting_confirmed")[0].attachments[0]["content_base64"])
+    )
+    assert str(first_ics.walk("VEVENT")[0]["uid"]) == str(event["uid"])  # the same event, updated
+    waiting = next(m for m in changes if m.recipient == "personne.3@mairie.fr")
+    assert not waiting.attachments and "position 1" in waiting.body
+    # The link in the newest e-mail works.
+    assert meetings.open_private_link(session, token_of(confirmed)).status == "confirmed"
 
 
 # ---------------------------------------------------------------------------- registration

@@ -30,6 +30,7 @@ def upgrade() -> None:
     sa.Column('confirmed_count', sa.Integer(), nullable=False),
     sa.Column('arrivals', sa.Integer(), nullable=False),
     sa.Column('last_seat_arrival', sa.Integer(), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('registration_opens_at', sa.DateTime(), nullable=False),
     sa.Column('registration_closes_at', sa.DateTime(), nullable=False),
     sa.Column('audiences', sa.String(length=100), nullable=False),
