@@ -11,6 +11,7 @@ from pvd_survey.survey_questions import InvalidAnswers
 ui.guard("meetings")
 settings = ui.settings()
 FORM = "meetings_form"
+PAGE_SIZE = 20  # meetings listed at once, soonest first
 
 
 def when(meeting: meetings.MeetingInfo) -> str:
@@ -45,10 +46,14 @@ def show_list() -> None:
         st.query_params["region"] = region
     else:
         st.query_params.pop("region", None)
+    shown = st.session_state.get("meetings_shown", PAGE_SIZE)
     with ui.read() as session:
-        upcoming = meetings.list_upcoming(session, region)
+        upcoming = meetings.list_upcoming(session, region, limit=shown + 1)
+    more = len(upcoming) > shown
+    upcoming = upcoming[:shown]
     now = utcnow()
-    st.caption(f"{len(upcoming)} rencontre(s) à venir" + (" (rencontres nationales comprises)." if region else "."))
+    count = f"{len(upcoming)} premières rencontres à venir" if more else f"{len(upcoming)} rencontre(s) à venir"
+    st.caption(count + (" (rencontres nationales comprises)." if region else "."))
     if not upcoming:
         st.info("Aucune rencontre à venir pour l'instant. Revenez bientôt.")
     for meeting in upcoming:
@@ -68,6 +73,9 @@ def show_list() -> None:
             if columns[1].button("Voir et s'inscrire", key=f"meetings_open_{meeting.id}", width="stretch"):
                 st.query_params[meetings.MEETING_PARAMETER] = str(meeting.id)
                 st.rerun()
+    if more and st.button("Afficher plus de rencontres", key="meetings_more", icon=":material/expand_more:"):
+        st.session_state["meetings_shown"] = shown + PAGE_SIZE
+        st.rerun()
 
 
 def show_meeting(raw_id: str) -> None:

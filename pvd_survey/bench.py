@@ -384,7 +384,7 @@ def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url
             with engine.begin() as connection:
                 connection.execute(text("ANALYZE"))
 
-        timings = {"all": [], "region": []}
+        timings = {"all": [], "region": [], "page": []}
         with db.read_only(factory) as session:
             shown = len(meetings.list_upcoming(session))
             for _ in range(RUNS):
@@ -394,6 +394,9 @@ def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url
                 began = time.perf_counter()
                 meetings.list_upcoming(session, region="27")
                 timings["region"].append(time.perf_counter() - began)
+                began = time.perf_counter()
+                meetings.list_upcoming(session, limit=21)  # what the public page reads: 20, and one to know more
+                timings["page"].append(time.perf_counter() - began)
         engine.dispose()
         return {
             "benchmark": "meetings",
@@ -411,6 +414,7 @@ def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url
             "list_meetings_shown": shown,
             "list_all_ms_median": _median_ms(timings["all"]),
             "list_region_ms_median": _median_ms(timings["region"]),
+            "list_first_page_ms_median": _median_ms(timings["page"]),
         }
     finally:
         drop()

@@ -83,6 +83,19 @@ def test_public_list_shows_places_and_filters_by_region(installed, factory):
     assert at.query_params["region"] == ["53"] or at.query_params["region"] == "53"
 
 
+def test_public_list_shows_20_at_a_time(installed, factory):
+    with factory.begin() as session:
+        for number in range(21):
+            meetings.create_meeting(session, meeting_form(title=f"Atelier n° {number + 2:02d}"))
+    at = page("pages/meetings.py")
+    assert "20 premières rencontres à venir." in texts(at.caption)
+    assert len([b for b in at.button if b.key and b.key.startswith("meetings_open_")]) == 20
+    at.button(key="meetings_more").click().run()
+    assert "22 rencontre(s) à venir." in texts(at.caption)
+    assert len([b for b in at.button if b.key and b.key.startswith("meetings_open_")]) == 22
+    assert not [b for b in at.button if b.key == "meetings_more"]
+
+
 def test_register_from_the_shareable_link_then_waiting_list(installed, factory):
     _, meeting_id = installed
     for number in (1, 2):
