@@ -139,11 +139,25 @@ def render_funnel() -> None:
     st.dataframe(frame.fillna("masqué"), hide_index=True, width="stretch", key="dashboard_funnel")
 
 
+def render_activity() -> None:
+    """Survey responses, applications and meeting registrations per week, nationally."""
+    st.subheader("Activité")
+    st.caption(
+        f"Toutes régions, par semaine (les filtres ci-dessus ne s'appliquent pas). Une semaine comptant moins de {k} "
+        "réponses, candidatures ou inscriptions est masquée."
+    )
+    with ui.read() as session:
+        frame = charts.activity_frame(stats.activity_by_week(session, k=k))
+    st.altair_chart(charts.activity_chart(frame), width="stretch")
+    st.dataframe(frame, hide_index=True, width="stretch", key="dashboard_activity")
+
+
 @st.fragment(run_every=settings.dashboard_refresh_seconds)
 def live_dashboard() -> None:
     """Recomputed every few seconds, without reloading the page."""
     render_figures()
     render_funnel()
+    render_activity()
 
 
 live_dashboard()

@@ -105,6 +105,38 @@ def funnel_chart(frame: pd.DataFrame) -> alt.Chart:
     )
 
 
+# ---------------------------------------------------------------------------- activity
+
+
+def activity_frame(rows) -> pd.DataFrame:
+    """Weeks as rows, one column per kind of activity; hidden weeks read 'masqué'."""
+    from pvd_survey.stats import ACTIVITY_KINDS
+
+    weeks = sorted({row.week for row in rows})
+    cells = {(row.week, row.kind): row.count for row in rows}
+    frame = pd.DataFrame({"Semaine du": [week.strftime("%d/%m/%Y") for week in weeks]})
+    for kind, label in ACTIVITY_KINDS.items():
+        frame[label] = [HIDDEN_TEXT if cells.get((week, kind)) is None else str(cells[(week, kind)]) for week in weeks]
+    return frame
+
+
+def activity_chart(frame: pd.DataFrame) -> alt.Chart:
+    """One line per kind of activity, week by week (hidden weeks left as gaps)."""
+    long = frame.melt(id_vars=["Semaine du"], var_name="Activité", value_name="Nombre")
+    long = long[long["Nombre"] != HIDDEN_TEXT].astype({"Nombre": int})
+    return (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("Semaine du:N", sort=list(frame["Semaine du"]), title="Semaine du"),
+            y=alt.Y("Nombre:Q", title="Par semaine"),
+            color=alt.Color("Activité:N", scale=alt.Scale(range=[STATE_BLUE, MARIANNE_RED, "#18753C"])),
+            tooltip=["Semaine du", "Activité", "Nombre"],
+        )
+        .properties(title="Activité des douze dernières semaines", width="container")
+    )
+
+
 # ---------------------------------------------------------------------------- meetings
 
 

@@ -8,13 +8,13 @@ import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import territory
-from pvd_survey.disclosure import DEFAULT_K, Cell, protect_table
+from pvd_survey.disclosure import DEFAULT_K, Cell, hidden_cells, protect_table
 from pvd_survey.errors import DomainError
 from pvd_survey.models import SurveyCount, SurveyInvitation
 from pvd_survey.survey import ALL, ANSWERED_PREFIX, RESPONDENTS
@@ -349,3 +349,52 @@ def invitation_funnel(session: Session, k: int = DEFAULT_K) -> list[FunnelRow]:
         )
         for region in regions
     ]
+
+
+# ---------------------------------------------------------------------------- activity over time
+
+ACTIVITY_KINDS = {
+    "survey": "Réponses au questionnaire",
+    "applications": "Candidatures",
+    "registrations": "Inscriptions aux rencontres",
+}
+
+
+@dataclass(frozen=True)
+class ActivityWeek:
+    """One week (from Monday) of one kind of activity; count None when hidden (1 to k-1)."""
+
+    week: date
+    kind: str
+    count: int | None
+
+
+def activity_by_week(
+    session: Session, k: int = DEFAULT_K, weeks: int = 12, today: date | None = None
+) -> list[ActivityWeek]:
+    """Survey responses, applications and meeting registrations per week, nationally, for the last weeks."""
+    from pvd_survey.models import JobApplication, Registration, SurveyResponse
+
+    today = today or date.today()
+    first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
+    since = datetime.combine(first, datetime.min.time())
+    sources = {
+        # Imported past answers are not activity: only answers given through an invitation link.
+        "survey": select(SurveyResponse.submitted_at).where(
+            SurveyResponse.source == "invitation", SurveyResponse.submitted_at >= since
+        ),
+        "applications": select(JobApplication.created_at).where(JobApplication.created_at >= since),
+        "registrations": select(Registration.created_at).where(Registration.created_at >= since),
+    }
+    starts = [first + timedelta(days=7 * n) for n in range(weeks)]
+    rows = []
+    for kind, query in sources.items():
+        counts = dict.fromkeys(starts, 0)
+        for (moment,) in session.execute(query):
+            monday = moment.date() - timedelta(days=moment.weekday())
+            if monday in counts:  # (a clock set a little ahead could date something next week)
+                counts[monday] += 1
+        # Each week stands alone (no total shown), so only the small weeks themselves are hidden.
+        hidden = hidden_cells({week.isoformat(): count for week, count in counts.items()}, k, additive=False)
+        rows += [ActivityWeek(week, kind, None if week.isoformat() in hidden else counts[week]) for week in starts]
+    return rows

@@ -258,3 +258,31 @@ def test_a_filtered_dimension_shows_only_its_filtered_value(factory):
     assert periods == {"2021-S1": 6}
     employers = figures(factory, employer="epci").figures["employer"].cells
     assert {o: c.count for o, c in employers.items() if c.count} == {"epci": 6}
+
+
+def test_activity_by_week_counts_each_kind_and_hides_small_weeks(session, settings):
+    from datetime import datetime, timedelta
+
+    from pvd_survey import meetings
+    from pvd_survey.models import SurveyResponse
+    from tests.test_meetings import meeting_form, person
+
+    today = date.today()
+    monday = today - timedelta(days=today.weekday())
+    this_week = datetime.combine(monday, datetime.min.time()) + timedelta(hours=10)
+    for moment, count in ((this_week, 5), (this_week - timedelta(days=7), 2)):
+        for _ in range(count):
+            session.add(SurveyResponse(source="invitation", training_field="", submitted_at=moment, updated_at=moment))
+    session.add(SurveyResponse(source="import", training_field="", submitted_at=this_week, updated_at=this_week))
+    meeting_id = meetings.create_meeting(session, meeting_form(capacity=50))
+    for number in range(6):
+        meetings.register(session, meeting_id, person(number), settings)
+    session.flush()
+    rows = stats.activity_by_week(session, k=5, weeks=3, today=today)
+    table = {(row.week, row.kind): row.count for row in rows}
+    assert [row.week for row in rows[:3]] == [monday - timedelta(days=14), monday - timedelta(days=7), monday]
+    assert table[(monday, "survey")] == 5  # the imported answer is not activity
+    assert table[(monday - timedelta(days=7), "survey")] is None  # 2 answers: hidden
+    assert table[(monday - timedelta(days=14), "survey")] == 0
+    assert table[(monday, "registrations")] == 6
+    assert table[(monday, "applications")] == 0

@@ -219,7 +219,11 @@ def test_dashboard_filters_from_url_and_isolation_warning(installed, factory):
     isolated = dashboard(direction, departement="29")
     assert texts(isolated.metric) == ["masqué"]
     assert any("isolent moins de 5 personnes" in text for text in texts(isolated.warning))
-    assert [spec["title"] for spec in chart_specs(isolated)] == ["Invitations par région"]
+    # No survey figure at all: only the invitation funnel and the national activity, which filters do not touch.
+    assert [spec["title"] for spec in chart_specs(isolated)] == [
+        "Invitations par région",
+        "Activité des douze dernières semaines",
+    ]
     bad = dashboard(direction, region="99")
     assert any("Filtre inconnu" in text for text in texts(bad.error))
     assert texts(bad.metric) == ["11"]
