@@ -305,7 +305,7 @@ def deliver_due(
 
 def run_sender(
     factory: sessionmaker[Session],
-    smtp: SmtpSettings,
+    smtp: SmtpSettings | None,
     stop: threading.Event,
     interval_seconds: float = 10.0,
     before_pass: Callable[[], object] | None = None,
@@ -313,11 +313,15 @@ def run_sender(
     """Deliver the outbox every few seconds until `stop` is set (CLI --loop and the app's thread).
 
     `before_pass` writes scheduled messages (e.g. meeting reminders) to the outbox before each delivery.
+    Without SMTP, only that part runs: the messages wait in the outbox, where admins see them.
     """
     while not stop.is_set():
         try:
             if before_pass is not None:
                 before_pass()
+            if smtp is None:
+                stop.wait(interval_seconds)
+                continue
             report = deliver_due(factory, smtp)
             if report.sent or report.retry_later or report.failed:
                 log.info("outbox: %s", report.summary())

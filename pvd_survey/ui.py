@@ -45,7 +45,9 @@ def _runtime(database_url: str, start_sender: bool) -> Runtime:
     factory = db.make_session_factory(engine)
     stop = threading.Event()
     settings = load_settings()
-    if start_sender and settings.smtp is not None:
+    # The thread also runs the work due at a given time (postings past their deadline, meeting reminders),
+    # so it runs even without SMTP; it then only writes to the outbox.
+    if start_sender:
         threading.Thread(
             target=mail.run_sender,
             args=(factory, settings.smtp, stop),

@@ -226,6 +226,8 @@ def app_env(factory: sessionmaker[Session], database_url: str, monkeypatch: pyte
     monkeypatch.setenv("PVD_DATABASE_URL", database_url)
     monkeypatch.setenv("PVD_ARGON2_PROFILE", "fast-tests")
     monkeypatch.setenv("PVD_BASE_URL", "http://pvd.test")
+    # No background thread: tests run the scheduled work (reminders, deadlines) themselves, when they mean to.
+    monkeypatch.setenv("PVD_MAIL_THREAD", "false")
     for key in ("PVD_SMTP_HOST", "PVD_SMTP_PORT", "PVD_MAIL_FROM"):
         monkeypatch.delenv(key, raising=False)
     st.cache_resource.clear()

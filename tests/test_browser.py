@@ -76,6 +76,7 @@ def _server_env(database_url: str, port: int) -> dict[str, str]:
         PVD_DATABASE_URL=database_url,
         PVD_ARGON2_PROFILE="fast-tests",
         PVD_BASE_URL=f"http://127.0.0.1:{port}",
+        PVD_MAIL_THREAD="false",  # the tests deliver the outbox themselves, to their own SMTP server
         # The dashboard refreshes itself every 2 s here (10 s by default), to see live updates quickly.
         PVD_DASHBOARD_REFRESH_SECONDS="2",
     )

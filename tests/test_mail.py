@@ -197,3 +197,21 @@ def test_admin_views_and_manual_delivery(factory):
         assert session.scalars(select(OutboxMessage.link).where(OutboxMessage.id == first)).one() == (
             "http://pvd.test/a"
         )
+
+
+def test_sender_without_smtp_still_runs_the_scheduled_work_and_sends_nothing(factory):
+    import threading
+
+    with factory.begin() as session:
+        mail.enqueue(session, recipient="cp@example.fr", subject="Bonjour", body="Texte", kind="test")
+    passes = threading.Semaphore(0)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=mail.run_sender, args=(factory, None, stop, 0.05), kwargs={"before_pass": passes.release}
+    )
+    thread.start()
+    assert passes.acquire(timeout=5) and passes.acquire(timeout=5)  # it keeps running, pass after pass
+    stop.set()
+    thread.join(timeout=5)
+    with factory.begin() as session:
+        assert [m.status for m in mail.list_messages(session)] == ["pending"]
