@@ -127,38 +127,64 @@ if posting_id:
     apply_form(posting)
     st.stop()
 
+# Filters start from the URL (a filtered list can be shared), are checked, and are written back to it.
+URL_KEYS = {"region": "region", "department": "departement", "contract": "contrat", "employer_kind": "employeur"}
+URL_KEYS |= {"keyword": "q", "sort": "tri"}
+try:
+    initial = recruitment.make_board_filters(**{name: st.query_params.get(key) for name, key in URL_KEYS.items()})
+except DomainError as error:
+    ui.show_error(error)
+    st.caption("Les filtres de l'adresse ont été ignorés.")
+    initial = recruitment.BoardFilters()
+
+
+def start_index(choices: list, value) -> int:
+    """Position of the URL's value among the choices (the first, 'all', if absent)."""
+    return choices.index(value) if value in choices else 0
+
+
 ALL = None
 columns = st.columns(3)
+region_choices = [ALL, *territory.REGIONS]
 region = columns[0].selectbox(
     "Région",
-    [ALL, *territory.REGIONS],
+    region_choices,
+    index=start_index(region_choices, initial.region),
     format_func=lambda r: "Toutes" if r is None else territory.REGIONS[r],
     key="jobs_region",
 )
 departments = territory.departments_of_region(region) if region else list(territory.DEPARTMENTS)
+department_choices = [ALL, *departments]
 department = columns[1].selectbox(
     "Département",
-    [ALL, *departments],
+    department_choices,
+    index=start_index(department_choices, initial.department),
     format_func=lambda d: "Tous" if d is None else territory.department_label(d),
     key="jobs_department",
 )
+contract_choices = [ALL, *recruitment.CONTRACT_LABELS]
 contract = columns[2].selectbox(
     "Contrat",
-    [ALL, *recruitment.CONTRACT_LABELS],
+    contract_choices,
+    index=start_index(contract_choices, initial.contract),
     format_func=lambda c: "Tous" if c is None else recruitment.CONTRACT_LABELS[c],
     key="jobs_contract",
 )
 columns = st.columns(3)
+employer_choices = [ALL, *accounts.ORGANISATION_KIND_LABELS]
 employer = columns[0].selectbox(
     "Employeur",
-    [ALL, *accounts.ORGANISATION_KIND_LABELS],
+    employer_choices,
+    index=start_index(employer_choices, initial.employer_kind),
     format_func=lambda e: "Tous" if e is None else accounts.ORGANISATION_KIND_LABELS[e],
     key="jobs_employer",
 )
-keyword = columns[1].text_input("Mot-clé (titre ou description)", key="jobs_keyword")
+keyword = columns[1].text_input("Mot-clé (titre ou description)", value=initial.keyword or "", key="jobs_keyword")
+sort_choices = ["published", "deadline"]
 sort = columns[2].selectbox(
     "Trier par",
-    ["published", "deadline"],
+    sort_choices,
+    index=start_index(sort_choices, initial.sort),
     format_func={"published": "Publication la plus récente", "deadline": "Date limite la plus proche"}.get,
     key="jobs_sort",
 )
@@ -167,6 +193,9 @@ try:
 except DomainError as error:
     ui.show_error(error)
     st.stop()
+wanted = {key: getattr(filters, name) for name, key in URL_KEYS.items()}
+wanted["tri"] = None if filters.sort == "published" else filters.sort
+st.query_params.from_dict({key: value for key, value in wanted.items() if value})
 page_number = st.session_state.get("jobs_page", 1)
 with ui.read() as session:
     board = recruitment.list_published(

@@ -67,6 +67,24 @@ def world(app_env: str, factory: sessionmaker[Session], settings: Settings) -> W
 # ---------------------------------------------------------------------------- the public side
 
 
+def test_board_filters_come_from_and_go_to_the_url(world: World, factory) -> None:
+    with factory.begin() as session:
+        published(session, world.users["recruteur"], title="Chef de projet Montbard")
+        published(session, world.users["recruteur_autre"], title="Cheffe de projet Revel")
+    shared = page("pages/jobs.py", region="27", tri="deadline")
+    assert not shared.exception
+    assert shared.selectbox(key="jobs_region").value == "27"
+    assert shared.selectbox(key="jobs_sort").value == "deadline"
+    assert texts(shared.subheader) == ["1 offre(s)"]
+    shared.text_input(key="jobs_keyword").input("montbard").run()
+    assert shared.query_params["q"] in (["montbard"], "montbard")
+    assert shared.query_params["region"] in (["27"], "27")
+    bad = page("pages/jobs.py", region="99")
+    assert any("Filtre inconnu" in message for message in texts(bad.error))
+    assert "Les filtres de l'adresse ont été ignorés." in texts(bad.caption)
+    assert texts(bad.subheader) == ["2 offre(s)"]
+
+
 def test_board_filters_opens_a_posting_and_applies(world: World, factory, settings: Settings) -> None:
     with factory.begin() as session:
         own = published(session, world.users["recruteur"], title="Chef de projet Montbard")
