@@ -608,6 +608,13 @@ def register(
     }
 
     arrival, seated = _arrive(session, meeting_id)
+    if existing is not None:
+        # Read again under the lock: the same person may have registered again a moment ago.
+        session.refresh(existing)
+        if existing.status != "cancelled":
+            if seated:
+                _give_back(session, meeting_id)
+            return _resend(session, meeting, existing, settings, now)
     status = "confirmed" if seated else "waiting"
     values.update(arrival=arrival, status=status, confirmed_at=now if seated else None)
     if existing is not None:  # registering again after a cancellation: back in line, at the end

@@ -218,3 +218,17 @@ def test_control_the_harness_detects_overselling_without_the_guard(factory, big_
     assert all(kind == "ok" for kind, _ in outcomes)
     found = problems(factory, big_meeting, capacity, attempts)
     assert any(problem.startswith("oversold") for problem in found), found
+
+
+def test_registering_again_after_cancelling_twice_at_once_counts_one_place(factory, settings):
+    with db.transaction(factory) as session:
+        meeting_id = meetings.create_meeting(session, meeting_form(capacity=5))
+        meetings.register(session, meeting_id, person(1), settings)
+        token = token_of(session.scalars(select(OutboxMessage)).first())
+        meetings.cancel_by_token(session, token, settings)
+    outcomes = _run_threads(lambda _: _attempt(factory, settings, meeting_id, 1), list(range(10)), 10)
+    assert [kind for kind, _ in outcomes] == ["ok"] * 10
+    assert sum(not value.already_registered for _, value in outcomes) == 1
+    with db.read_only(factory) as session:
+        assert session.scalar(select(Meeting.confirmed_count).where(Meeting.id == meeting_id)) == 1
+        assert session.scalar(select(func.count()).where(Registration.status == "confirmed")) == 1
