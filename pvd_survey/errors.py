@@ -46,6 +46,7 @@ MESSAGES: dict[str, str] = {
         "Demandez à un administrateur du programme de vous en créer un."
     ),
     "forbidden": "Vous n'avez pas accès à cette page.",
+    "setup_needed": "L'application n'est pas encore prête : créez d'abord le premier compte administrateur.",
     "login_required": "Connectez-vous pour accéder à cette page.",
     # Survey
     "invalid_answers": "{count} réponse(s) à corriger : voir les messages sous les questions.",

@@ -183,7 +183,13 @@ def guard(page_key: str) -> UserInfo | None:
     """Check on the server that the current person may open this page; stop the page otherwise."""
     user = current_user()
     if not access.can_view(page_key, user.role if user else None, setup_needed()):
-        if user is None and not setup_needed():
+        if setup_needed():
+            st.error(french_message(DomainError("setup_needed")))
+            st.page_link(
+                "pages/setup.py", label="Créer le premier compte administrateur", icon=":material/shield_person:"
+            )
+            st.stop()
+        if user is None:
             st.error(french_message(DomainError("login_required")))
             # Remembered so that signing in leads back here.
             st.session_state[AFTER_LOGIN_KEY] = access.PAGES_BY_KEY[page_key].path

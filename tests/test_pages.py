@@ -861,3 +861,14 @@ def test_signing_in_leads_back_to_the_page_asked_for(world: World) -> None:
     at.switch_page("pages/login.py").run()
     log_in(at, world.users["direction"].email, STRONG_PASSWORD)
     assert_shows_page(at, "organisations")
+
+
+@pytest.mark.parametrize("path", ["pages/meetings.py", "pages/jobs.py", "pages/login.py"])
+def test_before_the_first_administrator_other_pages_point_to_setup(app_env: str, path: str) -> None:
+    at = app().run()
+    at.switch_page(path).run()
+    assert not at.exception, texts(at.exception)
+    assert texts(at.main.error) == [
+        "L'application n'est pas encore prête : créez d'abord le premier compte administrateur."
+    ]
+    assert not at.main.title and not at.main.button
