@@ -1,12 +1,12 @@
 """Regional meetings: limited places, waiting list, cancellation, reminders, check-in and figures.
 
 The capacity guarantee. Every registration attempt, cancellation and capacity change of a meeting
-starts by taking that meeting's row lock (`_lock_meeting`): an UPDATE on PostgreSQL holds the row
-until commit, and on SQLite every write transaction is BEGIN IMMEDIATE (see db.py), so the attempts
-on one meeting are serialised without any "database is locked" error reaching a person. A seat is
-then taken by one conditional UPDATE (`confirmed_count < capacity`), and a CHECK constraint on the
-table refuses any state above capacity even if a future code path forgot the rule. Arrival numbers
-come from the same locked row, so the waiting list is in the order the attempts were served.
+starts by taking that meeting's row lock (`_arrive`, `_locked`): PostgreSQL holds it until commit,
+and on SQLite every write transaction is BEGIN IMMEDIATE (see db.py), so the attempts on one
+meeting are serialised without any "database is locked" error reaching a person. A place is taken
+only while `confirmed_count < capacity`, and a CHECK constraint on the table refuses any state
+above capacity even if a future code path forgot the rule. Arrival numbers come from the same
+locked row, so the waiting list is in the order the attempts were served.
 """
 
 from __future__ import annotations
@@ -233,13 +233,6 @@ def meeting_link(settings: Settings, meeting_id: int) -> str:
     return f"{settings.base_url}/{MEETING_PAGE_PATH}?{MEETING_PARAMETER}={meeting_id}"
 
 
-def _waiting_counts(session: Session, meeting_ids: list[int] | None = None) -> dict[int, int]:
-    query = select(Registration.meeting_id, func.count()).where(Registration.status == "waiting")
-    if meeting_ids is not None:
-        query = query.where(Registration.meeting_id.in_(meeting_ids))
-    return dict(session.execute(query.group_by(Registration.meeting_id)).all())
-
-
 def _listing():
     """Meeting columns with each one's waiting-list length (one index seek per meeting, no ORM objects)."""
     waiting = (
@@ -282,8 +275,10 @@ def _meeting(session: Session, meeting_id: int) -> Meeting:
 
 def get_meeting(session: Session, meeting_id: int) -> MeetingInfo:
     """One meeting with its counts (unknown_meeting if it does not exist)."""
-    meeting = _meeting(session, meeting_id)
-    return _info(meeting, _waiting_counts(session, [meeting.id]).get(meeting.id, 0))
+    row = session.execute(_listing().where(Meeting.id == meeting_id)).one_or_none()
+    if row is None:
+        raise DomainError("unknown_meeting")
+    return _info(row, row.waiting)
 
 
 def parse_meeting_id(raw: str | None) -> int:
@@ -380,27 +375,20 @@ def create_meeting(session: Session, form: MeetingForm) -> int:
     return meeting.id
 
 
-def _lock_meeting(session: Session, meeting_id: int) -> tuple[int, int, int]:
-    """Serialise every seat change of one meeting; returns (next arrival number, confirmed, capacity).
-
-    An UPDATE takes the row lock on PostgreSQL until commit (SQLite's BEGIN IMMEDIATE already holds
-    the database), and RETURNING gives the committed counts of everyone served before us.
-    """
-    row = session.execute(
-        update(Meeting)
-        .where(Meeting.id == meeting_id)
-        .values(arrivals=Meeting.arrivals + 1)
-        .returning(Meeting.arrivals, Meeting.confirmed_count, Meeting.capacity)
-    ).one_or_none()
-    if row is None:
-        raise DomainError("unknown_meeting")
-    return row.arrivals, row.confirmed_count, row.capacity
-
-
 def _locked(session: Session, meeting_id: int) -> Meeting:
-    _lock_meeting(session, meeting_id)
-    meeting = _meeting(session, meeting_id)
-    session.refresh(meeting)  # the identity map may hold values read before the lock
+    """The meeting, read fresh under its row lock (SELECT … FOR UPDATE; SQLite's BEGIN IMMEDIATE already holds it).
+
+    Cancellations and capacity changes take it; a registration attempt takes the same lock with the
+    UPDATE of `_arrive`, so all seat changes of one meeting are served one at a time.
+    """
+    meeting = session.scalars(
+        select(Meeting)
+        .where(Meeting.id == meeting_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # not the values the identity map read before the lock
+    ).one_or_none()
+    if meeting is None:
+        raise DomainError("unknown_meeting")
     return meeting
 
 
