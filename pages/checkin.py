@@ -5,7 +5,7 @@ import streamlit as st
 from pvd_survey import meetings, ui
 from pvd_survey.errors import DomainError
 from pvd_survey.meetings import ROLE_LABELS
-from pvd_survey.models import paris_time, utcnow
+from pvd_survey.models import paris_time
 
 ui.guard("checkin")
 
@@ -17,12 +17,13 @@ if not all_meetings:
     st.page_link("pages/meetings_admin.py", label="Créer une rencontre", icon=":material/event_available:")
     st.stop()
 
-# The meeting happening now (or the next one) comes first.
-now = utcnow()
 by_id = {meeting.id: meeting for meeting in all_meetings}
-choices = sorted(by_id, key=lambda i: (by_id[i].ends_at < now, abs((by_id[i].starts_at - now).total_seconds())))
-param = st.query_params.get(meetings.MEETING_PARAMETER)
-initial = int(param) if param and param.isdigit() and int(param) in by_id else choices[0]
+choices = [meeting.id for meeting in meetings.order_for_check_in(all_meetings)]
+try:
+    from_url = meetings.meeting_in(st.query_params.get(meetings.MEETING_PARAMETER), all_meetings)
+except DomainError:
+    from_url = None  # a stale link: start from the meeting of the day
+initial = from_url.id if from_url else choices[0]
 meeting_id = st.selectbox(
     "Rencontre",
     choices,

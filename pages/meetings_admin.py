@@ -20,10 +20,12 @@ st.title("Organiser les rencontres")
 with ui.read() as session:
     all_meetings = meetings.list_all(session)
 by_id = {meeting.id: meeting for meeting in all_meetings}
-param = st.query_params.get(meetings.MEETING_PARAMETER)
-selected_param = int(param) if param and param.isdigit() and int(param) in by_id else NEW
-if param and selected_param == NEW:
-    ui.show_error(DomainError("unknown_meeting"))
+try:
+    from_url = meetings.meeting_in(st.query_params.get(meetings.MEETING_PARAMETER), all_meetings)
+except DomainError as error:
+    ui.show_error(error)
+    from_url = None
+selected_param = from_url.id if from_url else NEW
 choices = [NEW, *by_id]
 selected = st.selectbox(
     "Rencontre",

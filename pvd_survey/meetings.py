@@ -304,6 +304,23 @@ def list_upcoming(
     return [_info(row, row.waiting) for row in session.execute(query)]
 
 
+def meeting_in(raw: str | None, listed: list[MeetingInfo]) -> MeetingInfo | None:
+    """The listed meeting a URL parameter names; None without one; unknown_meeting if it names none."""
+    if not raw:
+        return None
+    wanted = parse_meeting_id(raw)
+    for meeting in listed:
+        if meeting.id == wanted:
+            return meeting
+    raise DomainError("unknown_meeting")
+
+
+def order_for_check_in(listed: list[MeetingInfo], now: datetime | None = None) -> list[MeetingInfo]:
+    """Meetings for the check-in page: the one under way (or the nearest) first, finished ones last."""
+    now = now or utcnow()
+    return sorted(listed, key=lambda m: (m.ends_at < now, abs((m.starts_at - now).total_seconds())))
+
+
 def list_all(session: Session) -> list[MeetingInfo]:
     """Every meeting, upcoming first then past (most recent first), for the direction."""
     now = utcnow()

@@ -437,3 +437,26 @@ def test_check_in_search_by_reference_and_not_by_a_stray_digit(session, settings
     assert [p.full_name for p in meetings.search_attendees(session, meeting_id, other.reference.lower())] == [
         "Personne 3"
     ]
+
+
+def test_meeting_in_a_url_and_check_in_order(session, settings):
+    now = utcnow()
+    later = meetings.create_meeting(session, meeting_form(title="Dans dix jours"))
+    today = meetings.create_meeting(
+        session,
+        meeting_form(
+            title="Aujourd'hui",
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(hours=5),
+            registration_opens_at=now - timedelta(days=9),
+            registration_closes_at=now - timedelta(hours=2),
+        ),
+    )
+    listed = meetings.list_all(session)
+    assert [m.id for m in meetings.order_for_check_in(listed, now)] == [today, later]
+    assert meetings.meeting_in(str(later), listed).id == later
+    assert meetings.meeting_in(None, listed) is None and meetings.meeting_in("", listed) is None
+    for raw in ("abc", "999999"):
+        with pytest.raises(DomainError) as raised:
+            meetings.meeting_in(raw, listed)
+        assert raised.value.code == "unknown_meeting"
