@@ -28,13 +28,7 @@ with st.form("invitations_form", clear_on_submit=False):
     uploaded = st.file_uploader("ou fichier CSV", type=["csv", "txt"], key="invitations_file")
     submitted = st.form_submit_button("Envoyer les invitations", type="primary")
 if submitted:
-    text = pasted
-    if uploaded is not None:
-        try:
-            text = uploaded.getvalue().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = None
-            st.error("Le fichier doit être encodé en UTF-8 (enregistrez-le en « CSV UTF-8 » depuis le tableur).")
+    text = ui.text_of(uploaded, pasted)
     if text is not None:
         try:
             entries = survey.parse_invitation_list(text)

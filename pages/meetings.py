@@ -153,14 +153,7 @@ def registration_form(meeting: meetings.MeetingInfo) -> None:
         ui.field_error(FORM, "attendee_role")
         st.text_input("Organisation ou commune", max_chars=200, key="meetings_organisation")
         ui.field_error(FORM, "organisation")
-        st.selectbox(
-            "Département (facultatif)",
-            list(territory.DEPARTMENTS),
-            format_func=territory.department_label,
-            index=None,
-            placeholder="Choisissez un département",
-            key="meetings_department",
-        )
+        ui.department_select("Département (facultatif)", "meetings_department")
         st.text_area(
             "Besoins particuliers (facultatif)",
             max_chars=2000,

@@ -38,14 +38,7 @@ with st.form("organisation_form", clear_on_submit=True):
         format_func=accounts.ORGANISATION_KIND_LABELS.get,
         key="organisation_kind",
     )
-    department = st.selectbox(
-        "Département",
-        list(territory.DEPARTMENTS),
-        format_func=territory.department_label,
-        index=None,
-        placeholder="Choisissez un département",
-        key="organisation_department",
-    )
+    department = ui.department_select("Département", "organisation_department")
     submitted = st.form_submit_button("Ajouter", type="primary")
 if submitted:
     try:

@@ -55,13 +55,7 @@ with st.form("requests_bulk"):
     pasted = st.text_area("ou contenu du fichier", key="requests_bulk_text")
     sent = st.form_submit_button("Créer les comptes")
 if sent:
-    text = pasted
-    if uploaded is not None:
-        try:
-            text = uploaded.getvalue().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = None
-            st.error("Le fichier doit être encodé en UTF-8.")
+    text = ui.text_of(uploaded, pasted)
     if text is not None:
         try:
             with ui.write() as session:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pvd_survey import accounts, recruitment, territory, ui
+from pvd_survey import accounts, recruitment, ui
 from pvd_survey.errors import DomainError
 
 ui.guard("recruiter_signup")
@@ -38,14 +38,7 @@ with st.form("signup_form"):
         format_func=accounts.ORGANISATION_KIND_LABELS.get,
         key="signup_kind",
     )
-    department = st.selectbox(
-        "Département",
-        list(territory.DEPARTMENTS),
-        format_func=territory.department_label,
-        index=None,
-        placeholder="Choisissez un département",
-        key="signup_department",
-    )
+    department = ui.department_select("Département", "signup_department")
     sent = st.form_submit_button("Envoyer la demande", type="primary")
 if sent:
     try:

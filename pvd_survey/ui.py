@@ -14,7 +14,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import access, accounts, db, mail, schedule
+from pvd_survey import access, accounts, db, mail, schedule, territory
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
@@ -103,6 +103,29 @@ def show_flash() -> None:
 def show_error(error: DomainError) -> None:
     """A domain error as a French message."""
     st.error(french_message(error))
+
+
+def text_of(uploaded, pasted: str) -> str | None:
+    """The uploaded file's text (UTF-8, with or without BOM), else what was pasted; None after an error message."""
+    if uploaded is None:
+        return pasted
+    try:
+        return uploaded.getvalue().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        st.error("Le fichier doit être encodé en UTF-8 (enregistrez-le en « CSV UTF-8 » depuis le tableur).")
+        return None
+
+
+def department_select(label: str, key: str) -> str | None:
+    """A department picker (code and name, empty at first), as every form asks for it."""
+    return st.selectbox(
+        label,
+        list(territory.DEPARTMENTS),
+        format_func=territory.department_label,
+        index=None,
+        placeholder="Choisissez un département",
+        key=key,
+    )
 
 
 def remember_field_errors(form_key: str, errors: dict[str, DomainError] | None) -> None:
