@@ -42,7 +42,7 @@ if st.session_state.get("survey_loaded_for") != opened.invitation_id:
     st.session_state["survey_training_field"] = list(form.get("training_field") or [])
     st.session_state["survey_loaded_for"] = opened.invitation_id
     st.session_state["survey_saved_values"] = "loaded"  # the widgets hold the server's copy
-    st.session_state.pop("survey_errors", None)
+    ui.remember_field_errors("survey", None)
     st.session_state.pop("survey_done", None)
 
 st.write(
@@ -64,14 +64,6 @@ if opened.closes_at:
 if opened.submitted:
     st.success("Vous avez déjà répondu. Vous pouvez modifier vos réponses ci-dessous puis les renvoyer.")
 
-errors: dict[str, str] = st.session_state.get("survey_errors", {})
-
-
-def field_error(code: str) -> None:
-    """The error of one question, right under it."""
-    if code in errors:
-        st.error(errors[code], icon=":material/error:")
-
 
 def label_with(options: dict[str, str]):
     """Labels for codes, with the 'no answer' choice."""
@@ -87,7 +79,7 @@ st.selectbox(
     placeholder="Choisissez un mois",
     key="survey_start_month",
 )
-field_error("start_month")
+ui.field_error("survey", "start_month")
 for question in (EMPLOYER, GENDER, EXPERIENCE, DIPLOMA):
     st.radio(
         question.label,
@@ -96,7 +88,7 @@ for question in (EMPLOYER, GENDER, EXPERIENCE, DIPLOMA):
         index=None,
         key=f"survey_{question.code}",
     )
-    field_error(question.code)
+    ui.field_error("survey", question.code)
 st.multiselect(
     TRAINING_FIELD.label + " (plusieurs choix possibles)",
     [*TRAINING_FIELD.options, NO_ANSWER],
@@ -104,7 +96,7 @@ st.multiselect(
     placeholder="Choisissez un ou plusieurs domaines",
     key="survey_training_field",
 )
-field_error("training_field")
+ui.field_error("survey", "training_field")
 st.selectbox(
     DEPARTMENT.label,
     [NO_ANSWER, *territory.DEPARTMENTS],
@@ -113,7 +105,7 @@ st.selectbox(
     placeholder="Choisissez un département",
     key="survey_department",
 )
-field_error("department")
+ui.field_error("survey", "department")
 
 values = {q.code: st.session_state.get(f"survey_{q.code}") for q in QUESTIONS}
 values["training_field"] = list(st.session_state.get("survey_training_field") or [])
@@ -135,13 +127,13 @@ if st.button("Envoyer mes réponses", type="primary", key="survey_submit", icon=
         with ui.write() as session:
             created = survey.submit(session, token, values)
     except InvalidAnswers as invalid:
-        st.session_state["survey_errors"] = {code: french_message(e) for code, e in invalid.errors.items()}
+        ui.remember_field_errors("survey", invalid.errors)
         ui.flash(french_message(invalid), "error")
         st.rerun()
     except DomainError as error:
         ui.show_error(error)
     else:
-        st.session_state.pop("survey_errors", None)
+        ui.remember_field_errors("survey", None)
         st.session_state["survey_saved_values"] = values
         ui.flash(
             "Merci ! Vos réponses sont enregistrées."
