@@ -234,3 +234,18 @@ def app_env(factory: sessionmaker[Session], database_url: str, monkeypatch: pyte
     st.cache_data.clear()
     yield database_url
     st.cache_resource.clear()
+
+
+def open_page(path: str, user=None, **params: str):
+    """An AppTest of the app opened on one page, signed in as `user` (a UserInfo) if given, with URL parameters."""
+    from streamlit.testing.v1 import AppTest
+
+    from pvd_survey import ui
+
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=30)
+    if user is not None:
+        at.session_state[ui.AUTH_KEY] = (user.id, user.session_epoch)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    return at.switch_page(path).run()

@@ -8,21 +8,11 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from pvd_survey import accounts, db, meetings, ui
+from pvd_survey import accounts, db, meetings
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
-from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD
+from tests.conftest import STRONG_PASSWORD
+from tests.conftest import open_page as page
 from tests.test_meetings import meeting_form, person, token_of
-
-
-def page(path: str, user=None, **params: str) -> AppTest:
-    """A page of the app, opened through the entry point with these URL parameters."""
-    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=30)
-    if user is not None:
-        at.session_state[ui.AUTH_KEY] = (user.id, user.session_epoch)
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.run()
-    return at.switch_page(path).run()
 
 
 def texts(elements) -> list[str]:

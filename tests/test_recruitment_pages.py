@@ -12,24 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
-from pvd_survey import accounts, mail, recruitment, ui
-from pvd_survey.accounts import UserInfo
+from pvd_survey import accounts, mail, recruitment
 from pvd_survey.config import Settings
 from pvd_survey.errors import MESSAGES
 from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, User
-from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD
+from tests.conftest import STRONG_PASSWORD
+from tests.conftest import open_page as page
 from tests.test_recruitment import PDF, PNG, World, application_input, make_world, posting_input, published
-
-
-def page(path: str, user: UserInfo | None = None, **params: str) -> AppTest:
-    """The app opened on one page (signed in as `user`), with query parameters."""
-    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=30)
-    if user is not None:
-        at.session_state[ui.AUTH_KEY] = (user.id, user.session_epoch)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    return at.switch_page(path).run()
 
 
 def texts(elements) -> list[str]:
