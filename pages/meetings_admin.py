@@ -212,7 +212,7 @@ rows = meetings.export_rows(lists)
 downloads = st.columns(3)
 downloads[0].download_button(
     "Liste (CSV)",
-    exports.table_csv(meetings.EXPORT_COLUMNS, rows),
+    lambda: exports.table_csv(meetings.EXPORT_COLUMNS, rows),
     file_name=f"{slug}-inscrits.csv",
     mime=exports.CSV_MEDIA_TYPE,
     on_click="ignore",
@@ -221,7 +221,7 @@ downloads[0].download_button(
 )
 downloads[1].download_button(
     "Liste (Excel)",
-    exports.table_xlsx(meetings.EXPORT_COLUMNS, rows, sheet_title="Inscrits"),
+    lambda: exports.table_xlsx(meetings.EXPORT_COLUMNS, rows, sheet_title="Inscrits"),
     file_name=f"{slug}-inscrits.xlsx",
     mime=exports.XLSX_MEDIA_TYPE,
     on_click="ignore",

@@ -70,12 +70,21 @@ st.dataframe(
     width="stretch",
 )
 download = st.columns(2)
-with ui.read() as session:
-    csv_data = recruitment.export_applications(session, user, posting_id, "csv")
-    xlsx_data = recruitment.export_applications(session, user, posting_id, "xlsx")
+
+
+def export(kind: str):
+    """The export, built only when the button is clicked (it reads every application of the posting)."""
+
+    def build() -> bytes:
+        with ui.read() as session:
+            return recruitment.export_applications(session, user, posting_id, kind)
+
+    return build
+
+
 download[0].download_button(
     "Exporter (CSV)",
-    csv_data,
+    export("csv"),
     file_name=f"candidatures-offre-{posting_id}.csv",
     mime=exports.CSV_MEDIA_TYPE,
     key="pipeline_csv",
@@ -84,7 +93,7 @@ download[0].download_button(
 )
 download[1].download_button(
     "Exporter (Excel)",
-    xlsx_data,
+    export("xlsx"),
     file_name=f"candidatures-offre-{posting_id}.xlsx",
     mime=exports.XLSX_MEDIA_TYPE,
     key="pipeline_xlsx",
