@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from pvd_survey.stats import FigureStats, SurveyStats, stats_rows
+from pvd_survey.stats import ACTIVITY_KINDS, FigureStats, SurveyStats, stats_rows
 from pvd_survey.survey_questions import BASELINE_RESPONDENTS
 
 STATE_BLUE = "#000091"  # bleu France
@@ -110,8 +110,6 @@ def funnel_chart(frame: pd.DataFrame) -> alt.Chart:
 
 def activity_frame(rows) -> pd.DataFrame:
     """Weeks as rows, one column per kind of activity; hidden weeks read 'masqué'."""
-    from pvd_survey.stats import ACTIVITY_KINDS
-
     weeks = sorted({row.week for row in rows})
     cells = {(row.week, row.kind): row.count for row in rows}
     frame = pd.DataFrame({"Semaine du": [week.strftime("%d/%m/%Y") for week in weeks]})

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from pvd_survey import territory
 from pvd_survey.disclosure import DEFAULT_K, Cell, hidden_cells, protect_table
 from pvd_survey.errors import DomainError
-from pvd_survey.models import SurveyCount, SurveyInvitation
+from pvd_survey.models import JobApplication, Registration, SurveyCount, SurveyInvitation, SurveyResponse
 from pvd_survey.survey import ALL, ANSWERED_PREFIX, RESPONDENTS
 from pvd_survey.survey_questions import (
     BASELINE_2022,
@@ -373,8 +373,6 @@ def activity_by_week(
     session: Session, k: int = DEFAULT_K, weeks: int = 12, today: date | None = None
 ) -> list[ActivityWeek]:
     """Survey responses, applications and meeting registrations per week, nationally, for the last weeks."""
-    from pvd_survey.models import JobApplication, Registration, SurveyResponse
-
     today = today or date.today()
     first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
     since = datetime.combine(first, datetime.min.time())
