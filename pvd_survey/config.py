@@ -11,11 +11,15 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from secrets import token_urlsafe
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DB_DIR = PROJECT_ROOT / "db"
 DEFAULT_SQLITE_PATH = DB_DIR / "pvd.sqlite3"
 SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+# Made on the first start of an embedded (SQLite) installation when PVD_SECRET_KEY is not set.
+GENERATED_KEY_PATH = PROJECT_ROOT / ".streamlit" / "pvd-secret.key"
+SECRET_KEY_MIN_LENGTH = 32
 
 SMTP_SECURITY_MODES = ("starttls", "ssl", "none")
 _DEFAULT_SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -57,6 +61,9 @@ class Settings:
     disclosure_k: int = 5
     dashboard_refresh_seconds: int = 10
     meeting_reminder_days: int = 2
+    # The server key of the survey's keyed hashes and sealed drafts: kept in configuration, never in
+    # the database, so that a copy of the database alone cannot tie answers to an invitation.
+    secret_key: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -98,6 +105,22 @@ def _bool(raw: str | None, key: str, default: bool, problems: list[str]) -> bool
         return False
     problems.append(f"{key} doit valoir true ou false (reçu : {raw!r}).")
     return default
+
+
+def _generated_key() -> str:
+    """The key of an embedded installation: read from its file, made (readable by its owner only) the first time."""
+    if GENERATED_KEY_PATH.exists():
+        return GENERATED_KEY_PATH.read_text(encoding="ascii").strip()
+    GENERATED_KEY_PATH.parent.mkdir(parents=True, exist_ok=True)
+    key = token_urlsafe(32)
+    try:
+        # O_EXCL: two processes starting together keep the first one's key.
+        descriptor = os.open(GENERATED_KEY_PATH, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return GENERATED_KEY_PATH.read_text(encoding="ascii").strip()
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
 
 
 def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | None = None) -> Settings:
@@ -147,6 +170,17 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
     if argon2_profile not in ARGON2_PROFILES:
         problems.append(f"PVD_ARGON2_PROFILE doit valoir {' ou '.join(ARGON2_PROFILES)}.")
 
+    secret_key = (get("PVD_SECRET_KEY") or "").strip()
+    if not secret_key and database_url.startswith("sqlite"):
+        secret_key = _generated_key()
+    if not secret_key:
+        problems.append(
+            "PVD_SECRET_KEY est obligatoire avec PostgreSQL : tous les serveurs de l'application doivent partager "
+            "la même clé (par exemple `python -c \"import secrets; print(secrets.token_urlsafe(32))\"`)."
+        )
+    elif len(secret_key) < SECRET_KEY_MIN_LENGTH:
+        problems.append(f"PVD_SECRET_KEY doit compter au moins {SECRET_KEY_MIN_LENGTH} caractères.")
+
     settings = Settings(
         database_url=database_url,
         smtp=smtp,
@@ -160,6 +194,7 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         dashboard_refresh_seconds=_int(
             get("PVD_DASHBOARD_REFRESH_SECONDS"), "PVD_DASHBOARD_REFRESH_SECONDS", 10, problems, 2
         ),
+        secret_key=secret_key,
     )
     if problems:
         raise ConfigError(problems)

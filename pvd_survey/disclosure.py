@@ -1,17 +1,86 @@
-"""Statistical disclosure control for every aggregate the app shows or exports.
+"""Statistical disclosure control for every published count that describes people.
 
-Rule (k = 5 by default): a cell counting 1 to k-1 respondents is hidden (primary suppression).
-Then, within one table whose total is shown, hidden cells must not be recoverable by subtraction:
-as long as the hidden cells of a table are a single cell, or add up to fewer than k, the smallest
-visible cell is hidden too (secondary suppression). A table whose total is below k is hidden whole.
-Zero cells are shown: they say nothing about anybody.
+Two protections, applied in this order to every table the app shows or exports:
+
+1. Suppression (k = 5 by default): a cell counting 1 to k-1 people is hidden (primary suppression).
+   Within one table whose total is shown, hidden cells must not be recoverable by subtraction: as
+   long as the hidden cells are a single cell, or add up to fewer than k, the smallest visible cell
+   is hidden too (secondary suppression). A table whose total is below k is hidden whole. Zero cells
+   are shown: they say nothing about anybody.
+2. Cell-key perturbation (the method of the UK's ONS for the 2021 census and of the Australian
+   Bureau of Statistics' TableBuilder): every record carries a random record key in 0..255, fixed
+   when the record is stored; a cell's key is the sum of its records' keys modulo 256. A fixed table
+   maps (count, cell key) to a small noise that is added to every shown count. The same cell always
+   gives the same published value (dashboard, CSV, PNG, `stats`), so asking again or averaging gives
+   nothing, while a figure that differs from another by one person no longer tells that person's answer.
+
+The noise never exceeds MAX_NOISE in absolute value, has a mean of exactly zero for every count, and
+never brings a count of k or more below k (a published figure is never a "small" one):
+
+| true count | noise | variance |
+| --- | --- | --- |
+| 0 | 0 (zero stays zero) | 0 |
+| 1 to k-1 | hidden | - |
+| k | 0 | 0 |
+| k+1 | -1, 0, +1 with probabilities 1/4, 1/2, 1/4 | 0.5 |
+| k+2 and more | -2, -1, 0, +1, +2 with probabilities 13/256, 51/256, 1/2, 51/256, 13/256 | 0.80 |
+
+Shares are computed from the published counts, never from the true ones.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from typing import NamedTuple
 
 DEFAULT_K = 5
+KEY_SPACE = 256
+MAX_NOISE = 2
+
+# Noise by position 0..255 in the table of a count: symmetric, so the mean is exactly zero.
+_WIDE = [-2] * 13 + [-1] * 51 + [0] * 128 + [1] * 51 + [2] * 13
+_NARROW = [-1] * 64 + [0] * 128 + [1] * 64
+# Each count reads its row of the table from its own starting position (ABS-style), so that two cells
+# that happen to share a key but not a count do not get the same noise.
+_ROW_SHIFT = 97
+
+
+class Tally(NamedTuple):
+    """A true count and the sum of its records' keys (what the pre-aggregated tables store)."""
+
+    count: int
+    key_sum: int = 0
+
+    def __add__(self, other: object) -> Tally:  # type: ignore[override]
+        if not isinstance(other, Tally):
+            return NotImplemented
+        return Tally(self.count + other.count, self.key_sum + other.key_sum)
+
+
+ZERO = Tally(0, 0)
+
+
+def new_record_key() -> int:
+    """A random record key, drawn once per record."""
+    return secrets.randbelow(KEY_SPACE)
+
+
+def noise(count: int, cell_key: int, k: int = DEFAULT_K) -> int:
+    """The perturbation of a cell of `count` people (k or more) whose records' keys add up to `cell_key`."""
+    if count <= k or count <= 0:
+        return 0
+    position = (cell_key + _ROW_SHIFT * count) % KEY_SPACE
+    return (_NARROW if count == k + 1 else _WIDE)[position]
+
+
+def perturb(tally: Tally, k: int = DEFAULT_K) -> int | None:
+    """The published value of one cell: 0 stays 0, 1 to k-1 is hidden (None), k and more get the noise."""
+    if tally.count <= 0:
+        return 0
+    if tally.count < k:
+        return None
+    return tally.count + noise(tally.count, tally.key_sum % KEY_SPACE, k)
 
 
 @dataclass(frozen=True)
@@ -28,7 +97,7 @@ class Cell:
 
 
 def hidden_cells(counts: dict[str, int], k: int = DEFAULT_K, additive: bool = True) -> set[str]:
-    """Keys to hide in one table of counts; `additive` when the cells add up to a shown total."""
+    """Keys to hide in one table of true counts; `additive` when the cells add up to a shown total."""
     hidden = {key for key, count in counts.items() if 0 < count < k}
     if not additive or not hidden:
         return hidden
@@ -41,15 +110,21 @@ def hidden_cells(counts: dict[str, int], k: int = DEFAULT_K, additive: bool = Tr
     return hidden
 
 
+def publish_table(tallies: dict[str, Tally], k: int = DEFAULT_K, additive: bool = True) -> dict[str, int | None]:
+    """Published counts of one table: suppressed cells are None, the others perturbed."""
+    hidden = hidden_cells({key: tally.count for key, tally in tallies.items()}, k, additive)
+    return {key: None if key in hidden else perturb(tally, k) for key, tally in tallies.items()}
+
+
 def protect_table(
-    counts: dict[str, int], base: int, k: int = DEFAULT_K, additive: bool = True
+    tallies: dict[str, Tally], base: Tally, k: int = DEFAULT_K, additive: bool = True
 ) -> tuple[int | None, dict[str, Cell]]:
-    """Publishable (base, cells) for one question: shares are percentages of `base` (1 decimal)."""
-    if 0 < base < k:
-        return None, {key: Cell(None, None) for key in counts}
-    hidden = hidden_cells(counts, k, additive)
-    cells = {
-        key: Cell(None, None) if key in hidden else Cell(count, round(100 * count / base, 1) if base else 0.0)
-        for key, count in counts.items()
-    }
-    return base, cells
+    """Publishable (base, cells) for one question; shares are percentages of the published base (1 decimal)."""
+    if 0 < base.count < k:
+        return None, {key: Cell(None, None) for key in tallies}
+    published_base = perturb(base, k) or 0
+    cells = {}
+    for key, count in publish_table(tallies, k, additive).items():
+        share = None if count is None else round(100 * count / published_base, 1) if published_base else 0.0
+        cells[key] = Cell(count, share)
+    return published_base, cells

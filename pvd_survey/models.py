@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -26,6 +27,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from pvd_survey.disclosure import new_record_key
 
 ROLES = ("admin", "direction", "recruteur")
 ORGANISATION_KINDS = ("epci", "commune", "autre")
@@ -176,13 +179,25 @@ class AppSetting(Base):
 
 
 class SurveyResponse(Base):
-    """One chef de projet's anonymous answers (NULL: no answer). Never joined to an e-mail on screen."""
+    """One chef de projet's counted answers (NULL: no answer), on the answers' side of the survey.
+
+    Nothing here leads to an invitation or an e-mail: the id is random, there is no time, and a row is
+    only written when a group of at least k answers is released, in shuffled order (see survey.py).
+    `respondent_ref` is a keyed hash that only the person's link (with the server key) can compute.
+    """
 
     __tablename__ = "survey_response"
-    __table_args__ = (CheckConstraint(_in("source", ("invitation", "import")), name="source"),)
+    __table_args__ = (
+        CheckConstraint(_in("source", ("invitation", "import")), name="source"),
+        CheckConstraint("record_key >= 0 AND record_key < 256", name="record_key"),
+        # SQLite stores the rows in the order of this random key, not in the order they were written.
+        {"sqlite_with_rowid": False},
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
     source: Mapped[str] = mapped_column(String(20))
+    # None for imported answers (they have no link).
+    respondent_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     start_month: Mapped[str | None] = mapped_column(String(7))
     start_period: Mapped[str | None] = mapped_column(String(7))
     employer: Mapped[str | None] = mapped_column(String(20))
@@ -193,12 +208,45 @@ class SurveyResponse(Base):
     training_field: Mapped[str] = mapped_column(String(400), default="")
     department: Mapped[str | None] = mapped_column(String(3))
     region: Mapped[str | None] = mapped_column(String(2))  # derived from the department
-    submitted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The cell-key method's random record key (disclosure.py), drawn when the row is written.
+    record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)
+
+
+class SurveyDraft(Base):
+    """A half-filled form, sealed (encrypted with the server key), found only through the person's link."""
+
+    __tablename__ = "survey_draft"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SurveyPool(Base):
+    """Submitted, changed or withdrawn answers waiting to be released with at least k others, sealed."""
+
+    __tablename__ = "survey_pool"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    # A keyed hash of the person's link (one waiting change per person), or random for imported answers.
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SurveyRelease(Base):
+    """The one row that serialises releases (locked by each submission) and says when figures last moved."""
+
+    __tablename__ = "survey_release"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_group_size: Mapped[int] = mapped_column(Integer, default=0)
+    groups: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SurveyInvitation(Base):
-    """A personal invitation: its link's token (hashed), its use, and a draft saved against it."""
+    """A personal invitation, on the e-mail's side: its link's token (hashed) and its use, never any answer."""
 
     __tablename__ = "survey_invitation"
     __table_args__ = (CheckConstraint(_in("status", ("active", "revoked")), name="status"),)
@@ -208,16 +256,18 @@ class SurveyInvitation(Base):
     # Department given when inviting (optional), for the funnel by region; never the answers'.
     department: Mapped[str | None] = mapped_column(String(3))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Random, kept for the life of the invitation: with the server key (not in the database), it gives
+    # the keyed hashes that find this person's draft, waiting change and answers, so that a resent
+    # link reaches them too. Without the key, nothing stored leads from here to the answers.
+    respondent_salt: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="active")
     sent_count: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_sent_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # First submission (the funnel and the weekly activity read it); later changes leave no trace here.
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
-    draft: Mapped[dict | None] = mapped_column(JSON)
-    draft_saved_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # One response per invitation; a second submission updates it.
-    response_id: Mapped[int | None] = mapped_column(ForeignKey("survey_response.id", ondelete="SET NULL"), unique=True)
+    record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)
 
 
 class SurveyCount(Base):
@@ -245,6 +295,8 @@ class SurveyCount(Base):
     question: Mapped[str] = mapped_column(String(40), primary_key=True)
     option: Mapped[str] = mapped_column(String(40), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+    # Sum of the record keys of the responses counted here: the cell key of disclosure.py.
+    key_sum: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 MEETING_KINDS = ("rencontre_regionale", "atelier", "webinaire", "autre")
@@ -335,6 +387,8 @@ class Registration(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime)
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The cell-key method's random record key (disclosure.py), for the attendance figures.
+    record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)
 
 
 # ---------------------------------------------------------------------------- recruitment
@@ -413,6 +467,8 @@ class JobApplication(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # The last message to or from the candidate (retention of those who agreed to be contacted again).
     last_contact_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The cell-key method's random record key (disclosure.py), for the applications by region.
+    record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)
 
 
 class ApplicationFile(Base):

@@ -1,20 +1,26 @@
 """The profile survey's rules: invitations, personal links, drafts, one response per invitee,
-the survey closing date, CSV import and export. Every function takes a Session; callers commit.
+release of the figures in groups, the survey closing date, CSV import and export. Every function
+takes a Session; callers commit.
 
-Answers are anonymous: a response row holds no e-mail, and no page, chart or export joins it to
-its invitation (the invitation only records that it was used).
+Answers are anonymous by construction: nothing stored ties an invitation (or any e-mail) to a
+draft, a waiting change or counted answers; see "the respondent's side" below.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
+import json
+import random
 import secrets
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,8 +30,19 @@ from sqlalchemy.orm import Session
 from pvd_survey import access, mail, territory
 from pvd_survey.accounts import normalise_email
 from pvd_survey.config import Settings
+from pvd_survey.disclosure import ZERO, Tally, new_record_key
 from pvd_survey.errors import DomainError, french_message
-from pvd_survey.models import AppSetting, SurveyCount, SurveyInvitation, SurveyResponse, paris_time, utcnow
+from pvd_survey.models import (
+    AppSetting,
+    SurveyCount,
+    SurveyDraft,
+    SurveyInvitation,
+    SurveyPool,
+    SurveyRelease,
+    SurveyResponse,
+    paris_time,
+    utcnow,
+)
 from pvd_survey.survey_questions import (
     COUNTED_QUESTIONS,
     CSV_COLUMNS,
@@ -162,7 +179,12 @@ def invite(session: Session, entries: list[InvitationEntry], settings: Settings)
         try:
             with session.begin_nested():
                 session.add(
-                    SurveyInvitation(email=entry.email, department=entry.department, token_hash=_token_hash(token))
+                    SurveyInvitation(
+                        email=entry.email,
+                        department=entry.department,
+                        token_hash=_token_hash(token),
+                        respondent_salt=secrets.token_hex(32),
+                    )
                 )
                 session.flush()
         except IntegrityError:
@@ -252,6 +274,14 @@ def is_closed(session: Session, now: datetime | None = None) -> bool:
 
 
 # ---------------------------------------------------------------------------- the respondent's side
+#
+# Anonymity by construction. The invitation (e-mail side) and the answers (answers side) share no id,
+# no foreign key and no time. The personal link is the only bridge: its token finds the invitation
+# through a SHA-256; the invitation's random `respondent_salt`, hashed with the server key (settings,
+# never the database) under three separate purposes, gives the keys of the person's draft, waiting
+# change and counted answers. Drafts and waiting changes are sealed (AES-GCM, server key), so the
+# order in which rows were written says nothing. Counted answers only change when at least k changes
+# wait: they are then applied together, in shuffled order, with new random ids (see _release).
 
 
 @dataclass(frozen=True)
@@ -261,8 +291,45 @@ class SurveySession:
     invitation_id: int
     form: dict[str, object]
     submitted: bool
-    draft_saved_at: datetime | None
+    # True when the person's last change waits for the next release of the figures.
+    pending: bool
+    has_draft: bool
     closes_at: datetime | None
+
+
+@dataclass(frozen=True)
+class _Refs:
+    """The keyed hashes that find one person's rows on the answers side."""
+
+    draft: str
+    pool: str
+    response: str
+
+
+def _purpose_key(settings: Settings, purpose: str) -> bytes:
+    return hmac.new(settings.secret_key.encode("utf-8"), f"pvd-survey/{purpose}".encode(), hashlib.sha256).digest()
+
+
+def _refs(settings: Settings, salt: str) -> _Refs:
+    def keyed(purpose: str) -> str:
+        return hmac.new(_purpose_key(settings, purpose), salt.encode("ascii"), hashlib.sha256).hexdigest()
+
+    return _Refs(keyed("draft"), keyed("pool"), keyed("response"))
+
+
+def _seal(settings: Settings, payload: dict, ref: str) -> bytes:
+    """Encrypt a draft or a waiting change, bound to its row's key (a sealed value moved elsewhere won't open)."""
+    nonce = secrets.token_bytes(12)
+    data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    return nonce + AESGCM(_purpose_key(settings, "seal")).encrypt(nonce, data, ref.encode("ascii"))
+
+
+def _unseal(settings: Settings, sealed: bytes, ref: str) -> dict:
+    try:
+        data = AESGCM(_purpose_key(settings, "seal")).decrypt(sealed[:12], sealed[12:], ref.encode("ascii"))
+    except InvalidTag as error:
+        raise DomainError("survey_key_mismatch") from error
+    return json.loads(data)
 
 
 def _by_token(session: Session, token: str | None, now: datetime, lock: bool = False) -> SurveyInvitation:
@@ -291,7 +358,41 @@ def _answers_of(response: SurveyResponse) -> Answers:
     )
 
 
-def open_survey(session: Session, token: str | None, now: datetime | None = None) -> SurveySession:
+def _answers_payload(answers: Answers) -> dict[str, object]:
+    return {code: getattr(answers, code) for code in CSV_COLUMNS} | {"training_field": list(answers.training_field)}
+
+
+def _answers_from_payload(payload: dict) -> Answers:
+    return Answers(**{**payload, "training_field": tuple(payload["training_field"])})
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """Where one person's answers are: draft, waiting change (answers, or None for a withdrawal), counted."""
+
+    draft: dict | None
+    waiting: dict | None  # {"answers": {...} or None}
+    counted: SurveyResponse | None
+
+    @property
+    def submitted(self) -> bool:
+        if self.waiting is not None:
+            return self.waiting["answers"] is not None
+        return self.counted is not None
+
+
+def _standing(session: Session, settings: Settings, refs: _Refs) -> _Standing:
+    draft = session.get(SurveyDraft, refs.draft)
+    waiting = session.get(SurveyPool, refs.pool)
+    counted = session.scalar(select(SurveyResponse).where(SurveyResponse.respondent_ref == refs.response))
+    return _Standing(
+        _unseal(settings, draft.sealed, refs.draft) if draft else None,
+        _unseal(settings, waiting.sealed, refs.pool) if waiting else None,
+        counted,
+    )
+
+
+def open_survey(session: Session, token: str | None, settings: Settings, now: datetime | None = None) -> SurveySession:
     """Open the survey from a personal link: records the first opening, returns what to prefill."""
     now = now or utcnow()
     invitation = _by_token(session, token, now)
@@ -301,14 +402,23 @@ def open_survey(session: Session, token: str | None, now: datetime | None = None
             .where(SurveyInvitation.id == invitation.id, SurveyInvitation.opened_at.is_(None))
             .values(opened_at=now)
         )
-    if invitation.draft:
-        form = dict(invitation.draft)
-    elif invitation.response_id is not None:
-        form = _answers_of(session.get(SurveyResponse, invitation.response_id)).as_form()
+    standing = _standing(session, settings, _refs(settings, invitation.respondent_salt))
+    if standing.draft is not None:
+        form = standing.draft
+    elif standing.waiting is not None:
+        answers = standing.waiting["answers"]
+        form = _answers_from_payload(answers).as_form() if answers else {}
+    elif standing.counted is not None:
+        form = _answers_of(standing.counted).as_form()
     else:
         form = {}
     return SurveySession(
-        invitation.id, form, invitation.response_id is not None, invitation.draft_saved_at, closing_time(session)
+        invitation.id,
+        form,
+        standing.submitted,
+        standing.waiting is not None,
+        standing.draft is not None,
+        closing_time(session),
     )
 
 
@@ -323,14 +433,148 @@ def _clean_draft(raw: dict[str, object]) -> dict[str, object]:
     return draft
 
 
-def save_draft(session: Session, token: str | None, raw: dict[str, object], now: datetime | None = None) -> datetime:
+def _upsert(session: Session, model: type[SurveyDraft] | type[SurveyPool], ref: str, sealed: bytes) -> None:
+    # One statement, so that a row deleted at the same moment by a release is simply written again.
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(model).values(ref=ref, sealed=sealed)
+    session.execute(statement.on_conflict_do_update(index_elements=["ref"], set_={"sealed": sealed}))
+
+
+def save_draft(
+    session: Session, token: str | None, raw: dict[str, object], settings: Settings, now: datetime | None = None
+) -> datetime:
     """Keep a half-filled form on the server against the link (survives refreshes and browser restarts)."""
     now = now or utcnow()
     invitation = _by_token(session, token, now, lock=True)
-    invitation.draft = _clean_draft(raw)
-    invitation.draft_saved_at = now
-    session.flush()
+    refs = _refs(settings, invitation.respondent_salt)
+    _upsert(session, SurveyDraft, refs.draft, _seal(settings, _clean_draft(raw), refs.draft))
     return now
+
+
+def submit(
+    session: Session,
+    token: str | None,
+    raw: dict[str, object],
+    settings: Settings,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Validate the answers of a link and put them in the release pool; later submissions replace them.
+
+    Returns True the first time, False for a change. The invitation row is locked first, so a double
+    click or a replay keeps one set of answers.
+    """
+    now = now or utcnow()
+    answers = validate_answers(raw, today or now.date())
+    invitation = _by_token(session, token, now, lock=True)
+    refs = _refs(settings, invitation.respondent_salt)
+    created = not _standing(session, settings, refs).submitted
+    change = {"ref": refs.response, "answers": _answers_payload(answers)}
+    _upsert(session, SurveyPool, refs.pool, _seal(settings, change, refs.pool))
+    session.execute(delete(SurveyDraft).where(SurveyDraft.ref == refs.draft))
+    if invitation.submitted_at is None:
+        invitation.submitted_at = now
+    session.flush()
+    release_if_ready(session, settings, now)
+    return created
+
+
+def withdraw(session: Session, token: str | None, settings: Settings, now: datetime | None = None) -> None:
+    """Take one's answers back: they leave the figures with the next release (the draft is deleted at once)."""
+    now = now or utcnow()
+    invitation = _by_token(session, token, now, lock=True)
+    refs = _refs(settings, invitation.respondent_salt)
+    standing = _standing(session, settings, refs)
+    if not standing.submitted:
+        raise DomainError("nothing_to_withdraw")
+    session.execute(delete(SurveyDraft).where(SurveyDraft.ref == refs.draft))
+    if standing.counted is None:
+        # Never counted: the waiting answers are simply dropped.
+        session.execute(delete(SurveyPool).where(SurveyPool.ref == refs.pool))
+    else:
+        change = {"ref": refs.response, "answers": None}
+        _upsert(session, SurveyPool, refs.pool, _seal(settings, change, refs.pool))
+    invitation.submitted_at = None
+    session.flush()
+    release_if_ready(session, settings, now)
+
+
+# ---------------------------------------------------------------------------- release in groups
+
+
+@dataclass(frozen=True)
+class ReleaseState:
+    """What the dashboard says about the figures' last move and the answers still waiting."""
+
+    released_at: datetime | None
+    last_group_size: int
+    waiting: int
+    k: int
+
+
+def release_state(session: Session, k: int) -> ReleaseState:
+    """When the figures last changed, and how many changes wait for the next group."""
+    state = session.get(SurveyRelease, 1)
+    waiting = session.scalar(select(func.count()).select_from(SurveyPool)) or 0
+    if state is None:
+        return ReleaseState(None, 0, waiting, k)
+    return ReleaseState(state.released_at, state.last_group_size, waiting, k)
+
+
+def release_if_ready(session: Session, settings: Settings, now: datetime | None = None) -> int:
+    """Apply the waiting changes to the counted answers once at least k wait; returns how many were applied.
+
+    Runs in the transaction of the submission that completes the group. The release row is locked
+    first, so two submissions never apply the same changes twice.
+    """
+    state = session.get(SurveyRelease, 1, with_for_update=True)
+    if state is None:  # (a database migrated by hand without its row)
+        state = SurveyRelease(id=1, groups=0, last_group_size=0)
+        session.add(state)
+        session.flush()
+    waiting = session.execute(select(SurveyPool.ref, SurveyPool.sealed)).all()
+    if len(waiting) < settings.disclosure_k:
+        return 0
+    changes = [_unseal(settings, sealed, ref) for ref, sealed in waiting]
+    _SHUFFLE.shuffle(changes)
+    refs = [change["ref"] for change in changes if change["ref"]]
+    deltas: dict[tuple, Tally] = defaultdict(lambda: ZERO)
+    replaced = session.scalars(select(SurveyResponse).where(SurveyResponse.respondent_ref.in_(refs))).all()
+    for response in replaced:
+        _count_deltas(_answers_of(response), Tally(-1, -response.record_key), deltas)
+    if replaced:
+        session.execute(delete(SurveyResponse).where(SurveyResponse.id.in_([r.id for r in replaced])))
+    rows = []
+    for change in changes:
+        if change["answers"] is None:
+            continue  # a withdrawal: the old answers are gone
+        answers = _answers_from_payload(change["answers"])
+        row = _response_row(answers, "invitation" if change["ref"] else "import", change["ref"])
+        _count_deltas(answers, Tally(1, row["record_key"]), deltas)
+        rows.append(row)
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(SurveyResponse), rows[start : start + 5000])
+    session.execute(delete(SurveyPool).where(SurveyPool.ref.in_([ref for ref, _ in waiting])))
+    _add_counts(session, deltas)
+    state.released_at = now or utcnow()
+    state.last_group_size = len(changes)
+    state.groups += 1
+    session.flush()
+    return len(changes)
+
+
+_SHUFFLE = random.SystemRandom()
+
+
+def _response_row(answers: Answers, source: str, respondent_ref: str | None) -> dict[str, object]:
+    """A new counted row: random id and record key, so neither follows the order of submissions."""
+    return {
+        "id": secrets.token_hex(16),
+        "source": source,
+        "respondent_ref": respondent_ref,
+        "record_key": new_record_key(),
+        **_response_values(answers),
+    }
 
 
 def _count_keys(answers: Answers) -> list[tuple[str, str]]:
@@ -345,26 +589,36 @@ def _count_keys(answers: Answers) -> list[tuple[str, str]]:
     return keys
 
 
-def _add_counts(session: Session, deltas: Counter) -> None:
-    """Add (or subtract) counts in the pre-aggregated table with one atomic upsert per cell."""
-    if not deltas:
-        return
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
+def _add_counts(session: Session, deltas: dict[tuple, Tally]) -> None:
+    """Add (or subtract) counts and key sums in the pre-aggregated table with one atomic upsert per cell."""
     rows = [
-        {"question": q, "region": r, "department": d, "employer": e, "start_period": p, "option": o, "count": n}
-        for (q, r, d, e, p, o), n in sorted(deltas.items())
-        if n
+        {
+            "question": q,
+            "region": r,
+            "department": d,
+            "employer": e,
+            "start_period": p,
+            "option": o,
+            "count": tally.count,
+            "key_sum": tally.key_sum,
+        }
+        for (q, r, d, e, p, o), tally in sorted(deltas.items())
+        if tally != ZERO
     ]
     if not rows:
         return
-    # Core insert on the table (not the ORM bulk path): ~100 rows per submission, executed as one batch.
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # Core insert on the table (not the ORM bulk path): ~100 rows per answer, executed as one batch.
     table = SurveyCount.__table__
     statement = insert_fn(table)
     session.connection().execute(
         statement.on_conflict_do_update(
             index_elements=["region", "department", "employer", "start_period", "question", "option"],
-            set_={"count": table.c.count + statement.excluded.count},
+            set_={
+                "count": table.c.count + statement.excluded.count,
+                "key_sum": table.c.key_sum + statement.excluded.key_sum,
+            },
         ),
         rows,
     )
@@ -379,13 +633,13 @@ def _rollup_keys(region: str, department: str, employer: str, period: str) -> li
     return [(r, d, e, p) for r, d in places for e in (employer, ALL) for p in (period, ALL)]
 
 
-def _count_deltas(answers: Answers, sign: int, deltas: Counter) -> None:
+def _count_deltas(answers: Answers, tally: Tally, deltas: dict[tuple, Tally]) -> None:
     keys = _rollup_keys(
         answers.region or "", answers.department or "", answers.employer or "", answers.start_period or ""
     )
     for question, option in _count_keys(answers):
         for key in keys:
-            deltas[(question, *key, option)] += sign
+            deltas[(question, *key, option)] += tally
 
 
 def _response_values(answers: Answers) -> dict[str, object]:
@@ -400,43 +654,6 @@ def _response_values(answers: Answers) -> dict[str, object]:
         "department": answers.department,
         "region": answers.region,
     }
-
-
-def submit(
-    session: Session,
-    token: str | None,
-    raw: dict[str, object],
-    today: date | None = None,
-    now: datetime | None = None,
-) -> bool:
-    """Validate and store the answers of a link: the first time creates the response, later times update it.
-
-    Returns True when a response was created, False when it was updated. The invitation row is
-    locked first, so a double click or a replay stores one response.
-    """
-    now = now or utcnow()
-    answers = validate_answers(raw, today or now.date())
-    invitation = _by_token(session, token, now, lock=True)
-    deltas: Counter = Counter()
-    created = invitation.response_id is None
-    if created:
-        response = SurveyResponse(source="invitation", submitted_at=now, updated_at=now, **_response_values(answers))
-        session.add(response)
-        session.flush()
-        invitation.response_id = response.id
-    else:
-        response = session.get(SurveyResponse, invitation.response_id)
-        _count_deltas(_answers_of(response), -1, deltas)
-        for key, value in _response_values(answers).items():
-            setattr(response, key, value)
-        response.updated_at = now
-    _count_deltas(answers, +1, deltas)
-    _add_counts(session, deltas)
-    invitation.submitted_at = now
-    invitation.draft = None
-    invitation.draft_saved_at = None
-    session.flush()
-    return created
 
 
 # ---------------------------------------------------------------------------- CSV import and export
@@ -488,18 +705,15 @@ def read_responses_csv(text: str, today: date) -> list[Answers]:
     return answers
 
 
-def import_responses(session: Session, answers: list[Answers], now: datetime | None = None) -> int:
-    """Store already validated answers as anonymous imported responses (all in the caller's transaction)."""
-    now = now or utcnow()
-    deltas: Counter = Counter()
-    rows = []
+def import_responses(session: Session, answers: list[Answers], settings: Settings, now: datetime | None = None) -> int:
+    """Add already validated past answers to the release pool (sealed), then release if a group is complete."""
     for answer in answers:
-        rows.append({"source": "import", "submitted_at": now, "updated_at": now, **_response_values(answer)})
-        _count_deltas(answer, +1, deltas)
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(SurveyResponse), rows[start : start + 5000])
-    _add_counts(session, deltas)
-    return len(rows)
+        ref = secrets.token_hex(32)  # imported answers have no link: a random key, found by nobody
+        change = {"ref": None, "answers": _answers_payload(answer)}
+        session.add(SurveyPool(ref=ref, sealed=_seal(settings, change, ref)))
+    session.flush()
+    release_if_ready(session, settings, now)
+    return len(answers)
 
 
 def export_responses_csv(session: Session) -> str:
@@ -528,7 +742,13 @@ def recount(session: Session) -> int:
     def finest(question: str, option: str = "", column=None, where=None):
         # Literals are rendered inline so that PostgreSQL knows their type in INSERT ... SELECT.
         option_expr = func.coalesce(column, "") if column is not None else literal(option, literal_execute=True)
-        query = select(literal(question, literal_execute=True), *dims, option_expr, func.count()).group_by(*dims)
+        query = select(
+            literal(question, literal_execute=True),
+            *dims,
+            option_expr,
+            func.count(),
+            func.sum(SurveyResponse.record_key),
+        ).group_by(*dims)
         if column is not None:
             query = query.group_by(option_expr)
         return query.where(where) if where is not None else query
@@ -543,7 +763,7 @@ def recount(session: Session) -> int:
             queries.append(finest(ANSWERED_PREFIX + question.code, where=SurveyResponse.training_field != ""))
         else:
             queries.append(finest(question.code, column=getattr(SurveyResponse, question.code)))
-    target = ["question", "region", "department", "employer", "start_period", "option", "count"]
+    target = ["question", "region", "department", "employer", "start_period", "option", "count", "key_sum"]
     for query in queries:
         session.execute(insert(SurveyCount).from_select(target, query))
 
@@ -566,7 +786,7 @@ def recount(session: Session) -> int:
         period = star if all_periods else c.start_period
         group = [c.question, *(col for col in (region, department, employer, period) if col is not star), c.option]
         selects.append(
-            select(c.question, region, department, employer, period, c.option, func.sum(c.count))
+            select(c.question, region, department, employer, period, c.option, func.sum(c.count), func.sum(c.key_sum))
             .where(finest_rows)
             .group_by(*group)
         )
