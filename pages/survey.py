@@ -21,6 +21,7 @@ from pvd_survey.survey_questions import (
 )
 
 ui.guard("survey")
+settings = ui.settings()
 
 st.title("Questionnaire : le profil des chefs de projet")
 token = st.query_params.get(survey.TOKEN_PARAMETER)
@@ -30,7 +31,7 @@ if not token:
 
 try:
     with ui.write() as session:
-        opened = survey.open_survey(session, token)
+        opened = survey.open_survey(session, token, settings)
 except DomainError as error:
     ui.show_error(error)
     st.stop()
@@ -52,17 +53,27 @@ st.write(
 with st.expander("Vos données : ce que nous en faisons", icon=":material/lock:", expanded=not opened.submitted):
     st.markdown(
         "- **Finalité** : connaître le profil des chefs de projet pour adapter l'accompagnement du programme.\n"
-        "- **Qui voit quoi** : vos réponses ne sont jamais affichées ni exportées avec votre adresse e-mail. "
-        "La direction du programme ne voit que des chiffres agrégés, et aucun chiffre portant sur moins de "
-        "cinq personnes.\n"
-        "- **Votre adresse** sert seulement à vous envoyer ce lien ; elle est conservée à part de vos réponses.\n"
-        "- **Durée** : les réponses sont conservées jusqu'à la fin du programme (décembre 2026).\n"
+        "- **Anonymat** : vos réponses sont enregistrées à part de votre adresse e-mail, sans lien entre les "
+        "deux : aucune donnée conservée ne permet de les rapprocher, pas même une date. Seul votre lien "
+        "personnel permet de les retrouver ; le message qui le contenait est effacé de nos serveurs dès son "
+        "envoi.\n"
+        f"- **Ce que voit la direction** : uniquement des chiffres agrégés. Ils sont mis à jour par groupes "
+        f"d'au moins {settings.disclosure_k} réponses (votre réponse attend les suivantes), aucun chiffre "
+        f"portant sur moins de {settings.disclosure_k} personnes n'est affiché, et chaque chiffre est "
+        "légèrement arrondi au hasard (de 2 au plus) pour qu'aucune soustraction ne révèle une réponse.\n"
+        "- **Durée** : les réponses sont conservées jusqu'à la fin du programme (décembre 2026). Vous pouvez "
+        "les retirer à tout moment depuis ce lien.\n"
         "- Chaque question accepte « Je ne souhaite pas répondre »."
     )
 if opened.closes_at:
     st.caption(f"Questionnaire ouvert jusqu'au {paris_time(opened.closes_at, '%d/%m/%Y à %H:%M')}.")
 if opened.submitted:
     st.success("Vous avez déjà répondu. Vous pouvez modifier vos réponses ci-dessous puis les renvoyer.")
+if opened.pending:
+    st.caption(
+        f"Votre dernière modification sera comptée avec les prochaines réponses : les chiffres ne changent que "
+        f"par groupes d'au moins {settings.disclosure_k}."
+    )
 
 
 def label_with(options: dict[str, str]):
@@ -115,7 +126,7 @@ last_saved = st.session_state.get("survey_saved_values")
 if last_saved not in ("loaded", values):
     try:
         with ui.write() as session:
-            saved_at = survey.save_draft(session, token, values)
+            saved_at = survey.save_draft(session, token, values, settings)
         st.caption(f"Brouillon enregistré à {paris_time(saved_at, '%H:%M:%S')}.")
     except DomainError as error:
         ui.show_error(error)
@@ -125,7 +136,7 @@ st.session_state["survey_saved_values"] = values
 if st.button("Envoyer mes réponses", type="primary", key="survey_submit", icon=":material/send:"):
     try:
         with ui.write() as session:
-            created = survey.submit(session, token, values)
+            created = survey.submit(session, token, values, settings)
     except InvalidAnswers as invalid:
         ui.remember_field_errors("survey", invalid.errors)
         ui.flash(french_message(invalid), "error")
@@ -141,3 +152,20 @@ if st.button("Envoyer mes réponses", type="primary", key="survey_submit", icon=
             else "Merci ! Vos réponses ont été mises à jour (une seule réponse est conservée par personne)."
         )
         st.rerun()
+
+if opened.submitted:
+    with st.expander("Retirer mes réponses", icon=":material/delete:"):
+        st.write(
+            "Vos réponses seront retirées des chiffres avec les prochaines réponses (par groupes d'au moins "
+            f"{settings.disclosure_k}), puis effacées. Vous pourrez répondre à nouveau avec ce lien."
+        )
+        if st.button("Retirer mes réponses", key="survey_withdraw", icon=":material/delete:"):
+            try:
+                with ui.write() as session:
+                    survey.withdraw(session, token, settings)
+            except DomainError as error:
+                ui.show_error(error)
+            else:
+                st.session_state.pop("survey_loaded_for", None)
+                ui.flash("Vos réponses sont retirées. Merci d'avoir participé.")
+                st.rerun()

@@ -35,7 +35,7 @@ class _FrenchParser(argparse.ArgumentParser):
 
 def _factory(settings: Settings) -> sessionmaker[Session]:
     engine = db.make_engine(settings.database_url)
-    db.migrate(engine)
+    db.migrate(engine, settings.secret_key)
     return db.make_session_factory(engine)
 
 
@@ -56,7 +56,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Bring the database schema up to date."""
     engine = db.make_engine(settings.database_url)
     before = db.current_revision(engine)
-    after = db.migrate(engine)
+    after = db.migrate(engine, settings.secret_key)
     print(f"Schéma à jour (révision {after})." if before == after else f"Schéma migré de {before} à {after}.")
     return 0
 
@@ -142,8 +142,14 @@ def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  ligne {error.line} : {error.reason}", file=sys.stderr)
         return 1
     with db.transaction(_factory(settings)) as session:
-        count = survey.import_responses(session, answers)
+        count = survey.import_responses(session, answers, settings)
+        waiting = survey.release_state(session, settings.disclosure_k).waiting
     print(f"{count} réponse(s) importée(s).")
+    if waiting:
+        print(
+            f"{waiting} réponse(s) en attente : les chiffres sont publiés par groupes d'au moins "
+            f"{settings.disclosure_k} réponses."
+        )
     return 0
 
 

@@ -176,7 +176,7 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
     if not secret_key:
         problems.append(
             "PVD_SECRET_KEY est obligatoire avec PostgreSQL : tous les serveurs de l'application doivent partager "
-            "la même clé (par exemple `python -c \"import secrets; print(secrets.token_urlsafe(32))\"`)."
+            'la même clé (par exemple `python -c "import secrets; print(secrets.token_urlsafe(32))"`).'
         )
     elif len(secret_key) < SECRET_KEY_MIN_LENGTH:
         problems.append(f"PVD_SECRET_KEY doit compter au moins {SECRET_KEY_MIN_LENGTH} caractères.")

@@ -183,8 +183,11 @@ def _migration_lock(engine: Engine) -> Iterator[object]:
                     fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def migrate(engine: Engine) -> str:
-    """Bring the schema to the newest migration; idempotent and safe when processes start together."""
+def migrate(engine: Engine, secret_key: str | None = None) -> str:
+    """Bring the schema to the newest migration; idempotent and safe when processes start together.
+
+    `secret_key` (the settings' server key) is what migrations that move survey data need.
+    """
     head = head_revision()
     if current_revision(engine) == head:
         return head
@@ -194,5 +197,6 @@ def migrate(engine: Engine) -> str:
             config = alembic_config(engine)
             with engine.begin() as connection:
                 config.attributes["connection"] = connection
+                config.attributes["secret_key"] = secret_key
                 command.upgrade(config, "head")
     return head

@@ -111,7 +111,7 @@ def seed(session: Session, settings: Settings, password_factory: Callable[[], st
         created.append(f"Compte {accounts.ROLE_LABELS[role]} : {email} / mot de passe : {password}")
     if not session.scalar(select(func.count()).select_from(SurveyResponse)):
         answers = survey.read_responses_csv(baseline_like_csv(240, seed=7), date.today())
-        created.append(f"Questionnaire : {survey.import_responses(session, answers)} réponses importées")
+        created.append(f"Questionnaire : {survey.import_responses(session, answers, settings)} réponses importées")
     invited = set(session.scalars(select(SurveyInvitation.email)))
     entries = [
         survey.InvitationEntry(n, email, department)

@@ -62,6 +62,11 @@ MESSAGES: dict[str, str] = {
     ),
     "revoked_link": "Ce lien de questionnaire a été désactivé par la direction du programme.",
     "survey_closed": "Le questionnaire est clos depuis le {closed}. Merci de votre intérêt.",
+    "nothing_to_withdraw": "Aucune réponse à retirer : vous n'avez pas encore répondu avec ce lien.",
+    "survey_key_mismatch": (
+        "Vos réponses enregistrées ne peuvent pas être lues : la clé du serveur (PVD_SECRET_KEY) a changé. "
+        "Prévenez la direction du programme."
+    ),
     "unknown_invitation": "Invitation introuvable.",
     "invitation_revoked": "Cette invitation est désactivée : réactivez-la d'abord.",
     "invitation_not_revoked": "Cette invitation est déjà active.",

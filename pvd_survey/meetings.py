@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -1106,16 +1106,19 @@ class DashboardFigures:
     by_role: list[AttendanceRow] = field(default_factory=list)
 
 
-def _attendance(confirmed: Counter, present: Counter, labels: dict[str, str], k: int) -> list[AttendanceRow]:
+def _attendance(
+    confirmed: dict[str, disclosure.Tally], present: dict[str, disclosure.Tally], labels: dict[str, str], k: int
+) -> list[AttendanceRow]:
     # Groups of fewer than k people are hidden, with secondary suppression so that a hidden group
-    # cannot be recovered from the total; a hidden group hides its present count too.
-    hidden = disclosure.hidden_cells(dict(confirmed), k)
-    return [
-        AttendanceRow(labels.get(key, key), None, None)
-        if key in hidden
-        else AttendanceRow(labels.get(key, key), confirmed[key], present[key])
-        for key in sorted(confirmed, key=lambda key: labels.get(key, key))
-    ]
+    # cannot be recovered from the total; a hidden group hides its present count too. Shown counts
+    # are perturbed (cell keys, see disclosure.py); a present count under k is hidden on its own.
+    published_confirmed = disclosure.publish_table(confirmed, k)
+    rows = []
+    for key in sorted(confirmed, key=lambda key: labels.get(key, key)):
+        shown = published_confirmed[key]
+        attended = None if shown is None else disclosure.perturb(present.get(key, disclosure.ZERO), k)
+        rows.append(AttendanceRow(labels.get(key, key), shown, attended))
+    return rows
 
 
 def dashboard_figures(session: Session, k: int = disclosure.DEFAULT_K, now: datetime | None = None) -> DashboardFigures:
@@ -1129,6 +1132,7 @@ def dashboard_figures(session: Session, k: int = disclosure.DEFAULT_K, now: date
             Registration.attendee_role,
             Registration.checked_in_at.is_not(None),
             func.count(),
+            func.sum(Registration.record_key),
         ).group_by(
             Registration.meeting_id,
             Registration.status,
@@ -1139,11 +1143,12 @@ def dashboard_figures(session: Session, k: int = disclosure.DEFAULT_K, now: date
     by_id = {meeting.id: meeting for meeting in meetings}
     cancellations: Counter = Counter()
     present: Counter = Counter()
-    region_confirmed: Counter = Counter()
-    region_present: Counter = Counter()
-    role_confirmed: Counter = Counter()
-    role_present: Counter = Counter()
-    for meeting_id, status, role, checked_in, count in rows:
+    region_confirmed: dict[str, disclosure.Tally] = defaultdict(lambda: disclosure.ZERO)
+    region_present: dict[str, disclosure.Tally] = defaultdict(lambda: disclosure.ZERO)
+    role_confirmed: dict[str, disclosure.Tally] = defaultdict(lambda: disclosure.ZERO)
+    role_present: dict[str, disclosure.Tally] = defaultdict(lambda: disclosure.ZERO)
+    for meeting_id, status, role, checked_in, count, key_sum in rows:
+        tally = disclosure.Tally(count, int(key_sum or 0))
         if status == "cancelled":
             cancellations[meeting_id] += count
             continue
@@ -1155,11 +1160,11 @@ def dashboard_figures(session: Session, k: int = disclosure.DEFAULT_K, now: date
         if meeting.starts_at > now:  # attendance only means something once the meeting has begun
             continue
         region = meeting.region or "national"
-        region_confirmed[region] += count
-        role_confirmed[role] += count
+        region_confirmed[region] += tally
+        role_confirmed[role] += tally
         if checked_in:
-            region_present[region] += count
-            role_present[role] += count
+            region_present[region] += tally
+            role_present[role] += tally
     region_labels = {**territory.REGIONS, "national": "National"}
     return DashboardFigures(
         [MeetingFigures(meeting, cancellations[meeting.id], present[meeting.id]) for meeting in meetings],

@@ -1484,20 +1484,28 @@ def recruitment_figures(session: Session, k: int = disclosure.DEFAULT_K) -> Recr
         (territory.REGIONS[region], POSTING_STATUS_LABELS[status], count) for region, status, count in by_state
     )
     per_posting = (
-        select(JobPosting.id, JobPosting.region, func.count(JobApplication.id).label("n"))
+        select(
+            JobPosting.id,
+            JobPosting.region,
+            func.count(JobApplication.id).label("n"),
+            func.coalesce(func.sum(JobApplication.record_key), 0).label("key_sum"),
+        )
         .outerjoin(JobApplication, JobApplication.posting_id == JobPosting.id)
         .where(JobPosting.status != "draft")
         .group_by(JobPosting.id, JobPosting.region)
         .subquery()
     )
     by_region = session.execute(
-        select(per_posting.c.region, func.count(), func.sum(per_posting.c.n)).group_by(per_posting.c.region)
+        select(per_posting.c.region, func.count(), func.sum(per_posting.c.n), func.sum(per_posting.c.key_sum)).group_by(
+            per_posting.c.region
+        )
     ).all()
-    applications = {territory.REGIONS[region]: int(total or 0) for region, _, total in by_region}
-    hidden = disclosure.hidden_cells(applications, k)
+    # Applications describe people: hidden below k and perturbed like the survey's figures.
+    published = disclosure.publish_table(
+        {region: disclosure.Tally(int(total or 0), int(key_sum or 0)) for region, _, total, key_sum in by_region}, k
+    )
     applications_by_region = sorted(
-        (territory.REGIONS[region], postings, None if territory.REGIONS[region] in hidden else int(total or 0))
-        for region, postings, total in by_region
+        (territory.REGIONS[region], postings, published[region]) for region, postings, _, _ in by_region
     )
     bucket = case(
         *[(and_(per_posting.c.n >= low, per_posting.c.n <= high), label) for low, high, label in _BUCKETS],

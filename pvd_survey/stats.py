@@ -10,13 +10,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import territory
-from pvd_survey.disclosure import DEFAULT_K, Cell, hidden_cells, protect_table
+from pvd_survey.disclosure import DEFAULT_K, ZERO, Cell, Tally, perturb, protect_table, publish_table
 from pvd_survey.errors import DomainError
-from pvd_survey.models import JobApplication, Registration, SurveyCount, SurveyInvitation, SurveyResponse
+from pvd_survey.models import JobApplication, Registration, SurveyCount, SurveyInvitation
 from pvd_survey.survey import ALL, ANSWERED_PREFIX, RESPONDENTS
 from pvd_survey.survey_questions import (
     BASELINE_2022,
@@ -168,22 +168,23 @@ def _figure_options(code: str, today: date) -> list[str]:
 
 
 def survey_stats(session: Session, filters: Filters, k: int = DEFAULT_K, today: date | None = None) -> SurveyStats:
-    """Every dashboard figure for one filter combination, with small cells hidden."""
+    """Every dashboard figure for one filter combination, small cells hidden and the others perturbed."""
     today = today or date.today()
     region, department, employer, period = _key(filters)
     c = SurveyCount
     at_key = (c.region == region, c.department == department, c.employer == employer, c.start_period == period)
-    counts: dict[str, dict[str, int]] = defaultdict(dict)
-    answered_multiple: dict[str, int] = {}
-    respondents = 0
+    counts: dict[str, dict[str, Tally]] = defaultdict(dict)
+    answered_multiple: dict[str, Tally] = {}
+    respondents = ZERO
     # Every counted question at this key: a primary-key range, a few dozen rows.
-    for question, option, total in session.execute(select(c.question, c.option, c.count).where(*at_key)):
+    rows = session.execute(select(c.question, c.option, c.count, c.key_sum).where(*at_key))
+    for question, option, total, key_sum in rows:
         if question == RESPONDENTS:
-            respondents = total
+            respondents = Tally(total, key_sum)
         elif question.startswith(ANSWERED_PREFIX):
-            answered_multiple[question.removeprefix(ANSWERED_PREFIX)] = total
+            answered_multiple[question.removeprefix(ANSWERED_PREFIX)] = Tally(total, key_sum)
         else:
-            counts[question][option] = total
+            counts[question][option] = Tally(total, key_sum)
 
     def free_or(column, value: str):
         return column != ALL if value == ALL else column == value
@@ -225,10 +226,11 @@ def survey_stats(session: Session, filters: Filters, k: int = DEFAULT_K, today: 
             "department": c.department,
             "region": c.region,
         }[code]
-        for value, total in session.execute(select(column, c.count).where(c.question == RESPONDENTS, *conditions)):
-            counts[code][value] = counts[code].get(value, 0) + total
+        query = select(column, c.count, c.key_sum).where(c.question == RESPONDENTS, *conditions)
+        for value, total, key_sum in session.execute(query):
+            counts[code][value] = counts[code].get(value, ZERO) + Tally(total, key_sum)
 
-    if 0 < respondents < k:
+    if 0 < respondents.count < k:
         hidden = {
             code: FigureStats(code, label, multiple, None, {o: Cell(None, None) for o in _figure_options(code, today)})
             for code, label, multiple in FIGURES
@@ -238,14 +240,14 @@ def survey_stats(session: Session, filters: Filters, k: int = DEFAULT_K, today: 
     figures = {}
     for code, label, multiple in FIGURES:
         raw = counts.get(code, {})
-        options = {option: raw.get(option, 0) for option in _figure_options(code, today)}
+        options = {option: raw.get(option, ZERO) for option in _figure_options(code, today)}
         for extra in raw:  # answers outside today's known options (e.g. a future period imported)
             if extra and extra not in options:
                 options[extra] = raw[extra]
-        answered = answered_multiple.get(code, 0) if multiple else sum(options.values())
+        answered = answered_multiple.get(code, ZERO) if multiple else sum(options.values(), ZERO)
         base, protected = protect_table(options, answered, k, additive=not multiple)
         figures[code] = FigureStats(code, label, multiple, base, protected)
-    return SurveyStats(filters, k, respondents, figures)
+    return SurveyStats(filters, k, perturb(respondents, k), figures)
 
 
 def stats_rows(stats: SurveyStats) -> list[dict[str, object]]:
@@ -314,38 +316,38 @@ class FunnelRow:
 
 def invitation_funnel(session: Session, k: int = DEFAULT_K) -> list[FunnelRow]:
     """Invited / opened / submitted by region (region of the department given at invitation), protected."""
+    invitation = SurveyInvitation
+
+    def stage(moment=None):
+        """Count and key sum of the invitations that reached a stage."""
+        if moment is None:
+            return func.count(), func.sum(invitation.record_key)
+        reached = moment.is_not(None)
+        return func.count(moment), func.sum(case((reached, invitation.record_key), else_=0))
+
     rows = session.execute(
-        select(
-            SurveyInvitation.department,
-            func.count(),
-            func.count(SurveyInvitation.opened_at),
-            func.count(SurveyInvitation.submitted_at),
-        )
-        .where(SurveyInvitation.status == "active")
-        .group_by(SurveyInvitation.department)
+        select(invitation.department, *stage(), *stage(invitation.opened_at), *stage(invitation.submitted_at))
+        .where(invitation.status == "active")
+        .group_by(invitation.department)
     ).all()
-    stages: dict[str, dict[str, int]] = {
-        "invited": defaultdict(int),
-        "opened": defaultdict(int),
-        "submitted": defaultdict(int),
-    }
-    for department, invited, opened, submitted in rows:
+    names = ("invited", "opened", "submitted")
+    stages: dict[str, dict[str, Tally]] = {name: defaultdict(lambda: ZERO) for name in names}
+    for department, *figures in rows:
         region = territory.region_of_department(department) if department else ""
-        stages["invited"][region] += invited
-        stages["opened"][region] += opened
-        stages["submitted"][region] += submitted
+        for number, name in enumerate(names):
+            stages[name][region] += Tally(figures[2 * number], int(figures[2 * number + 1] or 0))
     regions = sorted({r for stage in stages.values() for r in stage}, key=lambda r: (r == "", r))
-    protected = {}
-    for name, by_region in stages.items():
-        table = {region: by_region.get(region, 0) for region in regions}
-        _, protected[name] = protect_table(table, sum(table.values()), k)
+    published = {
+        name: publish_table({region: by_region.get(region, ZERO) for region in regions}, k)
+        for name, by_region in stages.items()
+    }
     return [
         FunnelRow(
             region,
             territory.REGIONS.get(region, "Région non renseignée"),
-            protected["invited"][region].count,
-            protected["opened"][region].count,
-            protected["submitted"][region].count,
+            published["invited"][region],
+            published["opened"][region],
+            published["submitted"][region],
         )
         for region in regions
     ]
@@ -377,22 +379,26 @@ def activity_by_week(
     first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
     since = datetime.combine(first, datetime.min.time())
     sources = {
-        # Imported past answers are not activity: only answers given through an invitation link.
-        "survey": select(SurveyResponse.submitted_at).where(
-            SurveyResponse.source == "invitation", SurveyResponse.submitted_at >= since
+        # Read on the invitation's side (the answers carry no time); imported answers are not activity.
+        "survey": select(SurveyInvitation.submitted_at, SurveyInvitation.record_key).where(
+            SurveyInvitation.submitted_at >= since
         ),
-        "applications": select(JobApplication.created_at).where(JobApplication.created_at >= since),
-        "registrations": select(Registration.created_at).where(Registration.created_at >= since),
+        "applications": select(JobApplication.created_at, JobApplication.record_key).where(
+            JobApplication.created_at >= since
+        ),
+        "registrations": select(Registration.created_at, Registration.record_key).where(
+            Registration.created_at >= since
+        ),
     }
     starts = [first + timedelta(days=7 * n) for n in range(weeks)]
     rows = []
     for kind, query in sources.items():
-        counts = dict.fromkeys(starts, 0)
-        for (moment,) in session.execute(query):
+        tallies = dict.fromkeys(starts, ZERO)
+        for moment, record_key in session.execute(query):
             monday = moment.date() - timedelta(days=moment.weekday())
-            if monday in counts:  # (a clock set a little ahead could date something next week)
-                counts[monday] += 1
+            if monday in tallies:  # (a clock set a little ahead could date something next week)
+                tallies[monday] += Tally(1, record_key)
         # Each week stands alone (no total shown), so only the small weeks themselves are hidden.
-        hidden = hidden_cells({week.isoformat(): count for week, count in counts.items()}, k, additive=False)
-        rows += [ActivityWeek(week, kind, None if week.isoformat() in hidden else counts[week]) for week in starts]
+        published = publish_table({week.isoformat(): tally for week, tally in tallies.items()}, k, additive=False)
+        rows += [ActivityWeek(week, kind, published[week.isoformat()]) for week in starts]
     return rows

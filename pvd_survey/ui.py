@@ -40,11 +40,11 @@ def _release_runtime(runtime: Runtime) -> None:
 
 @st.cache_resource(show_spinner="Préparation de la base de données…", on_release=_release_runtime)
 def _runtime(database_url: str, start_sender: bool) -> Runtime:
+    settings = load_settings()
     engine = db.make_engine(database_url)
-    db.migrate(engine)
+    db.migrate(engine, settings.secret_key)
     factory = db.make_session_factory(engine)
     stop = threading.Event()
-    settings = load_settings()
     # The thread also runs the work due at a given time (postings past their deadline, meeting reminders),
     # so it runs even without SMTP; it then only writes to the outbox.
     if start_sender:

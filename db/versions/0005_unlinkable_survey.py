@@ -1,0 +1,225 @@
+"""unlinkable survey: no link between invitations and answers, release pool, cell keys
+
+Moves existing data to the new design:
+- the invitation -> response foreign key is dropped; each invitation gets a random respondent salt, and
+  the response it pointed to gets the keyed hash of that salt (server key), so the person's link still
+  finds it while nothing stored leads from one to the other;
+- drafts leave the invitation rows and are sealed (encrypted with the server key) on the answers' side;
+- responses are rewritten in random order with random ids and record keys, without their times;
+- record keys for invitations, applications and registrations; counts rebuilt with their key sums.
+
+The server key comes from db.migrate(engine, secret_key) or, failing that, from the settings.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-01 15:40:00
+"""
+
+import random
+import secrets
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+from alembic import context, op
+from sqlalchemy.orm import Session
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+ANSWER_COLUMNS = (
+    "start_month",
+    "start_period",
+    "employer",
+    "gender",
+    "experience",
+    "diploma",
+    "training_field",
+    "department",
+    "region",
+)
+
+
+def _random_key_sql(dialect: str) -> str:
+    return "abs(random()) % 256" if dialect == "sqlite" else "floor(random() * 256)::int"
+
+
+def _server_key() -> str:
+    key = context.config.attributes.get("secret_key")
+    if key:
+        return key
+    from pvd_survey.config import load_settings
+
+    return load_settings().secret_key
+
+
+def _response_table() -> None:
+    op.create_table(
+        "survey_response",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("respondent_ref", sa.String(length=64), nullable=True),
+        sa.Column("start_month", sa.String(length=7), nullable=True),
+        sa.Column("start_period", sa.String(length=7), nullable=True),
+        sa.Column("employer", sa.String(length=20), nullable=True),
+        sa.Column("gender", sa.String(length=20), nullable=True),
+        sa.Column("experience", sa.String(length=20), nullable=True),
+        sa.Column("diploma", sa.String(length=20), nullable=True),
+        sa.Column("training_field", sa.String(length=400), nullable=False),
+        sa.Column("department", sa.String(length=3), nullable=True),
+        sa.Column("region", sa.String(length=2), nullable=True),
+        sa.Column("record_key", sa.Integer(), nullable=False),
+        sa.CheckConstraint("source IN ('invitation', 'import')", name=op.f("ck_survey_response_source")),
+        sa.CheckConstraint("record_key >= 0 AND record_key < 256", name=op.f("ck_survey_response_record_key")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_response")),
+        sa.UniqueConstraint("respondent_ref", name=op.f("uq_survey_response_respondent_ref")),
+        sqlite_with_rowid=False,
+    )
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    dialect = bind.dialect.name
+    random_key = _random_key_sql(dialect)
+
+    for name in ("survey_draft", "survey_pool"):
+        op.create_table(
+            name,
+            sa.Column("ref", sa.String(length=64), nullable=False),
+            sa.Column("sealed", sa.LargeBinary(), nullable=False),
+            sa.PrimaryKeyConstraint("ref", name=op.f(f"pk_{name}")),
+            sqlite_with_rowid=False,
+        )
+    release = op.create_table(
+        "survey_release",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("released_at", sa.DateTime(), nullable=True),
+        sa.Column("last_group_size", sa.Integer(), nullable=False),
+        sa.Column("groups", sa.Integer(), nullable=False),
+        sa.CheckConstraint("id = 1", name=op.f("ck_survey_release_single_row")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_release")),
+    )
+    op.bulk_insert(release, [{"id": 1, "released_at": None, "last_group_size": 0, "groups": 0}])
+
+    for table in ("job_application", "registration", "survey_invitation"):
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("record_key", sa.Integer(), nullable=False, server_default="0"))
+        op.execute(f"UPDATE {table} SET record_key = {random_key}")
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column("record_key", server_default=None)
+    with op.batch_alter_table("survey_count") as batch:
+        batch.add_column(sa.Column("key_sum", sa.BigInteger(), nullable=False, server_default="0"))
+    with op.batch_alter_table("survey_count") as batch:
+        batch.alter_column("key_sum", server_default=None)
+    with op.batch_alter_table("survey_invitation") as batch:
+        batch.add_column(sa.Column("respondent_salt", sa.String(length=64), nullable=True))
+
+    # Read what has to move before the old columns and table go.
+    invitations = bind.execute(sa.text("SELECT id, draft, response_id FROM survey_invitation")).all()
+    responses = bind.execute(sa.text(f"SELECT id, source, {', '.join(ANSWER_COLUMNS)} FROM survey_response")).all()
+    salts = {invitation_id: secrets.token_hex(32) for invitation_id, _, _ in invitations}
+    for invitation_id, salt in salts.items():
+        bind.execute(
+            sa.text("UPDATE survey_invitation SET respondent_salt = :salt WHERE id = :id"),
+            {"salt": salt, "id": invitation_id},
+        )
+    needs_key = any(draft or response_id for _, draft, response_id in invitations)
+    keys = SimpleNamespace(secret_key=_server_key() if needs_key else "")
+
+    from pvd_survey import survey
+
+    ref_of_response = {}
+    drafts = []
+    for invitation_id, draft, response_id in invitations:
+        if not (draft or response_id):
+            continue
+        refs = survey._refs(keys, salts[invitation_id])
+        if response_id is not None:
+            ref_of_response[response_id] = refs.response
+        if draft:
+            if isinstance(draft, str):  # (SQLite's JSON read through text())
+                import json
+
+                draft = json.loads(draft)
+            drafts.append({"ref": refs.draft, "sealed": survey._seal(keys, draft, refs.draft)})
+
+    with op.batch_alter_table("survey_invitation") as batch:
+        batch.drop_constraint("uq_survey_invitation_response_id", type_="unique")
+        batch.drop_constraint("fk_survey_invitation_response_id_survey_response", type_="foreignkey")
+        batch.drop_column("response_id")
+        batch.drop_column("draft")
+        batch.drop_column("draft_saved_at")
+        batch.alter_column("respondent_salt", existing_type=sa.String(length=64), nullable=False)
+    with op.batch_alter_table("survey_response") as batch:
+        batch.drop_index("ix_survey_response_submitted_at")
+    op.drop_table("survey_response")
+    _response_table()
+
+    rows = []
+    for response in responses:
+        values = dict(zip(("id", "source", *ANSWER_COLUMNS), response, strict=True))
+        old_id = values.pop("id")
+        values.update(
+            id=secrets.token_hex(16),
+            respondent_ref=ref_of_response.get(old_id),
+            record_key=secrets.randbelow(256),
+        )
+        rows.append(values)
+    random.SystemRandom().shuffle(rows)
+    metadata = sa.MetaData()
+    metadata.reflect(bind, only=("survey_response", "survey_draft"))
+    if rows:
+        bind.execute(metadata.tables["survey_response"].insert(), rows)
+    if drafts:
+        bind.execute(metadata.tables["survey_draft"].insert(), drafts)
+    # The counts are rebuilt with their key sums (the code of this revision's recount).
+    survey.recount(Session(bind=bind))
+
+
+def downgrade() -> None:
+    # For development only: the links cannot come back (nothing stored leads from an invitation to its
+    # answers), so the old structure is rebuilt empty of answers, drafts and counts.
+    op.drop_table("survey_response")
+    op.create_table(
+        "survey_response",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("start_month", sa.String(length=7), nullable=True),
+        sa.Column("start_period", sa.String(length=7), nullable=True),
+        sa.Column("employer", sa.String(length=20), nullable=True),
+        sa.Column("gender", sa.String(length=20), nullable=True),
+        sa.Column("experience", sa.String(length=20), nullable=True),
+        sa.Column("diploma", sa.String(length=20), nullable=True),
+        sa.Column("training_field", sa.String(length=400), nullable=False),
+        sa.Column("department", sa.String(length=3), nullable=True),
+        sa.Column("region", sa.String(length=2), nullable=True),
+        sa.Column("submitted_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint("source IN ('invitation', 'import')", name=op.f("ck_survey_response_source")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_response")),
+    )
+    with op.batch_alter_table("survey_response") as batch:
+        batch.create_index("ix_survey_response_submitted_at", ["submitted_at"], unique=False)
+    with op.batch_alter_table("survey_invitation") as batch:
+        batch.add_column(sa.Column("draft", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("draft_saved_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("response_id", sa.Integer(), nullable=True))
+        batch.create_unique_constraint("uq_survey_invitation_response_id", ["response_id"])
+        batch.create_foreign_key(
+            "fk_survey_invitation_response_id_survey_response",
+            "survey_response",
+            ["response_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+        batch.drop_column("respondent_salt")
+    for table in ("job_application", "registration", "survey_invitation"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("record_key")
+    with op.batch_alter_table("survey_count") as batch:
+        batch.drop_column("key_sum")
+    op.execute("DELETE FROM survey_count")
+    op.drop_table("survey_release")
+    op.drop_table("survey_pool")
+    op.drop_table("survey_draft")
