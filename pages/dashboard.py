@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import charts, exports, meetings, stats, territory, ui
+from pvd_survey import charts, disclosure, exports, meetings, stats, survey, territory, ui
 from pvd_survey.errors import DomainError
+from pvd_survey.models import paris_time
 from pvd_survey.survey_questions import BASELINE_SOURCE, EMPLOYER, option_label, period_options
 
 ui.guard("dashboard")
@@ -70,12 +71,24 @@ def render_figures() -> None:
     """Survey figures: charts, tables and downloads."""
     with ui.read() as session:
         figures = stats.survey_stats(session, filters, k=k)
+        release = survey.release_state(session, k)
     updated = datetime.now(ZoneInfo("Europe/Paris")).strftime("%H:%M:%S")
     top = st.columns([1, 3])
     top[0].metric("Répondants", "masqué" if figures.isolated else figures.respondents)
+    released = (
+        f"Chiffres publiés le {paris_time(release.released_at, '%d/%m/%Y à %H:%M')}"
+        if release.released_at
+        else "Aucun chiffre publié pour l'instant"
+    )
     top[1].caption(
-        f"Mis à jour à {updated} (actualisation automatique toutes les {settings.dashboard_refresh_seconds} s). "
-        f"Population : {filters.describe()}. Aucun chiffre portant sur moins de {k} personnes n'est affiché."
+        f"{released} ; ils changent par groupes d'au moins {k} réponses nouvelles, modifiées ou retirées "
+        f"({release.waiting} en attente du prochain groupe). Vérifié à {updated} (actualisation automatique "
+        f"toutes les {settings.dashboard_refresh_seconds} s). Population : {filters.describe()}."
+    )
+    st.caption(
+        f"Protection des répondants : aucun chiffre portant sur moins de {k} personnes n'est affiché, et chaque "
+        f"chiffre est perturbé de {disclosure.MAX_NOISE} au plus (méthode des clés de cellule de l'ONS et de "
+        "l'ABS) ; un même chiffre a toujours la même valeur, à l'écran comme dans les téléchargements."
     )
     if figures.isolated:
         st.warning(

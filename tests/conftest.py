@@ -33,6 +33,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_BACKEND = os.environ.get("PVD_TEST_DATABASE", "sqlite").strip().lower()
 PG_ADMIN_URL = os.environ.get("PVD_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 STRONG_PASSWORD = "cheval-batterie-agrafe-42"
+# The survey's server key for every test and every command they start (PostgreSQL requires one).
+TEST_SECRET_KEY = "test-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+os.environ.setdefault("PVD_SECRET_KEY", TEST_SECRET_KEY)
 
 if TEST_BACKEND not in ("sqlite", "postgresql"):
     raise pytest.UsageError(f"PVD_TEST_DATABASE must be sqlite or postgresql, not {TEST_BACKEND!r}")
@@ -123,7 +126,12 @@ def session(factory: sessionmaker[Session]) -> Iterator[Session]:
 def settings(database_url: str) -> Settings:
     """Settings for service tests: this database, fast password hashing, no SMTP."""
     return load_settings(
-        {"PVD_DATABASE_URL": database_url, "PVD_ARGON2_PROFILE": "fast-tests", "PVD_BASE_URL": "http://pvd.test"},
+        {
+            "PVD_DATABASE_URL": database_url,
+            "PVD_ARGON2_PROFILE": "fast-tests",
+            "PVD_BASE_URL": "http://pvd.test",
+            "PVD_SECRET_KEY": TEST_SECRET_KEY,
+        },
         secrets_path=Path("/nonexistent"),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import date, datetime, timedelta
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 
 from pvd_survey import db, mail, stats, survey
 from pvd_survey.errors import DomainError
-from pvd_survey.models import SurveyCount, SurveyInvitation, SurveyResponse, utcnow
+from pvd_survey.models import SurveyCount, SurveyDraft, SurveyInvitation, SurveyPool, SurveyResponse, utcnow
 from pvd_survey.survey_questions import InvalidAnswers, start_period, validate_answers
 
 TODAY = date(2026, 11, 22)
@@ -34,6 +35,16 @@ def invite_one(factory, settings, email="cp@example.fr", department=None):
     with factory.begin() as session:
         survey.invite(session, [survey.InvitationEntry(1, email, department)], settings)
         return token_from_outbox(session, email)
+
+
+def small_k(settings, k=2):
+    """Settings whose release groups are small enough for a test of a few people."""
+    return dataclasses.replace(settings, disclosure_k=k)
+
+
+def count_rows(factory, model):
+    with db.read_only(factory) as session:
+        return session.scalar(select(func.count()).select_from(model))
 
 
 def count_responses(factory):
@@ -143,9 +154,9 @@ def test_token_is_stored_hashed(factory, settings):
 
 
 @pytest.mark.parametrize("token", [None, "", "abc", "x" * 500])
-def test_invalid_links_are_refused(factory, token):
+def test_invalid_links_are_refused(factory, settings, token):
     with factory.begin() as session, pytest.raises(DomainError) as caught:
-        survey.open_survey(session, token)
+        survey.open_survey(session, token, settings)
     assert caught.value.code == "invalid_link"
 
 
@@ -153,10 +164,10 @@ def test_opening_records_first_time_only(factory, settings):
     token = invite_one(factory, settings)
     first = utcnow()
     with factory.begin() as session:
-        opened = survey.open_survey(session, token, now=first)
+        opened = survey.open_survey(session, token, settings, now=first)
         assert opened.form == {} and not opened.submitted
     with factory.begin() as session:
-        survey.open_survey(session, token, now=first + timedelta(hours=1))
+        survey.open_survey(session, token, settings, now=first + timedelta(hours=1))
     with db.read_only(factory) as session:
         assert session.scalar(select(SurveyInvitation.opened_at)) == first
 
@@ -164,34 +175,42 @@ def test_opening_records_first_time_only(factory, settings):
 def test_draft_is_restored_when_the_link_is_opened_again(factory, settings):
     token = invite_one(factory, settings)
     with factory.begin() as session:
-        survey.save_draft(session, token, {"employer": "commune", "training_field": ["architecture"], "junk": "x"})
+        raw = {"employer": "commune", "training_field": ["architecture"], "junk": "x"}
+        survey.save_draft(session, token, raw, settings)
     with factory.begin() as session:
-        opened = survey.open_survey(session, token)
+        opened = survey.open_survey(session, token, settings)
     assert opened.form == {"employer": "commune", "training_field": ["architecture"]}
-    assert opened.draft_saved_at is not None
+    assert opened.has_draft and not opened.submitted
+    # The draft is sealed: its answers are not readable in the database.
+    with db.read_only(factory) as session:
+        sealed = session.scalar(select(SurveyDraft.sealed))
+    assert b"commune" not in sealed and b"architecture" not in sealed
 
 
 def test_submit_then_resubmit_updates_the_same_response(factory, settings):
-    token = invite_one(factory, settings)
+    settings = small_k(settings)
+    token, other = invite_one(factory, settings), invite_one(factory, settings, "autre@example.fr")
     with factory.begin() as session:
-        assert survey.submit(session, token, GOOD, today=TODAY) is True
+        assert survey.submit(session, token, GOOD, settings, today=TODAY) is True
+        assert survey.submit(session, other, GOOD, settings, today=TODAY) is True  # completes a group of 2
     with factory.begin() as session:
-        reopened = survey.open_survey(session, token)
-        assert reopened.submitted and reopened.form["gender"] == "femme"
-        assert survey.submit(session, token, {**GOOD, "gender": "homme"}, today=TODAY) is False
-    assert count_responses(factory) == 1
+        reopened = survey.open_survey(session, token, settings)
+        assert reopened.submitted and not reopened.pending and reopened.form["gender"] == "femme"
+        assert survey.submit(session, token, {**GOOD, "gender": "homme"}, settings, today=TODAY) is False
+        assert survey.open_survey(session, token, settings).pending
+        survey.submit(session, other, {**GOOD, "gender": "homme"}, settings, today=TODAY)
+    assert count_responses(factory) == 2
     with db.read_only(factory) as session:
         figures = stats.survey_stats(session, stats.Filters(), k=1, today=TODAY)
-        assert session.scalar(select(SurveyResponse.gender)) == "homme"
-    assert figures.respondents == 1
-    assert figures.figures["gender"].cells["homme"].count == 1
+        assert set(session.scalars(select(SurveyResponse.gender))) == {"homme"}
     assert figures.figures["gender"].cells["femme"].count == 0
+    assert figures.figures["gender"].cells["homme"].count == 2
 
 
 def test_invalid_submission_stores_nothing(factory, settings):
     token = invite_one(factory, settings)
     with factory.begin() as session, pytest.raises(InvalidAnswers):
-        survey.submit(session, token, {**GOOD, "employer": None}, today=TODAY)
+        survey.submit(session, token, {**GOOD, "employer": None}, settings, today=TODAY)
     assert count_responses(factory) == 0
     with db.read_only(factory) as session:
         assert session.scalar(select(func.count()).select_from(SurveyCount)) == 0
@@ -205,7 +224,7 @@ def test_double_click_stores_one_response(factory, settings):
     def click():
         barrier.wait()
         with factory.begin() as session:
-            outcomes.append(survey.submit(session, token, GOOD, today=TODAY))
+            outcomes.append(survey.submit(session, token, GOOD, settings, today=TODAY))
 
     threads = [threading.Thread(target=click) for _ in range(8)]
     for thread in threads:
@@ -213,26 +232,26 @@ def test_double_click_stores_one_response(factory, settings):
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == [False] * 7 + [True]
-    assert count_responses(factory) == 1
+    assert count_rows(factory, SurveyPool) == 1  # one waiting set of answers, not eight
     with db.read_only(factory) as session:
-        assert stats.survey_stats(session, stats.Filters(), k=1, today=TODAY).respondents == 1
+        assert survey.release_state(session, settings.disclosure_k).waiting == 1
 
 
 def test_revoked_and_replaced_links(factory, settings):
     token = invite_one(factory, settings)
     with factory.begin() as session:
-        survey.save_draft(session, token, {"employer": "epci"})
+        survey.save_draft(session, token, settings=settings, raw={"employer": "epci"})
         invitation_id = session.scalar(select(SurveyInvitation.id))
         survey.resend(session, invitation_id, settings)
     with factory.begin() as session:
         with pytest.raises(DomainError) as caught:
-            survey.open_survey(session, token)
+            survey.open_survey(session, token, settings)
         assert caught.value.code == "invalid_link"
         new_token = next(m for m in mail.list_messages(session) if m.subject.startswith("Rappel")).link.split("=")[1]
-        assert survey.open_survey(session, new_token).form == {"employer": "epci", "training_field": []}
+        assert survey.open_survey(session, new_token, settings).form == {"employer": "epci", "training_field": []}
         survey.revoke(session, invitation_id)
     with factory.begin() as session, pytest.raises(DomainError) as caught:
-        survey.submit(session, new_token, GOOD, today=TODAY)
+        survey.submit(session, new_token, GOOD, settings, today=TODAY)
     assert caught.value.code == "revoked_link"
     with factory.begin() as session, pytest.raises(DomainError) as caught:
         survey.resend(session, invitation_id, settings)
@@ -243,10 +262,10 @@ def test_closed_survey_refuses_links(factory, settings):
     token = invite_one(factory, settings)
     with factory.begin() as session:
         survey.set_closing_time(session, utcnow() + timedelta(days=1))
-        assert survey.open_survey(session, token).closes_at is not None
+        assert survey.open_survey(session, token, settings).closes_at is not None
         survey.set_closing_time(session, utcnow() - timedelta(minutes=1))
     with factory.begin() as session, pytest.raises(DomainError) as caught:
-        survey.submit(session, token, GOOD, today=TODAY)
+        survey.submit(session, token, GOOD, settings, today=TODAY)
     assert caught.value.code == "survey_closed"
     assert count_responses(factory) == 0
 
@@ -277,7 +296,7 @@ def test_import_rejects_a_wrong_header(header):
     assert caught.value.errors[0].line == 1
 
 
-def test_import_export_round_trip(factory):
+def test_import_export_round_trip(factory, settings):
     text = HEADER + (
         "2021-09,epci,femme,5to20,bac4_5,urbanisme_amenagement|architecture,21\n"
         ",,,,,,\n"
@@ -285,7 +304,7 @@ def test_import_export_round_trip(factory):
     )
     answers = survey.read_responses_csv("\ufeff" + text, TODAY)
     with factory.begin() as session:
-        assert survey.import_responses(session, answers) == 2  # the blank line is skipped
+        assert survey.import_responses(session, answers, small_k(settings)) == 2  # the blank line is skipped
     with db.read_only(factory) as session:
         exported = survey.export_responses_csv(session)
     assert sorted(exported.splitlines()) == sorted(
@@ -304,21 +323,91 @@ def test_recount_matches_incremental_counts(factory, settings):
         TODAY,
     )
     token = invite_one(factory, settings)
+    second = invite_one(factory, settings, "b@example.fr")
     with factory.begin() as session:
-        survey.import_responses(session, answers)
-        survey.submit(session, token, GOOD, today=TODAY)
+        survey.import_responses(session, answers, small_k(settings))
+        survey.submit(session, token, GOOD, small_k(settings), today=TODAY)
+        survey.submit(session, second, GOOD, small_k(settings), today=TODAY)
     with factory.begin() as session:
-        incremental = {tuple(r[:6]): r[6] for r in session.execute(select(SurveyCount.__table__)) if r[6]}
+        incremental = {tuple(r[:6]): tuple(r[6:]) for r in session.execute(select(SurveyCount.__table__)) if r[6]}
         survey.recount(session)
     with db.read_only(factory) as session:
-        rebuilt = {tuple(r[:6]): r[6] for r in session.execute(select(SurveyCount.__table__))}
+        rebuilt = {tuple(r[:6]): tuple(r[6:]) for r in session.execute(select(SurveyCount.__table__))}
     assert rebuilt == incremental
+    assert any(key_sum for _, key_sum in rebuilt.values())  # the cell keys are rebuilt too
 
 
 def test_submission_time_is_not_exported(factory, settings):
-    token = invite_one(factory, settings)
+    settings = small_k(settings)
+    first, second = invite_one(factory, settings), invite_one(factory, settings, "b@example.fr")
     with factory.begin() as session:
-        survey.submit(session, token, GOOD, today=TODAY, now=datetime(2026, 11, 1, 10, 0))
+        survey.submit(session, first, GOOD, settings, today=TODAY, now=datetime(2026, 11, 1))
+        survey.submit(session, second, GOOD, settings, today=TODAY)
     with db.read_only(factory) as session:
         exported = survey.export_responses_csv(session)
+    assert exported.count("\n") == 3
     assert "2026-11-01" not in exported and "cp@example.fr" not in exported
+
+
+# ---------------------------------------------------------------------------- release in groups, withdrawal
+
+
+def test_answers_wait_until_k_then_are_released_together(factory, settings):
+    settings = small_k(settings, 3)
+    tokens = [invite_one(factory, settings, f"cp{n}@example.fr") for n in range(3)]
+    for token in tokens[:2]:
+        with factory.begin() as session:
+            survey.submit(session, token, GOOD, settings, today=TODAY)
+    assert count_responses(factory) == 0 and count_rows(factory, SurveyCount) == 0
+    with db.read_only(factory) as session:
+        state = survey.release_state(session, 3)
+    assert (state.waiting, state.released_at) == (2, None)
+    with factory.begin() as session:
+        survey.submit(session, tokens[2], {**GOOD, "gender": "homme"}, settings, today=TODAY)
+    assert count_responses(factory) == 3 and count_rows(factory, SurveyPool) == 0
+    with db.read_only(factory) as session:
+        state = survey.release_state(session, 3)
+        figures = stats.survey_stats(session, stats.Filters(), k=1, today=TODAY)
+    assert (state.waiting, state.last_group_size) == (0, 3) and state.released_at is not None
+    assert figures.figures["gender"].cells["homme"].count == 1
+
+
+def test_withdrawal_leaves_the_figures_with_the_next_group(factory, settings):
+    settings = small_k(settings)
+    first, second, third = (invite_one(factory, settings, f"cp{n}@example.fr") for n in range(3))
+    with factory.begin() as session:
+        survey.submit(session, first, GOOD, settings, today=TODAY)
+        survey.submit(session, second, GOOD, settings, today=TODAY)
+    with factory.begin() as session:
+        survey.withdraw(session, first, settings)
+        opened = survey.open_survey(session, first, settings)
+        assert not opened.submitted and opened.pending and opened.form == {}
+        with pytest.raises(DomainError) as caught:
+            survey.withdraw(session, first, settings)
+        assert caught.value.code == "nothing_to_withdraw"
+    assert count_responses(factory) == 2  # still counted until a group is complete
+    with factory.begin() as session:
+        survey.submit(session, third, GOOD, settings, today=TODAY)
+    assert count_responses(factory) == 2  # one gone, one new
+    with factory.begin() as session:
+        assert survey.submit(session, first, GOOD, settings, today=TODAY) is True  # answering again
+        survey.withdraw(session, first, settings)  # never counted: simply dropped
+    assert count_rows(factory, SurveyPool) == 0
+
+
+def test_resent_link_reaches_the_same_draft_and_answers(factory, settings):
+    settings = small_k(settings)
+    token, second, third = (invite_one(factory, settings, f"{n}@example.fr") for n in ("cp", "b", "c"))
+    with factory.begin() as session:
+        survey.submit(session, token, GOOD, settings, today=TODAY)
+        survey.submit(session, second, GOOD, settings, today=TODAY)
+        invitation_id = session.scalar(select(SurveyInvitation.id).where(SurveyInvitation.email == "cp@example.fr"))
+        survey.resend(session, invitation_id, settings)
+    with factory.begin() as session:
+        new_token = next(m for m in mail.list_messages(session) if m.subject.startswith("Rappel")).link.split("=")[1]
+        opened = survey.open_survey(session, new_token, settings)
+        assert opened.submitted and opened.form["gender"] == "femme"
+        assert survey.submit(session, new_token, {**GOOD, "gender": "homme"}, settings, today=TODAY) is False
+        survey.submit(session, third, GOOD, settings, today=TODAY)
+    with db.read_only(factory) as session:
+        assert sorted(session.scalars(select(SurveyResponse.gender))) == ["femme", "femme", "homme"]
