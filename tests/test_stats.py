@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -13,12 +16,23 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from pvd_survey import db, demo, stats, survey
-from pvd_survey.disclosure import hidden_cells, protect_table
+from pvd_survey.config import load_settings
+from pvd_survey.disclosure import MAX_NOISE, Tally, hidden_cells, protect_table
 from pvd_survey.errors import DomainError
-from pvd_survey.models import SurveyCount, SurveyResponse
+from pvd_survey.models import SurveyCount, SurveyPool, SurveyResponse
 from pvd_survey.survey_questions import BASELINE_2022, Answers
+from tests.conftest import TEST_SECRET_KEY
 
 TODAY = date(2026, 11, 22)
+# Loading test data releases it at once (a group of one); the figures are then read with the k under test.
+RELEASE_AT_ONCE = dataclasses.replace(
+    load_settings({"PVD_SECRET_KEY": TEST_SECRET_KEY}, secrets_path=Path("/nonexistent")), disclosure_k=1
+)
+
+
+def near(published: int | None, true: int) -> bool:
+    """A published count is the true one moved by the documented perturbation at most."""
+    return published is not None and abs(published - true) <= MAX_NOISE
 
 
 def answers(**values) -> Answers:
@@ -32,7 +46,8 @@ def load(factory, rows: list[Answers]) -> None:
     with factory.begin() as session:
         session.execute(delete(SurveyCount))
         session.execute(delete(SurveyResponse))
-        survey.import_responses(session, rows)
+        session.execute(delete(SurveyPool))
+        survey.import_responses(session, rows, RELEASE_AT_ONCE)
 
 
 def figures(factory, k=5, **filters):
@@ -63,15 +78,17 @@ def test_multi_choice_tables_only_hide_small_cells():
 
 
 def test_small_base_hides_the_whole_table():
-    base, cells = protect_table({"a": 3, "b": 1}, 4, k=5)
+    base, cells = protect_table({"a": Tally(3, 10), "b": Tally(1, 7)}, Tally(4, 17), k=5)
     assert base is None and all(cell.suppressed for cell in cells.values())
 
 
 @given(st.dictionaries(st.sampled_from("abcdefgh"), st.integers(0, 40), min_size=1), st.integers(2, 10))
 def test_suppressed_tables_never_leak(counts, k):
-    base, cells = protect_table(counts, sum(counts.values()), k)
+    tallies = {key: Tally(count, 37 * count) for key, count in counts.items()}
+    base, cells = protect_table(tallies, Tally(sum(counts.values()), 1), k)
     shown = {key: cell.count for key, cell in cells.items() if not cell.suppressed}
     assert all(count == 0 or count >= k for count in shown.values())
+    assert all(near(count, counts[key]) and (count == 0) == (counts[key] == 0) for key, count in shown.items())
     if base is None:
         return
     hidden = [key for key, cell in cells.items() if cell.suppressed]
@@ -79,7 +96,7 @@ def test_suppressed_tables_never_leak(counts, k):
     # and that sum is not a small group either.
     assert len(hidden) != 1
     if hidden:
-        assert base - sum(shown.values()) >= k
+        assert sum(counts[key] for key in hidden) >= k
 
 
 # ---------------------------------------------------------------------------- figures from the database
@@ -105,19 +122,24 @@ def test_counts_shares_and_comparison_with_2022(factory):
     ] * 6
     load(factory, rows)
     result = figures(factory)
-    assert result.respondents == 20
+    assert near(result.respondents, 20)
     gender = result.figures["gender"]
-    assert gender.answered == 20
-    assert (gender.cells["femme"].count, gender.cells["femme"].share) == (14, 70.0)
+    femme = gender.cells["femme"]
+    assert near(gender.answered, 20) and near(femme.count, 14)
+    # Shares are computed from the published counts.
+    assert femme.share == round(100 * femme.count / gender.answered, 1)
     training = result.figures["training_field"]
-    assert training.cells["urbanisme_amenagement"].share == 100.0 and training.cells["architecture"].share == 70.0
-    assert result.figures["region"].cells["27"].count == 14  # Bourgogne-Franche-Comté
-    assert result.figures["start_period"].cells["2022-S1"].count == 6
+    urbanisme, architecture = training.cells["urbanisme_amenagement"], training.cells["architecture"]
+    assert urbanisme.count == training.answered  # the same 20 people: the same cell, the same value
+    assert urbanisme.share == 100.0 and architecture.share == round(100 * architecture.count / training.answered, 1)
+    assert near(result.figures["region"].cells["27"].count, 14)  # Bourgogne-Franche-Comté
+    assert abs(result.figures["start_period"].cells["2022-S1"].count - 6) <= 1  # k + 1: at most one
     rows_by_key = {(r["question"], r["option"]): r for r in stats.stats_rows(result)}
     assert rows_by_key[("gender", "femme")]["share_2022"] == 70
-    assert rows_by_key[("gender", "femme")]["difference_points"] == 0.0
+    assert rows_by_key[("gender", "femme")]["difference_points"] == round(femme.share - 70, 1)
     assert rows_by_key[("start_period", "2022-S1")]["share_2022"] == 24  # the May 2022 bucket
-    assert rows_by_key[("employer", "commune")]["difference_points"] == round(30.0 - 38, 1)
+    commune = result.figures["employer"].cells["commune"]
+    assert rows_by_key[("employer", "commune")]["difference_points"] == round(commune.share - 38, 1)
 
 
 def test_filters_and_isolating_filters(factory):
@@ -126,7 +148,7 @@ def test_filters_and_isolating_filters(factory):
     ] * 3
     load(factory, rows)
     narrowed = figures(factory, region="27")
-    assert narrowed.respondents == 8 and narrowed.figures["gender"].cells["femme"].count == 8
+    assert near(narrowed.respondents, 8) and narrowed.figures["gender"].cells["femme"].count == narrowed.respondents
     isolated = figures(factory, department="29")
     assert isolated.isolated and isolated.to_json()["suppressed"] is True
     assert all(c.suppressed for f in isolated.figures.values() for c in f.cells.values())
@@ -161,7 +183,8 @@ def test_csv_has_bom_and_formula_free_labels(factory):
     load(factory, [answers(gender="femme")] * 6)
     text = stats.stats_csv(figures(factory), bom=True)
     assert text.startswith("\ufeffquestion,question_label,option,option_label,answered,count,share")
-    assert "gender,Genre,femme,Femme,6,6,100.0,False,70,30.0" in text
+    line = re.search(r"^gender,Genre,femme,Femme,(\d+),(\d+),100.0,False,70,30.0$", text, re.MULTILINE)
+    assert line and line[1] == line[2] and abs(int(line[1]) - 6) <= 1
 
 
 # ---------------------------------------------------------------------------- property: random data and filters
@@ -201,17 +224,18 @@ def test_random_data_and_filters_never_disclose_small_cells(factory, rows, filte
     if result.isolated:
         assert 0 < len(matching) < k
         return
-    assert result.respondents == len(matching)
+    assert near(result.respondents, len(matching)) and (result.respondents == 0) == (not matching)
     for code, figure in result.figures.items():
         truth = _true_counts(matching, code)
         shown = {o: c.count for o, c in figure.cells.items() if not c.suppressed}
         assert all(count == 0 or count >= k for count in shown.values()), (code, shown)
-        assert all(truth.get(o, 0) == count for o, count in shown.items()), code  # shown figures are true
+        # Shown figures are the true ones moved by the perturbation at most; zero stays zero.
+        assert all(near(count, truth.get(o, 0)) and (count == 0) == (not truth.get(o)) for o, count in shown.items())
         hidden = [o for o, c in figure.cells.items() if c.suppressed]
         if figure.answered is not None and not figure.multiple:
             assert len(hidden) != 1, code
             if hidden:
-                assert figure.answered - sum(shown.values()) >= k
+                assert sum(truth.get(o, 0) for o in hidden) >= k
 
 
 def _matches(row: Answers, filters: dict) -> bool:
@@ -246,34 +270,46 @@ def test_imported_2022_file_reproduces_the_published_percentages(factory):
         for option, share in shares.items():
             if question == "start_period":
                 option = "2022-S1" if option == "2022" else option
-            assert round(computed[question]["options"][option]["share"]) == share, (question, option)
-    assert result.respondents == 704
+            # Published shares are whole percentages; counts and base move by 2 at most out of 704.
+            assert abs(computed[question]["options"][option]["share"] - share) <= 0.5 + 100 * 4 / 700, (
+                question,
+                option,
+            )
+    assert near(result.respondents, 704)
 
 
 def test_a_filtered_dimension_shows_only_its_filtered_value(factory):
     load(factory, [answers(start_month="2021-03", employer="epci")] * 6 + [answers(start_month="2021-09")] * 7)
     result = figures(factory, start_period="2021-S1")
-    assert result.respondents == 6
+    assert abs(result.respondents - 6) <= 1
     periods = {o: c.count for o, c in result.figures["start_period"].cells.items() if c.count}
-    assert periods == {"2021-S1": 6}
+    assert periods == {"2021-S1": result.respondents}  # the same people, the same cell, the same value
     employers = figures(factory, employer="epci").figures["employer"].cells
-    assert {o: c.count for o, c in employers.items() if c.count} == {"epci": 6}
+    assert {o: c.count for o, c in employers.items() if c.count} == {"epci": result.respondents}
 
 
 def test_activity_by_week_counts_each_kind_and_hides_small_weeks(session, settings):
     from datetime import datetime, timedelta
 
     from pvd_survey import meetings
-    from pvd_survey.models import SurveyResponse
+    from pvd_survey.models import SurveyInvitation
     from tests.test_meetings import meeting_form, person
 
     today = date.today()
     monday = today - timedelta(days=today.weekday())
     this_week = datetime.combine(monday, datetime.min.time()) + timedelta(hours=10)
+    # Answers are dated on the invitation's side only (the answers themselves carry no time).
     for moment, count in ((this_week, 5), (this_week - timedelta(days=7), 2)):
-        for _ in range(count):
-            session.add(SurveyResponse(source="invitation", training_field="", submitted_at=moment, updated_at=moment))
-    session.add(SurveyResponse(source="import", training_field="", submitted_at=this_week, updated_at=this_week))
+        for number in range(count):
+            session.add(
+                SurveyInvitation(
+                    email=f"{moment.date()}-{number}@example.fr",
+                    token_hash=f"{moment.date()}-{number}",
+                    respondent_salt="x",
+                    submitted_at=moment,
+                )
+            )
+    survey.import_responses(session, [answers()], RELEASE_AT_ONCE)  # imported: not activity
     meeting_id = meetings.create_meeting(session, meeting_form(capacity=50))
     for number in range(6):
         meetings.register(session, meeting_id, person(number), settings)
@@ -281,8 +317,29 @@ def test_activity_by_week_counts_each_kind_and_hides_small_weeks(session, settin
     rows = stats.activity_by_week(session, k=5, weeks=3, today=today)
     table = {(row.week, row.kind): row.count for row in rows}
     assert [row.week for row in rows[:3]] == [monday - timedelta(days=14), monday - timedelta(days=7), monday]
-    assert table[(monday, "survey")] == 5  # the imported answer is not activity
+    assert table[(monday, "survey")] == 5  # (k: no noise) the imported answer is not activity
     assert table[(monday - timedelta(days=7), "survey")] is None  # 2 answers: hidden
     assert table[(monday - timedelta(days=14), "survey")] == 0
-    assert table[(monday, "registrations")] == 6
+    assert abs(table[(monday, "registrations")] - 6) <= 1
     assert table[(monday, "applications")] == 0
+
+
+# ---------------------------------------------------------------------------- the perturbation table
+
+
+@pytest.mark.parametrize("k", [2, 5, 10])
+def test_perturbation_has_zero_mean_bounded_noise_and_never_publishes_a_small_count(k):
+    from pvd_survey.disclosure import KEY_SPACE, noise, perturb
+
+    for count in range(k, k + 60):
+        noises = [noise(count, key, k) for key in range(KEY_SPACE)]
+        assert sum(noises) == 0, count  # exactly zero mean over the uniform cell keys
+        assert max(abs(n) for n in noises) <= MAX_NOISE
+        assert all(perturb(Tally(count, key), k) >= k for key in range(KEY_SPACE))
+    assert {noise(k, key, k) for key in range(KEY_SPACE)} == {0}
+    assert {noise(k + 1, key, k) for key in range(KEY_SPACE)} == {-1, 0, 1}
+    variance = sum(noise(k + 7, key, k) ** 2 for key in range(KEY_SPACE)) / KEY_SPACE
+    assert round(variance, 2) == 0.80
+    assert perturb(Tally(0, 9), k) == 0 and all(perturb(Tally(c, 3), k) is None for c in range(1, k))
+    # The same cell (count and key) always gives the same value.
+    assert len({perturb(Tally(k + 20, 1234), k) for _ in range(100)}) == 1
