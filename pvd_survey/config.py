@@ -17,8 +17,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DB_DIR = PROJECT_ROOT / "db"
 DEFAULT_SQLITE_PATH = DB_DIR / "pvd.sqlite3"
 SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
-# Made on the first start of an embedded (SQLite) installation when PVD_SECRET_KEY is not set.
-GENERATED_KEY_PATH = PROJECT_ROOT / ".streamlit" / "pvd-secret.key"
+# Made beside secrets.toml on the first start of an embedded (SQLite) installation without PVD_SECRET_KEY.
+GENERATED_KEY_NAME = "pvd-secret.key"
 SECRET_KEY_MIN_LENGTH = 32
 
 SMTP_SECURITY_MODES = ("starttls", "ssl", "none")
@@ -107,17 +107,17 @@ def _bool(raw: str | None, key: str, default: bool, problems: list[str]) -> bool
     return default
 
 
-def _generated_key() -> str:
+def _generated_key(path: Path) -> str:
     """The key of an embedded installation: read from its file, made (readable by its owner only) the first time."""
-    if GENERATED_KEY_PATH.exists():
-        return GENERATED_KEY_PATH.read_text(encoding="ascii").strip()
-    GENERATED_KEY_PATH.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
     key = token_urlsafe(32)
     try:
         # O_EXCL: two processes starting together keep the first one's key.
-        descriptor = os.open(GENERATED_KEY_PATH, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return GENERATED_KEY_PATH.read_text(encoding="ascii").strip()
+        return path.read_text(encoding="ascii").strip()
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(key + "\n")
     return key
@@ -126,7 +126,8 @@ def _generated_key() -> str:
 def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | None = None) -> Settings:
     """Read and validate the settings; raise ConfigError listing every problem."""
     env = os.environ if environ is None else environ
-    secrets, problems = _read_secrets(SECRETS_PATH if secrets_path is None else secrets_path)
+    secrets_path = SECRETS_PATH if secrets_path is None else secrets_path
+    secrets, problems = _read_secrets(secrets_path)
 
     def get(key: str) -> str | None:
         if env.get(key) not in (None, ""):
@@ -172,7 +173,7 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
 
     secret_key = (get("PVD_SECRET_KEY") or "").strip()
     if not secret_key and database_url.startswith("sqlite"):
-        secret_key = _generated_key()
+        secret_key = _generated_key(secrets_path.parent / GENERATED_KEY_NAME)
     if not secret_key:
         problems.append(
             "PVD_SECRET_KEY est obligatoire avec PostgreSQL : tous les serveurs de l'application doivent partager "

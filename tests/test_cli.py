@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -274,12 +275,17 @@ def test_import_export_and_stats_commands(factory, database_url, tmp_path):
     result = run_cli(database_url, "stats", "--format", "json")
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
-    assert figures["respondents"] == 8
-    assert figures["questions"]["gender"]["answered"] == 8
+    # Published counts are perturbed (at most 2; k + 1 = 6 people by at most 1); the same cell reads the same.
+    assert abs(figures["respondents"] - 8) <= 2
+    assert figures["questions"]["gender"]["answered"] == figures["respondents"]
     # 2 men < k = 5, and the 6 women would give them away: both hidden.
     assert figures["questions"]["gender"]["options"]["homme"] == {"count": None, "share": None, "suppressed": True}
     assert figures["questions"]["gender"]["options"]["femme"]["suppressed"] is True
-    assert figures["questions"]["training_field"]["options"]["architecture"] == {"count": 6, "share": 75.0}
+    architecture = figures["questions"]["training_field"]["options"]["architecture"]
+    answered = figures["questions"]["training_field"]["answered"]
+    assert abs(architecture["count"] - 6) <= 1 and architecture["share"] == round(
+        100 * architecture["count"] / answered, 1
+    )
     assert figures["questions"]["start_period"]["options"]["2021-S2"]["suppressed"] is True  # 8 - 6 = 2
     assert figures["questions"]["diploma"]["options"]["bac2_3"] == {"count": 0, "share": 0.0}
 
@@ -288,7 +294,17 @@ def test_import_export_and_stats_commands(factory, database_url, tmp_path):
 
     csv_result = run_cli(database_url, "stats", "--region", "27", "--format", "csv")
     assert csv_result.returncode == 0
-    assert "gender,Genre,femme,Femme,6,6,100.0,False,70,30.0" in csv_result.stdout
+    femme = re.search(r"^gender,Genre,femme,Femme,(\d+),(\d+),100.0,False,70,30.0$", csv_result.stdout, re.MULTILINE)
+    assert femme and femme[1] == femme[2] and abs(int(femme[1]) - 6) <= 1
+
+
+def test_import_of_fewer_than_k_answers_waits_for_the_next_ones(factory, database_url, tmp_path):
+    source = tmp_path / "reponses.csv"
+    source.write_text(SURVEY_HEADER + "2021-09,epci,femme,5to20,bac4_5,,21\n" * 3, encoding="utf-8")
+    result = run_cli(database_url, "import-survey", str(source))
+    assert result.returncode == 0, result.stderr
+    assert "3 réponse(s) en attente" in result.stdout
+    assert json.loads(run_cli(database_url, "stats", "--format", "json").stdout)["respondents"] == 0
 
 
 def test_import_with_bad_rows_imports_nothing_and_lists_them(factory, database_url, tmp_path):

@@ -22,19 +22,32 @@ def test_defaults_use_embedded_sqlite_and_no_smtp(tmp_path):
     assert (settings.login_max_failures, settings.login_lock_minutes) == (5, 15)
 
 
+def test_embedded_installation_makes_its_server_key_once_outside_the_database(tmp_path):
+    first = settings_from(tmp_path=tmp_path)
+    key_file = tmp_path / "pvd-secret.key"
+    assert len(first.secret_key) >= 32 and key_file.read_text().strip() == first.secret_key
+    assert key_file.stat().st_mode & 0o077 == 0  # readable by its owner only
+    assert settings_from(tmp_path=tmp_path).secret_key == first.secret_key  # the next start reads it back
+    assert settings_from({"PVD_SECRET_KEY": "e" * 40}, tmp_path=tmp_path).secret_key == "e" * 40
+
+
 def test_secrets_file_is_read_and_environment_wins(tmp_path):
     secrets_text = (
         'PVD_DATABASE_URL = "postgresql+psycopg://pvd@db.internal/pvd"\n'
         'PVD_SMTP_HOST = "smtp.example.fr"\nPVD_MAIL_FROM = "pvd@anct.gouv.fr"\n'
         'PVD_SMTP_SECURITY = "ssl"\n'
     )
-    settings = settings_from({"PVD_SMTP_HOST": "relay.anct.gouv.fr"}, secrets_text, tmp_path)
+    settings = settings_from(
+        {"PVD_SMTP_HOST": "relay.anct.gouv.fr", "PVD_SECRET_KEY": "k" * 32}, secrets_text, tmp_path
+    )
     assert settings.database_url == "postgresql+psycopg://pvd@db.internal/pvd"
     assert (settings.smtp.host, settings.smtp.port, settings.smtp.security) == ("relay.anct.gouv.fr", 465, "ssl")
 
 
 def test_bare_postgresql_scheme_uses_psycopg3(tmp_path):
-    settings = settings_from({"PVD_DATABASE_URL": "postgresql://pvd@db/pvd"}, tmp_path=tmp_path)
+    settings = settings_from(
+        {"PVD_DATABASE_URL": "postgresql://pvd@db/pvd", "PVD_SECRET_KEY": "k" * 32}, tmp_path=tmp_path
+    )
     assert settings.database_url == "postgresql+psycopg://pvd@db/pvd"
 
 
@@ -51,6 +64,8 @@ def test_bare_postgresql_scheme_uses_psycopg3(tmp_path):
         ({"PVD_LOGIN_LOCK_MINUTES": "un quart d'heure"}, "PVD_LOGIN_LOCK_MINUTES doit être un nombre entier"),
         ({"PVD_MAIL_THREAD": "peut-être"}, "PVD_MAIL_THREAD doit valoir true ou false"),
         ({"PVD_ARGON2_PROFILE": "weak"}, "PVD_ARGON2_PROFILE"),
+        ({"PVD_DATABASE_URL": "postgresql+psycopg://pvd@db/pvd"}, "PVD_SECRET_KEY est obligatoire avec PostgreSQL"),
+        ({"PVD_SECRET_KEY": "trop-courte"}, "PVD_SECRET_KEY doit compter au moins 32 caractères"),
     ],
 )
 def test_bad_values_are_reported_in_french(tmp_path, env, expected_problem):

@@ -53,7 +53,8 @@ def _run_threads(task: Callable[[int], tuple[str, object]], numbers: list[int], 
 def _process_batch(database_url: str, meeting_id: int, numbers: list[int], start_at: float) -> list:
     """Run in a separate process: its own engine, several threads, started at the same moment as the others."""
     settings = load_settings(
-        {"PVD_DATABASE_URL": database_url, "PVD_BASE_URL": "http://pvd.test"}, secrets_path=Path("/nonexistent")
+        {"PVD_DATABASE_URL": database_url, "PVD_BASE_URL": "http://pvd.test", "PVD_SECRET_KEY": "k" * 32},
+        secrets_path=Path("/nonexistent"),
     )
     engine = db.make_engine(database_url)
     factory = db.make_session_factory(engine)
