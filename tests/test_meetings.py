@@ -371,13 +371,17 @@ def test_dashboard_attendance_hides_small_groups(session, settings):
     figures = meetings.dashboard_figures(session, k=5, now=after)
     (line,) = figures.meetings
     assert (line.meeting.confirmed, line.present, line.fill_rate) == (14, 6, 70.0)
+    # Counts that describe people are perturbed (by 2 at most; 6 = k + 1 people by 1 at most).
     by_role = {row.group: row for row in figures.by_role}
-    assert (by_role["Chef de projet"].confirmed, by_role["Chef de projet"].present) == (8, 6)
-    assert by_role["Chef de projet"].rate == 75.0
+    chefs_row = by_role["Chef de projet"]
+    assert abs(chefs_row.confirmed - 8) <= 2 and abs(chefs_row.present - 6) <= 1
+    assert chefs_row.rate == round(100 * chefs_row.present / chefs_row.confirmed, 1)
     # One partner alone is hidden, and the élus too, or the partner could be recovered from the total.
     assert by_role["Partenaire"].confirmed is None and by_role["Élu ou élue"].confirmed is None
     (region,) = figures.by_region
-    assert (region.group, region.confirmed, region.present, region.rate) == ("Bourgogne-Franche-Comté", 14, 6, 42.9)
+    assert region.group == "Bourgogne-Franche-Comté" and abs(region.confirmed - 14) <= 2
+    # The same six people present: the same cell, the same published value.
+    assert region.present == chefs_row.present
     # Before the meeting, attendance is not reported.
     assert meetings.dashboard_figures(session, k=5, now=now).by_role == []
 

@@ -74,7 +74,8 @@ def test_link_opens_survey_with_privacy_notice(installed):
     assert not at.exception
     assert texts(at.title) == ["Questionnaire : le profil des chefs de projet"]
     notice = " ".join(texts(at.markdown))
-    assert "Finalité" in notice and "Qui voit quoi" in notice and "Durée" in notice
+    assert "Finalité" in notice and "Anonymat" in notice and "Ce que voit la direction" in notice
+    assert "aucune donnée conservée ne permet de les rapprocher" in notice and "effacé de nos serveurs" in notice
     # Every question offers "Je ne souhaite pas répondre".
     for code in ("employer", "gender", "experience", "diploma"):
         assert "nsp" in at.radio(key=f"survey_{code}").options or "Je ne souhaite pas répondre" in str(
@@ -107,14 +108,25 @@ def test_missing_answers_are_reported_at_each_question_and_nothing_is_stored(ins
     assert responses(factory) == []
 
 
-def test_submission_then_resubmission_updates_one_response(installed, factory):
+def test_submission_waits_for_a_group_then_resubmission_and_withdrawal(installed, factory, settings, monkeypatch):
+    import dataclasses
+
+    monkeypatch.setenv("PVD_DISCLOSURE_K", "2")
+    small_groups = dataclasses.replace(settings, disclosure_k=2)
     _, token = installed
     at = fill(survey_app(token))
     at.button(key="survey_submit").click().run()
     assert "Merci ! Vos réponses sont enregistrées." in texts(at.success)
+    assert any("comptée avec les prochaines réponses" in text for text in texts(at.caption))
     at.button(key="survey_submit").click().run()  # a second click
-    [stored] = responses(factory)
-    assert (stored.gender, stored.department, stored.start_period) == ("femme", "21", "2021-S2")
+    assert responses(factory) == []  # waiting for a group of 2
+    with factory.begin() as session:
+        survey.invite(session, survey.parse_invitation_list("autre@example.fr"), settings)
+        other = next(m for m in mail.list_messages(session) if m.recipient == "autre@example.fr").link.split("=")[1]
+        full = {**ANSWERS, "start_month": "2022-01", "training_field": ["autre"], "department": "nsp"}
+        survey.submit(session, other, full, small_groups)
+    stored = [r for r in responses(factory) if r.department == "21"]
+    assert [(r.gender, r.start_period) for r in stored] == [("femme", "2021-S2")]
 
     again = survey_app(token)  # the link opened later: previous answers are shown
     assert again.radio(key="survey_gender").value == "femme"
@@ -122,8 +134,11 @@ def test_submission_then_resubmission_updates_one_response(installed, factory):
     again.radio(key="survey_gender").set_value("nsp").run()
     again.button(key="survey_submit").click().run()
     assert any("mises à jour" in text for text in texts(again.success))
-    [stored] = responses(factory)
-    assert stored.gender is None
+    again.button(key="survey_withdraw").click().run()
+    assert any("Vos réponses sont retirées" in text for text in texts(again.success))
+    with factory.begin() as session:
+        survey.submit(session, other, full, small_groups)  # completes the next group
+    assert [r.department for r in responses(factory)] == [None]  # only the other person's answers remain
 
 
 def test_draft_survives_a_new_browser_session(installed, factory):
@@ -169,7 +184,7 @@ def import_rows(factory, rows: list[str]) -> None:
     header = "start_month,employer,gender,experience,diploma,training_field,department\n"
     answers = survey.read_responses_csv(header + "\n".join(rows) + "\n", date.today())
     with factory.begin() as session:
-        survey.import_responses(session, answers)
+        survey.import_responses(session, answers, ui.settings())
 
 
 def chart_specs(at: AppTest) -> list[dict]:
@@ -185,7 +200,11 @@ def test_dashboard_shows_figures_baseline_and_hidden_cells(installed, factory):
     )
     at = dashboard(direction)
     assert not at.exception
-    assert texts(at.metric) == ["11"]
+    (respondents,) = texts(at.metric)
+    assert abs(int(respondents) - 11) <= 2  # perturbed by 2 at most
+    captions = " ".join(texts(at.caption))
+    assert "Chiffres publiés le" in captions and "par groupes d'au moins 5" in captions
+    assert "perturbé de 2 au plus" in captions
     specs = chart_specs(at)
     titles = [spec["title"]["text"] if isinstance(spec["title"], dict) else spec["title"] for spec in specs]
     assert "Genre" in titles and "Domaine(s) principal(aux) de formation" in titles
@@ -213,7 +232,7 @@ def test_dashboard_filters_from_url_and_isolation_warning(installed, factory):
         + ["2022-02,commune,homme,lt1,bac4_5,architecture,29"] * 2,
     )
     narrowed = dashboard(direction, region="27")
-    assert texts(narrowed.metric) == ["9"]
+    assert abs(int(texts(narrowed.metric)[0]) - 9) <= 2
     assert narrowed.selectbox(key="dashboard_region").value == "27"
     assert any("région Bourgogne-Franche-Comté" in text for text in texts(narrowed.caption))
     isolated = dashboard(direction, departement="29")
@@ -226,7 +245,7 @@ def test_dashboard_filters_from_url_and_isolation_warning(installed, factory):
     ]
     bad = dashboard(direction, region="99")
     assert any("Filtre inconnu" in text for text in texts(bad.error))
-    assert texts(bad.metric) == ["11"]
+    assert texts(bad.metric) == texts(dashboard(direction).metric)  # the same figure, the same value
 
 
 def test_funnel_counts_invited_opened_submitted(installed, factory, settings):
@@ -235,11 +254,11 @@ def test_funnel_counts_invited_opened_submitted(installed, factory, settings):
         survey.invite(
             session, survey.parse_invitation_list("\n".join(f"cp{n}@example.fr;21" for n in range(6))), settings
         )
-        survey.open_survey(session, token)
+        survey.open_survey(session, token, settings)
     at = dashboard(direction)
     funnel = next(frame.value for frame in at.dataframe if "Invités" in frame.value.columns)
     row = funnel[funnel["Région"] == "Bourgogne-Franche-Comté"].iloc[0]
-    assert row["Invités"] == 7
+    assert abs(int(row["Invités"]) - 7) <= 2
     assert row["Ouverts"] == "masqué"  # 1 person: hidden
     assert row["Répondus"] == 0
 
