@@ -128,3 +128,78 @@ if TEST_BACKEND == "postgresql":
         assert killed >= 1
         with engine.connect() as connection:
             assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_upgrade_from_0004_unlinks_survey_answers_and_keeps_every_link_working(empty_database_url, settings):
+    """Data written by the previous design moves to the unlinkable one: links, drafts and answers all survive."""
+    import hashlib
+    import json
+
+    from alembic import command
+    from sqlalchemy.orm import Session
+
+    from pvd_survey import stats, survey
+
+    engine = db.make_engine(empty_database_url)
+    try:
+        command.upgrade(db.alembic_config(engine), "0004")
+        tokens = {n: f"jeton-{n}-{uuid.uuid4().hex}" for n in (1, 2, 3, 4)}
+        answers = "'2021-09', '2021-S2', 'epci', '{gender}', '5to20', 'bac4_5', 'architecture', '21', '27'"
+        draft = {"employer": "commune", "training_field": ["autre"]}
+        with engine.begin() as connection:
+            for number, gender, source in (
+                (1, "femme", "invitation"),
+                (2, "homme", "invitation"),
+                (3, "autre", "import"),
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO survey_response (id, source, start_month, start_period, employer, gender, "
+                        "experience, diploma, training_field, department, region, submitted_at, updated_at) "
+                        f"VALUES ({number}, '{source}', {answers.format(gender=gender)}, "
+                        "'2026-11-02 10:11:12', '2026-11-02 10:11:12')"
+                    )
+                )
+            for number, response_id, saved_draft in ((1, 1, draft), (2, 2, None), (3, None, draft), (4, None, None)):
+                connection.execute(
+                    text(
+                        "INSERT INTO survey_invitation (id, email, token_hash, status, sent_count, created_at, "
+                        "last_sent_at, submitted_at, draft, response_id) VALUES (:id, :email, :hash, 'active', 1, "
+                        "'2026-11-01', '2026-11-01', :submitted, :draft, :response)"
+                    ),
+                    {
+                        "id": number,
+                        "email": f"cp{number}@example.fr",
+                        "hash": hashlib.sha256(tokens[number].encode()).hexdigest(),
+                        "submitted": "2026-11-02 10:11:12" if response_id else None,
+                        "draft": json.dumps(saved_draft) if saved_draft else None,
+                        "response": response_id,
+                    },
+                )
+
+        assert db.migrate(engine, settings.secret_key) == db.head_revision()
+
+        columns = {column["name"] for column in inspect(engine).get_columns("survey_response")}
+        assert not columns & {"submitted_at", "updated_at"} and "record_key" in columns
+        invitation_columns = {column["name"] for column in inspect(engine).get_columns("survey_invitation")}
+        assert not invitation_columns & {"response_id", "draft", "draft_saved_at"}
+        with engine.connect() as connection:
+            ids = connection.execute(text("SELECT id, record_key FROM survey_response")).all()
+            assert len(ids) == 3 and all(len(i) == 32 and i not in ("1", "2", "3") and 0 <= key < 256 for i, key in ids)
+            assert (
+                connection.execute(text("SELECT count(DISTINCT respondent_salt) FROM survey_invitation")).scalar() == 4
+            )
+        with Session(engine) as session:
+            first = survey.open_survey(session, tokens[1], settings)
+            assert first.has_draft and first.submitted and first.form == draft  # the draft wins, as before
+            second = survey.open_survey(session, tokens[2], settings)
+            assert second.submitted and second.form["gender"] == "homme"
+            third = survey.open_survey(session, tokens[3], settings)
+            assert third.form == draft and not third.submitted
+            assert survey.open_survey(session, tokens[4], settings).form == {}
+            # Counts were rebuilt, with their cell keys.
+            figures = stats.survey_stats(session, stats.Filters(), k=3)
+            assert figures.respondents == 3 and figures.figures["employer"].cells["epci"].count == 3
+            session.rollback()
+    finally:
+        engine.dispose()
