@@ -88,8 +88,11 @@ def _send_invitation(session: Session, settings: Settings, email: str, token: st
             "La direction du programme Petites villes de demain (ANCT) vous invite à répondre à un court "
             "questionnaire sur votre profil de chef de projet (sept questions, deux minutes).\n\n"
             f"Votre lien personnel (ne le transmettez pas) :\n{link}\n{deadline}\n"
-            "Vos réponses sont anonymes : elles ne sont jamais affichées avec votre adresse, et les résultats "
-            "ne sont publiés que par groupes d'au moins cinq personnes.\n\n"
+            "Vos réponses sont anonymes : elles sont enregistrées sans aucun lien avec votre adresse e-mail, "
+            "et seul ce lien personnel permet de les retrouver. Ce message est effacé de nos serveurs dès son "
+            f"envoi. La direction ne voit que des chiffres agrégés, mis à jour par groupes d'au moins "
+            f"{settings.disclosure_k} réponses et légèrement perturbés, jamais un chiffre portant sur moins de "
+            f"{settings.disclosure_k} personnes.\n\n"
             "L'équipe du programme Petites villes de demain"
         ),
         kind="survey_invitation",

@@ -411,3 +411,55 @@ def test_resent_link_reaches_the_same_draft_and_answers(factory, settings):
         survey.submit(session, third, GOOD, settings, today=TODAY)
     with db.read_only(factory) as session:
         assert sorted(session.scalars(select(SurveyResponse.gender))) == ["femme", "femme", "homme"]
+
+
+# ---------------------------------------------------------------------------- unlinkable at rest
+
+
+ANSWER_SIDE = ("survey_response", "survey_draft", "survey_pool", "survey_count", "survey_release")
+
+
+def _identifying_values(rows) -> set:
+    """Values that could serve as a join key: long strings and bytes, and times."""
+    found = set()
+    for row in rows:
+        for value in row:
+            if isinstance(value, datetime) or (isinstance(value, str | bytes) and len(value) >= 16):
+                found.add(value)
+    return found
+
+
+def test_nothing_stored_ties_an_invitation_to_its_answers(factory, settings):
+    import hashlib
+    import hmac
+
+    from pvd_survey.models import Base
+
+    settings = small_k(settings)
+    drafting, first, second, waiting = (invite_one(factory, settings, f"{n}@example.fr") for n in "abcd")
+    with factory.begin() as session:
+        survey.save_draft(session, drafting, {"employer": "commune"}, settings)
+        survey.submit(session, first, GOOD, settings, today=TODAY)
+        survey.submit(session, second, {**GOOD, "gender": "homme"}, settings, today=TODAY)  # released together
+        survey.submit(session, waiting, GOOD, settings, today=TODAY)  # waits in the pool
+    with db.read_only(factory) as session:
+        tables = {table.name: session.execute(select(table)).all() for table in Base.metadata.sorted_tables}
+    answer_side = _identifying_values(row for name in ANSWER_SIDE for row in tables[name] if name != "survey_release")
+    e_mail_side = _identifying_values(tables["survey_invitation"] + tables["outbox_message"])
+    assert answer_side and e_mail_side
+    assert answer_side & e_mail_side == set()
+    # No time at all on the answers' side (the release row says when figures moved, for everybody at once).
+    assert not any(isinstance(value, datetime) for value in answer_side)
+    # No foreign key crosses between the two sides.
+    for name in ANSWER_SIDE:
+        assert not Base.metadata.tables[name].foreign_keys
+    assert not Base.metadata.tables["survey_invitation"].foreign_keys
+    # Without the server key, the stored salts lead nowhere: neither plain nor wrongly keyed hashes match.
+    refs = {row.respondent_ref for row in tables["survey_response"]} | {row.ref for row in tables["survey_draft"]}
+    for invitation in tables["survey_invitation"]:
+        salt = invitation.respondent_salt.encode()
+        guesses = {hashlib.sha256(salt).hexdigest(), hmac.new(b"wrong-key", salt, hashlib.sha256).hexdigest()}
+        assert not guesses & refs
+    # Sealed rows do not show the answers they hold.
+    assert all(b"commune" not in row.sealed for row in tables["survey_draft"])
+    assert all(b"femme" not in row.sealed and b"epci" not in row.sealed for row in tables["survey_pool"])
