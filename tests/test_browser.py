@@ -27,7 +27,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import access, accounts, mail, survey
+from pvd_survey import access, accounts, mail, stats, survey
 from pvd_survey.config import Settings
 from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD, free_port
 
@@ -456,6 +456,17 @@ def choose_radio(page: Page, label: str, option: str) -> None:
     wait_for_run(page)
 
 
+BROWSER_ANSWERS = {
+    "start_month": "2022-03",
+    "employer": "commune",
+    "gender": "homme",
+    "experience": "1to5",
+    "diploma": "bac4_5",
+    "training_field": ["architecture"],
+    "department": "21",
+}
+
+
 @screenshot_on_failure
 def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded: Seeded, factory, settings
@@ -466,10 +477,15 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     earlier = survey.read_responses_csv(
         header + "2021-09,epci,femme,5to20,bac4_5,urbanisme_amenagement,21\n" * 6, date.today()
     )
+    others = [f"cp{n}@example.fr" for n in range(4)]
     with factory.begin() as session:
-        survey.import_responses(session, earlier)
-        survey.invite(session, survey.parse_invitation_list("lea.martin@montbard.fr;21"), settings)
-        link = next(m.link for m in mail.list_messages(session) if m.kind == "survey_invitation")
+        survey.import_responses(session, earlier, settings)
+        survey.invite(
+            session, survey.parse_invitation_list("\n".join(["lea.martin@montbard.fr;21", *others])), settings
+        )
+        links = {m.recipient: m.link for m in mail.list_messages(session) if m.kind == "survey_invitation"}
+        published = stats.survey_stats(session, stats.Filters()).respondents
+    link = links["lea.martin@montbard.fr"]
     # The services ran with the test settings (base URL http://pvd.test): point the e-mailed link at this server.
     assert link.startswith("http://pvd.test/questionnaire?jeton=")
     link = app_url + link.removeprefix("http://pvd.test")
@@ -482,8 +498,12 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     nav_link(dashboard, "Tableau de bord").click()
     expect_page(dashboard, "Tableau de bord")
     metric = dashboard.get_by_test_id("stMetricValue").first
-    expect(metric).to_have_text("6")
+    expect(metric).to_have_text(str(published))  # 6 answers, perturbed
     expect(dashboard.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+    expect(
+        dashboard.get_by_text(re.compile(r"^Chiffres publiés le .* \(0 en attente du prochain groupe\)"))
+    ).to_be_visible()
+    expect(dashboard.get_by_text(re.compile(r"chiffre est perturbé de 2 au plus"))).to_be_visible()
 
     # A chef de projet answers on another device, through the personal link.
     respondent = pages.new()
@@ -504,7 +524,16 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     respondent.get_by_role("button", name="Envoyer mes réponses").click()
     expect(alert(respondent, "Success", "Merci ! Vos réponses sont enregistrées.")).to_be_visible()
 
-    # The dashboard counts the new answer by itself, without any reload.
-    expect(metric).to_have_text("7", timeout=15_000)
+    # One new answer moves no figure: it waits for a group of five, and the dashboard says so by itself.
+    expect(dashboard.get_by_text(re.compile(r"\(1 en attente du prochain groupe\)"))).to_be_visible(timeout=15_000)
+    expect(metric).to_have_text(str(published))
     with factory.begin() as session:
-        assert survey.list_invitations(session)[0].submitted_at is not None
+        assert any(i.submitted_at for i in survey.list_invitations(session) if i.email == "lea.martin@montbard.fr")
+        # Four more people answer: the group is complete and released at once.
+        for email in others:
+            token = links[email].split("jeton=")[1]
+            survey.submit(session, token, {**BROWSER_ANSWERS, "gender": "femme"}, settings)
+    with factory.begin() as session:
+        after = stats.survey_stats(session, stats.Filters()).respondents
+    assert abs(after - 11) <= 2
+    expect(metric).to_have_text(str(after), timeout=15_000)
