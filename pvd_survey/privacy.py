@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import meetings
+from pvd_survey import meetings, survey
 from pvd_survey.accounts import UserInfo, normalise_email
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
@@ -214,7 +214,7 @@ def _erase_recruiter_requests(session: Session, email: str, settings: Settings) 
 
 
 def _export_survey_invitation(session: Session, email: str) -> list[dict]:
-    # The answers are anonymous and never joined to the e-mail: only the invitation is about the person.
+    # Only the invitation is stored against the e-mail; the answers are not (erasing withdraws them, see survey).
     rows = session.scalars(select(SurveyInvitation).where(SurveyInvitation.email == email))
     return [
         {
@@ -226,10 +226,6 @@ def _export_survey_invitation(session: Session, email: str) -> list[dict]:
         }
         for i in rows
     ]
-
-
-def _erase_survey_invitation(session: Session, email: str, settings: Settings) -> int:
-    return session.execute(delete(SurveyInvitation).where(SurveyInvitation.email == email)).rowcount
 
 
 def _export_account(session: Session, email: str) -> list[dict]:
@@ -248,7 +244,7 @@ def _keep_account(session: Session, email: str, settings: Settings) -> int:
 DATA_SOURCES: list[DataSource] = [
     DataSource("candidatures", _export_applications, _erase_applications),
     DataSource("demandes de compte recruteur", _export_recruiter_requests, _erase_recruiter_requests),
-    DataSource("invitation au questionnaire", _export_survey_invitation, _erase_survey_invitation),
+    DataSource("invitation au questionnaire", _export_survey_invitation, survey.erase_invitation),
     DataSource("inscriptions aux rencontres", meetings.personal_data, meetings.erase),
     DataSource("compte de l'application", _export_account, _keep_account),
 ]

@@ -486,20 +486,40 @@ def withdraw(session: Session, token: str | None, settings: Settings, now: datet
     """Take one's answers back: they leave the figures with the next release (the draft is deleted at once)."""
     now = now or utcnow()
     invitation = _by_token(session, token, now, lock=True)
+    if not _take_back(session, settings, invitation):
+        raise DomainError("nothing_to_withdraw")
+    invitation.submitted_at = None
+    session.flush()
+    release_if_ready(session, settings, now)
+
+
+def _take_back(session: Session, settings: Settings, invitation: SurveyInvitation) -> bool:
+    """Delete the draft and queue the withdrawal of the answers, if any; True when there were answers."""
     refs = _refs(settings, invitation.respondent_salt)
     standing = _standing(session, settings, refs)
-    if not standing.submitted:
-        raise DomainError("nothing_to_withdraw")
     session.execute(delete(SurveyDraft).where(SurveyDraft.ref == refs.draft))
+    if not standing.submitted:
+        return False
     if standing.counted is None:
         # Never counted: the waiting answers are simply dropped.
         session.execute(delete(SurveyPool).where(SurveyPool.ref == refs.pool))
     else:
         change = {"ref": refs.response, "answers": None}
         _upsert(session, SurveyPool, refs.pool, _seal(settings, change, refs.pool))
-    invitation.submitted_at = None
+    return True
+
+
+def erase_invitation(session: Session, email: str, settings: Settings) -> int:
+    """An access request's erasure: the invitation goes, and its draft and answers with it (through the pool)."""
+    invitations = session.scalars(select(SurveyInvitation).where(SurveyInvitation.email == email).with_for_update())
+    erased = 0
+    for invitation in invitations:
+        _take_back(session, settings, invitation)
+        session.delete(invitation)
+        erased += 1
     session.flush()
-    release_if_ready(session, settings, now)
+    release_if_ready(session, settings)
+    return erased
 
 
 # ---------------------------------------------------------------------------- release in groups

@@ -20,6 +20,7 @@ import io
 import itertools
 import json
 import os
+import random
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -467,17 +468,16 @@ WEIGHTS["experience"] = (tuple(BASELINE_2022["experience"]), tuple(BASELINE_2022
 
 def random_person(rng, departments: tuple[str, ...] = DEPARTMENTS, months: tuple[str, ...] = MONTHS) -> Answers:
     chosen = {code: rng.choices(options, weights)[0] for code, (options, weights) in WEIGHTS.items()}
+    fields = rng.sample(FIELDS, rng.randint(1, 2))
     return answers(
         department=rng.choice(departments),
         start_month=rng.choice(months),
-        training_field=tuple(f for f in FIELDS if f in rng.sample(FIELDS, rng.randint(1, 2))),
+        training_field=tuple(f for f in FIELDS if f in fields),
         **chosen,
     )
 
 
 def random_data(seed: int, size: int) -> list[Record]:
-    import random
-
     rng = random.Random(seed)
     return [Record(random_person(rng), rng.randrange(KEY_SPACE)) for _ in range(size)]
 
@@ -513,8 +513,6 @@ TARGET_DEPARTMENT = "21"
 def lone_target_data(seed: int) -> tuple[list[Answers], Answers]:
     """8 to 12 people in each other department, and the target alone in 21 and alone among the communes
     that started in 2020 (the others' communes started later)."""
-    import random
-
     rng = random.Random(seed)
     others = []
     for department in OTHER_DEPARTMENTS:
@@ -705,8 +703,6 @@ def test_differencing_across_filters_on_random_data_sets():
     @hypothesis_settings(max_examples=DIFFERENCING_TRIALS, derandomize=True, deadline=None, database=None)
     @given(seed=st.integers(0, 2**32 - 1), keys=st.integers(0, 2**32 - 1))
     def trial(seed, keys):
-        import random
-
         others, target = lone_target_data(seed)
         rng = random.Random(keys)
         records = [Record(a, rng.randrange(KEY_SPACE)) for a in [*others, target]]
@@ -859,8 +855,6 @@ class _AnswerOrder:
 
 def test_reconstruction_attack_end_to_end_on_the_database(factory, settings, monkeypatch):
     """Answers imported with survey.import_responses, figures read with survey_stats, then attacked."""
-    import random
-
     results: list[Attack] = []
     monkeypatch.setattr(survey, "_SHUFFLE", _AnswerOrder())
 

@@ -463,3 +463,21 @@ def test_nothing_stored_ties_an_invitation_to_its_answers(factory, settings):
     # Sealed rows do not show the answers they hold.
     assert all(b"commune" not in row.sealed for row in tables["survey_draft"])
     assert all(b"femme" not in row.sealed and b"epci" not in row.sealed for row in tables["survey_pool"])
+
+
+def test_erasing_an_invitee_withdraws_their_draft_and_answers(factory, settings):
+    settings = small_k(settings)
+    erased, other, drafting = (invite_one(factory, settings, f"{n}@example.fr") for n in ("erased", "b", "c"))
+    with factory.begin() as session:
+        survey.submit(session, erased, GOOD, settings, today=TODAY)
+        survey.submit(session, other, {**GOOD, "gender": "homme"}, settings, today=TODAY)
+        survey.save_draft(session, drafting, {"employer": "epci"}, settings)
+    with factory.begin() as session:
+        assert survey.erase_invitation(session, "erased@example.fr", settings) == 1
+        assert survey.erase_invitation(session, "c@example.fr", settings) == 1
+    assert count_rows(factory, SurveyDraft) == 0 and count_rows(factory, SurveyPool) == 1  # a withdrawal waits
+    with factory.begin() as session, pytest.raises(DomainError):
+        survey.open_survey(session, erased, settings)
+    with factory.begin() as session:
+        survey.submit(session, other, GOOD, settings, today=TODAY)  # completes the group
+        assert [r.gender for r in session.scalars(select(SurveyResponse))] == ["femme"]  # only the other person's
