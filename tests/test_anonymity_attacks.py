@@ -674,7 +674,7 @@ def test_closing_the_survey_does_not_release_a_small_group(factory, settings):
 # ============================================================================ 2. differencing across filters
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", range(5))
 def test_differencing_across_filters_on_the_database(factory, settings, seed):
     """One person alone in a department (and alone among the communes that started in 2020): the
     region, the country and the employer minus everything else around never pin down their answers."""
@@ -698,7 +698,7 @@ DIFFERENCING_TRIALS = 100
 
 def test_differencing_across_filters_on_random_data_sets():
     """The same attacks on many random data sets (pure model of the figures, see below)."""
-    certain: dict[int, list[str]] = {}
+    outcomes: list[tuple[int, list[str]]] = []
 
     @hypothesis_settings(max_examples=DIFFERENCING_TRIALS, derandomize=True, deadline=None, database=None)
     @given(seed=st.integers(0, 2**32 - 1), keys=st.integers(0, 2**32 - 1))
@@ -706,14 +706,13 @@ def test_differencing_across_filters_on_random_data_sets():
         others, target = lone_target_data(seed)
         rng = random.Random(keys)
         records = [Record(a, rng.randrange(KEY_SPACE)) for a in [*others, target]]
-        found = certain_answers(cache(lambda key: publish(table_of(records, canonical(key)))), target)
-        if found:
-            certain[seed] = found
+        outcomes.append((seed, certain_answers(cache(lambda key: publish(table_of(records, canonical(key)))), target)))
 
     trial()
-    print(f"differencing across filters: certainty in {len(certain)}/{DIFFERENCING_TRIALS} data sets")
+    certain = [(seed, found) for seed, found in outcomes if found]
+    print(f"differencing across filters: certainty in {len(certain)}/{len(outcomes)} data sets")
     assert not certain, "differencing gives the lone person's answers with certainty: " + "; ".join(
-        f"seed {seed}: {', '.join(found)}" for seed, found in list(certain.items())[:5]
+        f"lone_target_data({seed}): {', '.join(found)}" for seed, found in certain[:5]
     )
 
 
@@ -735,8 +734,10 @@ def test_asking_the_same_figure_again_gives_exactly_the_same_values(factory, set
         for _ in range(times - 1):
             with db.read_only(factory) as session:  # a fresh session (and transaction) each time
                 assert figures_json(session, key) == first
-        # The figures are perturbed (else this would prove nothing): some differ from the true counts.
-        assert first != publish(table_of([Record(a) for a in rows], canonical(key)), noisy=False)
+        if key == national:
+            # The figures are perturbed (else this would prove nothing): some differ from the true counts
+            # (with ~20 cells of 7 or more people, all unperturbed has a probability below 1e-6).
+            assert first != publish(table_of([Record(a) for a in rows], canonical(key)), noisy=False)
 
 
 def stats_command(database_url: str, *args: str) -> subprocess.Popen:
@@ -754,19 +755,17 @@ def stats_command(database_url: str, *args: str) -> subprocess.Popen:
 
 def test_dashboard_csv_json_and_command_line_give_the_same_counts(factory, settings, database_url):
     averaging_data(factory, settings)
-    filters = {
-        (None, None, None, None): (),
-        ("27", None, "epci", None): ("--region", "27", "--employer", "epci"),
-    }
-    commands = {key: stats_command(database_url, *arguments) for key, arguments in filters.items()}
-    for key, command in commands.items():
-        out, err = command.communicate(timeout=60)
-        assert command.returncode == 0, err
+    command = stats_command(database_url, "--region", "27", "--employer", "epci")  # one process: ~3 s
+    for key in (("27", None, "epci", None), (None, None, None, None)):
         with db.read_only(factory) as session:
             # The command line lists the periods up to today's: so does this side.
             figures = stats.survey_stats(session, stats.make_filters(*key), k=K)
         document = figures.to_json()
-        assert json.loads(out) == document
+        if key[0] == "27":
+            out, err = command.communicate(timeout=60)
+            assert command.returncode == 0, err
+            assert json.loads(out) == document
+            assert document["respondents"] is not None
         rows = list(csv.DictReader(io.StringIO(stats.stats_csv(figures, bom=True).lstrip("\ufeff"))))
         assert len(rows) == sum(len(q["options"]) for q in document["questions"].values())
         for row in rows:
@@ -823,11 +822,15 @@ def test_reconstruction_attack_on_random_data_sets():
     exact = [example for example, result in zip(examples, results, strict=True) if result.exact]
     guessed = 100 * sum(r.guessed for r in results) / len(results)
     baseline = 100 * sum(r.baseline for r in results) / len(results)
-    assert not exact, (
-        f"the figures give the target's whole answer vector in {len(exact)}/{len(results)} trials, "
-        f"e.g. (seed, size, target) = {exact[:3]}"
-    )
-    assert guessed <= baseline + GUESS_TOLERANCE, summary(results)
+    problems = []
+    if exact:
+        problems.append(
+            f"the figures give the target's whole answer vector in {len(exact)}/{len(results)} trials, "
+            f"e.g. run_attack(random_data(seed, size), target) for (seed, size, target) in {exact[:3]}"
+        )
+    if guessed > baseline + GUESS_TOLERANCE:
+        problems.append(f"the best guess beats guessing from the shares by more than {GUESS_TOLERANCE} points")
+    assert not problems, f"{summary(results)}: " + "; ".join(problems)
 
 
 def test_control_the_same_attack_recovers_the_target_from_unperturbed_counts():

@@ -247,4 +247,4 @@ def test_dashboard_shows_fill_rate_and_attendance_without_small_groups(installed
     assert (row["Confirmés"], row["Remplissage (%)"], row["Présents"]) == (14, 70.0, 7)
     by_role = next(frame for frame in frames if "Profil" in frame.columns).set_index("Profil")
     assert by_role.loc["Partenaire", "Confirmés"] == "masqué"
-    assert by_role.loc["Chef de projet", "Confirmés"] == "8"
+    assert abs(int(by_role.loc["Chef de projet", "Confirmés"]) - 8) <= 2  # perturbed, by 2 at most
