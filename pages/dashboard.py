@@ -86,18 +86,16 @@ def render_figures() -> None:
         f"toutes les {settings.dashboard_refresh_seconds} s). Population : {filters.describe()}."
     )
     st.caption(
-        f"Protection des répondants : aucun chiffre portant sur moins de {k} personnes n'est affiché, et chaque "
+        f"Protection des répondants : aucun chiffre portant sur moins de {k} personnes (zéro compris) n'est "
+        "affiché, et chaque "
         f"chiffre est perturbé de {disclosure.MAX_NOISE} au plus (méthode des clés de cellule de l'ONS et de "
         "l'ABS) ; un même chiffre a toujours la même valeur, à l'écran comme dans les téléchargements."
     )
     if figures.isolated:
         st.warning(
-            f"Ces filtres isolent moins de {k} personnes : aucun chiffre n'est affiché pour protéger l'anonymat. "
-            "Élargissez la sélection."
+            f"Ces filtres portent sur moins de {k} personnes (peut-être aucune) : aucun chiffre n'est affiché pour "
+            "protéger l'anonymat. Élargissez la sélection."
         )
-        return
-    if figures.respondents == 0:
-        st.info("Aucune réponse pour ces filtres.")
         return
     st.download_button(
         "Télécharger tous les chiffres (CSV)",

@@ -2,11 +2,13 @@
 
 Two protections, applied in this order to every table the app shows or exports:
 
-1. Suppression (k = 5 by default): a cell counting 1 to k-1 people is hidden (primary suppression).
-   Within one table whose total is shown, hidden cells must not be recoverable by subtraction: as
-   long as the hidden cells are a single cell, or add up to fewer than k, the smallest visible cell
-   is hidden too (secondary suppression). A table whose total is below k is hidden whole. Zero cells
-   are shown: they say nothing about anybody.
+1. Suppression (k = 5 by default): a cell counting fewer than k people is hidden (primary
+   suppression), zero included: if an empty cell were shown, a hidden one would mean "at least one
+   person", and a region's hidden cell beside its other departments' zeros would point at the one
+   person of the remaining department. Within one table whose total is shown, hidden people must not
+   be recoverable by subtraction: as long as the hidden cells hold people in a single cell, or fewer
+   than k people in all, the smallest visible cell is hidden too (secondary suppression). A table
+   whose total is below k (zero included) is hidden whole.
 2. Cell-key perturbation (the method of the UK's ONS for the 2021 census and of the Australian
    Bureau of Statistics' TableBuilder): every record carries a random record key in 0..255, fixed
    when the record is stored; a cell's key is the sum of its records' keys modulo 256. A fixed table
@@ -14,18 +16,11 @@ Two protections, applied in this order to every table the app shows or exports:
    gives the same published value (dashboard, CSV, PNG, `stats`), so asking again or averaging gives
    nothing, while a figure that differs from another by one person no longer tells that person's answer.
 
-The noise never exceeds MAX_NOISE in absolute value, has a mean of exactly zero for every count, and
-never brings a count of k or more below k (a published figure is never a "small" one):
-
-| true count | noise | variance |
-| --- | --- | --- |
-| 0 | 0 (zero stays zero) | 0 |
-| 1 to k-1 | hidden | - |
-| k | 0 | 0 |
-| k+1 | -1, 0, +1 with probabilities 1/4, 1/2, 1/4 | 0.5 |
-| k+2 and more | -2, -1, 0, +1, +2 with probabilities 13/256, 51/256, 1/2, 51/256, 13/256 | 0.80 |
-
-Shares are computed from the published counts, never from the true ones.
+Every shown count (k or more) gets the same noise distribution, so that no count is published
+exactly: -2, -1, 0, +1, +2 with probabilities 13/256, 51/256, 1/2, 51/256, 13/256 (mean exactly
+zero, variance 0.80, never more than MAX_NOISE in absolute value). A published count is never below
+1 (this only bounds the noise when k is 2). Shares are computed from the published counts, never
+from the true ones.
 """
 
 from __future__ import annotations
@@ -39,8 +34,7 @@ KEY_SPACE = 256
 MAX_NOISE = 2
 
 # Noise by position 0..255 in the table of a count: symmetric, so the mean is exactly zero.
-_WIDE = [-2] * 13 + [-1] * 51 + [0] * 128 + [1] * 51 + [2] * 13
-_NARROW = [-1] * 64 + [0] * 128 + [1] * 64
+_NOISE = [-2] * 13 + [-1] * 51 + [0] * 128 + [1] * 51 + [2] * 13
 # Each count reads its row of the table from its own starting position (ABS-style), so that two cells
 # that happen to share a key but not a count do not get the same noise.
 _ROW_SHIFT = 97
@@ -66,21 +60,16 @@ def new_record_key() -> int:
     return secrets.randbelow(KEY_SPACE)
 
 
-def noise(count: int, cell_key: int, k: int = DEFAULT_K) -> int:
-    """The perturbation of a cell of `count` people (k or more) whose records' keys add up to `cell_key`."""
-    if count <= k or count <= 0:
-        return 0
-    position = (cell_key + _ROW_SHIFT * count) % KEY_SPACE
-    return (_NARROW if count == k + 1 else _WIDE)[position]
+def noise(count: int, cell_key: int) -> int:
+    """The perturbation of a shown cell of `count` people whose records' keys add up to `cell_key`."""
+    return _NOISE[(cell_key + _ROW_SHIFT * count) % KEY_SPACE]
 
 
 def perturb(tally: Tally, k: int = DEFAULT_K) -> int | None:
-    """The published value of one cell: 0 stays 0, 1 to k-1 is hidden (None), k and more get the noise."""
-    if tally.count <= 0:
-        return 0
-    if tally.count < k:
+    """The published value of one cell: fewer than k people (zero included) is hidden (None), others get the noise."""
+    if tally.count < k or tally.count <= 0:
         return None
-    return tally.count + noise(tally.count, tally.key_sum % KEY_SPACE, k)
+    return max(1, tally.count + noise(tally.count, tally.key_sum % KEY_SPACE))
 
 
 @dataclass(frozen=True)
@@ -98,14 +87,19 @@ class Cell:
 
 def hidden_cells(counts: dict[str, int], k: int = DEFAULT_K, additive: bool = True) -> set[str]:
     """Keys to hide in one table of true counts; `additive` when the cells add up to a shown total."""
-    hidden = {key for key, count in counts.items() if 0 < count < k}
-    if not additive or not hidden:
+    hidden = {key for key, count in counts.items() if count < k}
+    if not additive:
         return hidden
-    # Secondary suppression: the hidden cells together must neither be one cell (total minus the
-    # others gives it) nor add up to a small group. Take the smallest visible cells first, so that
-    # as little as possible is lost; zero cells do not help, so skip them.
-    visible = sorted((count, key) for key, count in counts.items() if key not in hidden and count > 0)
-    while visible and (len(hidden) == 1 or sum(counts[key] for key in hidden) < k):
+    # Secondary suppression: the people in hidden cells must neither sit in one cell (total minus
+    # the others gives it) nor be fewer than k. Empty hidden cells protect nobody and hide nobody.
+    # Take the smallest visible cells first, so that as little as possible is lost.
+    visible = sorted((count, key) for key, count in counts.items() if key not in hidden)
+
+    def exposed() -> bool:
+        holding = [counts[key] for key in hidden if counts[key] > 0]
+        return bool(holding) and (len(holding) == 1 or sum(holding) < k)
+
+    while visible and exposed():
         hidden.add(visible.pop(0)[1])
     return hidden
 
@@ -120,11 +114,10 @@ def protect_table(
     tallies: dict[str, Tally], base: Tally, k: int = DEFAULT_K, additive: bool = True
 ) -> tuple[int | None, dict[str, Cell]]:
     """Publishable (base, cells) for one question; shares are percentages of the published base (1 decimal)."""
-    if 0 < base.count < k:
+    published_base = perturb(base, k)
+    if published_base is None:
         return None, {key: Cell(None, None) for key in tallies}
-    published_base = perturb(base, k) or 0
     cells = {}
     for key, count in publish_table(tallies, k, additive).items():
-        share = None if count is None else round(100 * count / published_base, 1) if published_base else 0.0
-        cells[key] = Cell(count, share)
+        cells[key] = Cell(count, None if count is None else round(100 * count / published_base, 1))
     return published_base, cells

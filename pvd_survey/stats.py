@@ -117,12 +117,12 @@ class SurveyStats:
 
     filters: Filters
     k: int
-    respondents: int | None  # None: hidden (fewer than k people match the filters)
+    respondents: int | None  # None: hidden (fewer than k people, maybe none, match the filters)
     figures: dict[str, FigureStats] = field(default_factory=dict)
 
     @property
     def isolated(self) -> bool:
-        """True when the filters match between 1 and k-1 people: nothing may be shown."""
+        """True when the filters match fewer than k people (maybe none): nothing may be shown."""
         return self.respondents is None
 
     def to_json(self) -> dict:
@@ -230,7 +230,7 @@ def survey_stats(session: Session, filters: Filters, k: int = DEFAULT_K, today: 
         for value, total, key_sum in session.execute(query):
             counts[code][value] = counts[code].get(value, ZERO) + Tally(total, key_sum)
 
-    if 0 < respondents.count < k:
+    if respondents.count < k:  # zero included: "nobody" must look like "too few"
         hidden = {
             code: FigureStats(code, label, multiple, None, {o: Cell(None, None) for o in _figure_options(code, today)})
             for code, label, multiple in FIGURES
