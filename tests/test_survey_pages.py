@@ -237,7 +237,7 @@ def test_dashboard_filters_from_url_and_isolation_warning(installed, factory):
     assert any("région Bourgogne-Franche-Comté" in text for text in texts(narrowed.caption))
     isolated = dashboard(direction, departement="29")
     assert texts(isolated.metric) == ["masqué"]
-    assert any("isolent moins de 5 personnes" in text for text in texts(isolated.warning))
+    assert any("portent sur moins de 5 personnes (peut-être aucune)" in text for text in texts(isolated.warning))
     # No survey figure at all: only the invitation funnel and the national activity, which filters do not touch.
     assert [spec["title"] for spec in chart_specs(isolated)] == [
         "Invitations par région",
@@ -260,7 +260,7 @@ def test_funnel_counts_invited_opened_submitted(installed, factory, settings):
     row = funnel[funnel["Région"] == "Bourgogne-Franche-Comté"].iloc[0]
     assert abs(int(row["Invités"]) - 7) <= 2
     assert row["Ouverts"] == "masqué"  # 1 person: hidden
-    assert row["Répondus"] == 0
+    assert row["Répondus"] == "masqué"  # nobody yet: hidden like a small group
 
 
 # ---------------------------------------------------------------------------- invitations page
