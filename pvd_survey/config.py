@@ -57,6 +57,7 @@ class Settings:
     disclosure_k: int = 5
     dashboard_refresh_seconds: int = 10
     meeting_reminder_days: int = 2
+    outbox_retention_days: int = 30
 
     @property
     def is_sqlite(self) -> bool:
@@ -160,6 +161,7 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         dashboard_refresh_seconds=_int(
             get("PVD_DASHBOARD_REFRESH_SECONDS"), "PVD_DASHBOARD_REFRESH_SECONDS", 10, problems, 2
         ),
+        outbox_retention_days=_int(get("PVD_OUTBOX_RETENTION_DAYS"), "PVD_OUTBOX_RETENTION_DAYS", 30, problems, 1),
     )
     if problems:
         raise ConfigError(problems)

@@ -20,6 +20,12 @@ def test_defaults_use_embedded_sqlite_and_no_smtp(tmp_path):
     assert settings.is_sqlite and settings.smtp is None
     assert settings.argon2_profile == "production"
     assert (settings.login_max_failures, settings.login_lock_minutes) == (5, 15)
+    assert settings.outbox_retention_days == 30
+
+
+def test_outbox_retention_is_read(tmp_path):
+    assert settings_from({"PVD_OUTBOX_RETENTION_DAYS": "7"}, tmp_path=tmp_path).outbox_retention_days == 7
+    assert settings_from(secrets_text="PVD_OUTBOX_RETENTION_DAYS = 1\n", tmp_path=tmp_path).outbox_retention_days == 1
 
 
 def test_secrets_file_is_read_and_environment_wins(tmp_path):
@@ -51,6 +57,8 @@ def test_bare_postgresql_scheme_uses_psycopg3(tmp_path):
         ({"PVD_LOGIN_LOCK_MINUTES": "un quart d'heure"}, "PVD_LOGIN_LOCK_MINUTES doit être un nombre entier"),
         ({"PVD_MAIL_THREAD": "peut-être"}, "PVD_MAIL_THREAD doit valoir true ou false"),
         ({"PVD_ARGON2_PROFILE": "weak"}, "PVD_ARGON2_PROFILE"),
+        ({"PVD_OUTBOX_RETENTION_DAYS": "abc"}, "PVD_OUTBOX_RETENTION_DAYS doit être un nombre entier"),
+        ({"PVD_OUTBOX_RETENTION_DAYS": "0"}, "PVD_OUTBOX_RETENTION_DAYS doit être supérieur ou égal à 1"),
     ],
 )
 def test_bad_values_are_reported_in_french(tmp_path, env, expected_problem):
