@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from datetime import timedelta
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 
-from pvd_survey import db, mail
+from pvd_survey import db, mail, privacy
 from pvd_survey.errors import DomainError
 from pvd_survey.models import OutboxMessage, utcnow
 from tests.conftest import TEST_BACKEND, SmtpServer, free_port
@@ -297,6 +298,43 @@ def test_marking_by_hand_erases_the_content_failed_and_pending_keep_theirs(facto
     assert entries[by_hand].content_erased and entries[by_hand].recipient == "chef.projet@example.fr"
     assert not entries[failed].content_erased and entries[failed].body == "lien A"
     assert not entries[pending].content_erased and entries[pending].link == "http://pvd.test/b"
+
+
+def test_purge_deletes_outbox_messages_past_the_retention_except_one_being_sent(factory, settings, smtp_server):
+    assert settings.outbox_retention_days == 30
+    smtp_server.refuse.add("inconnu@example.fr")
+    sent, failed = enqueue(factory), enqueue(factory, recipient="inconnu@example.fr")
+    mail.deliver_due(factory, smtp_server.settings())
+    pending, sending, recent = enqueue(factory), enqueue(factory), enqueue(factory)
+    now = utcnow()
+    with factory.begin() as session:
+        for message_id in (sent, failed, pending, sending):
+            session.get(OutboxMessage, message_id).created_at = now - timedelta(days=30, minutes=1)
+        session.get(OutboxMessage, sending).status = "sending"  # a sender holds it
+        session.get(OutboxMessage, recent).created_at = now - timedelta(days=29, hours=23)
+
+    def outbox_ids() -> set[int]:
+        with db.read_only(factory) as session:
+            return set(session.scalars(select(OutboxMessage.id)))
+
+    def purged(retention: int, dry_run: bool = False) -> list[str]:
+        with factory.begin() as session:
+            found = privacy.purge(
+                session, dataclasses.replace(settings, outbox_retention_days=retention), now=now, dry_run=dry_run
+            )
+        return [item.description for item in found if item.step == "messages de la file d'envoi"]
+
+    dry = purged(30, dry_run=True)
+    assert [line.split(" (")[0] for line in dry] == [f"message n° {i}" for i in (sent, failed, pending)]
+    assert "(envoyé, écrit le " in dry[0] and "(échec définitif, " in dry[1] and "(en attente, " in dry[2]
+    assert not any("@" in line for line in dry)  # the purge's output names no one
+    assert outbox_ids() == {sent, failed, pending, sending, recent}
+    assert purged(30) == dry
+    assert outbox_ids() == {sending, recent}
+    assert purged(30) == []
+    # A shorter retention takes the recent one too.
+    assert [line.split(" (")[0] for line in purged(7)] == [f"message n° {recent}"]
+    assert outbox_ids() == {sending}
 
 
 if TEST_BACKEND == "sqlite":
