@@ -19,7 +19,8 @@ for column, (status, count) in zip(columns, counts.items(), strict=True):
 
 if settings.smtp is None:
     st.warning(
-        "Aucun serveur SMTP n'est configuré (PVD_SMTP_HOST) : les messages restent en attente, rien n'est perdu. "
+        "Aucun serveur SMTP n'est configuré (PVD_SMTP_HOST) : les messages restent en attente, jusqu'à leur "
+        f"suppression {settings.outbox_retention_days} jours après leur création. "
         "Vous pouvez transmettre vous-même les liens ci-dessous, puis marquer le message comme remis."
     )
 else:

@@ -112,7 +112,8 @@ ACCOUNT_DISABLED = "Ce compte est désactivé. Contactez un administrateur du pr
 PASSWORD_COMMON = "Ce mot de passe figure parmi les plus courants : choisissez-en un autre."
 PASSWORD_WEAK = "Ce mot de passe est trop facile à deviner. Essayez une phrase de plusieurs mots."
 NO_SMTP_WARNING = (
-    "Aucun serveur SMTP n'est configuré (PVD_SMTP_HOST) : les messages restent en attente, rien n'est perdu. "
+    "Aucun serveur SMTP n'est configuré (PVD_SMTP_HOST) : les messages restent en attente, jusqu'à leur "
+    "suppression 30 jours après leur création. "
     "Vous pouvez transmettre vous-même les liens ci-dessous, puis marquer le message comme remis."
 )
 
