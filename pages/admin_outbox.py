@@ -19,7 +19,8 @@ for column, (status, count) in zip(columns, counts.items(), strict=True):
 
 if settings.smtp is None:
     st.warning(
-        "Aucun serveur SMTP n'est configuré (PVD_SMTP_HOST) : les messages restent en attente, rien n'est perdu. "
+        "Aucun serveur SMTP n'est configuré (PVD_SMTP_HOST) : les messages restent en attente, jusqu'à leur "
+        f"suppression {settings.outbox_retention_days} jours après leur création. "
         "Vous pouvez transmettre vous-même les liens ci-dessous, puis marquer le message comme remis."
     )
 else:
@@ -44,16 +45,22 @@ else:
                 "N°": [m.id for m in messages],
                 "Destinataire": [m.recipient for m in messages],
                 "Objet": [m.subject for m in messages],
+                "Type": [m.kind for m in messages],
                 "Lien": [m.link or "" for m in messages],
                 "Statut": [mail.STATUS_LABELS[m.status] for m in messages],
                 "Essais": [m.attempts for m in messages],
                 "Créé le": [paris_time(m.created_at) for m in messages],
+                "Remis le": [paris_time(m.sent_at) for m in messages],
                 "Dernière erreur": [m.last_error or "" for m in messages],
             }
         ),
         hide_index=True,
         width="stretch",
         column_config={"Lien": st.column_config.LinkColumn("Lien")},
+    )
+    st.caption(
+        "Dès qu'un message est envoyé ou remis à la main, son texte, son lien et ses pièces jointes sont effacés ; "
+        f"chaque message est supprimé {settings.outbox_retention_days} jours après sa création (commande purge)."
     )
     by_id = {m.id: m for m in messages}  # ids as options: the widget must not keep a stale copy
     chosen_id = st.selectbox(
@@ -66,7 +73,13 @@ else:
     )
     chosen = by_id.get(chosen_id)
     if chosen is not None:
-        st.text(chosen.body)
+        if chosen.content_erased:
+            st.info(
+                f"{mail.STATUS_LABELS[chosen.status]} le {paris_time(chosen.sent_at)} : le contenu du message "
+                "et son lien ont été effacés après la remise (données personnelles)."
+            )
+        else:
+            st.text(chosen.body)
         try:
             if chosen.status == "failed" and st.button("Remettre en file d'envoi", key="outbox_requeue"):
                 with ui.write() as session:
@@ -76,6 +89,7 @@ else:
             if chosen.status == "pending" and st.button("Marquer comme remis à la main", key="outbox_manual"):
                 with ui.write() as session:
                     mail.mark_delivered_by_hand(session, chosen.id)
+                ui.scrub_erased_data()
                 ui.flash(f"Message n° {chosen.id} marqué comme remis à la main.")
                 st.rerun()
         except DomainError as error:

@@ -206,13 +206,15 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run:
         # A simulation changes nothing at all (not even closing postings past their deadline).
         with db.read_only(factory) as session:
-            items = privacy.purge(session, dry_run=True)
+            items = privacy.purge(session, settings, dry_run=True)
     else:
         due = schedule.run_due_work(factory, settings)
         if due.summary():
             print(due.summary())
         with db.transaction(factory) as session:
-            items = privacy.purge(session)
+            items = privacy.purge(session, settings)
+        if items:
+            db.scrub_sqlite_wal(factory.kw["bind"])  # the deleted data must not stay in SQLite's WAL
     verb = "serait supprimé (simulation, rien n'est effacé)" if args.dry_run else "supprimé"
     for item in items:
         print(f"{item.step} : {item.description} : {verb}")

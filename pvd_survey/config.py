@@ -64,6 +64,7 @@ class Settings:
     # The server key of the survey's keyed hashes and sealed drafts: kept in configuration, never in
     # the database, so that a copy of the database alone cannot tie answers to an invitation.
     secret_key: str = ""
+    outbox_retention_days: int = 30
 
     @property
     def is_sqlite(self) -> bool:
@@ -196,6 +197,7 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
             get("PVD_DASHBOARD_REFRESH_SECONDS"), "PVD_DASHBOARD_REFRESH_SECONDS", 10, problems, 2
         ),
         secret_key=secret_key,
+        outbox_retention_days=_int(get("PVD_OUTBOX_RETENTION_DAYS"), "PVD_OUTBOX_RETENTION_DAYS", 30, problems, 1),
     )
     if problems:
         raise ConfigError(problems)

@@ -6,6 +6,8 @@ Services take a Session and never commit; callers own the transaction through `t
 from __future__ import annotations
 
 import fcntl
+import logging
+import sqlite3
 import threading
 import weakref
 from collections import deque
@@ -19,9 +21,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pvd_survey.config import DB_DIR
+
+log = logging.getLogger(__name__)
 
 # Any constant works: it only has to be the same for every process migrating this database.
 _PG_MIGRATION_LOCK_KEY = 727_274_2026
@@ -95,6 +100,9 @@ def make_engine(database_url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=15000")
             # FULL: a committed registration or answer survives a power cut (NORMAL may lose the last ones).
             cursor.execute("PRAGMA synchronous=FULL")
+            # Erased personal data (delivered e-mails, purged applications...) is overwritten with zeros
+            # instead of lingering in free space of the file; scrub_sqlite_wal() then empties the WAL.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -109,6 +117,33 @@ def make_engine(database_url: str) -> Engine:
         _sqlite_write_locks[engine] = FifoLock()
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+
+
+def scrub_sqlite_wal(engine: Engine) -> None:
+    """After erasing personal data on SQLite, copy the WAL into the file and empty it (best effort).
+
+    The WAL still holds the pages as they were before the erasure until a checkpoint; TRUNCATE writes
+    them back (secure_delete has zeroed the erased bytes) and cuts the WAL to zero bytes. It waits for
+    readers on older snapshots (busy timeout); when it cannot finish, the next scrub or SQLite's own
+    checkpoints do it. PostgreSQL keeps dead row versions until VACUUM (see the README): nothing to do here.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        # The raw driver connection runs in autocommit (isolation_level=None): a checkpoint cannot run
+        # inside a transaction, and the "begin" hook would open one.
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            cursor.close()
+        finally:
+            connection.close()
+    except (sqlite3.Error, SQLAlchemyError):
+        log.warning("SQLite WAL checkpoint failed; erased data stays in the WAL until the next one", exc_info=True)
+        return
+    if busy:
+        log.warning("SQLite WAL checkpoint blocked by a reader; erased data stays in the WAL until the next one")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -6,6 +6,11 @@ is claimed by one conditional UPDATE before it is sent, so two senders (CLI loop
 several servers) never send the same message twice. A sender that dies after claiming leaves the
 message in 'sending'; it becomes claimable again after CLAIM_TIMEOUT (at-least-once in that
 rare crash, never twice in normal operation).
+
+A message holds personal data (personal links with their tokens, .ics files) only until it has
+served: the UPDATE that marks it sent or passed on by hand also erases its body, link and
+attachments. Recipient, subject, kind, status and dates stay for the admin, until the retention
+purge deletes the row (privacy.PURGE_STEPS).
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from pvd_survey import db
 from pvd_survey.config import SmtpSettings
 from pvd_survey.errors import DomainError
 from pvd_survey.models import OutboxMessage, utcnow
@@ -41,6 +47,10 @@ STATUS_LABELS = {
     "failed": "Échec définitif",
     "manual": "Remis à la main",
 }
+# Delivered statuses: the message has served, its content is erased in the same UPDATE.
+DELIVERED_STATUSES = ("sent", "manual")
+# The body column is NOT NULL: an empty text stands for "erased". null() is SQL NULL (not JSON 'null').
+ERASED_CONTENT = {"body": "", "link": None, "attachments": null()}
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,11 @@ class OutboxEntry:
     created_at: datetime
     sent_at: datetime | None
     body: str
+
+    @property
+    def content_erased(self) -> bool:
+        """Delivered (by SMTP or by hand): its body, link and attachments were erased at that moment."""
+        return self.status in DELIVERED_STATUSES and self.body == "" and self.link is None
 
 
 @dataclass
@@ -148,11 +163,14 @@ def requeue_failed(session: Session, message_id: int) -> None:
 
 
 def mark_delivered_by_hand(session: Session, message_id: int) -> None:
-    """Record that an admin passed a pending message on by other means (no SMTP configured)."""
+    """Record that an admin passed a pending message on by other means (no SMTP configured); erase its content.
+
+    On SQLite, the caller runs db.scrub_sqlite_wal() after the commit so the content leaves the WAL too.
+    """
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
-        .values(status="manual", sent_at=utcnow())
+        .values(status="manual", sent_at=utcnow(), **ERASED_CONTENT)
     )
     if result.rowcount != 1:
         raise DomainError("mail_not_pending" if session.get(OutboxMessage, message_id) else "mail_not_found")
@@ -246,7 +264,10 @@ def _finish(factory: sessionmaker[Session], message_id: int, token: str, **value
 def deliver_due(
     factory: sessionmaker[Session], smtp: SmtpSettings, now: datetime | None = None, limit: int = 100
 ) -> DeliveryReport:
-    """Send the messages that are due; each is claimed atomically first, so concurrent senders never overlap."""
+    """Send the messages that are due; each is claimed atomically first, so concurrent senders never overlap.
+
+    A sent message loses its body, link and attachments in the UPDATE that marks it sent.
+    """
     now = now or utcnow()
     report = DeliveryReport()
     with factory.begin() as session:
@@ -294,12 +315,15 @@ def deliver_due(
                 attempts=message.attempts + 1,
                 sent_at=utcnow(),
                 last_error=None,
+                **ERASED_CONTENT,
             )
             report.sent.append(message_id)
     finally:
         if client is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 client.quit()
+        if report.sent:
+            db.scrub_sqlite_wal(factory.kw["bind"])  # the erased content must not stay in SQLite's WAL
     return report
 
 

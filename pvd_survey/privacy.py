@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import meetings, survey
+from pvd_survey import mail, meetings, survey
 from pvd_survey.accounts import UserInfo, normalise_email
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
@@ -23,10 +23,12 @@ from pvd_survey.models import (
     ApplicationFile,
     JobApplication,
     JobPosting,
+    OutboxMessage,
     PasswordToken,
     RecruiterRequest,
     SurveyInvitation,
     User,
+    paris_time,
     utcnow,
 )
 
@@ -45,17 +47,20 @@ class PurgeItem:
 
 @dataclass(frozen=True)
 class PurgeStep:
-    """One kind of personal data past its retention: `find` lists (id, description), `delete` removes ids."""
+    """One kind of personal data past its retention: `find` lists (id, description), `delete` removes ids.
+
+    `find` gets the settings too, for retentions the operator configures (PVD_OUTBOX_RETENTION_DAYS).
+    """
 
     name: str
-    find: Callable[[Session, datetime], list[tuple[int, str]]]
+    find: Callable[[Session, datetime, Settings], list[tuple[int, str]]]
     remove: Callable[[Session, list[int]], None]
 
 
 # ---------------------------------------------------------------------------- recruitment steps
 
 
-def _expired_applications(session: Session, now: datetime) -> list[tuple[int, str]]:
+def _expired_applications(session: Session, now: datetime, settings: Settings) -> list[tuple[int, str]]:
     rows = session.execute(
         select(JobApplication.id, JobApplication.reference, JobPosting.id, JobPosting.status)
         .join(JobPosting, JobPosting.id == JobApplication.posting_id)
@@ -81,7 +86,7 @@ def _delete_applications(session: Session, ids: list[int]) -> None:
         session.execute(delete(JobApplication).where(JobApplication.id.in_(chunk)))
 
 
-def _stale_recruiter_requests(session: Session, now: datetime) -> list[tuple[int, str]]:
+def _stale_recruiter_requests(session: Session, now: datetime, settings: Settings) -> list[tuple[int, str]]:
     rows = session.execute(
         select(RecruiterRequest.id, RecruiterRequest.status, RecruiterRequest.created_at)
         .where(
@@ -100,7 +105,7 @@ def _delete_recruiter_requests(session: Session, ids: list[int]) -> None:
     session.execute(delete(RecruiterRequest).where(RecruiterRequest.id.in_(ids)))
 
 
-def _dead_password_tokens(session: Session, now: datetime) -> list[tuple[int, str]]:
+def _dead_password_tokens(session: Session, now: datetime, settings: Settings) -> list[tuple[int, str]]:
     rows = session.scalars(
         select(PasswordToken.id).where(or_(PasswordToken.used_at.is_not(None), PasswordToken.expires_at < now))
     ).all()
@@ -111,20 +116,57 @@ def _delete_password_tokens(session: Session, ids: list[int]) -> None:
     session.execute(delete(PasswordToken).where(PasswordToken.id.in_(ids)))
 
 
+# ---------------------------------------------------------------------------- outbox step
+
+
+def _old_outbox_messages(session: Session, now: datetime, settings: Settings) -> list[tuple[int, str]]:
+    # Delivered messages lost their content when delivered; this deletes the rest of the row, and the
+    # messages that never went (pending, failed) with their content. A message a sender holds stays.
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.created_at)
+        .where(
+            OutboxMessage.created_at < now - timedelta(days=settings.outbox_retention_days),
+            OutboxMessage.status != "sending",
+        )
+        .order_by(OutboxMessage.id)
+    ).all()
+    return [
+        (row[0], f"message n° {row[0]} ({mail.STATUS_LABELS[row[1]].lower()}, écrit le {paris_time(row[2])})")
+        for row in rows
+    ]
+
+
+def _delete_outbox_messages(session: Session, ids: list[int]) -> None:
+    for start in range(0, len(ids), 500):
+        session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.id.in_(ids[start : start + 500]), OutboxMessage.status != "sending"
+            )
+        )
+
+
+def _expired_registrations(session: Session, now: datetime, settings: Settings) -> list[tuple[int, str]]:
+    return meetings.expired_registrations(session, now)
+
+
 PURGE_STEPS: list[PurgeStep] = [
     PurgeStep("candidatures", _expired_applications, _delete_applications),
     PurgeStep("demandes de compte recruteur", _stale_recruiter_requests, _delete_recruiter_requests),
     PurgeStep("liens de mot de passe", _dead_password_tokens, _delete_password_tokens),
-    PurgeStep("inscriptions aux rencontres (anonymisées)", meetings.expired_registrations, meetings.anonymise),
+    PurgeStep("inscriptions aux rencontres (anonymisées)", _expired_registrations, meetings.anonymise),
+    PurgeStep("messages de la file d'envoi", _old_outbox_messages, _delete_outbox_messages),
 ]
 
 
-def purge(session: Session, now: datetime | None = None, dry_run: bool = False) -> list[PurgeItem]:
-    """Delete every piece of personal data past its retention (or only list it, with dry_run)."""
+def purge(session: Session, settings: Settings, now: datetime | None = None, dry_run: bool = False) -> list[PurgeItem]:
+    """Delete every piece of personal data past its retention (or only list it, with dry_run).
+
+    The settings carry the retentions the operator configures (PVD_OUTBOX_RETENTION_DAYS).
+    """
     now = now or utcnow()
     done: list[PurgeItem] = []
     for step in PURGE_STEPS:
-        found = step.find(session, now)
+        found = step.find(session, now, settings)
         if found and not dry_run:
             step.remove(session, [item_id for item_id, _ in found])
         done += [PurgeItem(step.name, description) for _, description in found]

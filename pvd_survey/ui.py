@@ -81,6 +81,11 @@ def write() -> Iterator[Session]:
         yield session
 
 
+def scrub_erased_data() -> None:
+    """After a committed erasure: on SQLite, empty the WAL so the erased bytes leave it too (best effort)."""
+    db.scrub_sqlite_wal(runtime().engine)
+
+
 @contextmanager
 def read() -> Iterator[Session]:
     """A read-only session for a page."""

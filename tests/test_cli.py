@@ -391,6 +391,48 @@ def test_purge_dry_run_changes_nothing_then_purge_anonymises(factory, database_u
     assert "Rien à supprimer" in again.stdout
 
 
+def test_purge_deletes_outbox_messages_past_their_retention(factory, database_url):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from pvd_survey.models import OutboxMessage, utcnow
+
+    with factory.begin() as session:
+        old, recent = [
+            mail.enqueue(session, recipient=f"{name}@example.fr", subject="s", body="lien", kind="test")
+            for name in ("ancien", "recent")
+        ]
+        session.get(OutboxMessage, old).created_at = utcnow() - timedelta(days=31)
+        session.get(OutboxMessage, recent).created_at = utcnow() - timedelta(days=10)
+
+    def outbox_ids() -> set[int]:
+        with db.read_only(factory) as session:
+            return set(session.scalars(select(OutboxMessage.id)))
+
+    dry = run_cli(database_url, "purge", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"messages de la file d'envoi : message n° {old} (en attente, écrit le " in dry.stdout
+    assert "serait supprimé (simulation" in dry.stdout and f"n° {recent} " not in dry.stdout
+    assert outbox_ids() == {old, recent}
+    real = run_cli(database_url, "purge")
+    assert real.returncode == 0 and "1 élément(s) supprimé(s)." in real.stdout
+    assert outbox_ids() == {recent}
+    shorter = run_cli(database_url, "purge", PVD_OUTBOX_RETENTION_DAYS="7")
+    assert shorter.returncode == 0 and f"message n° {recent} " in shorter.stdout
+    assert outbox_ids() == set()
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("abc", "doit être un nombre entier (reçu : 'abc')"), ("0", "doit être supérieur ou égal à 1 (reçu : 0)")],
+)
+def test_purge_reports_a_bad_outbox_retention_in_french(database_url, value, problem):
+    result = run_cli(database_url, "purge", "--dry-run", PVD_OUTBOX_RETENTION_DAYS=value)
+    assert result.returncode == 2
+    assert f"PVD_OUTBOX_RETENTION_DAYS {problem}" in result.stderr
+
+
 def test_send_mail_writes_due_meeting_reminders_first(factory, database_url, settings, smtp_server):
     from datetime import timedelta
 

@@ -20,6 +20,12 @@ def test_defaults_use_embedded_sqlite_and_no_smtp(tmp_path):
     assert settings.is_sqlite and settings.smtp is None
     assert settings.argon2_profile == "production"
     assert (settings.login_max_failures, settings.login_lock_minutes) == (5, 15)
+    assert settings.outbox_retention_days == 30
+
+
+def test_outbox_retention_is_read(tmp_path):
+    assert settings_from({"PVD_OUTBOX_RETENTION_DAYS": "7"}, tmp_path=tmp_path).outbox_retention_days == 7
+    assert settings_from(secrets_text="PVD_OUTBOX_RETENTION_DAYS = 1\n", tmp_path=tmp_path).outbox_retention_days == 1
 
 
 def test_embedded_installation_makes_its_server_key_once_outside_the_database(tmp_path):
@@ -66,6 +72,8 @@ def test_bare_postgresql_scheme_uses_psycopg3(tmp_path):
         ({"PVD_ARGON2_PROFILE": "weak"}, "PVD_ARGON2_PROFILE"),
         ({"PVD_DATABASE_URL": "postgresql+psycopg://pvd@db/pvd"}, "PVD_SECRET_KEY est obligatoire avec PostgreSQL"),
         ({"PVD_SECRET_KEY": "trop-courte"}, "PVD_SECRET_KEY doit compter au moins 32 caractères"),
+        ({"PVD_OUTBOX_RETENTION_DAYS": "abc"}, "PVD_OUTBOX_RETENTION_DAYS doit être un nombre entier"),
+        ({"PVD_OUTBOX_RETENTION_DAYS": "0"}, "PVD_OUTBOX_RETENTION_DAYS doit être supérieur ou égal à 1"),
     ],
 )
 def test_bad_values_are_reported_in_french(tmp_path, env, expected_problem):

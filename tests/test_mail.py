@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import make_url
 
-from pvd_survey import db, mail
+from pvd_survey import db, mail, privacy
 from pvd_survey.errors import DomainError
 from pvd_survey.models import OutboxMessage, utcnow
-from tests.conftest import SmtpServer, free_port
+from tests.conftest import TEST_BACKEND, SmtpServer, free_port
+
+ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
 
 
 def enqueue(factory, recipient="chef.projet@example.fr", **kw):
@@ -32,6 +38,17 @@ def status_of(factory, message_id):
         message = session.get(OutboxMessage, message_id)
         session.expunge(message)
         return message
+
+
+def content_of(factory, message_id) -> tuple[str, str | None, bool]:
+    """The stored body, link and whether the attachments column is SQL NULL."""
+    with db.read_only(factory) as session:
+        row = session.execute(
+            select(OutboxMessage.body, OutboxMessage.link, OutboxMessage.attachments.is_(None)).where(
+                OutboxMessage.id == message_id
+            )
+        ).one()
+        return row[0], row[1], bool(row[2])
 
 
 def test_committed_message_is_delivered_once(factory, smtp_server):
@@ -194,9 +211,6 @@ def test_admin_views_and_manual_delivery(factory):
     with db.read_only(factory) as session:
         assert mail.count_by_status(session) == {"pending": 1, "sending": 0, "sent": 0, "failed": 0, "manual": 1}
         assert [m.id for m in mail.list_messages(session, ["pending"])] == [second]
-        assert session.scalars(select(OutboxMessage.link).where(OutboxMessage.id == first)).one() == (
-            "http://pvd.test/a"
-        )
 
 
 def test_sender_without_smtp_still_runs_the_scheduled_work_and_sends_nothing(factory):
@@ -215,3 +229,164 @@ def test_sender_without_smtp_still_runs_the_scheduled_work_and_sends_nothing(fac
     thread.join(timeout=5)
     with factory.begin() as session:
         assert [m.status for m in mail.list_messages(session)] == ["pending"]
+
+
+# ---------------------------------------------------------------------------- personal content erased once it served
+
+
+def test_delivered_message_loses_its_content_and_the_admin_still_lists_it(factory, smtp_server):
+    link = "http://pvd.test/inscription?jeton=abc123"
+    message_id = enqueue(
+        factory,
+        recipient="personne@mairie.fr",
+        subject="Inscription confirmée",
+        body=f"Bonjour,\nvotre lien personnel : {link}",
+        link=link,
+        attachments=[("rencontre.ics", "text/calendar", ICS)],
+    )
+    assert content_of(factory, message_id)[1:] == (link, False)
+    assert mail.deliver_due(factory, smtp_server.settings()).sent == [message_id]
+    # The person received everything...
+    [received] = smtp_server.to("personne@mairie.fr")
+    parts = list(received.walk())
+    [text] = [p.get_payload(decode=True).decode() for p in parts if p.get_content_type() == "text/plain"]
+    assert link in text
+    assert [p.get_payload(decode=True) for p in parts if p.get_filename() == "rencontre.ics"] == [ICS]
+    # ...and the outbox keeps none of it.
+    assert content_of(factory, message_id) == ("", None, True)
+    stored = status_of(factory, message_id)
+    assert (stored.recipient, stored.subject, stored.kind, stored.status, stored.attempts) == (
+        "personne@mairie.fr",
+        "Inscription confirmée",
+        "test",
+        "sent",
+        1,
+    )
+    assert stored.created_at <= stored.sent_at
+    with db.read_only(factory) as session:
+        [entry] = mail.list_messages(session, ["sent"])
+    assert (entry.id, entry.recipient, entry.subject, entry.status) == (
+        message_id,
+        "personne@mairie.fr",
+        "Inscription confirmée",
+        "sent",
+    )
+    assert entry.content_erased and entry.sent_at is not None
+
+
+def test_marking_by_hand_erases_the_content_failed_and_pending_keep_theirs(factory, smtp_server):
+    smtp_server.refuse.add("inconnu@example.fr")
+    failed = enqueue(
+        factory,
+        recipient="inconnu@example.fr",
+        body="lien A",
+        link="http://pvd.test/a",
+        attachments=[("a.ics", "text/calendar", ICS)],
+    )
+    assert mail.deliver_due(factory, smtp_server.settings()).failed == [failed]
+    pending = enqueue(factory, body="lien B", link="http://pvd.test/b", attachments=[("b.ics", "text/calendar", ICS)])
+    by_hand = enqueue(factory, body="lien C", link="http://pvd.test/c", attachments=[("c.ics", "text/calendar", ICS)])
+    with factory.begin() as session:
+        mail.mark_delivered_by_hand(session, by_hand)
+    assert content_of(factory, by_hand) == ("", None, True)
+    assert status_of(factory, by_hand).status == "manual" and status_of(factory, by_hand).sent_at is not None
+    # A failed message may be requeued or passed on by hand, a pending one still has to go: both keep everything.
+    assert content_of(factory, failed) == ("lien A", "http://pvd.test/a", False)
+    assert content_of(factory, pending) == ("lien B", "http://pvd.test/b", False)
+    with db.read_only(factory) as session:
+        entries = {m.id: m for m in mail.list_messages(session)}
+    assert entries[by_hand].content_erased and entries[by_hand].recipient == "chef.projet@example.fr"
+    assert not entries[failed].content_erased and entries[failed].body == "lien A"
+    assert not entries[pending].content_erased and entries[pending].link == "http://pvd.test/b"
+
+
+def test_purge_deletes_outbox_messages_past_the_retention_except_one_being_sent(factory, settings, smtp_server):
+    assert settings.outbox_retention_days == 30
+    smtp_server.refuse.add("inconnu@example.fr")
+    sent, failed = enqueue(factory), enqueue(factory, recipient="inconnu@example.fr")
+    mail.deliver_due(factory, smtp_server.settings())
+    pending, sending, recent = enqueue(factory), enqueue(factory), enqueue(factory)
+    now = utcnow()
+    with factory.begin() as session:
+        for message_id in (sent, failed, pending, sending):
+            session.get(OutboxMessage, message_id).created_at = now - timedelta(days=30, minutes=1)
+        session.get(OutboxMessage, sending).status = "sending"  # a sender holds it
+        session.get(OutboxMessage, recent).created_at = now - timedelta(days=29, hours=23)
+
+    def outbox_ids() -> set[int]:
+        with db.read_only(factory) as session:
+            return set(session.scalars(select(OutboxMessage.id)))
+
+    def purged(retention: int, dry_run: bool = False) -> list[str]:
+        with factory.begin() as session:
+            found = privacy.purge(
+                session, dataclasses.replace(settings, outbox_retention_days=retention), now=now, dry_run=dry_run
+            )
+        return [item.description for item in found if item.step == "messages de la file d'envoi"]
+
+    dry = purged(30, dry_run=True)
+    assert [line.split(" (")[0] for line in dry] == [f"message n° {i}" for i in (sent, failed, pending)]
+    assert "(envoyé, écrit le " in dry[0] and "(échec définitif, " in dry[1] and "(en attente, " in dry[2]
+    assert not any("@" in line for line in dry)  # the purge's output names no one
+    assert outbox_ids() == {sent, failed, pending, sending, recent}
+    assert purged(30) == dry
+    assert outbox_ids() == {sending, recent}
+    assert purged(30) == []
+    # A shorter retention takes the recent one too.
+    assert [line.split(" (")[0] for line in purged(7)] == [f"message n° {recent}"]
+    assert outbox_ids() == {sending}
+
+
+if TEST_BACKEND == "sqlite":
+
+    def sqlite_files(database_url: str) -> tuple[Path, Path]:
+        path = Path(make_url(database_url).database)
+        return path, path.with_name(path.name + "-wal")
+
+    def raw_bytes(path: Path) -> bytes:
+        return path.read_bytes() if path.exists() else b""
+
+    def test_delivered_content_leaves_the_sqlite_file_and_its_wal(factory, smtp_server, database_url):
+        token = secrets.token_hex(24).encode()
+        database, wal = sqlite_files(database_url)
+        link = f"http://pvd.test/questionnaire?jeton={token.decode()}"
+        # A long body spills into overflow pages, which the erasure frees (secure_delete zeroes them too).
+        body = f"Votre lien : {link}\n" + "Les petites villes de demain.\n" * 400 + f"Jeton : {token.decode()}"
+        message_id = enqueue(factory, body=body, link=link)
+        assert token in raw_bytes(database) + raw_bytes(wal)  # it is there, so the test can fail
+        assert mail.deliver_due(factory, smtp_server.settings()).sent == [message_id]
+        assert token.decode() in smtp_server.messages[0].get_payload(decode=True).decode()
+        assert token not in raw_bytes(database), "the erased body or link lingers in the database file"
+        assert token not in raw_bytes(wal), "the erased body or link lingers in the WAL"
+
+    def test_content_marked_by_hand_leaves_the_sqlite_file_and_its_wal(factory, engine, database_url):
+        token = secrets.token_hex(24).encode()
+        database, wal = sqlite_files(database_url)
+        message_id = enqueue(
+            factory, body=f"Jeton : {token.decode()}", link=f"http://pvd.test/a?jeton={token.decode()}"
+        )
+        assert token in raw_bytes(database) + raw_bytes(wal)
+        with factory.begin() as session:
+            mail.mark_delivered_by_hand(session, message_id)
+        db.scrub_sqlite_wal(engine)  # what the "Messages" page does after the commit
+        assert token not in raw_bytes(database) and token not in raw_bytes(wal)
+
+    def test_control_without_secure_delete_the_same_check_finds_the_erased_content(factory, smtp_server, database_url):
+        """Builds where secure_delete defaults to OFF keep the erased bytes in the file: the check sees them."""
+        careless = db.make_engine(database_url)
+
+        @event.listens_for(careless, "connect")
+        def _secure_delete_off(dbapi_connection, _record):  # runs after make_engine's own pragmas
+            dbapi_connection.execute("PRAGMA secure_delete=OFF")
+
+        try:
+            careless_factory = db.make_session_factory(careless)
+            token = secrets.token_hex(24).encode()
+            database, wal = sqlite_files(database_url)
+            body = "Les petites villes de demain.\n" * 400 + f"Jeton : {token.decode()}"  # freed overflow pages
+            message_id = enqueue(careless_factory, body=body, link="http://pvd.test/a")
+            assert mail.deliver_due(careless_factory, smtp_server.settings()).sent == [message_id]
+            assert content_of(careless_factory, message_id) == ("", None, True)
+            assert token in raw_bytes(database) + raw_bytes(wal)
+        finally:
+            careless.dispose()

@@ -394,7 +394,7 @@ def test_purge_anonymises_a_year_after_the_meeting(session, settings, meeting_id
     ends = meetings.get_meeting(session, meeting_id).ends_at
 
     def purged(days: int, dry_run: bool = False) -> list[str]:
-        items = privacy.purge(session, now=ends + timedelta(days=days), dry_run=dry_run)
+        items = privacy.purge(session, settings, now=ends + timedelta(days=days), dry_run=dry_run)
         return [item.description for item in items if item.step.startswith("inscriptions aux rencontres")]
 
     assert purged(300) == []

@@ -100,7 +100,7 @@ def test_two_processes_starting_together_both_succeed(empty_database_url):
         engine.dispose()
 
 
-def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path):
+def test_sqlite_connections_use_wal_foreign_keys_busy_timeout_and_secure_delete(tmp_path):
     engine = db.make_engine(f"sqlite:///{tmp_path / 'pragmas.sqlite3'}")
     try:
         with engine.connect() as connection:
@@ -108,6 +108,7 @@ def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path):
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15000
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     finally:
         engine.dispose()
 

@@ -112,7 +112,8 @@ ACCOUNT_DISABLED = "Ce compte est désactivé. Contactez un administrateur du pr
 PASSWORD_COMMON = "Ce mot de passe figure parmi les plus courants : choisissez-en un autre."
 PASSWORD_WEAK = "Ce mot de passe est trop facile à deviner. Essayez une phrase de plusieurs mots."
 NO_SMTP_WARNING = (
-    "Aucun serveur SMTP n'est configuré (PVD_SMTP_HOST) : les messages restent en attente, rien n'est perdu. "
+    "Aucun serveur SMTP n'est configuré (PVD_SMTP_HOST) : les messages restent en attente, jusqu'à leur "
+    "suppression 30 jours après leur création. "
     "Vous pouvez transmettre vous-même les liens ci-dessous, puis marquer le message comme remis."
 )
 
@@ -734,8 +735,41 @@ def test_outbox_shows_the_new_status_right_after_marking_delivered_by_hand(world
     at.multiselect(key="outbox_statuses").set_value(["pending", "manual"]).run()
     at.selectbox(key="outbox_message").set_value(welcome.id).run()
     at.button(key="outbox_manual").click().run()
-    assert at.dataframe[0].value["Statut"].tolist() == ["Remis à la main"]
+    table = at.dataframe[0].value
+    assert table["Statut"].tolist() == ["Remis à la main"]
+    assert table["Destinataire"].tolist() == ["paul.direction@example.fr"] and table["Lien"].tolist() == [""]
     assert "outbox_manual" not in [button.key for button in at.button]
+    # The content was erased with the marking: the page says so instead of showing an empty text.
+    [erased] = [text for text in texts(at.info) if "effacés après la remise" in text]
+    assert erased.startswith("Remis à la main le ")
+    assert welcome.body not in texts(at.text) and "" not in texts(at.text)
+
+
+def test_outbox_lists_a_delivered_message_whose_content_is_erased(world: World, smtp_server) -> None:
+    with world.factory.begin() as s:
+        message_id = mail.enqueue(
+            s,
+            recipient="lea.martin@example.fr",
+            subject="Votre candidature",
+            body="Votre lien : http://pvd.test/candidature?jeton=abc",
+            kind="application_received",
+            link="http://pvd.test/candidature?jeton=abc",
+        )
+    assert mail.deliver_due(world.factory, smtp_server.settings()).sent == [message_id]
+    at = app(world.users["admin"]).run()
+    at.switch_page("pages/admin_outbox.py").run()
+    at.multiselect(key="outbox_statuses").set_value(["sent"]).run()
+    table = at.dataframe[0].value
+    assert table["Destinataire"].tolist() == ["lea.martin@example.fr"]
+    assert table["Objet"].tolist() == ["Votre candidature"]
+    assert table["Type"].tolist() == ["application_received"]
+    assert table["Statut"].tolist() == ["Envoyé"]
+    assert table["Lien"].tolist() == [""] and table["Remis le"].tolist()[0] != ""
+    assert any("son texte, son lien et ses pièces jointes sont effacés" in c for c in texts(at.caption))
+    at.selectbox(key="outbox_message").set_value(message_id).run()
+    assert not at.text
+    [erased] = [text for text in texts(at.info) if "effacés après la remise" in text]
+    assert erased.startswith("Envoyé le ")
 
 
 # ---------------------------------------------------------------------------- single sign-on

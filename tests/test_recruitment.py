@@ -784,17 +784,19 @@ def test_purge_respects_retention_and_consent(session: Session, world: World, se
     recruitment.mark_filled(session, recruiter, posting_id, settings)
 
     assert [
-        i.description for i in privacy.purge(session, utcnow() + timedelta(days=60)) if i.step == "candidatures"
+        i.description
+        for i in privacy.purge(session, settings, utcnow() + timedelta(days=60))
+        if i.step == "candidatures"
     ] == []
     in_4_months = utcnow() + timedelta(days=120)
-    dry = [i for i in privacy.purge(session, in_4_months, dry_run=True) if i.step == "candidatures"]
+    dry = [i for i in privacy.purge(session, settings, in_4_months, dry_run=True) if i.step == "candidatures"]
     assert len(dry) == 1 and count(session, JobApplication) == 3
-    done = [i for i in privacy.purge(session, in_4_months) if i.step == "candidatures"]
+    done = [i for i in privacy.purge(session, settings, in_4_months) if i.step == "candidatures"]
     assert len(done) == 1
     remaining = set(session.scalars(select(JobApplication.email)))
     assert remaining == {"b@example.fr", "c@example.fr"}
     assert count(session, ApplicationFile) == 2
-    later = [i for i in privacy.purge(session, utcnow() + timedelta(days=800)) if i.step == "candidatures"]
+    later = [i for i in privacy.purge(session, settings, utcnow() + timedelta(days=800)) if i.step == "candidatures"]
     assert len(later) == 1 and set(session.scalars(select(JobApplication.email))) == {"c@example.fr"}
 
 
