@@ -13,6 +13,7 @@ from pvd_survey import db, mail, stats, survey
 from pvd_survey.errors import DomainError
 from pvd_survey.models import SurveyCount, SurveyDraft, SurveyInvitation, SurveyPool, SurveyResponse, utcnow
 from pvd_survey.survey_questions import InvalidAnswers, start_period, validate_answers
+from tests.conftest import TEST_BACKEND
 
 TODAY = date(2026, 11, 22)
 GOOD = {
@@ -481,3 +482,26 @@ def test_erasing_an_invitee_withdraws_their_draft_and_answers(factory, settings)
     with factory.begin() as session:
         survey.submit(session, other, GOOD, settings, today=TODAY)  # completes the group
         assert [r.gender for r in session.scalars(select(SurveyResponse))] == ["femme"]  # only the other person's
+
+
+if TEST_BACKEND == "sqlite":
+
+    def test_survey_token_is_absent_from_the_sqlite_file_and_wal_after_delivery(factory, settings, smtp_server):
+        """The whole journey (invitation, delivery, draft, answers): no byte of the link's token stays stored."""
+        from pathlib import Path
+
+        from sqlalchemy.engine import make_url
+
+        token = invite_one(factory, settings).encode()
+        database = Path(make_url(settings.database_url).database)
+        wal = database.with_name(database.name + "-wal")
+
+        def stored() -> bytes:
+            return database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+        assert token in stored()  # in the outbox until delivery, so the check can fail
+        assert len(mail.deliver_due(factory, smtp_server.settings()).sent) == 1
+        with factory.begin() as session:
+            survey.save_draft(session, token.decode(), {"employer": "epci"}, settings)
+            survey.submit(session, token.decode(), GOOD, settings, today=TODAY)
+        assert token not in stored()
