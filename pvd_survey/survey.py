@@ -551,10 +551,11 @@ def release_if_ready(session: Session, settings: Settings, now: datetime | None 
     first, so two submissions never apply the same changes twice.
     """
     state = session.get(SurveyRelease, 1, with_for_update=True)
-    if state is None:  # (a database migrated by hand without its row)
-        state = SurveyRelease(id=1, groups=0, last_group_size=0)
-        session.add(state)
-        session.flush()
+    if state is None:  # (its row was deleted by hand: written again once, even by two submissions at once)
+        dialect = session.get_bind().dialect.name
+        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(SurveyRelease)
+        session.execute(statement.values(id=1, groups=0, last_group_size=0).on_conflict_do_nothing())
+        state = session.get(SurveyRelease, 1, with_for_update=True, populate_existing=True)
     waiting = session.execute(select(SurveyPool.ref, SurveyPool.sealed)).all()
     if len(waiting) < settings.disclosure_k:
         return 0

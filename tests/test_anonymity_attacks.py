@@ -447,12 +447,15 @@ def lone_target_data(seed: int) -> tuple[list[Answers], Answers]:
 # in use, and that the target gave at least one training field. It reads every table of the country,
 # each region and each department where people answered, crossed with each employer and start period.
 #
-# The true counts of those tables form an array [region, department, employer, period, cell] where
-# index 0 of each axis is "all" (the country, the whole region, every employer...) and equals the sum of
-# the other indices (for the cells: respondents = the sum of a question's options). Each published
-# figure bounds its true count; bounds propagation over the sums tightens them until nothing moves. The
-# target's department holds the target alone: each hypothesis about its answers fixes that row, and a
-# hypothesis is ruled out when some bound becomes empty.
+# The true counts of those tables form an array [place, employer, period, cell]: the places are the
+# country, the regions and the departments, which add up (departments to their region, regions to the
+# country); index 0 of the other axes is "all" and equals the sum of the others (every employer, every
+# period; for the cells, respondents = the sum of a question's options). Each published figure bounds
+# its true count (table_ranges); bounds propagation over the sums tightens them until nothing moves.
+# The target's department holds the target alone: each hypothesis about the target's answers fixes that
+# row, and is ruled out when some bound becomes empty. Two relaxations keep it fast, and sound (they can
+# only keep more hypotheses): a single-choice answer is tested with the target's employer but its start
+# period left open, and the other regions' departments only tighten their regions' bounds beforehand.
 
 INF = 10**6
 NOISES = frozenset(noise(count, key) for count in range(1, 4 * K) for key in range(KEY_SPACE))
@@ -616,8 +619,12 @@ def propagate(lo: np.ndarray, hi: np.ndarray, groups: Iterable, cells: Callable,
     depends on it."""
     dead = np.zeros((lo.shape[0], lo.shape[-1]), bool)
     axes = (1, 2, 3)
+
+    def spread() -> np.ndarray:  # bounds only tighten (but for impossible hypotheses): this tells a move
+        return lo.sum(axis=axes, dtype=np.int64) - hi.sum(axis=axes, dtype=np.int64)
+
+    before = spread()
     for _ in range(200):
-        before_lo, before_hi = lo.copy(), hi.copy()
         for total, parts in groups:  # departments add up to their region, regions to the country
             _group_rule(lo, hi, total, parts)
         _axis_rule(lo, hi, 2)  # employers add up to all of them
@@ -626,9 +633,10 @@ def propagate(lo: np.ndarray, hi: np.ndarray, groups: Iterable, cells: Callable,
         np.minimum(lo, INF, out=lo)  # keeps the numbers of impossible hypotheses bounded (weakening is sound)
         np.maximum(hi, -INF, out=hi)
         dead |= coupled((lo > hi).any(axis=axes))
-        moved = ((lo != before_lo) | (hi != before_hi)).any(axis=axes)
-        if not (moved & ~dead).any():
+        after = spread()
+        if not ((after != before) & ~dead).any():
             break
+        before = after
     return ~dead
 
 

@@ -505,3 +505,34 @@ if TEST_BACKEND == "sqlite":
             survey.save_draft(session, token.decode(), {"employer": "epci"}, settings)
             survey.submit(session, token.decode(), GOOD, settings, today=TODAY)
         assert token not in stored()
+
+
+def test_concurrent_submissions_release_every_answer_once(factory, settings):
+    """Twenty people answer at the same moment: every answer is counted once, in a group or still waiting."""
+    settings = small_k(settings, 3)
+    tokens = [invite_one(factory, settings, f"cp{n}@example.fr") for n in range(20)]
+    barrier = threading.Barrier(len(tokens))
+    errors = []
+
+    def answer(token):
+        barrier.wait()
+        try:
+            with db.transaction(factory) as session:
+                survey.submit(session, token, GOOD, settings, today=TODAY)
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=answer, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    released, waiting = count_responses(factory), count_rows(factory, SurveyPool)
+    assert released + waiting == 20 and waiting < 3
+    with factory.begin() as session:
+        incremental = {tuple(r[:6]): tuple(r[6:]) for r in session.execute(select(SurveyCount.__table__)) if r[6]}
+        survey.recount(session)
+        rebuilt = {tuple(r[:6]): tuple(r[6:]) for r in session.execute(select(SurveyCount.__table__))}
+    assert rebuilt == incremental  # no group counted twice, none lost
+    assert incremental[("*", "*", "*", "*", survey.RESPONDENTS, "")][0] == released
