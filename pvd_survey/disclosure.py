@@ -8,7 +8,10 @@ Two protections, applied in this order to every table the app shows or exports:
    person of the remaining department. Within one table whose total is shown, hidden people must not
    be recoverable by subtraction: as long as the hidden cells hold people in a single cell, or fewer
    than k people in all, the smallest visible cell is hidden too (secondary suppression). A table
-   whose total is below k (zero included) is hidden whole.
+   whose total is below k (zero included) is hidden whole. In the survey's tables (whose population
+   is known to whoever knows who answered), a cell is also hidden when fewer than k of the people who
+   answered the question lie outside it: "all of them but two answered X" would otherwise tell the
+   answer of nearly everyone in the group (attribute disclosure).
 2. Cell-key perturbation (the method of the UK's ONS for the 2021 census and of the Australian
    Bureau of Statistics' TableBuilder): every record carries a random record key in 0..255, fixed
    when the record is stored; a cell's key is the sum of its records' keys modulo 256. A fixed table
@@ -85,9 +88,14 @@ class Cell:
         return self.count is None
 
 
-def hidden_cells(counts: dict[str, int], k: int = DEFAULT_K, additive: bool = True) -> set[str]:
-    """Keys to hide in one table of true counts; `additive` when the cells add up to a shown total."""
-    hidden = {key for key, count in counts.items() if count < k}
+def hidden_cells(
+    counts: dict[str, int], k: int = DEFAULT_K, additive: bool = True, population: int | None = None
+) -> set[str]:
+    """Keys to hide in one table of true counts; `additive` when the cells add up to a shown total.
+
+    With `population` (the people who answered), a cell leaving fewer than k of them outside is hidden too.
+    """
+    hidden = {key for key, count in counts.items() if count < k or (population is not None and population - count < k)}
     if not additive:
         return hidden
     # Secondary suppression: the people in hidden cells must neither sit in one cell (total minus
@@ -104,20 +112,25 @@ def hidden_cells(counts: dict[str, int], k: int = DEFAULT_K, additive: bool = Tr
     return hidden
 
 
-def publish_table(tallies: dict[str, Tally], k: int = DEFAULT_K, additive: bool = True) -> dict[str, int | None]:
+def publish_table(
+    tallies: dict[str, Tally], k: int = DEFAULT_K, additive: bool = True, population: int | None = None
+) -> dict[str, int | None]:
     """Published counts of one table: suppressed cells are None, the others perturbed."""
-    hidden = hidden_cells({key: tally.count for key, tally in tallies.items()}, k, additive)
+    hidden = hidden_cells({key: tally.count for key, tally in tallies.items()}, k, additive, population)
     return {key: None if key in hidden else perturb(tally, k) for key, tally in tallies.items()}
 
 
 def protect_table(
     tallies: dict[str, Tally], base: Tally, k: int = DEFAULT_K, additive: bool = True
 ) -> tuple[int | None, dict[str, Cell]]:
-    """Publishable (base, cells) for one question; shares are percentages of the published base (1 decimal)."""
+    """Publishable (base, cells) for one question of the survey; shares are percentages of the published base.
+
+    `base` is everybody who answered the question: no shown cell leaves fewer than k of them outside.
+    """
     published_base = perturb(base, k)
     if published_base is None:
         return None, {key: Cell(None, None) for key in tallies}
     cells = {}
-    for key, count in publish_table(tallies, k, additive).items():
+    for key, count in publish_table(tallies, k, additive, population=base.count).items():
         cells[key] = Cell(count, None if count is None else round(100 * count / published_base, 1))
     return published_base, cells
