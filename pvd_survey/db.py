@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # Any constant works: it only has to be the same for every process migrating this database.
 _PG_MIGRATION_LOCK_KEY = 727_274_2026
 _migration_thread_lock = threading.Lock()
+_SQLITE_BUSY_TIMEOUT_MS = 15_000
+_SCRUB_BUSY_TIMEOUT_MS = 2_000  # a scrub holds back writers while it waits: keep that short
 
 
 class FifoLock:
@@ -97,7 +99,7 @@ def make_engine(database_url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
             # FULL: a committed registration or answer survives a power cut (NORMAL may lose the last ones).
             cursor.execute("PRAGMA synchronous=FULL")
             # Erased personal data (delivered e-mails, purged applications...) is overwritten with zeros
@@ -122,10 +124,11 @@ def make_engine(database_url: str) -> Engine:
 def scrub_sqlite_wal(engine: Engine) -> None:
     """After erasing personal data on SQLite, copy the WAL into the file and empty it (best effort).
 
-    The WAL still holds the pages as they were before the erasure until a checkpoint; TRUNCATE writes
-    them back (secure_delete has zeroed the erased bytes) and cuts the WAL to zero bytes. It waits for
-    readers on older snapshots (busy timeout); when it cannot finish, the next scrub or SQLite's own
-    checkpoints do it. PostgreSQL keeps dead row versions until VACUUM (see the README): nothing to do here.
+    Until a checkpoint, the WAL still holds the pages as they were before the erasure; TRUNCATE writes
+    the current pages back (secure_delete has zeroed the erased bytes) and cuts the WAL to zero bytes.
+    It has to wait for readers of older snapshots and holds back writers meanwhile, so it waits
+    2 s at most; if it cannot finish, the old pages stay in the WAL until the next scrub. PostgreSQL
+    keeps dead row versions until VACUUM instead (see the README): nothing to do here.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -135,8 +138,12 @@ def scrub_sqlite_wal(engine: Engine) -> None:
         connection = engine.raw_connection()
         try:
             cursor = connection.cursor()
-            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            cursor.close()
+            cursor.execute(f"PRAGMA busy_timeout={_SCRUB_BUSY_TIMEOUT_MS}")
+            try:
+                busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+                cursor.close()
         finally:
             connection.close()
     except (sqlite3.Error, SQLAlchemyError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -109,6 +110,31 @@ def test_sqlite_connections_use_wal_foreign_keys_busy_timeout_and_secure_delete(
             assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15000
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
             assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_scrub_empties_the_sqlite_wal_and_waits_briefly_for_an_old_reader(tmp_path, caplog):
+    path = tmp_path / "scrub.sqlite3"
+    engine = db.make_engine(f"sqlite:///{path}")
+    wal = tmp_path / "scrub.sqlite3-wal"
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE note (body TEXT)")
+            connection.exec_driver_sql("INSERT INTO note VALUES ('avant')")
+        with engine.connect().execution_options(pvd_read_only=True) as reader:
+            reader.exec_driver_sql("SELECT count(*) FROM note").scalar()  # a snapshot before the next write
+            with engine.begin() as connection:
+                connection.exec_driver_sql("INSERT INTO note VALUES ('après')")
+            started = time.monotonic()
+            db.scrub_sqlite_wal(engine)  # cannot finish while the reader holds its snapshot
+            assert time.monotonic() - started < 5
+            assert "blocked by a reader" in caplog.text
+            assert wal.stat().st_size > 0
+        db.scrub_sqlite_wal(engine)
+        assert wal.stat().st_size == 0
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15000  # restored
     finally:
         engine.dispose()
 
