@@ -6,7 +6,8 @@ Moves existing data to the new design:
   finds it while nothing stored leads from one to the other;
 - drafts leave the invitation rows and are sealed (encrypted with the server key) on the answers' side;
 - responses are rewritten in random order with random ids and record keys, without their times;
-- record keys for invitations, applications and registrations; counts rebuilt with their key sums.
+- record keys for invitations, applications and registrations; counts rebuilt with their key sums;
+- messages already delivered lose their body, link and attachments (personal links in clear).
 
 The server key comes from db.migrate(engine, secret_key) or, failing that, from the settings.
 
@@ -175,6 +176,8 @@ def upgrade() -> None:
         bind.execute(metadata.tables["survey_draft"].insert(), drafts)
     # The counts are rebuilt with their key sums (the code of this revision's recount).
     survey.recount(Session(bind=bind))
+    # Messages already delivered lose their personal content now, as new ones do at delivery.
+    op.execute("UPDATE outbox_message SET body = '', link = NULL, attachments = NULL WHERE status IN ('sent', 'manual')")
 
 
 def downgrade() -> None:
