@@ -136,6 +136,19 @@ def settings(database_url: str) -> Settings:
     )
 
 
+def file_bytes_from_another_process(path: Path) -> bytes:
+    """The raw bytes of a file, read by another process.
+
+    Opening and closing a SQLite database file in the process that uses it drops that process's
+    POSIX locks on it (sqlite.org/howtocorrupt.html, 2.2), which can corrupt it; `cat` cannot.
+    """
+    import subprocess
+
+    if not path.exists():
+        return b""
+    return subprocess.run(["cat", str(path)], capture_output=True, check=True).stdout
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from pvd_survey import db, mail, privacy
 from pvd_survey.errors import DomainError
 from pvd_survey.models import OutboxMessage, utcnow
-from tests.conftest import TEST_BACKEND, SmtpServer, free_port
+from tests.conftest import TEST_BACKEND, SmtpServer, file_bytes_from_another_process, free_port
 
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
 
@@ -344,7 +344,7 @@ if TEST_BACKEND == "sqlite":
         return path, path.with_name(path.name + "-wal")
 
     def raw_bytes(path: Path) -> bytes:
-        return path.read_bytes() if path.exists() else b""
+        return file_bytes_from_another_process(path)
 
     def test_delivered_content_leaves_the_sqlite_file_and_its_wal(factory, smtp_server, database_url):
         token = secrets.token_hex(24).encode()
