@@ -286,6 +286,8 @@ class SurveyCount(Base):
     # figures that leave one dimension free (respondents by department, by region...).
     __table_args__ = (
         Index("ix_survey_count_dimensions", "question", "employer", "start_period", "region", "department"),
+        # SQLite keeps the rows in the primary key's B-tree itself: one tree to update per upsert, not two.
+        {"sqlite_with_rowid": False},
     )
 
     region: Mapped[str] = mapped_column(String(2), primary_key=True)

@@ -79,6 +79,27 @@ def _response_table() -> None:
     )
 
 
+def _count_table(with_key_sum: bool) -> None:
+    op.create_table(
+        "survey_count",
+        sa.Column("region", sa.String(length=2), nullable=False),
+        sa.Column("department", sa.String(length=3), nullable=False),
+        sa.Column("employer", sa.String(length=20), nullable=False),
+        sa.Column("start_period", sa.String(length=7), nullable=False),
+        sa.Column("question", sa.String(length=40), nullable=False),
+        sa.Column("option", sa.String(length=40), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        *([sa.Column("key_sum", sa.BigInteger(), nullable=False)] if with_key_sum else []),
+        sa.PrimaryKeyConstraint(
+            "region", "department", "employer", "start_period", "question", "option", name=op.f("pk_survey_count")
+        ),
+        sqlite_with_rowid=not with_key_sum,
+    )
+    op.create_index(
+        "ix_survey_count_dimensions", "survey_count", ["question", "employer", "start_period", "region", "department"]
+    )
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     dialect = bind.dialect.name
@@ -109,10 +130,9 @@ def upgrade() -> None:
         op.execute(f"UPDATE {table} SET record_key = {random_key}")
         with op.batch_alter_table(table) as batch:
             batch.alter_column("record_key", server_default=None)
-    with op.batch_alter_table("survey_count") as batch:
-        batch.add_column(sa.Column("key_sum", sa.BigInteger(), nullable=False, server_default="0"))
-    with op.batch_alter_table("survey_count") as batch:
-        batch.alter_column("key_sum", server_default=None)
+    # The counts are rebuilt below anyway: a new table, with the cell keys, clustered on its key on SQLite.
+    op.drop_table("survey_count")
+    _count_table(with_key_sum=True)
     with op.batch_alter_table("survey_invitation") as batch:
         batch.add_column(sa.Column("respondent_salt", sa.String(length=64), nullable=True))
 
@@ -220,9 +240,8 @@ def downgrade() -> None:
     for table in ("job_application", "registration", "survey_invitation"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("record_key")
-    with op.batch_alter_table("survey_count") as batch:
-        batch.drop_column("key_sum")
-    op.execute("DELETE FROM survey_count")
+    op.drop_table("survey_count")
+    _count_table(with_key_sum=False)
     op.drop_table("survey_release")
     op.drop_table("survey_pool")
     op.drop_table("survey_draft")
