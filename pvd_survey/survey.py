@@ -581,7 +581,8 @@ def release_if_ready(session: Session, settings: Settings, now: datetime | None 
         session.connection().execute(SurveyResponse.__table__.insert(), rows[start : start + 5000])
     session.execute(delete(SurveyPool).where(SurveyPool.ref.in_([ref for ref, _ in waiting])))
     _add_counts(session, deltas)
-    state.released_at = now or utcnow()
+    # To the minute: what the dashboard shows, and no exact time to match against a first submission.
+    state.released_at = (now or utcnow()).replace(second=0, microsecond=0)
     state.last_group_size = len(changes)
     state.groups += 1
     session.flush()

@@ -75,7 +75,8 @@ def test_link_opens_survey_with_privacy_notice(installed):
     assert texts(at.title) == ["Questionnaire : le profil des chefs de projet"]
     notice = " ".join(texts(at.markdown))
     assert "Finalité" in notice and "Anonymat" in notice and "Ce que voit la direction" in notice
-    assert "aucune donnée conservée ne permet de les rapprocher" in notice and "effacé de nos serveurs" in notice
+    assert "rien de ce qui est enregistré dans la base de données ne permet de les rapprocher" in notice
+    assert "effacé de nos serveurs dès son envoi" in notice
     # Every question offers "Je ne souhaite pas répondre".
     for code in ("employer", "gender", "experience", "diploma"):
         assert "nsp" in at.radio(key=f"survey_{code}").options or "Je ne souhaite pas répondre" in str(
