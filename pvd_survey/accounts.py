@@ -14,8 +14,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
@@ -23,6 +21,7 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from pvd_survey import mail, territory
 from pvd_survey.config import Settings
+from pvd_survey.db import dialect_insert
 from pvd_survey.errors import DomainError
 from pvd_survey.models import (
     ORGANISATION_KINDS,
@@ -368,8 +367,7 @@ def current_user(session: Session, user_id: int, session_epoch: int) -> UserInfo
 
 def _record_failure(session: Session, email: str, settings: Settings, now: datetime) -> LoginThrottle:
     # Insert-if-missing then lock: two servers failing the same e-mail at once both count.
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(LoginThrottle).values(email=email, failures=0).on_conflict_do_nothing())
+    session.execute(dialect_insert(session, LoginThrottle).values(email=email, failures=0).on_conflict_do_nothing())
     throttle = session.get(LoginThrottle, email, with_for_update=True, populate_existing=True)
     if throttle.locked_until is not None and throttle.locked_until <= now:
         throttle.failures, throttle.locked_until = 0, None

@@ -20,6 +20,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -151,6 +153,13 @@ def scrub_sqlite_wal(engine: Engine) -> None:
         return
     if busy:
         log.warning("SQLite WAL checkpoint blocked by a reader; erased data stays in the WAL until the next one")
+
+
+def dialect_insert(session: Session, table):
+    """An INSERT of the session's database dialect, which offers ON CONFLICT (SQLite and PostgreSQL alike)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(table)
+    return sqlite_insert(table)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

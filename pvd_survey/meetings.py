@@ -22,13 +22,12 @@ from pathlib import Path
 from fpdf import FPDF
 from icalendar import Calendar, Event
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from pvd_survey import access, disclosure, mail, territory
 from pvd_survey.accounts import normalise_email
 from pvd_survey.config import Settings
+from pvd_survey.db import dialect_insert
 from pvd_survey.errors import DomainError
 from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS, Meeting, Registration, paris_time, utcnow
 from pvd_survey.survey_questions import InvalidAnswers
@@ -629,11 +628,10 @@ def register(
         registration = existing
     else:
         table = Registration.__table__
-        insert_fn = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         # Two attempts with one e-mail can both pass the check above; the unique constraint lets one
         # in, and the other gives its place back and is answered as a second attempt.
         inserted = session.execute(
-            insert_fn(table)
+            dialect_insert(session, table)
             .values(reference=reference, **values)
             .on_conflict_do_nothing(index_elements=["meeting_id", "email"])
             .returning(table.c.id)

@@ -22,14 +22,13 @@ from datetime import date, datetime
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pvd_survey import access, mail, territory
 from pvd_survey.accounts import normalise_email
 from pvd_survey.config import Settings
+from pvd_survey.db import dialect_insert
 from pvd_survey.disclosure import ZERO, Tally, new_record_key
 from pvd_survey.errors import DomainError, french_message
 from pvd_survey.models import (
@@ -438,8 +437,7 @@ def _clean_draft(raw: dict[str, object]) -> dict[str, object]:
 
 def _upsert(session: Session, model: type[SurveyDraft] | type[SurveyPool], ref: str, sealed: bytes) -> None:
     # One statement, so that a row deleted at the same moment by a release is simply written again.
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(model).values(ref=ref, sealed=sealed)
+    statement = dialect_insert(session, model).values(ref=ref, sealed=sealed)
     session.execute(statement.on_conflict_do_update(index_elements=["ref"], set_={"sealed": sealed}))
 
 
@@ -552,8 +550,7 @@ def release_if_ready(session: Session, settings: Settings, now: datetime | None 
     """
     state = session.get(SurveyRelease, 1, with_for_update=True)
     if state is None:  # (its row was deleted by hand: written again once, even by two submissions at once)
-        dialect = session.get_bind().dialect.name
-        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(SurveyRelease)
+        statement = dialect_insert(session, SurveyRelease)
         session.execute(statement.values(id=1, groups=0, last_group_size=0).on_conflict_do_nothing())
         state = session.get(SurveyRelease, 1, with_for_update=True, populate_existing=True)
     waiting = session.execute(select(SurveyPool.ref, SurveyPool.sealed)).all()
@@ -633,11 +630,9 @@ def _add_counts(session: Session, deltas: dict[tuple, Tally]) -> None:
     ]
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
     # Core insert on the table (not the ORM bulk path): ~100 rows per answer, executed as one batch.
     table = SurveyCount.__table__
-    statement = insert_fn(table)
+    statement = dialect_insert(session, table)
     session.connection().execute(
         statement.on_conflict_do_update(
             index_elements=["region", "department", "employer", "start_period", "question", "option"],
