@@ -16,6 +16,7 @@ Revises: 0004
 Create Date: 2026-12-01 15:40:00
 """
 
+import json
 import random
 import secrets
 from types import SimpleNamespace
@@ -160,8 +161,6 @@ def upgrade() -> None:
             ref_of_response[response_id] = refs.response
         if draft:
             if isinstance(draft, str):  # (SQLite's JSON read through text())
-                import json
-
                 draft = json.loads(draft)
             drafts.append({"ref": refs.draft, "sealed": survey._seal(keys, draft, refs.draft)})
 
