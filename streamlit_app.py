@@ -1,22 +1,17 @@
-"""Entry point: page config, signed-in user, and the navigation that each role is allowed to see."""
+"""Entry point: Streamlit's ASGI app, with the web layer around it (`pvd_survey/web.py`).
 
-import streamlit as st
+`streamlit run streamlit_app.py` finds `app` and serves it. The pages run from `main_page.py`
+(page config, signed-in user, the navigation each role may see).
+"""
 
-from pvd_survey import ui
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.starlette import App
 
-st.set_page_config(page_title="Petites villes de demain", page_icon=":material/location_city:", layout="wide")
+from pvd_survey import web
 
-user = ui.current_user()
-navigation = st.navigation(ui.navigation_pages(user), expanded=True)
+# The app declares its pages with st.navigation. Left to itself, Streamlit serves the very first script run
+# after a start in its older "pages/ directory" mode (every file of pages/ listed by file name, in English),
+# so a deep link opened first after a restart showed the wrong menu.
+PagesManager.uses_pages_directory = False
 
-with st.sidebar:
-    if user is not None:
-        st.caption(f"Connecté·e : **{user.display_name}**  \n{user.role_label}")
-        if st.button("Se déconnecter", key="pvd_logout", icon=":material/logout:"):
-            ui.sign_out()
-            ui.flash("Vous êtes déconnecté·e.", "info")
-            st.switch_page("pages/home.py")
-    st.caption("Programme Petites villes de demain · ANCT")
-
-ui.show_flash()
-navigation.run()
+app = App("main_page.py", routes=web.routes(), middleware=web.middleware(), lifespan=web.lifespan)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pvd_survey import accounts, ui
+from pvd_survey import accounts, sessions, ui
 from pvd_survey.errors import DomainError
 
 user = ui.guard("account")
@@ -25,9 +25,20 @@ if submitted:
             raise DomainError("password_mismatch", field="password")
         with ui.write() as session:
             updated = accounts.change_own_password(session, user.id, current, new, settings)
+            # Every session of the account ends (new epoch); this one carries on.
+            sessions.carry_on(session, ui.session_id(), updated)
     except DomainError as error:
         ui.show_error(error)
     else:
-        # Other open sessions end (new epoch); this one carries on.
-        ui.sign_in(updated)
         st.success("Mot de passe changé. Vos autres sessions ouvertes sont fermées.")
+
+st.subheader("Sessions")
+with ui.read() as session:
+    open_sessions = sessions.count_open(session, user.id, settings)
+st.write(
+    f"Sessions ouvertes sur ce compte : **{open_sessions}** (navigateurs ou appareils). Une session se ferme "
+    f"après {settings.session_idle_minutes} minutes sans activité, et au plus tard {settings.session_max_hours} "
+    "heures après la connexion."
+)
+if st.button("Se déconnecter de partout", key="account_sign_out_everywhere", icon=":material/devices_off:"):
+    ui.sign_out(everywhere=True)

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import accounts, ui
+from pvd_survey import accounts, sessions, ui
 from pvd_survey.errors import DomainError
 from pvd_survey.models import ROLES, paris_time
 
@@ -103,10 +103,10 @@ with manage_tab:
             try:
                 with ui.write() as session:
                     updated = accounts.set_password(session, chosen.id, new_password, settings)
+                    if updated.id == admin.id:
+                        sessions.carry_on(session, ui.session_id(), updated)  # the admin's other sessions end
             except DomainError as error:
                 ui.show_error(error)
             else:
-                if updated.id == admin.id:
-                    ui.sign_in(updated)  # the admin's other sessions end, this one carries on
                 ui.flash(f"Nouveau mot de passe défini pour {chosen.email}. Communiquez-le par un canal sûr.")
                 st.rerun()

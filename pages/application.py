@@ -10,7 +10,7 @@ from pvd_survey.recruitment import Upload
 ui.guard("application")
 
 st.title("Ma candidature")
-token = st.query_params.get(recruitment.TOKEN_PARAMETER)
+token = ui.link_token("application")
 if not token:
     st.info("Cette page s'ouvre depuis le lien personnel reçu par e-mail après l'envoi d'une candidature.")
     st.stop()

@@ -32,7 +32,6 @@ if submitted:
     if outcome.error is not None:
         ui.show_error(outcome.error)
     else:
-        ui.sign_in(outcome.user)
-        ui.flash(f"Bienvenue, {outcome.user.display_name}.")
-        st.switch_page(ui.page_after_login(outcome.user))
+        st.success(f"Bienvenue, {outcome.user.display_name}.")
+        ui.sign_in(outcome.user, ui.page_after_login(outcome.user))
 st.caption("Mot de passe oublié ? Demandez à un administrateur du programme de vous en définir un nouveau.")

@@ -9,7 +9,7 @@ ui.guard("recruiter_signup")
 settings = ui.settings()
 
 st.title("Demande de compte recruteur")
-token = st.query_params.get(recruitment.TOKEN_PARAMETER)
+token = ui.link_token("recruiter_signup")
 if token:
     try:
         with ui.write() as session:

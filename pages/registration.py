@@ -11,7 +11,7 @@ ui.guard("registration")
 settings = ui.settings()
 
 st.title("Mon inscription")
-token = st.query_params.get(meetings.TOKEN_PARAMETER)
+token = ui.link_token("registration")
 if not token:
     st.info("Cette page s'ouvre depuis le lien personnel reçu par e-mail après votre inscription à une rencontre.")
     st.page_link("pages/meetings.py", label="Voir les rencontres", icon=":material/event:")

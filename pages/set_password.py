@@ -9,7 +9,7 @@ ui.guard("set_password")
 settings = ui.settings()
 
 st.title("Choisir un mot de passe")
-token = st.query_params.get(recruitment.TOKEN_PARAMETER)
+token = ui.link_token("set_password")
 if not token:
     st.info("Cette page s'ouvre depuis le lien reçu par e-mail à l'ouverture de votre compte.")
     st.stop()

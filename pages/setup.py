@@ -32,6 +32,5 @@ if submitted:
     except DomainError as error:
         ui.show_error(error)
     else:
+        st.success("Compte administrateur créé. Vous êtes connecté·e.")
         ui.sign_in(user)
-        ui.flash("Compte administrateur créé. Vous êtes connecté·e.")
-        st.switch_page("pages/home.py")

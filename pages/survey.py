@@ -24,7 +24,7 @@ ui.guard("survey")
 settings = ui.settings()
 
 st.title("Questionnaire : le profil des chefs de projet")
-token = st.query_params.get(survey.TOKEN_PARAMETER)
+token = ui.link_token("survey")
 if not token:
     st.info("Ce questionnaire s'ouvre depuis le lien personnel reçu par e-mail de la direction du programme.")
     st.stop()

@@ -20,6 +20,8 @@ class PageSpec:
     section: str
     # Reachable by URL (e.g. a personal link) but not listed in the menu.
     hidden: bool = False
+    # Opened from a personal link (`?jeton=…`): the web layer moves the token into a short-lived cookie.
+    personal_link: bool = False
 
     @property
     def path(self) -> str:
@@ -53,8 +55,17 @@ PAGES: tuple[PageSpec, ...] = (
         EVERYONE,
         "Petites villes de demain",
         hidden=True,
+        personal_link=True,
     ),
-    PageSpec("survey", "Questionnaire", ":material/assignment:", EVERYONE, "Petites villes de demain", hidden=True),
+    PageSpec(
+        "survey",
+        "Questionnaire",
+        ":material/assignment:",
+        EVERYONE,
+        "Petites villes de demain",
+        hidden=True,
+        personal_link=True,
+    ),
     PageSpec("dashboard", "Tableau de bord", ":material/monitoring:", frozenset({"admin", "direction"}), "Programme"),
     PageSpec(
         "invitations",
@@ -93,11 +104,32 @@ URL_PATHS.update(
 )
 PAGES += (
     PageSpec("jobs", "Offres d'emploi", ":material/work:", EVERYONE, "Recrutement"),
-    PageSpec("application", "Ma candidature", ":material/description:", EVERYONE, "Recrutement", hidden=True),
     PageSpec(
-        "recruiter_signup", "Demande de compte recruteur", ":material/person_add:", frozenset({ANONYMOUS}), "Compte"
+        "application",
+        "Ma candidature",
+        ":material/description:",
+        EVERYONE,
+        "Recrutement",
+        hidden=True,
+        personal_link=True,
     ),
-    PageSpec("set_password", "Choisir un mot de passe", ":material/password:", EVERYONE, "Compte", hidden=True),
+    PageSpec(
+        "recruiter_signup",
+        "Demande de compte recruteur",
+        ":material/person_add:",
+        frozenset({ANONYMOUS}),
+        "Compte",
+        personal_link=True,
+    ),
+    PageSpec(
+        "set_password",
+        "Choisir un mot de passe",
+        ":material/password:",
+        EVERYONE,
+        "Compte",
+        hidden=True,
+        personal_link=True,
+    ),
     PageSpec("postings", "Mes offres", ":material/edit_note:", frozenset({"recruteur"}), "Recrutement"),
     PageSpec("pipeline", "Candidatures reçues", ":material/how_to_reg:", frozenset({"recruteur"}), "Recrutement"),
     PageSpec(

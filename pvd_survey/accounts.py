@@ -13,7 +13,7 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
@@ -29,7 +29,9 @@ from pvd_survey.models import (
     AppMarker,
     LoginThrottle,
     Organisation,
+    SignInTicket,
     User,
+    UserSession,
     paris_time,
     utcnow,
 )
@@ -433,6 +435,12 @@ def _active_admin_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True)))
 
 
+def _drop_sessions(session: Session, user_id: int) -> None:
+    # The epoch bump already ends them; deleting the rows keeps the table to live sessions.
+    session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    session.execute(delete(SignInTicket).where(SignInTicket.user_id == user_id))
+
+
 def set_active(session: Session, user_id: int, active: bool, actor_id: int) -> UserInfo:
     """Disable (ending its open sessions) or re-enable an account."""
     user = session.get(User, user_id, with_for_update=True)
@@ -447,6 +455,7 @@ def set_active(session: Session, user_id: int, active: bool, actor_id: int) -> U
         session.execute(
             update(User).where(User.id == user_id).values(is_active=active, session_epoch=User.session_epoch + 1)
         )
+        _drop_sessions(session, user_id)
         session.refresh(user)
     return _user_info(user)
 
@@ -462,6 +471,7 @@ def set_password(session: Session, user_id: int, password: str, settings: Settin
         .where(User.id == user_id)
         .values(password_hash=hash_password(password, settings.argon2_profile), session_epoch=User.session_epoch + 1)
     )
+    _drop_sessions(session, user_id)
     throttle = session.get(LoginThrottle, user.email)
     if throttle is not None:
         session.delete(throttle)

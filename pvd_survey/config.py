@@ -65,6 +65,9 @@ class Settings:
     # the database, so that a copy of the database alone cannot tie answers to an invitation.
     secret_key: str = ""
     outbox_retention_days: int = 30
+    # A signed-in browser's session ends after this long without a click, and in any case after the maximum.
+    session_idle_minutes: int = 120
+    session_max_hours: int = 12
 
     @property
     def is_sqlite(self) -> bool:
@@ -198,6 +201,8 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         ),
         secret_key=secret_key,
         outbox_retention_days=_int(get("PVD_OUTBOX_RETENTION_DAYS"), "PVD_OUTBOX_RETENTION_DAYS", 30, problems, 1),
+        session_idle_minutes=_int(get("PVD_SESSION_IDLE_MINUTES"), "PVD_SESSION_IDLE_MINUTES", 120, problems, 1),
+        session_max_hours=_int(get("PVD_SESSION_MAX_HOURS"), "PVD_SESSION_MAX_HOURS", 12, problems, 1),
     )
     if problems:
         raise ConfigError(problems)

@@ -48,6 +48,7 @@ MESSAGES: dict[str, str] = {
     "forbidden": "Vous n'avez pas accès à cette page.",
     "setup_needed": "L'application n'est pas encore prête : créez d'abord le premier compte administrateur.",
     "login_required": "Connectez-vous pour accéder à cette page.",
+    "ticket_invalid": "Ce lien de connexion a expiré ou a déjà servi. Connectez-vous à nouveau.",
     # Survey
     "invalid_answers": "{count} réponse(s) à corriger : voir les messages sous les questions.",
     "answer_required": "Répondez à cette question, ou choisissez « Je ne souhaite pas répondre ».",

@@ -122,6 +122,34 @@ class User(Base):
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
 
 
+class UserSession(Base):
+    """A signed-in browser: only the SHA-256 of its random id (held in an HttpOnly cookie) is stored.
+
+    Kept in the database so that every app server on one PostgreSQL recognises it.
+    """
+
+    __tablename__ = "user_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    # The account's epoch when the session began: disabling the account or changing its password ends it.
+    session_epoch: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SignInTicket(Base):
+    """A one-time ticket (hashed, valid seconds) that the session route exchanges for the session cookie."""
+
+    __tablename__ = "sign_in_ticket"
+
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    session_epoch: Mapped[int] = mapped_column(Integer)
+    next_path: Mapped[str] = mapped_column(String(300))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class LoginThrottle(Base):
     """Consecutive failed logins per e-mail (known or not), shared by every app server."""
 

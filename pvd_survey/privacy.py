@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import mail, meetings, survey
+from pvd_survey import mail, meetings, sessions, survey
 from pvd_survey.accounts import UserInfo, normalise_email
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
@@ -53,8 +53,8 @@ class PurgeStep:
     """
 
     name: str
-    find: Callable[[Session, datetime, Settings], list[tuple[int, str]]]
-    remove: Callable[[Session, list[int]], None]
+    find: Callable[[Session, datetime, Settings], list[tuple[int | str, str]]]
+    remove: Callable[[Session, list], None]
 
 
 # ---------------------------------------------------------------------------- recruitment steps
@@ -155,6 +155,7 @@ PURGE_STEPS: list[PurgeStep] = [
     PurgeStep("liens de mot de passe", _dead_password_tokens, _delete_password_tokens),
     PurgeStep("inscriptions aux rencontres (anonymisées)", _expired_registrations, meetings.anonymise),
     PurgeStep("messages de la file d'envoi", _old_outbox_messages, _delete_outbox_messages),
+    PurgeStep("sessions de connexion terminées", sessions.expired, sessions.delete_expired),
 ]
 
 

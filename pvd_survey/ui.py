@@ -5,21 +5,22 @@ The only module of the package that imports Streamlit; the CLI never imports it.
 
 from __future__ import annotations
 
+import html
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import access, accounts, db, mail, schedule, territory
+from pvd_survey import access, accounts, db, mail, schedule, sessions, territory, web
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 
-AUTH_KEY = "pvd_auth"  # (user id, session epoch) of the signed-in account
 FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun
 SSO_ERROR_KEY = "pvd_sso_error"  # why a single sign-on identity got no access
 
@@ -148,16 +149,53 @@ def field_error(form_key: str, field: str) -> None:
         st.error(message, icon=":material/error:")
 
 
-def sign_in(user: UserInfo) -> None:
-    """Open a session for this account."""
-    st.session_state[AUTH_KEY] = (user.id, user.session_epoch)
+def request_cookies() -> Mapping[str, str]:
+    """The cookies the browser sent when it opened this page (read-only; pages cannot set cookies)."""
+    return st.context.cookies
 
 
-def sign_out() -> None:
-    """End the local session (and the single sign-on one, if any)."""
-    st.session_state.pop(AUTH_KEY, None)
+def session_id() -> str | None:
+    """This browser's session id (from its cookie), if any."""
+    return request_cookies().get(sessions.SESSION_COOKIE)
+
+
+def go_to(url: str, label: str = "Continuer") -> None:
+    """Send the browser to a URL of the app's web layer (outside Streamlit's pages), then stop the script."""
+    # The script's text is constant (allowed by its hash in the CSP); the target travels in an attribute.
+    st.html(
+        f'<div id="pvd-go" data-to="{html.escape(url)}"></div><script>{web.REDIRECT_SCRIPT}</script>',
+        unsafe_allow_javascript=True,
+    )
+    st.markdown(f"[{label}]({url})")
+    st.stop()
+
+
+def url_of(page_path: str) -> str:
+    """The address of a page file (`pages/x.py`), as the browser sees it."""
+    for spec in access.PAGES:
+        if spec.path == page_path:
+            return "/" if spec.key == "home" else f"/{spec.url_path}"
+    return "/"
+
+
+def sign_in(user: UserInfo, next_path: str = "/") -> None:
+    """Open a server-side session for this account: a one-time ticket that the session route turns into a cookie."""
+    with write() as session:
+        ticket = sessions.issue_ticket(session, user, next_path)
+    go_to(f"{web.SESSION_ROUTE}?{urlencode({'ticket': ticket})}")
+
+
+def sign_out(everywhere: bool = False) -> None:
+    """End this browser's session on the server (or all of the account's sessions) and clear its cookie."""
+    raw = session_id()
+    with write() as session:
+        resolved = sessions.resolve(session, raw, settings())
+        if everywhere and resolved.user is not None:
+            sessions.end_all(session, resolved.user.id)
+        sessions.end(session, raw)
     if _sso_logged_in():
         st.logout()
+    go_to(web.SIGN_OUT_ROUTE)
 
 
 def _sso_logged_in() -> bool:
@@ -175,16 +213,27 @@ def sso_configured() -> bool:
         return False
 
 
+SESSION_ENDED_KEY = "pvd_session_ended"  # a dead session cookie was already reported in this tab
+SESSION_ENDED_MESSAGE = (
+    "Votre session a pris fin (inactivité prolongée, déconnexion, compte désactivé ou mot de passe changé). "
+    "Reconnectez-vous."
+)
+
+
 def current_user() -> UserInfo | None:
-    """The signed-in account, checked against the database on every run (disabled accounts drop out)."""
-    auth = st.session_state.get(AUTH_KEY)
-    if auth is not None:
+    """The signed-in account, from the session cookie checked against the database on every run."""
+    raw = session_id()
+    if raw:
         with read() as session:
-            user = accounts.current_user(session, *auth)
-        if user is not None:
-            return user
-        st.session_state.pop(AUTH_KEY, None)
-        flash("Votre session a pris fin (compte désactivé ou mot de passe changé). Reconnectez-vous.", "warning")
+            resolved = sessions.resolve(session, raw, settings())
+        if resolved.user is not None:
+            if resolved.needs_touch:
+                with write() as session:
+                    sessions.touch(session, raw)
+            return resolved.user
+        if not st.session_state.get(SESSION_ENDED_KEY):
+            st.session_state[SESSION_ENDED_KEY] = True
+            flash(SESSION_ENDED_MESSAGE, "warning")
     if _sso_logged_in():
         try:
             with write() as session:
@@ -193,9 +242,21 @@ def current_user() -> UserInfo | None:
             st.session_state[SSO_ERROR_KEY] = french_message(error)
             return None
         st.session_state.pop(SSO_ERROR_KEY, None)
-        sign_in(user)
-        return user
+        # The identity provider vouched for the person: open the same server-side session as a password would.
+        sign_in(user, urlsplit(st.context.url or "/").path or "/")
     return None
+
+
+def link_token(page_key: str) -> str | None:
+    """The token of a personal link to this page: from the address (then taken out of it) or its cookie."""
+    remembered = f"pvd_link_{page_key}"
+    from_url = st.query_params.get(web.TOKEN_PARAMETER)
+    if from_url:
+        # Reached inside the app (no HTTP request went through the web layer): keep it for this tab only.
+        st.session_state[remembered] = from_url
+        del st.query_params[web.TOKEN_PARAMETER]
+    spec = access.PAGES_BY_KEY[page_key]
+    return st.session_state.get(remembered) or request_cookies().get(web.link_cookie_name(spec.url_path))
 
 
 def setup_needed() -> bool:
@@ -228,12 +289,12 @@ def guard(page_key: str) -> UserInfo | None:
 
 
 def page_after_login(user: UserInfo) -> str:
-    """Where to go once signed in: the page asked for before, if this account may see it, else home."""
+    """Where to go once signed in (an address): the page asked for before, if this account may see it, else home."""
     wanted = st.session_state.pop(AFTER_LOGIN_KEY, None)
     for spec in access.visible_pages(user.role, False):
         if spec.path == wanted:
-            return wanted
-    return "pages/home.py"
+            return url_of(wanted)
+    return "/"
 
 
 def navigation_pages(user: UserInfo | None) -> dict[str, list]:

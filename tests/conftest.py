@@ -257,15 +257,95 @@ def app_env(factory: sessionmaker[Session], database_url: str, monkeypatch: pyte
     st.cache_resource.clear()
 
 
-def open_page(path: str, user=None, **params: str):
-    """An AppTest of the app opened on one page, signed in as `user` (a UserInfo) if given, with URL parameters."""
-    from streamlit.testing.v1 import AppTest
+ENTRY_SCRIPT = PROJECT_ROOT / "main_page.py"  # what streamlit_app.py's App runs for every page
+TEST_COOKIES_KEY = "pvd_test_cookies"
+
+
+@pytest.fixture(autouse=True)
+def cookies_in_session_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest cannot send cookies (its st.context.cookies is empty): the test's cookie jar lives in session_state.
+
+    Everything else of a sign-in is real: tickets and sessions go through the services and the web layer's
+    routes (`follow_redirect`); the browser tests cover the cookies themselves.
+    """
+    import streamlit as st
 
     from pvd_survey import ui
 
-    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=30)
+    monkeypatch.setattr(ui, "request_cookies", lambda: st.session_state.get(TEST_COOKIES_KEY, {}))
+
+
+def open_session_for(user) -> str:
+    """A real server-side session for `user` (a UserInfo), opened as the session route opens one; its raw id."""
+    from pvd_survey import sessions, ui
+
+    with db.transaction(ui.runtime().factory) as session:
+        ticket = sessions.issue_ticket(session, user, "/")
+        return sessions.redeem_ticket(session, ticket, ui.settings()).session_id
+
+
+def app_test(user=None, script: Path = ENTRY_SCRIPT, cookies: dict[str, str] | None = None):
+    """An AppTest of the app (or of one page file run on its own), signed in as `user` if given."""
+    from streamlit.testing.v1 import AppTest
+
+    from pvd_survey import sessions
+
+    at = AppTest.from_file(str(script), default_timeout=30)
+    jar = dict(cookies or {})
     if user is not None:
-        at.session_state[ui.AUTH_KEY] = (user.id, user.session_epoch)
+        jar[sessions.SESSION_COOKIE] = open_session_for(user)
+    at.session_state[TEST_COOKIES_KEY] = jar
+    return at
+
+
+def web_client():
+    """An HTTP client on the web layer (routes and middleware of streamlit_app.py, without Streamlit)."""
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from pvd_survey import web
+
+    web._database.settings, web._database.factory, web._database.problem = None, None, ""  # this test's settings
+    return TestClient(
+        Starlette(routes=web.routes(), middleware=web.middleware()), base_url="http://pvd.test", follow_redirects=False
+    )
+
+
+def redirect_target(at) -> str:
+    """Where ui.go_to sends the browser (its fallback link), or fail."""
+    links = [m.value for m in at.markdown if m.value.startswith("[Continuer](")]
+    assert links, f"no redirect on this page: {[m.value for m in at.markdown]}"
+    return links[-1].removeprefix("[Continuer](").removesuffix(")")
+
+
+def follow_redirect(at):
+    """What the browser does after ui.go_to: call the web layer, keep its cookies, load the page it leads to.
+
+    Returns a fresh AppTest (a reload starts a new Streamlit session) on that page.
+    """
+    from urllib.parse import parse_qsl, urlsplit
+
+    from pvd_survey import access
+
+    client = web_client()
+    client.cookies.update(at.session_state[TEST_COOKIES_KEY])
+    response = client.get(redirect_target(at))
+    assert response.status_code == 303, response.text
+    location = urlsplit(response.headers["location"])
+    fresh = app_test(cookies=dict(client.cookies))
+    for name, value in parse_qsl(location.query):
+        fresh.query_params[name] = value
+    fresh.run()
+    page = location.path.strip("/")
+    if page:
+        [spec] = [spec for spec in access.PAGES if spec.url_path == page]
+        fresh.switch_page(spec.path).run()
+    return fresh
+
+
+def open_page(path: str, user=None, **params: str):
+    """An AppTest of the app opened on one page, signed in as `user` (a UserInfo) if given, with URL parameters."""
+    at = app_test(user)
     for name, value in params.items():
         at.query_params[name] = value
     at.run()

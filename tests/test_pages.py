@@ -24,12 +24,20 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
-from pvd_survey import access, accounts, mail, ui
+from pvd_survey import access, accounts, mail, sessions
 from pvd_survey.accounts import OrganisationInfo, UserInfo
 from pvd_survey.config import Settings, load_settings
-from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD
+from tests.conftest import (
+    ENTRY_SCRIPT,
+    PROJECT_ROOT,
+    STRONG_PASSWORD,
+    TEST_COOKIES_KEY,
+    app_test,
+    follow_redirect,
+    redirect_target,
+)
 
-ENTRY_POINT = PROJECT_ROOT / "streamlit_app.py"
+ENTRY_POINT = ENTRY_SCRIPT
 ROLES: tuple[str | None, ...] = ("admin", "direction", "recruteur", None)  # None: not signed in
 
 ORGANISATION_NAME = "Communauté de communes du Montbardois"
@@ -107,7 +115,10 @@ FORBIDDEN = "Vous n'avez pas accès à cette page."
 LOGIN_REQUIRED = "Connectez-vous pour accéder à cette page."
 BAD_CREDENTIALS = "Adresse e-mail ou mot de passe incorrect."
 LOCKED_PREFIX = "Trop de tentatives de connexion échouées. Réessayez après "
-SESSION_ENDED = "Votre session a pris fin (compte désactivé ou mot de passe changé). Reconnectez-vous."
+SESSION_ENDED = (
+    "Votre session a pris fin (inactivité prolongée, déconnexion, compte désactivé ou mot de passe changé). "
+    "Reconnectez-vous."
+)
 ACCOUNT_DISABLED = "Ce compte est désactivé. Contactez un administrateur du programme."
 PASSWORD_COMMON = "Ce mot de passe figure parmi les plus courants : choisissez-en un autre."
 PASSWORD_WEAK = "Ce mot de passe est trop facile à deviner. Essayez une phrase de plusieurs mots."
@@ -165,10 +176,17 @@ def world(app_env: str, factory: sessionmaker[Session], settings: Settings) -> W
 
 def app(user: UserInfo | None = None, script: Path = ENTRY_POINT) -> AppTest:
     """An AppTest of the app (or of one page file run on its own), signed in as `user` if given."""
-    at = AppTest.from_file(str(script), default_timeout=30)
-    if user is not None:
-        at.session_state[ui.AUTH_KEY] = (user.id, user.session_epoch)
-    return at
+    return app_test(user, script)
+
+
+def ticket_issued(at: AppTest) -> bool:
+    """True if the page sent the browser to the session route (a sign-in)."""
+    return any(m.value.startswith("[Continuer](/_pvd/session?ticket=") for m in at.markdown)
+
+
+def session_cookie(at: AppTest) -> str | None:
+    """The session cookie this AppTest's "browser" holds."""
+    return at.session_state[TEST_COOKIES_KEY].get(sessions.SESSION_COOKIE)
 
 
 def texts(elements: Iterable[Any]) -> list[str]:
@@ -344,18 +362,17 @@ def test_first_start_refuses_bad_input(
 def test_first_start_creates_the_admin_and_closes_setup(app_env: str, factory: sessionmaker[Session]) -> None:
     at = app().run()
     fill_setup(at, "Ada Admin", "Ada.Admin@Example.fr", STRONG_PASSWORD, STRONG_PASSWORD)
+    assert texts(at.success) == ["Compte administrateur créé. Vous êtes connecté·e."]
+    at = follow_redirect(at)  # the session route sets the cookie and leads home
     assert_shows_page(at, "home")
-    assert texts(at.success) == [
-        "Compte administrateur créé. Vous êtes connecté·e.",
-        "Bonjour Ada Admin. Vos pages sont dans le menu de gauche.",
-    ]
+    assert texts(at.success) == ["Bonjour Ada Admin. Vos pages sont dans le menu de gauche."]
 
     users = users_by_email(factory)
     assert list(users) == ["ada.admin@example.fr"]
     admin = users["ada.admin@example.fr"]
     assert admin.role == "admin"
     assert admin.is_active
-    assert at.session_state[ui.AUTH_KEY] == (admin.id, admin.session_epoch)
+    assert session_cookie(at)
     assert signed_in_caption(admin) in texts(at.sidebar.caption)
     assert menu(at) == EXPECTED_MENUS["admin"]
     at.switch_page("pages/admin_users.py").run()
@@ -372,13 +389,13 @@ def test_second_setup_form_left_open_cannot_create_another_admin(app_env: str, f
     first, second = app().run(), app().run()
     assert_shows_page(second, "setup")
     fill_setup(first, "Ada Admin", "ada.admin@example.fr", STRONG_PASSWORD, STRONG_PASSWORD)
-    assert_shows_page(first, "home")
+    assert ticket_issued(first)
 
     # The other browser tab still shows the form; submitting it must not create a second administrator.
     fill_setup(second, "Eve Intruse", "eve@example.fr", STRONG_PASSWORD, STRONG_PASSWORD)
     assert not second.exception, texts(second.exception)
     assert list(users_by_email(factory)) == ["ada.admin@example.fr"]
-    assert ui.AUTH_KEY not in second.session_state
+    assert not ticket_issued(second)
     assert PAGE_TITLES["setup"] not in texts(second.title)
 
 
@@ -392,13 +409,12 @@ def test_login_success_signs_in(world: World) -> None:
     assert_shows_page(at, "login")
 
     log_in(at, "Dora.Direction@example.fr", STRONG_PASSWORD)
+    assert texts(at.success) == ["Bienvenue, Dora Direction."]
+    at = follow_redirect(at)
     assert_shows_page(at, "home")
-    assert texts(at.success) == [
-        "Bienvenue, Dora Direction.",
-        "Bonjour Dora Direction. Vos pages sont dans le menu de gauche.",
-    ]
+    assert texts(at.success) == ["Bonjour Dora Direction. Vos pages sont dans le menu de gauche."]
     assert signed_in_caption(direction) in texts(at.sidebar.caption)
-    assert at.session_state[ui.AUTH_KEY] == (direction.id, direction.session_epoch)
+    assert session_cookie(at)
     assert menu(at) == EXPECTED_MENUS["direction"]
     assert users_by_email(world.factory)[direction.email].last_login_at is not None
 
@@ -409,7 +425,7 @@ def test_login_with_wrong_password_is_refused(world: World) -> None:
     log_in(at, "dora.direction@example.fr", STRONG_PASSWORD + "!")
     assert_shows_page(at, "login")
     assert texts(at.error) == [BAD_CREDENTIALS]
-    assert ui.AUTH_KEY not in at.session_state
+    assert not ticket_issued(at)
     assert menu(at) == EXPECTED_MENUS[None]
 
 
@@ -428,7 +444,7 @@ def test_login_locks_after_repeated_failures(world: World) -> None:
     log_in(at, "dora.direction@example.fr", STRONG_PASSWORD)
     [message] = texts(at.error)
     assert message.startswith(LOCKED_PREFIX)
-    assert ui.AUTH_KEY not in at.session_state
+    assert not ticket_issued(at)
 
 
 # ---------------------------------------------------------------------------- sessions that end
@@ -452,22 +468,21 @@ def test_open_session_ends_when_account_is_disabled_or_password_changed(
     at = app().run()
     at.switch_page("pages/login.py").run()
     log_in(at, direction.email, STRONG_PASSWORD)
+    at = follow_redirect(at)
     at.switch_page("pages/organisations.py").run()
     assert_shows_page(at, "organisations")
-    stale_session = at.session_state[ui.AUTH_KEY]
+    stale_cookies = dict(at.session_state[TEST_COOKIES_KEY])
 
     end_session(world, direction)
     at.run()
     assert not at.exception, texts(at.exception)
     assert texts(at.warning) == [SESSION_ENDED]
     assert_blocked_by_guard(at, LOGIN_REQUIRED)  # the organisations page is no longer served
-    assert ui.AUTH_KEY not in at.session_state
     assert not any(caption.startswith("Connecté·e") for caption in texts(at.sidebar.caption))
     assert menu(at) == EXPECTED_MENUS[None]
 
     # The old session, replayed on a page of the direction, stops at the page's guard.
-    direct = AppTest.from_file(str(PROJECT_ROOT / "pages/organisations.py"), default_timeout=30)
-    direct.session_state[ui.AUTH_KEY] = stale_session
+    direct = app_test(script=PROJECT_ROOT / "pages/organisations.py", cookies=stale_cookies)
     assert_blocked_by_guard(direct.run(), LOGIN_REQUIRED)
 
 
@@ -477,7 +492,7 @@ def test_disabled_account_cannot_log_in(world: World) -> None:
     at.switch_page("pages/login.py").run()
     log_in(at, "dora.direction@example.fr", STRONG_PASSWORD)
     assert texts(at.error) == [ACCOUNT_DISABLED]
-    assert ui.AUTH_KEY not in at.session_state
+    assert not ticket_issued(at)
 
 
 # ---------------------------------------------------------------------------- admin: accounts
@@ -787,9 +802,10 @@ def sso_app(email: str, verified: bool | None = True) -> AppTest:
 def test_sso_signs_in_a_known_active_account_with_its_role(world: World, role: str) -> None:
     user = world.users[role]
     at = sso_app(user.email.upper())
+    assert ticket_issued(at)  # the same server-side session as a password sign-in
+    at = follow_redirect(at)
     assert_shows_page(at, "home")
     assert signed_in_caption(user) in texts(at.sidebar.caption)
-    assert at.session_state[ui.AUTH_KEY] == (user.id, user.session_epoch)
     assert menu(at) == EXPECTED_MENUS[role]
 
 
@@ -815,7 +831,7 @@ def test_sso_without_a_matching_verified_account_gets_no_access(
 ) -> None:
     at = sso_app(email, verified)
     assert_shows_page(at, "home")
-    assert ui.AUTH_KEY not in at.session_state
+    assert not ticket_issued(at)
     assert menu(at) == EXPECTED_MENUS[None]
     at.switch_page("pages/login.py").run()
     assert_shows_page(at, "login")
@@ -825,7 +841,7 @@ def test_sso_without_a_matching_verified_account_gets_no_access(
 def test_sso_for_a_disabled_account_gets_no_access(world: World) -> None:
     _disable(world, world.users["direction"])
     at = sso_app("dora.direction@example.fr")
-    assert ui.AUTH_KEY not in at.session_state
+    assert not ticket_issued(at)
     assert menu(at) == EXPECTED_MENUS[None]
     at.switch_page("pages/login.py").run()
     assert texts(at.error) == [ACCOUNT_DISABLED]
@@ -894,7 +910,8 @@ def test_signing_in_leads_back_to_the_page_asked_for(world: World) -> None:
     assert_blocked_by_guard(at, LOGIN_REQUIRED)
     at.switch_page("pages/login.py").run()
     log_in(at, world.users["direction"].email, STRONG_PASSWORD)
-    assert_shows_page(at, "organisations")
+    assert redirect_target(at).startswith("/_pvd/session?ticket=")
+    assert_shows_page(follow_redirect(at), "organisations")
 
 
 @pytest.mark.parametrize("path", ["pages/meetings.py", "pages/jobs.py", "pages/login.py"])

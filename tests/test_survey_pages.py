@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from pvd_survey import accounts, db, mail, survey, ui
 from pvd_survey.models import SurveyResponse
-from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD
+from tests.conftest import STRONG_PASSWORD, app_test
 
 ANSWERS = {
     "employer": "epci",
@@ -20,7 +20,7 @@ ANSWERS = {
 
 
 def survey_app(token: str | None) -> AppTest:
-    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=30)
+    at = app_test()
     if token is not None:
         at.query_params[survey.TOKEN_PARAMETER] = token
     at.run()
@@ -171,8 +171,7 @@ def test_revoked_link_and_closed_survey(installed, factory):
 
 
 def dashboard(user, **params) -> AppTest:
-    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=30)
-    at.session_state[ui.AUTH_KEY] = (user.id, user.session_epoch)
+    at = app_test(user)
     for key, value in params.items():
         at.query_params[key] = value
     at.run()
@@ -268,8 +267,7 @@ def test_funnel_counts_invited_opened_submitted(installed, factory, settings):
 
 
 def invitations_page(user) -> AppTest:
-    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=30)
-    at.session_state[ui.AUTH_KEY] = (user.id, user.session_epoch)
+    at = app_test(user)
     at.run()
     return at.switch_page("pages/invitations.py").run()
 

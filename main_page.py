@@ -1,0 +1,30 @@
+"""The pages' entry script (run by `streamlit_app.py`'s App): page config, signed-in user, the role's navigation."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from pvd_survey import ui, web
+
+st.set_page_config(
+    page_title="Petites villes de demain",
+    page_icon=str(Path(__file__).parent / "pvd_survey" / "assets" / "favicon.png"),
+    layout="wide",
+)
+
+user = ui.current_user()
+navigation = st.navigation(ui.navigation_pages(user), expanded=True)
+
+with st.sidebar:
+    if user is not None:
+        st.caption(f"Connecté·e : **{user.display_name}**  \n{user.role_label}")
+        if st.button("Se déconnecter", key="pvd_logout", icon=":material/logout:"):
+            ui.sign_out()
+    st.caption("Programme Petites villes de demain · ANCT")
+
+if st.query_params.get(web.SIGNED_OUT_PARAMETER):
+    # Back from the sign-out route, which cleared the session cookie.
+    del st.query_params[web.SIGNED_OUT_PARAMETER]
+    ui.flash("Vous êtes déconnecté·e.", "info")
+ui.show_flash()
+navigation.run()

@@ -1,0 +1,337 @@
+"""The web layer around Streamlit (its ASGI `App`): session cookie routes, personal links, readiness, headers.
+
+`streamlit_app.py` builds the app from `routes()`, `middleware()` and `lifespan`. Nothing here renders a
+page: the session route exchanges a one-time ticket for the HttpOnly session cookie (Streamlit scripts cannot
+set cookies), the sign-out route clears it, personal links trade their token for a short-lived HttpOnly cookie
+so that the token leaves the address bar and the history, and every response gets the security headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+import threading
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pvd_survey import access, db, sessions
+from pvd_survey.config import ConfigError, Settings, load_settings
+from pvd_survey.errors import DomainError, french_message
+
+log = logging.getLogger(__name__)
+
+SESSION_ROUTE = "/_pvd/session"
+SIGN_OUT_ROUTE = "/_pvd/deconnexion"
+READY_ROUTE = "/_pvd/ready"
+TOKEN_PARAMETER = "jeton"  # the personal links' parameter (survey, application, registration, password...)
+LINK_COOKIE_SECONDS = 3600
+SIGNED_OUT_PARAMETER = "deconnexion"
+
+# The one inline script of the app's own (ui.go_to): constant text, allowed by its hash, reading its target
+# from the element before it, so that no inline script with varying content ever needs to run.
+REDIRECT_SCRIPT = 'window.location.replace(document.getElementById("pvd-go").dataset.to);'
+
+
+def _allowed_inline_scripts() -> list[str]:
+    """The inline scripts of Streamlit's own index.html (read from the installed version), and ours."""
+    import streamlit
+
+    index = Path(streamlit.__file__).parent / "static" / "index.html"
+    page = index.read_text(encoding="utf-8") if index.exists() else ""
+    return [*re.findall(r"<script>(.*?)</script>", page, flags=re.DOTALL), REDIRECT_SCRIPT]
+
+
+def script_hash(script: str) -> str:
+    """A CSP source allowing one inline script by its SHA-256."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+
+
+# Scripts: the app's own files only, plus two inline scripts allowed by their hash (Streamlit's index.html has
+# one, ui.go_to the other); no `unsafe-inline`, no `unsafe-eval` (Altair charts render without it). Styles stay
+# `unsafe-inline`: Streamlit's components style themselves at run time. Nothing is loaded from another site.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self' " + " ".join(script_hash(script) for script in _allowed_inline_scripts()),
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "media-src 'self' blob: data:",
+        "worker-src 'self' blob:",
+        "frame-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), "
+    "magnetometer=(), gyroscope=(), accelerometer=(), browsing-topics=()"
+)
+SECURITY_HEADERS = {
+    "referrer-policy": "no-referrer",
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "permissions-policy": PERMISSIONS_POLICY,
+    "cross-origin-opener-policy": "same-origin",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def link_cookie_name(url_path: str) -> str:
+    """The cookie that holds a personal link's token for one page (e.g. `pvd_jeton_questionnaire`)."""
+    return "pvd_jeton_" + url_path.replace("-", "_")
+
+
+# Pages opened from a personal link, by URL segment.
+PERSONAL_LINK_PAGES = frozenset(spec.url_path for spec in access.PAGES if spec.personal_link)
+
+
+@dataclass
+class _Database:
+    settings: Settings | None = None
+    factory: sessionmaker[Session] | None = None
+    problem: str = ""
+
+
+_database = _Database()
+_database_lock = threading.Lock()
+
+
+def _open_database() -> _Database:
+    """Settings and a migrated database, once per process (a bad configuration is reported, not raised)."""
+    with _database_lock:
+        if _database.factory is None and not _database.problem:
+            try:
+                settings = load_settings()
+                engine = db.make_engine(settings.database_url)
+                db.migrate(engine, settings.secret_key)
+            except ConfigError as error:
+                _database.problem = "configuration: " + "; ".join(error.problems)
+                log.error("PVD: bad configuration: %s", _database.problem)
+            except Exception as error:  # database down at start: retried at the next request
+                log.error("PVD: database unavailable at start: %s", error)
+            else:
+                _database.settings, _database.factory = settings, db.make_session_factory(engine)
+        return _database
+
+
+@asynccontextmanager
+async def lifespan(_app):
+    """Migrate the database before the first request, so every route and page finds the schema ready."""
+    import anyio
+
+    await anyio.to_thread.run_sync(_open_database)
+    yield
+
+
+def _is_https(request_scheme: str, headers: dict[str, str], settings: Settings | None) -> bool:
+    forwarded = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    configured = settings is not None and settings.base_url.startswith("https://")
+    return request_scheme in ("https", "wss") or forwarded == "https" or configured
+
+
+def _secure(request: Request) -> bool:
+    return _is_https(request.url.scheme, dict(request.headers), _database.settings)
+
+
+def _message_page(message: str, status: int) -> HTMLResponse:
+    body = (
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Petites villes de demain</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+        f'<body><main><h1>Petites villes de demain</h1><p>{message}</p><p><a href="/login">Se connecter</a> · '
+        '<a href="/">Accueil</a></p></main></body></html>'
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+def _session_route(request: Request) -> Response:
+    """Exchange a one-time ticket for a new session cookie, then go where the person was heading."""
+    database = _open_database()
+    if database.factory is None:
+        return _message_page("Le service est momentanément indisponible. Réessayez dans un instant.", 503)
+    try:
+        with db.transaction(database.factory) as session:
+            opened = sessions.redeem_ticket(
+                session,
+                request.query_params.get("ticket"),
+                database.settings,
+                replaces=request.cookies.get(sessions.SESSION_COOKIE),
+            )
+    except DomainError as error:
+        return _message_page(french_message(error), 400)
+    response = RedirectResponse(opened.next_path, status_code=303)
+    response.set_cookie(
+        sessions.SESSION_COOKIE,
+        opened.session_id,
+        max_age=opened.max_age_seconds,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
+    return response
+
+
+def _sign_out_route(request: Request) -> Response:
+    """End this browser's session on the server (if it still exists) and clear the cookie."""
+    database = _open_database()
+    if database.factory is not None:
+        with db.transaction(database.factory) as session:
+            sessions.end(session, request.cookies.get(sessions.SESSION_COOKIE))
+    response = RedirectResponse(f"/?{SIGNED_OUT_PARAMETER}=1", status_code=303)
+    response.delete_cookie(sessions.SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
+    return response
+
+
+def _ready_route(_request: Request) -> Response:
+    """For load balancers: 200 once this server reaches its database at the expected schema, else 503."""
+    database = _open_database()
+    if database.factory is None:
+        return JSONResponse({"status": "indisponible", "raison": database.problem or "base de données"}, 503)
+    try:
+        with db.read_only(database.factory) as session:
+            session.execute(text("SELECT 1"))
+            current = db.current_revision(session.get_bind())
+    except Exception as error:  # any database failure means "do not send traffic here"
+        return JSONResponse({"status": "indisponible", "raison": type(error).__name__}, 503)
+    if current != db.head_revision():
+        return JSONResponse({"status": "indisponible", "raison": "schéma pas à jour"}, 503)
+    return JSONResponse({"status": "ok", "schema": current})
+
+
+def routes() -> list[Route]:
+    """The app's own HTTP routes, next to Streamlit's."""
+    return [
+        Route(SESSION_ROUTE, _session_route, methods=["GET"]),
+        Route(SIGN_OUT_ROUTE, _sign_out_route, methods=["GET"]),
+        Route(READY_ROUTE, _ready_route, methods=["GET"]),
+    ]
+
+
+# Streamlit's index.html says lang="en"; the app is French (RGAA 8.3).
+_LANG_EN = b'<html lang="en">'
+_LANG_FR = b'<html lang="fr">'
+
+
+class WebLayer:
+    """ASGI middleware: security headers on every response, French `lang`, personal links' tokens to cookies."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+        secure = _is_https(scope.get("scheme", "http"), headers, _database.settings)
+        redirect = _personal_link_redirect(scope, secure)
+        if redirect is not None:
+            await _with_headers(redirect, secure)(scope, receive, send)
+            return
+        wants_html = "text/html" in headers.get("accept", "")
+        if wants_html:
+            # The page itself is small: serve it uncompressed so that its lang can be rewritten.
+            scope = dict(scope)
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
+        await self.app(scope, receive, _HeaderSender(send, secure, rewrite_html=wants_html))
+
+
+def _with_headers(app: Response, secure: bool) -> ASGIApp:
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        await app(scope, receive, _HeaderSender(send, secure, rewrite_html=False))
+
+    return wrapped
+
+
+class _HeaderSender:
+    """Wraps `send`: adds the headers to the response start, and rewrites an HTML body's `lang`."""
+
+    def __init__(self, send: Send, secure: bool, rewrite_html: bool) -> None:
+        self.send = send
+        self.secure = secure
+        self.rewrite_html = rewrite_html
+        self.start: Message | None = None
+        self.body = bytearray()
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in _OURS]
+            headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+            if self.secure:
+                headers.append((b"strict-transport-security", HSTS.encode()))
+            content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+            is_html = content_type.startswith(b"text/html")
+            if is_html:
+                # A signed-out person's back button must not show a private page from the cache.
+                headers = [(k, v) for k, v in headers if k.lower() not in (b"cache-control", b"etag")]
+                headers.append((b"cache-control", b"no-store"))
+            message = {**message, "headers": headers}
+            encoded = any(k.lower() == b"content-encoding" for k, _ in headers)
+            if self.rewrite_html and is_html and not encoded:
+                self.start = message  # held back until the whole body is known
+                return
+            await self.send(message)
+            return
+        if message["type"] == "http.response.body" and self.start is not None:
+            self.body += message.get("body", b"")
+            if message.get("more_body", False):
+                return
+            body = bytes(self.body).replace(_LANG_EN, _LANG_FR, 1)
+            headers = [(k, v) for k, v in self.start["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await self.send({**self.start, "headers": headers})
+            self.start = None
+            await self.send({"type": "http.response.body", "body": body})
+            return
+        await self.send(message)
+
+
+_OURS = frozenset(SECURITY_HEADERS) | {"strict-transport-security"}
+
+
+def _personal_link_redirect(scope: Scope, secure: bool) -> Response | None:
+    """`GET /questionnaire?jeton=…`: keep the token in an HttpOnly cookie and reload the page without it."""
+    if scope.get("method") != "GET":
+        return None
+    page = scope.get("path", "").strip("/")
+    if page not in PERSONAL_LINK_PAGES:
+        return None
+    query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    tokens = [value for key, value in query if key == TOKEN_PARAMETER]
+    if not tokens:
+        return None
+    rest = [(key, value) for key, value in query if key != TOKEN_PARAMETER]
+    response = RedirectResponse(f"/{page}" + (f"?{urlencode(rest)}" if rest else ""), status_code=303)
+    response.set_cookie(
+        link_cookie_name(page),
+        tokens[-1][:200],
+        max_age=LINK_COOKIE_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+    return response
+
+
+def middleware() -> list:
+    """The app's middleware, outside Streamlit's own."""
+    from starlette.middleware import Middleware
+
+    return [Middleware(WebLayer)]
