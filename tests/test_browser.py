@@ -2,9 +2,9 @@
 
 One Streamlit server per module, on a free port and on the test database; the `factory` fixture empties
 every table before each test, and the app reads the database again on every run, so each test seeds its
-own data through the services. A Streamlit session lives in a websocket: a `goto` starts a new (anonymous)
-session, so moves inside a signed-in session go through the sidebar links. On failure, a screenshot of
-every open page goes to test-artifacts/<test name>.png.
+own data through the services. A sign-in is a server-side session behind an HttpOnly cookie, so a `goto` or a
+new tab of the same browser context stays signed in, while a new context is a new, anonymous visitor. On
+failure, a screenshot of every open page goes to test-artifacts/<test name>.png.
 """
 
 from __future__ import annotations
@@ -96,11 +96,9 @@ class AppServer:
         return self.log_path.read_text(errors="replace")[-size:] if self.log_path.exists() else ""
 
 
-@pytest.fixture(scope="module")
-def app_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    """A `streamlit run` server on the test database (no SMTP), stopped after the module."""
+def _start_server(database_url: str, log_path: Path) -> tuple[subprocess.Popen, AppServer]:
     port = free_port()
-    server = AppServer(f"http://127.0.0.1:{port}", tmp_path_factory.mktemp("streamlit") / "server.log")
+    server = AppServer(f"http://127.0.0.1:{port}", log_path)
     command = [
         sys.executable,
         "-m",
@@ -121,28 +119,65 @@ def app_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=_server_env(database_url, port), stdout=log, stderr=subprocess.STDOUT
         )
+    return process, server
+
+
+def _wait_until_up(process: subprocess.Popen, server: AppServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited with code {process.returncode}:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=1) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"no answer from {server.url} within {timeout} s:\n{server.log_tail()}")
+        time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with code {process.returncode}:\n{server.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=1) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"no answer from {server.url} within {SERVER_START_TIMEOUT} s:\n{server.log_tail()}")
-            time.sleep(0.1)
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def running_servers(database_url: str, log_dir: Path, count: int) -> Iterator[list[AppServer]]:
+    """`count` fresh `streamlit run streamlit_app.py` processes on this database (no SMTP), started together."""
+    started = [_start_server(database_url, log_dir / f"server-{index}.log") for index in range(count)]
+    # (log files are overwritten by the next group: a failure shows the group that failed)
+    try:
+        for process, server in started:
+            # Started at once, they share 2 cores: allow for that.
+            _wait_until_up(process, server, SERVER_START_TIMEOUT * max(1, count / 4))
+        yield [server for _, server in started]
+    finally:
+        for process, _ in started:
+            _stop(process)
+
+
+@contextlib.contextmanager
+def running_server(database_url: str, log_path: Path) -> Iterator[AppServer]:
+    """A fresh `streamlit run streamlit_app.py` process on this database (no SMTP), answering, then stopped."""
+    process, server = _start_server(database_url, log_path)
+    try:
+        _wait_until_up(process, server, SERVER_START_TIMEOUT)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def app_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """A `streamlit run` server on the test database (no SMTP), stopped after the module."""
+    with running_server(database_url, tmp_path_factory.mktemp("streamlit") / "server.log") as server:
+        yield server
 
 
 @pytest.fixture
@@ -344,7 +379,7 @@ def test_first_start_creates_the_first_administrator(
     page.get_by_label("Confirmez le mot de passe").fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Créer le compte administrateur").click()
 
-    expect(alert(page, "Success", "Compte administrateur créé. Vous êtes connecté·e.")).to_be_visible()
+    # The success message shows while the browser goes through the session route, back home.
     expect_page(page, "Petites villes de demain")
     expect_nav(page, "admin")
     assert {"Comptes", "Messages", "Organisations", "Mon compte"} <= nav_titles(page)
@@ -370,7 +405,7 @@ def test_each_role_sees_its_own_pages(
     expect_nav(page, None)
 
     submit_login(page, email, STRONG_PASSWORD)
-    expect(alert(page, "Success", f"Bienvenue, {name}.")).to_be_visible()
+    expect_page(page, "Petites villes de demain")
     expect_nav(page, role)
     assert "Connexion" not in nav_titles(page)
     expect(page.get_by_test_id("stSidebar")).to_contain_text(name)
@@ -387,7 +422,7 @@ def test_each_role_sees_its_own_pages(
             expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
         expect_nav(page, role)  # still signed in
 
-    # A page the role may not see, typed by hand: a new tab is a new Streamlit session, which is anonymous.
+    # A page the role may not see, typed by hand in a new tab (signed in too: the session is the browser's).
     forbidden = [
         spec
         for spec in access.PAGES
@@ -401,7 +436,7 @@ def test_each_role_sees_its_own_pages(
     for spec in forbidden:
         other_tab.goto(f"{app_url}/{spec.url_path}")
         # The page is reached (not Streamlit's English "page not found") and its own guard answers in French.
-        expect(alert(other_tab, "Error", "Connectez-vous pour accéder à cette page.")).to_be_visible()
+        expect(alert(other_tab, "Error", "Vous n'avez pas accès à cette page.")).to_be_visible()
         wait_for_run(other_tab)
         expect(other_tab.get_by_test_id("stException")).to_have_count(0)
         title, secrets = PROTECTED_CONTENT[spec.key]
@@ -409,8 +444,8 @@ def test_each_role_sees_its_own_pages(
         expect(other_tab.get_by_test_id("stDataFrame")).to_have_count(0)
         body = other_tab.locator("body").inner_text()
         for secret in secrets:
-            assert secret not in body, f"{spec.url_path} shows {secret} to an anonymous visitor"
-        expect_nav(other_tab, None)
+            assert secret not in body, f"{spec.url_path} shows {secret} to the role {role}"
+        expect_nav(other_tab, role)
     other_tab.close()
 
     # Logging out brings the anonymous navigation back.

@@ -287,7 +287,7 @@ def test_every_personal_link_uses_the_parameter_the_web_layer_moves() -> None:
 
     assert {meetings.TOKEN_PARAMETER, recruitment.TOKEN_PARAMETER, survey.TOKEN_PARAMETER} == {web.TOKEN_PARAMETER}
     expected = {"questionnaire", "candidature", "inscription", "mot-de-passe", "demande-recruteur"}
-    assert web.PERSONAL_LINK_PAGES == expected
+    assert expected == web.PERSONAL_LINK_PAGES
 
 
 def test_other_addresses_keep_their_parameters(http) -> None:

@@ -1,0 +1,256 @@
+"""Sessions that survive a reload, and the web layer (headers, personal links, deep links), in Chromium."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from pvd_survey import access, mail, sessions, survey, web
+from pvd_survey.config import Settings
+from pvd_survey.models import UserSession, utcnow
+from tests import test_browser as shared
+from tests.conftest import STRONG_PASSWORD
+from tests.test_browser import (
+    PEOPLE,
+    Pages,
+    alert,
+    expect_nav,
+    expect_page,
+    heading,
+    nav_link,
+    open_login_page,
+    running_server,
+    running_servers,
+    screenshot_on_failure,
+    submit_login,
+    wait_for_run,
+)
+
+pytestmark = pytest.mark.browser
+
+browser, app_server, app_url, pages, seeded = (
+    shared.browser,
+    shared.app_server,
+    shared.app_url,
+    shared.pages,
+    shared.seeded,
+)
+
+LOGIN_REQUIRED = "Connectez-vous pour accéder à cette page."
+
+
+def session_cookie(page: Page) -> dict | None:
+    """The session cookie as the browser holds it (with its flags), if any."""
+    found = [cookie for cookie in page.context.cookies() if cookie["name"] == sessions.SESSION_COOKIE]
+    return found[0] if found else None
+
+
+def sign_in(page: Page, app_url: str, role: str) -> None:
+    open_login_page(page, app_url)
+    submit_login(page, PEOPLE[role][1], STRONG_PASSWORD)
+    expect_page(page, "Petites villes de demain")
+    expect_nav(page, role)
+
+
+@screenshot_on_failure
+def test_reload_a_new_tab_and_a_typed_address_keep_the_sign_in(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded
+) -> None:
+    page = pages.new()
+    # A session id planted before signing in (fixation) is never the one the sign-in uses.
+    page.context.add_cookies([{"name": sessions.SESSION_COOKIE, "value": "choisi-par-un-tiers", "url": app_url}])
+    sign_in(page, app_url, "direction")
+
+    cookie = session_cookie(page)
+    assert cookie is not None and cookie["value"] != "choisi-par-un-tiers" and len(cookie["value"]) >= 43
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
+    assert not cookie["secure"]  # plain http here; over https the cookie is Secure (see test_sessions.py)
+    assert 0 < cookie["expires"] - time.time() <= 12 * 3600 + 60
+    assert page.evaluate("document.cookie").find(sessions.SESSION_COOKIE) == -1  # invisible to scripts
+
+    page.reload()
+    expect_page(page, "Petites villes de demain")
+    expect_nav(page, "direction")
+    expect(page.get_by_test_id("stSidebar")).to_contain_text(PEOPLE["direction"][0])
+
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{app_url}/dashboard")  # e.g. a bookmark, or a link opened from an e-mail
+    expect_page(other_tab, "Tableau de bord")
+    expect_nav(other_tab, "direction")
+
+    # Signing in again (another visit) gets another id.
+    again = pages.new()
+    sign_in(again, app_url, "direction")
+    assert session_cookie(again)["value"] != cookie["value"]
+
+
+@screenshot_on_failure
+def test_signing_out_ends_the_session_and_nothing_private_comes_back(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory: sessionmaker[Session], settings
+) -> None:
+    page = pages.new()
+    sign_in(page, app_url, "admin")
+    raw = session_cookie(page)["value"]
+    nav_link(page, "Comptes").click()
+    expect_page(page, "Comptes")
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
+
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Se déconnecter").click()
+    expect(alert(page, "Info", "Vous êtes déconnecté·e.")).to_be_visible()
+    expect_page(page, "Petites villes de demain")
+    expect_nav(page, None)
+    assert session_cookie(page) is None
+    with factory() as session:
+        assert sessions.resolve(session, raw, settings).user is None  # ended on the server too
+
+    for move in (page.reload, page.go_back):
+        move()
+        wait_for_run(page)
+        expect_nav(page, None)
+        body = page.locator("body").inner_text()
+        assert all(email not in body for _, email in PEOPLE.values())
+
+    page.goto(f"{app_url}/admin-users")
+    expect(alert(page, "Error", LOGIN_REQUIRED)).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
+
+    # The old cookie, replayed, is worth nothing.
+    replay = pages.new()
+    replay.context.add_cookies([{"name": sessions.SESSION_COOKIE, "value": raw, "url": app_url}])
+    replay.goto(f"{app_url}/admin-users")
+    expect(alert(replay, "Error", LOGIN_REQUIRED)).to_be_visible()
+
+
+def _forge(page: Page, factory, app_url: str, user_id: int) -> None:
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": sessions.SESSION_COOKIE, "value": "x" * 43, "url": app_url}])
+
+
+def _revoke(page: Page, factory, app_url: str, user_id: int) -> None:
+    with factory.begin() as session:
+        sessions.end_all(session, user_id)  # "Se déconnecter de partout", from another device
+
+
+def _expire(page: Page, factory, app_url: str, user_id: int) -> None:
+    with factory.begin() as session:
+        session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(hours=3)))
+
+
+@pytest.mark.parametrize("spoil", [_forge, _revoke, _expire], ids=["forged", "revoked", "expired"])
+@screenshot_on_failure
+def test_a_forged_revoked_or_expired_cookie_asks_to_sign_in_again(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, spoil
+) -> None:
+    page = pages.new()
+    sign_in(page, app_url, "direction")
+    spoil(page, factory, app_url, seeded.users["direction"].id)
+    page.goto(f"{app_url}/dashboard")
+    expect(alert(page, "Error", LOGIN_REQUIRED)).to_be_visible()
+    expect(heading(page, "Tableau de bord")).to_have_count(0)
+    expect_nav(page, None)
+    if spoil is not _forge:
+        expect(page.get_by_test_id("stAlertContentWarning")).to_contain_text("Votre session a pris fin")
+
+
+@screenshot_on_failure
+def test_a_session_opened_on_one_app_server_is_valid_on_another(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, database_url: str, tmp_path
+) -> None:
+    page = pages.new()
+    sign_in(page, app_url, "direction")
+    with running_server(database_url, tmp_path / "second-server.log") as second:
+        # Same host, other port: the browser sends the same cookie; only the shared database knows it.
+        page.goto(f"{second.url}/dashboard")
+        expect_page(page, "Tableau de bord")
+        expect_nav(page, "direction")
+
+
+@screenshot_on_failure
+def test_security_headers_on_a_page_and_on_a_download(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, settings: Settings
+) -> None:
+    header = "start_month,employer,gender,experience,diploma,training_field,department\n"
+    answers = survey.read_responses_csv(
+        header + "2021-09,epci,femme,5to20,bac4_5,urbanisme_amenagement,21\n" * 8, date.today()
+    )
+    with factory.begin() as session:
+        survey.import_responses(session, answers, settings)
+    page = pages.new()
+    response = page.goto(app_url)
+    expect_page(page, "Petites villes de demain")
+    assert page.locator("html").get_attribute("lang") == "fr"
+    _assert_headers(response.headers)
+    assert response.headers["cache-control"] == "no-store"
+
+    sign_in(page, app_url, "direction")
+    nav_link(page, "Tableau de bord").click()
+    expect_page(page, "Tableau de bord")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Télécharger tous les chiffres (CSV)").click()
+    assert download.value.suggested_filename.endswith(".csv")
+    assert "/media/" in download.value.url  # Streamlit's media route serves downloads
+    _assert_headers(page.context.request.get(download.value.url).headers)
+
+
+def _assert_headers(headers: dict[str, str]) -> None:
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert "camera=()" in headers["permissions-policy"]
+
+
+@screenshot_on_failure
+def test_a_personal_link_leaves_the_address_and_still_survives_a_reload(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, settings: Settings
+) -> None:
+    with factory.begin() as session:
+        survey.invite(session, survey.parse_invitation_list("lea.martin@montbard.fr;21"), settings)
+        [link] = [m.link for m in mail.list_messages(session) if m.kind == "survey_invitation"]
+    token = link.split("jeton=")[1]
+    page = pages.new()
+    page.goto(app_url + link.removeprefix("http://pvd.test"))
+    expect_page(page, "Questionnaire : le profil des chefs de projet")
+    assert page.url == f"{app_url}/questionnaire"
+    assert token not in page.url
+    [kept] = [c for c in page.context.cookies() if c["name"] == web.link_cookie_name("questionnaire")]
+    assert kept["value"] == token and kept["httpOnly"]
+    history = page.evaluate("window.history.length")
+    assert history <= 2  # the address with the token was replaced, not kept as an entry
+
+    page.reload()
+    expect_page(page, "Questionnaire : le profil des chefs de projet")
+    expect(page.get_by_text("Ce questionnaire s'ouvre depuis le lien personnel")).to_have_count(0)
+    expect(page.get_by_role("button", name="Envoyer mes réponses")).to_be_visible()
+
+
+DEEP_LINK_PAGES = [spec for spec in access.PAGES if spec.key not in ("home", "setup")]
+
+
+@screenshot_on_failure
+def test_every_page_opened_first_on_a_freshly_started_server_shows_the_apps_menu(
+    request: pytest.FixtureRequest, pages: Pages, seeded, database_url: str, tmp_path
+) -> None:
+    # One fresh server per page, a few started together: each page's address is the first request of its server.
+    batch = 3
+    for start in range(0, len(DEEP_LINK_PAGES), batch):
+        specs = DEEP_LINK_PAGES[start : start + batch]
+        with running_servers(database_url, tmp_path, len(specs)) as servers:
+            opened = []
+            for spec, server in zip(specs, servers, strict=True):
+                page = pages.new()
+                page.goto(f"{server.url}/{spec.url_path}", wait_until="commit")
+                opened.append((spec, page))
+            for spec, page in opened:
+                wait_for_run(page)
+                expect_nav(page, None)  # the app's French menu, not Streamlit's list of files
+                body = page.get_by_test_id("stSidebar").inner_text()
+                assert "streamlit app" not in body and "admin outbox" not in body, spec.url_path
+                expect(page.get_by_test_id("stException")).to_have_count(0)
+                page.context.close()
+                pages.contexts.remove(page.context)
