@@ -323,16 +323,24 @@ def follow_redirect(at):
 
     Returns a fresh AppTest (a reload starts a new Streamlit session) on that page.
     """
+    from http.cookies import SimpleCookie
     from urllib.parse import parse_qsl, urlsplit
 
     from pvd_survey import access
 
+    jar = dict(at.session_state[TEST_COOKIES_KEY])
     client = web_client()
-    client.cookies.update(at.session_state[TEST_COOKIES_KEY])
+    client.cookies.update(jar)
     response = client.get(redirect_target(at))
     assert response.status_code == 303, response.text
+    for header in response.headers.get_list("set-cookie"):
+        for name, morsel in SimpleCookie(header).items():
+            if morsel["max-age"] == "0":
+                jar.pop(name, None)
+            else:
+                jar[name] = morsel.value
     location = urlsplit(response.headers["location"])
-    fresh = app_test(cookies=dict(client.cookies))
+    fresh = app_test(cookies=jar)
     for name, value in parse_qsl(location.query):
         fresh.query_params[name] = value
     fresh.run()

@@ -486,6 +486,48 @@ def test_open_session_ends_when_account_is_disabled_or_password_changed(
     assert_blocked_by_guard(direct.run(), LOGIN_REQUIRED)
 
 
+def test_signing_out_ends_the_session_and_says_so(world: World) -> None:
+    direction = world.users["direction"]
+    at = app(direction).run()
+    cookie = session_cookie(at)
+    at.sidebar.button(key="pvd_logout").click().run()
+    assert redirect_target(at) == "/_pvd/deconnexion"
+    with world.factory.begin() as s:
+        assert sessions.resolve(s, cookie, world.settings).user is None  # ended before the browser even moves
+    at = follow_redirect(at)
+    assert session_cookie(at) is None
+    assert texts(at.info)[0] == "Vous êtes déconnecté·e."
+    assert_shows_page(at, "home")
+    assert menu(at) == EXPECTED_MENUS[None]
+
+
+def test_sign_out_everywhere_ends_the_other_devices_too(world: World) -> None:
+    direction = world.users["direction"]
+    phone, laptop = app(direction).run(), app(direction).run()
+    phone.switch_page("pages/account.py").run()
+    assert "Sessions ouvertes sur ce compte : **2**" in " ".join(texts(phone.markdown))
+    phone.button(key="account_sign_out_everywhere").click().run()
+    assert redirect_target(phone) == "/_pvd/deconnexion"
+    laptop.switch_page("pages/organisations.py").run()
+    assert texts(laptop.warning) == [SESSION_ENDED]
+    assert_blocked_by_guard(laptop, LOGIN_REQUIRED)
+
+
+def test_changing_ones_own_password_keeps_this_session_only(world: World) -> None:
+    direction = world.users["direction"]
+    here, elsewhere = app(direction).run(), app(direction).run()
+    here.switch_page("pages/account.py").run()
+    here.text_input(key="account_current").input(STRONG_PASSWORD)
+    here.text_input(key="account_new").input("Quimperlé, la ville basse en juin")
+    here.text_input(key="account_confirm").input("Quimperlé, la ville basse en juin")
+    submit(here, "account_password_form")
+    assert texts(here.success) == ["Mot de passe changé. Vos autres sessions ouvertes sont fermées."]
+    here.run()
+    assert_shows_page(here, "account")
+    elsewhere.run()
+    assert texts(elsewhere.warning) == [SESSION_ENDED]
+
+
 def test_disabled_account_cannot_log_in(world: World) -> None:
     _disable(world, world.users["direction"])
     at = app().run()
