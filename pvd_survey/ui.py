@@ -220,14 +220,17 @@ SESSION_ENDED_MESSAGE = (
 )
 
 
-def current_user() -> UserInfo | None:
-    """The signed-in account, from the session cookie checked against the database on every run."""
+def current_user(touch: bool = True) -> UserInfo | None:
+    """The signed-in account, from the session cookie checked against the database on every run.
+
+    `touch=False` (live fragments refreshing on their own) checks without counting as activity.
+    """
     raw = session_id()
     if raw:
         with read() as session:
             resolved = sessions.resolve(session, raw, settings())
         if resolved.user is not None:
-            if resolved.needs_touch:
+            if touch and resolved.needs_touch:
                 with write() as session:
                     sessions.touch(session, raw)
             return resolved.user
@@ -286,6 +289,13 @@ def guard(page_key: str) -> UserInfo | None:
             st.error(french_message(DomainError("forbidden")))
         st.stop()
     return user
+
+
+def recheck(page_key: str) -> None:
+    """In a live fragment: once the person may no longer see the page (session ended), redraw the whole page."""
+    user = current_user(touch=False)
+    if not access.can_view(page_key, user.role if user else None, setup_needed()):
+        st.rerun(scope="app")
 
 
 def page_after_login(user: UserInfo) -> str:
