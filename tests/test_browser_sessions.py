@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import access, mail, sessions, survey, web
+from pvd_survey import access, mail, meetings, sessions, survey, web
 from pvd_survey.config import Settings
 from pvd_survey.models import UserSession, utcnow
 from tests import test_browser as shared
@@ -172,14 +172,12 @@ def test_a_session_opened_on_one_app_server_is_valid_on_another(
 
 @screenshot_on_failure
 def test_security_headers_on_a_page_and_on_a_download(
-    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, settings: Settings
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory
 ) -> None:
-    header = "start_month,employer,gender,experience,diploma,training_field,department\n"
-    answers = survey.read_responses_csv(
-        header + "2021-09,epci,femme,5to20,bac4_5,urbanisme_amenagement,21\n" * 8, date.today()
-    )
+    from tests.test_meetings import meeting_form
+
     with factory.begin() as session:
-        survey.import_responses(session, answers, settings)
+        meeting_id = meetings.create_meeting(session, meeting_form())
     page = pages.new()
     response = page.goto(app_url)
     expect_page(page, "Petites villes de demain")
@@ -188,11 +186,11 @@ def test_security_headers_on_a_page_and_on_a_download(
     assert response.headers["cache-control"] == "no-store"
 
     sign_in(page, app_url, "direction")
-    nav_link(page, "Tableau de bord").click()
-    expect_page(page, "Tableau de bord")
+    page.goto(f"{app_url}/{access.PAGES_BY_KEY['meetings_admin'].url_path}?rencontre={meeting_id}")
+    expect_page(page, "Organiser les rencontres")
     with page.expect_download() as download:
-        page.get_by_role("button", name="Télécharger tous les chiffres (CSV)").click()
-    assert download.value.suggested_filename.endswith(".csv")
+        page.get_by_role("button", name="Liste (CSV)").click()
+    assert download.value.suggested_filename.endswith("-inscrits.csv")
     assert "/media/" in download.value.url  # Streamlit's media route serves downloads
     _assert_headers(page.context.request.get(download.value.url).headers)
 
