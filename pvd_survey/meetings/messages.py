@@ -43,6 +43,25 @@ def _send_status_mail(
     calendar: bytes | None = None,
     changed: bool = False,
 ) -> None:
+    mail.enqueue(
+        session,
+        **_status_mail(meeting, registration, token, settings, now, position, resent, promoted, calendar, changed),
+    )
+
+
+def _status_mail(
+    meeting: Meeting,
+    registration: Registration,
+    token: str,
+    settings: Settings,
+    now: datetime,
+    position: int | str | None = None,
+    resent: bool = False,
+    promoted: bool = False,
+    calendar: bytes | None = None,
+    changed: bool = False,
+) -> dict:
+    """The status e-mail of a registration, as `mail.enqueue` keywords (the registration need not be stored)."""
     link = private_link(settings, token)
     details = f"« {meeting.title} »\nLe {_when(meeting)} (heure de Paris)\nLieu : {_where(meeting)}\n"
     attachments = None
@@ -73,8 +92,7 @@ def _send_status_mail(
         if attachments:
             calendar_note = "Le fichier joint (rencontre.ics) met à jour la rencontre dans votre agenda.\n\n"
     kind = "meeting_changed" if changed else "meeting_promoted" if promoted else "meeting_" + registration.status
-    mail.enqueue(
-        session,
+    return dict(
         recipient=registration.email or "",
         subject=subject,
         body=(
