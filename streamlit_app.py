@@ -6,8 +6,9 @@ from pvd_survey import ui
 
 st.set_page_config(page_title="Petites villes de demain", page_icon=":material/location_city:", layout="wide")
 
-user = ui.current_user()
-navigation = st.navigation(ui.navigation_pages(user), expanded=True)
+with ui.domain_errors_shown():  # e.g. every database connection busy: a French message, never a trace
+    user = ui.current_user()
+    navigation = st.navigation(ui.navigation_pages(user), expanded=True)
 
 with st.sidebar:
     if user is not None:
@@ -19,4 +20,5 @@ with st.sidebar:
     st.caption("Programme Petites villes de demain · ANCT")
 
 ui.show_flash()
-navigation.run()
+with ui.domain_errors_shown():
+    navigation.run()

@@ -34,7 +34,7 @@ class _FrenchParser(argparse.ArgumentParser):
 
 
 def _factory(settings: Settings) -> sessionmaker[Session]:
-    engine = db.make_engine(settings.database_url)
+    engine = db.engine_for(settings)
     db.migrate(engine, settings.secret_key)
     return db.make_session_factory(engine)
 
@@ -54,7 +54,7 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Bring the database schema up to date."""
-    engine = db.make_engine(settings.database_url)
+    engine = db.engine_for(settings)
     before = db.current_revision(engine)
     after = db.migrate(engine, settings.secret_key)
     print(f"Schéma à jour (révision {after})." if before == after else f"Schéma migré de {before} à {after}.")

@@ -65,6 +65,10 @@ class Settings:
     # the database, so that a copy of the database alone cannot tie answers to an invitation.
     secret_key: str = ""
     outbox_retention_days: int = 30
+    # Database connections of each process (an app server, a CLI command); more concurrent users wait
+    # for one, at most db_pool_timeout_seconds, then get a French "try again" message (database_busy).
+    db_pool_size: int = 10
+    db_pool_timeout_seconds: int = 10
 
     @property
     def is_sqlite(self) -> bool:
@@ -198,6 +202,10 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         ),
         secret_key=secret_key,
         outbox_retention_days=_int(get("PVD_OUTBOX_RETENTION_DAYS"), "PVD_OUTBOX_RETENTION_DAYS", 30, problems, 1),
+        db_pool_size=_int(get("PVD_DB_POOL_SIZE"), "PVD_DB_POOL_SIZE", 10, problems, 1),
+        db_pool_timeout_seconds=_int(
+            get("PVD_DB_POOL_TIMEOUT_SECONDS"), "PVD_DB_POOL_TIMEOUT_SECONDS", 10, problems, 1
+        ),
     )
     if problems:
         raise ConfigError(problems)

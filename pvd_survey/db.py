@@ -24,9 +24,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey.config import DB_DIR
+from pvd_survey.config import DB_DIR, Settings
+from pvd_survey.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +84,19 @@ class FifoLock:
 _sqlite_write_locks: weakref.WeakKeyDictionary[Engine, FifoLock] = weakref.WeakKeyDictionary()
 
 
-def make_engine(database_url: str) -> Engine:
-    """Create the engine with the settings each backend needs (pragmas, pool pre-ping)."""
+# Connections per process, and how long a request waits for one before it is told to try again.
+# Every process keeps at most `pool_size` connections (no overflow), so the sizing in the README
+# (servers x pool size within max_connections) is a hard bound.
+DEFAULT_POOL_SIZE = 10
+DEFAULT_POOL_TIMEOUT_SECONDS = 10
+
+
+def make_engine(
+    database_url: str, pool_size: int = DEFAULT_POOL_SIZE, pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS
+) -> Engine:
+    """Create the engine with the settings each backend needs (pragmas, pool pre-ping, bounded pool)."""
     url = make_url(database_url)
+    pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +106,7 @@ def make_engine(database_url: str) -> Engine:
             url,
             connect_args={"timeout": 15, "isolation_level": None, "check_same_thread": False},
             pool_pre_ping=True,
+            **pool,
         )
 
         @event.listens_for(engine, "connect")
@@ -120,7 +133,12 @@ def make_engine(database_url: str) -> Engine:
 
         _sqlite_write_locks[engine] = FifoLock()
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+    return create_engine(url, pool_pre_ping=True, pool_recycle=1800, **pool)
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine of the configured database, with the configured pool."""
+    return make_engine(settings.database_url, settings.db_pool_size, settings.db_pool_timeout_seconds)
 
 
 def scrub_sqlite_wal(engine: Engine) -> None:
@@ -168,23 +186,37 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
+def _busy_as_domain_error() -> Iterator[None]:
+    """Every pooled connection stayed in use for the whole pool timeout: a domain error, not a trace.
+
+    More requests than connections wait their turn in the pool (at most the pool timeout); the one
+    that waited too long gets `database_busy` (nothing was written: its transaction never began).
+    """
+    try:
+        yield
+    except PoolTimeoutError as error:
+        raise DomainError("database_busy") from error
+
+
+@contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     lock = _sqlite_write_locks.get(factory.kw.get("bind"))
-    with lock if lock is not None else nullcontext(), factory.begin() as session:
+    with _busy_as_domain_error(), lock if lock is not None else nullcontext(), factory.begin() as session:
         yield session
 
 
 @contextmanager
 def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session for reads only: on SQLite it does not take the write lock."""
-    session = factory()
-    try:
-        session.connection(execution_options={"pvd_read_only": True})
-        yield session
-    finally:
-        session.rollback()
-        session.close()
+    with _busy_as_domain_error():
+        session = factory()
+        try:
+            session.connection(execution_options={"pvd_read_only": True})
+            yield session
+        finally:
+            session.rollback()
+            session.close()
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
