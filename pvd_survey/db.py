@@ -78,6 +78,47 @@ class FifoLock:
                 self._owner = None
 
 
+class FairSlots:
+    """At most `size` holders at once, granted in arrival order; a waiter gives up after its timeout.
+
+    SQLAlchemy's pool lets a thread that just returned a connection take it back before the threads
+    already waiting for one (they can starve under steady load); these slots, as many as the pool's
+    connections, make every request wait its turn instead.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._guard = threading.Lock()
+        self._free = size
+        self._waiters: deque[threading.Event] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        """Take a slot, waiting at most `timeout` seconds; False if none came."""
+        with self._guard:
+            if self._free and not self._waiters:
+                self._free -= 1
+                return True
+            turn = threading.Event()
+            self._waiters.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._guard:
+            if turn.is_set():  # handed over just as the wait ended
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def release(self) -> None:
+        """Give the slot to the first in line, or back to the free ones."""
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._free += 1
+
+
+# One set of slots per engine (as many as its pool's connections) and how long a request waits for one.
+_connection_slots: weakref.WeakKeyDictionary[Engine, tuple[FairSlots, float]] = weakref.WeakKeyDictionary()
+
 # One write lock per SQLite engine: the threads of one process queue on it in order instead of
 # polling SQLite's busy handler (which sleeps longer and longer, up to 100 ms a try, and made the
 # slowest registrations wait ~0.8 s at 16 concurrent writers). Other processes still queue on SQLite.
@@ -132,8 +173,10 @@ def make_engine(
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         _sqlite_write_locks[engine] = FifoLock()
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_recycle=1800, **pool)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_recycle=1800, **pool)
+    _connection_slots[engine] = (FairSlots(pool_size), pool_timeout)
+    return engine
 
 
 def engine_for(settings: Settings) -> Engine:
@@ -186,30 +229,42 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def _busy_as_domain_error() -> Iterator[None]:
-    """Every pooled connection stayed in use for the whole pool timeout: a domain error, not a trace.
+def _connection_turn(engine: Engine | None) -> Iterator[None]:
+    """Wait for a connection in arrival order, at most the pool timeout; else `database_busy`, not a trace.
 
-    More requests than connections wait their turn in the pool (at most the pool timeout); the one
-    that waited too long gets `database_busy` (nothing was written: its transaction never began).
+    More requests than connections wait their turn here; the one that waited too long gets
+    `database_busy` (nothing was written: its transaction never began). The pool's own timeout
+    (a connection taken outside these turns) ends the same way.
     """
+    slots, timeout = _connection_slots.get(engine, (None, 0.0))
+    if slots is not None and not slots.acquire(timeout):
+        raise DomainError("database_busy")
     try:
         yield
     except PoolTimeoutError as error:
         raise DomainError("database_busy") from error
+    finally:
+        if slots is not None:
+            slots.release()
 
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
-    lock = _sqlite_write_locks.get(factory.kw.get("bind"))
-    with _busy_as_domain_error(), lock if lock is not None else nullcontext(), factory.begin() as session:
+    engine = factory.kw.get("bind")
+    lock = _sqlite_write_locks.get(engine)
+    with (
+        lock if lock is not None else nullcontext(),
+        _connection_turn(engine),
+        factory.begin() as session,
+    ):
         yield session
 
 
 @contextmanager
 def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session for reads only: on SQLite it does not take the write lock."""
-    with _busy_as_domain_error():
+    with _connection_turn(factory.kw.get("bind")):
         session = factory()
         try:
             session.connection(execution_options={"pvd_read_only": True})

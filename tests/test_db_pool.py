@@ -72,3 +72,26 @@ def test_a_page_shows_the_french_message_when_no_connection_frees_up(app_env, mo
     at.run()  # the connection is back: the page works again
     assert not at.exception
     assert not any("aucune connexion" in error.value for error in at.error)
+
+
+def test_waiting_requests_get_the_connection_in_arrival_order():
+    slots = db.FairSlots(1)
+    assert slots.acquire(1)
+    served: list[int] = []
+
+    def request(number: int) -> None:
+        assert slots.acquire(5)
+        served.append(number)
+        slots.release()
+
+    waiting = []
+    for number in range(5):
+        waiting.append(threading.Thread(target=request, args=(number,)))
+        waiting[-1].start()
+        time.sleep(0.05)  # each one is in line before the next arrives
+    assert not slots.acquire(0.05)  # a late comer that gives up leaves the line as it was
+    slots.release()
+    for thread in waiting:
+        thread.join()
+    assert served == [0, 1, 2, 3, 4]
+    assert slots.acquire(0) and not slots.acquire(0)
