@@ -12,8 +12,9 @@ st.set_page_config(
     layout="wide",
 )
 
-user = ui.current_user()
-navigation = st.navigation(ui.navigation_pages(user), expanded=True)
+with ui.domain_errors_shown():  # e.g. every database connection busy: a French message, never a trace
+    user = ui.current_user()
+    navigation = st.navigation(ui.navigation_pages(user), expanded=True)
 
 with st.sidebar:
     if user is not None:
@@ -27,4 +28,5 @@ if st.query_params.get(web.SIGNED_OUT_PARAMETER):
     del st.query_params[web.SIGNED_OUT_PARAMETER]
     ui.flash("Vous êtes déconnecté·e.", "info")
 ui.show_flash()
-navigation.run()
+with ui.domain_errors_shown():
+    navigation.run()

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text, update
 
 from pvd_survey import db, stats, survey, territory
 from pvd_survey.config import load_settings
@@ -86,15 +86,64 @@ def _median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 2)
 
 
-def survey_benchmark(size: int, workdir: str | None = None) -> dict:
-    """Fill a fresh SQLite database with `size` responses and time the dashboard figures and submissions."""
+def _scratch_database(kind: str, name: str, workdir: str | None, postgres_admin_url: str | None):
+    """A new empty database for the benchmark, and how to drop it afterwards."""
+    if kind == "sqlite":
+        directory = Path(workdir or tempfile.mkdtemp(prefix="pvd-bench-"))
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"bench-{name}.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}", lambda: None
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    database = f"pvd_bench_{random.randrange(16**8):08x}"
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{database}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(postgres_admin_url).set(database=database).render_as_string(hide_password=False), drop
+
+
+def _percentile_ms(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[max(0, int(len(ordered) * fraction) - 1)] * 1000, 2)
+
+
+def _after_bulk_load(engine, kind: str) -> None:
+    """What the database would do on its own after a bulk load: statistics (and, on PostgreSQL, the visibility map)."""
+    if kind == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+    else:
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+
+
+def _latency_figures(prefix: str, samples: list[float]) -> dict[str, float]:
+    """p50, p95 and p99 of a list of durations in seconds, in ms."""
+    return {f"{prefix}_p{int(q * 100)}_ms": _percentile_ms(samples, q) for q in (0.5, 0.95, 0.99)}
+
+
+def survey_benchmark(
+    size: int, workdir: str | None = None, kind: str = "sqlite", postgres_admin_url: str | None = None
+) -> dict:
+    """Fill a fresh database with `size` responses and time the dashboard figures and submissions."""
+    url, drop = _scratch_database(kind, str(size), workdir, postgres_admin_url)
+    try:
+        return _survey_benchmark(size, url, kind)
+    finally:
+        drop()
+
+
+def _survey_benchmark(size: int, url: str, kind: str) -> dict:
     rng = random.Random(size)
-    directory = Path(workdir or tempfile.mkdtemp(prefix="pvd-bench-"))
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"bench-{size}.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    url = f"sqlite:///{path}"
     engine = db.make_engine(url)
     db.migrate(engine)
     factory = db.make_session_factory(engine)
@@ -106,10 +155,12 @@ def survey_benchmark(size: int, workdir: str | None = None) -> dict:
             session.execute(insert(SurveyResponse), batch)
     with db.transaction(factory) as session:
         survey.recount(session)
+    _after_bulk_load(engine, kind)
     fill_seconds = round(time.perf_counter() - started, 1)
     engine.dispose()
 
-    # Cold: a new engine (new connections, empty SQLite page cache) for each run.
+    # Cold: a new engine (new connections, empty SQLite page cache) for each run. On PostgreSQL the
+    # new connections start with empty caches too, but the server's shared buffers stay warm.
     cold = []
     for _ in range(RUNS):
         cold_engine = db.make_engine(url)
@@ -179,7 +230,7 @@ def survey_benchmark(size: int, workdir: str | None = None) -> dict:
     engine.dispose()
     return {
         "benchmark": "survey",
-        "database": "sqlite",
+        "database": kind,
         "responses": size,
         "filters": "region=27 (Bourgogne-Franche-Comté)",
         "fill_seconds": fill_seconds,
@@ -189,11 +240,9 @@ def survey_benchmark(size: int, workdir: str | None = None) -> dict:
         "figures_unfiltered_warm_ms_median": _median_ms(unfiltered),
         "naive_pandas_ms_median": _median_ms(naive),
         "speedup_vs_naive_warm": round(statistics.median(naive) / statistics.median(warm), 1),
-        "submission_p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
-        "submission_p95_ms": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 2),
+        **_latency_figures("submission", latencies),
         "submissions": len(latencies),
-        "releasing_submission_p50_ms": round(releases[len(releases) // 2] * 1000, 2),
-        "releasing_submission_p95_ms": round(releases[int(len(releases) * 0.95) - 1] * 1000, 2),
+        **_latency_figures("releasing_submission", releases),
         "releases": len(releases),
         "peak_rss_mb_after_figures": peak_after_figures,
         "peak_rss_mb_with_naive": _peak_rss_mb(),
@@ -211,43 +260,24 @@ ATTEMPTS_PER_WRITER = 60
 WARMUP_PER_WRITER = 5
 
 
-def _scratch_database(kind: str, workdir: str | None, postgres_admin_url: str | None):
-    """A new empty database for the benchmark, and how to drop it afterwards."""
-    if kind == "sqlite":
-        directory = Path(workdir or tempfile.mkdtemp(prefix="pvd-bench-"))
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / "bench-meetings.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{path}", lambda: None
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    name = f"pvd_bench_{random.randrange(16**8):08x}"
-    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False), drop
-
-
-def _percentile_ms(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return round(ordered[max(0, int(len(ordered) * fraction) - 1)] * 1000, 2)
-
-
 def _registration_writers(
-    url: str, meeting_id: int, first: int, threads: int, start_at: float | None = None
+    url: str,
+    meeting_id: int,
+    first: int,
+    threads: int,
+    start_at: float | None = None,
+    one_call: bool = True,
+    attempts: int | None = None,
 ) -> list[tuple[float, float]]:
     """Run `threads` writers, each registering people in a row; returns (start, end) wall times of the timed ones."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pvd_survey import meetings
+    from pvd_survey.meetings import registration
+
+    registration.ONE_CALL_ON_POSTGRESQL = one_call  # this process only (a bench worker)
+    # Passed along: a spawned worker process reads the module's constants afresh.
+    attempts = ATTEMPTS_PER_WRITER if attempts is None else attempts
 
     engine = db.make_engine(url)
     factory = db.make_session_factory(engine)
@@ -258,7 +288,7 @@ def _registration_writers(
 
     def writer(number: int) -> list[tuple[float, float]]:
         timings = []
-        for attempt in range(-WARMUP_PER_WRITER, ATTEMPTS_PER_WRITER):
+        for attempt in range(-WARMUP_PER_WRITER, attempts):
             if attempt == 0:
                 warmed_up.wait()  # the timed registrations of all writers start together
             person = meetings.RegistrationForm(
@@ -280,6 +310,46 @@ def _registration_writers(
     return results
 
 
+def _timed_registrations(url: str, factory, meeting_id: int, processes: int, one_call: bool) -> dict:
+    """16 writers registering on one meeting: throughput and latencies of the timed registrations."""
+    from pvd_survey.models import Meeting
+
+    if processes == 1:
+        timings = _registration_writers(url, meeting_id, 0, WRITERS, one_call=one_call)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        per_process = WRITERS // processes
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [
+                pool.submit(
+                    _registration_writers,
+                    url,
+                    meeting_id,
+                    index * per_process,
+                    per_process,
+                    time.time() + 2,
+                    one_call,
+                    ATTEMPTS_PER_WRITER,
+                )
+                for index in range(processes)
+            ]
+            timings = [value for future in futures for value in future.result()]
+    latencies = [end - start for start, end in timings]
+    # Throughput over the timed phase only (from the first timed start to the last end).
+    wall = max(end for _, end in timings) - min(start for start, _ in timings)
+    with db.read_only(factory) as session:
+        confirmed = session.get(Meeting, meeting_id).confirmed_count
+    return {
+        "meeting_id": meeting_id,
+        "registrations_timed": len(latencies),
+        "confirmed": confirmed,
+        "registration_throughput_per_s": round(len(latencies) / wall, 1),
+        **_latency_figures("registration", latencies),
+    }
+
+
 def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url: str | None = None) -> dict:
     """Registration latency with 16 concurrent writers on one meeting, and the meeting list's data at scale."""
     from datetime import timedelta
@@ -287,7 +357,7 @@ def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url
     from pvd_survey import meetings
     from pvd_survey.models import Meeting, Registration, utcnow
 
-    url, drop = _scratch_database(kind, workdir, postgres_admin_url)
+    url, drop = _scratch_database(kind, "meetings", workdir, postgres_admin_url)
     try:
         engine = db.make_engine(url)
         db.migrate(engine)
@@ -308,32 +378,18 @@ def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url
             registration_closes_at=now + timedelta(days=29),
             audiences=("chef_de_projet", "elu", "partenaire"),
         )
-        with db.transaction(factory) as session:
-            meeting_id = meetings.create_meeting(session, form)
-
         # SQLite is the embedded, single-server database: its writers are the threads of one process.
         # PostgreSQL serves several app servers: its writers are spread over 4 processes of 4 threads.
         processes = 1 if kind == "sqlite" else 4
-        if processes == 1:
-            timings = _registration_writers(url, meeting_id, 0, WRITERS)
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            per_process = WRITERS // processes
-            with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = [
-                    pool.submit(
-                        _registration_writers, url, meeting_id, index * per_process, per_process, time.time() + 2
-                    )
-                    for index in range(processes)
-                ]
-                timings = [value for future in futures for value in future.result()]
-        latencies = [end - start for start, end in timings]
-        # Throughput over the timed phase only (from the first timed start to the last end).
-        wall = max(end for _, end in timings) - min(start for start, _ in timings)
-        with db.read_only(factory) as session:
-            confirmed = session.get(Meeting, meeting_id).confirmed_count
+        runs = {}
+        # On PostgreSQL, the one-call registration (pvd_register) and, on a second meeting under the
+        # same load, the portable statements it replaced: the difference is the function's doing.
+        for one_call in (True, False) if kind == "postgresql" else (True,):
+            with db.transaction(factory) as session:
+                meeting_id = meetings.create_meeting(session, form)
+            runs[one_call] = _timed_registrations(url, factory, meeting_id, processes, one_call)
+        bench_meetings = [run["meeting_id"] for run in runs.values()]
+        meeting_id = runs[True]["meeting_id"]
 
         # The meeting list at scale: 2,000 upcoming meetings, 200,000 registrations.
         rng = random.Random(2026)
@@ -364,9 +420,7 @@ def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url
             )
         with db.transaction(factory) as session:
             session.execute(insert(Meeting), meeting_rows)
-            ids = [
-                row[0] for row in session.execute(text("SELECT id FROM meeting WHERE id <> :id"), {"id": meeting_id})
-            ]
+            ids = [row[0] for row in session.execute(select(Meeting.id).where(Meeting.id.not_in(bench_meetings)))]
         per_meeting = REGISTRATIONS // len(ids)
         for offset in range(0, len(ids), 200):
             batch = []
@@ -393,11 +447,9 @@ def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url
                 session.execute(insert(Registration), batch)
         with db.transaction(factory) as session:
             session.execute(
-                text("UPDATE meeting SET confirmed_count = 100, arrivals = :n WHERE id <> :id"),
-                {
-                    "n": per_meeting,
-                    "id": meeting_id,
-                },
+                update(Meeting)
+                .where(Meeting.id.not_in(bench_meetings))
+                .values(confirmed_count=100, arrivals=per_meeting)
             )
         fill_seconds = round(time.perf_counter() - started, 1)
         if kind == "postgresql":
@@ -423,12 +475,14 @@ def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url
             "database": kind,
             "writers": WRITERS,
             "writer_processes": processes,
-            "registrations_timed": len(latencies),
-            "confirmed": confirmed,
-            "registration_throughput_per_s": round(len(latencies) / wall, 1),
-            "registration_p50_ms": _percentile_ms(latencies, 0.5),
-            "registration_p95_ms": _percentile_ms(latencies, 0.95),
-            "list_meetings": MEETINGS + 1,
+            "registration": "one call (pvd_register)" if kind == "postgresql" else "statements",
+            **{name: value for name, value in runs[True].items() if name != "meeting_id"},
+            **{
+                f"portable_{name}": value
+                for name, value in runs.get(False, {}).items()
+                if name not in ("meeting_id", "registrations_timed")
+            },
+            "list_meetings": MEETINGS + len(bench_meetings),
             "list_registrations": per_meeting * len(ids),
             "list_fill_seconds": fill_seconds,
             "list_meetings_shown": shown,
@@ -506,8 +560,22 @@ def _job_rows(postings: int, applications: int, rng: random.Random, organisation
     return posting_rows, application_rows
 
 
-def jobs_benchmark(postings: int = 5_000, applications: int = 200_000, workdir: str | None = None) -> dict:
-    """Fill a fresh SQLite database with postings and applications; time a filtered board and a pipeline page."""
+def jobs_benchmark(
+    postings: int = 5_000,
+    applications: int = 200_000,
+    workdir: str | None = None,
+    kind: str = "sqlite",
+    postgres_admin_url: str | None = None,
+) -> dict:
+    """Fill a fresh database with postings and applications; time a filtered board and a pipeline page."""
+    url, drop = _scratch_database(kind, f"jobs-{postings}-{applications}", workdir, postgres_admin_url)
+    try:
+        return _jobs_benchmark(postings, applications, url, kind)
+    finally:
+        drop()
+
+
+def _jobs_benchmark(postings: int, applications: int, url: str, kind: str) -> dict:
     import uuid
 
     from sqlalchemy import func, select
@@ -517,12 +585,6 @@ def jobs_benchmark(postings: int = 5_000, applications: int = 200_000, workdir: 
     from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, Organisation, utcnow
 
     rng = random.Random(postings + applications)
-    directory = Path(workdir or tempfile.mkdtemp(prefix="pvd-bench-"))
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"bench-jobs-{postings}-{applications}.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    url = f"sqlite:///{path}"
     engine = db.make_engine(url)
     db.migrate(engine)
     factory = db.make_session_factory(engine)
@@ -559,8 +621,8 @@ def jobs_benchmark(postings: int = 5_000, applications: int = 200_000, workdir: 
                     for row in chunk
                 ],
             )
+    _after_bulk_load(engine, kind)
     with db.transaction(factory) as session:
-        session.execute(text("ANALYZE"))
         # The recruiter of the organisation whose posting received the most applications.
         busiest, received = session.execute(
             select(JobApplication.posting_id, func.count())
@@ -605,7 +667,7 @@ def jobs_benchmark(postings: int = 5_000, applications: int = 200_000, workdir: 
     engine.dispose()
     return {
         "benchmark": "job board",
-        "database": "sqlite",
+        "database": kind,
         "postings": postings,
         "applications": applications,
         "fill_seconds": fill_seconds,

@@ -34,7 +34,7 @@ class _FrenchParser(argparse.ArgumentParser):
 
 
 def _factory(settings: Settings) -> sessionmaker[Session]:
-    engine = db.make_engine(settings.database_url)
+    engine = db.engine_for(settings)
     db.migrate(engine, settings.secret_key)
     return db.make_session_factory(engine)
 
@@ -54,7 +54,7 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Bring the database schema up to date."""
-    engine = db.make_engine(settings.database_url)
+    engine = db.engine_for(settings)
     before = db.current_revision(engine)
     after = db.migrate(engine, settings.secret_key)
     print(f"Schéma à jour (révision {after})." if before == after else f"Schéma migré de {before} à {after}.")
@@ -181,17 +181,23 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Measure the dashboard figures and survey submissions at scale (prints JSON lines)."""
     from pvd_survey import bench
 
+    # Every section on SQLite, then (with --postgresql) in a scratch PostgreSQL database: one line each.
+    kinds = ["sqlite"] + (["postgresql"] if args.postgresql else [])
+
+    def show(result: dict) -> None:
+        print(json.dumps(result, ensure_ascii=False), flush=True)
+
     if args.section in ("all", "survey"):
         for size in args.sizes:
-            print(json.dumps(bench.survey_benchmark(size, args.workdir), ensure_ascii=False), flush=True)
+            for kind in kinds:
+                show(bench.survey_benchmark(size, args.workdir, kind, args.postgresql))
     if args.section in ("all", "meetings"):
-        kinds = ["sqlite"] + (["postgresql"] if args.postgresql else [])
         for kind in kinds:
-            result = bench.meetings_benchmark(kind, args.workdir, args.postgresql)
-            print(json.dumps(result, ensure_ascii=False), flush=True)
+            show(bench.meetings_benchmark(kind, args.workdir, args.postgresql))
     if args.section in ("jobs", "all"):
         postings, applications = args.jobs
-        print(json.dumps(bench.jobs_benchmark(postings, applications, args.workdir), ensure_ascii=False), flush=True)
+        for kind in kinds:
+            show(bench.jobs_benchmark(postings, applications, args.workdir, kind, args.postgresql))
     return 0
 
 
@@ -308,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--postgresql",
         metavar="URL_ADMIN",
-        help="mesure aussi les rencontres sur PostgreSQL, dans une base jetable créée avec cette URL d'administration",
+        help="mesure aussi chaque partie sur PostgreSQL, dans des bases jetables créées par cette URL d'administration",
     )
     sub.add_argument(
         "--jobs",

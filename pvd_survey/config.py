@@ -68,6 +68,10 @@ class Settings:
     # A signed-in browser's session ends after this long without a click, and in any case after the maximum.
     session_idle_minutes: int = 120
     session_max_hours: int = 12
+    # Database connections of each process (an app server, a CLI command); more concurrent users wait
+    # for one, at most db_pool_timeout_seconds, then get a French "try again" message (database_busy).
+    db_pool_size: int = 10
+    db_pool_timeout_seconds: int = 10
 
     @property
     def is_sqlite(self) -> bool:
@@ -203,6 +207,10 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         outbox_retention_days=_int(get("PVD_OUTBOX_RETENTION_DAYS"), "PVD_OUTBOX_RETENTION_DAYS", 30, problems, 1),
         session_idle_minutes=_int(get("PVD_SESSION_IDLE_MINUTES"), "PVD_SESSION_IDLE_MINUTES", 120, problems, 1),
         session_max_hours=_int(get("PVD_SESSION_MAX_HOURS"), "PVD_SESSION_MAX_HOURS", 12, problems, 1),
+        db_pool_size=_int(get("PVD_DB_POOL_SIZE"), "PVD_DB_POOL_SIZE", 10, problems, 1),
+        db_pool_timeout_seconds=_int(
+            get("PVD_DB_POOL_TIMEOUT_SECONDS"), "PVD_DB_POOL_TIMEOUT_SECONDS", 10, problems, 1
+        ),
     )
     if problems:
         raise ConfigError(problems)

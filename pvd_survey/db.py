@@ -24,9 +24,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey.config import DB_DIR
+from pvd_survey.config import DB_DIR, Settings
+from pvd_survey.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +78,66 @@ class FifoLock:
                 self._owner = None
 
 
+class FairSlots:
+    """At most `size` holders at once, granted in arrival order; a waiter gives up after its timeout.
+
+    SQLAlchemy's pool lets a thread that just returned a connection take it back before the threads
+    already waiting for one (they can starve under steady load); these slots, as many as the pool's
+    connections, make every request wait its turn instead.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._guard = threading.Lock()
+        self._free = size
+        self._waiters: deque[threading.Event] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        """Take a slot, waiting at most `timeout` seconds; False if none came."""
+        with self._guard:
+            if self._free and not self._waiters:
+                self._free -= 1
+                return True
+            turn = threading.Event()
+            self._waiters.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._guard:
+            if turn.is_set():  # handed over just as the wait ended
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def release(self) -> None:
+        """Give the slot to the first in line, or back to the free ones."""
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._free += 1
+
+
+# One set of slots per engine (as many as its pool's connections) and how long a request waits for one.
+_connection_slots: weakref.WeakKeyDictionary[Engine, tuple[FairSlots, float]] = weakref.WeakKeyDictionary()
+
 # One write lock per SQLite engine: the threads of one process queue on it in order instead of
 # polling SQLite's busy handler (which sleeps longer and longer, up to 100 ms a try, and made the
 # slowest registrations wait ~0.8 s at 16 concurrent writers). Other processes still queue on SQLite.
 _sqlite_write_locks: weakref.WeakKeyDictionary[Engine, FifoLock] = weakref.WeakKeyDictionary()
 
 
-def make_engine(database_url: str) -> Engine:
-    """Create the engine with the settings each backend needs (pragmas, pool pre-ping)."""
+# Connections per process, and how long a request waits for one before it is told to try again.
+# Every process keeps at most `pool_size` connections (no overflow), so the sizing in the README
+# (servers x pool size within max_connections) is a hard bound.
+DEFAULT_POOL_SIZE = 10
+DEFAULT_POOL_TIMEOUT_SECONDS = 10
+
+
+def make_engine(
+    database_url: str, pool_size: int = DEFAULT_POOL_SIZE, pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS
+) -> Engine:
+    """Create the engine with the settings each backend needs (pragmas, pool pre-ping, bounded pool)."""
     url = make_url(database_url)
+    pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +147,7 @@ def make_engine(database_url: str) -> Engine:
             url,
             connect_args={"timeout": 15, "isolation_level": None, "check_same_thread": False},
             pool_pre_ping=True,
+            **pool,
         )
 
         @event.listens_for(engine, "connect")
@@ -119,8 +173,15 @@ def make_engine(database_url: str) -> Engine:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         _sqlite_write_locks[engine] = FifoLock()
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_recycle=1800, **pool)
+    _connection_slots[engine] = (FairSlots(pool_size), pool_timeout)
+    return engine
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine of the configured database, with the configured pool."""
+    return make_engine(settings.database_url, settings.db_pool_size, settings.db_pool_timeout_seconds)
 
 
 def scrub_sqlite_wal(engine: Engine) -> None:
@@ -168,23 +229,49 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
+def _connection_turn(engine: Engine | None) -> Iterator[None]:
+    """Wait for a connection in arrival order, at most the pool timeout; else `database_busy`, not a trace.
+
+    More requests than connections wait their turn here; the one that waited too long gets
+    `database_busy` (nothing was written: its transaction never began). The pool's own timeout
+    (a connection taken outside these turns) ends the same way.
+    """
+    slots, timeout = _connection_slots.get(engine, (None, 0.0))
+    if slots is not None and not slots.acquire(timeout):
+        raise DomainError("database_busy")
+    try:
+        yield
+    except PoolTimeoutError as error:
+        raise DomainError("database_busy") from error
+    finally:
+        if slots is not None:
+            slots.release()
+
+
+@contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
-    lock = _sqlite_write_locks.get(factory.kw.get("bind"))
-    with lock if lock is not None else nullcontext(), factory.begin() as session:
+    engine = factory.kw.get("bind")
+    lock = _sqlite_write_locks.get(engine)
+    with (
+        lock if lock is not None else nullcontext(),
+        _connection_turn(engine),
+        factory.begin() as session,
+    ):
         yield session
 
 
 @contextmanager
 def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session for reads only: on SQLite it does not take the write lock."""
-    session = factory()
-    try:
-        session.connection(execution_options={"pvd_read_only": True})
-        yield session
-    finally:
-        session.rollback()
-        session.close()
+    with _connection_turn(factory.kw.get("bind")):
+        session = factory()
+        try:
+            session.connection(execution_options={"pvd_read_only": True})
+            yield session
+        finally:
+            session.rollback()
+            session.close()
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

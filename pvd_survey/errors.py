@@ -7,6 +7,11 @@ Services raise `DomainError("code", field=..., **params)`; pages and the command
 from __future__ import annotations
 
 MESSAGES: dict[str, str] = {
+    # Database
+    "database_busy": (
+        "Le service est très sollicité en ce moment : aucune connexion à la base de données ne s'est libérée "
+        "à temps. Rien n'a été enregistré ; réessayez dans quelques instants."
+    ),
     # Accounts and login
     "invalid_email": "L'adresse e-mail n'est pas valide : {detail}",
     "email_taken": "Un compte existe déjà pour l'adresse {email}.",

@@ -106,11 +106,7 @@ def enqueue(
         body=body,
         kind=kind,
         link=link,
-        attachments=[
-            {"filename": name, "content_type": ctype, "content_base64": base64.b64encode(data).decode("ascii")}
-            for name, ctype, data in attachments or []
-        ]
-        or None,
+        attachments=stored_attachments(attachments),
         status="pending",
         attempts=0,
         next_attempt_at=utcnow(),
@@ -118,6 +114,14 @@ def enqueue(
     session.add(message)
     session.flush()
     return message.id
+
+
+def stored_attachments(attachments: list[tuple[str, str, bytes]] | None) -> list[dict[str, str]] | None:
+    """Attachments as the outbox stores them (JSON), or None without any."""
+    return [
+        {"filename": name, "content_type": ctype, "content_base64": base64.b64encode(data).decode("ascii")}
+        for name, ctype, data in attachments or []
+    ] or None
 
 
 def _entry(m: OutboxMessage) -> OutboxEntry:

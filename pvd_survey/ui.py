@@ -42,7 +42,7 @@ def _release_runtime(runtime: Runtime) -> None:
 @st.cache_resource(show_spinner="Préparation de la base de données…", on_release=_release_runtime)
 def _runtime(database_url: str, start_sender: bool) -> Runtime:
     settings = load_settings()
-    engine = db.make_engine(database_url)
+    engine = db.make_engine(database_url, settings.db_pool_size, settings.db_pool_timeout_seconds)
     db.migrate(engine, settings.secret_key)
     factory = db.make_session_factory(engine)
     stop = threading.Event()
@@ -109,6 +109,16 @@ def show_flash() -> None:
 def show_error(error: DomainError) -> None:
     """A domain error as a French message."""
     st.error(french_message(error))
+
+
+@contextmanager
+def domain_errors_shown() -> Iterator[None]:
+    """A domain error no page caught (e.g. `database_busy` from a read) ends the run with its French message."""
+    try:
+        yield
+    except DomainError as error:
+        show_error(error)
+        st.stop()
 
 
 def text_of(uploaded, pasted: str) -> str | None:

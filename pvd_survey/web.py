@@ -118,7 +118,8 @@ def _open_database() -> _Database:
         if _database.factory is None and not _database.problem:
             try:
                 settings = load_settings()
-                engine = db.make_engine(settings.database_url)
+                # A small pool of its own: the routes write a row now and then (tickets, sign-outs).
+                engine = db.make_engine(settings.database_url, 2, settings.db_pool_timeout_seconds)
                 db.migrate(engine, settings.secret_key)
             except ConfigError as error:
                 _database.problem = "configuration: " + "; ".join(error.problems)
@@ -173,7 +174,7 @@ def _session_route(request: Request) -> Response:
                 replaces=request.cookies.get(sessions.SESSION_COOKIE),
             )
     except DomainError as error:
-        return _message_page(french_message(error), 400)
+        return _message_page(french_message(error), 503 if error.code == "database_busy" else 400)
     response = RedirectResponse(opened.next_path, status_code=303)
     response.set_cookie(
         sessions.SESSION_COOKIE,

@@ -12,7 +12,7 @@ import pytest
 
 from pvd_survey import accounts, db, mail
 from pvd_survey.cli import build_parser
-from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD
+from tests.conftest import PG_ADMIN_URL, PROJECT_ROOT, STRONG_PASSWORD, TEST_BACKEND
 
 COMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
 
@@ -331,13 +331,23 @@ def test_survey_commands_refuse_bad_arguments(database_url, args, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_bench_prints_one_json_line_per_size(tmp_path, database_url):
-    result = run_cli(database_url, "bench", "--section", "survey", "--sizes", "300", "--workdir", str(tmp_path))
+def _bench_databases() -> tuple[list[str], list[str]]:
+    """Extra bench arguments and the databases it then measures: PostgreSQL too when the suite runs on it."""
+    if TEST_BACKEND == "postgresql":
+        return ["--postgresql", PG_ADMIN_URL], ["sqlite", "postgresql"]
+    return [], ["sqlite"]
+
+
+def test_bench_prints_one_json_line_per_size_and_database(tmp_path, database_url):
+    extra, databases = _bench_databases()
+    result = run_cli(database_url, "bench", "--section", "survey", "--sizes", "300", "--workdir", str(tmp_path), *extra)
     assert result.returncode == 0, result.stderr
-    [line] = result.stdout.splitlines()
-    figures = json.loads(line)
-    assert figures["responses"] == 300 and figures["submissions"] == 300
-    assert figures["figures_warm_ms_median"] > 0 and figures["naive_pandas_ms_median"] > 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [figures["database"] for figures in lines] == databases
+    for figures in lines:
+        assert figures["responses"] == 300 and figures["submissions"] == 300
+        assert figures["figures_warm_ms_median"] > 0 and figures["naive_pandas_ms_median"] > 0
+        assert 0 < figures["submission_p50_ms"] <= figures["submission_p95_ms"] <= figures["submission_p99_ms"]
 
 
 def test_meetings_benchmark_measures_concurrent_registrations_and_the_list(tmp_path, monkeypatch):
@@ -346,11 +356,16 @@ def test_meetings_benchmark_measures_concurrent_registrations_and_the_list(tmp_p
     monkeypatch.setattr(bench, "MEETINGS", 30)
     monkeypatch.setattr(bench, "REGISTRATIONS", 600)
     monkeypatch.setattr(bench, "ATTEMPTS_PER_WRITER", 3)
-    figures = bench.meetings_benchmark("sqlite", str(tmp_path))
+    figures = bench.meetings_benchmark(TEST_BACKEND, str(tmp_path), PG_ADMIN_URL)
     # 16 writers: 5 warm-up registrations each, then 3 timed ones, half of which find a place.
     assert figures["registrations_timed"] == 48 and figures["confirmed"] == 16 * 5 + 24
-    assert figures["list_registrations"] == 600 and figures["list_meetings_shown"] == 31
-    assert 0 < figures["registration_p50_ms"] <= figures["registration_p95_ms"]
+    assert figures["database"] == TEST_BACKEND
+    # PostgreSQL: one meeting for the one-call registration, one for the portable statements.
+    bench_meetings = 2 if TEST_BACKEND == "postgresql" else 1
+    assert figures["list_registrations"] == 600 and figures["list_meetings_shown"] == 30 + bench_meetings
+    assert 0 < figures["registration_p50_ms"] <= figures["registration_p95_ms"] <= figures["registration_p99_ms"]
+    if TEST_BACKEND == "postgresql":
+        assert figures["portable_confirmed"] == 16 * 5 + 24 and figures["portable_registration_p95_ms"] > 0
 
 
 def _past_meeting_with_registration(factory, settings, days_ago: int) -> None:
@@ -461,10 +476,12 @@ def test_send_mail_writes_due_meeting_reminders_first(factory, database_url, set
 
 
 def test_bench_job_board_section(tmp_path, database_url):
-    result = run_cli(database_url, "bench", "--section", "jobs", "--jobs", "60,600", "--workdir", str(tmp_path))
+    extra, databases = _bench_databases()
+    result = run_cli(database_url, "bench", "--section", "jobs", "--jobs", "60,600", "--workdir", str(tmp_path), *extra)
     assert result.returncode == 0, result.stderr
-    [line] = result.stdout.splitlines()
-    figures = json.loads(line)
-    assert figures["postings"] == 60 and figures["applications"] == 600
-    assert figures["pipeline_page_rows"] == min(200, figures["pipeline_posting_applications"])
-    assert figures["board_ms_median"] > 0 and figures["pipeline_ms_median"] > 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [figures["database"] for figures in lines] == databases
+    for figures in lines:
+        assert figures["postings"] == 60 and figures["applications"] == 600
+        assert figures["pipeline_page_rows"] == min(200, figures["pipeline_posting_applications"])
+        assert figures["board_ms_median"] > 0 and figures["pipeline_ms_median"] > 0

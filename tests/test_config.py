@@ -28,6 +28,13 @@ def test_outbox_retention_is_read(tmp_path):
     assert settings_from(secrets_text="PVD_OUTBOX_RETENTION_DAYS = 1\n", tmp_path=tmp_path).outbox_retention_days == 1
 
 
+def test_pool_settings_are_read(tmp_path):
+    default = settings_from({}, tmp_path=tmp_path)
+    assert (default.db_pool_size, default.db_pool_timeout_seconds) == (10, 10)
+    settings = settings_from({"PVD_DB_POOL_SIZE": "4", "PVD_DB_POOL_TIMEOUT_SECONDS": "3"}, tmp_path=tmp_path)
+    assert (settings.db_pool_size, settings.db_pool_timeout_seconds) == (4, 3)
+
+
 def test_embedded_installation_makes_its_server_key_once_outside_the_database(tmp_path):
     first = settings_from(tmp_path=tmp_path)
     key_file = tmp_path / "pvd-secret.key"
@@ -74,6 +81,10 @@ def test_bare_postgresql_scheme_uses_psycopg3(tmp_path):
         ({"PVD_SECRET_KEY": "trop-courte"}, "PVD_SECRET_KEY doit compter au moins 32 caractères"),
         ({"PVD_OUTBOX_RETENTION_DAYS": "abc"}, "PVD_OUTBOX_RETENTION_DAYS doit être un nombre entier"),
         ({"PVD_OUTBOX_RETENTION_DAYS": "0"}, "PVD_OUTBOX_RETENTION_DAYS doit être supérieur ou égal à 1"),
+        ({"PVD_DB_POOL_SIZE": "0"}, "PVD_DB_POOL_SIZE doit être supérieur ou égal à 1"),
+        ({"PVD_DB_POOL_SIZE": "dix"}, "PVD_DB_POOL_SIZE doit être un nombre entier"),
+        ({"PVD_DB_POOL_TIMEOUT_SECONDS": "0"}, "PVD_DB_POOL_TIMEOUT_SECONDS doit être supérieur ou égal à 1"),
+        ({"PVD_DB_POOL_TIMEOUT_SECONDS": "2.5"}, "PVD_DB_POOL_TIMEOUT_SECONDS doit être un nombre entier"),
     ],
 )
 def test_bad_values_are_reported_in_french(tmp_path, env, expected_problem):

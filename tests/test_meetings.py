@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 from dataclasses import replace
 from datetime import timedelta
@@ -9,7 +11,7 @@ from datetime import timedelta
 import pytest
 from icalendar import Calendar
 from pypdf import PdfReader
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from pvd_survey import mail, meetings, privacy
 from pvd_survey.errors import DomainError
@@ -249,6 +251,80 @@ def test_a_second_attempt_with_the_same_email_resends_and_stores_one(session, se
     assert meetings.open_private_link(session, token_of(messages[1])).reference == first.reference
     with pytest.raises(DomainError):
         meetings.open_private_link(session, token_of(messages[0]))
+
+
+def _stored(session, meeting_id: int) -> list[tuple]:
+    """A meeting's registrations and their e-mails as stored, without what is random or names the meeting."""
+    rows = []
+    for registration in session.scalars(
+        select(Registration).where(Registration.meeting_id == meeting_id).order_by(Registration.arrival)
+    ):
+        assert 0 <= registration.record_key < 256  # the cell-key method's record key is set
+        message = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.recipient == registration.email).order_by(OutboxMessage.id.desc())
+        ).first()
+        assert hashlib.sha256(token_of(message).encode()).hexdigest() == registration.token_hash
+        attachments_null = session.execute(
+            text("SELECT attachments IS NULL FROM outbox_message WHERE id = :id"), {"id": message.id}
+        ).scalar_one()
+
+        def neutral(value: str, registration=registration, message=message) -> str:
+            return (
+                value.replace(registration.reference, "REF")
+                .replace(token_of(message), "TOKEN")
+                .replace(f"rencontre-{meeting_id}-", "rencontre-ID-")
+            )
+
+        calendars = [neutral(base64.b64decode(item["content_base64"]).decode()) for item in message.attachments or []]
+        columns = {
+            name: getattr(registration, name)
+            for name in (column.name for column in Registration.__table__.columns)
+            if name not in ("id", "meeting_id", "reference", "token_hash", "record_key")
+        }
+        rows.append(
+            (
+                columns,
+                message.subject,
+                neutral(message.body),
+                neutral(message.link),
+                message.kind,
+                message.status,
+                message.attempts,
+                attachments_null,
+                [(item["filename"], item["content_type"]) for item in message.attachments or []],
+                calendars,
+            )
+        )
+    return rows
+
+
+def test_one_call_registration_stores_what_the_portable_path_stores(session, settings, monkeypatch):
+    # On PostgreSQL a new registration is one call of pvd_register (migration 0007); this compares
+    # it with the statements SQLite runs (on SQLite both sides take that path).
+    from pvd_survey.meetings import registration as service
+
+    now = utcnow()
+    stored = []
+    for one_call in (True, False):
+        monkeypatch.setattr(service, "ONE_CALL_ON_POSTGRESQL", one_call)
+        meeting_id = meetings.create_meeting(session, meeting_form(capacity=2))
+        outcomes = [
+            meetings.register(session, meeting_id, person(number, needs="Repas végétarien"), settings, now=now)
+            for number in range(1, 5)
+        ]
+        assert [(o.status, o.position, o.already_registered) for o in outcomes] == [
+            ("confirmed", None, False),
+            ("confirmed", None, False),
+            ("waiting", 1, False),
+            ("waiting", 2, False),
+        ]
+        stored.append(_stored(session, meeting_id))
+    assert len(stored[0]) == len(stored[1])
+    for one_call_row, portable_row in zip(*stored, strict=True):
+        for index, (one_call_value, portable_value) in enumerate(zip(one_call_row, portable_row, strict=True)):
+            assert one_call_value == portable_value, index
+    assert [row[4] for row in stored[0]] == ["meeting_confirmed"] * 2 + ["meeting_waiting"] * 2
+    assert "position 2" in stored[0][3][1] and "position 2" in stored[0][3][2]
 
 
 # ---------------------------------------------------------------------------- cancellation

@@ -1,0 +1,135 @@
+"""Regional meetings: limited places, waiting list, cancellation, reminders, check-in and figures.
+
+One package, one module per concern; every public name is re-exported here, so callers write
+`from pvd_survey import meetings; meetings.register(...)`. The capacity guarantee is explained in
+`registration.py`.
+
+- `common`: labels, the plain data pages receive, links, reading one meeting, the row lock
+- `catalogue`: listing meetings; the direction creates and edits them
+- `registration`: registering, the waiting list, cancelling, promotion
+- `messages`: the e-mails (confirmation, waiting list, promotion, change, cancellation, reminders)
+- `documents`: the .ics file, the direction's lists, exports and the sign-in sheet PDF
+- `checkin`: finding a person on the day and marking them present
+- `figures`: the dashboard's figures
+- `retention`: anonymisation, access requests, erasure
+"""
+
+from pvd_survey.meetings.catalogue import (
+    CHANGES_TO_ANNOUNCE,
+    MeetingUpdate,
+    create_meeting,
+    list_all,
+    list_upcoming,
+    meeting_in,
+    order_for_check_in,
+    parse_meeting_id,
+    update_meeting,
+    validate_meeting,
+)
+from pvd_survey.meetings.checkin import (
+    search_attendees,
+    set_present,
+)
+from pvd_survey.meetings.common import (
+    KIND_LABELS,
+    MAX_TEXT,
+    MEETING_PAGE_PATH,
+    MEETING_PARAMETER,
+    REGISTRATION_PAGE_PATH,
+    RETENTION,
+    ROLE_LABELS,
+    STATUS_LABELS,
+    TOKEN_PARAMETER,
+    AttendeeInfo,
+    MeetingForm,
+    MeetingInfo,
+    PrivateView,
+    RegistrationForm,
+    RegistrationOutcome,
+    Roster,
+    get_meeting,
+    meeting_link,
+    private_link,
+)
+from pvd_survey.meetings.documents import (
+    EXPORT_COLUMNS,
+    calendar_file,
+    export_rows,
+    roster,
+    sign_in_sheet_pdf,
+)
+from pvd_survey.meetings.figures import (
+    AttendanceRow,
+    DashboardFigures,
+    MeetingFigures,
+    dashboard_figures,
+)
+from pvd_survey.meetings.messages import (
+    send_due_reminders,
+)
+from pvd_survey.meetings.registration import (
+    cancel_by_direction,
+    cancel_by_token,
+    open_private_link,
+    register,
+    validate_registration,
+)
+from pvd_survey.meetings.retention import (
+    anonymise,
+    erase,
+    expired_registrations,
+    personal_data,
+)
+
+__all__ = [
+    "CHANGES_TO_ANNOUNCE",
+    "EXPORT_COLUMNS",
+    "KIND_LABELS",
+    "MAX_TEXT",
+    "MEETING_PAGE_PATH",
+    "MEETING_PARAMETER",
+    "REGISTRATION_PAGE_PATH",
+    "RETENTION",
+    "ROLE_LABELS",
+    "STATUS_LABELS",
+    "TOKEN_PARAMETER",
+    "AttendanceRow",
+    "AttendeeInfo",
+    "DashboardFigures",
+    "MeetingFigures",
+    "MeetingForm",
+    "MeetingInfo",
+    "MeetingUpdate",
+    "PrivateView",
+    "RegistrationForm",
+    "RegistrationOutcome",
+    "Roster",
+    "anonymise",
+    "calendar_file",
+    "cancel_by_direction",
+    "cancel_by_token",
+    "create_meeting",
+    "dashboard_figures",
+    "erase",
+    "expired_registrations",
+    "export_rows",
+    "get_meeting",
+    "list_all",
+    "list_upcoming",
+    "meeting_in",
+    "meeting_link",
+    "open_private_link",
+    "order_for_check_in",
+    "parse_meeting_id",
+    "personal_data",
+    "private_link",
+    "register",
+    "roster",
+    "search_attendees",
+    "send_due_reminders",
+    "set_present",
+    "sign_in_sheet_pdf",
+    "update_meeting",
+    "validate_meeting",
+    "validate_registration",
+]

@@ -1,0 +1,287 @@
+"""What every part of the meetings service shares: labels, plain data for pages, links, reading a meeting."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pvd_survey import access, territory
+from pvd_survey.config import Settings
+from pvd_survey.errors import DomainError
+from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS, Meeting, Registration
+
+KIND_LABELS = {
+    "rencontre_regionale": "Rencontre régionale",
+    "atelier": "Atelier",
+    "webinaire": "Webinaire",
+    "autre": "Autre",
+}
+ROLE_LABELS = {"chef_de_projet": "Chef de projet", "elu": "Élu ou élue", "partenaire": "Partenaire", "autre": "Autre"}
+STATUS_LABELS = {"confirmed": "Confirmée", "waiting": "Liste d'attente", "cancelled": "Annulée"}
+assert set(KIND_LABELS) == set(MEETING_KINDS) and set(ROLE_LABELS) == set(ATTENDEE_ROLES)
+
+REGISTRATION_PAGE_PATH = access.PAGES_BY_KEY["registration"].url_path
+MEETING_PAGE_PATH = access.PAGES_BY_KEY["meetings"].url_path
+TOKEN_PARAMETER = "jeton"
+MEETING_PARAMETER = "rencontre"
+RETENTION = timedelta(days=365)
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at check-in
+_FONTS = Path(__file__).resolve().parent / "fonts"
+MAX_TEXT = {"title": 200, "city": 120, "venue": 300, "online_url": 500, "full_name": 200, "organisation": 200}
+
+
+# ---------------------------------------------------------------------------- plain data for pages
+
+
+@dataclass(frozen=True)
+class MeetingForm:
+    """What the direction types to create or edit a meeting (times in naive UTC)."""
+
+    title: str
+    kind: str
+    region: str | None
+    city: str
+    venue: str
+    online_url: str | None
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    registration_opens_at: datetime
+    registration_closes_at: datetime
+    audiences: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class MeetingInfo:
+    """A meeting as pages show it, with its live counts."""
+
+    id: int
+    title: str
+    kind: str
+    region: str | None
+    city: str
+    venue: str
+    online_url: str | None
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    confirmed: int
+    waiting: int
+    registration_opens_at: datetime
+    registration_closes_at: datetime
+    audiences: tuple[str, ...]
+    description: str
+
+    @property
+    def places_left(self) -> int:
+        """Free places right now."""
+        return self.capacity - self.confirmed
+
+    def registration_state(self, now: datetime) -> str:
+        """'not_open', 'open' or 'closed' at this moment."""
+        if now < self.registration_opens_at:
+            return "not_open"
+        if now >= self.registration_closes_at or now >= self.starts_at:
+            return "closed"
+        return "open"
+
+    @property
+    def region_label(self) -> str:
+        """Region name, or 'National' for a meeting open to every region."""
+        return territory.REGIONS.get(self.region or "", "National")
+
+    @property
+    def place_label(self) -> str:
+        """Where it happens, in one line."""
+        parts = [part for part in (self.venue, self.city) if part]
+        if self.online_url:
+            parts.append("en ligne")
+        return ", ".join(parts)
+
+    def form(self) -> MeetingForm:
+        """The meeting as an editable form."""
+        return MeetingForm(
+            self.title,
+            self.kind,
+            self.region,
+            self.city,
+            self.venue,
+            self.online_url,
+            self.starts_at,
+            self.ends_at,
+            self.capacity,
+            self.registration_opens_at,
+            self.registration_closes_at,
+            self.audiences,
+            self.description,
+        )
+
+
+@dataclass(frozen=True)
+class RegistrationForm:
+    """What a person types to register."""
+
+    full_name: str
+    email: str
+    attendee_role: str
+    organisation: str = ""
+    department: str | None = None
+    needs: str = ""
+    consent: bool = False
+
+
+@dataclass(frozen=True)
+class RegistrationOutcome:
+    """The answer shown after a registration attempt."""
+
+    reference: str
+    status: str  # confirmed or waiting
+    position: int | None  # on the waiting list, 1 = next to be promoted
+    already_registered: bool
+    email: str
+
+
+@dataclass(frozen=True)
+class AttendeeInfo:
+    """One line of a meeting's lists (only the direction sees these)."""
+
+    id: int
+    reference: str
+    status: str
+    position: int | None
+    full_name: str
+    email: str
+    attendee_role: str
+    organisation: str
+    department: str | None
+    needs: str
+    registered_at: datetime
+    cancelled_at: datetime | None
+    checked_in_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Roster:
+    """A meeting's confirmed list, waiting list (in order) and cancellations."""
+
+    meeting: MeetingInfo
+    confirmed: list[AttendeeInfo]
+    waiting: list[AttendeeInfo]
+    cancelled: list[AttendeeInfo]
+
+    @property
+    def present(self) -> int:
+        """Confirmed people marked present."""
+        return sum(1 for person in self.confirmed if person.checked_in_at is not None)
+
+
+@dataclass(frozen=True)
+class PrivateView:
+    """What a person sees through their private link."""
+
+    meeting: MeetingInfo
+    reference: str
+    status: str
+    position: int | None
+    full_name: str
+    email: str
+    can_cancel: bool
+
+
+# ---------------------------------------------------------------------------- tokens, links, reading
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _new_reference() -> str:
+    return "RV-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+
+
+def private_link(settings: Settings, token: str) -> str:
+    """The private link where a person follows and cancels a registration."""
+    return f"{settings.base_url}/{REGISTRATION_PAGE_PATH}?{TOKEN_PARAMETER}={token}"
+
+
+def meeting_link(settings: Settings, meeting_id: int) -> str:
+    """The shareable public link of a meeting."""
+    return f"{settings.base_url}/{MEETING_PAGE_PATH}?{MEETING_PARAMETER}={meeting_id}"
+
+
+def _listing():
+    """Meeting columns with each one's waiting-list length (one index seek per meeting, no ORM objects)."""
+    waiting = (
+        select(func.count())
+        .where(Registration.meeting_id == Meeting.id, Registration.status == "waiting")
+        .correlate(Meeting)
+        .scalar_subquery()
+        .label("waiting")
+    )
+    return select(*Meeting.__table__.c, waiting)
+
+
+def _info(meeting: Meeting, waiting: int) -> MeetingInfo:
+    return MeetingInfo(
+        meeting.id,
+        meeting.title,
+        meeting.kind,
+        meeting.region,
+        meeting.city,
+        meeting.venue,
+        meeting.online_url,
+        meeting.starts_at,
+        meeting.ends_at,
+        meeting.capacity,
+        meeting.confirmed_count,
+        waiting,
+        meeting.registration_opens_at,
+        meeting.registration_closes_at,
+        tuple(code for code in meeting.audiences.split("|") if code),
+        meeting.description,
+    )
+
+
+def _meeting(session: Session, meeting_id: int) -> Meeting:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise DomainError("unknown_meeting")
+    return meeting
+
+
+def get_meeting(session: Session, meeting_id: int) -> MeetingInfo:
+    """One meeting with its counts (unknown_meeting if it does not exist)."""
+    row = session.execute(_listing().where(Meeting.id == meeting_id)).one_or_none()
+    if row is None:
+        raise DomainError("unknown_meeting")
+    return _info(row, row.waiting)
+
+
+def _locked(session: Session, meeting_id: int) -> Meeting:
+    """The meeting, read fresh under its row lock (SELECT … FOR UPDATE; SQLite's BEGIN IMMEDIATE already holds it).
+
+    Cancellations and capacity changes take it; a registration attempt takes the same lock with the
+    UPDATE of `_arrive`, so all seat changes of one meeting are served one at a time.
+    """
+    meeting = session.scalars(
+        select(Meeting)
+        .where(Meeting.id == meeting_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # not the values the identity map read before the lock
+    ).one_or_none()
+    if meeting is None:
+        raise DomainError("unknown_meeting")
+    return meeting
+
+
+def _fold(text: str) -> str:
+    """Lower-case text without accents, to search 'Hélène' by typing 'helene'."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))

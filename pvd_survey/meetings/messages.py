@@ -1,0 +1,179 @@
+"""The e-mails of meetings: confirmation, waiting list, promotion, change, cancellation and reminders."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pvd_survey import mail
+from pvd_survey.config import Settings
+from pvd_survey.meetings.common import (
+    _meeting,
+    meeting_link,
+    private_link,
+)
+from pvd_survey.meetings.documents import calendar_file
+from pvd_survey.models import Meeting, Registration, paris_time, utcnow
+
+
+def _when(meeting: Meeting) -> str:
+    start = paris_time(meeting.starts_at, "%d/%m/%Y de %H:%M")
+    return f"{start} à {paris_time(meeting.ends_at, '%H:%M')}"
+
+
+def _where(meeting: Meeting) -> str:
+    place = ", ".join(part for part in (meeting.venue, meeting.city) if part)
+    if meeting.online_url:
+        place = (place + " ou " if place else "") + f"en ligne : {meeting.online_url}"
+    return place
+
+
+def _send_status_mail(
+    session: Session,
+    meeting: Meeting,
+    registration: Registration,
+    token: str,
+    settings: Settings,
+    now: datetime,
+    position: int | None = None,
+    resent: bool = False,
+    promoted: bool = False,
+    calendar: bytes | None = None,
+    changed: bool = False,
+) -> None:
+    mail.enqueue(
+        session,
+        **_status_mail(meeting, registration, token, settings, now, position, resent, promoted, calendar, changed),
+    )
+
+
+def _status_mail(
+    meeting: Meeting,
+    registration: Registration,
+    token: str,
+    settings: Settings,
+    now: datetime,
+    position: int | str | None = None,
+    resent: bool = False,
+    promoted: bool = False,
+    calendar: bytes | None = None,
+    changed: bool = False,
+) -> dict:
+    """The status e-mail of a registration, as `mail.enqueue` keywords (the registration need not be stored)."""
+    link = private_link(settings, token)
+    details = f"« {meeting.title} »\nLe {_when(meeting)} (heure de Paris)\nLieu : {_where(meeting)}\n"
+    attachments = None
+    if registration.status == "confirmed":
+        subject = (
+            "Place libérée : vous êtes inscrit(e) à " if promoted else "Inscription confirmée : "
+        ) + meeting.title
+        lead = (
+            "Une place s'est libérée : vous passez de la liste d'attente à la liste des inscrits."
+            if promoted
+            else "Votre inscription est confirmée."
+        )
+        calendar = calendar or calendar_file(meeting, registration.reference, link, now)
+        attachments = [("rencontre.ics", "text/calendar", calendar)]
+        calendar_note = "Le fichier joint (rencontre.ics) ajoute la rencontre à votre agenda.\n\n"
+    else:
+        subject = f"Liste d'attente (position {position}) : {meeting.title}"
+        lead = (
+            f"La rencontre est complète : vous êtes sur la liste d'attente, en position {position}. "
+            "Si une place se libère, vous êtes inscrit(e) automatiquement et prévenu(e) par e-mail."
+        )
+        calendar_note = ""
+    if resent:
+        lead = "Vous étiez déjà inscrit(e) : voici de nouveau votre confirmation.\n" + lead
+    if changed:
+        subject = f"Changement d'horaire ou de lieu : {meeting.title}"
+        lead = "La date, l'horaire ou le lieu de la rencontre a changé : voici les nouvelles informations.\n" + lead
+        if attachments:
+            calendar_note = "Le fichier joint (rencontre.ics) met à jour la rencontre dans votre agenda.\n\n"
+    kind = "meeting_changed" if changed else "meeting_promoted" if promoted else "meeting_" + registration.status
+    return dict(
+        recipient=registration.email or "",
+        subject=subject,
+        body=(
+            f"Bonjour {registration.full_name},\n\n{lead}\n\n{details}Référence : {registration.reference}\n\n"
+            f"{calendar_note}"
+            f"Pour suivre ou annuler votre inscription (ce lien est personnel) :\n{link}\n\n"
+            "L'équipe du programme Petites villes de demain (ANCT)"
+        ),
+        kind=kind,
+        link=link,
+        attachments=attachments,
+    )
+
+
+def _send_cancellation_mail(session: Session, registration: Registration, settings: Settings) -> None:
+    meeting = _meeting(session, registration.meeting_id)
+    by_direction = registration.cancelled_by == "direction"
+    mail.enqueue(
+        session,
+        recipient=registration.email or "",
+        subject=f"Inscription annulée : {meeting.title}",
+        body=(
+            f"Bonjour {registration.full_name},\n\n"
+            + (
+                "La direction du programme a annulé votre inscription"
+                if by_direction
+                else "Votre inscription est annulée"
+            )
+            + f" à « {meeting.title} » du {_when(meeting)} (référence {registration.reference}).\n\n"
+            f"Vous pouvez vous inscrire de nouveau, s'il reste de la place : {meeting_link(settings, meeting.id)}\n\n"
+            "L'équipe du programme Petites villes de demain (ANCT)"
+        ),
+        kind="meeting_cancelled",
+        link=meeting_link(settings, meeting.id),
+    )
+
+
+def send_due_reminders(session: Session, settings: Settings, now: datetime | None = None) -> int:
+    """E-mail a reminder, once, to confirmed people of meetings starting within the reminder delay."""
+    now = now or utcnow()
+    if settings.meeting_reminder_days <= 0:
+        return 0
+    horizon = now + timedelta(days=settings.meeting_reminder_days)
+    due = session.execute(
+        select(Registration.id, Meeting.id)
+        .join(Meeting, Meeting.id == Registration.meeting_id)
+        .where(
+            Registration.status == "confirmed",
+            Registration.reminded_at.is_(None),
+            Registration.email.is_not(None),
+            Meeting.starts_at > now,
+            Meeting.starts_at <= horizon,
+        )
+    ).all()
+    sent = 0
+    for registration_id, meeting_id in due:
+        # Claimed by a conditional UPDATE: two senders never remind the same person twice.
+        claimed = session.execute(
+            update(Registration)
+            .where(Registration.id == registration_id, Registration.reminded_at.is_(None))
+            .values(reminded_at=now)
+        ).rowcount
+        if claimed != 1:
+            continue
+        registration = session.get(Registration, registration_id)
+        meeting = _meeting(session, meeting_id)
+        mail.enqueue(
+            session,
+            recipient=registration.email or "",
+            subject=f"Rappel : {meeting.title}, le {paris_time(meeting.starts_at, '%d/%m/%Y')}",
+            body=(
+                f"Bonjour {registration.full_name},\n\n"
+                f"Rappel : vous êtes inscrit(e) à « {meeting.title} ».\n"
+                f"Le {_when(meeting)} (heure de Paris)\nLieu : {_where(meeting)}\n"
+                f"Référence : {registration.reference}\n\n"
+                "Si vous ne pouvez plus venir, annulez avec le lien personnel reçu lors de votre inscription : "
+                "votre place ira à la première personne de la liste d'attente.\n\n"
+                "L'équipe du programme Petites villes de demain (ANCT)"
+            ),
+            kind="meeting_reminder",
+            link=meeting_link(settings, meeting.id),
+        )
+        sent += 1
+    return sent
