@@ -263,3 +263,91 @@ def vacant_chart(frame: pd.DataFrame, limit: int = 25) -> alt.Chart:
         )
         .properties(title="Postes vacants par département", width="container")
     )
+
+
+# ---------------------------------------------------------------------------- map of France (tile grid)
+
+MAP_TABLE_COLUMNS = {"department": ["Département", "Région", "Valeur"], "region": ["Région", "Valeur"]}
+
+
+def map_frame(data) -> pd.DataFrame:
+    """One row per department: its tile, its region and the measure (overview.MapData at either level).
+
+    At region level each department takes its region's value, so the same tiles draw the regions.
+    """
+    from pvd_survey import territory
+
+    rows = []
+    for code, (column, row) in territory.TILES.items():
+        region = territory.region_of_department(code)
+        cell = data.cells[code if data.level == "department" else region]
+        rows.append(
+            {
+                "department": code,
+                "region": region,
+                "column": column,
+                "row": row,
+                "Département": territory.department_label(code),
+                "Région": territory.REGIONS[region],
+                "value": cell.value,
+                "Valeur": HIDDEN_TEXT if cell.hidden else "—" if cell.value is None else f"{cell.value:g}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def map_table(data) -> pd.DataFrame:
+    """The table under the map: one row per department (or region), largest values first, hidden ones last."""
+    frame = map_frame(data)
+    columns = MAP_TABLE_COLUMNS[data.level]
+    if data.level == "region":
+        frame = frame.drop_duplicates("region")
+    frame = frame.sort_values(["value", columns[0]], ascending=[False, True], na_position="last")
+    return frame[columns].rename(columns={"Valeur": data.label}).reset_index(drop=True)
+
+
+def tile_map_chart(data, selected: str | None = None, selectable: bool = True, tile: int = 34) -> alt.LayerChart:
+    """France as a tile grid coloured by the measure (hidden and empty tiles grey), clickable by department."""
+    from pvd_survey import territory
+
+    frame = map_frame(data)
+    field = "department" if data.level == "department" else "region"
+    frame["selected"] = frame[field] == selected if selected else False
+    x = alt.X("column:O", axis=None, scale=alt.Scale(domain=list(range(territory.TILE_COLUMNS))))
+    y = alt.Y("row:O", axis=None, scale=alt.Scale(domain=list(range(territory.TILE_ROWS))))
+    tooltip = ["Département:N", "Région:N", alt.Tooltip("Valeur:N", title=data.label)]
+    color = alt.Color("value:Q", title=data.label, scale=alt.Scale(scheme="blues", zero=True))
+    base = alt.Chart(frame).encode(x=x, y=y)
+    # invalid="show": tiles without a value (hidden or no data) are drawn grey rather than dropped.
+    tiles = base.mark_rect(cornerRadius=3, invalid="show").encode(
+        color=color,
+        stroke=alt.when(alt.datum.selected).then(alt.value(MARIANNE_RED)).otherwise(alt.value("white")),
+        strokeWidth=alt.when(alt.datum.selected).then(alt.value(3)).otherwise(alt.value(1.5)),
+        tooltip=tooltip,
+    )
+    if selectable:
+        tiles = tiles.add_params(alt.selection_point(name="carte", fields=[field], on="click", clear="dblclick"))
+    # Codes readable on dark and light tiles alike.
+    threshold = frame["value"].max() / 2 if frame["value"].notna().any() else 0
+    labels = base.mark_text(fontSize=9).encode(
+        text="department:N",
+        color=alt.when(alt.datum.value > threshold).then(alt.value("white")).otherwise(alt.value("#161616")),
+        tooltip=tooltip,
+    )
+    level = "département" if data.level == "department" else "région"
+    return (
+        alt.layer(tiles, labels)
+        .properties(
+            title=alt.TitleParams(
+                f"{data.label} par {level}",
+                subtitle=[
+                    "Gris : masqué (moins de k personnes) ou sans donnée. En bas : outre-mer ; à droite : Corse."
+                ],
+                anchor="start",
+            ),
+            width=tile * territory.TILE_COLUMNS,
+            height=tile * territory.TILE_ROWS,
+        )
+        .configure_view(strokeWidth=0)
+        .configure_scale(invalid={"color": {"value": "#E5E5E5"}})
+    )
