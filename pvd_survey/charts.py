@@ -165,7 +165,16 @@ def fill_rate_chart(frame: pd.DataFrame) -> alt.Chart:
             x=alt.X(
                 "Remplissage (%):Q", title="Places confirmées (% de la capacité)", scale=alt.Scale(domain=[0, 100])
             ),
-            tooltip=["Rencontre", "Date", "Région", "Places", "Confirmés", "Remplissage (%)", "Liste d'attente"],
+            tooltip=[
+                "Rencontre",
+                "Date",
+                "Région",
+                "Places",
+                "Confirmés",
+                "Remplissage (%)",
+                # A quote in a field name must be escaped for Vega-Lite (else the PNG export fails).
+                alt.Tooltip(field="Liste d\\'attente", type="quantitative", title="Liste d'attente"),
+            ],
         )
     )
     return bars.properties(title="Remplissage des rencontres", width="container")
@@ -316,7 +325,12 @@ def tile_map_chart(data, selected: str | None = None, selectable: bool = True, t
     x = alt.X("column:O", axis=None, scale=alt.Scale(domain=list(range(territory.TILE_COLUMNS))))
     y = alt.Y("row:O", axis=None, scale=alt.Scale(domain=list(range(territory.TILE_ROWS))))
     tooltip = ["Département:N", "Région:N", alt.Tooltip("Valeur:N", title=data.label)]
-    color = alt.Color("value:Q", title=data.label, scale=alt.Scale(scheme="blues", zero=True))
+    color = alt.Color(
+        "value:Q",
+        title=data.label,
+        scale=alt.Scale(scheme="blues", zero=True),
+        legend=alt.Legend(tickMinStep=1, format="~g"),
+    )
     base = alt.Chart(frame).encode(x=x, y=y)
     # invalid="show": tiles without a value (hidden or no data) are drawn grey rather than dropped.
     tiles = base.mark_rect(cornerRadius=3, invalid="show").encode(
