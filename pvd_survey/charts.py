@@ -279,6 +279,13 @@ def vacant_chart(frame: pd.DataFrame, limit: int = 25) -> alt.Chart:
 MAP_TABLE_COLUMNS = {"department": ["Département", "Région", "Valeur"], "region": ["Région", "Valeur"]}
 
 
+def map_value_text(cell) -> str:
+    """A map value as shown: 'masqué' when protected, '—' when there is nothing to measure, else in French."""
+    if cell.hidden:
+        return HIDDEN_TEXT
+    return "—" if cell.value is None else f"{cell.value:g}".replace(".", ",")
+
+
 def map_frame(data) -> pd.DataFrame:
     """One row per department: its tile, its region and the measure (overview.MapData at either level).
 
@@ -299,7 +306,7 @@ def map_frame(data) -> pd.DataFrame:
                 "Département": territory.department_label(code),
                 "Région": territory.REGIONS[region],
                 "value": cell.value,
-                "Valeur": HIDDEN_TEXT if cell.hidden else "—" if cell.value is None else f"{cell.value:g}",
+                "Valeur": map_value_text(cell),
             }
         )
     return pd.DataFrame(rows)

@@ -77,12 +77,12 @@ class _Report(FPDF):
         if self.get_y() > _PAGE_BOTTOM - 40:
             self.add_page()
         self.set_font("DejaVu", "B", size)
-        self.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT", align="L")
         self.ln(1)
 
     def paragraph(self, text: str, size: int = 9) -> None:
         self.set_font("DejaVu", "", size)
-        self.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT", align="L")
         self.ln(1)
 
     def image_png(self, data: bytes, width: float = _PAGE_WIDTH) -> None:
@@ -100,7 +100,7 @@ class _Report(FPDF):
             self.add_page()
         self.set_font("DejaVu", "", 8)
         text = frame.astype(object).where(frame.notna(), "")
-        with self.table(line_height=4.5, repeat_headings=1, padding=0.8) as table:
+        with self.table(line_height=4.5, repeat_headings=1, padding=0.8, text_align="LEFT") as table:
             table.row([str(column) for column in frame.columns])
             for row in text.itertuples(index=False):
                 table.row([_cell_text(value) for value in row])
@@ -137,9 +137,7 @@ def territory_table(session: Session, request: ReportRequest, k: int = DEFAULT_K
         }
         for measure, data in maps.items():
             cell = data.cells[code]
-            row[overview.MEASURES[measure]] = (
-                charts.HIDDEN_TEXT if cell.hidden else "—" if cell.value is None else f"{cell.value:g}"
-            )
+            row[overview.MEASURES[measure]] = charts.map_value_text(cell)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -175,7 +173,7 @@ def build_report(
         f"Édité le {paris_time(now, '%d/%m/%Y à %H:%M')} (heure de Paris)",
         f"Protection des personnes : seuil k = {k}",
     ):
-        pdf.multi_cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 7, line, new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.ln(8)
     pdf.paragraph(
         "Agence nationale de la cohésion des territoires (ANCT). Chiffres issus de l'application du programme : "
@@ -219,6 +217,7 @@ def build_report(
             frame = charts.figure_frame(survey, code)
             if frame.empty:
                 continue
+            pdf.heading(figure.label, 10)  # also in the text, for search and screen readers
             pdf.image_png(_png(charts.figure_chart(figure, frame, filters.active)))
             pdf.frame_table(frame)
 
