@@ -29,21 +29,33 @@ except DomainError as error:
     initial = stats.Filters()
 
 ALL = None
+
+
+def _start_index(key: str, choices: list, value: object) -> int:
+    """Where a filter box starts: from the URL when it is new; once it exists its own state wins (a map click
+    sets it), and index 0 keeps Streamlit from warning about a value set both ways."""
+    if key in st.session_state:
+        return 0
+    return choices.index(value) if value in choices else 0
+
+
 columns = st.columns(4)
 region = columns[0].selectbox(
     "Région",
     [ALL, *territory.REGIONS],
     format_func=lambda r: "Toutes" if r is None else territory.REGIONS[r],
-    index=[ALL, *territory.REGIONS].index(initial.region),
+    index=_start_index("dashboard_region", [ALL, *territory.REGIONS], initial.region),
     key="dashboard_region",
 )
 departments = territory.departments_of_region(region) if region else list(territory.DEPARTMENTS)
-department_choices = [ALL, *departments]
+# "" rather than None for "all departments": a map click sets this box, and None set in its state would read
+# as "nothing chosen".
+department_choices = ["", *departments]
 department = columns[1].selectbox(
     "Département",
     department_choices,
-    format_func=lambda d: "Tous" if d is None else territory.department_label(d),
-    index=department_choices.index(initial.department) if initial.department in department_choices else 0,
+    format_func=lambda d: territory.department_label(d) if d else "Tous",
+    index=_start_index("dashboard_department", department_choices, initial.department),
     key="dashboard_department",
 )
 employer_choices = [ALL, *EMPLOYER.options]
@@ -112,16 +124,12 @@ def _on_map_click() -> None:
     chosen_department = point.get("department") if isinstance(point, dict) else None
     chosen_region = point.get("region") if isinstance(point, dict) else None
     if chosen_department in territory.DEPARTMENTS:
-        st.query_params["region"] = territory.region_of_department(chosen_department)
-        st.query_params["departement"] = chosen_department
-    elif chosen_region in territory.REGIONS:
-        st.query_params["region"] = chosen_region
-        st.query_params.pop("departement", None)
-    else:
+        chosen_region = territory.region_of_department(chosen_department)
+    elif chosen_region not in territory.REGIONS:
         return
-    # The filter boxes start again from the URL on the next run.
-    for key in ("dashboard_region", "dashboard_department"):
-        st.session_state.pop(key, None)
+    # The filter boxes take the click (the URL follows them at the end of the run).
+    st.session_state["dashboard_region"] = chosen_region
+    st.session_state["dashboard_department"] = chosen_department or ""  # a region: all its departments
 
 
 st.subheader("Carte")
@@ -155,6 +163,7 @@ st.altair_chart(
     on_select=_on_map_click,
     selection_mode="carte",
     key=MAP_KEY,
+    width="content",  # square tiles: the grid keeps its own size
 )
 st.dataframe(charts.map_table(map_figures), hide_index=True, width="stretch", height=250, key="dashboard_map_table")
 

@@ -332,10 +332,12 @@ def tile_map_chart(data, selected: str | None = None, selectable: bool = True, t
     x = alt.X("column:O", axis=None, scale=alt.Scale(domain=list(range(territory.TILE_COLUMNS))))
     y = alt.Y("row:O", axis=None, scale=alt.Scale(domain=list(range(territory.TILE_ROWS))))
     tooltip = ["Département:N", "Région:N", alt.Tooltip("Valeur:N", title=data.label)]
+    top = frame["value"].max()
     color = alt.Color(
         "value:Q",
         title=data.label,
-        scale=alt.Scale(scheme="blues", zero=True),
+        # From zero, and a top of at least 1, so that a map of zeros reads pale, not mid-blue.
+        scale=alt.Scale(scheme="blues", domainMin=0, domainMax=float(top) if pd.notna(top) and top > 1 else 1),
         legend=alt.Legend(tickMinStep=1, format="~g"),
     )
     base = alt.Chart(frame).encode(x=x, y=y)
@@ -368,6 +370,8 @@ def tile_map_chart(data, selected: str | None = None, selectable: bool = True, t
             ),
             width=tile * territory.TILE_COLUMNS,
             height=tile * territory.TILE_ROWS,
+            # Tiles keep their size (the legend and title are added around them), so they stay square.
+            autosize=alt.AutoSizeParams(type="pad"),
         )
         .configure_view(strokeWidth=0)
         .configure_scale(invalid={"color": {"value": "#E5E5E5"}})
