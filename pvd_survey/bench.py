@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import itertools
 import random
 import resource
 import secrets
@@ -12,6 +14,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pypdf
 from sqlalchemy import insert, text
 
 from pvd_survey import db, stats, survey, territory
@@ -86,9 +89,8 @@ def _median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 2)
 
 
-def survey_benchmark(size: int, workdir: str | None = None) -> dict:
-    """Fill a fresh SQLite database with `size` responses and time the dashboard figures and submissions."""
-    rng = random.Random(size)
+def _filled_survey_database(size: int, workdir: str | None, rng: random.Random) -> tuple[str, float]:
+    """A fresh SQLite database holding `size` responses and their counts; its URL and the seconds it took."""
     directory = Path(workdir or tempfile.mkdtemp(prefix="pvd-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"bench-{size}.sqlite3"
@@ -98,7 +100,6 @@ def survey_benchmark(size: int, workdir: str | None = None) -> dict:
     engine = db.make_engine(url)
     db.migrate(engine)
     factory = db.make_session_factory(engine)
-
     started = time.perf_counter()
     for start in range(0, size, 50_000):
         batch = _random_rows(min(50_000, size - start), rng)
@@ -108,6 +109,13 @@ def survey_benchmark(size: int, workdir: str | None = None) -> dict:
         survey.recount(session)
     fill_seconds = round(time.perf_counter() - started, 1)
     engine.dispose()
+    return url, fill_seconds
+
+
+def survey_benchmark(size: int, workdir: str | None = None) -> dict:
+    """Fill a fresh SQLite database with `size` responses and time the dashboard figures and submissions."""
+    rng = random.Random(size)
+    url, fill_seconds = _filled_survey_database(size, workdir, rng)
 
     # Cold: a new engine (new connections, empty SQLite page cache) for each run.
     cold = []
@@ -198,6 +206,42 @@ def survey_benchmark(size: int, workdir: str | None = None) -> dict:
         "peak_rss_mb_after_figures": peak_after_figures,
         "peak_rss_mb_with_naive": _peak_rss_mb(),
     }
+
+
+# ---------------------------------------------------------------------------- report
+
+REPORT_RUNS = 3
+
+
+def report_benchmark(size: int, workdir: str | None = None) -> dict:
+    """Time the steering committee's PDF report over `size` survey responses (France, then one region)."""
+    from pvd_survey import report
+
+    url, fill_seconds = _filled_survey_database(size, workdir, random.Random(size))
+    engine = db.make_engine(url)
+    factory = db.make_session_factory(engine)
+    result: dict = {"benchmark": "report", "database": "sqlite", "responses": size, "fill_seconds": fill_seconds}
+    for name, request in (("france", report.ReportRequest()), ("region_27", report.ReportRequest(region="27"))):
+        durations, steps = [], {}
+        for _ in range(REPORT_RUNS):
+            marks = [time.perf_counter()]
+
+            def mark(_step: str, marks: list[float] = marks) -> None:
+                marks.append(time.perf_counter())
+
+            with db.read_only(factory) as session:
+                pdf = report.build_report(session, request, progress=mark)
+            marks.append(time.perf_counter())
+            durations.append(marks[-1] - marks[0])
+            steps = {f"step_{n}_ms": round((b - a) * 1000) for n, (a, b) in enumerate(itertools.pairwise(marks))}
+        result[f"{name}_first_ms"] = round(durations[0] * 1000)  # includes vl-convert's start
+        result[f"{name}_ms_median"] = _median_ms(durations)
+        result[f"{name}_pages"] = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
+        result[f"{name}_kb"] = len(pdf) // 1024
+        result[f"{name}_last_run_steps"] = steps
+    engine.dispose()
+    result["peak_rss_mb"] = _peak_rss_mb()
+    return result
 
 
 # ---------------------------------------------------------------------------- meetings

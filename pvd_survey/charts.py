@@ -338,7 +338,7 @@ def tile_map_chart(data, selected: str | None = None, selectable: bool = True, t
         title=data.label,
         # From zero, and a top of at least 1, so that a map of zeros reads pale, not mid-blue.
         scale=alt.Scale(scheme="blues", domainMin=0, domainMax=float(top) if pd.notna(top) and top > 1 else 1),
-        legend=alt.Legend(tickMinStep=1, format="~g"),
+        legend=alt.Legend(tickMinStep=1, format="d"),
     )
     base = alt.Chart(frame).encode(x=x, y=y)
     # invalid="show": tiles without a value (hidden or no data) are drawn grey rather than dropped.

@@ -205,6 +205,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         for kind in kinds:
             result = bench.meetings_benchmark(kind, args.workdir, args.postgresql)
             print(json.dumps(result, ensure_ascii=False), flush=True)
+    if args.section in ("all", "report"):
+        for size in args.sizes:
+            print(json.dumps(bench.report_benchmark(size, args.workdir), ensure_ascii=False), flush=True)
     if args.section in ("jobs", "all"):
         postings, applications = args.jobs
         print(json.dumps(bench.jobs_benchmark(postings, applications, args.workdir), ensure_ascii=False), flush=True)
@@ -354,9 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
     sub.add_argument(
         "--section",
-        choices=("all", "survey", "jobs", "meetings"),
+        choices=("all", "survey", "report", "jobs", "meetings"),
         default="all",
-        help="questionnaire, offres d'emploi, rencontres, ou tout",
+        help="questionnaire, rapport PDF, offres d'emploi, rencontres, ou tout",
     )
     sub.add_argument(
         "--postgresql",

@@ -218,7 +218,11 @@ def build_report(
             if frame.empty:
                 continue
             pdf.heading(figure.label, 10)  # also in the text, for search and screen readers
-            pdf.image_png(_png(charts.figure_chart(figure, frame, filters.active)))
+            if code == "department":
+                # 101 bars would make a chart taller than a page (and slow to draw): the map shows it.
+                pdf.paragraph("Voir aussi la carte des répondants par département.")
+            else:
+                pdf.image_png(_png(charts.figure_chart(figure, frame, filters.active)))
             pdf.frame_table(frame)
 
     step("Invitations et activité")
