@@ -322,3 +322,33 @@ def test_resend_and_revoke_from_the_page(installed, factory):
         new_token = next(m for m in mail.list_messages(session) if m.subject.startswith("Rappel")).link.split("=")[1]
     assert invitation.status == "revoked"
     assert any("désactivé par la direction" in text for text in texts(survey_app(new_token).error))
+
+
+def test_dashboard_overview_and_map_from_the_url(installed, factory):
+    direction, _ = installed
+    import_rows(
+        factory,
+        ["2021-09,epci,femme,5to20,bac4_5,urbanisme_amenagement,21"] * 9
+        + ["2022-02,commune,homme,lt1,bac4_5,architecture,29"] * 2,
+    )
+    at = dashboard(direction, mesure="respondents", niveau="department", region="27")
+    assert not at.exception
+    labels = [metric.label for metric in at.metric]
+    assert {"Offres publiées", "Postes vacants", "Rencontres à venir", "Communes du programme"} <= set(labels)
+    assert next(metric.value for metric in at.metric if metric.label == "Communes du programme") == "1 646"
+    assert any("871 postes de chef de projet" in text for text in texts(at.caption))
+    assert at.selectbox(key="dashboard_measure").value == "respondents"
+    assert at.radio(key="dashboard_level").value == "department"
+    assert at.query_params["mesure"] == "respondents" and at.query_params["region"] == "27"
+    (the_map,) = [spec for spec in chart_specs(at) if is_map(spec)]
+    assert the_map["title"]["text"] == "Répondants au questionnaire par département"
+    table = next(frame.value for frame in at.dataframe if "Répondants au questionnaire" in frame.value.columns)
+    assert len(table) == 101
+    shown = dict(zip(table["Département"], table["Répondants au questionnaire"], strict=True))
+    assert shown["29 – Finistère"] == "masqué"  # 2 people
+    assert shown["21 – Côte-d'Or"] == "masqué"  # and 21's 9 too: 11 respondents minus 9 would give them away
+    by_region = dashboard(direction, mesure="vacant", niveau="region")
+    assert by_region.radio(key="dashboard_level").value == "region"
+    regions = next(frame.value for frame in by_region.dataframe if "Postes vacants" in frame.value.columns)
+    assert len(regions) == 18 and set(regions["Postes vacants"]) == {"0"}
+    assert any(button.label == "Préparer le rapport (PDF)" for button in by_region.button)
