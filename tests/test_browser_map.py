@@ -77,6 +77,8 @@ def test_clicking_a_department_filters_the_dashboard_and_the_address(
     expect(page.get_by_text("Vue d'ensemble", exact=True)).to_be_visible()
     expect(page.get_by_text("Chiffres de référence du programme")).to_be_visible()
     expect(page.get_by_text("1 646", exact=True)).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"))
 
     # The map: survey respondents by department, drawn and clickable.
     choose_in_selectbox(page, "Mesure", "Répondants au questionnaire")
@@ -85,7 +87,6 @@ def test_clicking_a_department_filters_the_dashboard_and_the_address(
     the_map.scroll_into_view_if_needed()
     expect(the_map).to_be_visible()
     page.wait_for_timeout(500)  # Vega draws after the element appears
-    ARTIFACTS.mkdir(exist_ok=True)
     the_map.screenshot(path=str(ARTIFACTS / "map-dashboard.png"))
     box = the_map.bounding_box()
     assert box is not None
