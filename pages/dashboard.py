@@ -95,8 +95,9 @@ def render_overview() -> None:
         columns[number % 3].metric(
             figure.label,
             figure.text(),
-            delta=figure.change_text() or None,
-            delta_color="off" if figure.label.startswith(("Délai", "Postes vacants")) else "normal",
+            # No arrow for "no change"; fewer vacant posts and a shorter delay are good news (green).
+            delta=figure.change_text() if figure.change else None,
+            delta_color="inverse" if figure.label.startswith(("Délai", "Postes vacants")) else "normal",
             help=figure.note or None,
             border=True,
         )
