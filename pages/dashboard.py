@@ -160,7 +160,7 @@ st.caption(
     + (f" Un nombre de personnes inférieur à {k} est masqué (gris)." if measure in overview.PEOPLE_MEASURES else "")
 )
 st.altair_chart(
-    charts.tile_map_chart(map_figures, filters.department if level == "department" else filters.region),
+    charts.tile_map_chart(map_figures, filters.department if level == "department" else filters.region, k=k),
     on_select=_on_map_click,
     selection_mode="carte",
     key=MAP_KEY,

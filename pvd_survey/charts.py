@@ -322,7 +322,9 @@ def map_table(data) -> pd.DataFrame:
     return frame[columns].rename(columns={"Valeur": data.label}).reset_index(drop=True)
 
 
-def tile_map_chart(data, selected: str | None = None, selectable: bool = True, tile: int = 34) -> alt.LayerChart:
+def tile_map_chart(
+    data, selected: str | None = None, selectable: bool = True, tile: int = 34, k: int = 5
+) -> alt.LayerChart:
     """France as a tile grid coloured by the measure (hidden and empty tiles grey), clickable by department."""
     from pvd_survey import territory
 
@@ -338,7 +340,8 @@ def tile_map_chart(data, selected: str | None = None, selectable: bool = True, t
         title=data.label,
         # From zero, and a top of at least 1, so that a map of zeros reads pale, not mid-blue.
         scale=alt.Scale(scheme="blues", domainMin=0, domainMax=float(top) if pd.notna(top) and top > 1 else 1),
-        legend=alt.Legend(tickMinStep=1, format="d"),
+        # Whole numbers only on the legend (a gradient legend ignores tickMinStep).
+        legend=alt.Legend(format="d", tickCount=int(min(5, max(1, top if pd.notna(top) else 1)))),
     )
     base = alt.Chart(frame).encode(x=x, y=y)
     # invalid="show": tiles without a value (hidden or no data) are drawn grey rather than dropped.
@@ -364,7 +367,7 @@ def tile_map_chart(data, selected: str | None = None, selectable: bool = True, t
             title=alt.TitleParams(
                 f"{data.label} par {level}",
                 subtitle=[
-                    "Gris : masqué (moins de k personnes) ou sans donnée. En bas : outre-mer ; à droite : Corse."
+                    f"Gris : masqué (moins de {k} personnes) ou sans donnée. En bas : outre-mer ; à droite : Corse."
                 ],
                 anchor="start",
             ),

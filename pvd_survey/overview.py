@@ -340,7 +340,7 @@ def overview(
             "Réponses au questionnaire publiées",
             survey_figures.respondents,
             hidden=survey_figures.isolated,
-            note="toutes périodes, par groupes d'au moins k réponses",
+            note=f"toutes périodes, publiées par groupes d'au moins {k} réponses",
         )
     )
 

@@ -197,7 +197,7 @@ def build_report(
     )
     for measure in overview.MEASURES:
         data = overview.map_data(session, measure, "department", k, filters)
-        chart = charts.tile_map_chart(data, selectable=False, tile=26)
+        chart = charts.tile_map_chart(data, selectable=False, tile=26, k=k)
         pdf.image_png(_png(chart, width=None), width=_PAGE_WIDTH * 0.78)
     pdf.heading("Chiffres par " + ("département" if request.region else "région"), 11)
     pdf.frame_table(territory_table(session, request, k))
@@ -238,10 +238,12 @@ def build_report(
                 "Répondus": [row.submitted for row in funnel],
             }
         )
-        pdf.image_png(_png(charts.funnel_chart(funnel_frame)))
+        if funnel_frame.drop(columns="Région").notna().to_numpy().any():  # else every count is hidden
+            pdf.image_png(_png(charts.funnel_chart(funnel_frame)))
         pdf.frame_table(funnel_frame.astype(object).where(funnel_frame.notna(), charts.HIDDEN_TEXT))
     activity = charts.activity_frame(stats.activity_by_week(session, k=k, today=now.date()))
-    pdf.image_png(_png(charts.activity_chart(activity)))
+    if (activity.drop(columns="Semaine du") != charts.HIDDEN_TEXT).to_numpy().any():  # else nothing to draw
+        pdf.image_png(_png(charts.activity_chart(activity)))
     pdf.frame_table(activity)
 
     step("Recrutement")
