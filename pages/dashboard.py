@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import charts, disclosure, exports, meetings, stats, survey, territory, ui
+from pvd_survey import charts, disclosure, exports, meetings, overview, report, stats, survey, territory, ui
 from pvd_survey.errors import DomainError
 from pvd_survey.models import paris_time
 from pvd_survey.survey_questions import BASELINE_SOURCE, EMPLOYER, option_label, period_options
@@ -29,21 +29,33 @@ except DomainError as error:
     initial = stats.Filters()
 
 ALL = None
+
+
+def _start_index(key: str, choices: list, value: object) -> int:
+    """Where a filter box starts: from the URL when it is new; once it exists its own state wins (a map click
+    sets it), and index 0 keeps Streamlit from warning about a value set both ways."""
+    if key in st.session_state:
+        return 0
+    return choices.index(value) if value in choices else 0
+
+
 columns = st.columns(4)
 region = columns[0].selectbox(
     "Région",
     [ALL, *territory.REGIONS],
     format_func=lambda r: "Toutes" if r is None else territory.REGIONS[r],
-    index=[ALL, *territory.REGIONS].index(initial.region),
+    index=_start_index("dashboard_region", [ALL, *territory.REGIONS], initial.region),
     key="dashboard_region",
 )
 departments = territory.departments_of_region(region) if region else list(territory.DEPARTMENTS)
-department_choices = [ALL, *departments]
+# "" rather than None for "all departments": a map click sets this box, and None set in its state would read
+# as "nothing chosen".
+department_choices = ["", *departments]
 department = columns[1].selectbox(
     "Département",
     department_choices,
-    format_func=lambda d: "Tous" if d is None else territory.department_label(d),
-    index=department_choices.index(initial.department) if initial.department in department_choices else 0,
+    format_func=lambda d: territory.department_label(d) if d else "Tous",
+    index=_start_index("dashboard_department", department_choices, initial.department),
     key="dashboard_department",
 )
 employer_choices = [ALL, *EMPLOYER.options]
@@ -63,8 +75,139 @@ period = columns[3].selectbox(
     key="dashboard_period",
 )
 filters = stats.make_filters(region, department, employer, period)
-wanted = {"region": region, "departement": department, "employeur": employer, "periode": period}
+
+
+# ---------------------------------------------------------------------------- overview (issue 12)
+
+
+def render_overview() -> None:
+    """Key figures of the last 30 days with their change, beside the programme's reference figures."""
+    with ui.read() as session:
+        span, figures = overview.overview(session, k, filters)
+    st.subheader("Vue d'ensemble")
+    place = filters.describe() if (filters.region or filters.department) else "France entière"
+    st.caption(
+        f"Chiffres {span.label} ({place}), et leur évolution par rapport aux 30 jours précédents. Un nombre de "
+        f"personnes inférieur à {k} est masqué."
+    )
+    columns = st.columns(3)
+    for number, figure in enumerate(figures):
+        columns[number % 3].metric(
+            figure.label,
+            figure.text(),
+            # No arrow for "no change"; fewer vacant posts and a shorter delay are good news (green).
+            delta=figure.change_text() if figure.change else None,
+            delta_color="inverse" if figure.label.startswith(("Délai", "Postes vacants")) else "normal",
+            help=figure.note or None,
+            border=True,
+        )
+    with st.container(border=True):
+        st.markdown("**Chiffres de référence du programme**")
+        reference = st.columns(len(overview.REFERENCE_FIGURES))
+        for column, (label, value) in zip(reference, overview.REFERENCE_FIGURES, strict=True):
+            column.metric(label, value)
+        st.caption(f"Source : {overview.REFERENCE_SOURCE}")
+
+
+render_overview()
+
+
+# ---------------------------------------------------------------------------- map (issue 12)
+
+MAP_KEY = "dashboard_map"
+
+
+def _on_map_click() -> None:
+    """A click on a tile filters the whole dashboard by that department (or region), through the URL."""
+    event = st.session_state.get(MAP_KEY) or {}
+    points = (event.get("selection") or {}).get("carte") or []
+    point = points[0] if isinstance(points, list) and points else {}
+    chosen_department = point.get("department") if isinstance(point, dict) else None
+    chosen_region = point.get("region") if isinstance(point, dict) else None
+    if chosen_department in territory.DEPARTMENTS:
+        chosen_region = territory.region_of_department(chosen_department)
+    elif chosen_region not in territory.REGIONS:
+        return
+    # The filter boxes take the click (the URL follows them at the end of the run).
+    st.session_state["dashboard_region"] = chosen_region
+    st.session_state["dashboard_department"] = chosen_department or ""  # a region: all its departments
+
+
+st.subheader("Carte")
+map_columns = st.columns([2, 1])
+measure_choices = list(overview.MEASURES)
+measure = map_columns[0].selectbox(
+    "Mesure",
+    measure_choices,
+    format_func=overview.MEASURES.get,
+    index=measure_choices.index(params.get("mesure")) if params.get("mesure") in measure_choices else 0,
+    key="dashboard_measure",
+)
+level_choices = list(overview.LEVELS)
+level = map_columns[1].radio(
+    "Niveau",
+    level_choices,
+    format_func=overview.LEVELS.get,
+    index=level_choices.index(params.get("niveau")) if params.get("niveau") in level_choices else 0,
+    horizontal=True,
+    key="dashboard_level",
+)
+with ui.read() as session:
+    map_figures = overview.map_data(session, measure, level, k, filters)
+st.caption(
+    "Cliquez sur un département pour filtrer tout le tableau de bord (double-clic : annuler la sélection)."
+    + (" Les répondants suivent les filtres employeur et période." if measure == "respondents" else "")
+    + (f" Un nombre de personnes inférieur à {k} est masqué (gris)." if measure in overview.PEOPLE_MEASURES else "")
+)
+st.altair_chart(
+    charts.tile_map_chart(map_figures, filters.department if level == "department" else filters.region, k=k),
+    on_select=_on_map_click,
+    selection_mode="carte",
+    key=MAP_KEY,
+    width="content",  # square tiles: the grid keeps its own size
+)
+st.dataframe(charts.map_table(map_figures), hide_index=True, width="stretch", height=250, key="dashboard_map_table")
+
+wanted = {
+    "region": region,
+    "departement": department,
+    "employeur": employer,
+    "periode": period,
+    "mesure": measure if measure != measure_choices[0] else None,
+    "niveau": level if level != level_choices[0] else None,
+}
 st.query_params.from_dict({key: value for key, value in wanted.items() if value})
+
+
+# ---------------------------------------------------------------------------- report (issue 12)
+
+REPORT_KEY = "dashboard_report_pdf"
+with st.container(border=True):
+    st.markdown("**Rapport pour le comité de pilotage**")
+    scope = territory.REGIONS[filters.region] if filters.region else "France entière"
+    st.caption(
+        f"Un PDF ({scope}, 30 derniers jours) : vue d'ensemble, cartes, chaque graphique avec son tableau, sources "
+        "et protection des données ; les chiffres sont protégés exactement comme à l'écran."
+    )
+    if st.button("Préparer le rapport (PDF)", key="dashboard_report_build", icon=":material/picture_as_pdf:"):
+        with st.status("Préparation du rapport…", expanded=True) as status:
+            with ui.read() as session:
+                pdf = report.build_report(
+                    session, report.ReportRequest(region=filters.region), k=k, progress=status.write
+                )
+            status.update(label="Rapport prêt.", state="complete", expanded=False)
+        st.session_state[REPORT_KEY] = (filters.region, pdf)
+    ready = st.session_state.get(REPORT_KEY)
+    if ready and ready[0] == filters.region:
+        st.download_button(
+            "Télécharger le rapport (PDF)",
+            ready[1],
+            file_name=f"pvd-rapport-{datetime.now().date().isoformat()}.pdf",
+            mime="application/pdf",
+            key="dashboard_report_download",
+            on_click="ignore",
+            icon=":material/download:",
+        )
 
 
 def render_figures() -> None:

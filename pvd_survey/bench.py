@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import itertools
 import random
 import resource
 import secrets
@@ -12,6 +14,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pypdf
 from sqlalchemy import insert, select, text, update
 
 from pvd_survey import db, stats, survey, territory
@@ -142,12 +145,11 @@ def survey_benchmark(
         drop()
 
 
-def _survey_benchmark(size: int, url: str, kind: str) -> dict:
-    rng = random.Random(size)
+def _fill_survey(url: str, size: int, rng: random.Random, kind: str) -> float:
+    """Migrate the scratch database and load `size` responses with their counts; the seconds it took."""
     engine = db.make_engine(url)
     db.migrate(engine)
     factory = db.make_session_factory(engine)
-
     started = time.perf_counter()
     for start in range(0, size, 50_000):
         batch = _random_rows(min(50_000, size - start), rng)
@@ -156,8 +158,13 @@ def _survey_benchmark(size: int, url: str, kind: str) -> dict:
     with db.transaction(factory) as session:
         survey.recount(session)
     _after_bulk_load(engine, kind)
-    fill_seconds = round(time.perf_counter() - started, 1)
     engine.dispose()
+    return round(time.perf_counter() - started, 1)
+
+
+def _survey_benchmark(size: int, url: str, kind: str) -> dict:
+    rng = random.Random(size)
+    fill_seconds = _fill_survey(url, size, rng, kind)
 
     # Cold: a new engine (new connections, empty SQLite page cache) for each run. On PostgreSQL the
     # new connections start with empty caches too, but the server's shared buffers stay warm.
@@ -247,6 +254,48 @@ def _survey_benchmark(size: int, url: str, kind: str) -> dict:
         "peak_rss_mb_after_figures": peak_after_figures,
         "peak_rss_mb_with_naive": _peak_rss_mb(),
     }
+
+
+# ---------------------------------------------------------------------------- report
+
+REPORT_RUNS = 3
+
+
+def report_benchmark(
+    size: int, workdir: str | None = None, kind: str = "sqlite", postgres_admin_url: str | None = None
+) -> dict:
+    """Time the steering committee's PDF report over `size` survey responses (France, then one region)."""
+    from pvd_survey import report
+
+    url, drop = _scratch_database(kind, f"report-{size}", workdir, postgres_admin_url)
+    try:
+        fill_seconds = _fill_survey(url, size, random.Random(size), kind)
+        engine = db.make_engine(url)
+        factory = db.make_session_factory(engine)
+        result: dict = {"benchmark": "report", "database": kind, "responses": size, "fill_seconds": fill_seconds}
+        for name, request in (("france", report.ReportRequest()), ("region_27", report.ReportRequest(region="27"))):
+            durations, steps = [], {}
+            for _ in range(REPORT_RUNS):
+                marks = [time.perf_counter()]
+
+                def mark(_step: str, marks: list[float] = marks) -> None:
+                    marks.append(time.perf_counter())
+
+                with db.read_only(factory) as session:
+                    pdf = report.build_report(session, request, progress=mark)
+                marks.append(time.perf_counter())
+                durations.append(marks[-1] - marks[0])
+                steps = {f"step_{n}_ms": round((b - a) * 1000) for n, (a, b) in enumerate(itertools.pairwise(marks))}
+            result[f"{name}_first_ms"] = round(durations[0] * 1000)  # includes vl-convert's start
+            result[f"{name}_ms_median"] = _median_ms(durations)
+            result[f"{name}_pages"] = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
+            result[f"{name}_kb"] = len(pdf) // 1024
+            result[f"{name}_last_run_steps"] = steps
+        engine.dispose()
+        result["peak_rss_mb"] = _peak_rss_mb()
+        return result
+    finally:
+        drop()
 
 
 # ---------------------------------------------------------------------------- meetings

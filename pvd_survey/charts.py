@@ -165,7 +165,16 @@ def fill_rate_chart(frame: pd.DataFrame) -> alt.Chart:
             x=alt.X(
                 "Remplissage (%):Q", title="Places confirmées (% de la capacité)", scale=alt.Scale(domain=[0, 100])
             ),
-            tooltip=["Rencontre", "Date", "Région", "Places", "Confirmés", "Remplissage (%)", "Liste d'attente"],
+            tooltip=[
+                "Rencontre",
+                "Date",
+                "Région",
+                "Places",
+                "Confirmés",
+                "Remplissage (%)",
+                # A quote in a field name must be escaped for Vega-Lite (else the PNG export fails).
+                alt.Tooltip(field="Liste d\\'attente", type="quantitative", title="Liste d'attente"),
+            ],
         )
     )
     return bars.properties(title="Remplissage des rencontres", width="container")
@@ -262,4 +271,111 @@ def vacant_chart(frame: pd.DataFrame, limit: int = 25) -> alt.Chart:
             tooltip=["Département", "Postes vacants"],
         )
         .properties(title="Postes vacants par département", width="container")
+    )
+
+
+# ---------------------------------------------------------------------------- map of France (tile grid)
+
+MAP_TABLE_COLUMNS = {"department": ["Département", "Région", "Valeur"], "region": ["Région", "Valeur"]}
+
+
+def map_value_text(cell) -> str:
+    """A map value as shown: 'masqué' when protected, '—' when there is nothing to measure, else in French."""
+    if cell.hidden:
+        return HIDDEN_TEXT
+    return "—" if cell.value is None else f"{cell.value:g}".replace(".", ",")
+
+
+def map_frame(data) -> pd.DataFrame:
+    """One row per department: its tile, its region and the measure (overview.MapData at either level).
+
+    At region level each department takes its region's value, so the same tiles draw the regions.
+    """
+    from pvd_survey import territory
+
+    rows = []
+    for code, (column, row) in territory.TILES.items():
+        region = territory.region_of_department(code)
+        cell = data.cells[code if data.level == "department" else region]
+        rows.append(
+            {
+                "department": code,
+                "region": region,
+                "column": column,
+                "row": row,
+                "Département": territory.department_label(code),
+                "Région": territory.REGIONS[region],
+                "value": cell.value,
+                "Valeur": map_value_text(cell),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def map_table(data) -> pd.DataFrame:
+    """The table under the map: one row per department (or region), largest values first, hidden ones last."""
+    frame = map_frame(data)
+    columns = MAP_TABLE_COLUMNS[data.level]
+    if data.level == "region":
+        frame = frame.drop_duplicates("region")
+    frame = frame.sort_values(["value", columns[0]], ascending=[False, True], na_position="last")
+    return frame[columns].rename(columns={"Valeur": data.label}).reset_index(drop=True)
+
+
+def tile_map_chart(
+    data, selected: str | None = None, selectable: bool = True, tile: int = 34, k: int = 5
+) -> alt.LayerChart:
+    """France as a tile grid coloured by the measure (hidden and empty tiles grey), clickable by department."""
+    from pvd_survey import territory
+
+    frame = map_frame(data)
+    field = "department" if data.level == "department" else "region"
+    frame["selected"] = frame[field] == selected if selected else False
+    x = alt.X("column:O", axis=None, scale=alt.Scale(domain=list(range(territory.TILE_COLUMNS))))
+    y = alt.Y("row:O", axis=None, scale=alt.Scale(domain=list(range(territory.TILE_ROWS))))
+    tooltip = ["Département:N", "Région:N", alt.Tooltip("Valeur:N", title=data.label)]
+    top = frame["value"].max()
+    color = alt.Color(
+        "value:Q",
+        title=data.label,
+        # From zero, and a top of at least 1, so that a map of zeros reads pale, not mid-blue.
+        scale=alt.Scale(scheme="blues", domainMin=0, domainMax=float(top) if pd.notna(top) and top > 1 else 1),
+        # Whole numbers only on the legend (a gradient legend ignores tickMinStep).
+        legend=alt.Legend(format="d", tickCount=int(min(5, max(1, top if pd.notna(top) else 1)))),
+    )
+    base = alt.Chart(frame).encode(x=x, y=y)
+    # invalid="show": tiles without a value (hidden or no data) are drawn grey rather than dropped.
+    tiles = base.mark_rect(cornerRadius=3, invalid="show").encode(
+        color=color,
+        stroke=alt.when(alt.datum.selected).then(alt.value(MARIANNE_RED)).otherwise(alt.value("white")),
+        strokeWidth=alt.when(alt.datum.selected).then(alt.value(3)).otherwise(alt.value(1.5)),
+        tooltip=tooltip,
+    )
+    if selectable:
+        tiles = tiles.add_params(alt.selection_point(name="carte", fields=[field], on="click", clear="dblclick"))
+    # Codes readable on dark and light tiles alike.
+    threshold = frame["value"].max() / 2 if frame["value"].notna().any() else 0
+    labels = base.mark_text(fontSize=9).encode(
+        text="department:N",
+        color=alt.when(alt.datum.value > threshold).then(alt.value("white")).otherwise(alt.value("#161616")),
+        tooltip=tooltip,
+    )
+    level = "département" if data.level == "department" else "région"
+    return (
+        alt.layer(tiles, labels)
+        .properties(
+            title=alt.TitleParams(
+                f"{data.label} par {level}",
+                subtitle=[
+                    f"Gris : masqué (moins de {k} personnes) ou sans donnée. En bas : outre-mer ; à droite : Corse."
+                ],
+                anchor="start",
+            ),
+            width=tile * territory.TILE_COLUMNS,
+            height=tile * territory.TILE_ROWS,
+            # Tiles keep their size (the legend and title are added around them), so they stay square.
+            autosize=alt.AutoSizeParams(type="pad"),
+        )
+        .configure_view(strokeWidth=0)
+        .configure_scale(invalid={"color": {"value": "#E5E5E5"}})
     )

@@ -177,6 +177,22 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the steering committee's report (PDF) for a region and a month."""
+    from pvd_survey import report
+
+    request = report.ReportRequest(region=args.region, month=args.month)
+    with db.read_only(_factory(settings)) as session:
+        pdf = report.build_report(session, request, k=settings.disclosure_k)
+    # Written whole or not at all: a half-written report must never be mistaken for one.
+    target = Path(args.out)
+    partial = target.with_name(f".{target.name}.partiel")
+    partial.write_bytes(pdf)
+    partial.replace(target)
+    print(f"Rapport écrit dans {target} ({len(pdf) // 1024} Ko).")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Measure the dashboard figures and survey submissions at scale (prints JSON lines)."""
     from pvd_survey import bench
@@ -194,6 +210,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.section in ("all", "meetings"):
         for kind in kinds:
             show(bench.meetings_benchmark(kind, args.workdir, args.postgresql))
+    if args.section in ("all", "report"):
+        for size in args.sizes:
+            for kind in kinds:
+                show(bench.report_benchmark(size, args.workdir, kind, args.postgresql))
     if args.section in ("jobs", "all"):
         postings, applications = args.jobs
         for kind in kinds:
@@ -252,6 +272,37 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _region(text: str) -> str:
+    from pvd_survey import territory
+
+    code = text.strip()
+    if code not in territory.REGIONS:
+        known = ", ".join(f"{c} ({name})" for c, name in territory.REGIONS.items())
+        raise argparse.ArgumentTypeError(f"région inconnue « {text} » ; codes INSEE possibles : {known}")
+    return code
+
+
+def _month(text: str) -> date:
+    from pvd_survey import overview
+
+    try:
+        month = overview.parse_month(text)
+    except DomainError as error:
+        raise argparse.ArgumentTypeError(french_message(error)) from None
+    if month > date.today():
+        raise argparse.ArgumentTypeError(french_message(DomainError("future_month", value=text)))
+    return month
+
+
+def _pdf_path(text: str) -> str:
+    path = Path(text)
+    if path.suffix.lower() != ".pdf":
+        raise argparse.ArgumentTypeError(f"le fichier doit finir par .pdf, reçu « {text} »")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"le dossier « {path.parent} » n'existe pas")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the README test that lists every command)."""
     parser = _FrenchParser(prog="python -m pvd_survey", description="Commandes d'exploitation de l'application PVD.")
@@ -297,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--format", choices=("json", "csv"), default="json", help="format de sortie")
     sub.set_defaults(handler=cmd_stats)
 
+    sub = commands.add_parser("report", help="écrit le rapport au comité de pilotage (PDF, chiffres protégés)")
+    sub.add_argument("--region", type=_region, help="code INSEE de la région (ex. 27) ; par défaut la France entière")
+    sub.add_argument("--month", type=_month, help="mois décrit, AAAA-MM (par défaut : les 30 derniers jours)")
+    sub.add_argument("--out", type=_pdf_path, required=True, help="fichier PDF à écrire (ex. rapport.pdf)")
+    sub.set_defaults(handler=cmd_report)
+
     sub = commands.add_parser("bench", help="mesure les performances sur des données générées")
     sub.add_argument(
         "--sizes",
@@ -307,9 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
     sub.add_argument(
         "--section",
-        choices=("all", "survey", "jobs", "meetings"),
+        choices=("all", "survey", "report", "jobs", "meetings"),
         default="all",
-        help="questionnaire, offres d'emploi, rencontres, ou tout",
+        help="questionnaire, rapport PDF, offres d'emploi, rencontres, ou tout",
     )
     sub.add_argument(
         "--postgresql",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 from sqlalchemy import delete, func, select
@@ -50,6 +50,16 @@ DEMO_INVITEES = (
 )
 
 
+DEMO_SURVEY_RESPONSES = 1200
+
+
+def spread_departments(total: int, rng: random.Random) -> list[str]:
+    """`total` departments drawn unevenly over all 101 (some busy, some with only one or two people)."""
+    codes = list(territory.DEPARTMENTS)
+    weights = [rng.choice((1, 2, 3, 4, 6, 9)) * (0.3 if len(code) == 3 else 1) for code in codes]
+    return rng.choices(codes, weights=weights, k=total)
+
+
 def _allocate(shares: dict[str, int], total: int) -> dict[str, int]:
     """Largest-remainder counts adding up to `total` for percentages adding up to 100."""
     exact = {key: share * total / 100 for key, share in shares.items()}
@@ -59,7 +69,9 @@ def _allocate(shares: dict[str, int], total: int) -> dict[str, int]:
     return counts
 
 
-def baseline_like_csv(total: int = BASELINE_RESPONDENTS, seed: int = 2022) -> str:
+def baseline_like_csv(
+    total: int = BASELINE_RESPONDENTS, seed: int = 2022, departments: Sequence[str] = DEMO_DEPARTMENTS
+) -> str:
     """A responses file (import format) whose shares are the published May 2022 ones."""
     rng = random.Random(seed)
     months = {"2020": "2020-11", "2021-S1": "2021-04", "2021-S2": "2021-10", "2022": "2022-03"}
@@ -81,7 +93,7 @@ def baseline_like_csv(total: int = BASELINE_RESPONDENTS, seed: int = 2022) -> st
             fields[order[position % total]].append(field)
             position += 1
     columns["training_field"] = ["|".join(f for f in TRAINING_FIELD.options if f in chosen) for chosen in fields]
-    columns["department"] = [DEMO_DEPARTMENTS[i % len(DEMO_DEPARTMENTS)] for i in range(total)]
+    columns["department"] = [departments[i % len(departments)] for i in range(total)]
     lines = [",".join(CSV_COLUMNS)] + [",".join(columns[c][i] for c in CSV_COLUMNS) for i in range(total)]
     return "\n".join(lines) + "\n"
 
@@ -110,7 +122,10 @@ def seed(session: Session, settings: Settings, password_factory: Callable[[], st
         )
         created.append(f"Compte {accounts.ROLE_LABELS[role]} : {email} / mot de passe : {password}")
     if not session.scalar(select(func.count()).select_from(SurveyResponse)):
-        answers = survey.read_responses_csv(baseline_like_csv(240, seed=7), date.today())
+        # Spread over the whole country, unevenly, as a real programme's answers are: most departments
+        # show on the map, a few stay under k and are hidden.
+        departments = spread_departments(DEMO_SURVEY_RESPONSES, random.Random(7))
+        answers = survey.read_responses_csv(baseline_like_csv(DEMO_SURVEY_RESPONSES, 7, departments), date.today())
         created.append(f"Questionnaire : {survey.import_responses(session, answers, settings)} réponses importées")
     invited = set(session.scalars(select(SurveyInvitation.email)))
     entries = [
@@ -245,7 +260,8 @@ def _seed_meetings(session: Session, settings: Settings) -> list[str]:
         for number in range(wanted):
             first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
             role = rng.choices(("chef_de_projet", "elu", "partenaire"), weights=(70, 20, 10))[0]
-            department = rng.choice(territory.departments_of_region(region)) if region else None
+            places = territory.departments_of_region(region) if region else list(territory.DEPARTMENTS)
+            department = rng.choice(places)
             person = meetings.RegistrationForm(
                 full_name=f"{first} {last}",
                 email=_ascii(f"{first}.{last}.{number}@{DEMO_MEETING_DOMAIN}".lower()),
@@ -427,4 +443,73 @@ def seed_recruitment(session: Session, settings: Settings) -> list[str]:
             recruitment.close_posting(session, actor, posting.id, settings, now=published_at + timedelta(days=46))
         elif state == "filled":
             recruitment.mark_filled(session, actor, posting.id, settings, now=published_at + timedelta(days=age // 2))
-    return [f"Recrutement : {len(DEMO_POSTINGS)} offres et {applications} candidatures (CV PDF générés)"]
+    spread = _seed_postings_across_territory(session, template, rng, now, settings)
+    return [
+        f"Recrutement : {len(DEMO_POSTINGS)} offres et {applications} candidatures (CV PDF générés)",
+        f"Recrutement : {spread} offres dans {len(DEMO_TOWNS)} communes de toute la France (carte)",
+    ]
+
+
+# Small towns all over France (metropolitan and overseas), for postings that make the map look like a
+# real programme: published, filled and closed over the last eight months.
+DEMO_TOWNS = (
+    ("Abbeville", "80"), ("Avesnes-sur-Helpe", "59"), ("Hirson", "02"), ("Sedan", "08"), ("Bar-sur-Aube", "10"),
+    ("Langres", "52"), ("Commercy", "55"), ("Lunéville", "54"), ("Sarrebourg", "57"), ("Saverne", "67"),
+    ("Thann", "68"), ("Remiremont", "88"), ("Lure", "70"), ("Pontarlier", "25"), ("Saint-Claude", "39"),
+    ("Autun", "71"), ("Clamecy", "58"), ("Avallon", "89"), ("Gien", "45"), ("Vierzon", "18"),
+    ("Issoudun", "36"), ("Loches", "37"), ("Romorantin-Lanthenay", "41"), ("Nogent-le-Rotrou", "28"),
+    ("L'Aigle", "61"), ("Vire", "14"), ("Coutances", "50"), ("Fécamp", "76"), ("Gisors", "27"),
+    ("Château-Gontier", "53"), ("Saumur", "49"), ("Châteaubriant", "44"), ("Fontenay-le-Comte", "85"),
+    ("Guingamp", "22"), ("Pontivy", "56"), ("Fougères", "35"), ("Loudun", "86"), ("Parthenay", "79"),
+    ("Ruffec", "16"), ("Jonzac", "17"), ("Bellac", "87"), ("Aubusson", "23"), ("Ussel", "19"),
+    ("Sarlat-la-Canéda", "24"), ("Marmande", "47"), ("Lesparre-Médoc", "33"), ("Oloron-Sainte-Marie", "64"),
+    ("Lannemezan", "65"), ("Condom", "32"), ("Moissac", "82"), ("Saint-Girons", "09"), ("Limoux", "11"),
+    ("Prades", "66"), ("Lodève", "34"), ("Le Vigan", "30"), ("Langogne", "48"), ("Millau", "12"),
+    ("Figeac", "46"), ("Carmaux", "81"), ("Brioude", "43"), ("Thiers", "63"), ("Feurs", "42"),
+    ("Tarare", "69"), ("Bourg-Saint-Andéol", "07"), ("Die", "26"), ("La Mure", "38"),
+    ("Saint-Jean-de-Maurienne", "73"), ("Bonneville", "74"), ("Oyonnax", "01"), ("Briançon", "05"),
+    ("Sisteron", "04"), ("Apt", "84"), ("Brignoles", "83"), ("Puget-Théniers", "06"), ("Corte", "2B"),
+    ("Sartène", "2A"), ("Coulommiers", "77"), ("Étampes", "91"), ("Rambouillet", "78"),
+    ("Magny-en-Vexin", "95"), ("Crépy-en-Valois", "60"), ("Saint-Pourçain-sur-Sioule", "03"),
+    ("Basse-Terre", "971"), ("Le Marin", "972"), ("Saint-Pierre", "974"), ("Dembeni", "976"),
+)  # fmt: skip
+
+
+def _seed_postings_across_territory(session: Session, template, rng: random.Random, now, settings: Settings) -> int:
+    """One or two postings per demo town, in every state, published over the last eight months."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from pvd_survey import recruitment
+
+    created = 0
+    for town, department in DEMO_TOWNS:
+        kind = rng.choice(("commune", "epci"))
+        name = f"Commune de {town}" if kind == "commune" else f"Communauté de communes du pays de {town}"
+        organisation = accounts.create_organisation(session, name, kind, department)
+        actor = replace(template, organisation_id=organisation.id, organisation_name=name)
+        for _ in range(rng.choice((1, 1, 2))):
+            state = rng.choices(("published", "filled", "closed"), weights=(35, 50, 15))[0]
+            age = rng.randint(2, 40) if state == "published" else rng.randint(50, 240)
+            published_at = now - timedelta(days=age, hours=rng.randint(0, 23))
+            posting = recruitment.create_posting(
+                session,
+                actor,
+                recruitment.PostingInput(
+                    title=rng.choice(("Chef de projet Petites villes de demain", "Cheffe ou chef de projet PVD")),
+                    communes=[town],
+                    contract=rng.choice(("projet", "cdd", "titulaire")),
+                    working_time="complet",
+                    deadline=(published_at + timedelta(days=45)).date(),
+                    description=f"{town} recrute son chef de projet Petites villes de demain.",
+                ),
+                now=published_at,
+            )
+            recruitment.publish_posting(session, actor, posting.id, now=published_at)
+            if state == "filled":
+                filled_at = min(now - timedelta(hours=1), published_at + timedelta(days=rng.randint(20, 120)))
+                recruitment.mark_filled(session, actor, posting.id, settings, now=filled_at)
+            elif state == "closed":
+                recruitment.close_posting(session, actor, posting.id, settings, now=published_at + timedelta(days=46))
+            created += 1
+    return created

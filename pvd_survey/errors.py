@@ -83,6 +83,8 @@ MESSAGES: dict[str, str] = {
     "unknown_filter": "Filtre inconnu : {name} « {value} ».",
     "filter_mismatch": "Le département {department} n'appartient pas à la région choisie.",
     "closing_in_past": "La date de clôture doit être dans le futur.",
+    # Map, overview and report
+    "future_month": "Le mois {value} n'a pas encore commencé : choisissez le mois en cours ou un mois passé.",
     # Meetings
     "unknown_meeting": "Rencontre introuvable : vérifiez le lien, ou choisissez une rencontre dans la liste.",
     "field_required": "Ce champ est obligatoire.",

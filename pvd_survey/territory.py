@@ -158,3 +158,33 @@ def normalise_department(raw: str) -> str | None:
     if len(code) == 1 and code.isdigit():
         code = code.zfill(2)
     return code if code in DEPARTMENTS else None
+
+
+# Tile-grid map: one square per department at its approximate place, as (column, row) from the top
+# left. Metropolitan France fills 13 columns × 12 rows (Île-de-France as a block of eight, Corsica at
+# the bottom right); row 12 is left empty and the five overseas departments sit as insets on row 13.
+# Drawn with Altair marks only, so nothing is downloaded at run time (tests check every department has
+# its own tile).
+_TILE_ROWS = (
+    "62:6 59:7",
+    "76:5 80:6 02:7 08:8",
+    "50:3 14:4 27:5 60:6 95:7 51:8 55:9 57:10 67:11",
+    "29:0 22:1 35:2 53:3 61:4 78:5 92:6 75:7 93:8 88:9 54:10 68:11",
+    "56:1 44:2 72:3 28:4 91:5 94:6 77:7 10:8 52:9 70:10 90:11",
+    "85:2 49:3 37:4 41:5 45:6 89:7 21:8 39:9 25:10",
+    "79:3 86:4 36:5 18:6 58:7 71:8 01:9 74:10",
+    "17:3 16:4 87:5 23:6 03:7 42:8 69:9 73:10",
+    "33:3 24:4 19:5 15:6 63:7 43:8 26:9 38:10 05:11",
+    "40:3 47:4 46:5 12:6 48:7 07:8 84:9 04:10 06:11",
+    "64:3 32:4 82:5 81:6 34:7 30:8 13:9 83:10 2B:12",
+    "65:4 31:5 09:6 11:7 66:8 2A:12",
+    "",
+    "971:0 972:1 973:2 974:3 976:4",
+)
+TILES: dict[str, tuple[int, int]] = {
+    code: (int(column), row)
+    for row, line in enumerate(_TILE_ROWS)
+    for code, column in (item.split(":") for item in line.split())
+}
+TILE_COLUMNS = 1 + max(column for column, _ in TILES.values())
+TILE_ROWS = len(_TILE_ROWS)

@@ -533,7 +533,12 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     expect_nav(dashboard, "direction")
     nav_link(dashboard, "Tableau de bord").click()
     expect_page(dashboard, "Tableau de bord")
-    metric = dashboard.get_by_test_id("stMetricValue").first
+    # The survey's respondents (the overview above has metrics of its own).
+    metric = (
+        dashboard.get_by_test_id("stMetric")
+        .filter(has=dashboard.get_by_test_id("stMetricLabel").get_by_text("Répondants", exact=True))
+        .get_by_test_id("stMetricValue")
+    )
     expect(metric).to_have_text(str(published))  # 6 answers, perturbed
     expect(dashboard.get_by_test_id("stVegaLiteChart").first).to_be_visible()
     expect(

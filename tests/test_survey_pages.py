@@ -191,6 +191,18 @@ def chart_specs(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")]
 
 
+def respondents_metric(at: AppTest) -> str:
+    """The survey's respondents figure (the overview above it has metrics of its own)."""
+    (value,) = [metric.value for metric in at.metric if metric.label == "Répondants"]
+    return value
+
+
+def is_map(spec: dict) -> bool:
+    """The tile map of France (its title says what it maps and at which level)."""
+    title = spec.get("title")
+    return isinstance(title, dict) and title.get("text", "").endswith(("par département", "par région"))
+
+
 def test_dashboard_shows_figures_baseline_and_hidden_cells(installed, factory):
     direction, _ = installed
     import_rows(
@@ -200,7 +212,7 @@ def test_dashboard_shows_figures_baseline_and_hidden_cells(installed, factory):
     )
     at = dashboard(direction)
     assert not at.exception
-    (respondents,) = texts(at.metric)
+    respondents = respondents_metric(at)
     assert abs(int(respondents) - 11) <= 2  # perturbed by 2 at most
     captions = " ".join(texts(at.caption))
     assert "Chiffres publiés le" in captions and "par groupes d'au moins 5" in captions
@@ -232,20 +244,21 @@ def test_dashboard_filters_from_url_and_isolation_warning(installed, factory):
         + ["2022-02,commune,homme,lt1,bac4_5,architecture,29"] * 2,
     )
     narrowed = dashboard(direction, region="27")
-    assert abs(int(texts(narrowed.metric)[0]) - 9) <= 2
+    assert abs(int(respondents_metric(narrowed)) - 9) <= 2
     assert narrowed.selectbox(key="dashboard_region").value == "27"
     assert any("région Bourgogne-Franche-Comté" in text for text in texts(narrowed.caption))
     isolated = dashboard(direction, departement="29")
-    assert texts(isolated.metric) == ["masqué"]
+    assert respondents_metric(isolated) == "masqué"
     assert any("portent sur moins de 5 personnes (peut-être aucune)" in text for text in texts(isolated.warning))
-    # No survey figure at all: only the invitation funnel and the national activity, which filters do not touch.
-    assert [spec["title"] for spec in chart_specs(isolated)] == [
+    # No survey figure at all: only the map, the invitation funnel and the national activity, which filters do
+    # not touch.
+    assert [spec["title"] for spec in chart_specs(isolated) if not is_map(spec)] == [
         "Invitations par région",
         "Activité des douze dernières semaines",
     ]
     bad = dashboard(direction, region="99")
     assert any("Filtre inconnu" in text for text in texts(bad.error))
-    assert texts(bad.metric) == texts(dashboard(direction).metric)  # the same figure, the same value
+    assert respondents_metric(bad) == respondents_metric(dashboard(direction))  # the same figure, the same value
 
 
 def test_funnel_counts_invited_opened_submitted(installed, factory, settings):
@@ -307,3 +320,33 @@ def test_resend_and_revoke_from_the_page(installed, factory):
         new_token = next(m for m in mail.list_messages(session) if m.subject.startswith("Rappel")).link.split("=")[1]
     assert invitation.status == "revoked"
     assert any("désactivé par la direction" in text for text in texts(survey_app(new_token).error))
+
+
+def test_dashboard_overview_and_map_from_the_url(installed, factory):
+    direction, _ = installed
+    import_rows(
+        factory,
+        ["2021-09,epci,femme,5to20,bac4_5,urbanisme_amenagement,21"] * 9
+        + ["2022-02,commune,homme,lt1,bac4_5,architecture,29"] * 2,
+    )
+    at = dashboard(direction, mesure="respondents", niveau="department", region="27")
+    assert not at.exception
+    labels = [metric.label for metric in at.metric]
+    assert {"Offres publiées", "Postes vacants", "Rencontres à venir", "Communes du programme"} <= set(labels)
+    assert next(metric.value for metric in at.metric if metric.label == "Communes du programme") == "1 646"
+    assert any("871 postes de chef de projet" in text for text in texts(at.caption))
+    assert at.selectbox(key="dashboard_measure").value == "respondents"
+    assert at.radio(key="dashboard_level").value == "department"
+    assert at.query_params["mesure"] == "respondents" and at.query_params["region"] == "27"
+    (the_map,) = [spec for spec in chart_specs(at) if is_map(spec)]
+    assert the_map["title"]["text"] == "Répondants au questionnaire par département"
+    table = next(frame.value for frame in at.dataframe if "Répondants au questionnaire" in frame.value.columns)
+    assert len(table) == 101
+    shown = dict(zip(table["Département"], table["Répondants au questionnaire"], strict=True))
+    assert shown["29 – Finistère"] == "masqué"  # 2 people
+    assert shown["21 – Côte-d'Or"] == "masqué"  # and 21's 9 too: 11 respondents minus 9 would give them away
+    by_region = dashboard(direction, mesure="vacant", niveau="region")
+    assert by_region.radio(key="dashboard_level").value == "region"
+    regions = next(frame.value for frame in by_region.dataframe if "Postes vacants" in frame.value.columns)
+    assert len(regions) == 18 and set(regions["Postes vacants"]) == {"0"}
+    assert any(button.label == "Préparer le rapport (PDF)" for button in by_region.button)

@@ -1,0 +1,149 @@
+"""The map of France on the dashboard, in a real browser (Debian's Chromium against `streamlit run`): clicking a
+department's tile filters the dashboard and writes the filters into the address. Screenshots of the map and of
+the report's map page are kept in test-artifacts/ as a record of what the direction sees and prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+
+import pypdf
+import pytest
+from playwright.sync_api import Locator, Page, expect
+from sqlalchemy.orm import Session, sessionmaker
+
+from pvd_survey import db, overview, report, territory
+from pvd_survey.config import Settings
+from tests.conftest import STRONG_PASSWORD
+from tests.test_browser import (  # noqa: F401  (fixtures)
+    ARTIFACTS,
+    PEOPLE,
+    Pages,
+    Seeded,
+    app_server,
+    app_url,
+    browser,
+    choose_in_selectbox,
+    expect_nav,
+    expect_page,
+    nav_link,
+    open_login_page,
+    pages,
+    screenshot_on_failure,
+    seeded,
+    submit_login,
+    wait_for_run,
+)
+from tests.test_territory import load_survey
+
+pytestmark = pytest.mark.browser
+
+# Vega's default padding around the plot (px): the tiles start this far from the chart's left and bottom edges.
+PADDING = 5
+TILE = 34  # charts.tile_map_chart's default tile size
+
+
+def tile_position(chart_box: dict, department: str) -> tuple[float, float]:
+    """Page coordinates of the centre of a department's tile (the grid is drawn from the chart's bottom left)."""
+    column, row = territory.TILES[department]
+    top = chart_box["y"] + chart_box["height"] - PADDING - TILE * territory.TILE_ROWS
+    return chart_box["x"] + PADDING + TILE * (column + 0.5), top + TILE * (row + 0.5)
+
+
+def selectbox(page: Page, label: str) -> Locator:
+    """The combobox of the selectbox with this label (its value is the option shown)."""
+    return page.get_by_test_id("stSelectbox").filter(has_text=label).get_by_role("combobox")
+
+
+@screenshot_on_failure
+def test_clicking_a_department_filters_the_dashboard_and_the_address(
+    request: pytest.FixtureRequest,
+    pages: Pages,  # noqa: F811 (fixture imported above)
+    app_url: str,  # noqa: F811
+    seeded: Seeded,  # noqa: F811
+    factory: sessionmaker[Session],
+    settings: Settings,
+) -> None:
+    with factory.begin() as session:
+        load_survey(session, settings, {"21": 12, "71": 9, "29": 8, "35": 7, "13": 3, "974": 6})
+    page = pages.new()
+    open_login_page(page, app_url)
+    submit_login(page, PEOPLE["direction"][1], STRONG_PASSWORD)
+    expect_nav(page, "direction")
+    nav_link(page, "Tableau de bord").click()
+    expect_page(page, "Tableau de bord")
+    expect(page.get_by_text("Vue d'ensemble", exact=True)).to_be_visible()
+    expect(page.get_by_text("Chiffres de référence du programme")).to_be_visible()
+    expect(page.get_by_text("1 646", exact=True)).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"))
+
+    # The map: survey respondents by department, drawn and clickable.
+    choose_in_selectbox(page, "Mesure", "Répondants au questionnaire")
+    expect(page).to_have_url(re.compile(r"mesure=respondents"))
+    the_map = page.get_by_test_id("stVegaLiteChart").first
+    the_map.scroll_into_view_if_needed()
+    expect(the_map).to_be_visible()
+    page.wait_for_timeout(500)  # Vega draws after the element appears
+    the_map.screenshot(path=str(ARTIFACTS / "map-dashboard.png"))
+    box = the_map.bounding_box()
+    assert box is not None
+    x, y = tile_position(box, "21")
+    page.mouse.click(x, y)
+
+    # The filters follow the click: region and department, on screen and in the address.
+    expect(page).to_have_url(re.compile(r"departement=21"))
+    expect(page).to_have_url(re.compile(r"region=27"))
+    wait_for_run(page)
+    expect(selectbox(page, "Département")).to_have_value("21 – Côte-d'Or")
+    expect(selectbox(page, "Région")).to_have_value("Bourgogne-Franche-Comté")
+    expect(page.get_by_text(re.compile(r"Population : région Bourgogne-Franche-Comté, département 21"))).to_be_visible()
+
+    # Another measure, by region; a click on a tile of Bretagne selects the region.
+    choose_in_selectbox(page, "Mesure", "Postes vacants")
+    page.get_by_test_id("stRadio").filter(has_text="Niveau").get_by_text("Région", exact=True).click()
+    wait_for_run(page)
+    expect(page).to_have_url(re.compile(r"mesure=vacant"))
+    expect(page).to_have_url(re.compile(r"niveau=region"))
+    the_map = page.get_by_test_id("stVegaLiteChart").first
+    page.wait_for_timeout(500)
+    box = the_map.bounding_box()
+    assert box is not None
+    x, y = tile_position(box, "29")
+    page.mouse.click(x, y)
+    expect(page).to_have_url(re.compile(r"region=53"))
+    expect(page).not_to_have_url(re.compile(r"departement="))
+    wait_for_run(page)
+    expect(selectbox(page, "Région")).to_have_value("Bretagne")
+    expect(selectbox(page, "Département")).to_have_value("Tous")
+    the_map.screenshot(path=str(ARTIFACTS / "map-dashboard-regions.png"))
+
+    # The report, built from the dashboard with its progress shown, then offered for download.
+    page.get_by_role("button", name="Préparer le rapport (PDF)").click()
+    download_button = page.get_by_role("button", name="Télécharger le rapport (PDF)")
+    expect(download_button).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("Rapport prêt.")).to_be_visible()
+    with page.expect_download() as download:
+        download_button.click()
+    pdf = pypdf.PdfReader(download.value.path())
+    assert "Territoire : Bretagne" in pdf.pages[0].extract_text()
+
+
+def test_report_map_page_is_kept_as_an_artifact(factory: sessionmaker[Session], settings: Settings) -> None:
+    """The map as printed in the report (the image embedded in its map page), for a human to look at."""
+    with factory.begin() as session:
+        release_at_once = dataclasses.replace(settings, disclosure_k=1)
+        load_survey(session, release_at_once, {"21": 12, "71": 9, "29": 8, "35": 7, "13": 3, "974": 6})
+    with db.read_only(factory) as session:
+        data = report.build_report(session, report.ReportRequest(), k=settings.disclosure_k)
+        respondents = overview.map_data(session, "respondents", "department", settings.disclosure_k)
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    map_page = next(page for page in reader.pages if page.extract_text().startswith("Cartes"))
+    first_map = map_page.images[0]
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "report-map-page.png").write_bytes(first_map.data)
+    (ARTIFACTS / "report.pdf").write_bytes(data)
+    assert first_map.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert respondents.cells["13"].hidden  # 3 people: grey on the printed map too
