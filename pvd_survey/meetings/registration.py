@@ -7,6 +7,9 @@ meeting are serialised without any "database is locked" error reaching a person.
 only while `confirmed_count < capacity`, and a CHECK constraint on the table refuses any state
 above capacity even if a future code path forgot the rule. Arrival numbers come from the same
 locked row, so the waiting list is in the order the attempts were served.
+
+On PostgreSQL a new registration runs those statements in one call of the function `pvd_register`
+(migration 0007, `_register_in_one_call`), so the row lock is held for one round trip and the commit.
 """
 
 from __future__ import annotations
