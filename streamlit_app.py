@@ -20,3 +20,4 @@ with st.sidebar:
 
 ui.show_flash()
 navigation.run()
+ui.footer()  # not reached when a page stops at its guard
