@@ -19,5 +19,8 @@ with st.sidebar:
     st.caption("Programme Petites villes de demain · ANCT")
 
 ui.show_flash()
-navigation.run()
-ui.footer()  # not reached when a page stops at its guard
+page_body = st.container()
+# The footer is drawn before the page runs (below it on screen), so that a page that stops early keeps it.
+ui.footer()
+with page_body:
+    navigation.run()

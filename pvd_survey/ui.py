@@ -262,7 +262,8 @@ def navigation_pages(user: UserInfo | None) -> dict[str, list]:
 
 def footer() -> None:
     """The public notices (legal notices, personal data, accessibility), linked at the bottom of every page."""
-    st.divider()
+    # Links only (no text): a page stopped at its guard shows nothing else of its own.
+    st.space("large")
     with st.container(horizontal=True, gap="medium", key="pvd_footer"):
         for key in access.FOOTER_PAGES:
             spec = access.PAGES_BY_KEY[key]

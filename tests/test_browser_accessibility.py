@@ -95,13 +95,21 @@ class Findings:
     app: list[dict] = field(default_factory=list)
     streamlit: list[dict] = field(default_factory=list)
     scanned: list[str] = field(default_factory=list)
+    rules: set[str] = field(default_factory=set)  # every axe rule run (passed, failed, to review, not applicable)
+    languages: set[str] = field(default_factory=set)  # the lang attribute of the pages (Streamlit's)
 
     def scan(self, page: Page, label: str) -> None:
         """Run axe on the page as drawn now and file each violating node."""
         wait_for_run(page)
-        response = AXE.run(page, options=AXE_OPTIONS).response
+        # Streamlit changes pages without reloading the document: axe-core is injected once per document.
+        if page.evaluate("typeof window.axe") == "undefined":
+            page.evaluate(AXE.axe_script)
+        response = page.evaluate("(options) => axe.run(document, options)", AXE_OPTIONS)
         assert response.get("testEngine", {}).get("version", "").startswith("4."), "axe-core did not run"
         self.scanned.append(label)
+        for kind in ("passes", "violations", "incomplete", "inapplicable"):
+            self.rules.update(rule["id"] for rule in response.get(kind, []))
+        self.languages.add(page.evaluate("document.documentElement.lang"))
         for violation in response["violations"]:
             targets = [node["target"] for node in violation["nodes"]]
             owners = page.evaluate(LOCATE_NODES, [targets, list(STREAMLIT_OWNED)])
@@ -121,7 +129,10 @@ class Findings:
 
     def report(self) -> str:
         """Counts per rule and page, then every node in the app's content."""
-        lines = [f"axe-core, rôle {self.role}: {len(self.scanned)} écrans analysés"]
+        lines = [
+            f"axe-core, rôle {self.role}: {len(self.scanned)} écrans analysés, {len(self.rules)} règles, "
+            f"langue des pages {sorted(self.languages)}"
+        ]
         for name, entries in (("contenu de l'application", self.app), ("balisage de Streamlit", self.streamlit)):
             by_rule = Counter(entry["rule"] for entry in entries)
             lines.append(f"  {name}: {len(entries)} nœud(s) " + json.dumps(dict(sorted(by_rule.items()))))
@@ -137,7 +148,14 @@ class Findings:
         path = ARTIFACTS / f"accessibility-{TEST_BACKEND}-{self.role}.json"
         path.write_text(
             json.dumps(
-                {"role": self.role, "scanned": self.scanned, "app": self.app, "streamlit": self.streamlit},
+                {
+                    "role": self.role,
+                    "scanned": self.scanned,
+                    "rules": sorted(self.rules),
+                    "languages": sorted(self.languages),
+                    "app": self.app,
+                    "streamlit": self.streamlit,
+                },
                 ensure_ascii=False,
                 indent=1,
             )
