@@ -13,6 +13,7 @@ are printed (run with `-s`) and written to test-artifacts/accessibility-<databas
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -310,3 +311,28 @@ def test_no_accessibility_violation_in_the_app_content(
         findings.save()
     assert findings.scanned
     assert not findings.app, findings.report()
+
+
+@screenshot_on_failure
+def test_public_home_leads_to_the_next_meeting_and_the_latest_posting(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, world: World
+) -> None:
+    page = pages.new()
+    page.goto(app_url)
+    expect_page(page, "Petites villes de demain")
+    main = page.get_by_test_id("stMain")
+    # The demo's next meeting with places left; the full workshop before it and the past meeting are not listed.
+    expect(main.get_by_role("link", name="Atelier friches et foncier")).to_have_count(0)
+    expect(main.get_by_role("link", name="Rencontre régionale Normandie")).to_have_count(0)
+    main.get_by_role("link", name="Webinaire : monter une OPAH-RU").click()
+    expect_page(page, "Webinaire : monter une OPAH-RU")
+    expect(page).to_have_url(re.compile(r"/rencontres\?rencontre=\d+$"))
+    expect(page.get_by_role("button", name="M'inscrire")).to_be_visible()
+
+    nav_link(page, "Accueil").click()
+    expect_page(page, "Petites villes de demain")
+    expect(main.get_by_role("link", name="Chef de projet Petites villes de demain")).to_have_count(1)  # not the draft
+    main.get_by_role("link", name="Chef de projet centre-bourg").click()
+    expect(page.get_by_role("heading", level=2, name="Chef de projet centre-bourg")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/offres\?offre=\d+$"))
+    expect(page.get_by_role("button", name="Envoyer ma candidature")).to_be_visible()
