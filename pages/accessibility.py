@@ -9,8 +9,8 @@ ui.guard("accessibility")
 # What tests/test_browser_accessibility.py measured (README, "Accessibility"); update both together.
 MEASURED_ON = "1er décembre 2026"
 AXE_VERSION = "4.12.1"
-AXE_RULES = 0
-SCREENS = 0
+AXE_RULES = 62
+SCREENS = 66
 
 st.title("Accessibilité")
 st.markdown(
@@ -34,8 +34,8 @@ qui vérifient les critères WCAG 2.1 de niveaux A et AA (repris par le RGAA), s
 page de l'application pour chaque profil (visiteur, recruteur, direction du programme, administrateur), avec
 des données de démonstration.
 
-- **Contenu de l'application : aucune erreur détectée.** Les graphiques du tableau de bord ont une
-  description textuelle, et leurs chiffres sont dans le tableau placé sous chacun d'eux.
+- **Contenu de l'application : aucune erreur détectée.** Chaque graphique du tableau de bord a une
+  description textuelle qui en donne les chiffres, repris aussi dans un tableau sous la plupart d'entre eux.
 - **Menu de navigation, produit par Streamlit : 2 règles en échec sur chaque page** (structure des
   listes du menu).
 
