@@ -141,6 +141,12 @@ class Findings:
                 lines.append(f"    {page}: {rule} × {count}")
         for entry in self.app:
             lines.append(f"  ! {entry['page']} {entry['rule']} {entry['target']} {entry['html'][:160]}")
+        # Streamlit's own: one example node per rule and container (the same markup repeats on every page).
+        examples = {(entry["rule"], entry["owner"]): entry for entry in reversed(self.streamlit)}
+        for (rule, owner), entry in sorted(examples.items()):
+            lines.append(
+                f"  streamlit {owner} {rule}: {entry['html'][:120]} ({entry['summary'].splitlines()[-1].strip()})"
+            )
         return "\n".join(lines)
 
     def save(self) -> None:
