@@ -261,7 +261,9 @@ def attendance_chart(frame: pd.DataFrame, group_title: str) -> alt.Chart:
     pairs = [
         (
             row[group_title],
-            HIDDEN_TEXT if row["Taux de présence (%)"] == HIDDEN_TEXT else f"{row['Taux de présence (%)']} %",
+            HIDDEN_TEXT
+            if row["Taux de présence (%)"] == HIDDEN_TEXT
+            else f"{_number(float(row['Taux de présence (%)']))} %",
         )
         for _, row in frame.iterrows()
     ]

@@ -129,3 +129,11 @@ def test_description_gives_the_figures_and_says_masqué():
     training = charts.figure_frame(figures, "training_field")
     text = charts.figure_description(figures.figures["training_field"], training)
     assert "Urbanisme et aménagement : 75 % (mai 2022 : 64 %)" in text and "20 répondants" in text
+
+
+def test_attendance_description_reads_rates_the_french_way():
+    frame = pd.DataFrame(
+        {"Profil": ["Élu", "Partenaire"], "Confirmés": ["12", "masqué"], "Présents": ["10", "masqué"]}
+    ).assign(**{"Taux de présence (%)": ["83.3", "masqué"]})
+    description = charts.attendance_chart(frame, "Profil").to_dict()["description"]
+    assert "Élu : 83,3 % ; Partenaire : masqué." in description
