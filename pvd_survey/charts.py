@@ -34,7 +34,7 @@ def _items(pairs: list[tuple[str, str]], limit: int = DESCRIBED_ITEMS) -> str:
 
 
 def accessible(chart: alt.TopLevelMixin, description: str) -> alt.TopLevelMixin:
-    """The chart as one image with a French text alternative (the SVG's aria-label, from Vega-Lite's description).
+    """The chart as one image with a French text alternative (its aria-label, from Vega-Lite's description).
 
     Marks and axes leave the accessibility tree: Vega's automatic labels for them are in English, and an empty
     layer would be an unnamed image (axe: svg-img-alt). The description, and the table under the chart, carry
@@ -229,7 +229,16 @@ def fill_rate_chart(frame: pd.DataFrame) -> alt.Chart:
             x=alt.X(
                 "Remplissage (%):Q", title="Places confirmées (% de la capacité)", scale=alt.Scale(domain=[0, 100])
             ),
-            tooltip=["Rencontre", "Date", "Région", "Places", "Confirmés", "Remplissage (%)", "Liste d'attente"],
+            tooltip=[
+                "Rencontre",
+                "Date",
+                "Région",
+                "Places",
+                "Confirmés",
+                "Remplissage (%)",
+                # A quote in a field name must be escaped, or Vega cannot read the field and draws nothing.
+                alt.Tooltip("Liste d\\'attente:Q", title="Liste d'attente"),
+            ],
         )
     )
     pairs = [

@@ -97,8 +97,13 @@ class AppServer:
 
 
 @pytest.fixture(scope="module")
-def app_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    """A `streamlit run` server on the test database (no SMTP), stopped after the module."""
+def app_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[AppServer]:
+    """A `streamlit run` server on the test database (no SMTP), stopped after the module.
+
+    A test module may set APP_SERVER_ENV (a dict) to change the server's environment.
+    """
     port = free_port()
     server = AppServer(f"http://127.0.0.1:{port}", tmp_path_factory.mktemp("streamlit") / "server.log")
     command = [
@@ -119,7 +124,11 @@ def app_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     ]
     with server.log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=_server_env(database_url, port), stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=PROJECT_ROOT,
+            env=_server_env(database_url, port) | getattr(request.module, "APP_SERVER_ENV", {}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT

@@ -114,7 +114,7 @@ def test_every_chart_builder_is_checked_for_a_text_alternative():
 @pytest.mark.parametrize("name", sorted(_builders()))
 def test_every_chart_has_a_french_description_and_no_unnamed_marks(name):
     spec = _builders()[name]().to_dict()
-    # Vega-Lite puts the top-level description in the SVG's aria-label.
+    # Vega-Lite puts the top-level description in the chart's aria-label.
     description = spec["description"]
     assert description.startswith(("Graphique", "Barres", "Courbes", "Histogramme")) and " : " in description
     # Marks and axes are left out of the accessibility tree (Vega's own labels for them are English).
@@ -137,3 +137,12 @@ def test_attendance_description_reads_rates_the_french_way():
     ).assign(**{"Taux de présence (%)": ["83.3", "masqué"]})
     description = charts.attendance_chart(frame, "Profil").to_dict()["description"]
     assert "Élu : 83,3 % ; Partenaire : masqué." in description
+
+
+@pytest.mark.parametrize("name", sorted(_builders()))
+def test_every_chart_renders(name):
+    # What the browser draws: a field Vega cannot read (e.g. an unescaped quote) fails here, not silently.
+    import vl_convert
+
+    svg = vl_convert.vegalite_to_svg(_builders()[name]().to_dict())
+    assert svg.startswith("<svg")
