@@ -264,6 +264,8 @@ def footer() -> None:
     """The public notices (legal notices, personal data, accessibility), linked at the bottom of every page."""
     # Links only (no text): a page stopped at its guard shows nothing else of its own.
     st.space("large")
+    # Streamlit serves every page as English (lang="en"); the content is French (WCAG 3.1.1, RGAA 8.3 and 8.4).
+    st.html('<script>document.documentElement.lang = "fr";</script>', unsafe_allow_javascript=True)
     with st.container(horizontal=True, gap="medium", key="pvd_footer"):
         for key in access.FOOTER_PAGES:
             spec = access.PAGES_BY_KEY[key]
