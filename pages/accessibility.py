@@ -49,7 +49,8 @@ st.markdown(
 Non-conformités connues, qui viennent du cadre logiciel Streamlit sur lequel l'application est construite :
 
 - le menu de navigation n'est pas une liste correctement structurée (critère 9.3) ;
-- la langue de la page est déclarée en anglais alors que le contenu est en français (critère 8.4) ;
+- la langue de la page est envoyée déclarée en anglais ; l'application la déclare en français dès que la page
+  est affichée, mais pas dans le code source initial (critère 8.3) ;
 - les graphiques ne se parcourent pas au clavier ni avec un lecteur d'écran : leur description et le tableau
   qui les accompagne en donnent le contenu.
 """

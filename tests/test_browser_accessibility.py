@@ -269,6 +269,8 @@ def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) 
         if spec.key == "setup":
             continue  # only before the first administrator exists
         path = world.links[spec.key] if spec.key in PERSONAL_LINK_PAGES else spec.url_path
+        if spec.key == "home":
+            path = ""  # the default page's address is the app's root
         page.goto(f"{app_url}/{path}")
         if access.can_view(spec.key, None, setup_needed=False):
             if spec.key not in PERSONAL_LINK_PAGES:
