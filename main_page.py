@@ -28,5 +28,8 @@ if st.query_params.get(web.SIGNED_OUT_PARAMETER):
     del st.query_params[web.SIGNED_OUT_PARAMETER]
     ui.flash("Vous êtes déconnecté·e.", "info")
 ui.show_flash()
-with ui.domain_errors_shown():
+page_body = st.container()
+# The footer is drawn before the page runs (below it on screen), so that a page that stops early keeps it.
+ui.footer()
+with page_body, ui.domain_errors_shown():
     navigation.run()

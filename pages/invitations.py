@@ -18,8 +18,10 @@ PARIS = ZoneInfo("Europe/Paris")
 st.title("Invitations au questionnaire")
 
 st.subheader("Inviter")
-st.caption(
-    "Une adresse par ligne, éventuellement suivie du département du poste (« prenom.nom@mairie.fr;21 »), "
+# Plain text, not a caption: a caption greys its links and code below the contrast WCAG asks for (axe:
+# color-contrast), and Markdown turns an e-mail address into a link unless it is code.
+st.markdown(
+    "Une adresse par ligne, éventuellement suivie du département du poste (`prenom.nom@mairie.fr;21`), "
     "ou un fichier CSV de même forme. Chaque personne reçoit un lien personnel ; une adresse déjà invitée "
     "n'est pas invitée deux fois."
 )

@@ -10,7 +10,7 @@ from pvd_survey.errors import DomainError
 user = ui.guard("privacy")
 settings = ui.settings()
 
-st.title("Données personnelles")
+st.title("Droits des personnes")
 st.write(
     "Droit d'accès et d'effacement : retrouvez tout ce que l'application conserve sur une adresse e-mail "
     "(candidatures et documents, demandes de compte, invitation au questionnaire, inscriptions aux rencontres, "

@@ -99,7 +99,7 @@ URL_PATHS.update(
         "postings": "mes-offres",
         "pipeline": "candidatures",
         "recruiter_requests": "comptes-recruteur",
-        "privacy": "donnees-personnelles",
+        "privacy": "droits-des-personnes",
     }
 )
 PAGES += (
@@ -139,7 +139,18 @@ PAGES += (
         frozenset({"admin", "direction"}),
         "Programme",
     ),
-    PageSpec("privacy", "Données personnelles", ":material/privacy_tip:", frozenset({"admin"}), "Administration"),
+    PageSpec("privacy", "Droits des personnes", ":material/privacy_tip:", frozenset({"admin"}), "Administration"),
+)
+
+# Public notices, linked from the footer of every page (ui.footer) rather than from the menu.
+URL_PATHS.update(
+    {"legal_notice": "mentions-legales", "personal_data": "donnees-personnelles", "accessibility": "accessibilite"}
+)
+FOOTER_PAGES = ("legal_notice", "personal_data", "accessibility")
+PAGES += (
+    PageSpec("legal_notice", "Mentions légales", ":material/gavel:", EVERYONE, "Informations", hidden=True),
+    PageSpec("personal_data", "Données personnelles", ":material/shield_lock:", EVERYONE, "Informations", hidden=True),
+    PageSpec("accessibility", "Accessibilité", ":material/accessibility:", EVERYONE, "Informations", hidden=True),
 )
 PAGES_BY_KEY = {page.key: page for page in PAGES}
 
@@ -150,8 +161,9 @@ def can_view(page_key: str, role: str | None, setup_needed: bool) -> bool:
     if page is None:
         return False
     if setup_needed:
-        # Until the first administrator exists, the set-up page is (almost) the whole app.
-        return page.key in ("setup", "home")
+        # Until the first administrator exists, the set-up page is (almost) the whole app; the notices
+        # read no data.
+        return page.key in ("setup", "home", *FOOTER_PAGES)
     if page.key == "setup":
         return False
     return (role or ANONYMOUS) in page.roles

@@ -14,6 +14,33 @@ HIDDEN_TEXT = "masqué"
 
 # Columns of the accessible table under each chart (also the chart's data).
 TABLE_COLUMNS = ["Réponse", "Effectif", "Part (%)", "Mai 2022 (%)", "Écart (points)"]
+# Items named in a chart's text description before "and N more" (the table under the chart has them all).
+DESCRIBED_ITEMS = 40
+
+
+def _number(value) -> str:
+    """A figure as French text (decimal comma), 'masqué' kept as is."""
+    if isinstance(value, float):
+        return f"{value:.1f}".replace(".", ",").removesuffix(",0")
+    return str(value)
+
+
+def _items(pairs: list[tuple[str, str]], limit: int = DESCRIBED_ITEMS) -> str:
+    """'a : 1 ; b : 2 ; et 3 autres' for a chart's description."""
+    text = " ; ".join(f"{name} : {value}" for name, value in pairs[:limit])
+    if len(pairs) > limit:
+        text += f" ; et {len(pairs) - limit} autres (voir le tableau)"
+    return text or "aucune donnée affichée"
+
+
+def accessible(chart: alt.TopLevelMixin, description: str) -> alt.TopLevelMixin:
+    """The chart as one image with a French text alternative (its aria-label, from Vega-Lite's description).
+
+    Marks and axes leave the accessibility tree: Vega's automatic labels for them are in English, and an empty
+    layer would be an unnamed image (axe: svg-img-alt). The description, and the table under the chart, carry
+    the figures.
+    """
+    return chart.properties(description=description).configure(aria=False).configure_mark(aria=False)
 
 
 def figure_frame(stats: SurveyStats, code: str) -> pd.DataFrame:
@@ -63,14 +90,26 @@ def figure_chart(figure: FigureStats, frame: pd.DataFrame, filters_active: bool)
         .transform_calculate(**{"Part (%)": "datum['Part (%)'] === null ? 0 : datum['Part (%)']"})
     )
     baseline = base.mark_tick(color=MARIANNE_RED, thickness=3, size=18).encode(x="Mai 2022 (%):Q", y=y, tooltip=tooltip)
+    chart = alt.layer(bars, baseline, labels).properties(
+        title=alt.TitleParams(figure.label, subtitle=subtitle, anchor="start"), height=alt.Step(26), width="container"
+    )
+    return accessible(chart, figure_description(figure, frame)).configure_axis(labelFontSize=12, titleFontSize=12)
+
+
+def figure_description(figure: FigureStats, frame: pd.DataFrame) -> str:
+    """The survey chart in words: what it shows, then each answer's share and its May 2022 share."""
+    answered = f"{figure.answered} répondants" if figure.answered is not None else "nombre de répondants masqué"
+    pairs = []
+    for answer, count, share, share_2022 in zip(
+        frame["Réponse"], frame["Effectif"], frame["Part (%)"], frame["Mai 2022 (%)"], strict=True
+    ):
+        value = HIDDEN_TEXT if count == HIDDEN_TEXT or share is None or pd.isna(share) else f"{_number(share)} %"
+        if share_2022 is not None and not pd.isna(share_2022):
+            value += f" (mai 2022 : {_number(share_2022)} %)"
+        pairs.append((answer, value))
     return (
-        alt.layer(bars, baseline, labels)
-        .properties(
-            title=alt.TitleParams(figure.label, subtitle=subtitle, anchor="start"),
-            height=alt.Step(26),
-            width="container",
-        )
-        .configure_axis(labelFontSize=12, titleFontSize=12)
+        f"Graphique en barres « {figure.label} » : part des répondants pour chaque réponse ({answered}), "
+        f"comparée à l'enquête de mai 2022 (trait rouge). {_items(pairs)}."
     )
 
 
@@ -87,7 +126,21 @@ def funnel_chart(frame: pd.DataFrame) -> alt.Chart:
     long = frame.melt(
         id_vars=["Région"], value_vars=["Invités", "Ouverts", "Répondus"], var_name="Étape", value_name="Nombre"
     ).dropna()
-    return (
+    pairs = [
+        (
+            row["Région"],
+            ", ".join(
+                f"{step.lower()} {HIDDEN_TEXT if pd.isna(row[step]) else _number(row[step])}"
+                for step in ("Invités", "Ouverts", "Répondus")
+            ),
+        )
+        for _, row in frame.iterrows()
+    ]
+    description = (
+        "Barres groupées « Invitations par région » : invitations envoyées, ouvertes et répondues, par région. "
+        f"{_items(pairs)}."
+    )
+    chart = (
         alt.Chart(long)
         .mark_bar()
         .encode(
@@ -103,6 +156,7 @@ def funnel_chart(frame: pd.DataFrame) -> alt.Chart:
         )
         .properties(title="Invitations par région", width="container")
     )
+    return accessible(chart, description)
 
 
 # ---------------------------------------------------------------------------- activity
@@ -122,7 +176,16 @@ def activity_chart(frame: pd.DataFrame) -> alt.Chart:
     """One line per kind of activity, week by week (hidden weeks left as gaps)."""
     long = frame.melt(id_vars=["Semaine du"], var_name="Activité", value_name="Nombre")
     long = long[long["Nombre"] != HIDDEN_TEXT].astype({"Nombre": int})
-    return (
+    kinds = [column for column in frame.columns if column != "Semaine du"]
+    pairs = [
+        (f"semaine du {row['Semaine du']}", ", ".join(f"{kind.lower()} {row[kind]}" for kind in kinds))
+        for _, row in frame.iterrows()
+    ]
+    description = (
+        "Courbes « Activité des douze dernières semaines » : nombre par semaine de "
+        f"{', '.join(kind.lower() for kind in kinds)}. {_items(pairs)}."
+    )
+    chart = (
         alt.Chart(long)
         .mark_line(point=True)
         .encode(
@@ -133,6 +196,7 @@ def activity_chart(frame: pd.DataFrame) -> alt.Chart:
         )
         .properties(title="Activité des douze dernières semaines", width="container")
     )
+    return accessible(chart, description)
 
 
 # ---------------------------------------------------------------------------- meetings
@@ -172,12 +236,20 @@ def fill_rate_chart(frame: pd.DataFrame) -> alt.Chart:
                 "Places",
                 "Confirmés",
                 "Remplissage (%)",
-                # A quote in a field name must be escaped for Vega-Lite (else the PNG export fails).
-                alt.Tooltip(field="Liste d\\'attente", type="quantitative", title="Liste d'attente"),
+                # A quote in a field name must be escaped, or Vega cannot read the field and draws nothing.
+                alt.Tooltip("Liste d\\'attente:Q", title="Liste d'attente"),
             ],
         )
     )
-    return bars.properties(title="Remplissage des rencontres", width="container")
+    pairs = [
+        (row["Rencontre"], f"{_number(row['Remplissage (%)'])} % de {row['Places']} places")
+        for _, row in frame.iterrows()
+    ]
+    description = (
+        "Barres « Remplissage des rencontres » : places confirmées en pourcentage de la capacité, "
+        f"par rencontre. {_items(pairs)}."
+    )
+    return accessible(bars.properties(title="Remplissage des rencontres", width="container"), description)
 
 
 def attendance_frame(rows, group_title: str) -> pd.DataFrame:
@@ -195,7 +267,20 @@ def attendance_frame(rows, group_title: str) -> pd.DataFrame:
 def attendance_chart(frame: pd.DataFrame, group_title: str) -> alt.Chart:
     """Attendance rate by group (hidden groups left out)."""
     shown = frame[frame["Taux de présence (%)"] != HIDDEN_TEXT].astype({"Taux de présence (%)": float})
-    return (
+    pairs = [
+        (
+            row[group_title],
+            HIDDEN_TEXT
+            if row["Taux de présence (%)"] == HIDDEN_TEXT
+            else f"{_number(float(row['Taux de présence (%)']))} %",
+        )
+        for _, row in frame.iterrows()
+    ]
+    description = (
+        f"Barres « Taux de présence par {group_title.lower()} » : présents en pourcentage des confirmés, "
+        f"rencontres passées. {_items(pairs)}."
+    )
+    chart = (
         alt.Chart(shown)
         .mark_bar(color=STATE_BLUE)
         .encode(
@@ -205,6 +290,7 @@ def attendance_chart(frame: pd.DataFrame, group_title: str) -> alt.Chart:
         )
         .properties(title=f"Taux de présence par {group_title.lower()}", width="container")
     )
+    return accessible(chart, description)
 
 
 # ---------------------------------------------------------------------------- recruitment
@@ -229,7 +315,14 @@ def recruitment_frames(figures) -> dict[str, pd.DataFrame]:
 def postings_state_chart(frame: pd.DataFrame) -> alt.Chart:
     """Postings by region, stacked by state."""
     order = ["Publiée", "Close", "Pourvue", "Brouillon"]
-    return (
+    by_region: dict[str, list[str]] = {}
+    for _, row in frame.iterrows():
+        by_region.setdefault(row["Région"], []).append(f"{row['État'].lower()} {row['Offres']}")
+    description = (
+        "Barres empilées « Offres par région et par état » : nombre d'offres publiées, closes, pourvues et en "
+        f"brouillon, par région. {_items([(region, ', '.join(states)) for region, states in by_region.items()])}."
+    )
+    chart = (
         alt.Chart(frame)
         .mark_bar()
         .encode(
@@ -243,11 +336,19 @@ def postings_state_chart(frame: pd.DataFrame) -> alt.Chart:
         )
         .properties(title="Offres par région et par état", width="container")
     )
+    return accessible(chart, description)
 
 
 def applications_per_posting_chart(frame: pd.DataFrame) -> alt.Chart:
     """How many postings received 0, 1 to 4, 5 to 9... applications (counts of postings, not of people)."""
-    return (
+    pairs = [
+        (f"{row['Candidatures par offre']} candidatures", f"{row['Offres']} offres") for _, row in frame.iterrows()
+    ]
+    description = (
+        "Histogramme « Nombre de candidatures reçues par offre » : nombre d'offres publiées selon le nombre de "
+        f"candidatures reçues. {_items(pairs)}."
+    )
+    chart = (
         alt.Chart(frame)
         .mark_bar(color=STATE_BLUE)
         .encode(
@@ -257,12 +358,18 @@ def applications_per_posting_chart(frame: pd.DataFrame) -> alt.Chart:
         )
         .properties(title="Nombre de candidatures reçues par offre", width="container")
     )
+    return accessible(chart, description)
 
 
 def vacant_chart(frame: pd.DataFrame, limit: int = 25) -> alt.Chart:
     """Vacant posts (published, or closed without being filled) by department, the most first."""
     top = frame.head(limit)
-    return (
+    pairs = [(row["Département"], str(row["Postes vacants"])) for _, row in top.iterrows()]
+    description = (
+        f"Barres « Postes vacants par département » : les {len(top)} départements qui en comptent le plus "
+        f"(offres publiées, ou closes sans être pourvues). {_items(pairs)}."
+    )
+    chart = (
         alt.Chart(top)
         .mark_bar(color=MARIANNE_RED)
         .encode(
@@ -272,6 +379,7 @@ def vacant_chart(frame: pd.DataFrame, limit: int = 25) -> alt.Chart:
         )
         .properties(title="Postes vacants par département", width="container")
     )
+    return accessible(chart, description)
 
 
 # ---------------------------------------------------------------------------- map of France (tile grid)
@@ -361,7 +469,13 @@ def tile_map_chart(
         tooltip=tooltip,
     )
     level = "département" if data.level == "department" else "région"
-    return (
+    shown = map_table(data)
+    description = (
+        f"Carte de France par {level} : {data.label}. Le tableau sous la carte donne chaque valeur. "
+        + _items([(str(row.iloc[0]), str(row.iloc[-1])) for _, row in shown.head(10).iterrows()])
+        + "."
+    )
+    chart = (
         alt.layer(tiles, labels)
         .properties(
             title=alt.TitleParams(
@@ -376,6 +490,6 @@ def tile_map_chart(
             # Tiles keep their size (the legend and title are added around them), so they stay square.
             autosize=alt.AutoSizeParams(type="pad"),
         )
-        .configure_view(strokeWidth=0)
         .configure_scale(invalid={"color": {"value": "#E5E5E5"}})
     )
+    return accessible(chart, description).configure_view(strokeWidth=0)

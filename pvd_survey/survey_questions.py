@@ -124,9 +124,12 @@ def start_period(start_month: str | None) -> str | None:
     return f"{year}-S{1 if month <= 6 else 2}"
 
 
-def baseline_period(period: str) -> str:
-    """The 2022 baseline bucket a live period compares with ('2022-S1' -> '2022')."""
-    return "2022" if period.startswith("2022") else period
+def baseline_period(period: str) -> str | None:
+    """The 2022 baseline bucket a live period compares with ('2022-S1' -> '2022'), None if there is none."""
+    # The May 2022 survey's "2022" bucket covers January to May 2022: only the first half-year matches it.
+    if period == "2022-S1":
+        return "2022"
+    return None if period.startswith("2022") else period
 
 
 def period_options(today: date) -> dict[str, str]:

@@ -339,3 +339,14 @@ def navigation_pages(user: UserInfo | None) -> dict[str, list]:
         # Hidden pages go to an unnamed section, so that no empty section header shows in the menu.
         sections.setdefault(spec.section if spec.key in visible else "", []).append(page)
     return sections
+
+
+def footer() -> None:
+    """The public notices (legal notices, personal data, accessibility), linked at the bottom of every page."""
+    # Links only (no text): a page stopped at its guard shows nothing else of its own.
+    st.space("large")
+    # (The document says lang="fr": the web layer rewrites Streamlit's page, see web.py.)
+    with st.container(horizontal=True, gap="medium", key="pvd_footer"):
+        for key in access.FOOTER_PAGES:
+            spec = access.PAGES_BY_KEY[key]
+            st.page_link(spec.path, label=spec.title)

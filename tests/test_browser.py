@@ -96,7 +96,9 @@ class AppServer:
         return self.log_path.read_text(errors="replace")[-size:] if self.log_path.exists() else ""
 
 
-def _start_server(database_url: str, log_path: Path) -> tuple[subprocess.Popen, AppServer]:
+def _start_server(
+    database_url: str, log_path: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, AppServer]:
     port = free_port()
     server = AppServer(f"http://127.0.0.1:{port}", log_path)
     command = [
@@ -117,7 +119,11 @@ def _start_server(database_url: str, log_path: Path) -> tuple[subprocess.Popen, 
     ]
     with server.log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=_server_env(database_url, port), stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=PROJECT_ROOT,
+            env=_server_env(database_url, port) | (extra_env or {}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     return process, server
 
@@ -163,9 +169,9 @@ def running_servers(database_url: str, log_dir: Path, count: int) -> Iterator[li
 
 
 @contextlib.contextmanager
-def running_server(database_url: str, log_path: Path) -> Iterator[AppServer]:
+def running_server(database_url: str, log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[AppServer]:
     """A fresh `streamlit run streamlit_app.py` process on this database (no SMTP), answering, then stopped."""
-    process, server = _start_server(database_url, log_path)
+    process, server = _start_server(database_url, log_path, extra_env)
     try:
         _wait_until_up(process, server, SERVER_START_TIMEOUT)
         yield server
@@ -174,9 +180,15 @@ def running_server(database_url: str, log_path: Path) -> Iterator[AppServer]:
 
 
 @pytest.fixture(scope="module")
-def app_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    """A `streamlit run` server on the test database (no SMTP), stopped after the module."""
-    with running_server(database_url, tmp_path_factory.mktemp("streamlit") / "server.log") as server:
+def app_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[AppServer]:
+    """A `streamlit run` server on the test database (no SMTP), stopped after the module.
+
+    A test module may set APP_SERVER_ENV (a dict) to change the server's environment.
+    """
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with running_server(database_url, log_path, getattr(request.module, "APP_SERVER_ENV", {})) as server:
         yield server
 
 

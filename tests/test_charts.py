@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import altair as alt
+import pandas as pd
+import pytest
+
 from pvd_survey import charts, stats
 from pvd_survey.disclosure import Cell
 from pvd_survey.stats import FigureStats, SurveyStats
@@ -48,3 +54,95 @@ def test_chart_exports_as_png():
     chart = charts.figure_chart(figures.figures["gender"], charts.figure_frame(figures, "gender"), False)
     png = charts.chart_png(chart)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+
+
+def test_only_the_first_half_of_2022_gets_the_may_2022_share():
+    periods = FigureStats(
+        "start_period",
+        "Période de prise de poste",
+        False,
+        30,
+        {"2021-S2": Cell(10, 33.3), "2022-S1": Cell(10, 33.3), "2022-S2": Cell(10, 33.3)},
+    )
+    rows = {
+        row["option"]: row for row in stats.stats_rows(SurveyStats(stats.Filters(), 5, 30, {"start_period": periods}))
+    }
+    assert rows["2021-S2"]["share_2022"] == 61
+    assert rows["2022-S1"]["share_2022"] == 24
+    assert rows["2022-S2"]["share_2022"] is None and rows["2022-S2"]["difference_points"] is None
+
+
+def _builders() -> dict[str, Callable[[], alt.TopLevelMixin]]:
+    """Every chart builder with small inputs, as the dashboard passes them."""
+    figures = sample()
+    funnel = pd.DataFrame({"Région": ["Bretagne", "Normandie"], "Invités": [12, None], "Ouverts": [8, None]})
+    funnel["Répondus"] = [5, None]
+    activity = pd.DataFrame({"Semaine du": ["02/11/2026", "09/11/2026"]})
+    for label in stats.ACTIVITY_KINDS.values():
+        activity[label] = ["7", charts.HIDDEN_TEXT]
+    meetings = pd.DataFrame(
+        {"Rencontre": ["Rencontre de Dijon"], "Date": ["2026-12-20"], "Région": ["Bourgogne-Franche-Comté"]}
+    ).assign(Places=80, Confirmés=64, **{"Remplissage (%)": 80.0, "Liste d'attente": 0, "Annulations": 1})
+    attendance = pd.DataFrame(
+        {"Région": ["Normandie", "Bretagne"], "Confirmés": ["58", "masqué"], "Présents": ["49", "masqué"]}
+    ).assign(**{"Taux de présence (%)": ["84.5", "masqué"]})
+    return {
+        "figure_chart": lambda: charts.figure_chart(
+            figures.figures["gender"], charts.figure_frame(figures, "gender"), False
+        ),
+        "funnel_chart": lambda: charts.funnel_chart(funnel),
+        "activity_chart": lambda: charts.activity_chart(activity),
+        "fill_rate_chart": lambda: charts.fill_rate_chart(meetings),
+        "attendance_chart": lambda: charts.attendance_chart(attendance, "Région"),
+        "postings_state_chart": lambda: charts.postings_state_chart(
+            pd.DataFrame([("Bretagne", "Publiée", 3), ("Bretagne", "Close", 1)], columns=["Région", "État", "Offres"])
+        ),
+        "applications_per_posting_chart": lambda: charts.applications_per_posting_chart(
+            pd.DataFrame([("0", 2), ("1 à 4", 5)], columns=["Candidatures par offre", "Offres"])
+        ),
+        "vacant_chart": lambda: charts.vacant_chart(
+            pd.DataFrame([("21 – Côte-d'Or", 2)], columns=["Département", "Postes vacants"])
+        ),
+    }
+
+
+def test_every_chart_builder_is_checked_for_a_text_alternative():
+    builders = {name for name, value in vars(charts).items() if name.endswith("_chart") and callable(value)}
+    assert builders == set(_builders())
+
+
+@pytest.mark.parametrize("name", sorted(_builders()))
+def test_every_chart_has_a_french_description_and_no_unnamed_marks(name):
+    spec = _builders()[name]().to_dict()
+    # Vega-Lite puts the top-level description in the chart's aria-label.
+    description = spec["description"]
+    assert description.startswith(("Graphique", "Barres", "Courbes", "Histogramme")) and " : " in description
+    # Marks and axes are left out of the accessibility tree (Vega's own labels for them are English).
+    assert spec["config"]["aria"] is False and spec["config"]["mark"]["aria"] is False
+
+
+def test_description_gives_the_figures_and_says_masqué():
+    figures = sample()
+    gender = charts.figure_chart(figures.figures["gender"], charts.figure_frame(figures, "gender"), False).to_dict()
+    assert "Femme : masqué (mai 2022 : 70 %)" in gender["description"]
+    assert "Autre : 0 %" in gender["description"]
+    training = charts.figure_frame(figures, "training_field")
+    text = charts.figure_description(figures.figures["training_field"], training)
+    assert "Urbanisme et aménagement : 75 % (mai 2022 : 64 %)" in text and "20 répondants" in text
+
+
+def test_attendance_description_reads_rates_the_french_way():
+    frame = pd.DataFrame(
+        {"Profil": ["Élu", "Partenaire"], "Confirmés": ["12", "masqué"], "Présents": ["10", "masqué"]}
+    ).assign(**{"Taux de présence (%)": ["83.3", "masqué"]})
+    description = charts.attendance_chart(frame, "Profil").to_dict()["description"]
+    assert "Élu : 83,3 % ; Partenaire : masqué." in description
+
+
+@pytest.mark.parametrize("name", sorted(_builders()))
+def test_every_chart_renders(name):
+    # What the browser draws: a field Vega cannot read (e.g. an unescaped quote) fails here, not silently.
+    import vl_convert
+
+    svg = vl_convert.vegalite_to_svg(_builders()[name]().to_dict())
+    assert svg.startswith("<svg")

@@ -103,8 +103,12 @@ PAGE_TITLES.update(
         "postings": "Mes offres",
         "pipeline": "Candidatures reçues",
         "recruiter_requests": "Demandes de comptes recruteur",
-        "privacy": "Données personnelles",
+        "privacy": "Droits des personnes",
     }
+)
+# Public notices, linked from every page's footer (hidden from the menu).
+PAGE_TITLES.update(
+    {"legal_notice": "Mentions légales", "personal_data": "Données personnelles", "accessibility": "Accessibilité"}
 )
 EXPECTED_MENUS["admin"] += ["jobs", "recruiter_requests", "privacy"]
 EXPECTED_MENUS["direction"] += ["jobs", "recruiter_requests"]

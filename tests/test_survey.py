@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from pvd_survey import db, mail, stats, survey
 from pvd_survey.errors import DomainError
 from pvd_survey.models import SurveyCount, SurveyDraft, SurveyInvitation, SurveyPool, SurveyResponse, utcnow
-from pvd_survey.survey_questions import InvalidAnswers, start_period, validate_answers
+from pvd_survey.survey_questions import InvalidAnswers, baseline_period, start_period, validate_answers
 from tests.conftest import TEST_BACKEND, file_bytes_from_another_process
 
 TODAY = date(2026, 11, 22)
@@ -70,6 +70,15 @@ def count_responses(factory):
 )
 def test_start_period_is_derived_from_month(month, period):
     assert start_period(month) == period
+
+
+@pytest.mark.parametrize(
+    ("period", "bucket"),
+    [("2020", "2020"), ("2021-S1", "2021-S1"), ("2021-S2", "2021-S2"), ("2022-S1", "2022"), ("2022-S2", None)],
+)
+def test_only_the_first_half_of_2022_compares_with_the_may_2022_bucket(period, bucket):
+    # The May 2022 survey's "2022" covers January to May 2022; later periods have no 2022 share.
+    assert baseline_period(period) == bucket
 
 
 @pytest.mark.parametrize(

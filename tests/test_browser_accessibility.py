@@ -1,0 +1,371 @@
+"""axe-core (WCAG 2.1 A and AA rules) on every page, for every role, in Debian's Chromium.
+
+One signed-in browser page per role walks through the menu and the footer; the anonymous visitor opens
+every page by its address, including those reached by a personal link (survey, registration, application,
+password) and the pages a role may not see (where the guard answers). The data is the demo data
+(`seed-demo`) plus one registration and one password link, seeded once for the module.
+
+Violations are sorted by where their nodes are: inside markup that Streamlit draws itself (its menu, header,
+toolbar: the app has no say over it) or in the app's own content. The test fails on the latter only; both
+are printed (run with `-s`) and written to test-artifacts/accessibility-<database>-<role>.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+from sqlalchemy import Engine, select
+
+from pvd_survey import access, accounts, db, demo, mail, meetings, recruitment
+from pvd_survey.config import load_settings
+from pvd_survey.models import Base, JobPosting, Meeting, utcnow
+from tests import test_browser as shared
+from tests.conftest import STRONG_PASSWORD, TEST_BACKEND, TEST_SECRET_KEY
+from tests.test_browser import (
+    ARTIFACTS,
+    ORGANISATION_NAME,
+    PEOPLE,
+    Pages,
+    expect_nav,
+    expect_page,
+    expected_heading,
+    nav_link,
+    open_login_page,
+    screenshot_on_failure,
+    submit_login,
+    wait_for_run,
+)
+
+pytestmark = pytest.mark.browser
+
+# The browser, the app server (one per module) and the page contexts of the main browser tests.
+browser = shared.browser
+app_server = shared.app_server
+app_url = shared.app_url
+pages = shared.pages
+
+# The dashboard's self-refresh (every 4 s in the other browser tests) would keep its page running on a loaded
+# machine, and axe must scan a page at rest: here it refreshes every 10 minutes.
+APP_SERVER_ENV = {"PVD_DASHBOARD_REFRESH_SECONDS": "600"}
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
+AXE = Axe()
+
+# Parts of the page that Streamlit draws itself, whatever the app does (data-testid of their container).
+STREAMLIT_OWNED = (
+    "stSidebarNav",  # the menu of st.navigation
+    "stSidebarHeader",
+    "stSidebarCollapseButton",
+    "stExpandSidebarButton",
+    "stHeader",
+    "stToolbar",
+    "stDecoration",
+    "stStatusWidget",
+    "stMainMenu",
+)
+# Where each node of a violation sits: the Streamlit-owned container holding it, or null (the app's content).
+# A target is a list of selectors when the node is in an iframe or a shadow root: the last one finds it there.
+LOCATE_NODES = """([targets, owned]) => targets.map((target) => {
+    let root = document;
+    for (const selector of target.slice(0, -1)) {
+        const host = root.querySelector(selector);
+        if (!host) return "introuvable";
+        root = host.contentDocument || host.shadowRoot || host;
+    }
+    const element = root.querySelector(target[target.length - 1]);
+    if (!element) return "introuvable";
+    for (const id of owned) {
+        if (element.closest(`[data-testid="${id}"]`)) return id;
+    }
+    return null;
+})"""
+
+PERSONAL_LINK_PAGES = ("survey", "registration", "application", "set_password")
+
+
+@dataclass
+class Findings:
+    """Violations seen on one role's pages, split between the app's content and Streamlit's own markup."""
+
+    role: str
+    app: list[dict] = field(default_factory=list)
+    streamlit: list[dict] = field(default_factory=list)
+    scanned: list[str] = field(default_factory=list)
+    rules: set[str] = field(default_factory=set)  # every axe rule run (passed, failed, to review, not applicable)
+    languages: dict[str, str] = field(default_factory=dict)  # page -> the lang attribute of its document
+
+    def scan(self, page: Page, label: str) -> None:
+        """Run axe on the page as drawn now and file each violating node."""
+        wait_for_run(page)
+        # Streamlit changes pages without reloading the document: axe-core is injected once per document.
+        if page.evaluate("typeof window.axe") == "undefined":
+            page.evaluate(AXE.axe_script)
+        response = page.evaluate("(options) => axe.run(document, options)", AXE_OPTIONS)
+        assert response.get("testEngine", {}).get("version", "").startswith("4."), "axe-core did not run"
+        self.scanned.append(label)
+        for kind in ("passes", "violations", "incomplete", "inapplicable"):
+            self.rules.update(rule["id"] for rule in response.get(kind, []))
+        self.languages[label] = page.evaluate("document.documentElement.lang")
+        for violation in response["violations"]:
+            targets = [node["target"] for node in violation["nodes"]]
+            owners = page.evaluate(LOCATE_NODES, [targets, list(STREAMLIT_OWNED)])
+            for node, owner in zip(violation["nodes"], owners, strict=True):
+                entry = {
+                    "page": label,
+                    "rule": violation["id"],
+                    "impact": violation["impact"],
+                    "target": node["target"],
+                    "html": node["html"][:300],
+                    "summary": node.get("failureSummary", ""),
+                }
+                if owner is None or owner == "introuvable":
+                    self.app.append(entry)
+                else:
+                    self.streamlit.append({**entry, "owner": owner})
+
+    def report(self) -> str:
+        """Counts per rule and page, then every node in the app's content."""
+        lines = [
+            f"axe-core, rôle {self.role}: {len(self.scanned)} écrans analysés, {len(self.rules)} règles, "
+            f"langues des pages {sorted(set(self.languages.values()))}"
+        ]
+        for name, entries in (("contenu de l'application", self.app), ("balisage de Streamlit", self.streamlit)):
+            by_rule = Counter(entry["rule"] for entry in entries)
+            lines.append(f"  {name}: {len(entries)} nœud(s) " + json.dumps(dict(sorted(by_rule.items()))))
+            for (page, rule), count in sorted(Counter((e["page"], e["rule"]) for e in entries).items()):
+                lines.append(f"    {page}: {rule} × {count}")
+        for entry in self.app:
+            lines.append(f"  ! {entry['page']} {entry['rule']} {entry['target']} {entry['html'][:160]}")
+        # Streamlit's own: one example node per rule and container (the same markup repeats on every page).
+        examples = {(entry["rule"], entry["owner"]): entry for entry in reversed(self.streamlit)}
+        for (rule, owner), entry in sorted(examples.items()):
+            lines.append(
+                f"  streamlit {owner} {rule}: {entry['html'][:120]} ({entry['summary'].splitlines()[-1].strip()})"
+            )
+        return "\n".join(lines)
+
+    def save(self) -> None:
+        """Keep the findings as a test artefact."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"accessibility-{TEST_BACKEND}-{self.role}.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "role": self.role,
+                    "scanned": self.scanned,
+                    "rules": sorted(self.rules),
+                    "languages": self.languages,
+                    "app": self.app,
+                    "streamlit": self.streamlit,
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+
+
+# ---------------------------------------------------------------------------- data, seeded once
+
+
+@dataclass(frozen=True)
+class World:
+    """What the anonymous visitor opens by address: personal links and a meeting's and a posting's pages."""
+
+    links: dict[str, str]  # page key -> path and query of a working personal link
+    meeting_id: int
+    posting_id: int
+
+
+def _empty(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture(scope="module")
+def world(engine: Engine, database_url: str) -> Iterator[World]:
+    """The demo data, the three accounts of the browser tests and one personal link of each kind."""
+    settings = load_settings(
+        {
+            "PVD_DATABASE_URL": database_url,
+            "PVD_ARGON2_PROFILE": "fast-tests",
+            "PVD_BASE_URL": "http://pvd.test",
+            "PVD_SECRET_KEY": TEST_SECRET_KEY,
+        },
+        secrets_path=Path("/nonexistent"),
+    )
+    _empty(engine)
+    factory = db.make_session_factory(engine)
+    with factory.begin() as session:
+        organisation = accounts.create_organisation(session, ORGANISATION_NAME, "epci", "21")
+        users = {
+            role: accounts.create_user(
+                session,
+                email=email,
+                display_name=name,
+                role=role,
+                settings=settings,
+                organisation_id=organisation.id if role == "recruteur" else None,
+                password=STRONG_PASSWORD,
+            )
+            for role, (name, email) in PEOPLE.items()
+        }
+        demo.seed(session, settings, lambda: STRONG_PASSWORD)
+    with factory.begin() as session:
+        meeting_id = session.scalar(
+            select(Meeting.id).where(Meeting.starts_at > utcnow(), Meeting.confirmed_count < Meeting.capacity)
+        )
+        meetings.register(
+            session,
+            meeting_id,
+            meetings.RegistrationForm(
+                full_name="Léa Martin",
+                email="lea.martin@montbard.fr",
+                attendee_role="chef_de_projet",
+                organisation="Commune de Montbard",
+                department="21",
+                consent=True,
+            ),
+            settings,
+        )
+        password_link = recruitment.issue_password_link(session, users["recruteur"].id, settings)
+        posting_id = session.scalar(select(JobPosting.id).where(JobPosting.status == "published"))
+        links = {"set_password": password_link}
+        for message in mail.list_messages(session):
+            for spec in access.PAGES:
+                if message.link and message.link.startswith(f"http://pvd.test/{spec.url_path}?jeton="):
+                    links.setdefault(spec.key, message.link)
+    yield World({key: link.removeprefix("http://pvd.test/") for key, link in links.items()}, meeting_id, posting_id)
+    _empty(engine)
+
+
+# ---------------------------------------------------------------------------- the scans
+
+
+def _footer_pages(role: str | None) -> list[access.PageSpec]:
+    """Hidden pages this role opens without a personal link (the footer's)."""
+    return [
+        spec
+        for spec in access.allowed_pages(role, setup_needed=False)
+        if spec.hidden and spec.key not in PERSONAL_LINK_PAGES
+    ]
+
+
+def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) -> None:
+    """Every page by its address: the anonymous visitor's, personal links, and the guard of the others."""
+    # Until one session has run the entry point, a fresh server answers /home or /login with the page file
+    # alone, in Streamlit's old pages-directory mode (no footer): open the app's root first, as visitors do.
+    page.goto(app_url)
+    expect_page(page, "Petites villes de demain")
+    for spec in access.PAGES:
+        if spec.key == "setup":
+            continue  # only before the first administrator exists
+        path = world.links[spec.key] if spec.key in PERSONAL_LINK_PAGES else spec.url_path
+        if spec.key == "home":
+            path = ""  # the default page's address is the app's root
+        page.goto(f"{app_url}/{path}")
+        if access.can_view(spec.key, None, setup_needed=False):
+            if spec.key not in PERSONAL_LINK_PAGES:
+                expect_page(page, expected_heading(spec))
+            else:
+                expect(page.get_by_role("heading", level=1).first).to_be_visible()
+                wait_for_run(page)
+                expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+            findings.scan(page, spec.url_path)
+        else:
+            expect(page.get_by_test_id("stAlertContentError")).to_have_count(1)
+            findings.scan(page, f"{spec.url_path} (refusée)")
+    for path in (f"rencontres?rencontre={world.meeting_id}", f"offres?offre={world.posting_id}"):
+        page.goto(f"{app_url}/{path}")
+        wait_for_run(page)
+        expect(page.get_by_role("button", name="M'inscrire").or_(page.get_by_text("Postuler"))).not_to_have_count(0)
+        findings.scan(page, path)
+
+
+def _expect_charts_described(page: Page) -> None:
+    """Every chart carries its French description as its accessible name (on Vega's graphics-document)."""
+    charts = page.get_by_test_id("stVegaLiteChart")
+    expect(charts.first).to_be_visible()
+    labels = charts.evaluate_all(
+        "(charts) => charts.map((chart) => [chart.getAttribute('role'), chart.getAttribute('aria-label') || ''])"
+    )
+    short = "; ".join(f"{role} {label[:40]}" for role, label in labels)
+    assert len(labels) >= 10, short
+    for role, label in labels:
+        assert role == "graphics-document", short
+        assert label.startswith(("Graphique", "Barres", "Courbes", "Histogramme")), short
+
+
+def _scan_signed_in(page: Page, app_url: str, role: str, findings: Findings) -> None:
+    """Every page of the role's menu, then the footer's pages, in one signed-in session."""
+    open_login_page(page, app_url)
+    submit_login(page, PEOPLE[role][1], STRONG_PASSWORD)
+    expect_nav(page, role)
+    for spec in access.visible_pages(role, setup_needed=False):
+        nav_link(page, spec.title).click()
+        expect(nav_link(page, spec.title)).to_have_attribute("aria-current", "page")
+        heading = ORGANISATION_NAME if spec.key == "my_organisation" else expected_heading(spec)
+        expect_page(page, heading)
+        findings.scan(page, spec.url_path)
+        if spec.key == "dashboard":
+            _expect_charts_described(page)
+    for spec in _footer_pages(role):
+        page.get_by_test_id("stPageLink").filter(has_text=spec.title).first.click()
+        expect_page(page, expected_heading(spec))
+        findings.scan(page, spec.url_path)
+    expect_nav(page, role)  # still signed in: every page above was seen as this role
+
+
+@pytest.mark.timeout(420)
+@pytest.mark.parametrize("role", ["anonyme", "recruteur", "direction", "admin"])
+@screenshot_on_failure
+def test_no_accessibility_violation_in_the_app_content(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, world: World, role: str
+) -> None:
+    findings = Findings(role)
+    page = pages.new()
+    try:
+        if role == "anonyme":
+            _scan_anonymous(page, app_url, world, findings)
+        else:
+            _scan_signed_in(page, app_url, role, findings)
+    finally:
+        print(findings.report())
+        findings.save()
+    assert findings.scanned
+    english = [label for label, language in findings.languages.items() if language != "fr"]
+    assert not english, f"pages not declared French (ui.footer): {english}"
+    assert not findings.app, findings.report()
+
+
+@screenshot_on_failure
+def test_public_home_leads_to_the_next_meeting_and_the_latest_posting(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, world: World
+) -> None:
+    page = pages.new()
+    page.goto(app_url)
+    expect_page(page, "Petites villes de demain")
+    main = page.get_by_test_id("stMain")
+    # The demo's next meeting with places left; the full workshop before it and the past meeting are not listed.
+    expect(main.get_by_role("link", name="Atelier friches et foncier")).to_have_count(0)
+    expect(main.get_by_role("link", name="Rencontre régionale Normandie")).to_have_count(0)
+    main.get_by_role("link", name="Webinaire : monter une OPAH-RU").click()
+    expect_page(page, "Webinaire : monter une OPAH-RU")
+    expect(page).to_have_url(re.compile(r"/rencontres\?rencontre=\d+$"))
+    expect(page.get_by_role("button", name="M'inscrire")).to_be_visible()
+
+    nav_link(page, "Accueil").click()
+    expect_page(page, "Petites villes de demain")
+    expect(main.get_by_role("link", name="Chef de projet Petites villes de demain")).to_have_count(1)  # not the draft
+    main.get_by_role("link", name="Chef de projet centre-bourg").click()
+    expect(page.get_by_role("heading", level=2, name="Chef de projet centre-bourg")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/offres\?offre=\d+$"))
+    expect(page.get_by_role("button", name="Envoyer ma candidature")).to_be_visible()
