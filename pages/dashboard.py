@@ -309,6 +309,7 @@ def render_activity() -> None:
 @st.fragment(run_every=settings.dashboard_refresh_seconds)
 def live_dashboard() -> None:
     """Recomputed every few seconds, without reloading the page."""
+    ui.recheck("dashboard")  # a session that ended meanwhile stops the live figures
     render_figures()
     render_funnel()
     render_activity()
@@ -320,6 +321,7 @@ live_dashboard()
 @st.fragment(run_every=settings.dashboard_refresh_seconds)
 def live_meetings() -> None:
     """Meetings: fill rate, waiting lists, cancellations, and attendance of past meetings."""
+    ui.recheck("dashboard")
     st.header("Rencontres")
     with ui.read() as session:
         figures = meetings.dashboard_figures(session, k=k)
