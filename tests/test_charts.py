@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from pvd_survey import charts, stats
+from pvd_survey import charts, overview, stats, territory
 from pvd_survey.disclosure import Cell
 from pvd_survey.stats import FigureStats, SurveyStats
 
@@ -103,6 +103,18 @@ def _builders() -> dict[str, Callable[[], alt.TopLevelMixin]]:
         "vacant_chart": lambda: charts.vacant_chart(
             pd.DataFrame([("21 – Côte-d'Or", 2)], columns=["Département", "Postes vacants"])
         ),
+        "tile_map_chart": lambda: charts.tile_map_chart(
+            overview.MapData(
+                "respondents",
+                "department",
+                {
+                    code: overview.MapCell(
+                        code, territory.department_label(code), None if code == "2A" else 7, code == "2A"
+                    )
+                    for code in territory.DEPARTMENTS
+                },
+            )
+        ),
     }
 
 
@@ -116,7 +128,7 @@ def test_every_chart_has_a_french_description_and_no_unnamed_marks(name):
     spec = _builders()[name]().to_dict()
     # Vega-Lite puts the top-level description in the chart's aria-label.
     description = spec["description"]
-    assert description.startswith(("Graphique", "Barres", "Courbes", "Histogramme")) and " : " in description
+    assert description.startswith(("Graphique", "Barres", "Courbes", "Histogramme", "Carte")) and " : " in description
     # Marks and axes are left out of the accessibility tree (Vega's own labels for them are English).
     assert spec["config"]["aria"] is False and spec["config"]["mark"]["aria"] is False
 

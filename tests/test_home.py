@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from pvd_survey import access, accounts, demo, home, meetings, privacy
 from pvd_survey.config import Settings
 from pvd_survey.models import JobPosting, Meeting, utcnow
-from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD, open_page
+from tests.conftest import ENTRY_SCRIPT, STRONG_PASSWORD, open_page
 
 # In the demo data (pvd_survey/demo.py): the webinar in 8 days has places; the workshop in 12 days and the
 # Brittany meeting in 35 days are full; the Normandy meeting was 20 days ago. Postings: three of the five
@@ -20,8 +20,8 @@ from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD, open_page
 NEXT_MEETINGS = ["Webinaire : monter une OPAH-RU", "Rencontre régionale des chefs de projet PVD"]
 LATEST_POSTINGS = [
     "Chef de projet centre-bourg",
-    "Cheffe ou chef de projet revitalisation",
     "Chef de projet Petites villes de demain",
+    "Cheffe ou chef de projet PVD",
 ]
 
 
@@ -116,7 +116,7 @@ def test_public_home_links_each_meeting_and_posting_to_its_page(app_env, factory
     with factory() as session:
         ids = {meeting.title: meeting.id for meeting in meetings.list_all(session)}
         postings = {row.title: row.id for row in home.latest_postings(session)}
-    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=30).run()
+    at = AppTest.from_file(str(ENTRY_SCRIPT), default_timeout=30).run()
     assert not at.exception
     assert [header.value for header in at.header] == ["Prochaines rencontres", "Dernières offres d'emploi"]
     links = page_links(at)
