@@ -10,6 +10,7 @@ import io
 import re
 
 import pypdf
+import pypdfium2 as pdfium
 import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
@@ -143,7 +144,15 @@ def test_report_map_page_is_kept_as_an_artifact(factory: sessionmaker[Session], 
     map_page = next(page for page in reader.pages if page.extract_text().startswith("Cartes"))
     first_map = map_page.images[0]
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "report-map-page.png").write_bytes(first_map.data)
+    (ARTIFACTS / "report-map-image.png").write_bytes(first_map.data)
     (ARTIFACTS / "report.pdf").write_bytes(data)
     assert first_map.data[:8] == b"\x89PNG\r\n\x1a\n"
+    # The whole printed page, rendered by PDFium as a reader would show it.
+    document = pdfium.PdfDocument(data)
+    index = reader.pages.index(map_page)
+    rendered = document[index].render(scale=1.5).to_pil()
+    rendered.save(ARTIFACTS / "report-map-page.png")
+    width, height = rendered.size
+    assert height > width > 500  # an A4 portrait page
+    assert len(set(rendered.convert("L").getdata())) > 16  # something printed on it, not a blank page
     assert respondents.cells["13"].hidden  # 3 people: grey on the printed map too
