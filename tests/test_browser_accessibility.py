@@ -301,7 +301,7 @@ def _expect_charts_described(page: Page) -> None:
     assert len(labels) >= 10, short
     for role, label in labels:
         assert role == "graphics-document", short
-        assert label.startswith(("Graphique", "Barres", "Courbes", "Histogramme")), short
+        assert label.startswith(("Graphique", "Barres", "Courbes", "Histogramme", "Carte")), short
 
 
 def _scan_signed_in(page: Page, app_url: str, role: str, findings: Findings) -> None:
