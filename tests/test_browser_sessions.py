@@ -25,7 +25,6 @@ from tests.test_browser import (
     nav_link,
     open_login_page,
     running_server,
-    running_servers,
     screenshot_on_failure,
     submit_login,
     wait_for_run,
@@ -225,30 +224,3 @@ def test_a_personal_link_leaves_the_address_and_still_survives_a_reload(
     expect_page(page, "Questionnaire : le profil des chefs de projet")
     expect(page.get_by_text("Ce questionnaire s'ouvre depuis le lien personnel")).to_have_count(0)
     expect(page.get_by_role("button", name="Envoyer mes réponses")).to_be_visible()
-
-
-DEEP_LINK_PAGES = [spec for spec in access.PAGES if spec.key not in ("home", "setup")]
-
-
-@screenshot_on_failure
-def test_every_page_opened_first_on_a_freshly_started_server_shows_the_apps_menu(
-    request: pytest.FixtureRequest, pages: Pages, seeded, database_url: str, tmp_path
-) -> None:
-    # One fresh server per page, a few started together: each page's address is the first request of its server.
-    batch = 3
-    for start in range(0, len(DEEP_LINK_PAGES), batch):
-        specs = DEEP_LINK_PAGES[start : start + batch]
-        with running_servers(database_url, tmp_path, len(specs)) as servers:
-            opened = []
-            for spec, server in zip(specs, servers, strict=True):
-                page = pages.new()
-                page.goto(f"{server.url}/{spec.url_path}", wait_until="commit")
-                opened.append((spec, page))
-            for spec, page in opened:
-                wait_for_run(page)
-                expect_nav(page, None)  # the app's French menu, not Streamlit's list of files
-                body = page.get_by_test_id("stSidebar").inner_text()
-                assert "streamlit app" not in body and "admin outbox" not in body, spec.url_path
-                expect(page.get_by_test_id("stException")).to_have_count(0)
-                page.context.close()
-                pages.contexts.remove(page.context)
