@@ -304,10 +304,11 @@ def test_one_call_registration_stores_what_the_portable_path_stores(session, set
     from pvd_survey.meetings import registration as service
 
     now = utcnow()
+    form = meeting_form(capacity=2)  # one form: both meetings start at the same second, as their .ics must say
     stored = []
     for one_call in (True, False):
         monkeypatch.setattr(service, "ONE_CALL_ON_POSTGRESQL", one_call)
-        meeting_id = meetings.create_meeting(session, meeting_form(capacity=2))
+        meeting_id = meetings.create_meeting(session, form)
         outcomes = [
             meetings.register(session, meeting_id, person(number, needs="Repas végétarien"), settings, now=now)
             for number in range(1, 5)
