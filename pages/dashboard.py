@@ -97,7 +97,7 @@ def render_overview() -> None:
             figure.text(),
             # No arrow for "no change"; fewer vacant posts and a shorter delay are good news (green).
             delta=figure.change_text() if figure.change else None,
-            delta_color="inverse" if figure.label.startswith(("Délai", "Postes vacants")) else "normal",
+            delta_color="inverse" if figure.lower_is_better else "normal",
             help=figure.note or None,
             border=True,
         )
@@ -119,15 +119,10 @@ MAP_KEY = "dashboard_map"
 
 def _on_map_click() -> None:
     """A click on a tile filters the whole dashboard by that department (or region), through the URL."""
-    event = st.session_state.get(MAP_KEY) or {}
-    points = (event.get("selection") or {}).get("carte") or []
-    point = points[0] if isinstance(points, list) and points else {}
-    chosen_department = point.get("department") if isinstance(point, dict) else None
-    chosen_region = point.get("region") if isinstance(point, dict) else None
-    if chosen_department in territory.DEPARTMENTS:
-        chosen_region = territory.region_of_department(chosen_department)
-    elif chosen_region not in territory.REGIONS:
+    chosen = overview.clicked_territory(st.session_state.get(MAP_KEY))
+    if chosen is None:
         return
+    chosen_region, chosen_department = chosen
     # The filter boxes take the click (the URL follows them at the end of the run).
     st.session_state["dashboard_region"] = chosen_region
     st.session_state["dashboard_department"] = chosen_department or ""  # a region: all its departments

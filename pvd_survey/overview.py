@@ -206,6 +206,17 @@ def period(month: date | None = None, now: datetime | None = None) -> Period:
     return Period(previous, start, min(end, now), f"en {_FRENCH_MONTHS[month.month - 1]} {month.year}")
 
 
+def clicked_territory(event: object) -> tuple[str, str | None] | None:
+    """(region, department or None) of a click on the map's tiles ("carte" selection), or None if none is valid."""
+    selection = (event.get("selection") or {}) if isinstance(event, dict) else {}
+    points = selection.get("carte") or []
+    point = points[0] if isinstance(points, list) and points and isinstance(points[0], dict) else {}
+    department, region = point.get("department"), point.get("region")
+    if department in territory.DEPARTMENTS:
+        return territory.region_of_department(department), department
+    return (region, None) if region in territory.REGIONS else None
+
+
 @dataclass(frozen=True)
 class KeyFigure:
     """One figure of the overview: its value and the value a month earlier (None: hidden or unknown)."""
@@ -223,6 +234,11 @@ class KeyFigure:
         if self.value is None or self.previous is None:
             return None
         return round(self.value - self.previous, 1)
+
+    @property
+    def lower_is_better(self) -> bool:
+        """True for figures whose fall is good news (fewer vacant posts, a shorter delay to fill)."""
+        return self.label.startswith(("Délai", "Postes vacants"))
 
     def text(self) -> str:
         """The value as shown ('masqué' when protected, '—' when there is nothing to measure)."""

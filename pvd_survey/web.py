@@ -131,6 +131,12 @@ def _open_database() -> _Database:
         return _database
 
 
+def forget_database() -> None:
+    """Read the settings and open the database again at the next request (after a configuration change)."""
+    with _database_lock:
+        _database.settings, _database.factory, _database.problem = None, None, ""
+
+
 @asynccontextmanager
 async def lifespan(_app):
     """Migrate the database before the first request, so every route and page finds the schema ready."""

@@ -305,7 +305,7 @@ def web_client():
 
     from pvd_survey import web
 
-    web._database.settings, web._database.factory, web._database.problem = None, None, ""  # this test's settings
+    web.forget_database()  # this test's settings
     return TestClient(
         Starlette(routes=web.routes(), middleware=web.middleware()), base_url="http://pvd.test", follow_redirects=False
     )
