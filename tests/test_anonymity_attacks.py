@@ -1290,11 +1290,11 @@ class _AnswerOrder:
 def test_reconstruction_attack_end_to_end_on_the_database(factory, settings, monkeypatch):
     """Answers imported with survey.import_responses, figures read with survey_stats, then attacked."""
     results: list[Inference] = []
-    monkeypatch.setattr(survey, "_SHUFFLE", _AnswerOrder())
+    monkeypatch.setattr(survey.release, "_SHUFFLE", _AnswerOrder())
     for seed in range(2):
         reset_survey(factory)
         rng = random.Random(seed)
-        monkeypatch.setattr(survey, "new_record_key", lambda rng=rng: rng.randrange(KEY_SPACE))
+        monkeypatch.setattr(survey.release, "new_record_key", lambda rng=rng: rng.randrange(KEY_SPACE))
         people = [record.answers for record in reconstruction_data(seed)]
         import_answers(factory, settings, people)
         frame = frame_of(people, people[-1])

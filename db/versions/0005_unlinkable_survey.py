@@ -150,19 +150,20 @@ def upgrade() -> None:
     keys = SimpleNamespace(secret_key=_server_key() if needs_key else "")
 
     from pvd_survey import survey
+    from pvd_survey.survey import links  # noqa: F401  (survey.links below)
 
     ref_of_response = {}
     drafts = []
     for invitation_id, draft, response_id in invitations:
         if not (draft or response_id):
             continue
-        refs = survey._refs(keys, salts[invitation_id])
+        refs = survey.links._refs(keys, salts[invitation_id])
         if response_id is not None:
             ref_of_response[response_id] = refs.response
         if draft:
             if isinstance(draft, str):  # (SQLite's JSON read through text())
                 draft = json.loads(draft)
-            drafts.append({"ref": refs.draft, "sealed": survey._seal(keys, draft, refs.draft)})
+            drafts.append({"ref": refs.draft, "sealed": survey.links._seal(keys, draft, refs.draft)})
 
     with op.batch_alter_table("survey_invitation") as batch:
         batch.drop_constraint("uq_survey_invitation_response_id", type_="unique")

@@ -1,0 +1,231 @@
+"""Invitations (the e-mail side): who is invited, their links, resending, revoking, the closing date."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pvd_survey import mail, territory
+from pvd_survey.accounts import normalise_email
+from pvd_survey.config import Settings
+from pvd_survey.errors import DomainError
+from pvd_survey.models import (
+    AppSetting,
+    SurveyInvitation,
+    paris_time,
+    utcnow,
+)
+from pvd_survey.survey.links import _token_hash, new_token, survey_link
+from pvd_survey.survey_questions import (
+    InvalidAnswers,
+)
+
+CLOSES_AT_KEY = "survey_closes_at"
+
+
+def _send_invitation(session: Session, settings: Settings, email: str, token: str, reminder: bool) -> None:
+    link = survey_link(settings, token)
+    closes = closing_time(session)
+    deadline = f"\nLe questionnaire est ouvert jusqu'au {paris_time(closes, '%d/%m/%Y à %H:%M')}.\n" if closes else ""
+    mail.enqueue(
+        session,
+        recipient=email,
+        subject=("Rappel : " if reminder else "") + "Questionnaire sur le profil des chefs de projet PVD",
+        body=(
+            "Bonjour,\n\n"
+            "La direction du programme Petites villes de demain (ANCT) vous invite à répondre à un court "
+            "questionnaire sur votre profil de chef de projet (sept questions, deux minutes).\n\n"
+            f"Votre lien personnel (ne le transmettez pas) :\n{link}\n{deadline}\n"
+            "Vos réponses sont anonymes : elles sont enregistrées sans aucun lien avec votre adresse e-mail, "
+            "et seul ce lien personnel permet de les retrouver. Ce message est effacé de nos serveurs dès son "
+            f"envoi. La direction ne voit que des chiffres agrégés, mis à jour par groupes d'au moins "
+            f"{settings.disclosure_k} réponses et légèrement perturbés, jamais un chiffre portant sur moins de "
+            f"{settings.disclosure_k} personnes.\n\n"
+            "L'équipe du programme Petites villes de demain"
+        ),
+        kind="survey_invitation",
+        link=link,
+    )
+
+
+# ---------------------------------------------------------------------------- invitations
+
+
+@dataclass(frozen=True)
+class InvitationEntry:
+    """One line of a pasted list or CSV of invitees."""
+
+    line: int
+    email: str
+    department: str | None
+
+
+@dataclass(frozen=True)
+class InvitationBatch:
+    """What a bulk invitation did."""
+
+    created: list[str]
+    already_invited: list[str]
+
+
+@dataclass(frozen=True)
+class InvitationInfo:
+    """An invitation as the direction sees it (never with answers)."""
+
+    id: int
+    email: str
+    department: str | None
+    status: str
+    sent_count: int
+    created_at: datetime
+    last_sent_at: datetime
+    opened_at: datetime | None
+    submitted_at: datetime | None
+
+
+def parse_invitation_list(text: str) -> list[InvitationEntry]:
+    """Read pasted e-mails or a CSV (e-mail[, department]); raise InvalidAnswers-like errors per line."""
+    entries: list[InvitationEntry] = []
+    errors: dict[str, DomainError] = {}
+    seen: set[str] = set()
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";" if ";" in text else ",")
+    for number, row in enumerate(rows, start=1):
+        cells = [cell.strip() for cell in row]
+        if not any(cells):
+            continue
+        if number == 1 and cells[0].lower() in ("email", "e-mail", "courriel", "adresse"):
+            continue  # header row
+        raw_email, raw_department = cells[0], (cells[1] if len(cells) > 1 else "")
+        try:
+            email = normalise_email(raw_email)
+        except DomainError:
+            errors[f"ligne {number}"] = DomainError("invalid_email_line", line=number, value=raw_email)
+            continue
+        department = None
+        if raw_department:
+            department = territory.normalise_department(raw_department)
+            if department is None:
+                errors[f"ligne {number}"] = DomainError("unknown_department_line", line=number, value=raw_department)
+                continue
+        if email in seen:
+            continue
+        seen.add(email)
+        entries.append(InvitationEntry(number, email, department))
+    if errors:
+        raise InvalidAnswers(errors)
+    if not entries:
+        raise DomainError("no_invitees")
+    return entries
+
+
+def invite(session: Session, entries: list[InvitationEntry], settings: Settings) -> InvitationBatch:
+    """Create one invitation per new e-mail and queue its e-mail; already invited e-mails are reported."""
+    emails = [entry.email for entry in entries]
+    existing = set(session.scalars(select(SurveyInvitation.email).where(SurveyInvitation.email.in_(emails))))
+    created: list[str] = []
+    for entry in entries:
+        if entry.email in existing:
+            continue
+        token = new_token()
+        try:
+            with session.begin_nested():
+                session.add(
+                    SurveyInvitation(
+                        email=entry.email,
+                        department=entry.department,
+                        token_hash=_token_hash(token),
+                        respondent_salt=secrets.token_hex(32),
+                    )
+                )
+                session.flush()
+        except IntegrityError:
+            existing.add(entry.email)  # invited a moment ago by someone else
+            continue
+        _send_invitation(session, settings, entry.email, token, reminder=False)
+        created.append(entry.email)
+    return InvitationBatch(created, sorted(existing))
+
+
+def _invitation(session: Session, invitation_id: int) -> SurveyInvitation:
+    invitation = session.get(SurveyInvitation, invitation_id, with_for_update=True)
+    if invitation is None:
+        raise DomainError("unknown_invitation")
+    return invitation
+
+
+def revoke(session: Session, invitation_id: int) -> None:
+    """Make an invitation's link unusable (a submitted response is kept)."""
+    _invitation(session, invitation_id).status = "revoked"
+
+
+def reactivate(session: Session, invitation_id: int, settings: Settings) -> None:
+    """Undo a revocation: a fresh link is sent (the old one stays dead)."""
+    invitation = _invitation(session, invitation_id)
+    if invitation.status != "revoked":
+        raise DomainError("invitation_not_revoked")
+    invitation.status = "active"
+    resend(session, invitation_id, settings)
+
+
+def resend(session: Session, invitation_id: int, settings: Settings) -> None:
+    """Send the invitation again with a new link; the previous link stops working, the draft and answers stay."""
+    invitation = _invitation(session, invitation_id)
+    if invitation.status == "revoked":
+        raise DomainError("invitation_revoked")
+    token = new_token()
+    invitation.token_hash = _token_hash(token)
+    invitation.sent_count += 1
+    invitation.last_sent_at = utcnow()
+    _send_invitation(session, settings, invitation.email, token, reminder=True)
+
+
+def list_invitations(session: Session) -> list[InvitationInfo]:
+    """Every invitation, newest first."""
+    rows = session.scalars(select(SurveyInvitation).order_by(SurveyInvitation.id.desc()))
+    return [
+        InvitationInfo(
+            i.id,
+            i.email,
+            i.department,
+            i.status,
+            i.sent_count,
+            i.created_at,
+            i.last_sent_at,
+            i.opened_at,
+            i.submitted_at,
+        )
+        for i in rows
+    ]
+
+
+# ---------------------------------------------------------------------------- closing date
+
+
+def closing_time(session: Session) -> datetime | None:
+    """When the survey closes (UTC), if a date was set."""
+    setting = session.get(AppSetting, CLOSES_AT_KEY)
+    return datetime.fromisoformat(setting.value) if setting and setting.value else None
+
+
+def set_closing_time(session: Session, closes_at: datetime | None) -> None:
+    """Set (or remove, with None) the moment the survey stops accepting answers."""
+    setting = session.get(AppSetting, CLOSES_AT_KEY)
+    value = closes_at.isoformat() if closes_at else None
+    if setting is None:
+        session.add(AppSetting(key=CLOSES_AT_KEY, value=value))
+    else:
+        setting.value = value
+    session.flush()
+
+
+def is_closed(session: Session, now: datetime | None = None) -> bool:
+    """True once the closing time has passed."""
+    closes = closing_time(session)
+    return closes is not None and (now or utcnow()) >= closes
