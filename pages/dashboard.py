@@ -3,7 +3,6 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 import streamlit as st
 
 from pvd_survey import charts, disclosure, exports, meetings, overview, report, stats, survey, territory, ui
@@ -83,7 +82,7 @@ filters = stats.make_filters(region, department, employer, period)
 def render_overview() -> None:
     """Key figures of the last 30 days with their change, beside the programme's reference figures."""
     with ui.read() as session:
-        span, figures = overview.overview(session, k, filters)
+        span, figures = overview.overview(session, k, filters, settings=settings)
     st.subheader("Vue d'ensemble")
     place = filters.describe() if (filters.region or filters.department) else "France entière"
     st.caption(
@@ -148,7 +147,7 @@ level = map_columns[1].radio(
     key="dashboard_level",
 )
 with ui.read() as session:
-    map_figures = overview.map_data(session, measure, level, k, filters)
+    map_figures = overview.map_data(session, measure, level, k, filters, settings=settings)
 st.caption(
     "Cliquez sur un département pour filtrer tout le tableau de bord (double-clic : annuler la sélection)."
     + (" Les répondants suivent les filtres employeur et période." if measure == "respondents" else "")
@@ -188,7 +187,11 @@ with st.container(border=True):
         with st.status("Préparation du rapport…", expanded=True) as status:
             with ui.read() as session:
                 pdf = report.build_report(
-                    session, report.ReportRequest(region=filters.region), k=k, progress=status.write
+                    session,
+                    report.ReportRequest(region=filters.region),
+                    k=k,
+                    progress=status.write,
+                    settings=settings,
                 )
             status.update(label="Rapport prêt.", state="complete", expanded=False)
         st.session_state[REPORT_KEY] = (filters.region, pdf)
@@ -208,8 +211,8 @@ with st.container(border=True):
 def render_figures() -> None:
     """Survey figures: charts, tables and downloads."""
     with ui.read() as session:
-        figures = stats.survey_stats(session, filters, k=k)
-        release = survey.release_state(session, k)
+        figures = stats.survey_stats(session, filters, k=k, settings=settings)
+        release = survey.release_state(session, settings)
     updated = datetime.now(ZoneInfo("Europe/Paris")).strftime("%H:%M:%S")
     top = st.columns([1, 3])
     top[0].metric("Répondants", "masqué" if figures.isolated else figures.respondents)
@@ -219,9 +222,10 @@ def render_figures() -> None:
         else "Aucun chiffre publié pour l'instant"
     )
     top[1].caption(
-        f"{released} ; ils changent par groupes d'au moins {k} réponses nouvelles, modifiées ou retirées "
-        f"({release.waiting} en attente du prochain groupe). Vérifié à {updated} (actualisation automatique "
-        f"toutes les {settings.dashboard_refresh_seconds} s). Population : {filters.describe()}."
+        f"{released} ; ils ne changent qu'à heures fixes (toutes les {settings.survey_release_minutes} "
+        f"minutes), par groupes d'au moins {k} réponses nouvelles, modifiées ou retirées, jamais au moment "
+        f"d'une réponse. Vérifié à {updated} (actualisation automatique toutes les "
+        f"{settings.dashboard_refresh_seconds} s). Population : {filters.describe()}."
     )
     st.caption(
         f"Protection des répondants : aucun chiffre portant sur moins de {k} personnes (zéro compris) n'est "
@@ -266,24 +270,18 @@ def render_figures() -> None:
 
 
 def render_funnel() -> None:
-    """Invited, opened, submitted by region."""
+    """Invitations and published answers by region."""
     st.subheader("Invitations")
     st.caption(
-        "Toutes les invitations (les filtres ci-dessus portent sur les réponses), par région indiquée à l'envoi."
+        "Invitations actives par région du département indiqué à l'envoi, et réponses publiées reçues par lien "
+        "par région du département indiqué dans la réponse (les filtres ci-dessus ne s'appliquent pas)."
     )
     with ui.read() as session:
-        funnel = stats.invitation_funnel(session, k=k)
+        funnel = stats.invitation_funnel(session, settings, k=k)
     if not funnel:
         st.info("Aucune invitation envoyée pour l'instant.")
         return
-    frame = pd.DataFrame(
-        {
-            "Région": [row.label for row in funnel],
-            "Invités": [row.invited for row in funnel],
-            "Ouverts": [row.opened for row in funnel],
-            "Répondus": [row.submitted for row in funnel],
-        }
-    )
+    frame = charts.funnel_frame(funnel)
     st.altair_chart(charts.funnel_chart(frame), width="stretch")
     st.dataframe(frame.fillna("masqué"), hide_index=True, width="stretch", key="dashboard_funnel")
 

@@ -1,4 +1,5 @@
-"""Survey invitations: invite chefs de projet (one or many), resend, revoke, and set the closing date."""
+"""Survey invitations: invite chefs de projet (one or many), resend, revoke, the closing date, reminder rounds,
+and protected aggregates. Never whether, when or what one person answered."""
 
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -6,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import survey, territory, ui
+from pvd_survey import charts, stats, survey, territory, ui
 from pvd_survey.errors import DomainError, french_message
 from pvd_survey.models import paris_time, utcnow
 from pvd_survey.survey_questions import InvalidAnswers
@@ -83,7 +84,68 @@ if remove_closing:
     ui.flash("Date de clôture retirée : le questionnaire est ouvert.")
     st.rerun()
 
+st.subheader("Relances automatiques")
+st.markdown(
+    "Aux dates choisies, le système envoie un nouveau lien à chaque personne invitée qui n'a pas encore répondu. "
+    "Personne, pas même la direction, ne voit qui a été relancé : les relances n'apparaissent ni dans la liste "
+    "ci-dessous ni dans les messages, et elles sont effacées dès leur envoi."
+)
+if settings.smtp is None:
+    st.warning(
+        "L'envoi d'e-mails n'est pas configuré (PVD_SMTP_HOST) : les relances attendront qu'il le soit, car une "
+        "relance transmise à la main dirait à qui la transmet qui n'a pas répondu."
+    )
+with ui.read() as session:
+    reminders = survey.list_reminders(session)
+for reminder in reminders:
+    state = f"faite le {paris_time(reminder.done_at, '%d/%m/%Y à %H:%M')}" if reminder.done_at else "prévue"
+    line, action = st.columns([4, 1])
+    line.write(f"Relance du {paris_time(reminder.due_at, '%d/%m/%Y à %H:%M')} : {state}.")
+    if reminder.done_at is None and action.button("Annuler", key=f"invitations_reminder_cancel_{reminder.id}"):
+        try:
+            with ui.write() as session:
+                survey.cancel_reminder(session, reminder.id)
+        except DomainError as error:
+            ui.show_error(error)
+        else:
+            ui.flash("Relance annulée.")
+            st.rerun()
+with st.form("invitations_reminder"):
+    reminder_day = st.date_input("Date de la relance", value=None, format="DD/MM/YYYY", key="invitations_reminder_day")
+    reminder_hour = st.time_input("Heure (heure de Paris)", value=time(9, 0), key="invitations_reminder_time")
+    add_reminder = st.form_submit_button("Prévoir la relance")
+if add_reminder:
+    if reminder_day is None:
+        st.error("Choisissez la date de la relance.")
+    else:
+        moment = datetime.combine(reminder_day, reminder_hour, tzinfo=PARIS).astimezone(ZoneInfo("UTC"))
+        try:
+            with ui.write() as session:
+                survey.schedule_reminder(session, moment.replace(tzinfo=None))
+        except DomainError as error:
+            ui.show_error(error)
+        else:
+            ui.flash(f"Relance prévue le {paris_time(moment.replace(tzinfo=None), '%d/%m/%Y à %H:%M')}.")
+            st.rerun()
+
+st.subheader("Réponses par région")
+st.caption(
+    "Invitations actives par région du département indiqué à l'envoi ; réponses publiées reçues par lien, par "
+    f"région du département indiqué dans la réponse. Un chiffre portant sur moins de {settings.disclosure_k} "
+    "personnes est masqué, les autres sont déplacés au hasard de 2 au plus, comme sur le tableau de bord."
+)
+with ui.read() as session:
+    funnel = stats.invitation_funnel(session, settings, k=settings.disclosure_k)
+if funnel:
+    st.dataframe(
+        charts.funnel_frame(funnel).fillna("masqué"), hide_index=True, width="stretch", key="invitations_funnel"
+    )
+
 st.subheader(f"Personnes invitées ({len(invitations)})")
+st.caption(
+    "Qui a répondu, quand, ou qui a retiré ses réponses n'est montré nulle part : seul le serveur peut le savoir, "
+    "pour la personne elle-même et pour les relances."
+)
 if not invitations:
     st.info("Personne n'a encore été invité.")
     st.stop()
@@ -93,9 +155,8 @@ st.dataframe(
             "E-mail": [i.email for i in invitations],
             "Département": [territory.department_label(i.department) if i.department else "" for i in invitations],
             "État": ["désactivée" if i.status == "revoked" else "active" for i in invitations],
-            "Envois": [i.sent_count for i in invitations],
-            "Ouvert le": [paris_time(i.opened_at) for i in invitations],
-            "Répondu le": [paris_time(i.submitted_at) for i in invitations],
+            "Envois par la direction": [i.sent_count for i in invitations],
+            "Dernier envoi par la direction": [paris_time(i.last_sent_at) for i in invitations],
         }
     ),
     hide_index=True,

@@ -30,7 +30,7 @@ if not token:
     st.stop()
 
 try:
-    with ui.write() as session:
+    with ui.read() as session:  # opening the link writes nothing (see survey/respondent.py)
         opened = survey.open_survey(session, token, settings)
 except DomainError as error:
     ui.show_error(error)
@@ -53,15 +53,14 @@ st.write(
 with st.expander("Vos données : ce que nous en faisons", icon=":material/lock:", expanded=not opened.submitted):
     st.markdown(
         "- **Finalité** : connaître le profil des chefs de projet pour adapter l'accompagnement du programme.\n"
-        "- **Anonymat** : vos réponses sont enregistrées à part de votre adresse e-mail, sans lien entre les "
-        "deux : rien de ce qui est enregistré dans la base de données ne permet de les rapprocher, pas même "
-        "une date. Seul votre lien "
-        "personnel permet de les retrouver ; le message qui le contenait est effacé de nos serveurs dès son "
-        "envoi.\n"
-        f"- **Ce que voit la direction** : uniquement des chiffres agrégés. Ils sont mis à jour par groupes "
-        f"d'au moins {settings.disclosure_k} réponses (votre réponse attend les suivantes), aucun chiffre "
-        f"portant sur moins de {settings.disclosure_k} personnes n'est affiché, et chaque chiffre est "
-        "légèrement arrondi au hasard (de 2 au plus) pour qu'aucune soustraction ne révèle une réponse.\n"
+        f"- **Anonymat** : {survey.anonymity_notice(settings.disclosure_k)} Vos réponses sont chiffrées avec "
+        "cette clé et enregistrées sans date ni lien avec votre adresse ; ouvrir ce lien, enregistrer un "
+        "brouillon, répondre ou retirer vos réponses ne laisse aucune trace du côté de votre invitation. "
+        "Le message qui contenait le lien est "
+        "effacé de nos serveurs dès son envoi.\n"
+        f"- **Quand les chiffres bougent** : à heures fixes (toutes les {settings.survey_release_minutes} "
+        f"minutes), seulement si au moins {settings.disclosure_k} réponses nouvelles, modifiées ou retirées "
+        "attendent : votre réponse attend les suivantes.\n"
         "- **Durée** : les réponses sont conservées jusqu'à la fin du programme (décembre 2026). Vous pouvez "
         "les retirer à tout moment depuis ce lien.\n"
         "- Chaque question accepte « Je ne souhaite pas répondre »."

@@ -11,24 +11,24 @@ import statistics
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
-import pandas as pd
 import pypdf
 from sqlalchemy import insert, select, text, update
 
 from pvd_survey import db, stats, survey, territory
 from pvd_survey.config import load_settings
-from pvd_survey.models import SurveyRelease, SurveyResponse
+from pvd_survey.models import utcnow
+from pvd_survey.survey import release, totals
 from pvd_survey.survey_questions import (
-    COUNTED_QUESTIONS,
     DIPLOMA,
     EMPLOYER,
     EXPERIENCE,
     GENDER,
     NO_ANSWER,
     TRAINING_FIELD,
-    start_period,
+    Answers,
 )
 
 RUNS = 5
@@ -54,35 +54,36 @@ def _random_rows(count: int, rng: random.Random) -> list[dict]:
         department = rng.choice(departments) if rng.random() > 0.02 else None
         rows.append(
             {
-                # As a release writes them: random id and record key (the cell-key method's).
-                "id": secrets.token_hex(16),
-                "record_key": rng.randrange(256),
-                "source": "import",
                 "start_month": month,
-                "start_period": start_period(month),
                 "employer": rng.choice([*EMPLOYER.options, None]),
                 "gender": rng.choice([*GENDER.options, None]),
                 "experience": rng.choice([*EXPERIENCE.options, None]),
                 "diploma": rng.choice([*DIPLOMA.options, None]),
                 "training_field": "|".join(code for code in TRAINING_FIELD.options if code in chosen),
                 "department": department,
-                "region": territory.region_of_department(department) if department else None,
             }
         )
     return rows
 
 
-def _naive_figures(engine, filters: stats.Filters) -> dict:
-    """The approach the design avoids: every row into pandas, then group."""
-    frame = pd.read_sql_query(text("SELECT * FROM survey_response"), engine)
-    if filters.region:
-        frame = frame[frame["department"].isin(territory.departments_of_region(filters.region))]
-    result = {"respondents": len(frame)}
-    for question in ("start_period", "employer", "department", *(q.code for q in COUNTED_QUESTIONS[:-1])):
-        result[question] = frame[question].value_counts().to_dict()
-    exploded = frame["training_field"].str.split("|").explode()
-    result["training_field"] = exploded[exploded != ""].value_counts().to_dict()
-    return result
+def _record(row: dict, rng: random.Random) -> survey.CountedRecord:
+    answers = Answers(
+        row["start_month"],
+        row["employer"],
+        row["gender"],
+        row["experience"],
+        row["diploma"],
+        tuple(row["training_field"].split("|")) if row["training_field"] else (),
+        row["department"],
+    )
+    return survey.CountedRecord(answers, rng.randrange(256), False)
+
+
+def _open_every_row(factory, settings) -> int:
+    """The approach the design avoids: open every sealed row and count in Python."""
+    with db.read_only(factory) as session:
+        records = survey.counted_records(session, settings)
+    return sum(1 for record in records if record.answers.department in territory.departments_of_region("27"))
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -145,18 +146,16 @@ def survey_benchmark(
         drop()
 
 
-def _fill_survey(url: str, size: int, rng: random.Random, kind: str) -> float:
-    """Migrate the scratch database and load `size` responses with their counts; the seconds it took."""
+def _fill_survey(url: str, size: int, rng: random.Random, kind: str, settings) -> float:
+    """Migrate the scratch database and load `size` sealed responses with their totals; the seconds it took."""
     engine = db.make_engine(url)
-    db.migrate(engine)
+    db.migrate(engine, settings.secret_key)
     factory = db.make_session_factory(engine)
     started = time.perf_counter()
     for start in range(0, size, 50_000):
-        batch = _random_rows(min(50_000, size - start), rng)
+        records = [_record(row, rng) for row in _random_rows(min(50_000, size - start), rng)]
         with db.transaction(factory) as session:
-            session.execute(insert(SurveyResponse), batch)
-    with db.transaction(factory) as session:
-        survey.recount(session)
+            release.add_counted(session, settings, records)
     _after_bulk_load(engine, kind)
     engine.dispose()
     return round(time.perf_counter() - started, 1)
@@ -164,39 +163,46 @@ def _fill_survey(url: str, size: int, rng: random.Random, kind: str) -> float:
 
 def _survey_benchmark(size: int, url: str, kind: str) -> dict:
     rng = random.Random(size)
-    fill_seconds = _fill_survey(url, size, rng, kind)
+    settings = load_settings(
+        {
+            "PVD_DATABASE_URL": url,
+            "PVD_ARGON2_PROFILE": "fast-tests",
+            "PVD_SURVEY_RELEASE_MINUTES": "1",
+            **BENCH_KEY,
+        },
+        Path("/nonexistent"),
+    )
+    fill_seconds = _fill_survey(url, size, rng, kind, settings)
 
-    # Cold: a new engine (new connections, empty SQLite page cache) for each run. On PostgreSQL the
-    # new connections start with empty caches too, but the server's shared buffers stay warm.
+    # Cold: a new engine (new connections, empty SQLite page cache) and no totals opened in this process, for
+    # each run. On PostgreSQL the new connections start with empty caches too, but shared buffers stay warm.
     cold = []
     for _ in range(RUNS):
+        totals.forget_cache()
         cold_engine = db.make_engine(url)
         began = time.perf_counter()
         with db.read_only(db.make_session_factory(cold_engine)) as session:
-            stats.survey_stats(session, BENCH_FILTERS)
+            stats.survey_stats(session, BENCH_FILTERS, settings=settings)
         cold.append(time.perf_counter() - began)
         cold_engine.dispose()
     engine = db.make_engine(url)
     factory = db.make_session_factory(engine)
     warm = []
     with db.read_only(factory) as session:
-        stats.survey_stats(session, BENCH_FILTERS)
+        stats.survey_stats(session, BENCH_FILTERS, settings=settings)
         for _ in range(RUNS):
             began = time.perf_counter()
-            figures = stats.survey_stats(session, BENCH_FILTERS)
+            figures = stats.survey_stats(session, BENCH_FILTERS, settings=settings)
             warm.append(time.perf_counter() - began)
     unfiltered = []
     with db.read_only(factory) as session:
         for _ in range(RUNS):
             began = time.perf_counter()
-            stats.survey_stats(session, stats.Filters())
+            stats.survey_stats(session, stats.Filters(), settings=settings)
             unfiltered.append(time.perf_counter() - began)
     peak_after_figures = _peak_rss_mb()
 
     # Submissions through the service layer, each in its own transaction, as the survey page does.
-    settings = load_settings(
-        {"PVD_DATABASE_URL": url, "PVD_ARGON2_PROFILE": "fast-tests", **BENCH_KEY}, Path("/nonexistent")
-    )
     tokens = []
     with db.transaction(factory) as session:
         for number in range(SUBMISSIONS):
@@ -213,27 +219,29 @@ def _survey_benchmark(size: int, url: str, kind: str) -> dict:
         }
         for row in _random_rows(len(tokens), rng)
     ]
-    # Every submission goes to the release pool; each k-th one completes a group and releases it
-    # (k answers applied to the counts, in shuffled order) in its own transaction: both are timed.
+    # Every submission goes to the release pool in its own transaction, as the survey page does; after
+    # each k-th, the scheduled release of the k waiting answers runs in its own transaction: both are timed.
     latencies = []
     releases = []
-    for token, form in zip(tokens, forms, strict=True):
+    moment = utcnow()
+    for number, (token, form) in enumerate(zip(tokens, forms, strict=True), start=1):
         began = time.perf_counter()
         with db.transaction(factory) as session:
             survey.submit(session, token, form, settings)
         latencies.append(time.perf_counter() - began)
-        with db.read_only(factory) as session:  # (outside the timed part)
-            released = session.get(SurveyRelease, 1).groups
-        if len(releases) < released:
-            releases.append(latencies[-1])
+        if number % settings.disclosure_k == 0:
+            moment += timedelta(minutes=1)  # the next moment of a one-minute schedule
+            began = time.perf_counter()
+            with db.transaction(factory) as session:
+                applied = survey.release_due(session, settings, now=moment).applied
+            releases.append(time.perf_counter() - began)
+            assert applied == settings.disclosure_k, applied
     latencies.sort()
     releases.sort()
 
-    naive = []
-    for _ in range(RUNS):
-        began = time.perf_counter()
-        _naive_figures(engine, BENCH_FILTERS)
-        naive.append(time.perf_counter() - began)
+    began = time.perf_counter()
+    _open_every_row(factory, settings)
+    naive = [time.perf_counter() - began]
     engine.dispose()
     return {
         "benchmark": "survey",
@@ -245,14 +253,14 @@ def _survey_benchmark(size: int, url: str, kind: str) -> dict:
         "figures_cold_ms_median": _median_ms(cold),
         "figures_warm_ms_median": _median_ms(warm),
         "figures_unfiltered_warm_ms_median": _median_ms(unfiltered),
-        "naive_pandas_ms_median": _median_ms(naive),
-        "speedup_vs_naive_warm": round(statistics.median(naive) / statistics.median(warm), 1),
+        "open_every_row_ms": _median_ms(naive),
+        "speedup_vs_opening_rows_warm": round(statistics.median(naive) / statistics.median(warm), 1),
         **_latency_figures("submission", latencies),
         "submissions": len(latencies),
-        **_latency_figures("releasing_submission", releases),
+        **_latency_figures("release_of_k", releases),
         "releases": len(releases),
         "peak_rss_mb_after_figures": peak_after_figures,
-        "peak_rss_mb_with_naive": _peak_rss_mb(),
+        "peak_rss_mb_after_opening_rows": _peak_rss_mb(),
     }
 
 
@@ -269,7 +277,8 @@ def report_benchmark(
 
     url, drop = _scratch_database(kind, f"report-{size}", workdir, postgres_admin_url)
     try:
-        fill_seconds = _fill_survey(url, size, random.Random(size), kind)
+        settings = load_settings({"PVD_DATABASE_URL": url, **BENCH_KEY}, Path("/nonexistent"))
+        fill_seconds = _fill_survey(url, size, random.Random(size), kind, settings)
         engine = db.make_engine(url)
         factory = db.make_session_factory(engine)
         result: dict = {"benchmark": "report", "database": kind, "responses": size, "fill_seconds": fill_seconds}
@@ -282,7 +291,7 @@ def report_benchmark(
                     marks.append(time.perf_counter())
 
                 with db.read_only(factory) as session:
-                    pdf = report.build_report(session, request, progress=mark)
+                    pdf = report.build_report(session, request, progress=mark, settings=settings)
                 marks.append(time.perf_counter())
                 durations.append(marks[-1] - marks[0])
                 steps = {f"step_{n}_ms": round((b - a) * 1000) for n, (a, b) in enumerate(itertools.pairwise(marks))}

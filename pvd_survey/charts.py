@@ -121,40 +121,46 @@ def chart_png(chart: alt.TopLevelMixin) -> bytes:
     return vl_convert.vegalite_to_png(spec, scale=2)
 
 
+FUNNEL_COLUMNS = ("Invitations", "Réponses publiées")
+
+
+def funnel_frame(rows) -> pd.DataFrame:
+    """Invitations and published answers by region (stats.invitation_funnel), hidden counts as None."""
+    return pd.DataFrame(
+        {
+            "Région": [row.label for row in rows],
+            "Invitations": [row.invited for row in rows],
+            "Réponses publiées": [row.answered for row in rows],
+        }
+    )
+
+
 def funnel_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Invited, opened, submitted by region, as grouped bars (hidden counts left out)."""
-    long = frame.melt(
-        id_vars=["Région"], value_vars=["Invités", "Ouverts", "Répondus"], var_name="Étape", value_name="Nombre"
-    ).dropna()
+    """Invitations and published answers by region, as grouped bars (hidden counts left out)."""
+    steps = list(FUNNEL_COLUMNS)
+    long = frame.melt(id_vars=["Région"], value_vars=steps, var_name="Étape", value_name="Nombre").dropna()
     pairs = [
         (
             row["Région"],
-            ", ".join(
-                f"{step.lower()} {HIDDEN_TEXT if pd.isna(row[step]) else _number(row[step])}"
-                for step in ("Invités", "Ouverts", "Répondus")
-            ),
+            ", ".join(f"{step.lower()} {HIDDEN_TEXT if pd.isna(row[step]) else _number(row[step])}" for step in steps),
         )
         for _, row in frame.iterrows()
     ]
     description = (
-        "Barres groupées « Invitations par région » : invitations envoyées, ouvertes et répondues, par région. "
-        f"{_items(pairs)}."
+        "Barres groupées « Invitations et réponses par région » : invitations actives, et réponses publiées "
+        f"reçues par lien, par région. {_items(pairs)}."
     )
     chart = (
         alt.Chart(long)
         .mark_bar()
         .encode(
             y=alt.Y("Région:N", title=None, sort=list(frame["Région"])),
-            x=alt.X("Nombre:Q", title="Invitations"),
-            yOffset=alt.YOffset("Étape:N", sort=["Invités", "Ouverts", "Répondus"]),
-            color=alt.Color(
-                "Étape:N",
-                sort=["Invités", "Ouverts", "Répondus"],
-                scale=alt.Scale(range=["#CACAFB", "#6A6AF4", STATE_BLUE]),
-            ),
+            x=alt.X("Nombre:Q", title="Personnes"),
+            yOffset=alt.YOffset("Étape:N", sort=steps),
+            color=alt.Color("Étape:N", sort=steps, scale=alt.Scale(range=["#CACAFB", STATE_BLUE])),
             tooltip=["Région", "Étape", "Nombre"],
         )
-        .properties(title="Invitations par région", width="container")
+        .properties(title="Invitations et réponses par région", width="container")
     )
     return accessible(chart, description)
 

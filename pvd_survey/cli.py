@@ -36,7 +36,10 @@ class _FrenchParser(argparse.ArgumentParser):
 def _factory(settings: Settings) -> sessionmaker[Session]:
     engine = db.engine_for(settings)
     db.migrate(engine, settings.secret_key)
-    return db.make_session_factory(engine)
+    factory = db.make_session_factory(engine)
+    with db.read_only(factory) as session:
+        survey.check_key(session, settings)  # a lost server key stops every command, in French
+    return factory
 
 
 def _read_password(args: argparse.Namespace) -> str | None:
@@ -143,7 +146,7 @@ def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     with db.transaction(_factory(settings)) as session:
         count = survey.import_responses(session, answers, settings)
-        waiting = survey.release_state(session, settings.disclosure_k).waiting
+        waiting = survey.release_state(session, settings).waiting
     print(f"{count} réponse(s) importée(s).")
     if waiting:
         print(
@@ -156,7 +159,7 @@ def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export_survey(args: argparse.Namespace, settings: Settings) -> int:
     """Write every response in the import format (raw anonymous answers)."""
     with db.read_only(_factory(settings)) as session:
-        text = survey.export_responses_csv(session)
+        text = survey.export_responses_csv(session, settings)
     if args.file == "-":
         sys.stdout.write(text)
     else:
@@ -169,7 +172,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     """Print the dashboard's figures for the given filters."""
     filters = stats.make_filters(args.region, args.department, args.employer, args.start_period)
     with db.read_only(_factory(settings)) as session:
-        figures = stats.survey_stats(session, filters, k=settings.disclosure_k)
+        figures = stats.survey_stats(session, filters, k=settings.disclosure_k, settings=settings)
     if args.format == "json":
         print(json.dumps(figures.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -183,7 +186,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
     request = report.ReportRequest(region=args.region, month=args.month)
     with db.read_only(_factory(settings)) as session:
-        pdf = report.build_report(session, request, k=settings.disclosure_k)
+        pdf = report.build_report(session, request, k=settings.disclosure_k, settings=settings)
     # Written whole or not at all: a half-written report must never be mistaken for one.
     target = Path(args.out)
     partial = target.with_name(f".{target.name}.partiel")

@@ -60,6 +60,8 @@ class Settings:
     mail_thread: bool
     disclosure_k: int = 5
     dashboard_refresh_seconds: int = 10
+    # Waiting survey answers reach the figures only at multiples of this many minutes (see survey/release.py).
+    survey_release_minutes: int = 30
     meeting_reminder_days: int = 2
     # The server key of the survey's keyed hashes and sealed drafts: kept in configuration, never in
     # the database, so that a copy of the database alone cannot tie answers to an invitation.
@@ -203,6 +205,7 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         dashboard_refresh_seconds=_int(
             get("PVD_DASHBOARD_REFRESH_SECONDS"), "PVD_DASHBOARD_REFRESH_SECONDS", 10, problems, 2
         ),
+        survey_release_minutes=_int(get("PVD_SURVEY_RELEASE_MINUTES"), "PVD_SURVEY_RELEASE_MINUTES", 30, problems, 1),
         secret_key=secret_key,
         outbox_retention_days=_int(get("PVD_OUTBOX_RETENTION_DAYS"), "PVD_OUTBOX_RETENTION_DAYS", 30, problems, 1),
         session_idle_minutes=_int(get("PVD_SESSION_IDLE_MINUTES"), "PVD_SESSION_IDLE_MINUTES", 120, problems, 1),

@@ -73,6 +73,14 @@ MESSAGES: dict[str, str] = {
         "Vos réponses enregistrées ne peuvent pas être lues : la clé du serveur (PVD_SECRET_KEY) a changé. "
         "Prévenez la direction du programme."
     ),
+    "survey_key_lost": (
+        "La clé du serveur (PVD_SECRET_KEY) n'est pas celle qui a scellé les réponses du questionnaire : "
+        "l'application ne peut ni lire les chiffres ni retrouver les réponses par les liens. Remettez la clé "
+        "d'origine (la même sur chaque serveur), puis redémarrez."
+    ),
+    "reminder_in_past": "La date de relance doit être dans le futur.",
+    "reminder_exists": "Une relance est déjà prévue le {when}.",
+    "unknown_reminder": "Relance introuvable ou déjà faite.",
     "unknown_invitation": "Invitation introuvable.",
     "invitation_revoked": "Cette invitation est désactivée : réactivez-la d'abord.",
     "invitation_not_revoked": "Cette invitation est déjà active.",

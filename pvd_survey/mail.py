@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from sqlalchemy import and_, func, null, or_, select, update
+from sqlalchemy import and_, delete, func, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from pvd_survey import db
@@ -141,9 +141,19 @@ def _entry(m: OutboxMessage) -> OutboxEntry:
     )
 
 
+# Messages nobody lists nor keeps once sent: the survey's reminders, which go only to people who have not
+# answered, so that listing them (or keeping their rows) would tell who has.
+UNLISTED_KINDS = ("survey_reminder",)
+
+
 def list_messages(session: Session, statuses: list[str] | None = None, limit: int = 500) -> list[OutboxEntry]:
-    """Newest messages first, optionally only some statuses."""
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    """Newest messages first, optionally only some statuses (never the unlisted kinds)."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.kind.not_in(UNLISTED_KINDS))
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
     if statuses:
         query = query.where(OutboxMessage.status.in_(statuses))
     return [_entry(m) for m in session.scalars(query)]
@@ -151,7 +161,13 @@ def list_messages(session: Session, statuses: list[str] | None = None, limit: in
 
 def count_by_status(session: Session) -> dict[str, int]:
     """Number of messages per status (every status present, zero included)."""
-    counts = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    counts = dict(
+        session.execute(
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.kind.not_in(UNLISTED_KINDS))
+            .group_by(OutboxMessage.status)
+        ).all()
+    )
     return {status: counts.get(status, 0) for status in STATUS_LABELS}
 
 
@@ -265,6 +281,12 @@ def _finish(factory: sessionmaker[Session], message_id: int, token: str, **value
         )
 
 
+def _forget(factory: sessionmaker[Session], message_id: int, token: str) -> None:
+    """Delete a sent message of an unlisted kind: no row is left to say it was sent, or to whom."""
+    with factory.begin() as session:
+        session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token))
+
+
 def deliver_due(
     factory: sessionmaker[Session], smtp: SmtpSettings, now: datetime | None = None, limit: int = 100
 ) -> DeliveryReport:
@@ -310,6 +332,10 @@ def deliver_due(
                     report.retry_later.append(message_id)
                 if not _is_permanent(error):
                     break  # the server is unreachable or refusing: leave the rest for the next pass
+                continue
+            if message.kind in UNLISTED_KINDS:
+                _forget(factory, message_id, token)
+                report.sent.append(message_id)
                 continue
             _finish(
                 factory,

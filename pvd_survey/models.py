@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -25,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -207,37 +207,34 @@ class AppSetting(Base):
 
 
 class SurveyResponse(Base):
-    """One chef de projet's counted answers (NULL: no answer), on the answers' side of the survey.
+    """One chef de projet's counted answers, sealed, on the answers' side of the survey.
 
-    Nothing here leads to an invitation or an e-mail: the id is random, there is no time, and a row is
-    only written when a group of at least k answers is released, in shuffled order (see survey.py).
+    Nothing here leads to an invitation or an e-mail, and nothing is readable without the server key:
+    the id is random, there is no time, the answers (with the record key of the cell-key method and
+    whether they came through a link) are sealed at a fixed size, and a row is only written when a
+    group of at least k answers is released, in shuffled order (see survey/release.py).
     `respondent_ref` is a keyed hash that only the person's link (with the server key) can compute.
     """
 
     __tablename__ = "survey_response"
     __table_args__ = (
-        CheckConstraint(_in("source", ("invitation", "import")), name="source"),
-        CheckConstraint("record_key >= 0 AND record_key < 256", name="record_key"),
+        # Imported answers have no reference: a partial index, so that the planner never takes the
+        # million NULLs of an import for matches of one reference.
+        Index(
+            "uq_survey_response_respondent_ref",
+            "respondent_ref",
+            unique=True,
+            sqlite_where=text("respondent_ref IS NOT NULL"),
+            postgresql_where=text("respondent_ref IS NOT NULL"),
+        ),
         # SQLite stores the rows in the order of this random key, not in the order they were written.
         {"sqlite_with_rowid": False},
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    source: Mapped[str] = mapped_column(String(20))
     # None for imported answers (they have no link).
-    respondent_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
-    start_month: Mapped[str | None] = mapped_column(String(7))
-    start_period: Mapped[str | None] = mapped_column(String(7))
-    employer: Mapped[str | None] = mapped_column(String(20))
-    gender: Mapped[str | None] = mapped_column(String(20))
-    experience: Mapped[str | None] = mapped_column(String(20))
-    diploma: Mapped[str | None] = mapped_column(String(20))
-    # Codes joined with "|", in the options' order (the CSV format); empty string: no answer.
-    training_field: Mapped[str] = mapped_column(String(400), default="")
-    department: Mapped[str | None] = mapped_column(String(3))
-    region: Mapped[str | None] = mapped_column(String(2))  # derived from the department
-    # The cell-key method's random record key (disclosure.py), drawn when the row is written.
-    record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)
+    respondent_ref: Mapped[str | None] = mapped_column(String(64))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SurveyDraft(Base):
@@ -262,15 +259,42 @@ class SurveyPool(Base):
 
 
 class SurveyRelease(Base):
-    """The one row that serialises releases (locked by each submission) and says when figures last moved."""
+    """The one row that serialises releases and holds the sealed totals of the counted answers."""
 
     __tablename__ = "survey_release"
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The moment of the schedule at which the figures last moved (never the moment of a submission).
     released_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_group_size: Mapped[int] = mapped_column(Integer, default=0)
     groups: Mapped[int] = mapped_column(Integer, default=0)
+    # survey/totals.py: every count the figures need, sealed; a new random version at each release.
+    totals: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totals_version: Mapped[str | None] = mapped_column(String(16))
+
+
+class SurveyReleaseLog(Base):
+    """One line per release: when (the schedule's moment) and how many new respondents it brought (activity)."""
+
+    __tablename__ = "survey_release_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    released_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    changes: Mapped[int] = mapped_column(Integer)
+    new_respondents: Mapped[int] = mapped_column(Integer)
+    # Sum of the new respondents' record keys modulo 256: the weekly activity is perturbed like every count.
+    new_key_sum: Mapped[int] = mapped_column(Integer)
+
+
+class SurveyReminder(Base):
+    """A reminder round chosen by the direction: at `due_at` the system reminds whoever has not answered."""
+
+    __tablename__ = "survey_reminder"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(DateTime, unique=True)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class SurveyInvitation(Base):
@@ -292,41 +316,7 @@ class SurveyInvitation(Base):
     sent_count: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_sent_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    opened_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # First submission (the funnel and the weekly activity read it); later changes leave no trace here.
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
     record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)
-
-
-class SurveyCount(Base):
-    """Pre-aggregated counts with their roll-ups, kept in step with survey_response in the same transaction.
-
-    Each response adds one to the cells of its (region, department, employer, start period) key and
-    of every roll-up of it, where "*" stands for "all" (department "*" within its region, region and
-    department "*" for the whole country, employer "*", period "*"): any dashboard filter then reads a
-    handful of rows by primary key instead of scanning responses. The pseudo-question '_respondents'
-    counts respondents, '_answered:<question>' those who answered a multi-choice question; an empty
-    string stands for "no answer" (primary keys cannot hold NULL).
-    """
-
-    __tablename__ = "survey_count"
-    # The primary key starts with the filter dimensions (one key = one prefix); the index serves the
-    # figures that leave one dimension free (respondents by department, by region...).
-    __table_args__ = (
-        Index("ix_survey_count_dimensions", "question", "employer", "start_period", "region", "department"),
-        # SQLite keeps the rows in the primary key's B-tree itself: one tree to update per upsert, not two.
-        {"sqlite_with_rowid": False},
-    )
-
-    region: Mapped[str] = mapped_column(String(2), primary_key=True)
-    department: Mapped[str] = mapped_column(String(3), primary_key=True)
-    employer: Mapped[str] = mapped_column(String(20), primary_key=True)
-    start_period: Mapped[str] = mapped_column(String(7), primary_key=True)
-    question: Mapped[str] = mapped_column(String(40), primary_key=True)
-    option: Mapped[str] = mapped_column(String(40), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)
-    # Sum of the record keys of the responses counted here: the cell key of disclosure.py.
-    key_sum: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 MEETING_KINDS = ("rencontre_regionale", "atelier", "webinaire", "autre")

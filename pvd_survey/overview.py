@@ -2,7 +2,7 @@
 (key figures with their change over a month, beside the programme's published reference figures).
 
 Every count that describes people is protected like the survey's figures (see disclosure.py): survey
-respondents come from the protected survey figures (`survey_count`, never rows), meeting participants
+respondents come from the protected survey figures (the sealed totals, never rows), meeting participants
 are hidden below k with secondary suppression and perturbed with their record keys. Postings are not
 people and are shown as they are, as elsewhere on the dashboard.
 """
@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import disclosure, stats, territory
+from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K, ZERO, Tally
 from pvd_survey.errors import DomainError
-from pvd_survey.models import JobPosting, Meeting, Registration, SurveyInvitation, utcnow
+from pvd_survey.models import JobPosting, Meeting, Registration, SurveyReleaseLog, utcnow
 
 MEASURES: dict[str, str] = {
     "postings_open": "Offres ouvertes",
@@ -139,6 +140,8 @@ def map_data(
     level: str = "department",
     k: int = DEFAULT_K,
     survey_filters: stats.Filters | None = None,
+    *,
+    settings: Settings,
 ) -> MapData:
     """One measure for every department (or region); counts of people protected, hidden ones None."""
     if measure not in MEASURES:
@@ -152,7 +155,10 @@ def map_data(
             # only the filters that are not places apply, so the map always covers the whole country.
             wanted = survey_filters or stats.Filters()
             figures = stats.survey_stats(
-                session, stats.Filters(employer=wanted.employer, start_period=wanted.start_period), k=k
+                session,
+                stats.Filters(employer=wanted.employer, start_period=wanted.start_period),
+                k=k,
+                settings=settings,
             )
             published = {code: cell.count for code, cell in figures.figures[level].cells.items()}
         else:
@@ -312,6 +318,8 @@ def overview(
     filters: stats.Filters | None = None,
     month: date | None = None,
     now: datetime | None = None,
+    *,
+    settings: Settings,
 ) -> tuple[Period, list[KeyFigure]]:
     """The key figures of the programme for a month (or the last 30 days) with their change, protected."""
     filters = filters or stats.Filters()
@@ -350,7 +358,9 @@ def overview(
 
     # Survey: the published respondents (protected), and the answers received through links in each month
     # (read on the invitation side, which carries no answer; protected like the weekly activity).
-    survey_figures = stats.survey_stats(session, stats.Filters(region=filters.region, department=department), k=k)
+    survey_figures = stats.survey_stats(
+        session, stats.Filters(region=filters.region, department=department), k=k, settings=settings
+    )
     figures.append(
         KeyFigure(
             "Réponses au questionnaire publiées",
@@ -361,20 +371,24 @@ def overview(
     )
 
     def answers(start: datetime, end: datetime) -> int | None:
-        query = select(func.count(), func.sum(SurveyInvitation.record_key)).where(
-            _between(SurveyInvitation.submitted_at, start, end)
-        )
-        if department:
-            query = query.where(SurveyInvitation.department == department)
-        elif region:
-            query = query.where(SurveyInvitation.department.in_(territory.departments_of_region(region)))
-        count, key_sum = session.execute(query).one()
+        # New respondents by the moment their group was released (nothing records when anyone answered),
+        # nationally: a release's place in the country is not kept. Protected like the weekly activity.
+        count, key_sum = session.execute(
+            select(func.sum(SurveyReleaseLog.new_respondents), func.sum(SurveyReleaseLog.new_key_sum)).where(
+                _between(SurveyReleaseLog.released_at, start, end)
+            )
+        ).one()
         return disclosure.perturb(Tally(int(count or 0), int(key_sum or 0)), k)
 
     received = answers(span.start, span.end)
+    national = "" if not (region or department) else " (France entière)"
     figures.append(
         KeyFigure(
-            "Réponses reçues", received, answers(span.previous, span.start), hidden=received is None, note=span.label
+            "Nouvelles réponses publiées" + national,
+            received,
+            answers(span.previous, span.start),
+            hidden=received is None,
+            note=span.label,
         )
     )
 

@@ -257,15 +257,15 @@ def _erase_recruiter_requests(session: Session, email: str, settings: Settings) 
 
 
 def _export_survey_invitation(session: Session, email: str) -> list[dict]:
-    # Only the invitation is stored against the e-mail; the answers are not (erasing withdraws them, see survey).
+    # Only the invitation is stored against the e-mail, never whether or what the person answered (the answers
+    # are found through the personal link only; erasing withdraws them, see survey).
     rows = session.scalars(select(SurveyInvitation).where(SurveyInvitation.email == email))
     return [
         {
             "email": i.email,
             "departement": i.department,
             "invite_le": _iso(i.created_at),
-            "ouvert_le": _iso(i.opened_at),
-            "repondu_le": _iso(i.submitted_at),
+            "dernier_envoi_le": _iso(i.last_sent_at),
         }
         for i in rows
     ]

@@ -21,6 +21,7 @@ from fpdf import FPDF
 from sqlalchemy.orm import Session
 
 from pvd_survey import charts, disclosure, overview, stats, territory
+from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K
 from pvd_survey.models import paris_time, utcnow
 from pvd_survey.survey_questions import BASELINE_SOURCE
@@ -124,10 +125,12 @@ def _overview_frame(figures: list[overview.KeyFigure]) -> pd.DataFrame:
     )
 
 
-def territory_table(session: Session, request: ReportRequest, k: int = DEFAULT_K) -> pd.DataFrame:
+def territory_table(
+    session: Session, request: ReportRequest, k: int = DEFAULT_K, *, settings: Settings
+) -> pd.DataFrame:
     """Every map measure side by side: by region, or by department within the requested region."""
     level = "department" if request.region else "region"
-    maps = {measure: overview.map_data(session, measure, level, k) for measure in overview.MEASURES}
+    maps = {measure: overview.map_data(session, measure, level, k, settings=settings) for measure in overview.MEASURES}
     codes = territory.departments_of_region(request.region) if request.region else list(territory.REGIONS)
     title = "Département" if request.region else "Région"
     rows = []
@@ -148,13 +151,15 @@ def build_report(
     k: int = DEFAULT_K,
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    settings: Settings,
 ) -> bytes:
     """The report as PDF bytes; `progress` is told each step (the dashboard shows them while it builds)."""
     now = now or utcnow()
     step = progress or (lambda _message: None)
     filters = request.filters
     place = territory.REGIONS[request.region] if request.region else "France entière"
-    span, figures = overview.overview(session, k, filters, request.month, now)
+    span, figures = overview.overview(session, k, filters, request.month, now, settings=settings)
     title = "Petites villes de demain — rapport au comité de pilotage"
     pdf = _Report(title)
 
@@ -196,14 +201,14 @@ def build_report(
         f"(moins de {k} personnes) ou sans donnée." + (f" Région du rapport : {place}." if request.region else "")
     )
     for measure in overview.MEASURES:
-        data = overview.map_data(session, measure, "department", k, filters)
+        data = overview.map_data(session, measure, "department", k, filters, settings=settings)
         chart = charts.tile_map_chart(data, selectable=False, tile=26, k=k)
         pdf.image_png(_png(chart, width=None), width=_PAGE_WIDTH * 0.78)
     pdf.heading("Chiffres par " + ("département" if request.region else "région"), 11)
-    pdf.frame_table(territory_table(session, request, k))
+    pdf.frame_table(territory_table(session, request, k, settings=settings))
 
     step("Questionnaire")
-    survey = stats.survey_stats(session, filters, k=k)
+    survey = stats.survey_stats(session, filters, k=k, settings=settings)
     pdf.add_page()
     pdf.heading("Questionnaire de profil des chefs de projet")
     pdf.paragraph(
@@ -226,20 +231,12 @@ def build_report(
             pdf.frame_table(frame)
 
     step("Invitations et activité")
-    funnel = stats.invitation_funnel(session, k=k)
+    funnel = stats.invitation_funnel(session, settings, k=k)
     pdf.add_page()
     pdf.heading("Invitations et activité (toutes régions)")
     if funnel:
-        funnel_frame = pd.DataFrame(
-            {
-                "Région": [row.label for row in funnel],
-                "Invités": [row.invited for row in funnel],
-                "Ouverts": [row.opened for row in funnel],
-                "Répondus": [row.submitted for row in funnel],
-            }
-        )
-        if funnel_frame.drop(columns="Région").notna().to_numpy().any():  # else every count is hidden
-            pdf.image_png(_png(charts.funnel_chart(funnel_frame)))
+        funnel_frame = charts.funnel_frame(funnel)
+        pdf.image_png(_png(charts.funnel_chart(funnel_frame)))
         pdf.frame_table(funnel_frame.astype(object).where(funnel_frame.notna(), charts.HIDDEN_TEXT))
     activity = charts.activity_frame(stats.activity_by_week(session, k=k, today=now.date()))
     if (activity.drop(columns="Semaine du") != charts.HIDDEN_TEXT).to_numpy().any():  # else nothing to draw

@@ -1,4 +1,5 @@
-"""Work due at a moment rather than on a click: postings past their deadline, meeting reminders.
+"""Work due at a moment rather than on a click: postings past their deadline, meeting reminders, the
+survey's scheduled releases and reminder rounds.
 
 The mail sender runs it before each delivery pass (`send-mail`, `send-mail --loop` and the app's
 thread), each step in its own transaction; every step is idempotent and safe on several servers.
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import db, meetings, recruitment
+from pvd_survey import db, meetings, recruitment, survey
 from pvd_survey.config import Settings
 
 
@@ -20,6 +21,8 @@ class DueWork:
 
     closed_postings: int
     reminders: int
+    survey_released: int = 0
+    survey_reminders: int = 0
 
     def summary(self) -> str:
         """One French line for the command line ('' when nothing was due)."""
@@ -28,13 +31,21 @@ class DueWork:
             parts.append(f"{self.closed_postings} offre(s) close(s) après leur date limite, candidats prévenus")
         if self.reminders:
             parts.append(f"{self.reminders} rappel(s) de rencontre")
+        if self.survey_released:
+            parts.append(f"questionnaire : {self.survey_released} changement(s) publié(s) dans les chiffres")
+        if self.survey_reminders:
+            parts.append(f"questionnaire : {self.survey_reminders} relance(s)")
         return " ; ".join(parts)
 
 
 def run_due_work(factory: sessionmaker[Session], settings: Settings) -> DueWork:
-    """Close postings past their deadline and write due meeting reminders to the outbox."""
+    """Close postings past their deadline, write due reminders to the outbox, release the survey's waiting group."""
     with db.transaction(factory) as session:
         closed = recruitment.close_expired_postings(session, settings)
     with db.transaction(factory) as session:
         reminders = meetings.send_due_reminders(session, settings)
-    return DueWork(len(closed), reminders)
+    with db.transaction(factory) as session:
+        released = survey.release_due(session, settings).applied
+    with db.transaction(factory) as session:
+        survey_reminders = survey.send_due_reminders(session, settings)
+    return DueWork(len(closed), reminders, released, survey_reminders)

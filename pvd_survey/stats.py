@@ -1,5 +1,5 @@
 """Survey figures for the dashboard, downloads and `python -m pvd_survey stats`: one computation,
-read from the pre-aggregated counts, with disclosure control applied before anything leaves.
+read from the released totals (survey/totals.py), with disclosure control applied before anything leaves.
 """
 
 from __future__ import annotations
@@ -10,14 +10,27 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import case, func, select
+import numpy as np
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import territory
-from pvd_survey.disclosure import DEFAULT_K, ZERO, Cell, Tally, perturb, protect_table, publish_table
+from pvd_survey import survey, territory
+from pvd_survey.config import Settings
+from pvd_survey.disclosure import DEFAULT_K, KEY_SPACE, ZERO, Cell, Tally, perturb, protect_table, publish_table
 from pvd_survey.errors import DomainError
-from pvd_survey.models import JobApplication, Registration, SurveyCount, SurveyInvitation
-from pvd_survey.survey import ALL, ANSWERED_PREFIX, RESPONDENTS
+from pvd_survey.models import JobApplication, Registration, SurveyInvitation, SurveyReleaseLog
+from pvd_survey.survey.totals import (
+    ANSWERED_PREFIX,
+    CELL_INDEX,
+    CELLS,
+    DEPARTMENT_AXIS,
+    DEPARTMENT_INDEX,
+    EMPLOYER_AXIS,
+    EMPLOYER_INDEX,
+    LINK_RESPONDENTS,
+    RESPONDENTS,
+    Totals,
+)
 from pvd_survey.survey_questions import (
     BASELINE_2022,
     DEPARTMENT,
@@ -143,12 +156,6 @@ class SurveyStats:
         return result
 
 
-def _key(filters: Filters) -> tuple[str, str, str, str]:
-    """The roll-up key that holds the figures of these filters ('*' = all)."""
-    region = filters.region or (territory.region_of_department(filters.department) if filters.department else ALL)
-    return region, filters.department or ALL, filters.employer or ALL, filters.start_period or ALL
-
-
 def _figure_options(code: str, today: date) -> list[str]:
     if code == "start_period":
         return list(period_options(today))
@@ -167,69 +174,50 @@ def _figure_options(code: str, today: date) -> list[str]:
     )
 
 
-def survey_stats(session: Session, filters: Filters, k: int = DEFAULT_K, today: date | None = None) -> SurveyStats:
+def survey_stats(
+    session: Session, filters: Filters, k: int = DEFAULT_K, today: date | None = None, *, settings: Settings
+) -> SurveyStats:
     """Every dashboard figure for one filter combination, small cells hidden and the others perturbed."""
+    return stats_of_totals(survey.current_totals(session, settings), filters, k, today)
+
+
+_ALL_CELLS = np.arange(len(CELLS))
+_REGION_OF_DEPARTMENT = np.array(
+    [territory.region_of_department(code) if code else "" for code in DEPARTMENT_AXIS], dtype=object
+)
+
+
+def _positions(totals: Totals, filters: Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Department, employer and period positions selected by the filters."""
+    if filters.department:
+        places = np.array([DEPARTMENT_INDEX[filters.department]])
+    elif filters.region:
+        places = np.array([DEPARTMENT_INDEX[code] for code in territory.departments_of_region(filters.region)])
+    else:
+        places = np.arange(len(DEPARTMENT_AXIS))
+    employers = np.array([EMPLOYER_INDEX[filters.employer]]) if filters.employer else np.arange(len(EMPLOYER_AXIS))
+    if filters.start_period:
+        period = totals.period_index(filters.start_period)
+        periods = np.array([], dtype=int) if period is None else np.array([period])
+    else:
+        periods = np.arange(len(totals.periods))
+    return places, employers, periods
+
+
+def stats_of_totals(totals: Totals, filters: Filters, k: int = DEFAULT_K, today: date | None = None) -> SurveyStats:
+    """The protected figures of one filter combination, from the released totals (pure)."""
     today = today or date.today()
-    region, department, employer, period = _key(filters)
-    c = SurveyCount
-    at_key = (c.region == region, c.department == department, c.employer == employer, c.start_period == period)
-    counts: dict[str, dict[str, Tally]] = defaultdict(dict)
-    answered_multiple: dict[str, Tally] = {}
-    respondents = ZERO
-    # Every counted question at this key: a primary-key range, a few dozen rows.
-    rows = session.execute(select(c.question, c.option, c.count, c.key_sum).where(*at_key))
-    for question, option, total, key_sum in rows:
-        if question == RESPONDENTS:
-            respondents = Tally(total, key_sum)
-        elif question.startswith(ANSWERED_PREFIX):
-            answered_multiple[question.removeprefix(ANSWERED_PREFIX)] = Tally(total, key_sum)
-        else:
-            counts[question][option] = Tally(total, key_sum)
+    places, employers, periods = _positions(totals, filters)
+    block = np.ix_(places, employers, periods, _ALL_CELLS)
+    counts, keys = totals.counts[block], totals.keys[block]
+    at_key = counts.sum(axis=(0, 1, 2))
+    key_at = keys.sum(axis=(0, 1, 2)) % KEY_SPACE
 
-    def free_or(column, value: str):
-        return column != ALL if value == ALL else column == value
+    def tally(cell: tuple[str, str]) -> Tally:
+        number = CELL_INDEX[cell]
+        return Tally(int(at_key[number]), int(key_at[number]))
 
-    # The dimension figures: respondents at this key with one dimension left free.
-    free_place = (
-        (c.region == region, c.department != ALL)
-        if department == ALL and region != ALL
-        else (c.region != ALL, c.department != ALL)
-        if department == ALL
-        else (c.region == region, c.department == department)
-    )
-    dimension_queries = {
-        # A dimension that is filtered shows only the filtered value.
-        "employer": (
-            c.region == region,
-            c.department == department,
-            free_or(c.employer, employer),
-            c.start_period == period,
-        ),
-        "start_period": (
-            c.region == region,
-            c.department == department,
-            c.employer == employer,
-            free_or(c.start_period, period),
-        ),
-        "department": (*free_place, c.employer == employer, c.start_period == period),
-        "region": (
-            (c.region != ALL, c.department == ALL)
-            if region == ALL
-            else (c.region == region, c.department == department)
-        )
-        + (c.employer == employer, c.start_period == period),
-    }
-    for code, conditions in dimension_queries.items():
-        column = {
-            "employer": c.employer,
-            "start_period": c.start_period,
-            "department": c.department,
-            "region": c.region,
-        }[code]
-        query = select(column, c.count, c.key_sum).where(c.question == RESPONDENTS, *conditions)
-        for value, total, key_sum in session.execute(query):
-            counts[code][value] = counts[code].get(value, ZERO) + Tally(total, key_sum)
-
+    respondents = tally((RESPONDENTS, ""))
     if respondents.count < k:  # zero included: "nobody" must look like "too few"
         hidden = {
             code: FigureStats(code, label, multiple, None, {o: Cell(None, None) for o in _figure_options(code, today)})
@@ -237,13 +225,43 @@ def survey_stats(session: Session, filters: Filters, k: int = DEFAULT_K, today: 
         }
         return SurveyStats(filters, k, None, hidden)
 
+    raw: dict[str, dict[str, Tally]] = defaultdict(dict)
+    answered_multiple: dict[str, Tally] = {}
+    for question, option in CELLS:
+        if question in (RESPONDENTS, LINK_RESPONDENTS):
+            continue
+        if question.startswith(ANSWERED_PREFIX):
+            answered_multiple[question.removeprefix(ANSWERED_PREFIX)] = tally((question, option))
+        else:
+            raw[question][option] = tally((question, option))
+
+    # The dimension figures: respondents with one dimension left free (a filtered one shows its value only).
+    respondent = CELL_INDEX[(RESPONDENTS, "")]
+    people, people_keys = counts[..., respondent], keys[..., respondent]
+
+    def along(axis: int, labels) -> dict[str, Tally]:
+        others = tuple(a for a in range(3) if a != axis)
+        sums, key_sums = people.sum(axis=others), people_keys.sum(axis=others) % KEY_SPACE
+        return {
+            labels[i]: Tally(int(sums[n]), int(key_sums[n])) for n, i in enumerate((places, employers, periods)[axis])
+        }
+
+    raw["employer"] = along(1, EMPLOYER_AXIS)
+    raw["start_period"] = along(2, totals.periods)
+    by_department = along(0, DEPARTMENT_AXIS)
+    raw["department"] = by_department
+    regions: dict[str, Tally] = defaultdict(lambda: ZERO)
+    for code, value in by_department.items():
+        regions[territory.region_of_department(code) if code else ""] += value
+    raw["region"] = {region: Tally(value.count, value.key_sum % KEY_SPACE) for region, value in regions.items()}
+
     figures = {}
     for code, label, multiple in FIGURES:
-        raw = counts.get(code, {})
-        options = {option: raw.get(option, ZERO) for option in _figure_options(code, today)}
-        for extra in raw:  # answers outside today's known options (e.g. a future period imported)
-            if extra and extra not in options:
-                options[extra] = raw[extra]
+        by_option = raw.get(code, {})
+        options = {option: by_option.get(option, ZERO) for option in _figure_options(code, today)}
+        for extra in by_option:  # answers outside today's known options (e.g. a future period imported)
+            if extra and extra not in options and by_option[extra].count:
+                options[extra] = by_option[extra]
         answered = answered_multiple.get(code, ZERO) if multiple else sum(options.values(), ZERO)
         base, protected = protect_table(options, answered, k, additive=not multiple)
         figures[code] = FigureStats(code, label, multiple, base, protected)
@@ -305,49 +323,44 @@ def stats_csv(stats: SurveyStats, bom: bool = False) -> str:
 
 @dataclass(frozen=True)
 class FunnelRow:
-    """Invitations of one region: invited, opened, submitted (None when hidden)."""
+    """One region: people invited (by the department given at invitation) and answers published through a
+    link (by the department given in the answers); None when hidden."""
 
     region: str
     label: str
     invited: int | None
-    opened: int | None
-    submitted: int | None
+    answered: int | None
 
 
-def invitation_funnel(session: Session, k: int = DEFAULT_K) -> list[FunnelRow]:
-    """Invited / opened / submitted by region (region of the department given at invitation), protected."""
-    invitation = SurveyInvitation
-
-    def stage(moment=None):
-        """Count and key sum of the invitations that reached a stage."""
-        if moment is None:
-            return func.count(), func.sum(invitation.record_key)
-        reached = moment.is_not(None)
-        return func.count(moment), func.sum(case((reached, invitation.record_key), else_=0))
-
+def invitation_funnel(session: Session, settings: Settings, k: int = DEFAULT_K) -> list[FunnelRow]:
+    """Invited and answered by region, each column protected; whether one person answered is never read."""
+    invited: dict[str, Tally] = defaultdict(lambda: ZERO)
     rows = session.execute(
-        select(invitation.department, *stage(), *stage(invitation.opened_at), *stage(invitation.submitted_at))
-        .where(invitation.status == "active")
-        .group_by(invitation.department)
+        select(SurveyInvitation.department, func.count(), func.sum(SurveyInvitation.record_key))
+        .where(SurveyInvitation.status == "active")
+        .group_by(SurveyInvitation.department)
     ).all()
-    names = ("invited", "opened", "submitted")
-    stages: dict[str, dict[str, Tally]] = {name: defaultdict(lambda: ZERO) for name in names}
-    for department, *figures in rows:
-        region = territory.region_of_department(department) if department else ""
-        for number, name in enumerate(names):
-            stages[name][region] += Tally(figures[2 * number], int(figures[2 * number + 1] or 0))
-    regions = sorted({r for stage in stages.values() for r in stage}, key=lambda r: (r == "", r))
-    published = {
-        name: publish_table({region: by_region.get(region, ZERO) for region in regions}, k)
-        for name, by_region in stages.items()
-    }
+    for department, count, key_sum in rows:
+        invited[territory.region_of_department(department) if department else ""] += Tally(count, int(key_sum or 0))
+    totals = survey.current_totals(session, settings)
+    linked = CELL_INDEX[(LINK_RESPONDENTS, "")]
+    by_department_count = totals.counts[..., linked].sum(axis=(1, 2))
+    by_department_key = totals.keys[..., linked].sum(axis=(1, 2))
+    answered: dict[str, Tally] = defaultdict(lambda: ZERO)
+    for position, region in enumerate(_REGION_OF_DEPARTMENT):
+        answered[region] += Tally(int(by_department_count[position]), int(by_department_key[position]))
+    regions = sorted(
+        {r for r, t in invited.items() if t.count} | {r for r, t in answered.items() if t.count},
+        key=lambda r: (r == "", r),
+    )
+    published_invited = publish_table({region: invited.get(region, ZERO) for region in regions}, k)
+    published_answered = publish_table({region: answered.get(region, ZERO) for region in regions}, k)
     return [
         FunnelRow(
             region,
             territory.REGIONS.get(region, "Région non renseignée"),
-            published["invited"][region],
-            published["opened"][region],
-            published["submitted"][region],
+            published_invited[region],
+            published_answered[region],
         )
         for region in regions
     ]
@@ -379,14 +392,15 @@ def activity_by_week(
     first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
     since = datetime.combine(first, datetime.min.time())
     sources = {
-        # Read on the invitation's side (the answers carry no time); imported answers are not activity.
-        "survey": select(SurveyInvitation.submitted_at, SurveyInvitation.record_key).where(
-            SurveyInvitation.submitted_at >= since
-        ),
-        "applications": select(JobApplication.created_at, JobApplication.record_key).where(
+        # New respondents through a link, by the week their group was released (the answers carry no time,
+        # and nothing records when anyone answered); imported answers are not activity.
+        "survey": select(
+            SurveyReleaseLog.released_at, SurveyReleaseLog.new_respondents, SurveyReleaseLog.new_key_sum
+        ).where(SurveyReleaseLog.released_at >= since),
+        "applications": select(JobApplication.created_at, literal(1), JobApplication.record_key).where(
             JobApplication.created_at >= since
         ),
-        "registrations": select(Registration.created_at, Registration.record_key).where(
+        "registrations": select(Registration.created_at, literal(1), Registration.record_key).where(
             Registration.created_at >= since
         ),
     }
@@ -394,10 +408,10 @@ def activity_by_week(
     rows = []
     for kind, query in sources.items():
         tallies = dict.fromkeys(starts, ZERO)
-        for moment, record_key in session.execute(query):
+        for moment, count, record_key in session.execute(query):
             monday = moment.date() - timedelta(days=moment.weekday())
             if monday in tallies:  # (a clock set a little ahead could date something next week)
-                tallies[monday] += Tally(1, record_key)
+                tallies[monday] += Tally(count, record_key)
         # Each week stands alone (no total shown), so only the small weeks themselves are hidden.
         published = publish_table({week.isoformat(): tally for week, tally in tallies.items()}, k, additive=False)
         rows += [ActivityWeek(week, kind, published[week.isoformat()]) for week in starts]

@@ -16,7 +16,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import access, accounts, db, mail, schedule, sessions, territory, web
+from pvd_survey import access, accounts, db, mail, schedule, sessions, survey, territory, web
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
@@ -32,6 +32,7 @@ class Runtime:
     engine: Engine
     factory: sessionmaker[Session]
     stop_sender: threading.Event
+    problem: str = ""  # e.g. a lost server key: every page says it instead of reading garbage
 
 
 def _release_runtime(runtime: Runtime) -> None:
@@ -45,6 +46,11 @@ def _runtime(database_url: str, start_sender: bool) -> Runtime:
     engine = db.make_engine(database_url, settings.db_pool_size, settings.db_pool_timeout_seconds)
     db.migrate(engine, settings.secret_key)
     factory = db.make_session_factory(engine)
+    try:
+        with db.read_only(factory) as session:
+            survey.check_key(session, settings)
+    except DomainError as error:
+        return Runtime(engine, factory, threading.Event(), french_message(error))
     stop = threading.Event()
     # The thread also runs the work due at a given time (postings past their deadline, meeting reminders),
     # so it runs even without SMTP; it then only writes to the outbox.
@@ -72,7 +78,11 @@ def settings() -> Settings:
 def runtime() -> Runtime:
     """The database is ready (migrated) before any page reads it."""
     current = settings()
-    return _runtime(current.database_url, current.mail_thread)
+    resources = _runtime(current.database_url, current.mail_thread)
+    if resources.problem:
+        st.error(f"L'application ne peut pas démarrer. Prévenez son administrateur. {resources.problem}")
+        st.stop()
+    return resources
 
 
 @contextmanager

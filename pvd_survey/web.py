@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pvd_survey import access, db, sessions
+from pvd_survey import access, db, sessions, survey
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 
@@ -121,9 +121,14 @@ def _open_database() -> _Database:
                 # A small pool of its own: the routes write a row now and then (tickets, sign-outs).
                 engine = db.make_engine(settings.database_url, 2, settings.db_pool_timeout_seconds)
                 db.migrate(engine, settings.secret_key)
+                with db.read_only(db.make_session_factory(engine)) as session:
+                    survey.check_key(session, settings)
             except ConfigError as error:
                 _database.problem = "configuration: " + "; ".join(error.problems)
                 log.error("PVD: bad configuration: %s", _database.problem)
+            except DomainError as error:  # a lost server key: said at start, never read as garbage
+                _database.problem = french_message(error)
+                log.error("PVD: %s", _database.problem)
             except Exception as error:  # database down at start: retried at the next request
                 log.error("PVD: database unavailable at start: %s", error)
             else:

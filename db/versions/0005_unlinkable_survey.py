@@ -25,6 +25,8 @@ import sqlalchemy as sa
 from alembic import context, op
 from sqlalchemy.orm import Session
 
+from pvd_survey.survey_questions import COUNTED_QUESTIONS
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -149,21 +151,20 @@ def upgrade() -> None:
     needs_key = any(draft or response_id for _, draft, response_id in invitations)
     keys = SimpleNamespace(secret_key=_server_key() if needs_key else "")
 
-    from pvd_survey import survey
-    from pvd_survey.survey import links  # noqa: F401  (survey.links below)
+    from pvd_survey.survey import links
 
     ref_of_response = {}
     drafts = []
     for invitation_id, draft, response_id in invitations:
         if not (draft or response_id):
             continue
-        refs = survey.links._refs(keys, salts[invitation_id])
+        refs = links._refs(keys, salts[invitation_id])
         if response_id is not None:
             ref_of_response[response_id] = refs.response
         if draft:
             if isinstance(draft, str):  # (SQLite's JSON read through text())
                 draft = json.loads(draft)
-            drafts.append({"ref": refs.draft, "sealed": survey.links._seal(keys, draft, refs.draft)})
+            drafts.append({"ref": refs.draft, "sealed": links._seal(keys, draft, refs.draft)})
 
     with op.batch_alter_table("survey_invitation") as batch:
         batch.drop_constraint("uq_survey_invitation_response_id", type_="unique")
@@ -195,9 +196,11 @@ def upgrade() -> None:
     if drafts:
         bind.execute(metadata.tables["survey_draft"].insert(), drafts)
     # The counts are rebuilt with their key sums (the code of this revision's recount).
-    survey.recount(Session(bind=bind))
+    _recount(Session(bind=bind))
     # Messages already delivered lose their personal content now, as new ones do at delivery.
-    op.execute("UPDATE outbox_message SET body = '', link = NULL, attachments = NULL WHERE status IN ('sent', 'manual')")
+    op.execute(
+        "UPDATE outbox_message SET body = '', link = NULL, attachments = NULL WHERE status IN ('sent', 'manual')"
+    )
 
 
 def downgrade() -> None:
@@ -245,3 +248,101 @@ def downgrade() -> None:
     op.drop_table("survey_release")
     op.drop_table("survey_pool")
     op.drop_table("survey_draft")
+
+
+# ---------------------------------------------------------------------------- this revision's recount
+# Frozen here (the app's code moved on): the counts of this revision, rebuilt from the responses.
+
+_RESPONSES_DIMS = ("region", "department", "employer", "start_period")
+_RESPONSE = sa.table(
+    "survey_response",
+    *(
+        sa.column(name)
+        for name in (
+            "region",
+            "department",
+            "employer",
+            "start_period",
+            "gender",
+            "experience",
+            "diploma",
+            "training_field",
+            "record_key",
+        )
+    ),
+)
+_COUNT = sa.table(
+    "survey_count",
+    *(
+        sa.column(name)
+        for name in ("region", "department", "employer", "start_period", "question", "option", "count", "key_sum")
+    ),
+)
+RESPONDENTS = "_respondents"
+ANSWERED_PREFIX = "_answered:"
+ALL = "*"
+
+
+def _recount(session: Session) -> None:
+    """Rebuild the pre-aggregated counts from the responses (repair tool; also used by the benchmark).
+
+    The finest cells are grouped from the responses, then every roll-up is summed from them.
+    """
+    session.execute(sa.delete(_COUNT))
+    dims = [sa.func.coalesce(_RESPONSE.c[name], "") for name in ("region", "department", "employer", "start_period")]
+
+    def finest(question: str, option: str = "", column=None, where=None):
+        # Literals are rendered inline so that PostgreSQL knows their type in INSERT ... SELECT.
+        option_expr = sa.func.coalesce(column, "") if column is not None else sa.literal(option, literal_execute=True)
+        query = sa.select(
+            sa.literal(question, literal_execute=True),
+            *dims,
+            option_expr,
+            sa.func.count(),
+            sa.func.sum(_RESPONSE.c.record_key),
+        ).group_by(*dims)
+        if column is not None:
+            query = query.group_by(option_expr)
+        return query.where(where) if where is not None else query
+
+    queries = [finest(RESPONDENTS)]
+    for question in COUNTED_QUESTIONS:
+        if question.kind == "multiple":
+            padded = sa.literal("|") + _RESPONSE.c.training_field + sa.literal("|")
+            queries += [
+                finest(question.code, option, where=padded.like(f"%|{option}|%")) for option in question.options
+            ]
+            queries.append(finest(ANSWERED_PREFIX + question.code, where=_RESPONSE.c.training_field != ""))
+        else:
+            queries.append(finest(question.code, column=_RESPONSE.c[question.code]))
+    target = ["question", "region", "department", "employer", "start_period", "option", "count", "key_sum"]
+    for query in queries:
+        session.execute(sa.insert(_COUNT).from_select(target, query))
+
+    # Roll-ups, summed from the finest cells (read before any roll-up row exists).
+    star = sa.literal(ALL, literal_execute=True)
+    c = _COUNT.c
+    finest_rows = (c.region != ALL) & (c.department != ALL) & (c.employer != ALL) & (c.start_period != ALL)
+    levels = []
+    for place in ("finest", "region", "country"):
+        for all_employers in (False, True):
+            for all_periods in (False, True):
+                if place == "finest" and not all_employers and not all_periods:
+                    continue
+                levels.append((place, all_employers, all_periods))
+    selects = []
+    for place, all_employers, all_periods in levels:
+        region = star if place == "country" else c.region
+        department = c.department if place == "finest" else star
+        employer = star if all_employers else c.employer
+        period = star if all_periods else c.start_period
+        group = [c.question, *(col for col in (region, department, employer, period) if col is not star), c.option]
+        selects.append(
+            sa.select(
+                c.question, region, department, employer, period, c.option, sa.func.sum(c.count), sa.func.sum(c.key_sum)
+            )
+            .where(finest_rows)
+            .group_by(*group)
+        )
+    for query in selects:
+        session.execute(sa.insert(_COUNT).from_select(target, query))

@@ -1,18 +1,19 @@
 """The profile survey's rules: invitations, personal links, drafts, one response per invitee,
-release of the figures in groups, the survey closing date, CSV import and export. Every function
-takes a Session; callers commit.
+release of the figures in groups on a schedule, reminders, the survey closing date, CSV import and
+export. Every function takes a Session; callers commit.
 
 Answers are anonymous by construction: nothing stored ties an invitation (or any e-mail) to a
-draft, a waiting change or counted answers (see `respondent` and `release`).
+draft, a waiting change or counted answers, and every answer is sealed with the server key.
 
-Modules by concern: `links` (tokens, keyed references, sealing), `invitations` (the e-mail side and
-the closing date), `respondent` (a person's own page), `release` (groups reaching the figures),
-`files` (CSV import and export).
+Modules by concern: `links` (tokens, keyed references, sealing), `invitations` (the e-mail side,
+reminders and the closing date), `respondent` (a person's own page), `release` (groups reaching the
+figures), `totals` (the sealed counts the figures read), `files` (CSV import and export).
 """
 
 from pvd_survey.survey.files import (
     ImportRejected,
     RowError,
+    counted_records,
     export_responses_csv,
     import_responses,
     read_responses_csv,
@@ -20,28 +21,33 @@ from pvd_survey.survey.files import (
 )
 from pvd_survey.survey.invitations import (
     CLOSES_AT_KEY,
+    REMINDER_KIND,
     InvitationBatch,
     InvitationEntry,
     InvitationInfo,
+    ReminderInfo,
+    anonymity_notice,
+    cancel_reminder,
     closing_time,
     invite,
     is_closed,
     list_invitations,
+    list_reminders,
     parse_invitation_list,
     reactivate,
     resend,
     revoke,
+    schedule_reminder,
+    send_due_reminders,
     set_closing_time,
 )
 from pvd_survey.survey.links import SURVEY_PAGE_PATH, TOKEN_PARAMETER, new_token, survey_link
 from pvd_survey.survey.release import (
-    ALL,
-    ANSWERED_PREFIX,
-    RESPONDENTS,
+    CountedRecord,
+    ReleaseReport,
     ReleaseState,
-    _answers_of,
-    _rollup_keys,
-    release_if_ready,
+    release_due,
+    release_moment,
     release_state,
 )
 from pvd_survey.survey.respondent import (
@@ -52,43 +58,63 @@ from pvd_survey.survey.respondent import (
     submit,
     withdraw,
 )
+from pvd_survey.survey.totals import (
+    ANSWERED_PREFIX,
+    LINK_RESPONDENTS,
+    RESPONDENTS,
+    Totals,
+    check_key,
+    current_totals,
+)
 from pvd_survey.survey_questions import CSV_COLUMNS
 
 __all__ = [
-    "ALL",
     "ANSWERED_PREFIX",
     "CLOSES_AT_KEY",
     "CSV_COLUMNS",
+    "LINK_RESPONDENTS",
+    "REMINDER_KIND",
     "RESPONDENTS",
     "SURVEY_PAGE_PATH",
     "TOKEN_PARAMETER",
+    "CountedRecord",
     "ImportRejected",
     "InvitationBatch",
     "InvitationEntry",
     "InvitationInfo",
+    "ReleaseReport",
     "ReleaseState",
+    "ReminderInfo",
     "RowError",
     "SurveySession",
-    "_answers_of",
-    "_rollup_keys",
+    "Totals",
+    "anonymity_notice",
+    "cancel_reminder",
+    "check_key",
     "closing_time",
+    "counted_records",
+    "current_totals",
     "erase_invitation",
     "export_responses_csv",
     "import_responses",
     "invite",
     "is_closed",
     "list_invitations",
+    "list_reminders",
     "new_token",
     "open_survey",
     "parse_invitation_list",
     "reactivate",
     "read_responses_csv",
     "recount",
-    "release_if_ready",
+    "release_due",
+    "release_moment",
     "release_state",
     "resend",
     "revoke",
     "save_draft",
+    "schedule_reminder",
+    "send_due_reminders",
     "set_closing_time",
     "submit",
     "survey_link",

@@ -1,4 +1,4 @@
-"""CSV import and export of anonymous answers, and the repair tool that rebuilds the counts."""
+"""CSV import and export of anonymous answers, and the repair tool that rebuilds the totals."""
 
 from __future__ import annotations
 
@@ -8,20 +8,24 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pvd_survey.config import Settings
+from pvd_survey.disclosure import new_record_key
 from pvd_survey.errors import DomainError, french_message
-from pvd_survey.models import (
-    SurveyCount,
-    SurveyPool,
-    SurveyResponse,
+from pvd_survey.models import SurveyPool, SurveyResponse
+from pvd_survey.survey.links import SEALED_SIZES, _seal
+from pvd_survey.survey.release import (
+    RESPONDENTS,
+    CountedRecord,
+    _answers_payload,
+    add_counted,
+    open_response,
+    rebuild_totals,
 )
-from pvd_survey.survey.links import _seal
-from pvd_survey.survey.release import ALL, ANSWERED_PREFIX, RESPONDENTS, _answers_payload, release_if_ready
+from pvd_survey.survey.totals import CELL_INDEX
 from pvd_survey.survey_questions import (
-    COUNTED_QUESTIONS,
     CSV_COLUMNS,
     Answers,
     InvalidAnswers,
@@ -78,90 +82,45 @@ def read_responses_csv(text: str, today: date) -> list[Answers]:
 
 
 def import_responses(session: Session, answers: list[Answers], settings: Settings, now: datetime | None = None) -> int:
-    """Add already validated past answers to the release pool (sealed), then release if a group is complete."""
+    """Count already validated past answers (no link, no time): at once when at least k, else through the pool.
+
+    Imported answers belong to nobody who could be found, so a group of at least k is counted in this
+    transaction, shuffled; a smaller one waits in the pool for the next release, like any change.
+    """
+    if len(answers) >= settings.disclosure_k:
+        add_counted(session, settings, [CountedRecord(answer, new_record_key(), False) for answer in answers])
+        return len(answers)
     for answer in answers:
         ref = secrets.token_hex(32)  # imported answers have no link: a random key, found by nobody
         change = {"ref": None, "answers": _answers_payload(answer)}
-        session.add(SurveyPool(ref=ref, sealed=_seal(settings, change, ref)))
+        session.add(SurveyPool(ref=ref, sealed=_seal(settings, change, ref, SEALED_SIZES["pool"])))
     session.flush()
-    release_if_ready(session, settings, now)
     return len(answers)
 
 
-def export_responses_csv(session: Session) -> str:
-    """Every response in the import format (raw anonymous answers, in a neutral order)."""
+def counted_records(session: Session, settings: Settings) -> list[CountedRecord]:
+    """Every counted set of answers, opened with the server key (export, repair, tests)."""
+    rows = session.execute(select(SurveyResponse.id, SurveyResponse.sealed))
+    return [open_response(settings, row_id, sealed) for row_id, sealed in rows]
+
+
+def export_responses_csv(session: Session, settings: Settings) -> str:
+    """Every counted response in the import format (raw anonymous answers, in a neutral order)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    columns = [getattr(SurveyResponse, code) for code in CSV_COLUMNS]
+    lines = [
+        ["" if value is None else ("|".join(value) if isinstance(value, tuple) else value) for value in values]
+        for values in (
+            [getattr(record.answers, code) for code in CSV_COLUMNS] for record in counted_records(session, settings)
+        )
+    ]
     # Sorted by the answers themselves: neither ids nor times, so rows cannot be matched to invitations.
-    for row in session.execute(select(*columns).order_by(*columns)):
-        writer.writerow(["" if value is None else value for value in row])
+    writer.writerows(sorted(lines))
     return buffer.getvalue()
 
 
-def recount(session: Session) -> int:
-    """Rebuild the pre-aggregated counts from the responses (repair tool; also used by the benchmark).
-
-    The finest cells are grouped from the responses, then every roll-up is summed from them.
-    """
-    session.execute(delete(SurveyCount))
-    dims = [
-        func.coalesce(getattr(SurveyResponse, name), "")
-        for name in ("region", "department", "employer", "start_period")
-    ]
-
-    def finest(question: str, option: str = "", column=None, where=None):
-        # Literals are rendered inline so that PostgreSQL knows their type in INSERT ... SELECT.
-        option_expr = func.coalesce(column, "") if column is not None else literal(option, literal_execute=True)
-        query = select(
-            literal(question, literal_execute=True),
-            *dims,
-            option_expr,
-            func.count(),
-            func.sum(SurveyResponse.record_key),
-        ).group_by(*dims)
-        if column is not None:
-            query = query.group_by(option_expr)
-        return query.where(where) if where is not None else query
-
-    queries = [finest(RESPONDENTS)]
-    for question in COUNTED_QUESTIONS:
-        if question.kind == "multiple":
-            padded = literal("|") + SurveyResponse.training_field + literal("|")
-            queries += [
-                finest(question.code, option, where=padded.like(f"%|{option}|%")) for option in question.options
-            ]
-            queries.append(finest(ANSWERED_PREFIX + question.code, where=SurveyResponse.training_field != ""))
-        else:
-            queries.append(finest(question.code, column=getattr(SurveyResponse, question.code)))
-    target = ["question", "region", "department", "employer", "start_period", "option", "count", "key_sum"]
-    for query in queries:
-        session.execute(insert(SurveyCount).from_select(target, query))
-
-    # Roll-ups, summed from the finest cells (read before any roll-up row exists).
-    star = literal(ALL, literal_execute=True)
-    c = SurveyCount
-    finest_rows = (c.region != ALL) & (c.department != ALL) & (c.employer != ALL) & (c.start_period != ALL)
-    levels = []
-    for place in ("finest", "region", "country"):
-        for all_employers in (False, True):
-            for all_periods in (False, True):
-                if place == "finest" and not all_employers and not all_periods:
-                    continue
-                levels.append((place, all_employers, all_periods))
-    selects = []
-    for place, all_employers, all_periods in levels:
-        region = star if place == "country" else c.region
-        department = c.department if place == "finest" else star
-        employer = star if all_employers else c.employer
-        period = star if all_periods else c.start_period
-        group = [c.question, *(col for col in (region, department, employer, period) if col is not star), c.option]
-        selects.append(
-            select(c.question, region, department, employer, period, c.option, func.sum(c.count), func.sum(c.key_sum))
-            .where(finest_rows)
-            .group_by(*group)
-        )
-    for query in selects:
-        session.execute(insert(SurveyCount).from_select(target, query))
-    return session.scalar(select(func.count()).select_from(SurveyCount))
+def recount(session: Session, settings: Settings) -> int:
+    """Rebuild the sealed totals from the counted answers (repair tool); returns how many answers are counted."""
+    totals = rebuild_totals(session, settings)
+    return int(totals.counts[..., CELL_INDEX[(RESPONDENTS, "")]].sum())

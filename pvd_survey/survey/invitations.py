@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from pvd_survey.errors import DomainError
 from pvd_survey.models import (
     AppSetting,
     SurveyInvitation,
+    SurveyReminder,
     paris_time,
     utcnow,
 )
@@ -30,27 +31,40 @@ from pvd_survey.survey_questions import (
 CLOSES_AT_KEY = "survey_closes_at"
 
 
-def _send_invitation(session: Session, settings: Settings, email: str, token: str, reminder: bool) -> None:
+REMINDER_KIND = "survey_reminder"
+
+
+def anonymity_notice(k: int) -> str:
+    """What holds, in plain French: said in every invitation and on the survey page."""
+    return (
+        "Ni la direction du programme ni une copie de la base de données ne permettent de relier vos réponses "
+        "à votre adresse. Seul le serveur de l'application, qui détient la clé, le peut, et uniquement pour vous "
+        "laisser les modifier ou les retirer, et pour ne pas vous relancer si vous avez déjà répondu. La direction "
+        f"ne voit que des chiffres d'ensemble : ils ne bougent que par groupes d'au moins {k} réponses, à heures "
+        f"fixes, aucun chiffre ne porte sur moins de {k} personnes, et chaque chiffre est déplacé au hasard de 2 "
+        "au plus."
+    )
+
+
+def _send_invitation(session: Session, settings: Settings, email: str, token: str, kind: str = "first") -> None:
+    """Queue the invitation e-mail: `first`, `resend` (by the direction) or `reminder` (by the system)."""
     link = survey_link(settings, token)
     closes = closing_time(session)
     deadline = f"\nLe questionnaire est ouvert jusqu'au {paris_time(closes, '%d/%m/%Y à %H:%M')}.\n" if closes else ""
+    replaces = "" if kind == "first" else "Ce lien remplace celui de nos messages précédents.\n"
     mail.enqueue(
         session,
         recipient=email,
-        subject=("Rappel : " if reminder else "") + "Questionnaire sur le profil des chefs de projet PVD",
+        subject=("" if kind == "first" else "Rappel : ") + "Questionnaire sur le profil des chefs de projet PVD",
         body=(
             "Bonjour,\n\n"
             "La direction du programme Petites villes de demain (ANCT) vous invite à répondre à un court "
             "questionnaire sur votre profil de chef de projet (sept questions, deux minutes).\n\n"
-            f"Votre lien personnel (ne le transmettez pas) :\n{link}\n{deadline}\n"
-            "Vos réponses sont anonymes : elles sont enregistrées sans aucun lien avec votre adresse e-mail, "
-            "et seul ce lien personnel permet de les retrouver. Ce message est effacé de nos serveurs dès son "
-            f"envoi. La direction ne voit que des chiffres agrégés, mis à jour par groupes d'au moins "
-            f"{settings.disclosure_k} réponses et légèrement perturbés, jamais un chiffre portant sur moins de "
-            f"{settings.disclosure_k} personnes.\n\n"
+            f"Votre lien personnel (ne le transmettez pas) :\n{link}\n{replaces}{deadline}\n"
+            f"{anonymity_notice(settings.disclosure_k)} Ce message est effacé de nos serveurs dès son envoi.\n\n"
             "L'équipe du programme Petites villes de demain"
         ),
-        kind="survey_invitation",
+        kind=REMINDER_KIND if kind == "reminder" else "survey_invitation",
         link=link,
     )
 
@@ -77,7 +91,7 @@ class InvitationBatch:
 
 @dataclass(frozen=True)
 class InvitationInfo:
-    """An invitation as the direction sees it (never with answers)."""
+    """An invitation as the direction sees it: never whether, when or what the person answered."""
 
     id: int
     email: str
@@ -86,8 +100,6 @@ class InvitationInfo:
     sent_count: int
     created_at: datetime
     last_sent_at: datetime
-    opened_at: datetime | None
-    submitted_at: datetime | None
 
 
 def parse_invitation_list(text: str) -> list[InvitationEntry]:
@@ -148,7 +160,7 @@ def invite(session: Session, entries: list[InvitationEntry], settings: Settings)
         except IntegrityError:
             existing.add(entry.email)  # invited a moment ago by someone else
             continue
-        _send_invitation(session, settings, entry.email, token, reminder=False)
+        _send_invitation(session, settings, entry.email, token)
         created.append(entry.email)
     return InvitationBatch(created, sorted(existing))
 
@@ -183,7 +195,7 @@ def resend(session: Session, invitation_id: int, settings: Settings) -> None:
     invitation.token_hash = _token_hash(token)
     invitation.sent_count += 1
     invitation.last_sent_at = utcnow()
-    _send_invitation(session, settings, invitation.email, token, reminder=True)
+    _send_invitation(session, settings, invitation.email, token, kind="resend")
 
 
 def list_invitations(session: Session) -> list[InvitationInfo]:
@@ -198,8 +210,6 @@ def list_invitations(session: Session) -> list[InvitationInfo]:
             i.sent_count,
             i.created_at,
             i.last_sent_at,
-            i.opened_at,
-            i.submitted_at,
         )
         for i in rows
     ]
@@ -229,3 +239,84 @@ def is_closed(session: Session, now: datetime | None = None) -> bool:
     """True once the closing time has passed."""
     closes = closing_time(session)
     return closes is not None and (now or utcnow()) >= closes
+
+
+# ---------------------------------------------------------------------------- reminders
+#
+# Reminders are the system's, on dates the direction chooses: the direction never learns who was
+# reminded (the invitation's sending count and date stay as the direction left them, and reminder
+# e-mails are neither listed on the Messages page nor kept once sent). Whether a person answered is
+# read through the keyed lookup, by the server, at the moment of the round only.
+
+
+@dataclass(frozen=True)
+class ReminderInfo:
+    """A reminder round: when it is due, and when it was done."""
+
+    id: int
+    due_at: datetime
+    done_at: datetime | None
+
+
+def list_reminders(session: Session) -> list[ReminderInfo]:
+    """Every reminder round, by date."""
+    rows = session.scalars(select(SurveyReminder).order_by(SurveyReminder.due_at))
+    return [ReminderInfo(r.id, r.due_at, r.done_at) for r in rows]
+
+
+def schedule_reminder(session: Session, due_at: datetime, now: datetime | None = None) -> None:
+    """Add a reminder round (UTC); refused in the past or twice at the same moment."""
+    if due_at <= (now or utcnow()):
+        raise DomainError("reminder_in_past")
+    if session.scalar(select(SurveyReminder.id).where(SurveyReminder.due_at == due_at)) is not None:
+        raise DomainError("reminder_exists", when=paris_time(due_at, "%d/%m/%Y à %H:%M"))
+    session.add(SurveyReminder(due_at=due_at))
+    session.flush()
+
+
+def cancel_reminder(session: Session, reminder_id: int) -> None:
+    """Remove a round that has not been done."""
+    deleted = session.execute(
+        delete(SurveyReminder).where(SurveyReminder.id == reminder_id, SurveyReminder.done_at.is_(None))
+    ).rowcount
+    if deleted != 1:
+        raise DomainError("unknown_reminder")
+
+
+def send_due_reminders(session: Session, settings: Settings, now: datetime | None = None) -> int:
+    """Do the rounds that are due: a new link to each active invitee who has not answered. Needs SMTP.
+
+    Without SMTP the rounds wait: a reminder passed on by hand would show an administrator who has not
+    answered. Each round is claimed by one conditional UPDATE, so two servers never both do it.
+    """
+    from pvd_survey.survey.respondent import has_answered  # (respondent imports this module)
+
+    if settings.smtp is None:
+        return 0
+    now = now or utcnow()
+    due = session.scalars(
+        select(SurveyReminder).where(SurveyReminder.due_at <= now, SurveyReminder.done_at.is_(None))
+    ).all()
+    reminded = 0
+    for round_ in due:
+        claimed = session.execute(
+            update(SurveyReminder)
+            .where(SurveyReminder.id == round_.id, SurveyReminder.done_at.is_(None))
+            .values(done_at=now)
+        ).rowcount
+        if claimed != 1 or is_closed(session, now):
+            continue
+        invitations = session.scalars(
+            select(SurveyInvitation).where(
+                SurveyInvitation.status == "active", SurveyInvitation.created_at <= round_.due_at
+            )
+        ).all()
+        for invitation in invitations:
+            if has_answered(session, settings, invitation.respondent_salt):
+                continue
+            token = new_token()
+            invitation.token_hash = _token_hash(token)
+            _send_invitation(session, settings, invitation.email, token, kind="reminder")
+            reminded += 1
+    session.flush()
+    return reminded

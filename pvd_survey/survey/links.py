@@ -53,16 +53,45 @@ def _refs(settings: Settings, salt: str) -> _Refs:
     return _Refs(keyed("draft"), keyed("pool"), keyed("response"))
 
 
-def _seal(settings: Settings, payload: dict, ref: str) -> bytes:
-    """Encrypt a draft or a waiting change, bound to its row's key (a sealed value moved elsewhere won't open)."""
-    nonce = secrets.token_bytes(12)
+# Sealed values have a fixed size per kind, so that the database shows nothing of what they hold: JSON
+# padded with spaces (which JSON ignores, so values sealed before padding still open).
+SEALED_SIZES = {"draft": 2048, "pool": 1024, "response": 512}
+
+
+def _seal(settings: Settings, payload: dict, ref: str, size: int = 0) -> bytes:
+    """Encrypt a draft, a waiting change or counted answers, bound to its row's key (moved elsewhere, it won't open).
+
+    The plain text is padded to `size` bytes (or to a multiple of 512 when longer).
+    """
     data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-    return nonce + AESGCM(_purpose_key(settings, "seal")).encrypt(nonce, data, ref.encode("ascii"))
+    target = max(size, -(-len(data) // 512) * 512)
+    return _encrypt(settings, data.ljust(target, b" "), ref.encode("ascii"))
 
 
 def _unseal(settings: Settings, sealed: bytes, ref: str) -> dict:
+    return json.loads(_decrypt(settings, sealed, ref.encode("ascii")))
+
+
+def seal_bytes(settings: Settings, data: bytes, purpose: str) -> bytes:
+    """Encrypt a binary value (its length first, padded with zeros to the next multiple of 64 KiB)."""
+    padded = len(data).to_bytes(8, "big") + data
+    target = -(-len(padded) // 65536) * 65536
+    return _encrypt(settings, padded.ljust(target, b"\0"), purpose.encode("ascii"))
+
+
+def unseal_bytes(settings: Settings, sealed: bytes, purpose: str) -> bytes:
+    """Open `seal_bytes`' output; a wrong key or a changed byte raises DomainError('survey_key_mismatch')."""
+    data = _decrypt(settings, sealed, purpose.encode("ascii"))
+    return data[8 : 8 + int.from_bytes(data[:8], "big")]
+
+
+def _encrypt(settings: Settings, data: bytes, bound_to: bytes) -> bytes:
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(_purpose_key(settings, "seal")).encrypt(nonce, data, bound_to)
+
+
+def _decrypt(settings: Settings, sealed: bytes, bound_to: bytes) -> bytes:
     try:
-        data = AESGCM(_purpose_key(settings, "seal")).decrypt(sealed[:12], sealed[12:], ref.encode("ascii"))
-    except InvalidTag as error:
+        return AESGCM(_purpose_key(settings, "seal")).decrypt(bytes(sealed[:12]), bytes(sealed[12:]), bound_to)
+    except (InvalidTag, ValueError) as error:
         raise DomainError("survey_key_mismatch") from error
-    return json.loads(data)

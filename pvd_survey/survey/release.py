@@ -1,47 +1,43 @@
-"""Release in groups: waiting changes reach the counted answers and the pre-aggregated counts together."""
+"""Release in groups, on a schedule: waiting changes reach the counted answers and the totals together.
+
+New, changed and withdrawn answers wait sealed in the pool. They are released by the background work
+(`schedule.run_due_work`: each app process's thread, `send-mail`), never by a submission: only at the
+schedule's moments (every `PVD_SURVEY_RELEASE_MINUTES` minutes on the clock, UTC), only once at least
+k changes wait, in a transaction of their own. No single submission decides when the figures move,
+and the release's rows share no transaction, time or order with any submission.
+
+A release applies the group in shuffled order: the person's old counted answers (if any) leave the
+totals, the new ones are sealed into rows with random ids and new record keys, and a new sealed
+snapshot of the totals is written (survey/totals.py).
+"""
 
 from __future__ import annotations
 
+import logging
 import random
 import secrets
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey.config import Settings
 from pvd_survey.db import dialect_insert
-from pvd_survey.disclosure import ZERO, Tally, new_record_key
-from pvd_survey.models import (
-    SurveyCount,
-    SurveyPool,
-    SurveyRelease,
-    SurveyResponse,
-    utcnow,
-)
-from pvd_survey.survey.links import _unseal
-from pvd_survey.survey_questions import (
-    COUNTED_QUESTIONS,
-    CSV_COLUMNS,
-    Answers,
-)
+from pvd_survey.disclosure import KEY_SPACE, new_record_key
+from pvd_survey.errors import DomainError
+from pvd_survey.models import SurveyPool, SurveyRelease, SurveyReleaseLog, SurveyResponse, utcnow
+from pvd_survey.survey import totals as totals_store
+from pvd_survey.survey.links import SEALED_SIZES, _seal, _unseal
+from pvd_survey.survey.totals import ANSWERED_PREFIX, LINK_RESPONDENTS, RESPONDENTS, Totals
+from pvd_survey.survey_questions import CSV_COLUMNS, Answers
 
-RESPONDENTS = "_respondents"
-ANSWERED_PREFIX = "_answered:"
+log = logging.getLogger(__name__)
 
+__all__ = ["ANSWERED_PREFIX", "LINK_RESPONDENTS", "RESPONDENTS"]
 
-def _answers_of(response: SurveyResponse) -> Answers:
-    return Answers(
-        response.start_month,
-        response.employer,
-        response.gender,
-        response.experience,
-        response.diploma,
-        tuple(response.training_field.split("|")) if response.training_field else (),
-        response.department,
-    )
+_SHUFFLE = random.SystemRandom()
+_BATCH = 5000
 
 
 def _answers_payload(answers: Answers) -> dict[str, object]:
@@ -52,158 +48,208 @@ def _answers_from_payload(payload: dict) -> Answers:
     return Answers(**{**payload, "training_field": tuple(payload["training_field"])})
 
 
-# ---------------------------------------------------------------------------- release in groups
+@dataclass(frozen=True)
+class CountedRecord:
+    """One counted set of answers, opened with the server key."""
+
+    answers: Answers
+    record_key: int
+    linked: bool  # given through a personal link (False: imported)
+
+
+def seal_response(settings: Settings, record: CountedRecord, respondent_ref: str | None) -> dict[str, object]:
+    """A new survey_response row: random id, the answers sealed at a fixed size and bound to that id."""
+    row_id = secrets.token_hex(16)
+    payload = {"answers": _answers_payload(record.answers), "record_key": record.record_key, "linked": record.linked}
+    return {
+        "id": row_id,
+        "respondent_ref": respondent_ref,
+        "sealed": _seal(settings, payload, row_id, SEALED_SIZES["response"]),
+    }
+
+
+def open_response(settings: Settings, row_id: str, sealed: bytes) -> CountedRecord:
+    """Open a counted row; DomainError('survey_key_mismatch') if it was sealed by another key or changed."""
+    payload = _unseal(settings, sealed, row_id)
+    return CountedRecord(_answers_from_payload(payload["answers"]), int(payload["record_key"]), bool(payload["linked"]))
+
+
+# ---------------------------------------------------------------------------- the schedule
+
+
+def release_moment(now: datetime, minutes: int) -> datetime:
+    """The latest moment of the schedule at or before `now` (UTC, naive): a multiple of `minutes` since midnight."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    elapsed = int((now - midnight).total_seconds() // 60)
+    return midnight + timedelta(minutes=elapsed - elapsed % minutes)
 
 
 @dataclass(frozen=True)
 class ReleaseState:
-    """What the dashboard says about the figures' last move and the answers still waiting."""
+    """What the dashboard says about the figures' last move, and what the operator's tools say of the pool."""
 
     released_at: datetime | None
-    last_group_size: int
+    groups: int
     waiting: int
     k: int
+    next_moment: datetime
 
 
-def release_state(session: Session, k: int) -> ReleaseState:
-    """When the figures last changed, and how many changes wait for the next group."""
+def release_state(session: Session, settings: Settings, now: datetime | None = None) -> ReleaseState:
+    """When the figures last moved, the next moment they may move, and (for the operator) how many changes wait."""
+    now = now or utcnow()
     state = session.get(SurveyRelease, 1)
     waiting = session.scalar(select(func.count()).select_from(SurveyPool)) or 0
+    minutes = settings.survey_release_minutes
+    next_moment = release_moment(now, minutes) + timedelta(minutes=minutes)
     if state is None:
-        return ReleaseState(None, 0, waiting, k)
-    return ReleaseState(state.released_at, state.last_group_size, waiting, k)
+        return ReleaseState(None, 0, waiting, settings.disclosure_k, next_moment)
+    return ReleaseState(state.released_at, state.groups, waiting, settings.disclosure_k, next_moment)
 
 
-def release_if_ready(session: Session, settings: Settings, now: datetime | None = None) -> int:
-    """Apply the waiting changes to the counted answers once at least k wait; returns how many were applied.
-
-    Runs in the transaction of the submission that completes the group. The release row is locked
-    first, so two submissions never apply the same changes twice.
-    """
+def _locked_state(session: Session) -> SurveyRelease:
     state = session.get(SurveyRelease, 1, with_for_update=True)
-    if state is None:  # (its row was deleted by hand: written again once, even by two submissions at once)
+    if state is None:  # (a new database, or its row deleted by hand: written once, even by two servers at once)
         statement = dialect_insert(session, SurveyRelease)
         session.execute(statement.values(id=1, groups=0, last_group_size=0).on_conflict_do_nothing())
         state = session.get(SurveyRelease, 1, with_for_update=True, populate_existing=True)
-    waiting = session.execute(select(SurveyPool.ref, SurveyPool.sealed)).all()
-    if len(waiting) < settings.disclosure_k:
-        return 0
-    changes = [_unseal(settings, sealed, ref) for ref, sealed in waiting]
+    return state
+
+
+# ---------------------------------------------------------------------------- releasing
+
+
+@dataclass(frozen=True)
+class ReleaseReport:
+    """What one release did."""
+
+    applied: int
+    refused: int  # sealed rows that did not open (another key, or changed by hand): left aside, never counted
+
+
+def release_due(
+    session: Session, settings: Settings, now: datetime | None = None, force: bool = False
+) -> ReleaseReport:
+    """Release the waiting changes if a moment of the schedule has come since the last release and at least k wait.
+
+    `force` releases at once (at least k still needed): imports, which carry no link, and operators' tools.
+    The release row is locked first, so two servers never apply the same changes twice.
+    """
+    now = now or utcnow()
+    moment = release_moment(now, settings.survey_release_minutes)
+    state = _locked_state(session)
+    if not force and state.released_at is not None and state.released_at >= moment:
+        return ReleaseReport(0, 0)
+    # Locked too: a person changing their answers during the release waits for it, then writes a new change.
+    pool = session.execute(select(SurveyPool.ref, SurveyPool.sealed).with_for_update()).all()
+    changes: list[tuple[str, dict]] = []
+    refused = 0
+    for ref, sealed in pool:
+        try:
+            changes.append((ref, _unseal(settings, sealed, ref)))
+        except DomainError:
+            refused += 1
+    replaced: dict[str, tuple[str, CountedRecord]] = {}
+    response_refs = [change["ref"] for _, change in changes if change["ref"]]
+    for start in range(0, len(response_refs), _BATCH):
+        rows = session.execute(
+            select(SurveyResponse.id, SurveyResponse.respondent_ref, SurveyResponse.sealed).where(
+                SurveyResponse.respondent_ref.in_(response_refs[start : start + _BATCH])
+            )
+        )
+        for row_id, respondent_ref, sealed in rows:
+            try:
+                replaced[respondent_ref] = (row_id, open_response(settings, row_id, sealed))
+            except DomainError:
+                # Counted answers that do not open cannot be taken out of the totals: that person's change
+                # stays waiting, and the row is reported rather than guessed at.
+                refused += 1
+                changes = [(ref, change) for ref, change in changes if change["ref"] != respondent_ref]
+    if refused:
+        log.error("survey release: %d sealed row(s) could not be opened (another key or changed): not counted", refused)
+    if len(changes) < settings.disclosure_k:
+        return ReleaseReport(0, refused)
     _SHUFFLE.shuffle(changes)
-    refs = [change["ref"] for change in changes if change["ref"]]
-    deltas: dict[tuple, Tally] = defaultdict(lambda: ZERO)
-    replaced = session.scalars(select(SurveyResponse).where(SurveyResponse.respondent_ref.in_(refs))).all()
-    for response in replaced:
-        _count_deltas(_answers_of(response), Tally(-1, -response.record_key), deltas)
-    if replaced:
-        session.execute(delete(SurveyResponse).where(SurveyResponse.id.in_([r.id for r in replaced])))
-    rows = []
-    for change in changes:
-        if change["answers"] is None:
-            continue  # a withdrawal: the old answers are gone
-        answers = _answers_from_payload(change["answers"])
-        row = _response_row(answers, "invitation" if change["ref"] else "import", change["ref"])
-        _count_deltas(answers, Tally(1, row["record_key"]), deltas)
-        rows.append(row)
-    # Core inserts on the table: the ORM's bulk path costs more than the rows themselves here.
-    for start in range(0, len(rows), 5000):
-        session.connection().execute(SurveyResponse.__table__.insert(), rows[start : start + 5000])
-    session.execute(delete(SurveyPool).where(SurveyPool.ref.in_([ref for ref, _ in waiting])))
-    _add_counts(session, deltas)
-    # To the minute: what the dashboard shows, and no exact time to match against a first submission.
-    state.released_at = (now or utcnow()).replace(second=0, microsecond=0)
+    applied = _apply(session, settings, [change for _, change in changes], replaced, moment)
+    session.execute(delete(SurveyPool).where(SurveyPool.ref.in_([ref for ref, _ in changes])))
+    # The schedule's moment, not the clock: what the dashboard shows says nothing a submission decided.
+    state.released_at = moment
     state.last_group_size = len(changes)
     state.groups += 1
     session.flush()
+    return ReleaseReport(applied, refused)
+
+
+def _apply(
+    session: Session,
+    settings: Settings,
+    changes: list[dict],
+    replaced: dict[str, tuple[str, CountedRecord]],
+    moment: datetime,
+) -> int:
+    """Apply changes (already shuffled) to the counted rows and the totals, and log the release."""
+    totals = totals_store.current_totals(session, settings).copy()
+    for _, record in replaced.values():
+        totals.add(record.answers, record.record_key, record.linked, sign=-1)
+    if replaced:
+        session.execute(
+            delete(SurveyResponse).where(SurveyResponse.id.in_([row_id for row_id, _ in replaced.values()]))
+        )
+    rows = []
+    new_respondents = new_key_sum = 0
+    for change in changes:
+        if change["answers"] is None:
+            continue  # a withdrawal: the old answers are gone
+        record = CountedRecord(_answers_from_payload(change["answers"]), new_record_key(), change["ref"] is not None)
+        rows.append(seal_response(settings, record, change["ref"]))
+        totals.add(record.answers, record.record_key, record.linked)
+        if record.linked and change["ref"] not in replaced:
+            new_respondents += 1
+            new_key_sum += record.record_key
+    _insert_rows(session, rows)
+    totals_store.store(session, settings, totals)
+    session.add(
+        SurveyReleaseLog(
+            released_at=moment,
+            changes=len(changes),
+            new_respondents=new_respondents,
+            new_key_sum=new_key_sum % KEY_SPACE,
+        )
+    )
     return len(changes)
 
 
-_SHUFFLE = random.SystemRandom()
+def _insert_rows(session: Session, rows: list[dict[str, object]]) -> None:
+    # Core inserts on the table: the ORM's bulk path costs more than the rows themselves here.
+    for start in range(0, len(rows), _BATCH):
+        session.connection().execute(SurveyResponse.__table__.insert(), rows[start : start + _BATCH])
 
 
-def _response_row(answers: Answers, source: str, respondent_ref: str | None) -> dict[str, object]:
-    """A new counted row: random id and record key, so neither follows the order of submissions."""
-    return {
-        "id": secrets.token_hex(16),
-        "source": source,
-        "respondent_ref": respondent_ref,
-        "record_key": new_record_key(),
-        **_response_values(answers),
-    }
+def add_counted(session: Session, settings: Settings, records: list[CountedRecord]) -> None:
+    """Count records with no link at once (an import of at least k past answers), in shuffled order."""
+    records = list(records)
+    _SHUFFLE.shuffle(records)
+    totals = totals_store.current_totals(session, settings).copy()
+    _locked_state(session)
+    for record in records:
+        totals.add(record.answers, record.record_key, record.linked)
+    _insert_rows(session, [seal_response(settings, record, None) for record in records])
+    totals_store.store(session, settings, totals)
 
 
-def _count_keys(answers: Answers) -> list[tuple[str, str]]:
-    keys = [(RESPONDENTS, "")]
-    for question in COUNTED_QUESTIONS:
-        if question.kind == "multiple":
-            keys += [(question.code, option) for option in answers.training_field]
-            if answers.training_field:
-                keys.append((ANSWERED_PREFIX + question.code, ""))
-        else:
-            keys.append((question.code, getattr(answers, question.code) or ""))
-    return keys
-
-
-def _add_counts(session: Session, deltas: dict[tuple, Tally]) -> None:
-    """Add (or subtract) counts and key sums in the pre-aggregated table with one atomic upsert per cell."""
-    rows = [
-        {
-            "question": q,
-            "region": r,
-            "department": d,
-            "employer": e,
-            "start_period": p,
-            "option": o,
-            "count": tally.count,
-            "key_sum": tally.key_sum,
-        }
-        for (q, r, d, e, p, o), tally in sorted(deltas.items())
-        if tally != ZERO
-    ]
-    if not rows:
-        return
-    # Core insert on the table (not the ORM bulk path): ~100 rows per answer, executed as one batch.
-    table = SurveyCount.__table__
-    statement = dialect_insert(session, table)
-    session.connection().execute(
-        statement.on_conflict_do_update(
-            index_elements=["region", "department", "employer", "start_period", "question", "option"],
-            set_={
-                "count": table.c.count + statement.excluded.count,
-                "key_sum": table.c.key_sum + statement.excluded.key_sum,
-            },
-        ),
-        rows,
-    )
-
-
-ALL = "*"
-
-
-def _rollup_keys(region: str, department: str, employer: str, period: str) -> list[tuple[str, str, str, str]]:
-    """The key of a response and all its roll-ups ('*' = all)."""
-    places = [(region, department), (region, ALL), (ALL, ALL)]
-    return [(r, d, e, p) for r, d in places for e in (employer, ALL) for p in (period, ALL)]
-
-
-def _count_deltas(answers: Answers, tally: Tally, deltas: dict[tuple, Tally]) -> None:
-    keys = _rollup_keys(
-        answers.region or "", answers.department or "", answers.employer or "", answers.start_period or ""
-    )
-    for question, option in _count_keys(answers):
-        for key in keys:
-            deltas[(question, *key, option)] += tally
-
-
-def _response_values(answers: Answers) -> dict[str, object]:
-    return {
-        "start_month": answers.start_month,
-        "start_period": answers.start_period,
-        "employer": answers.employer,
-        "gender": answers.gender,
-        "experience": answers.experience,
-        "diploma": answers.diploma,
-        "training_field": "|".join(answers.training_field),
-        "department": answers.department,
-        "region": answers.region,
-    }
+def rebuild_totals(session: Session, settings: Settings) -> Totals:
+    """Rebuild the sealed totals from the counted rows (repair tool); rows that do not open are reported."""
+    totals = Totals.empty()
+    refused = 0
+    for row_id, sealed in session.execute(select(SurveyResponse.id, SurveyResponse.sealed)):
+        try:
+            record = open_response(settings, row_id, sealed)
+        except DomainError:
+            refused += 1
+            continue
+        totals.add(record.answers, record.record_key, record.linked)
+    if refused:
+        log.error("survey recount: %d sealed row(s) could not be opened (another key or changed): not counted", refused)
+    _locked_state(session)
+    totals_store.store(session, settings, totals)
+    return totals

@@ -1,41 +1,32 @@
-"""The respondent's side: opening a link, the draft, submitting, changing and withdrawing answers."""
+"""The respondent's side: opening a link, the draft, submitting, changing and withdrawing answers.
+
+Anonymity by construction. The invitation (e-mail side) and the answers (answers side) share no id,
+no foreign key and no time, and nothing here ever writes to the e-mail side: opening the link,
+saving, submitting, changing and withdrawing leave the invitation row as it was (no time, no lock).
+The personal link is the only bridge: its token finds the invitation through a SHA-256; the
+invitation's random `respondent_salt`, hashed with the server key (settings, never the database)
+under three separate purposes, gives the keys of the person's draft, waiting change and counted
+answers, all sealed at a fixed size (AES-GCM, server key). Changes reach the counted answers only
+through a release (survey/release.py), never in the person's own transaction.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import String, delete, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from pvd_survey.config import Settings
 from pvd_survey.db import dialect_insert
 from pvd_survey.errors import DomainError
-from pvd_survey.models import (
-    SurveyDraft,
-    SurveyInvitation,
-    SurveyPool,
-    SurveyResponse,
-    paris_time,
-    utcnow,
-)
-from pvd_survey.survey.invitations import closing_time, is_closed
-from pvd_survey.survey.links import _Refs, _refs, _seal, _token_hash, _unseal
-from pvd_survey.survey.release import _answers_from_payload, _answers_of, _answers_payload, release_if_ready
-from pvd_survey.survey_questions import (
-    CSV_COLUMNS,
-    validate_answers,
-)
-
-# ---------------------------------------------------------------------------- the respondent's side
-#
-# Anonymity by construction. The invitation (e-mail side) and the answers (answers side) share no id,
-# no foreign key and no time. The personal link is the only bridge: its token finds the invitation
-# through a SHA-256; the invitation's random `respondent_salt`, hashed with the server key (settings,
-# never the database) under three separate purposes, gives the keys of the person's draft, waiting
-# change and counted answers. Drafts and waiting changes are sealed (AES-GCM, server key), so the
-# order in which rows were written says nothing. Counted answers only change when at least k changes
-# wait: they are then applied together, in shuffled order, with new random ids (see _release).
+from pvd_survey.models import AppSetting, SurveyDraft, SurveyInvitation, SurveyPool, SurveyResponse, paris_time, utcnow
+from pvd_survey.survey.invitations import CLOSES_AT_KEY
+from pvd_survey.survey.links import SEALED_SIZES, _Refs, _refs, _seal, _token_hash, _unseal
+from pvd_survey.survey.release import CountedRecord, _answers_from_payload, _answers_payload, open_response
+from pvd_survey.survey_questions import CSV_COLUMNS, validate_answers
 
 
 @dataclass(frozen=True)
@@ -51,18 +42,33 @@ class SurveySession:
     closes_at: datetime | None
 
 
-def _by_token(session: Session, token: str | None, now: datetime, lock: bool = False) -> SurveyInvitation:
+class _Link(NamedTuple):
+    """What a valid personal link gives: the invitation's id and salt, and the survey's closing time."""
+
+    invitation_id: int
+    salt: str
+    closes_at: datetime | None
+
+
+def _by_token(session: Session, token: str | None, now: datetime) -> _Link:
+    """The invitation of a link, with the closing time, in one read (no lock, no write: see the module)."""
     if not token or len(token) > 200:
         raise DomainError("invalid_link")
-    query = select(SurveyInvitation).where(SurveyInvitation.token_hash == _token_hash(token))
-    invitation = session.scalar(query.with_for_update() if lock else query)
-    if invitation is None:
+    closes = select(AppSetting.value).where(AppSetting.key == CLOSES_AT_KEY).scalar_subquery()
+    row = session.execute(
+        select(SurveyInvitation.id, SurveyInvitation.status, SurveyInvitation.respondent_salt, closes).where(
+            SurveyInvitation.token_hash == _token_hash(token)
+        )
+    ).one_or_none()
+    if row is None:
         raise DomainError("invalid_link")
-    if invitation.status == "revoked":
+    invitation_id, status, salt, closes_value = row
+    if status == "revoked":
         raise DomainError("revoked_link")
-    if is_closed(session, now):
-        raise DomainError("survey_closed", closed=paris_time(closing_time(session), "%d/%m/%Y à %H:%M"))
-    return invitation
+    closes_at = datetime.fromisoformat(closes_value) if closes_value else None
+    if closes_at is not None and now >= closes_at:
+        raise DomainError("survey_closed", closed=paris_time(closes_at, "%d/%m/%Y à %H:%M"))
+    return _Link(invitation_id, salt, closes_at)
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ class _Standing:
 
     draft: dict | None
     waiting: dict | None  # {"answers": {...} or None}
-    counted: SurveyResponse | None
+    counted: CountedRecord | None
 
     @property
     def submitted(self) -> bool:
@@ -80,44 +86,55 @@ class _Standing:
         return self.counted is not None
 
 
-def _standing(session: Session, settings: Settings, refs: _Refs) -> _Standing:
-    draft = session.get(SurveyDraft, refs.draft)
-    waiting = session.get(SurveyPool, refs.pool)
-    counted = session.scalar(select(SurveyResponse).where(SurveyResponse.respondent_ref == refs.response))
+def _standing(session: Session, settings: Settings, refs: _Refs, lock: bool = False) -> _Standing:
+    """The person's draft, waiting change and counted answers, in one read.
+
+    With `lock`, first wait for a release that holds the person's waiting change, so that what is read
+    after it is what that release left (a withdrawal must see answers counted a moment ago).
+    """
+    if lock:
+        session.execute(select(SurveyPool.ref).where(SurveyPool.ref == refs.pool).with_for_update())
+    rows = session.execute(
+        union_all(
+            select(literal("draft", String), SurveyDraft.sealed, literal("", String)).where(
+                SurveyDraft.ref == refs.draft
+            ),
+            select(literal("pool", String), SurveyPool.sealed, literal("", String)).where(SurveyPool.ref == refs.pool),
+            select(literal("counted", String), SurveyResponse.sealed, SurveyResponse.id).where(
+                SurveyResponse.respondent_ref == refs.response
+            ),
+        )
+    ).all()
+    found = {kind: (sealed, row_id) for kind, sealed, row_id in rows}
+    draft, pool, counted = found.get("draft"), found.get("pool"), found.get("counted")
     return _Standing(
-        _unseal(settings, draft.sealed, refs.draft) if draft else None,
-        _unseal(settings, waiting.sealed, refs.pool) if waiting else None,
-        counted,
+        _unseal(settings, draft[0], refs.draft) if draft else None,
+        _unseal(settings, pool[0], refs.pool) if pool else None,
+        open_response(settings, counted[1], counted[0]) if counted else None,
     )
 
 
 def open_survey(session: Session, token: str | None, settings: Settings, now: datetime | None = None) -> SurveySession:
-    """Open the survey from a personal link: records the first opening, returns what to prefill."""
+    """Open the survey from a personal link: what to prefill (nothing is written)."""
     now = now or utcnow()
-    invitation = _by_token(session, token, now)
-    if invitation.opened_at is None:
-        session.execute(
-            update(SurveyInvitation)
-            .where(SurveyInvitation.id == invitation.id, SurveyInvitation.opened_at.is_(None))
-            .values(opened_at=now)
-        )
-    standing = _standing(session, settings, _refs(settings, invitation.respondent_salt))
+    link = _by_token(session, token, now)
+    standing = _standing(session, settings, _refs(settings, link.salt))
     if standing.draft is not None:
         form = standing.draft
     elif standing.waiting is not None:
         answers = standing.waiting["answers"]
         form = _answers_from_payload(answers).as_form() if answers else {}
     elif standing.counted is not None:
-        form = _answers_of(standing.counted).as_form()
+        form = standing.counted.answers.as_form()
     else:
         form = {}
     return SurveySession(
-        invitation.id,
+        link.invitation_id,
         form,
         standing.submitted,
         standing.waiting is not None,
         standing.draft is not None,
-        closing_time(session),
+        link.closes_at,
     )
 
 
@@ -143,9 +160,8 @@ def save_draft(
 ) -> datetime:
     """Keep a half-filled form on the server against the link (survives refreshes and browser restarts)."""
     now = now or utcnow()
-    invitation = _by_token(session, token, now, lock=True)
-    refs = _refs(settings, invitation.respondent_salt)
-    _upsert(session, SurveyDraft, refs.draft, _seal(settings, _clean_draft(raw), refs.draft))
+    refs = _refs(settings, _by_token(session, token, now).salt)
+    _upsert(session, SurveyDraft, refs.draft, _seal(settings, _clean_draft(raw), refs.draft, SEALED_SIZES["draft"]))
     return now
 
 
@@ -159,39 +175,31 @@ def submit(
 ) -> bool:
     """Validate the answers of a link and put them in the release pool; later submissions replace them.
 
-    Returns True the first time, False for a change. The invitation row is locked first, so a double
-    click or a replay keeps one set of answers.
+    Returns True the first time, False for a change. One waiting change per person (the pool's key is
+    the person's keyed reference, written by one upsert), so a double click or a replay keeps one set
+    of answers. The answers reach the figures with the next release, never in this transaction.
     """
     now = now or utcnow()
     answers = validate_answers(raw, today or now.date())
-    invitation = _by_token(session, token, now, lock=True)
-    refs = _refs(settings, invitation.respondent_salt)
+    refs = _refs(settings, _by_token(session, token, now).salt)
     created = not _standing(session, settings, refs).submitted
     change = {"ref": refs.response, "answers": _answers_payload(answers)}
-    _upsert(session, SurveyPool, refs.pool, _seal(settings, change, refs.pool))
+    _upsert(session, SurveyPool, refs.pool, _seal(settings, change, refs.pool, SEALED_SIZES["pool"]))
     session.execute(delete(SurveyDraft).where(SurveyDraft.ref == refs.draft))
-    if invitation.submitted_at is None:
-        invitation.submitted_at = now
-    session.flush()
-    release_if_ready(session, settings, now)
     return created
 
 
 def withdraw(session: Session, token: str | None, settings: Settings, now: datetime | None = None) -> None:
     """Take one's answers back: they leave the figures with the next release (the draft is deleted at once)."""
     now = now or utcnow()
-    invitation = _by_token(session, token, now, lock=True)
-    if not _take_back(session, settings, invitation):
+    if not _take_back(session, settings, _by_token(session, token, now).salt):
         raise DomainError("nothing_to_withdraw")
-    invitation.submitted_at = None
-    session.flush()
-    release_if_ready(session, settings, now)
 
 
-def _take_back(session: Session, settings: Settings, invitation: SurveyInvitation) -> bool:
+def _take_back(session: Session, settings: Settings, salt: str) -> bool:
     """Delete the draft and queue the withdrawal of the answers, if any; True when there were answers."""
-    refs = _refs(settings, invitation.respondent_salt)
-    standing = _standing(session, settings, refs)
+    refs = _refs(settings, salt)
+    standing = _standing(session, settings, refs, lock=True)
     session.execute(delete(SurveyDraft).where(SurveyDraft.ref == refs.draft))
     if not standing.submitted:
         return False
@@ -200,7 +208,7 @@ def _take_back(session: Session, settings: Settings, invitation: SurveyInvitatio
         session.execute(delete(SurveyPool).where(SurveyPool.ref == refs.pool))
     else:
         change = {"ref": refs.response, "answers": None}
-        _upsert(session, SurveyPool, refs.pool, _seal(settings, change, refs.pool))
+        _upsert(session, SurveyPool, refs.pool, _seal(settings, change, refs.pool, SEALED_SIZES["pool"]))
     return True
 
 
@@ -209,9 +217,13 @@ def erase_invitation(session: Session, email: str, settings: Settings) -> int:
     invitations = session.scalars(select(SurveyInvitation).where(SurveyInvitation.email == email).with_for_update())
     erased = 0
     for invitation in invitations:
-        _take_back(session, settings, invitation)
+        _take_back(session, settings, invitation.respondent_salt)
         session.delete(invitation)
         erased += 1
     session.flush()
-    release_if_ready(session, settings)
     return erased
+
+
+def has_answered(session: Session, settings: Settings, salt: str) -> bool:
+    """Whether the person behind an invitation has answers counted or waiting (the server alone can tell)."""
+    return _standing(session, settings, _refs(settings, salt)).submitted
