@@ -42,7 +42,7 @@ from functools import cache
 
 import numpy as np
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from pvd_survey import db, demo, mail, stats, survey, territory
 from pvd_survey.disclosure import KEY_SPACE, MAX_NOISE, ZERO, Cell, Tally, hidden_cells, noise, perturb, protect_table
@@ -50,15 +50,16 @@ from pvd_survey.errors import DomainError
 from pvd_survey.models import (
     AppSetting,
     OutboxMessage,
-    SurveyCount,
     SurveyDraft,
     SurveyInvitation,
     SurveyPool,
     SurveyRelease,
+    SurveyReleaseLog,
+    SurveyReminder,
     SurveyResponse,
     utcnow,
 )
-from pvd_survey.survey import ALL
+from pvd_survey.survey.totals import CELL_INDEX, DEPARTMENT_AXIS, RESPONDENTS
 from pvd_survey.survey_questions import (
     BASELINE_2022,
     DIPLOMA,
@@ -123,15 +124,29 @@ def withdraw(factory, settings, token: str) -> None:
         survey.withdraw(session, token, settings)
 
 
-def waiting(factory) -> int:
+def waiting(factory, settings) -> int:
     with db.read_only(factory) as session:
-        return survey.release_state(session, K).waiting
+        return survey.release_state(session, settings).waiting
+
+
+def release(factory, settings) -> int:
+    """What the background work does at a moment of the schedule: release what waits, if at least k."""
+    with factory.begin() as session:
+        return survey.release_due(session, settings, force=True).applied
 
 
 def reset_survey(factory) -> None:
     """Empty the survey's tables between examples (the fixture only empties them per test)."""
     with factory.begin() as session:
-        for model in (SurveyCount, SurveyResponse, SurveyPool, SurveyDraft, SurveyInvitation, OutboxMessage):
+        for model in (
+            SurveyResponse,
+            SurveyPool,
+            SurveyDraft,
+            SurveyInvitation,
+            OutboxMessage,
+            SurveyReleaseLog,
+            SurveyReminder,
+        ):
             session.execute(delete(model))
         session.execute(delete(AppSetting).where(AppSetting.key == survey.CLOSES_AT_KEY))
         session.execute(delete(SurveyRelease))
@@ -143,31 +158,37 @@ def import_answers(factory, settings, rows: list[Answers]) -> None:
         survey.import_responses(session, rows, settings)
 
 
-def figures_json(session, key: FilterKey, k: int = K, today: date | None = TODAY) -> dict:
+def figures_json(session, settings, key: FilterKey, k: int = K, today: date | None = TODAY) -> dict:
     region, department, employer, period = key
     filters = stats.make_filters(region, department, employer, period, today=today)
-    return stats.survey_stats(session, filters, k=k, today=today).to_json()
+    return stats.survey_stats(session, filters, k=k, today=today, settings=settings).to_json()
 
 
-def _present(session, column) -> list[str]:
-    values = session.scalars(select(column).distinct().where(column != ALL, column != ""))
-    return sorted(set(values))
+def _present(session, settings) -> tuple[list[str], list[str], list[str]]:
+    """Regions, departments and start periods that hold at least one counted answer."""
+    totals = survey.current_totals(session, settings)
+    people = totals.counts[..., CELL_INDEX[(RESPONDENTS, "")]]
+    departments = [code for code, count in zip(DEPARTMENT_AXIS, people.sum(axis=(1, 2)), strict=True) if code and count]
+    periods = [code for code, count in zip(totals.periods, people.sum(axis=(0, 1)), strict=True) if code and count]
+    regions = sorted({territory.region_of_department(code) for code in departments})
+    return regions, sorted(departments), sorted(periods)
 
 
-def published(factory, k: int = K, today: date = TODAY) -> View:
+def published(factory, settings, k: int = K, today: date = TODAY) -> View:
     """Every figure the direction can read: {filters: JSON} for the country, each region and department
     present, crossed with each employer and each start period present (None = all)."""
     with db.read_only(factory) as session:
-        regions = _present(session, SurveyCount.region)
-        departments = _present(session, SurveyCount.department)
-        periods = _present(session, SurveyCount.start_period)
+        regions, departments, periods = _present(session, settings)
         places = [(None, None), *((r, None) for r in regions)]
         places += [(territory.region_of_department(d), d) for d in departments]
         view = {}
         for (region, department), employer, period in itertools.product(places, (None, *EMPLOYERS), (None, *periods)):
             key = (region, department, employer, period)
-            view[key] = figures_json(session, key, k, today)
+            view[key] = figures_json(session, settings, key, k, today)
         return view
+
+
+ALL = "*"
 
 
 def canonical(key: FilterKey) -> tuple[str, str, str, str]:
@@ -198,8 +219,14 @@ def diff_views(before: View, after: View) -> list[str]:
 # ---------------------------------------------------------------------------- a pure model of the published figures
 #
 # The same tables as stats.survey_stats, computed from the answers and their record keys without the
-# database: which records count in which cell (survey._rollup_keys / _count_deltas), then the real
+# database: which records count in which cell (a response and all its roll-ups), then the real
 # disclosure functions. The test `test_pure_model_matches_the_database` keeps the two in step.
+
+
+def _rollup_keys(region: str, department: str, employer: str, period: str) -> list[tuple[str, str, str, str]]:
+    """The key of a response and all its roll-ups ('*' = all)."""
+    places = [(region, department), (region, ALL), (ALL, ALL)]
+    return [(r, d, e, p) for r, d in places for e in (employer, ALL) for p in (period, ALL)]
 
 
 @dataclass(frozen=True)
@@ -232,7 +259,7 @@ class Table:
         return Table(self.respondents, counts, dict(self.answered))
 
     def add(self, a: Answers, tally: Tally) -> None:
-        """Count one more record (what survey._count_deltas does to every cell of its key)."""
+        """Count one more record in every cell of its key."""
         self.respondents += tally
         cells = [*zip(DIMENSIONS, _dims(a), strict=True)]
         cells += [(code, getattr(a, code) or "") for code in ("gender", "experience", "diploma")]
@@ -274,7 +301,7 @@ def tables_of(records: Iterable[Record]) -> dict[tuple[str, str, str, str], Tabl
     sums: dict = defaultdict(int)
     for record in records:
         cells = _cells(record.answers)
-        for key in survey._rollup_keys(*_dims(record.answers)):
+        for key in _rollup_keys(*_dims(record.answers)):
             for cell in cells:
                 counts[key, cell] += 1
                 sums[key, cell] += record.key
@@ -375,11 +402,10 @@ def pure_view(records: list[Record], keys: Iterable[FilterKey], k: int = K, nois
     return {key: publish(tables.get(canonical(key)) or Table.empty(), k, noisy=noisy) for key in keys}
 
 
-def records_in_database(factory) -> list[Record]:
-    """The counted answers with their record keys (the test reads what the adversary never sees)."""
+def records_in_database(factory, settings) -> list[Record]:
+    """The counted answers with their record keys (the test opens what the adversary never can)."""
     with db.read_only(factory) as session:
-        rows = session.scalars(select(SurveyResponse)).all()
-        return [Record(survey._answers_of(row), row.record_key) for row in rows]
+        return [Record(record.answers, record.record_key) for record in survey.counted_records(session, settings)]
 
 
 # ---------------------------------------------------------------------------- random small data sets
@@ -1014,7 +1040,8 @@ def seed_group(factory, settings) -> list[str]:
     tokens = [invite(factory, settings, f"cp{n}@example.fr") for n in range(len(SEED_GROUP))]
     for token, a in zip(tokens, SEED_GROUP, strict=True):
         submit(factory, settings, token, a)
-    assert waiting(factory) == 0
+    assert release(factory, settings) == len(SEED_GROUP)
+    assert waiting(factory, settings) == 0
     return tokens
 
 
@@ -1026,7 +1053,7 @@ def as_man(a: Answers) -> Answers:
 def test_one_answer_change_or_withdrawal_moves_no_published_figure(factory, settings, scenario):
     tokens = seed_group(factory, settings)
     newcomer = invite(factory, settings, "nouveau@example.fr")
-    before = published(factory)
+    before = published(factory, settings)
     assert before[(None, None, None, None)]["respondents"] is not None and len(before) > 50
     steps = []
     if scenario in ("new answer", "all three"):
@@ -1038,34 +1065,34 @@ def test_one_answer_change_or_withdrawal_moves_no_published_figure(factory, sett
     # Then other people change their answers, one by one, until k changes wait.
     for n in range(2, 2 + K - len(steps)):
         steps.append(lambda n=n: submit(factory, settings, tokens[n], as_man(SEED_GROUP[n])))
-    for number, step in enumerate(steps[:-1], start=1):
+    for number, step in enumerate(steps, start=1):
         step()
-        assert waiting(factory) == number
-        assert not diff_views(before, published(factory)), f"after {number} waiting change(s)"
-    steps[-1]()  # the k-th change completes a group: everything waiting is applied at once
-    assert waiting(factory) == 0
-    changes = diff_views(before, published(factory))
+        assert waiting(factory, settings) == number
+        # Even the k-th change moves nothing: submissions never release, the schedule does.
+        assert not diff_views(before, published(factory, settings)), f"after {number} waiting change(s)"
+    assert release(factory, settings) == K  # a moment of the schedule: everything waiting is applied at once
+    assert waiting(factory, settings) == 0
+    changes = diff_views(before, published(factory, settings))
     assert any(change.startswith(str((None, None, None, None))) for change in changes), changes
 
 
 def test_closing_the_survey_does_not_release_a_small_group(factory, settings):
     tokens = seed_group(factory, settings)
     newcomer = invite(factory, settings, "nouveau@example.fr")
-    before = published(factory)
+    before = published(factory, settings)
     submit(factory, settings, newcomer, as_man(SEED_GROUP[0]))
     submit(factory, settings, tokens[0], as_man(SEED_GROUP[0]))
     withdraw(factory, settings, tokens[1])
     with factory.begin() as session:
         survey.set_closing_time(session, utcnow() - timedelta(minutes=1))
-    with factory.begin() as session:
-        assert survey.release_if_ready(session, settings) == 0
+    assert release(factory, settings) == 0
     with pytest.raises(DomainError) as caught:
         submit(factory, settings, tokens[2], as_man(SEED_GROUP[2]))
     assert caught.value.code == "survey_closed"
     with db.read_only(factory) as session:
-        state = survey.release_state(session, K)
+        state = survey.release_state(session, settings)
     assert (state.waiting, state.k) == (3, K)
-    assert not diff_views(before, published(factory))
+    assert not diff_views(before, published(factory, settings))
 
 
 # ============================================================================ 2. differencing across filters
@@ -1091,9 +1118,9 @@ def test_differencing_across_filters_on_the_database(factory, settings, seed):
     frame = frame_of([*others, target], target)
     with db.read_only(factory) as session:
         assert figures_json(
-            session, (territory.region_of_department(TARGET_DEPARTMENT), TARGET_DEPARTMENT, None, None)
+            session, settings, (territory.region_of_department(TARGET_DEPARTMENT), TARGET_DEPARTMENT, None, None)
         )["suppressed"]
-        result = infer(cache(lambda key: figures_json(session, key)), frame, target)
+        result = infer(cache(lambda key: figures_json(session, settings, key)), frame, target)
     assert not result.certain, f"differencing gives the lone person's answers with certainty: {result.certain}"
 
 
@@ -1107,8 +1134,10 @@ def test_differencing_across_filters_smallest_case_on_the_database(factory, sett
     people.append(replace(random_person(rng, ("29",)), gender="femme"))
     import_answers(factory, settings, people)
     with db.read_only(factory) as session:
-        national = figures_json(session, (None, None, None, None))
-        result = infer(cache(lambda key: figures_json(session, key)), frame_of(people, people[-1]), people[-1])
+        national = figures_json(session, settings, (None, None, None, None))
+        result = infer(
+            cache(lambda key: figures_json(session, settings, key)), frame_of(people, people[-1]), people[-1]
+        )
     # Everybody is a woman: the cell leaves nobody outside it, so it is hidden (and the table with it).
     assert national["questions"]["gender"]["options"]["femme"]["count"] is None
     assert not result.certain, f"differencing gives the lone person's answers with certainty: {result.certain}"
@@ -1151,10 +1180,10 @@ def test_asking_the_same_figure_again_gives_exactly_the_same_values(factory, set
     national = (None, None, None, None)
     for key, times in ((national, 100), (("27", None, "epci", None), 30)):
         with db.read_only(factory) as session:
-            first = figures_json(session, key)
+            first = figures_json(session, settings, key)
         for _ in range(times - 1):
             with db.read_only(factory) as session:  # a fresh session (and transaction) each time
-                assert figures_json(session, key) == first
+                assert figures_json(session, settings, key) == first
         if key == national:
             # The figures are perturbed (else this would prove nothing): some shown counts differ from
             # the true ones (with ~20 shown cells, all unperturbed has a probability below 1e-6).
@@ -1187,7 +1216,7 @@ def test_dashboard_csv_json_and_command_line_give_the_same_counts(factory, setti
     for key in (("27", None, "epci", None), (None, None, None, None)):
         with db.read_only(factory) as session:
             # The command line lists the periods up to today's: so does this side.
-            figures = stats.survey_stats(session, stats.make_filters(*key), k=K)
+            figures = stats.survey_stats(session, stats.make_filters(*key), k=K, settings=settings)
         document = figures.to_json()
         if key[0] == "27":
             out, err = command.communicate(timeout=60)
@@ -1218,10 +1247,10 @@ def test_pure_model_matches_the_database(factory, settings):
         submit(factory, settings, token, a)
     for token, a in zip(tokens[:3], rows[10:], strict=False):
         submit(factory, settings, token, as_man(a))  # changes (the sixth answer still waits)
-    withdraw(factory, settings, tokens[3])  # the fifth change: a group is released
-    assert waiting(factory) == 0
-    view = published(factory)
-    records = records_in_database(factory)
+    withdraw(factory, settings, tokens[3])  # the fifth change
+    assert release(factory, settings) == 5  # (the sixth answer still waits: 5 changes = 6 submissions - 1)
+    view = published(factory, settings)
+    records = records_in_database(factory, settings)
     assert len(records) == len(rows) + 5
     assert pure_view(records, view) == view
     # Some of these tables are hidden whole, some cells hidden, some shown: the model covers each case.
@@ -1284,7 +1313,9 @@ class _AnswerOrder:
 
     @staticmethod
     def shuffle(changes: list[dict]) -> None:
-        changes.sort(key=lambda change: json.dumps(change["answers"], sort_keys=True))
+        changes.sort(
+            key=lambda change: json.dumps(change["answers"], sort_keys=True) if isinstance(change, dict) else ""
+        )
 
 
 def test_reconstruction_attack_end_to_end_on_the_database(factory, settings, monkeypatch):
@@ -1294,14 +1325,14 @@ def test_reconstruction_attack_end_to_end_on_the_database(factory, settings, mon
     for seed in range(2):
         reset_survey(factory)
         rng = random.Random(seed)
-        monkeypatch.setattr(survey.release, "new_record_key", lambda rng=rng: rng.randrange(KEY_SPACE))
+        monkeypatch.setattr(survey.files, "new_record_key", lambda rng=rng: rng.randrange(KEY_SPACE))
         people = [record.answers for record in reconstruction_data(seed)]
         import_answers(factory, settings, people)
         frame = frame_of(people, people[-1])
         keys = [key for _, key in frame.tables()]
         with db.read_only(factory) as session:
-            view = {key: figures_json(session, key) for key in keys}
-        assert pure_view(records_in_database(factory), keys) == view
+            view = {key: figures_json(session, settings, key) for key in keys}
+        assert pure_view(records_in_database(factory, settings), keys) == view
         results.append(infer(view.__getitem__, frame, people[-1]))
     print(f"reconstruction, threat model, on the database: {threat_summary(results)}")
     assert not any(result.exact for result in results), threat_summary(results)
@@ -1315,7 +1346,7 @@ def test_imported_2022_file_gives_the_published_shares_within_the_perturbation_b
     assert len(rows) == 704
     import_answers(factory, settings, rows)
     with db.read_only(factory) as session:
-        result = figures_json(session, (None, None, None, None))
+        result = figures_json(session, settings, (None, None, None, None))
     # Every shown count, the 704 respondents included, is the true one moved by MAX_NOISE at most.
     assert abs(result["respondents"] - 704) <= MAX_NOISE
     for question, shares in BASELINE_2022.items():
