@@ -1,19 +1,36 @@
-"""The profile survey's services on the test database: invitations, links, drafts, submissions, import/export."""
+"""The profile survey's services on the test database: invitations, links, drafts, submissions, releases on
+the schedule, reminders, sealed rows (sizes, tampering, a lost key), import/export."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import threading
+import time
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 
 from pvd_survey import db, mail, stats, survey
-from pvd_survey.errors import DomainError
-from pvd_survey.models import SurveyCount, SurveyDraft, SurveyInvitation, SurveyPool, SurveyResponse, utcnow
+from pvd_survey.errors import DomainError, french_message
+from pvd_survey.models import (
+    OutboxMessage,
+    SurveyDraft,
+    SurveyInvitation,
+    SurveyPool,
+    SurveyRelease,
+    SurveyReleaseLog,
+    SurveyResponse,
+    utcnow,
+)
+from pvd_survey.survey import release as release_module
+from pvd_survey.survey import totals as totals_store
+from pvd_survey.survey.links import _refs
 from pvd_survey.survey_questions import InvalidAnswers, baseline_period, start_period, validate_answers
-from tests.conftest import TEST_BACKEND, file_bytes_from_another_process
+from tests.conftest import PROJECT_ROOT, TEST_BACKEND, file_bytes_from_another_process
 
 TODAY = date(2026, 11, 22)
 GOOD = {
@@ -25,6 +42,8 @@ GOOD = {
     "training_field": ["urbanisme_amenagement", "sciences_sociales"],
     "department": "21",
 }
+RESPONDENTS = totals_store.CELL_INDEX[(survey.RESPONDENTS, "")]
+OTHER_KEY = "another-key-9876543210-zyxwvutsrqponmlkjihgfedcba"
 
 
 def token_from_outbox(session, email):
@@ -49,8 +68,42 @@ def count_rows(factory, model):
 
 
 def count_responses(factory):
+    return count_rows(factory, SurveyResponse)
+
+
+def answer(factory, settings, token, raw=GOOD, **kwargs):
+    with db.transaction(factory) as session:
+        return survey.submit(session, token, raw, settings, today=TODAY, **kwargs)
+
+
+def release(factory, settings, now=None, force=False):
+    """One pass of the background work's release (its own transaction)."""
+    with db.transaction(factory) as session:
+        return survey.release_due(session, settings, now=now, force=force)
+
+
+def counted(factory, settings):
     with db.read_only(factory) as session:
-        return session.scalar(select(func.count()).select_from(SurveyResponse))
+        return survey.counted_records(session, settings)
+
+
+def salt_of(factory, email):
+    with db.read_only(factory) as session:
+        return session.scalar(select(SurveyInvitation.respondent_salt).where(SurveyInvitation.email == email))
+
+
+def published(factory, settings, k=2, **filters):
+    with db.read_only(factory) as session:
+        return stats.survey_stats(session, stats.Filters(**filters), k=k, today=TODAY, settings=settings).to_json()
+
+
+def release_row(factory):
+    with db.read_only(factory) as session:
+        return session.execute(select(SurveyRelease.__table__)).all()
+
+
+def flip_a_byte(sealed: bytes, position: int = 40) -> bytes:
+    return sealed[:position] + bytes([sealed[position] ^ 0x01]) + sealed[position + 1 :]
 
 
 # ---------------------------------------------------------------------------- answers
@@ -170,16 +223,38 @@ def test_invalid_links_are_refused(factory, settings, token):
     assert caught.value.code == "invalid_link"
 
 
-def test_opening_records_first_time_only(factory, settings):
-    token = invite_one(factory, settings)
-    first = utcnow()
-    with factory.begin() as session:
-        opened = survey.open_survey(session, token, settings, now=first)
-        assert opened.form == {} and not opened.submitted
-    with factory.begin() as session:
-        survey.open_survey(session, token, settings, now=first + timedelta(hours=1))
+def _email_side(factory):
+    """Every invitation row as stored (and, on PostgreSQL, the transaction that last wrote it)."""
     with db.read_only(factory) as session:
-        assert session.scalar(select(SurveyInvitation.opened_at)) == first
+        rows = session.execute(select(SurveyInvitation.__table__).order_by(SurveyInvitation.id)).all()
+        versions = (
+            session.execute(text("SELECT id, xmin::text FROM survey_invitation ORDER BY id")).all()
+            if TEST_BACKEND == "postgresql"
+            else []
+        )
+    return rows, versions
+
+
+def test_answer_events_write_nothing_on_the_email_side(factory, settings):
+    # Before issue 16, opening recorded `opened_at` and submitting `submitted_at`: both are gone, and no
+    # answer event writes (or locks) the invitation row at all (same values, same row version).
+    settings = small_k(settings)
+    token, other = invite_one(factory, settings), invite_one(factory, settings, "autre@example.fr")
+    before = _email_side(factory)
+    with db.transaction(factory) as session:
+        opened = survey.open_survey(session, token, settings)
+        assert opened.form == {} and not opened.submitted
+    with db.transaction(factory) as session:
+        survey.save_draft(session, token, {"employer": "epci"}, settings)
+    answer(factory, settings, token)
+    answer(factory, settings, token, {**GOOD, "gender": "homme"})
+    answer(factory, settings, other)
+    release(factory, settings, force=True)
+    with db.transaction(factory) as session:
+        survey.withdraw(session, token, settings)
+    assert _email_side(factory) == before
+    columns = {column.name for column in SurveyInvitation.__table__.columns}
+    assert not columns & {"opened_at", "submitted_at"}
 
 
 def test_draft_is_restored_when_the_link_is_opened_again(factory, settings):
@@ -200,31 +275,29 @@ def test_draft_is_restored_when_the_link_is_opened_again(factory, settings):
 def test_submit_then_resubmit_updates_the_same_response(factory, settings):
     settings = small_k(settings)
     token, other = invite_one(factory, settings), invite_one(factory, settings, "autre@example.fr")
-    with factory.begin() as session:
-        assert survey.submit(session, token, GOOD, settings, today=TODAY) is True
-        assert survey.submit(session, other, GOOD, settings, today=TODAY) is True  # completes a group of 2
+    assert answer(factory, settings, token) is True
+    assert answer(factory, settings, other) is True
+    assert release(factory, settings, force=True).applied == 2
     with factory.begin() as session:
         reopened = survey.open_survey(session, token, settings)
         assert reopened.submitted and not reopened.pending and reopened.form["gender"] == "femme"
         assert survey.submit(session, token, {**GOOD, "gender": "homme"}, settings, today=TODAY) is False
         assert survey.open_survey(session, token, settings).pending
         survey.submit(session, other, {**GOOD, "gender": "homme"}, settings, today=TODAY)
+    assert release(factory, settings, force=True).applied == 2
     assert count_responses(factory) == 2
-    with db.read_only(factory) as session:
-        figures = stats.survey_stats(session, stats.Filters(), k=2, today=TODAY)
-        assert set(session.scalars(select(SurveyResponse.gender))) == {"homme"}
-    assert figures.figures["gender"].cells["femme"].suppressed  # nobody: hidden like a small group
-    assert figures.figures["gender"].cells["homme"].suppressed  # everybody: hidden too (nobody outside it)
-    assert abs(figures.respondents - 2) <= 2
+    assert {record.answers.gender for record in counted(factory, settings)} == {"homme"}
+    figures = published(factory, settings, k=2)
+    assert figures["questions"]["gender"]["options"]["femme"]["suppressed"]  # nobody: hidden like a small group
+    assert figures["questions"]["gender"]["options"]["homme"]["suppressed"]  # everybody: hidden too
+    assert abs(figures["respondents"] - 2) <= 2
 
 
 def test_invalid_submission_stores_nothing(factory, settings):
     token = invite_one(factory, settings)
     with factory.begin() as session, pytest.raises(InvalidAnswers):
         survey.submit(session, token, {**GOOD, "employer": None}, settings, today=TODAY)
-    assert count_responses(factory) == 0
-    with db.read_only(factory) as session:
-        assert session.scalar(select(func.count()).select_from(SurveyCount)) == 0
+    assert count_responses(factory) == 0 and count_rows(factory, SurveyPool) == 0
 
 
 def test_double_click_stores_one_response(factory, settings):
@@ -242,10 +315,15 @@ def test_double_click_stores_one_response(factory, settings):
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(outcomes) == [False] * 7 + [True]
+    if TEST_BACKEND == "sqlite":  # writers take turns: the first click alone is a first answer
+        assert sorted(outcomes) == [False] * 7 + [True]
+    else:
+        # A submission no longer locks the invitation (issue 16: nothing on the e-mail side for an answer
+        # event), so clicks that run together may each be told "first answer"; what is stored is still one.
+        assert len(outcomes) == 8 and True in outcomes
     assert count_rows(factory, SurveyPool) == 1  # one waiting set of answers, not eight
     with db.read_only(factory) as session:
-        assert survey.release_state(session, settings.disclosure_k).waiting == 1
+        assert survey.release_state(session, settings).waiting == 1
 
 
 def test_revoked_and_replaced_links(factory, settings):
@@ -278,7 +356,7 @@ def test_closed_survey_refuses_links(factory, settings):
     with factory.begin() as session, pytest.raises(DomainError) as caught:
         survey.submit(session, token, GOOD, settings, today=TODAY)
     assert caught.value.code == "survey_closed"
-    assert count_responses(factory) == 0
+    assert count_responses(factory) == 0 and count_rows(factory, SurveyPool) == 0
 
 
 # ---------------------------------------------------------------------------- import and export
@@ -316,8 +394,10 @@ def test_import_export_round_trip(factory, settings):
     answers = survey.read_responses_csv("\ufeff" + text, TODAY)
     with factory.begin() as session:
         assert survey.import_responses(session, answers, small_k(settings)) == 2  # the blank line is skipped
+    assert count_responses(factory) == 2 and count_rows(factory, SurveyPool) == 0  # k of them: counted at once
+    assert not any(record.linked for record in counted(factory, settings))
     with db.read_only(factory) as session:
-        exported = survey.export_responses_csv(session)
+        exported = survey.export_responses_csv(session, settings)
     assert sorted(exported.splitlines()) == sorted(
         [
             HEADER.strip(),
@@ -327,68 +407,218 @@ def test_import_export_round_trip(factory, settings):
     )
 
 
+def test_an_import_smaller_than_k_waits_for_a_release(factory, settings):
+    answers = survey.read_responses_csv(HEADER + "2021-09,epci,femme,5to20,bac4_5,autre,21\n", TODAY)
+    settings = small_k(settings, 2)
+    with factory.begin() as session:
+        survey.import_responses(session, answers, settings)
+    assert (count_responses(factory), count_rows(factory, SurveyPool)) == (0, 1)
+    answer(factory, settings, invite_one(factory, settings))
+    assert release(factory, settings, force=True).applied == 2
+    assert sorted(record.linked for record in counted(factory, settings)) == [False, True]
+
+
+def _totals(factory, settings):
+    with db.read_only(factory) as session:
+        return survey.current_totals(session, settings)
+
+
 def test_recount_matches_incremental_counts(factory, settings):
     answers = survey.read_responses_csv(
         HEADER + "2021-09,epci,femme,5to20,bac4_5,urbanisme_amenagement|architecture,21\n"
         "2020-11,,homme,,autre,,\n2022-01,commune,autre,gt20,bac2_3,autre,971\n",
         TODAY,
     )
+    settings = small_k(settings)
     token = invite_one(factory, settings)
     second = invite_one(factory, settings, "b@example.fr")
     with factory.begin() as session:
-        survey.import_responses(session, answers, small_k(settings))
-        survey.submit(session, token, GOOD, small_k(settings), today=TODAY)
-        survey.submit(session, second, GOOD, small_k(settings), today=TODAY)
-    with factory.begin() as session:
-        incremental = {tuple(r[:6]): tuple(r[6:]) for r in session.execute(select(SurveyCount.__table__)) if r[6]}
-        survey.recount(session)
-    with db.read_only(factory) as session:
-        rebuilt = {tuple(r[:6]): tuple(r[6:]) for r in session.execute(select(SurveyCount.__table__))}
-    assert rebuilt == incremental
-    assert any(key_sum for _, key_sum in rebuilt.values())  # the cell keys are rebuilt too
+        survey.import_responses(session, answers, settings)
+    answer(factory, settings, token)
+    answer(factory, settings, second, {**GOOD, "department": "29"})
+    release(factory, settings, force=True)
+    answer(factory, settings, token, {**GOOD, "gender": "homme"})  # a change: old answers out, new ones in
+    with db.transaction(factory) as session:
+        survey.withdraw(session, second, settings)
+    release(factory, settings, force=True)
+    incremental = _totals(factory, settings)
+    with db.transaction(factory) as session:
+        assert survey.recount(session, settings) == 4
+    totals_store.forget_cache()  # what another process reads
+    rebuilt = _totals(factory, settings)
+    assert rebuilt.periods == incremental.periods
+    assert (rebuilt.counts == incremental.counts).all() and (rebuilt.keys == incremental.keys).all()
+    assert rebuilt.keys.any()  # the cell keys are rebuilt too
 
 
 def test_submission_time_is_not_exported(factory, settings):
     settings = small_k(settings)
     first, second = invite_one(factory, settings), invite_one(factory, settings, "b@example.fr")
-    with factory.begin() as session:
-        survey.submit(session, first, GOOD, settings, today=TODAY, now=datetime(2026, 11, 1))
-        survey.submit(session, second, GOOD, settings, today=TODAY)
+    answer(factory, settings, first, now=datetime(2026, 11, 1))
+    answer(factory, settings, second)
+    release(factory, settings, force=True)
     with db.read_only(factory) as session:
-        exported = survey.export_responses_csv(session)
+        exported = survey.export_responses_csv(session, settings)
     assert exported.count("\n") == 3
     assert "2026-11-01" not in exported and "cp@example.fr" not in exported
 
 
-# ---------------------------------------------------------------------------- release in groups, withdrawal
+# ---------------------------------------------------------------------------- release in groups, on the schedule
+
+# A moment of the schedule (default: every 30 minutes on the clock, UTC) and times inside its window.
+MOMENT = datetime(2026, 11, 23, 10, 30)
 
 
 def test_answers_wait_until_k_then_are_released_together(factory, settings):
     settings = small_k(settings, 3)
     tokens = [invite_one(factory, settings, f"cp{n}@example.fr") for n in range(3)]
     for token in tokens[:2]:
-        with factory.begin() as session:
-            survey.submit(session, token, GOOD, settings, today=TODAY)
-    assert count_responses(factory) == 0 and count_rows(factory, SurveyCount) == 0
+        answer(factory, settings, token)
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=1)) == survey.ReleaseReport(0, 0)
+    assert count_responses(factory) == 0
     with db.read_only(factory) as session:
-        state = survey.release_state(session, 3)
-    assert (state.waiting, state.released_at) == (2, None)
-    with factory.begin() as session:
-        survey.submit(session, tokens[2], {**GOOD, "gender": "homme"}, settings, today=TODAY)
+        state = survey.release_state(session, settings, now=MOMENT)
+    assert (state.waiting, state.released_at, state.groups) == (2, None, 0)
+    # The k-th answer does not release anything by itself (issue 16): the next moment of the schedule does.
+    answer(factory, settings, tokens[2], {**GOOD, "gender": "homme"})
+    assert count_responses(factory) == 0 and count_rows(factory, SurveyPool) == 3
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=2)).applied == 3
     assert count_responses(factory) == 3 and count_rows(factory, SurveyPool) == 0
     with db.read_only(factory) as session:
-        state = survey.release_state(session, 3)
-        figures = stats.survey_stats(session, stats.Filters(), k=3, today=TODAY)
-    assert (state.waiting, state.last_group_size) == (0, 3) and state.released_at is not None
-    assert abs(figures.respondents - 3) <= 2 and figures.figures["gender"].cells["homme"].suppressed  # 1 < k
+        state = survey.release_state(session, settings, now=MOMENT + timedelta(minutes=2))
+    assert (state.waiting, state.groups, state.released_at) == (0, 1, MOMENT)
+    assert state.next_moment == MOMENT + timedelta(minutes=30)
+    figures = published(factory, settings, k=3)
+    assert abs(figures["respondents"] - 3) <= 2 and figures["questions"]["gender"]["options"]["homme"]["suppressed"]
+
+
+def test_no_submission_moves_the_figures_or_the_release_row_not_even_the_kth(factory, settings):
+    settings = small_k(settings, 3)
+    tokens = [invite_one(factory, settings, f"cp{n}@example.fr") for n in range(7)]
+    for token in tokens[:3]:
+        answer(factory, settings, token)
+    release(factory, settings, now=MOMENT)
+    figures, row = published(factory, settings, k=3), release_row(factory)
+    assert row[0].groups == 1
+    for number, token in enumerate(tokens[3:]):  # the third of them is the k-th waiting, the fourth one more
+        answer(factory, settings, token, {**GOOD, "gender": "homme", "department": "29"})
+        assert count_rows(factory, SurveyPool) == number + 1
+        assert published(factory, settings, k=3) == figures and release_row(factory) == row, number
+    answer(factory, settings, tokens[0], {**GOOD, "gender": "autre"})  # a change is no different
+    with db.transaction(factory) as session:
+        survey.withdraw(session, tokens[1], settings)  # nor a withdrawal
+    assert published(factory, settings, k=3) == figures and release_row(factory) == row
+    assert count_responses(factory) == 3
+
+
+def test_release_due_releases_at_most_once_per_moment_and_only_with_k_waiting(factory, settings):
+    settings = small_k(settings, 2)
+    tokens = [invite_one(factory, settings, f"cp{n}@example.fr") for n in range(8)]
+    answer(factory, settings, tokens[0])
+    assert release(factory, settings, now=MOMENT).applied == 0  # one waits, k = 2
+    answer(factory, settings, tokens[1])
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=29, seconds=59)).applied == 2
+    # Twice in the same moment: the second pass finds the moment already served.
+    answer(factory, settings, tokens[2])
+    answer(factory, settings, tokens[3])
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=29, seconds=59)).applied == 0
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=5)).applied == 0
+    assert count_rows(factory, SurveyPool) == 2
+    # The next moment releases them.
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=30)).applied == 2
+    # `force` ignores the schedule (imports, operators), never k.
+    answer(factory, settings, tokens[4])
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=31), force=True).applied == 0
+    answer(factory, settings, tokens[5])
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=31), force=True).applied == 2
+    with db.read_only(factory) as session:
+        assert session.scalar(select(SurveyRelease.groups)) == 3
+        logged = session.scalars(select(SurveyReleaseLog.released_at).order_by(SurveyReleaseLog.id)).all()
+    assert logged == [MOMENT, MOMENT + timedelta(minutes=30), MOMENT + timedelta(minutes=30)]
+    assert count_responses(factory) == 6
+
+
+@pytest.mark.parametrize("minutes", [20, 45])
+def test_released_at_is_the_moment_of_the_schedule_not_the_time_of_the_call(factory, settings, minutes):
+    settings = dataclasses.replace(small_k(settings), survey_release_minutes=minutes)
+    for token in (invite_one(factory, settings, f"cp{n}@example.fr") for n in range(2)):
+        answer(factory, settings, token)
+    called = datetime(2026, 11, 23, 10, 47, 13, 123456)
+    assert release(factory, settings, now=called).applied == 2
+    expected = survey.release_moment(called, minutes)
+    with db.read_only(factory) as session:
+        released_at = session.scalar(select(SurveyRelease.released_at))
+        logged = session.scalar(select(SurveyReleaseLog.released_at))
+    assert released_at == logged == expected != called
+    since_midnight = released_at - released_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert since_midnight.total_seconds() % (minutes * 60) == 0 and released_at <= called
+    assert called - released_at < timedelta(minutes=minutes)
+
+
+def test_two_servers_releasing_at_once_apply_the_group_once(factory, settings):
+    settings = small_k(settings, 3)
+    for token in [invite_one(factory, settings, f"cp{n}@example.fr") for n in range(4)]:
+        answer(factory, settings, token)
+    with db.transaction(factory) as session:
+        session.execute(SurveyRelease.__table__.delete())  # a new database: the release row is written once too
+    barrier = threading.Barrier(2)
+    reports, errors = [], []
+
+    def server():
+        barrier.wait()
+        try:
+            reports.append(release(factory, settings, now=MOMENT))
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=server) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(report.applied for report in reports) == [0, 4]
+    assert count_responses(factory) == 4 and count_rows(factory, SurveyPool) == 0
+    assert count_rows(factory, SurveyReleaseLog) == 1 and count_rows(factory, SurveyRelease) == 1
+    with db.read_only(factory) as session:
+        assert session.scalar(select(SurveyRelease.groups)) == 1
+    assert abs(published(factory, settings, k=3)["respondents"] - 4) <= 2
+
+
+def test_concurrent_submissions_are_each_released_once(factory, settings):
+    """Twenty people answer at the same moment: all wait, then one release counts each of them once."""
+    settings = small_k(settings, 3)
+    tokens = [invite_one(factory, settings, f"cp{n}@example.fr") for n in range(20)]
+    barrier = threading.Barrier(len(tokens))
+    errors = []
+
+    def respond(token):
+        barrier.wait()
+        try:
+            answer(factory, settings, token)
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=respond, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert (count_responses(factory), count_rows(factory, SurveyPool)) == (0, 20)
+    assert release(factory, settings, now=MOMENT).applied == 20
+    incremental = _totals(factory, settings)
+    with db.transaction(factory) as session:
+        assert survey.recount(session, settings) == 20  # no answer counted twice, none lost
+    assert (_totals(factory, settings).counts == incremental.counts).all()
 
 
 def test_withdrawal_leaves_the_figures_with_the_next_group(factory, settings):
     settings = small_k(settings)
     first, second, third = (invite_one(factory, settings, f"cp{n}@example.fr") for n in range(3))
-    with factory.begin() as session:
-        survey.submit(session, first, GOOD, settings, today=TODAY)
-        survey.submit(session, second, GOOD, settings, today=TODAY)
+    answer(factory, settings, first)
+    answer(factory, settings, second)
+    release(factory, settings, force=True)
     with factory.begin() as session:
         survey.withdraw(session, first, settings)
         opened = survey.open_survey(session, first, settings)
@@ -396,10 +626,14 @@ def test_withdrawal_leaves_the_figures_with_the_next_group(factory, settings):
         with pytest.raises(DomainError) as caught:
             survey.withdraw(session, first, settings)
         assert caught.value.code == "nothing_to_withdraw"
-    assert count_responses(factory) == 2  # still counted until a group is complete
-    with factory.begin() as session:
-        survey.submit(session, third, GOOD, settings, today=TODAY)
+    assert release(factory, settings, force=True).applied == 0  # one change waits: still counted
+    assert count_responses(factory) == 2
+    answer(factory, settings, third)
+    assert release(factory, settings, force=True).applied == 2
     assert count_responses(factory) == 2  # one gone, one new
+    with db.read_only(factory) as session:
+        first_ref = _refs(settings, salt_of(factory, "cp0@example.fr")).response
+        assert session.scalar(select(func.count()).where(SurveyResponse.respondent_ref == first_ref)) == 0
     with factory.begin() as session:
         assert survey.submit(session, first, GOOD, settings, today=TODAY) is True  # answering again
         survey.withdraw(session, first, settings)  # never counted: simply dropped
@@ -409,9 +643,10 @@ def test_withdrawal_leaves_the_figures_with_the_next_group(factory, settings):
 def test_resent_link_reaches_the_same_draft_and_answers(factory, settings):
     settings = small_k(settings)
     token, second, third = (invite_one(factory, settings, f"{n}@example.fr") for n in ("cp", "b", "c"))
+    answer(factory, settings, token)
+    answer(factory, settings, second)
+    release(factory, settings, force=True)
     with factory.begin() as session:
-        survey.submit(session, token, GOOD, settings, today=TODAY)
-        survey.submit(session, second, GOOD, settings, today=TODAY)
         invitation_id = session.scalar(select(SurveyInvitation.id).where(SurveyInvitation.email == "cp@example.fr"))
         survey.resend(session, invitation_id, settings)
     with factory.begin() as session:
@@ -420,14 +655,92 @@ def test_resent_link_reaches_the_same_draft_and_answers(factory, settings):
         assert opened.submitted and opened.form["gender"] == "femme"
         assert survey.submit(session, new_token, {**GOOD, "gender": "homme"}, settings, today=TODAY) is False
         survey.submit(session, third, GOOD, settings, today=TODAY)
+    release(factory, settings, force=True)
+    assert sorted(record.answers.gender for record in counted(factory, settings)) == ["femme", "femme", "homme"]
+
+
+def _wait_until(condition, what: str) -> None:
+    """Wait for a state another thread reaches (not a delay that orders threads): fail after 20 s."""
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.005)
+
+
+def _blocked_on_a_lock(factory) -> bool:
+    """True when another transaction waits for a lock held by the paused release."""
+    if TEST_BACKEND == "postgresql":
+        with db.read_only(factory) as session:
+            return bool(
+                session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'"
+                    )
+                )
+            )
+    lock = db._sqlite_write_locks[factory.kw["bind"]]  # SQLite: writers queue on the process's write lock
+    return bool(lock._waiters)
+
+
+def test_a_withdrawal_racing_the_release_of_the_first_answers_leaves_nothing_counted(factory, settings, monkeypatch):
+    """The person's first answers are being released while they withdraw: after the next release, nothing of
+    theirs is counted (the withdrawal waits for the release, then queues the removal of what it counted)."""
+    settings = small_k(settings)
+    leaving, *others = (invite_one(factory, settings, f"cp{n}@example.fr") for n in range(4))
+    answer(factory, settings, leaving)
+    answer(factory, settings, others[0])
+    applied, go_on = threading.Event(), threading.Event()
+    original = release_module._apply
+
+    def paused_apply(*args, **kwargs):
+        result = original(*args, **kwargs)
+        applied.set()  # the group is written, the transaction still open
+        assert go_on.wait(30)
+        return result
+
+    monkeypatch.setattr(release_module, "_apply", paused_apply)
+    errors = []
+
+    def run(work):
+        try:
+            work()
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+
+    def withdraw():
+        with db.transaction(factory) as session:
+            survey.withdraw(session, leaving, settings)
+
+    releasing = threading.Thread(target=run, args=(lambda: release(factory, settings, now=MOMENT),))
+    withdrawing = threading.Thread(target=run, args=(withdraw,))
+    releasing.start()
+    assert applied.wait(30)
+    withdrawing.start()
+    _wait_until(lambda: _blocked_on_a_lock(factory), "the withdrawal waiting for the release")
+    go_on.set()
+    releasing.join()
+    withdrawing.join()
+    monkeypatch.setattr(release_module, "_apply", original)
+    assert errors == []
+    leaving_ref = _refs(settings, salt_of(factory, "cp0@example.fr")).response
     with db.read_only(factory) as session:
-        assert sorted(session.scalars(select(SurveyResponse.gender))) == ["femme", "femme", "homme"]
+        assert session.scalar(select(func.count()).where(SurveyResponse.respondent_ref == leaving_ref)) == 1
+        opened = survey.open_survey(session, leaving, settings)
+    assert not opened.submitted and opened.pending  # the withdrawal waits for the next release
+    answer(factory, settings, others[1])
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=30)).applied == 2
+    with db.read_only(factory) as session:
+        assert session.scalar(select(func.count()).where(SurveyResponse.respondent_ref == leaving_ref)) == 0
+        assert not survey.open_survey(session, leaving, settings).submitted
+    assert count_responses(factory) == 2 and count_rows(factory, SurveyPool) == 0
+    assert abs(published(factory, settings)["respondents"] - 2) <= 2
 
 
 # ---------------------------------------------------------------------------- unlinkable at rest
 
 
-ANSWER_SIDE = ("survey_response", "survey_draft", "survey_pool", "survey_count", "survey_release")
+ANSWER_SIDE = ("survey_response", "survey_draft", "survey_pool", "survey_release", "survey_release_log")
 
 
 def _identifying_values(rows) -> set:
@@ -450,38 +763,49 @@ def test_nothing_stored_ties_an_invitation_to_its_answers(factory, settings):
     drafting, first, second, waiting = (invite_one(factory, settings, f"{n}@example.fr") for n in "abcd")
     with factory.begin() as session:
         survey.save_draft(session, drafting, {"employer": "commune"}, settings)
-        survey.submit(session, first, GOOD, settings, today=TODAY)
-        survey.submit(session, second, {**GOOD, "gender": "homme"}, settings, today=TODAY)  # released together
-        survey.submit(session, waiting, GOOD, settings, today=TODAY)  # waits in the pool
+    answer(factory, settings, first)
+    answer(factory, settings, second, {**GOOD, "gender": "homme"})
+    release(factory, settings, force=True)  # released together
+    answer(factory, settings, waiting)  # waits in the pool
     with db.read_only(factory) as session:
         tables = {table.name: session.execute(select(table)).all() for table in Base.metadata.sorted_tables}
-    answer_side = _identifying_values(row for name in ANSWER_SIDE for row in tables[name] if name != "survey_release")
+    # The release row and log say when the figures moved (a moment of the schedule, for everybody at once).
+    rows_side = ("survey_response", "survey_draft", "survey_pool")
+    answer_side = _identifying_values(row for name in rows_side for row in tables[name])
     e_mail_side = _identifying_values(tables["survey_invitation"] + tables["outbox_message"])
     assert answer_side and e_mail_side
     assert answer_side & e_mail_side == set()
-    # No time at all on the answers' side (the release row says when figures moved, for everybody at once).
+    # No time at all on the answers' rows.
     assert not any(isinstance(value, datetime) for value in answer_side)
     # No foreign key crosses between the two sides.
     for name in ANSWER_SIDE:
         assert not Base.metadata.tables[name].foreign_keys
     assert not Base.metadata.tables["survey_invitation"].foreign_keys
     # Without the server key, the stored salts lead nowhere: neither plain nor wrongly keyed hashes match.
-    refs = {row.respondent_ref for row in tables["survey_response"]} | {row.ref for row in tables["survey_draft"]}
+    refs = (
+        {row.respondent_ref for row in tables["survey_response"]}
+        | {row.ref for row in tables["survey_draft"]}
+        | {row.ref for row in tables["survey_pool"]}
+    )
     for invitation in tables["survey_invitation"]:
         salt = invitation.respondent_salt.encode()
         guesses = {hashlib.sha256(salt).hexdigest(), hmac.new(b"wrong-key", salt, hashlib.sha256).hexdigest()}
         assert not guesses & refs
-    # Sealed rows do not show the answers they hold.
+    # Sealed rows do not show the answers they hold, nor does the sealed totals blob.
     assert all(b"commune" not in row.sealed for row in tables["survey_draft"])
-    assert all(b"femme" not in row.sealed and b"epci" not in row.sealed for row in tables["survey_pool"])
+    sealed = [row.sealed for name in ("survey_pool", "survey_response") for row in tables[name]]
+    sealed.append(tables["survey_release"][0].totals)
+    for value in sealed:
+        assert b"femme" not in value and b"epci" not in value and b"2021-09" not in value and b'"21"' not in value
 
 
 def test_erasing_an_invitee_withdraws_their_draft_and_answers(factory, settings):
     settings = small_k(settings)
     erased, other, drafting = (invite_one(factory, settings, f"{n}@example.fr") for n in ("erased", "b", "c"))
+    answer(factory, settings, erased)
+    answer(factory, settings, other, {**GOOD, "gender": "homme"})
+    release(factory, settings, force=True)
     with factory.begin() as session:
-        survey.submit(session, erased, GOOD, settings, today=TODAY)
-        survey.submit(session, other, {**GOOD, "gender": "homme"}, settings, today=TODAY)
         survey.save_draft(session, drafting, {"employer": "epci"}, settings)
     with factory.begin() as session:
         assert survey.erase_invitation(session, "erased@example.fr", settings) == 1
@@ -489,9 +813,9 @@ def test_erasing_an_invitee_withdraws_their_draft_and_answers(factory, settings)
     assert count_rows(factory, SurveyDraft) == 0 and count_rows(factory, SurveyPool) == 1  # a withdrawal waits
     with factory.begin() as session, pytest.raises(DomainError):
         survey.open_survey(session, erased, settings)
-    with factory.begin() as session:
-        survey.submit(session, other, GOOD, settings, today=TODAY)  # completes the group
-        assert [r.gender for r in session.scalars(select(SurveyResponse))] == ["femme"]  # only the other person's
+    answer(factory, settings, other)  # with the withdrawal, a group of two
+    assert release(factory, settings, force=True).applied == 2
+    assert [record.answers.gender for record in counted(factory, settings)] == ["femme"]  # only the other's
 
 
 if TEST_BACKEND == "sqlite":
@@ -517,32 +841,315 @@ if TEST_BACKEND == "sqlite":
         assert token not in stored()
 
 
-def test_concurrent_submissions_release_every_answer_once(factory, settings):
-    """Twenty people answer at the same moment: every answer is counted once, in a group or still waiting."""
-    settings = small_k(settings, 3)
-    tokens = [invite_one(factory, settings, f"cp{n}@example.fr") for n in range(20)]
-    barrier = threading.Barrier(len(tokens))
-    errors = []
+# ---------------------------------------------------------------------------- sealed sizes
 
-    def answer(token):
+SPARSE = {**GOOD, "start_month": "nsp", "employer": "nsp", "gender": "nsp", "experience": "nsp", "diploma": "nsp"}
+ANSWER_SHAPES = [
+    GOOD,
+    {**SPARSE, "training_field": ["nsp"], "department": "nsp"},  # no training field, no answer anywhere
+    {
+        **GOOD,
+        "training_field": [
+            "urbanisme_amenagement",
+            "sciences_sociales",
+            "developpement_territorial",
+            "droit_gestion",
+            "architecture",
+            "environnement_ecologie_agronomie",
+            "economie_finance_commerce",
+            "autre",
+        ],
+        "department": "971",
+        "start_month": "2026-11",
+    },
+    {**GOOD, "gender": "autre", "department": "2A", "training_field": ["autre"]},
+]
+
+
+def test_sealed_rows_have_one_size_per_kind_whatever_the_answers(factory, settings):
+    settings = small_k(settings)
+    tokens = [invite_one(factory, settings, f"cp{n}@example.fr") for n in range(len(ANSWER_SHAPES) + 1)]
+    drafts = [{}, {"employer": "commune"}, {**ANSWER_SHAPES[2], "junk": "x" * 5000}, ANSWER_SHAPES[1]]
+    for token, raw in zip(tokens, drafts, strict=False):
+        with db.transaction(factory) as session:
+            survey.save_draft(session, token, raw, settings)
+    for token, raw in zip(tokens, ANSWER_SHAPES, strict=False):
+        answer(factory, settings, token, raw)
+    with db.transaction(factory) as session:
+        survey.save_draft(session, tokens[-1], drafts[2], settings)
+
+    def sizes(column):
+        with db.read_only(factory) as session:
+            return {len(value) for value in session.scalars(select(column))}
+
+    assert len(sizes(SurveyDraft.sealed)) == 1
+    pool_sizes = sizes(SurveyPool.sealed)
+    assert len(pool_sizes) == 1 and count_rows(factory, SurveyPool) == len(ANSWER_SHAPES)
+    release(factory, settings, force=True)
+    # A withdrawal waits in a pool row of the same size as answers.
+    with db.transaction(factory) as session:
+        survey.withdraw(session, tokens[1], settings)
+    assert sizes(SurveyPool.sealed) == pool_sizes
+    response_sizes = sizes(SurveyResponse.sealed)
+    assert len(response_sizes) == 1 and count_responses(factory) == len(ANSWER_SHAPES)
+    # Imported answers are sealed at the same size as those given through a link.
+    answers = [validate_answers(raw, TODAY, required=False) for raw in ANSWER_SHAPES]
+    with db.transaction(factory) as session:
+        survey.import_responses(session, answers, settings)
+    assert sizes(SurveyResponse.sealed) == response_sizes
+
+
+# ---------------------------------------------------------------------------- tampered rows and a lost key
+
+
+def test_a_tampered_waiting_row_is_refused_and_never_counted(factory, settings, caplog):
+    settings = small_k(settings, 3)
+    tokens = [invite_one(factory, settings, f"cp{n}@example.fr") for n in range(4)]
+    for token in tokens[:3]:
+        answer(factory, settings, token)
+    answer(factory, settings, tokens[3], {**GOOD, "gender": "homme", "department": "29"})
+    tampered_ref = _refs(settings, salt_of(factory, "cp3@example.fr")).pool
+    with db.transaction(factory) as session:
+        sealed = session.scalar(select(SurveyPool.sealed).where(SurveyPool.ref == tampered_ref))
+        session.execute(update(SurveyPool).where(SurveyPool.ref == tampered_ref).values(sealed=flip_a_byte(sealed)))
+    report = release(factory, settings, force=True)
+    assert report == survey.ReleaseReport(applied=3, refused=1)
+    assert "could not be opened" in caplog.text
+    records = counted(factory, settings)
+    assert [record.answers.gender for record in records] == ["femme"] * 3
+    figures = published(factory, settings, k=3)
+    assert abs(figures["respondents"] - 3) <= 2
+    assert figures["questions"]["department"]["options"]["29"]["suppressed"]
+    with db.read_only(factory) as session:
+        totals = survey.current_totals(session, settings)
+    assert int(totals.counts[..., RESPONDENTS].sum()) == 3  # the tampered answers are in no count
+
+
+def test_a_tampered_counted_row_is_refused_and_its_owner_change_waits(factory, settings):
+    settings = small_k(settings, 3)
+    tokens = [invite_one(factory, settings, f"cp{n}@example.fr") for n in range(6)]
+    for token in tokens[:3]:
+        answer(factory, settings, token)
+    release(factory, settings, force=True)
+    answer(factory, settings, tokens[0], {**GOOD, "gender": "homme"})  # its owner changes them, then the row is hit
+    tampered_ref = _refs(settings, salt_of(factory, "cp0@example.fr")).response
+    with db.transaction(factory) as session:
+        row_id, sealed = session.execute(
+            select(SurveyResponse.id, SurveyResponse.sealed).where(SurveyResponse.respondent_ref == tampered_ref)
+        ).one()
+        session.execute(update(SurveyResponse).where(SurveyResponse.id == row_id).values(sealed=flip_a_byte(sealed)))
+    with db.read_only(factory) as session, pytest.raises(DomainError) as caught:
+        survey.open_survey(session, tokens[0], settings)
+    assert caught.value.code == "survey_key_mismatch"  # said to its owner, never read as garbage
+    for token in tokens[3:]:
+        answer(factory, settings, token, {**GOOD, "department": "29"})
+    report = release(factory, settings, force=True)
+    assert report == survey.ReleaseReport(applied=3, refused=1)
+    assert count_rows(factory, SurveyPool) == 1  # the change whose old answers cannot be taken out waits
+    with db.read_only(factory) as session:
+        assert session.scalar(select(SurveyPool.ref)) == _refs(settings, salt_of(factory, "cp0@example.fr")).pool
+        totals = survey.current_totals(session, settings)
+    assert int(totals.counts[..., RESPONDENTS].sum()) == 6  # 3 before (counted when valid), 3 new
+    assert int(totals.counts[..., totals_store.CELL_INDEX[("gender", "homme")]].sum()) == 0
+    # The repair tool counts the valid rows only.
+    with db.transaction(factory) as session:
+        assert survey.recount(session, settings) == 5
+
+
+def _seal_k_answers(factory, settings):
+    settings = small_k(settings)
+    for token in (invite_one(factory, settings, f"cp{n}@example.fr") for n in range(2)):
+        answer(factory, settings, token)
+    release(factory, settings, force=True)
+
+
+def test_a_tampered_totals_blob_stops_the_app_with_the_french_message(factory, settings):
+    _seal_k_answers(factory, settings)
+    with db.transaction(factory) as session:
+        sealed = session.scalar(select(SurveyRelease.totals))
+        session.execute(update(SurveyRelease).values(totals=flip_a_byte(sealed, 1000)))
+    totals_store.forget_cache()  # a process starting now
+    with db.read_only(factory) as session, pytest.raises(DomainError) as caught:
+        survey.check_key(session, settings)
+    assert caught.value.code == "survey_key_lost"
+    assert french_message(caught.value).startswith("La clé du serveur (PVD_SECRET_KEY) n'est pas celle")
+
+
+def test_a_database_opened_with_another_key_says_the_key_is_lost(factory, settings):
+    _seal_k_answers(factory, settings)
+    with db.read_only(factory) as session:
+        survey.check_key(session, settings)  # the right key opens it
+        with pytest.raises(DomainError) as caught:
+            survey.check_key(session, dataclasses.replace(settings, secret_key=OTHER_KEY))
+    assert caught.value.code == "survey_key_lost"
+
+
+def test_the_command_line_stops_in_french_when_the_key_is_lost(factory, settings):
+    _seal_k_answers(factory, settings)
+    environment = {
+        **os.environ,
+        "PVD_DATABASE_URL": settings.database_url,
+        "PVD_SECRET_KEY": OTHER_KEY,
+        "PVD_ARGON2_PROFILE": "fast-tests",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "pvd_survey", "stats", "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=environment,
+        timeout=120,
+    )
+    assert result.returncode != 0 and result.stdout == ""
+    assert french_message(DomainError("survey_key_lost")) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_ready_route_says_503_with_the_message_when_the_key_is_lost(factory, settings, app_env, monkeypatch):
+    from pvd_survey import web
+    from tests.conftest import web_client
+
+    _seal_k_answers(factory, settings)
+    monkeypatch.setenv("PVD_SECRET_KEY", OTHER_KEY)
+    try:
+        response = web_client().get(web.READY_ROUTE)
+        assert response.status_code == 503
+        assert response.json() == {"status": "indisponible", "raison": french_message(DomainError("survey_key_lost"))}
+        monkeypatch.setenv("PVD_SECRET_KEY", settings.secret_key)
+        assert web_client().get(web.READY_ROUTE).status_code == 200  # the original key back, after a restart
+    finally:
+        web.forget_database()
+
+
+# ---------------------------------------------------------------------------- reminder rounds
+
+
+def test_reminder_rounds_are_refused_in_the_past_and_twice(factory):
+    now = utcnow()
+    with factory.begin() as session:
+        with pytest.raises(DomainError) as caught:
+            survey.schedule_reminder(session, now - timedelta(minutes=1), now=now)
+        assert caught.value.code == "reminder_in_past"
+        survey.schedule_reminder(session, now + timedelta(days=2), now=now)
+        with pytest.raises(DomainError) as caught:
+            survey.schedule_reminder(session, now + timedelta(days=2), now=now)
+        assert caught.value.code == "reminder_exists"
+        assert [r.done_at for r in survey.list_reminders(session)] == [None]
+
+
+def _reminder_cast(factory, settings):
+    """Four invitees: one counted, one waiting, one who has not answered, one revoked; their tokens."""
+    settings = small_k(settings)
+    tokens = {name: invite_one(factory, settings, f"{name}@example.fr") for name in ("counted", "helper", "silent")}
+    tokens["waiting"] = invite_one(factory, settings, "waiting@example.fr")
+    tokens["revoked"] = invite_one(factory, settings, "revoked@example.fr")
+    answer(factory, settings, tokens["counted"])
+    answer(factory, settings, tokens["helper"])
+    release(factory, settings, force=True)
+    answer(factory, settings, tokens["waiting"])
+    with db.transaction(factory) as session:
+        survey.revoke(
+            session,
+            session.scalar(select(SurveyInvitation.id).where(SurveyInvitation.email == "revoked@example.fr")),
+        )
+    return tokens
+
+
+def _invitations_as_the_direction_sees_them(factory):
+    with db.read_only(factory) as session:
+        return {i.email: (i.status, i.sent_count, i.last_sent_at) for i in survey.list_invitations(session)}
+
+
+def _reminders_in_outbox(factory):
+    with db.read_only(factory) as session:
+        return session.execute(
+            select(OutboxMessage.recipient, OutboxMessage.link).where(OutboxMessage.kind == survey.REMINDER_KIND)
+        ).all()
+
+
+def test_a_due_round_reminds_only_who_has_not_answered_and_leaves_no_trace(factory, settings, smtp_server):
+    with_smtp = dataclasses.replace(settings, smtp=smtp_server.settings())
+    tokens = _reminder_cast(factory, with_smtp)
+    now = utcnow()
+    with db.transaction(factory) as session:
+        survey.schedule_reminder(session, now + timedelta(hours=1), now=now)
+    seen_before = _invitations_as_the_direction_sees_them(factory)
+    with db.read_only(factory) as session:
+        listed_before, by_status_before = mail.list_messages(session), mail.count_by_status(session)
+    with db.transaction(factory) as session:
+        assert survey.send_due_reminders(session, with_smtp, now=now + timedelta(minutes=59)) == 0  # not yet due
+    with db.transaction(factory) as session:
+        assert survey.send_due_reminders(session, with_smtp, now=now + timedelta(hours=1)) == 1
+    [(recipient, link)] = _reminders_in_outbox(factory)
+    assert recipient == "silent@example.fr"
+    new_token = link.split(f"{survey.TOKEN_PARAMETER}=")[1]
+    with db.read_only(factory) as session:
+        assert survey.open_survey(session, new_token, with_smtp).form == {}  # the new link works
+        with pytest.raises(DomainError) as caught:
+            survey.open_survey(session, tokens["silent"], with_smtp)
+        assert caught.value.code == "invalid_link"  # the old one says invalid
+        for name in ("counted", "waiting", "helper"):
+            assert survey.open_survey(session, tokens[name], with_smtp).submitted  # their links unchanged
+        # The direction sees nothing of the round: no count, no date, no message.
+        assert mail.list_messages(session) == listed_before
+        assert mail.count_by_status(session) == by_status_before
+        assert [r.done_at for r in survey.list_reminders(session)] == [now + timedelta(hours=1)]
+    assert _invitations_as_the_direction_sees_them(factory) == seen_before
+    # A second pass (another server, or the next tick) does the round no more.
+    with db.transaction(factory) as session:
+        assert survey.send_due_reminders(session, with_smtp, now=now + timedelta(hours=2)) == 0
+    assert len(_reminders_in_outbox(factory)) == 1
+    # Once sent, the reminder's outbox row is gone.
+    mail.deliver_due(factory, smtp_server.settings())
+    assert _reminders_in_outbox(factory) == []
+    [received] = [m for m in smtp_server.to("silent@example.fr") if m["Subject"].startswith("Rappel")]
+    assert new_token in received.get_payload(decode=True).decode("utf-8")
+    assert not [
+        m
+        for name in ("counted", "waiting", "revoked")
+        for m in smtp_server.to(f"{name}@example.fr")
+        if m["Subject"].startswith("Rappel")
+    ]
+
+
+def test_two_passes_at_once_do_a_round_once(factory, settings, smtp_server):
+    with_smtp = dataclasses.replace(settings, smtp=smtp_server.settings())
+    for n in range(3):
+        invite_one(factory, with_smtp, f"cp{n}@example.fr")
+    now = utcnow()
+    with db.transaction(factory) as session:
+        survey.schedule_reminder(session, now + timedelta(hours=1), now=now)
+    barrier = threading.Barrier(2)
+    sent, errors = [], []
+
+    def server():
         barrier.wait()
         try:
             with db.transaction(factory) as session:
-                survey.submit(session, token, GOOD, settings, today=TODAY)
+                sent.append(survey.send_due_reminders(session, with_smtp, now=now + timedelta(hours=1)))
         except Exception as error:  # collected and asserted below
             errors.append(error)
 
-    threads = [threading.Thread(target=answer, args=(token,)) for token in tokens]
+    threads = [threading.Thread(target=server) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == []
-    released, waiting = count_responses(factory), count_rows(factory, SurveyPool)
-    assert released + waiting == 20 and waiting < 3
-    with factory.begin() as session:
-        incremental = {tuple(r[:6]): tuple(r[6:]) for r in session.execute(select(SurveyCount.__table__)) if r[6]}
-        survey.recount(session)
-        rebuilt = {tuple(r[:6]): tuple(r[6:]) for r in session.execute(select(SurveyCount.__table__))}
-    assert rebuilt == incremental  # no group counted twice, none lost
-    assert incremental[("*", "*", "*", "*", survey.RESPONDENTS, "")][0] == released
+    assert errors == [] and sorted(sent) == [0, 3]
+    assert sorted(recipient for recipient, _ in _reminders_in_outbox(factory)) == [
+        f"cp{n}@example.fr" for n in range(3)
+    ]
+
+
+def test_without_smtp_no_reminder_is_sent_and_the_round_waits(factory, settings):
+    tokens = _reminder_cast(factory, settings)
+    assert settings.smtp is None
+    now = utcnow()
+    with db.transaction(factory) as session:
+        survey.schedule_reminder(session, now + timedelta(hours=1), now=now)
+    with db.transaction(factory) as session:
+        assert survey.send_due_reminders(session, settings, now=now + timedelta(hours=2)) == 0
+    assert _reminders_in_outbox(factory) == []
+    with db.read_only(factory) as session:
+        assert [r.done_at for r in survey.list_reminders(session)] == [None]
+        assert survey.open_survey(session, tokens["silent"], settings).form == {}  # the link still works
