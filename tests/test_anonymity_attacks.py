@@ -39,12 +39,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select, text
+from sqlalchemy.engine import make_url
 
 from pvd_survey import db, demo, mail, stats, survey, territory
+from pvd_survey.config import SmtpSettings
 from pvd_survey.disclosure import KEY_SPACE, MAX_NOISE, ZERO, Cell, Tally, hidden_cells, noise, perturb, protect_table
 from pvd_survey.errors import DomainError
 from pvd_survey.models import (
@@ -1376,3 +1379,247 @@ def test_imported_2022_file_gives_the_published_shares_within_the_perturbation_b
             bound = moved + 0.05 + 0.5
             assert bound < 1.2
             assert abs(cell["share"] - share) <= bound + 1e-9, (question, option, cell, share, bound)
+
+
+# ============================================================================ 6. a database copy, the direction's pages
+#
+# Issue 16. The first adversary holds a full copy of the database (every table with its hidden columns,
+# physical order, a plain `pg_dump`, the statistics views, the SQLite file and its WAL) but not the
+# server key. The second reads every page the direction has, every minute. Both must link no e-mail to
+# any answer: the answers' side holds nothing readable, and nothing on the e-mail side moves because of
+# an answer event (opening a link, a draft, a submission, a change, a withdrawal, a release).
+
+# Answer codes that appear nowhere else in the database: finding one in a copy is finding an answer.
+TELLTALE_CODES = (
+    *(code for code in TRAINING_FIELD.options if code != "autre"),  # ("autre" is an organisation kind too)
+    "5to20",
+    "gt20",
+    "bac4_5",
+    "bac2_3",
+    "doctorat",
+    "2021-09",
+    "2022-02",
+)
+ANSWER_SIDE = ("survey_response", "survey_pool", "survey_draft", "survey_release", "survey_release_log")
+EMAIL_SIDE = ("survey_invitation", "outbox_message")
+
+
+def _email_side(session) -> dict[str, list[tuple]]:
+    """The e-mail side as a copy shows it, PostgreSQL's hidden columns included (transaction ids, place)."""
+    hidden = "xmin::text, xmax::text, ctid::text, " if session.get_bind().dialect.name == "postgresql" else ""
+    return {
+        "survey_invitation": [
+            tuple(row) for row in session.execute(text(f"SELECT {hidden}* FROM survey_invitation ORDER BY id"))
+        ],
+    }
+
+
+def _transaction_ids(session, table: str) -> set[str]:
+    return {value for row in session.execute(text(f"SELECT xmin::text, xmax::text FROM {table}")) for value in row}
+
+
+def _readable_values(session, table: str) -> list[object]:
+    """Every value of a table a copy shows, in clear (bytes as they are)."""
+    return [value for row in session.execute(text(f"SELECT * FROM {table}")) for value in row]
+
+
+@dataclass
+class _Crowd:
+    """Invited people answering over time, as the survey runs: tokens and their answers."""
+
+    tokens: list[str]
+    people: list[Answers]
+
+
+def _crowd(factory, settings, size: int, rng: random.Random) -> _Crowd:
+    """`size` invitees over `size // 2` departments, each invited with the department they will answer."""
+    departments = list(territory.DEPARTMENTS)[: size // 2]
+    people = [
+        replace(random_person(rng, tuple(departments)), department=departments[n % len(departments)])
+        for n in range(size)
+    ]
+    with factory.begin() as session:
+        survey.invite(
+            session,
+            [survey.InvitationEntry(n, f"cp{n}@example.fr", a.department) for n, a in enumerate(people)],
+            settings,
+        )
+        tokens = [token_from_outbox(session, f"cp{n}@example.fr") for n in range(size)]
+    return _Crowd(tokens, people)
+
+
+def _answer_events(factory, settings, crowd: _Crowd, rng: random.Random, on_minute: Callable[[], None]) -> int:
+    """Everyone opens their link, most save a draft and answer, some change, one withdraws; the schedule
+    releases every few events. `on_minute` runs after each event (what a polling adversary does)."""
+    moment = utcnow()
+    releases = 0
+    events: list[Callable[[], None]] = []
+    for token, person in zip(crowd.tokens, crowd.people, strict=True):
+
+        def open_link(token=token) -> None:
+            with db.read_only(factory) as session:
+                survey.open_survey(session, token, settings)
+
+        events.append(open_link)
+
+        def draft(token=token, person=person) -> None:
+            with factory.begin() as session:
+                survey.save_draft(session, token, {"gender": person.gender}, settings)
+
+        events.append(draft)
+        events.append(lambda token=token, person=person: submit(factory, settings, token, person))
+    for token, person in zip(crowd.tokens[:5], crowd.people[:5], strict=True):
+        events.append(lambda token=token, person=person: submit(factory, settings, token, as_man(person)))
+    events.append(lambda: withdraw(factory, settings, crowd.tokens[6]))
+    for number, event in enumerate(events, start=1):
+        event()
+        if number % 7 == 0:  # a moment of the schedule
+            moment += timedelta(minutes=settings.survey_release_minutes)
+            with factory.begin() as session:
+                releases += bool(survey.release_due(session, settings, now=moment).applied)
+        on_minute()
+    with factory.begin() as session:
+        releases += bool(survey.release_due(session, settings, force=True).applied)
+    on_minute()
+    return releases
+
+
+def test_a_copy_of_the_database_links_no_email_to_any_answer(factory, settings, database_url):
+    """Every table, hidden columns and statistics of a copy: nothing on the answers' side is readable, and
+    the e-mail side is exactly as it was before anyone answered (so no transaction, time or order ties it
+    to an answer)."""
+    rng = random.Random(16)
+    crowd = _crowd(factory, settings, 30, rng)
+    postgresql = make_url(database_url).get_backend_name() == "postgresql"
+    with db.read_only(factory) as session:
+        before = _email_side(session)
+    if postgresql:
+        statistics_before = _invitation_statistics(factory)
+    releases = _answer_events(factory, settings, crowd, rng, on_minute=lambda: None)
+    assert releases >= 3
+
+    with db.read_only(factory) as session:
+        # 1. The e-mail side did not move: same rows, same transaction ids, same places in the table.
+        assert _email_side(session) == before
+        # 2. The answers' side holds no answer value in clear, and every sealed value of a table has one size.
+        found = []
+        for table in ANSWER_SIDE:
+            for value in _readable_values(session, table):
+                data = bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
+                found += [(table, code) for code in TELLTALE_CODES if code.encode() in data]
+                found += [(table, code) for code in territory.DEPARTMENTS if isinstance(value, str) and value == code]
+        assert not found, f"answer values in clear in a copy: {found[:5]}"
+        for table in ("survey_response", "survey_pool", "survey_draft"):
+            sizes = {len(value) for value in session.scalars(text(f"SELECT sealed FROM {table}"))}
+            assert len(sizes) <= 1, f"{table}: sealed values of different sizes {sizes} would tell answers apart"
+        assert session.scalar(text("SELECT count(*) FROM survey_response")) >= K
+        # 3. No transaction touched both sides (the attack of the issue: 52 of 60 e-mails linked by xmin).
+        if postgresql:
+            email_ids = _transaction_ids(session, "survey_invitation") - {"0"}
+            for table in ANSWER_SIDE:
+                shared = email_ids & _transaction_ids(session, table)
+                assert not shared, f"{table} shares transaction ids {shared} with invitations"
+    if postgresql:
+        # 4. The statistics views count no update or deletion of invitations (every answer event is elsewhere).
+        assert _invitation_statistics(factory) == statistics_before
+        # 5. A plain pg_dump of the whole database shows no answer value either.
+        dump = subprocess.run(
+            ["pg_dump", "--data-only", "--no-owner", _libpq_url(database_url)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "COPY public.survey_response" in dump
+        assert not [code for code in TELLTALE_CODES if code in dump]
+    else:
+        # 5. The SQLite file and its WAL, byte by byte.
+        path = make_url(database_url).database
+        raw = b"".join(Path(path + suffix).read_bytes() for suffix in ("", "-wal") if Path(path + suffix).exists())
+        assert not [code for code in TELLTALE_CODES if code.encode() in raw]
+    print(
+        f"database copy: {len(crowd.tokens)} invitees over {len(crowd.tokens) // 2} departments, {releases} "
+        "releases: 0 e-mails linked (no answer value readable, no transaction shared, e-mail side unchanged)"
+    )
+
+
+def _invitation_statistics(factory) -> tuple:
+    """pg_stat_user_tables for survey_invitation, once every backend has flushed its counters."""
+    engine = factory.kw["bind"]
+    engine.dispose()  # closing the backends flushes their statistics
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return tuple(
+            connection.execute(
+                text(
+                    "SELECT n_tup_upd, n_tup_hot_upd, n_tup_del FROM pg_stat_user_tables "
+                    "WHERE relname = 'survey_invitation'"
+                )
+            ).one()
+        )
+
+
+def _libpq_url(database_url: str) -> str:
+    url = make_url(database_url)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def test_polling_every_page_every_minute_names_no_release_group(factory, settings):
+    """The group-naming attack of the issue (140 of 140 groups named from « Répondu le » and the release
+    minute): the direction reads everything it may read about each person after every event, the Messages
+    page included, and records whose line changed between two releases. It must find nobody."""
+    rng = random.Random(23)
+    crowd = _crowd(factory, settings, 24, rng)
+    smtp = replace(settings, smtp=SmtpSettings("127.0.0.1", 2525, "none", None, None, "pvd@example.fr"))
+
+    def per_person(control: bool = False) -> dict[str, tuple]:
+        with db.read_only(factory) as session:
+            lines = {
+                i.email: (i.status, i.sent_count, i.last_sent_at, i.department)
+                for i in survey.list_invitations(session)
+            }
+            if control:  # what « Répondu le » used to give: whether each person answered
+                salts = dict(session.execute(select(SurveyInvitation.email, SurveyInvitation.respondent_salt)).all())
+                for email in lines:
+                    lines[email] += (survey.respondent.has_answered(session, settings, salts[email]),)
+            for message in mail.list_messages(session):
+                lines[message.recipient] = (
+                    *lines.get(message.recipient, ()),
+                    message.subject,
+                    message.kind,
+                    message.status,
+                )
+            lines["_messages"] = tuple(sorted(mail.count_by_status(session).items()))
+        return lines
+
+    snapshots: list[tuple[object, dict[str, tuple]]] = []
+    controls: list[tuple[object, dict[str, tuple]]] = []
+
+    def poll() -> None:
+        with db.read_only(factory) as session:
+            released_at = survey.release_state(session, settings).released_at
+        snapshots.append((released_at, per_person()))
+        controls.append((released_at, per_person(control=True)))
+
+    poll()
+    with factory.begin() as session:
+        survey.schedule_reminder(session, utcnow() + timedelta(seconds=1))
+    _answer_events(factory, settings, crowd, rng, on_minute=poll)
+    with factory.begin() as session:  # a reminder round, done by the system, to those who have not answered
+        assert survey.send_due_reminders(session, smtp, now=utcnow() + timedelta(minutes=1)) > 0
+    poll()
+
+    releases = {released_at for released_at, _ in snapshots} - {None}
+    assert len(releases) >= 3, "the attack needs releases to name"
+
+    def named_by(polls: list[tuple[object, dict[str, tuple]]]) -> dict[object, set[str]]:
+        """Whose line moved, by the release that followed: the candidates of each release group."""
+        named: dict[object, set[str]] = defaultdict(set)
+        for (_, previous), (release_at, current) in itertools.pairwise(polls):
+            named[release_at] |= {e for e in current.keys() | previous.keys() if current.get(e) != previous.get(e)}
+        return {release_at: people for release_at, people in named.items() if people}
+
+    # Control: with a per-person answer status on the page, the same attack names the groups.
+    assert sum(len(people) for people in named_by(controls).values()) >= len(crowd.tokens) - 1
+    named = named_by(snapshots)
+    assert not named, f"per-person lines moved with answer events or reminders: {named}"
+    print(f"group naming: {len(releases)} releases, {len(snapshots)} polls, 0 groups named, 0 people named")
