@@ -12,18 +12,19 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from pvd_survey import db, demo, stats, survey
 from pvd_survey.config import load_settings
 from pvd_survey.disclosure import MAX_NOISE, Tally, hidden_cells, protect_table
 from pvd_survey.errors import DomainError
-from pvd_survey.models import SurveyCount, SurveyPool, SurveyResponse
+from pvd_survey.models import SurveyPool, SurveyRelease, SurveyReleaseLog, SurveyResponse
 from pvd_survey.survey_questions import BASELINE_2022, Answers
 from tests.conftest import TEST_SECRET_KEY
 
 TODAY = date(2026, 11, 22)
-# Loading test data releases it at once (a group of one); the figures are then read with the k under test.
+# Loading test data counts it at once (an import of at least k = 1); the figures are then read with the k under
+# test, with the same server key.
 RELEASE_AT_ONCE = dataclasses.replace(
     load_settings({"PVD_SECRET_KEY": TEST_SECRET_KEY}, secrets_path=Path("/nonexistent")), disclosure_k=1
 )
@@ -43,15 +44,16 @@ def answers(**values) -> Answers:
 
 def load(factory, rows: list[Answers]) -> None:
     with factory.begin() as session:
-        session.execute(delete(SurveyCount))
-        session.execute(delete(SurveyResponse))
-        session.execute(delete(SurveyPool))
+        for model in (SurveyResponse, SurveyPool, SurveyRelease, SurveyReleaseLog):
+            session.execute(delete(model))
         survey.import_responses(session, rows, RELEASE_AT_ONCE)
 
 
 def figures(factory, k=5, **filters):
     with db.read_only(factory) as session:
-        return stats.survey_stats(session, stats.make_filters(**filters, today=TODAY), k=k, today=TODAY)
+        return stats.survey_stats(
+            session, stats.make_filters(**filters, today=TODAY), k=k, today=TODAY, settings=RELEASE_AT_ONCE
+        )
 
 
 # ---------------------------------------------------------------------------- the suppression rule
@@ -297,33 +299,32 @@ def test_a_filtered_dimension_shows_only_its_filtered_value(factory):
     assert all(cell.suppressed for cell in figures(factory, employer="epci").figures["employer"].cells.values())
 
 
-def test_activity_by_week_counts_each_kind_and_hides_small_weeks(session, settings):
+def test_activity_by_week_counts_each_kind_and_hides_small_weeks(factory, settings):
     from datetime import datetime, timedelta
 
     from pvd_survey import meetings
-    from pvd_survey.models import SurveyInvitation
     from tests.test_meetings import meeting_form, person
+    from tests.test_survey import GOOD, invite_one
 
     today = date.today()
     monday = today - timedelta(days=today.weekday())
     this_week = datetime.combine(monday, datetime.min.time()) + timedelta(hours=10)
-    # Answers are dated on the invitation's side only (the answers themselves carry no time).
-    for moment, count in ((this_week, 5), (this_week - timedelta(days=7), 2)):
+    # Answers are dated by the moment their group was released (nothing records when anyone answered).
+    for moment, count in ((this_week - timedelta(days=7), 2), (this_week, 5)):
+        releasing = dataclasses.replace(settings, disclosure_k=count)
         for number in range(count):
-            session.add(
-                SurveyInvitation(
-                    email=f"{moment.date()}-{number}@example.fr",
-                    token_hash=f"{moment.date()}-{number}",
-                    respondent_salt="x",
-                    submitted_at=moment,
-                )
-            )
-    survey.import_responses(session, [answers()], RELEASE_AT_ONCE)  # imported: not activity
-    meeting_id = meetings.create_meeting(session, meeting_form(capacity=50))
-    for number in range(6):
-        meetings.register(session, meeting_id, person(number), settings)
-    session.flush()
-    rows = stats.activity_by_week(session, k=5, weeks=3, today=today)
+            token = invite_one(factory, settings, f"{moment.date()}-{number}@example.fr")
+            with db.transaction(factory) as session:
+                survey.submit(session, token, GOOD, settings, today=today, now=moment)
+        with db.transaction(factory) as session:
+            assert survey.release_due(session, releasing, now=moment).applied == count
+    with db.transaction(factory) as session:
+        survey.import_responses(session, [answers()], RELEASE_AT_ONCE)  # imported: not activity
+        meeting_id = meetings.create_meeting(session, meeting_form(capacity=50))
+        for number in range(6):
+            meetings.register(session, meeting_id, person(number), settings)
+    with db.read_only(factory) as session:
+        rows = stats.activity_by_week(session, k=5, weeks=3, today=today)
     table = {(row.week, row.kind): row.count for row in rows}
     assert [row.week for row in rows[:3]] == [monday - timedelta(days=14), monday - timedelta(days=7), monday]
     assert near(table[(monday, "survey")], 5)  # the imported answer is not activity
@@ -331,6 +332,143 @@ def test_activity_by_week_counts_each_kind_and_hides_small_weeks(session, settin
     assert table[(monday - timedelta(days=14), "survey")] is None  # nobody: hidden like too few
     assert near(table[(monday, "registrations")], 6)
     assert table[(monday, "applications")] is None
+
+
+def test_a_change_or_a_withdrawal_is_not_new_activity(factory, settings):
+    from datetime import datetime, timedelta
+
+    from tests.test_survey import GOOD, invite_one
+
+    today = date.today()
+    moment = datetime.combine(today - timedelta(days=today.weekday()), datetime.min.time())
+    settings = dataclasses.replace(settings, disclosure_k=5)
+    tokens = [invite_one(factory, settings, f"cp{n}@example.fr") for n in range(5)]
+    for token in tokens:
+        with db.transaction(factory) as session:
+            survey.submit(session, token, GOOD, settings, today=today)
+    with db.transaction(factory) as session:
+        survey.release_due(session, settings, now=moment)
+    for token in tokens[:4]:
+        with db.transaction(factory) as session:
+            survey.submit(session, token, {**GOOD, "gender": "homme"}, settings, today=today)
+    with db.transaction(factory) as session:
+        survey.withdraw(session, tokens[4], settings)
+    with db.transaction(factory) as session:
+        assert survey.release_due(session, settings, now=moment + timedelta(hours=1)).applied == 5
+    with db.read_only(factory) as session:
+        assert session.scalars(select(SurveyReleaseLog.new_respondents).order_by(SurveyReleaseLog.id)).all() == [5, 0]
+
+
+# ---------------------------------------------------------------------------- the invitation funnel
+
+
+def test_funnel_counts_invitations_by_their_department_and_answers_by_theirs(factory, settings):
+    from tests.test_survey import GOOD, invite_one
+
+    settings = dataclasses.replace(settings, disclosure_k=5)
+    # Invited in Brittany, they answer for a post in Burgundy; invited in Burgundy, they answer for Brittany.
+    crossed = [(invite_one(factory, settings, f"bzh{n}@example.fr", "29"), "21") for n in range(6)]
+    crossed += [(invite_one(factory, settings, f"bfc{n}@example.fr", "21"), "29") for n in range(6)]
+    for n in range(5):
+        invite_one(factory, settings, f"none{n}@example.fr")
+    for token, department in crossed:
+        with db.transaction(factory) as session:
+            survey.submit(session, token, {**GOOD, "department": department}, settings, today=TODAY)
+    with db.read_only(factory) as session:
+        waiting = {row.region: row.answered for row in stats.invitation_funnel(session, settings, k=5)}
+    assert waiting and all(value is None for value in waiting.values())  # nothing published before a release
+    with db.transaction(factory) as session:
+        assert survey.release_due(session, settings, force=True).applied == 12
+        survey.import_responses(session, [answers(department="35")] * 5, settings)  # imported: no link
+    with db.read_only(factory) as session:
+        rows = {row.region: row for row in stats.invitation_funnel(session, settings, k=5)}
+    assert set(rows) == {"53", "27", ""} and rows[""].label == "Région non renseignée"
+    assert near(rows["53"].invited, 6) and near(rows["53"].answered, 6)  # the 5 imported answers are not in it
+    assert near(rows["27"].invited, 6) and near(rows["27"].answered, 6)
+    assert near(rows[""].invited, 5) and rows[""].answered is None  # nobody: hidden like too few
+
+
+# ---------------------------------------------------------------------------- the released totals, recounted by hand
+
+
+def _recount(records: list, filters: stats.Filters, k: int, today: date) -> stats.SurveyStats:
+    """The figures the plain way: filter the records, add up counts and keys per option, then protect."""
+    from pvd_survey import territory
+    from pvd_survey.disclosure import KEY_SPACE, perturb
+
+    def matches(record) -> bool:
+        a = record.answers
+        if filters.department and a.department != filters.department:
+            return False
+        if filters.region and (a.department is None or territory.region_of_department(a.department) != filters.region):
+            return False
+        if filters.employer and a.employer != filters.employer:
+            return False
+        return not filters.start_period or a.start_period == filters.start_period
+
+    chosen = [record for record in records if matches(record)]
+
+    def tally(selected) -> Tally:
+        selected = list(selected)
+        return Tally(len(selected), sum(r.record_key for r in selected) % KEY_SPACE)
+
+    everybody = tally(chosen)
+    if everybody.count < k:
+        return stats.stats_of_totals(survey.Totals.empty(), filters, k, today)  # everything hidden, same shape
+    figures = {}
+    for code, label, multiple in stats.FIGURES:
+        options = stats._figure_options(code, today)
+
+        def value(record, code=code):
+            a = record.answers
+            if code == "region":
+                return territory.region_of_department(a.department) if a.department else None
+            return getattr(a, code)
+
+        if multiple:
+            by_option = {o: tally(r for r in chosen if o in r.answers.training_field) for o in options}
+            answered = tally(r for r in chosen if r.answers.training_field)
+        else:
+            extra = sorted({value(r) for r in chosen if value(r) and value(r) not in options})
+            by_option = {o: tally(r for r in chosen if value(r) == o) for o in [*options, *extra]}
+            answered = tally(r for r in chosen if value(r) is not None)
+        base, cells = protect_table(by_option, answered, k, additive=not multiple)
+        figures[code] = stats.FigureStats(code, label, multiple, base, cells)
+    return stats.SurveyStats(filters, k, perturb(everybody, k), figures)
+
+
+record_strategy = st.builds(
+    lambda answer, key, linked: survey.CountedRecord(answer, key, linked),
+    answer_strategy,
+    st.integers(0, 255),
+    st.booleans(),
+)
+all_filters = st.fixed_dictionaries(
+    {},
+    optional={
+        "region": st.sampled_from(["27", "53", "01"]),
+        "employer": st.sampled_from(["epci", "commune", "autre"]),
+        "start_period": st.sampled_from(["2020", "2021-S1", "2021-S2", "2022-S1"]),
+    },
+) | st.sampled_from([{"department": "21"}, {"department": "29", "employer": "epci"}])
+
+
+# Pure (no database): the released totals against a plain recount of the counted records.
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(records=st.lists(record_strategy, max_size=80), filters=all_filters, k=st.integers(1, 6))
+def test_figures_from_the_totals_equal_a_plain_recount_of_the_records(records, filters, k):
+    totals = survey.Totals.empty()
+    for record in records:
+        totals.add(record.answers, record.record_key, record.linked)
+    chosen = stats.Filters(**filters)
+    assert stats.stats_of_totals(totals, chosen, k, TODAY) == _recount(records, chosen, k, TODAY)
+    # Taking records out again (changes, withdrawals) leaves what the others alone give.
+    for record in records[::2]:
+        totals.add(record.answers, record.record_key, record.linked, sign=-1)
+    assert stats.stats_of_totals(totals, chosen, k, TODAY) == _recount(records[1::2], chosen, k, TODAY)
+    # The sealed form carries the same figures.
+    reopened = survey.Totals.from_bytes(totals.to_bytes())
+    assert stats.stats_of_totals(reopened, chosen, k, TODAY) == stats.stats_of_totals(totals, chosen, k, TODAY)
 
 
 # ---------------------------------------------------------------------------- the perturbation table
