@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pvd_survey import ui
+from pvd_survey import survey, ui
 
 ui.guard("personal_data")
 settings = ui.settings()
@@ -42,15 +42,10 @@ st.markdown(
 Le questionnaire décrit le profil des chefs de projet en poste (date de prise de poste, employeur, genre,
 expérience, diplôme, formation, département), pour suivre le programme et le comparer à l'enquête de mai 2022.
 
-- **L'invitation** (adresse e-mail, département) est vue par la direction du programme, qui sait qui a
-  répondu, mais pas ce qui a été répondu. Aucune suppression automatique n'est programmée : vous pouvez
-  en demander l'effacement.
-- **Les réponses ne peuvent pas être reliées à votre adresse**, même par qui lit la base de données : elles
-  sont enregistrées sans identifiant commun avec l'invitation, et seul votre lien personnel les retrouve,
-  pour les modifier ou les retirer.
-- **Les chiffres publiés protègent chacun** : les réponses sont comptées par groupes d'au moins
-  {settings.disclosure_k}, aucun chiffre portant sur moins de {settings.disclosure_k} personnes n'est affiché,
-  et chaque chiffre publié est légèrement perturbé (de 2 au plus).
+- **L'invitation** (adresse e-mail, département) est vue par la direction du programme, qui ne voit ni si
+  vous avez répondu, ni quand, ni ce que vous avez répondu, ni si vous avez été relancé. Aucune suppression
+  automatique n'est programmée : vous pouvez en demander l'effacement, qui retire aussi vos réponses.
+- **Vos réponses** : {survey.anonymity_notice(settings.disclosure_k)}
 """
 )
 

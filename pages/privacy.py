@@ -15,7 +15,8 @@ st.write(
     "Droit d'accès et d'effacement : retrouvez tout ce que l'application conserve sur une adresse e-mail "
     "(candidatures et documents, demandes de compte, invitation au questionnaire, inscriptions aux rencontres, "
     "compte), téléchargez-le pour "
-    "la personne, puis effacez-le. Les réponses au questionnaire sont anonymes et ne sont pas liées à l'adresse."
+    "la personne, puis effacez-le. Les réponses au questionnaire ne sont pas enregistrées avec l'adresse : "
+    "l'effacement les retire des chiffres avec le prochain groupe publié."
 )
 with st.form("privacy_search"):
     email = st.text_input("Adresse e-mail de la personne", key="privacy_email")
