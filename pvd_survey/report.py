@@ -272,8 +272,8 @@ def disclosure_note(k: int = DEFAULT_K) -> str:
         f"soustraction. Chaque nombre de personnes publié est perturbé de {disclosure.MAX_NOISE} au plus (méthode "
         "des clés de cellule de l'ONS britannique et de l'ABS australien) ; un même chiffre a toujours la même "
         "valeur, à l'écran, dans les téléchargements et dans ce rapport. Les réponses au questionnaire sont "
-        f"publiées par groupes d'au moins {k}. Les offres d'emploi ne décrivent pas des personnes et sont "
-        "données telles quelles."
+        f"publiées à heures fixes, par groupes d'au moins {k}. Les offres d'emploi ne décrivent pas des "
+        "personnes et sont données telles quelles."
     )
 
 

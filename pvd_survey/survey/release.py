@@ -137,6 +137,12 @@ def release_due(
     """
     now = now or utcnow()
     moment = release_moment(now, settings.survey_release_minutes)
+    # A cheap look first (every background pass calls this): no lock when nothing can be due.
+    last = session.scalar(select(SurveyRelease.released_at).where(SurveyRelease.id == 1))
+    if not force and last is not None and last >= moment:
+        return ReleaseReport(0, 0)
+    if (session.scalar(select(func.count()).select_from(SurveyPool)) or 0) < settings.disclosure_k:
+        return ReleaseReport(0, 0)
     state = _locked_state(session)
     if not force and state.released_at is not None and state.released_at >= moment:
         return ReleaseReport(0, 0)
