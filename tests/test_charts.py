@@ -75,8 +75,9 @@ def test_only_the_first_half_of_2022_gets_the_may_2022_share():
 def _builders() -> dict[str, Callable[[], alt.TopLevelMixin]]:
     """Every chart builder with small inputs, as the dashboard passes them."""
     figures = sample()
-    funnel = pd.DataFrame({"Région": ["Bretagne", "Normandie"], "Invités": [12, None], "Ouverts": [8, None]})
-    funnel["Répondus"] = [5, None]
+    funnel = charts.funnel_frame(
+        [stats.FunnelRow("53", "Bretagne", 12, 8), stats.FunnelRow("28", "Normandie", None, None)]
+    )
     activity = pd.DataFrame({"Semaine du": ["02/11/2026", "09/11/2026"]})
     for label in stats.ACTIVITY_KINDS.values():
         activity[label] = ["7", charts.HIDDEN_TEXT]
@@ -141,6 +142,15 @@ def test_description_gives_the_figures_and_says_masqué():
     training = charts.figure_frame(figures, "training_field")
     text = charts.figure_description(figures.figures["training_field"], training)
     assert "Urbanisme et aménagement : 75 % (mai 2022 : 64 %)" in text and "20 répondants" in text
+
+
+def test_funnel_shows_invitations_and_published_answers_only():
+    frame = charts.funnel_frame([stats.FunnelRow("53", "Bretagne", 12, 8), stats.FunnelRow("", "Autre", 7, None)])
+    assert list(frame.columns) == ["Région", "Invitations", "Réponses publiées"]
+    description = charts.funnel_chart(frame).to_dict()["description"]
+    assert "Bretagne : invitations 12, réponses publiées 8" in description and "réponses publiées masqué" in description
+    # No opened or answered step per person, no date: only what the funnel publishes.
+    assert not {"Ouverts", "Répondus", "Invités"} & set(frame.columns)
 
 
 def test_attendance_description_reads_rates_the_french_way():
