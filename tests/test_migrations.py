@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from pvd_survey import db
@@ -166,6 +166,7 @@ def test_upgrade_from_0004_unlinks_survey_answers_and_keeps_every_link_working(e
     from sqlalchemy.orm import Session
 
     from pvd_survey import stats, survey
+    from pvd_survey.survey import totals as totals_store
 
     engine = db.make_engine(empty_database_url)
     try:
@@ -206,13 +207,14 @@ def test_upgrade_from_0004_unlinks_survey_answers_and_keeps_every_link_working(e
 
         assert db.migrate(engine, settings.secret_key) == db.head_revision()
 
+        # (0008 seals them: see the next test.) Ids random, the answers sealed, nothing of the old design left.
         columns = {column["name"] for column in inspect(engine).get_columns("survey_response")}
-        assert not columns & {"submitted_at", "updated_at"} and "record_key" in columns
+        assert columns == {"id", "respondent_ref", "sealed"}
         invitation_columns = {column["name"] for column in inspect(engine).get_columns("survey_invitation")}
-        assert not invitation_columns & {"response_id", "draft", "draft_saved_at"}
+        assert not invitation_columns & {"response_id", "draft", "draft_saved_at", "submitted_at", "opened_at"}
         with engine.connect() as connection:
-            ids = connection.execute(text("SELECT id, record_key FROM survey_response")).all()
-            assert len(ids) == 3 and all(len(i) == 32 and i not in ("1", "2", "3") and 0 <= key < 256 for i, key in ids)
+            ids = connection.execute(text("SELECT id FROM survey_response")).scalars().all()
+            assert len(ids) == 3 and all(len(i) == 32 and i not in ("1", "2", "3") for i in ids)
             assert (
                 connection.execute(text("SELECT count(DISTINCT respondent_salt) FROM survey_invitation")).scalar() == 4
             )
@@ -225,18 +227,258 @@ def test_upgrade_from_0004_unlinks_survey_answers_and_keeps_every_link_working(e
             assert third.form == draft and not third.submitted
             assert survey.open_survey(session, tokens[4], settings).form == {}
             # Counts were rebuilt, with their cell keys.
-            figures = stats.survey_stats(session, stats.Filters(), k=3)
+            figures = stats.survey_stats(session, stats.Filters(), k=3, settings=settings)
             epci = figures.figures["employer"].cells["epci"]
             assert abs(figures.respondents - 3) <= 2 and epci.suppressed  # everyone is epci: hidden
-            (key_sum,) = session.execute(
-                text(
-                    "SELECT key_sum FROM survey_count WHERE question = '_respondents' "
-                    "AND region = '*' AND department = '*' AND employer = '*' "
-                    "AND start_period = '*'"
-                )
-            ).one()
-            keys = session.execute(text("SELECT sum(record_key) FROM survey_response")).scalar()
-            assert key_sum == keys
+            records = survey.counted_records(session, settings)
+            assert sorted(record.linked for record in records) == [False, True, True]
+            totals = survey.current_totals(session, settings)
+            respondents = totals_store.CELL_INDEX[(survey.RESPONDENTS, "")]
+            key_sum = int(totals.keys[..., respondents].sum()) % 256
+            assert key_sum == sum(record.record_key for record in records) % 256
             session.rollback()
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------------------- 0007 -> 0008: the sealed survey
+
+# Answers at 0007 in clear: (respondent, source, start_month, employer, gender, experience, diploma, training
+# fields, department, record key). Values chosen so that none appears anywhere else in the database.
+OLD_ANSWERS = [
+    ("a", "invitation", "2020-07", "epci", "femme", "5to20", "bac4_5", "urbanisme_amenagement|architecture", "29", 17),
+    ("b", "invitation", "2021-03", "commune", "homme", "lt1", "doctorat", "sciences_sociales", "971", 250),
+    (None, "import", "2021-10", "autre", "autre", "gt20", "bac2_3", "", "2A", 3),
+    (None, "import", "2022-02", "epci", None, None, "autre", "droit_gestion", None, 128),
+    (None, "import", "2020-07", "epci", "femme", "1to5", "bac4_5", "environnement_ecologie_agronomie", "29", 77),
+    (None, "import", None, None, None, None, None, "", None, 0),
+]
+CLEAR_VALUES = (b"2020-07", b"2021-03", b"2021-10", b"2022-02", b"epci", b"commune", b"urbanisme_amenagement")
+
+
+def _old_record(row):
+    from pvd_survey import survey
+    from pvd_survey.survey_questions import Answers
+
+    _, source, month, employer, gender, experience, diploma, fields, department, key = row
+    answers = Answers(
+        month, employer, gender, experience, diploma, tuple(fields.split("|")) if fields else (), department
+    )
+    return survey.CountedRecord(answers, key, source == "invitation")
+
+
+def _write_0007_data(engine, settings, tokens):
+    """What a 0007 database holds: answers and counts in clear, answer times on the invitations, a draft, a pool row."""
+    import hashlib
+    import json
+    import secrets
+
+    from pvd_survey.disclosure import KEY_SPACE
+    from pvd_survey.survey.links import _encrypt, _refs
+    from pvd_survey.survey.release import _answers_payload
+
+    salts = {name: secrets.token_hex(32) for name in tokens}
+    refs = {name: _refs(settings, salt) for name, salt in salts.items()}
+    times = {  # (opened_at, submitted_at): the answer events 0008 must forget
+        "a": ("2026-11-02 09:00:00", "2026-11-02 09:05:00"),
+        "b": ("2026-11-03 10:00:00", "2026-11-03 10:07:00"),
+        "c": ("2026-11-04 11:00:00", None),
+        "d": ("2026-11-05 12:00:00", "2026-11-05 12:03:00"),
+        "e": (None, None),
+    }
+    with engine.begin() as connection:
+        for number, name in enumerate(tokens, start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO survey_invitation (id, email, department, token_hash, status, sent_count, created_at, "
+                    "last_sent_at, opened_at, submitted_at, record_key, respondent_salt) VALUES (:id, :email, '35', "
+                    ":hash, 'active', 1, '2026-11-01 08:00:00', '2026-11-01 08:00:00', :opened, :submitted, :key, "
+                    ":salt)"
+                ),
+                {
+                    "id": number,
+                    "email": f"{name}@example.fr",
+                    "hash": hashlib.sha256(tokens[name].encode()).hexdigest(),
+                    "opened": times[name][0],
+                    "submitted": times[name][1],
+                    "key": 10 + number,
+                    "salt": salts[name],
+                },
+            )
+        for row in OLD_ANSWERS:
+            respondent, source, month, employer, gender, experience, diploma, fields, department, key = row
+            record = _old_record(row)
+            connection.execute(
+                text(
+                    "INSERT INTO survey_response (id, source, respondent_ref, start_month, start_period, employer, "
+                    "gender, experience, diploma, training_field, department, region, record_key) VALUES (:id, "
+                    ":source, :ref, :month, :period, :employer, :gender, :experience, :diploma, :fields, "
+                    ":department, :region, :key)"
+                ),
+                {
+                    "id": secrets.token_hex(16),
+                    "source": source,
+                    "ref": refs[respondent].response if respondent else None,
+                    "month": month,
+                    "period": record.answers.start_period,
+                    "employer": employer,
+                    "gender": gender,
+                    "experience": experience,
+                    "diploma": diploma,
+                    "fields": fields,
+                    "department": department,
+                    "region": record.answers.region,
+                    "key": key,
+                },
+            )
+        # The old pre-aggregated counts (the national cells of the respondents and of gender are enough here).
+        national = {("_respondents", ""): [0, 0]}
+        for row in OLD_ANSWERS:
+            record = _old_record(row)
+            for cell in (("_respondents", ""), ("gender", record.answers.gender or "")):
+                national.setdefault(cell, [0, 0])
+                national[cell][0] += 1
+                national[cell][1] += record.record_key
+        for (question, option), (count, key_sum) in national.items():
+            connection.execute(
+                text("INSERT INTO survey_count VALUES ('*', '*', '*', '*', :question, :option, :count, :key_sum)"),
+                {"question": question, "option": option, "count": count, "key_sum": key_sum},
+            )
+        connection.execute(text("UPDATE survey_release SET released_at = '2026-11-03 10:07:00', groups = 1"))
+        # A draft and a waiting change, sealed the 0007 way (no padding).
+        draft = json.dumps({"employer": "commune", "training_field": ["architecture"]}, separators=(",", ":"))
+        connection.execute(
+            text("INSERT INTO survey_draft (ref, sealed) VALUES (:ref, :sealed)"),
+            {"ref": refs["c"].draft, "sealed": _encrypt(settings, draft.encode(), refs["c"].draft.encode())},
+        )
+        waiting = _old_record(("d", "invitation", "2021-03", "epci", "femme", "lt1", "bac2_3", "autre", "21", 0))
+        change = json.dumps({"ref": refs["d"].response, "answers": _answers_payload(waiting.answers)})
+        connection.execute(
+            text("INSERT INTO survey_pool (ref, sealed) VALUES (:ref, :sealed)"),
+            {"ref": refs["d"].pool, "sealed": _encrypt(settings, change.encode(), refs["d"].pool.encode())},
+        )
+    return refs, {cell: (count, key_sum % KEY_SPACE) for cell, (count, key_sum) in national.items()}
+
+
+def _stored_bytes(engine, url: str) -> bytes:
+    """What a copy of the answers' side holds, byte for byte: the tables' files (PostgreSQL), or the whole file."""
+    if TEST_BACKEND == "sqlite":
+        from pathlib import Path
+
+        from tests.conftest import file_bytes_from_another_process
+
+        db.scrub_sqlite_wal(engine)
+        database = Path(make_url(url).database)
+        stored = file_bytes_from_another_process(database) + file_bytes_from_another_process(
+            database.with_name(database.name + "-wal")
+        )
+        with engine.connect() as connection:  # the schema itself names codes (e.g. organisation kinds)
+            schema = connection.execute(text("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")).scalars().all()
+        for statement in schema:
+            stored = stored.replace(statement.encode(), b"")
+        return stored
+    with engine.connect() as connection:
+        connection.execute(text("CHECKPOINT"))
+        files = (
+            connection.execute(
+                text(
+                    "SELECT pg_relation_filepath(c.oid) FROM pg_class c WHERE c.relname IN ('survey_response', "
+                    "'survey_release') OR c.oid IN (SELECT reltoastrelid FROM pg_class WHERE relname IN "
+                    "('survey_response', 'survey_release'))"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert len(files) >= 3  # both tables and a TOAST table
+        return b"".join(
+            connection.execute(text("SELECT pg_read_binary_file(:path)"), {"path": path}).scalar() for path in files
+        )
+
+
+def test_upgrade_from_0007_seals_answers_and_counts_and_forgets_answer_times(empty_database_url, settings):
+    from collections import Counter
+    from datetime import date
+
+    from alembic import command
+    from sqlalchemy.orm import Session
+
+    from pvd_survey import stats, survey
+    from pvd_survey.models import SurveyResponse
+    from pvd_survey.survey import totals as totals_store
+
+    engine = db.make_engine(empty_database_url)
+    try:
+        command.upgrade(db.alembic_config(engine), "0007")
+        tokens = {name: f"jeton-{name}-{uuid.uuid4().hex}" for name in "abcde"}
+        refs, old_counts = _write_0007_data(engine, settings, tokens)
+
+        assert db.migrate(engine, settings.secret_key) == db.head_revision()
+
+        tables = set(inspect(engine).get_table_names())
+        assert "survey_count" not in tables and {"survey_release_log", "survey_reminder"} <= tables
+        invitation_columns = {column["name"] for column in inspect(engine).get_columns("survey_invitation")}
+        assert not invitation_columns & {"opened_at", "submitted_at"}
+        assert {column["name"] for column in inspect(engine).get_columns("survey_response")} == {
+            "id",
+            "respondent_ref",
+            "sealed",
+        }
+        today = date(2026, 11, 22)
+        with Session(engine) as session:
+            # Every answer, with its record key and whether it came through a link, and nothing else.
+            records = survey.counted_records(session, settings)
+            assert Counter(map(repr, records)) == Counter(repr(_old_record(row)) for row in OLD_ANSWERS)
+            stored_refs = set(session.scalars(select(SurveyResponse.respondent_ref)))
+            assert stored_refs == {refs["a"].response, refs["b"].response, None}
+            # The figures are those of the old counts: the same cells, the same keys, so the same noise.
+            totals = survey.current_totals(session, settings)
+            for (question, option), (count, key_sum) in old_counts.items():
+                cell = totals_store.CELL_INDEX[(question, option)]
+                assert (int(totals.counts[..., cell].sum()), int(totals.keys[..., cell].sum()) % 256) == (
+                    count,
+                    key_sum,
+                )
+            expected = survey.Totals.empty()
+            for row in OLD_ANSWERS:
+                record = _old_record(row)
+                expected.add(record.answers, record.record_key, record.linked)
+            for filters in (stats.Filters(), stats.Filters(region="53"), stats.Filters(employer="epci")):
+                assert stats.survey_stats(session, filters, k=2, today=today, settings=settings) == (
+                    stats.stats_of_totals(expected, filters, 2, today)
+                )
+            # Every link still opens its person's answers, draft and waiting change.
+            first = survey.open_survey(session, tokens["a"], settings)
+            assert first.submitted and not first.pending and first.form["start_month"] == "2020-07"
+            assert survey.open_survey(session, tokens["b"], settings).form["gender"] == "homme"
+            drafting = survey.open_survey(session, tokens["c"], settings)
+            assert drafting.has_draft and drafting.form == {"employer": "commune", "training_field": ["architecture"]}
+            waiting = survey.open_survey(session, tokens["d"], settings)
+            assert waiting.submitted and waiting.pending and waiting.form["department"] == "21"
+            assert survey.open_survey(session, tokens["e"], settings).form == {}
+            session.rollback()
+        with engine.connect() as connection:
+            sealed_rows = connection.execute(text("SELECT * FROM survey_response")).all()
+            release_rows = connection.execute(text("SELECT * FROM survey_release")).all()
+            invitation_versions = (
+                connection.execute(text("SELECT DISTINCT xmin::text FROM survey_invitation")).scalars().all()
+                if TEST_BACKEND == "postgresql"
+                else []
+            )
+        # No answer value in clear on the answers' side: not in a column, not in a sealed value ...
+        departments = {row[8] for row in OLD_ANSWERS if row[8]}
+        for row in [*sealed_rows, *release_rows]:
+            for value in row:
+                assert value not in departments
+                if isinstance(value, bytes | str):
+                    raw = value if isinstance(value, bytes) else value.encode()
+                    assert not any(clear in raw for clear in CLEAR_VALUES), row
+                    assert not any(f'"{code}"'.encode() in raw for code in departments), row
+        # ... nor anywhere in the stored bytes of those tables (dropped tables' pages included on SQLite).
+        stored = _stored_bytes(engine, empty_database_url)
+        assert stored and not [clear for clear in CLEAR_VALUES if clear in stored]
+        if TEST_BACKEND == "postgresql":
+            # One transaction wrote every invitation row again: none keeps the id of an old submission's.
+            assert len(invitation_versions) == 1
     finally:
         engine.dispose()
