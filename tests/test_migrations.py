@@ -460,6 +460,10 @@ def test_upgrade_from_0007_seals_answers_and_counts_and_forgets_answer_times(emp
         with engine.connect() as connection:
             sealed_rows = connection.execute(text("SELECT * FROM survey_response")).all()
             release_rows = connection.execute(text("SELECT * FROM survey_release")).all()
+            # Drafts and waiting changes sealed at 0007 (sizes that followed their content) now have one size each.
+            for table, kind in (("survey_draft", "draft"), ("survey_pool", "pool")):
+                sizes = set(connection.execute(text(f"SELECT length(sealed) FROM {table}")).scalars())
+                assert sizes == {12 + 16 + survey.links.SEALED_SIZES[kind]}, (table, sizes)
             invitation_versions = (
                 connection.execute(text("SELECT DISTINCT xmin::text FROM survey_invitation")).scalars().all()
                 if TEST_BACKEND == "postgresql"

@@ -6,9 +6,10 @@ Moves existing data to the new design:
   and its row versions, is dropped whole); the person's keyed reference is kept, so links still work;
 - the pre-aggregated counts (`survey_count`, clear) are dropped and their successor, one sealed snapshot
   of the totals, is built from the answers and written on the release row;
-- invitations lose `opened_at` and `submitted_at`; on PostgreSQL the invitation, pool and draft tables
-  are emptied and written again (TRUNCATE makes new files), so that no row keeps the transaction id of
-  the submission that last touched it, nor the old columns' bytes;
+- invitations lose `opened_at` and `submitted_at`; on PostgreSQL the invitation table is emptied and
+  written again (TRUNCATE makes new files), so that no row keeps the transaction id of the submission
+  that last touched it, nor the old columns' bytes;
+- drafts and waiting changes are sealed again at the fixed sizes (and written anew, for the same reason);
 - the release log (new respondents by release, for the activity figures) and reminder rounds are created.
 
 Revision ID: 0008
@@ -54,6 +55,23 @@ def _rewrite(bind, table: str, columns: list[str], order_by: str) -> None:
     if rows:
         values = ", ".join(f":{name}" for name in columns)
         bind.execute(sa.text(f"INSERT INTO {table} ({names}) VALUES ({values})"), rows)
+
+
+def _reseal(bind, table: str, kind: str) -> None:
+    rows = bind.execute(sa.text(f"SELECT ref, sealed FROM {table} ORDER BY ref")).all()
+    if not rows:
+        return
+    from types import SimpleNamespace
+
+    from pvd_survey.survey.links import SEALED_SIZES, _seal, _unseal
+
+    keys = SimpleNamespace(secret_key=_server_key())
+    resealed = [
+        {"ref": ref, "sealed": _seal(keys, _unseal(keys, bytes(sealed), ref), ref, SEALED_SIZES[kind])}
+        for ref, sealed in rows
+    ]
+    bind.execute(sa.text(f"{'TRUNCATE' if bind.dialect.name == 'postgresql' else 'DELETE FROM'} {table}"))
+    bind.execute(sa.table(table, sa.column("ref"), sa.column("sealed", sa.LargeBinary)).insert(), resealed)
 
 
 def upgrade() -> None:
@@ -153,8 +171,11 @@ def upgrade() -> None:
             ],
             "id",
         )
-        _rewrite(bind, "survey_pool", ["ref", "sealed"], "ref")
-        _rewrite(bind, "survey_draft", ["ref", "sealed"], "ref")
+
+    # Drafts and waiting changes sealed before 0008 have sizes that follow their content: sealed again at the
+    # fixed sizes, and (PostgreSQL) written into new files, so no row keeps a submission's transaction id.
+    for table, kind in (("survey_pool", "pool"), ("survey_draft", "draft")):
+        _reseal(bind, table, kind)
 
     op.create_table(
         "survey_release_log",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import String, delete, literal, select, union_all
+from sqlalchemy import String, delete, literal, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from pvd_survey.config import Settings
@@ -149,10 +149,18 @@ def _clean_draft(raw: dict[str, object]) -> dict[str, object]:
     return draft
 
 
-def _upsert(session: Session, model: type[SurveyDraft] | type[SurveyPool], ref: str, sealed: bytes) -> None:
-    # One statement, so that a row deleted at the same moment by a release is simply written again.
+def _upsert(session: Session, model: type[SurveyDraft] | type[SurveyPool], ref: str, sealed: bytes) -> bool:
+    """Write the person's row in one statement (a row deleted meanwhile by a release is simply written again).
+
+    True when the row was new. SQLite runs one writer at a time, so it is always True there: the caller's
+    read before decides. PostgreSQL says which of two simultaneous clicks inserted (`xmax = 0`).
+    """
     statement = dialect_insert(session, model).values(ref=ref, sealed=sealed)
-    session.execute(statement.on_conflict_do_update(index_elements=["ref"], set_={"sealed": sealed}))
+    statement = statement.on_conflict_do_update(index_elements=["ref"], set_={"sealed": sealed})
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(statement)
+        return True
+    return bool(session.execute(statement.returning(literal_column("xmax = 0"))).scalar())
 
 
 def save_draft(
@@ -182,9 +190,10 @@ def submit(
     now = now or utcnow()
     answers = validate_answers(raw, today or now.date())
     refs = _refs(settings, _by_token(session, token, now).salt)
-    created = not _standing(session, settings, refs).submitted
+    first = not _standing(session, settings, refs).submitted
     change = {"ref": refs.response, "answers": _answers_payload(answers)}
-    _upsert(session, SurveyPool, refs.pool, _seal(settings, change, refs.pool, SEALED_SIZES["pool"]))
+    inserted = _upsert(session, SurveyPool, refs.pool, _seal(settings, change, refs.pool, SEALED_SIZES["pool"]))
+    created = first and inserted  # of two simultaneous first clicks, only the one that wrote the row
     session.execute(delete(SurveyDraft).where(SurveyDraft.ref == refs.draft))
     return created
 
