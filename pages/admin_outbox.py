@@ -17,6 +17,10 @@ columns = st.columns(len(counts))
 for column, (status, count) in zip(columns, counts.items(), strict=True):
     column.metric(mail.STATUS_LABELS[status], count)
 
+st.caption(
+    "Les relances automatiques du questionnaire ne sont pas listées ici : elles diraient qui n'a pas encore "
+    "répondu. Elles sont effacées dès leur envoi."
+)
 if settings.smtp is None:
     st.warning(
         "Aucun serveur SMTP n'est configuré (PVD_SMTP_HOST) : les messages restent en attente, jusqu'à leur "
