@@ -3,6 +3,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import streamlit as st
 
 from pvd_survey import charts, disclosure, exports, meetings, overview, report, stats, survey, territory, ui
@@ -219,10 +220,11 @@ def render_figures() -> None:
     released = (
         f"Chiffres publiés le {paris_time(release.released_at, '%d/%m/%Y à %H:%M')}"
         if release.released_at
-        else "Aucun chiffre publié pour l'instant"
+        # (imported answers are counted at once, outside the schedule: they may be shown before any release)
+        else "Aucun groupe de réponses publié pour l'instant"
     )
     top[1].caption(
-        f"{released} ; ils ne changent qu'à heures fixes (toutes les {settings.survey_release_minutes} "
+        f"{released}. Les chiffres ne changent qu'à heures fixes (toutes les {settings.survey_release_minutes} "
         f"minutes), par groupes d'au moins {k} réponses nouvelles, modifiées ou retirées, jamais au moment "
         f"d'une réponse. Vérifié à {updated} (actualisation automatique toutes les "
         f"{settings.dashboard_refresh_seconds} s). Population : {filters.describe()}."
@@ -283,7 +285,10 @@ def render_funnel() -> None:
         return
     frame = charts.funnel_frame(funnel)
     st.altair_chart(charts.funnel_chart(frame), width="stretch")
-    st.dataframe(frame.fillna("masqué"), hide_index=True, width="stretch", key="dashboard_funnel")
+    table = frame.copy()
+    for column in ("Invitations", "Réponses publiées"):  # whole numbers as text, hidden ones "masqué"
+        table[column] = [charts.HIDDEN_TEXT if pd.isna(value) else str(int(value)) for value in table[column]]
+    st.dataframe(table, hide_index=True, width="stretch", key="dashboard_funnel")
 
 
 def render_activity() -> None:

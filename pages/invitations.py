@@ -137,9 +137,10 @@ st.caption(
 with ui.read() as session:
     funnel = stats.invitation_funnel(session, settings, k=settings.disclosure_k)
 if funnel:
-    st.dataframe(
-        charts.funnel_frame(funnel).fillna("masqué"), hide_index=True, width="stretch", key="invitations_funnel"
-    )
+    table = charts.funnel_frame(funnel)
+    for column in ("Invitations", "Réponses publiées"):  # whole numbers as text, hidden ones "masqué"
+        table[column] = [charts.HIDDEN_TEXT if pd.isna(value) else str(int(value)) for value in table[column]]
+    st.dataframe(table, hide_index=True, width="stretch", key="invitations_funnel")
 
 st.subheader(f"Personnes invitées ({len(invitations)})")
 st.caption(
