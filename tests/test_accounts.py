@@ -376,3 +376,51 @@ def test_account_without_password_cannot_log_in_with_one(session, settings):
     make_user(session, settings, email="sso.only@anct.gouv.fr", password=None)
     outcome = accounts.authenticate(session, "sso.only@anct.gouv.fr", "", settings)
     assert outcome.error.code == "bad_credentials"
+
+
+# ---------------------------------------------------------------------------- privacy export (survey, issue 16)
+
+
+def test_privacy_export_of_an_invitee_says_nothing_of_their_answers_and_erasure_takes_them_back(factory, settings):
+    """An access request shows the invitation, never whether or what the person answered (an administrator reads
+    it); erasing the person takes their answers back out of the figures with the next release."""
+    import dataclasses
+
+    from pvd_survey import mail, privacy, survey
+
+    small = dataclasses.replace(settings, disclosure_k=2)
+    answers = {
+        "start_month": "2021-09",
+        "employer": "epci",
+        "gender": "femme",
+        "experience": "5to20",
+        "diploma": "bac4_5",
+        "training_field": ["autre"],
+        "department": "21",
+    }
+    with factory.begin() as session:
+        admin = accounts.create_first_admin(
+            session, email="ada@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=settings
+        )
+        survey.invite(session, survey.parse_invitation_list("lea@example.fr;21\nmarc@example.fr;25"), small)
+        tokens = {
+            m.recipient: m.link.split("jeton=")[1] for m in mail.list_messages(session) if m.kind == "survey_invitation"
+        }
+        before = privacy.export_person(session, admin, "Lea@example.fr")
+    (record,) = before["invitation au questionnaire"]
+    assert set(record) == {"email", "departement", "invite_le", "dernier_envoi_le"}
+    with factory.begin() as session:
+        survey.open_survey(session, tokens["lea@example.fr"], small)
+        survey.save_draft(session, tokens["lea@example.fr"], {"gender": "femme"}, small)
+        for token in tokens.values():
+            survey.submit(session, token, answers, small)
+        assert privacy.export_person(session, admin, "lea@example.fr") == before
+        assert survey.release_due(session, small).applied == 2
+        assert privacy.export_person(session, admin, "lea@example.fr") == before
+        assert len(survey.counted_records(session, small)) == 2
+        erased = privacy.erase_person(session, admin, "lea@example.fr", small)
+        assert erased["invitation au questionnaire"] == 1
+        assert privacy.export_person(session, admin, "lea@example.fr")["invitation au questionnaire"] == []
+        survey.submit(session, tokens["marc@example.fr"], {**answers, "gender": "homme"}, small)
+        assert survey.release_due(session, small, force=True).applied == 2
+        assert [r.answers.gender for r in survey.counted_records(session, small)] == ["homme"]  # Léa's are gone

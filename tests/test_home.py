@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
-from pvd_survey import access, accounts, demo, home, meetings, privacy
+from pvd_survey import access, accounts, demo, home, meetings, privacy, survey
 from pvd_survey.config import Settings
 from pvd_survey.models import JobPosting, Meeting, utcnow
 from tests.conftest import ENTRY_SCRIPT, STRONG_PASSWORD, open_page
@@ -176,7 +176,11 @@ def test_personal_data_notice_gives_the_retention_periods_of_the_services(app_en
         "**deux ans** après le dernier contact",
         "**Anonymisées un an après la rencontre**",
         "**30 jours** après son écriture",
-        "**Les réponses ne peuvent pas être reliées à votre adresse**",
+        # The survey: what holds (issue 16), said as on the survey page and in the invitation, and what the
+        # direction does not see; no promise of impossibility.
+        survey.anonymity_notice(5),
+        "ni si vous avez répondu, ni quand, ni ce que vous avez répondu, ni si vous avez été relancé",
         "groupes d'au moins 5",
     ):
         assert words in text
+    assert "seul ce lien personnel" not in text.lower() and "aucune soustraction" not in text.lower()

@@ -134,10 +134,10 @@ def meeting_with(
 # ---------------------------------------------------------------------------- the map, measure by measure
 
 
-def test_map_covers_every_department_and_region_for_every_measure(session: Session) -> None:
+def test_map_covers_every_department_and_region_for_every_measure(session: Session, settings: Settings) -> None:
     for measure in overview.MEASURES:
         for level, codes in (("department", territory.DEPARTMENTS), ("region", territory.REGIONS)):
-            data = overview.map_data(session, measure, level, K)
+            data = overview.map_data(session, measure, level, K, settings=settings)
             assert set(data.cells) == set(codes), (measure, level)
             frame = charts.map_frame(data)
             # Every department drawn once, overseas included, each on its own tile.
@@ -148,62 +148,64 @@ def test_map_covers_every_department_and_region_for_every_measure(session: Sessi
             assert f'"fields": ["{level}"]' in spec and '"name": "carte"' in spec
 
 
-def test_unknown_measure_or_level_is_refused(session: Session) -> None:
+def test_unknown_measure_or_level_is_refused(session: Session, settings: Settings) -> None:
     with pytest.raises(DomainError) as refused:
-        overview.map_data(session, "salaires")
+        overview.map_data(session, "salaires", settings=settings)
     assert refused.value.code == "unknown_filter"
     with pytest.raises(DomainError):
-        overview.map_data(session, "vacant", "commune")
+        overview.map_data(session, "vacant", "commune", settings=settings)
 
 
 def test_survey_respondents_use_the_protected_survey_counts(session: Session, settings: Settings) -> None:
     load_survey(session, settings, {"21": 12, "71": 9, "35": 8, "29": 3})
-    data = overview.map_data(session, "respondents", "department", K)
+    data = overview.map_data(session, "respondents", "department", K, settings=settings)
     assert data.cells["29"].hidden and data.cells["29"].value is None  # 3 people: fewer than k
     # The department with 3 hidden people would be given away by the total minus the others: the next smallest
     # (35, 8 people) is hidden too, exactly as in the survey's own department figure.
     assert data.cells["35"].hidden
     assert near(data.cells["21"].value, 12) and near(data.cells["71"].value, 9)
     assert data.cells["75"].hidden  # nobody: hidden like a small group, never shown as 0
-    survey_figure = stats.survey_stats(session, stats.Filters(), k=K).figures["department"]
+    survey_figure = stats.survey_stats(session, stats.Filters(), k=K, settings=settings).figures["department"]
     assert {code: cell.value for code, cell in data.cells.items()} == {
         code: cell.count for code, cell in survey_figure.cells.items()
     }
-    regions = overview.map_data(session, "respondents", "region", K)
+    regions = overview.map_data(session, "respondents", "region", K, settings=settings)
     assert near(regions.cells["27"].value, 21) and regions.cells["53"].hidden is False
     assert regions.cells["11"].hidden
     # Filters that are not places apply; the map still covers the country.
-    commune_only = overview.map_data(session, "respondents", "department", K, stats.Filters(employer="commune"))
+    commune_only = overview.map_data(
+        session, "respondents", "department", K, stats.Filters(employer="commune"), settings=settings
+    )
     assert all(cell.hidden for cell in commune_only.cells.values())
 
 
 def test_table_under_the_map_says_masked_and_never_prints_the_hidden_count(session: Session, settings) -> None:
     load_survey(session, settings, {"21": 12, "71": 9, "35": 8, "29": 3})
-    table = charts.map_table(overview.map_data(session, "respondents", "department", K))
+    table = charts.map_table(overview.map_data(session, "respondents", "department", K, settings=settings))
     assert len(table) == 101
     finistere = table[table["Département"] == "29 – Finistère"].iloc[0]
     assert finistere["Répondants au questionnaire"] == "masqué"
-    region_table = charts.map_table(overview.map_data(session, "respondents", "region", K))
+    region_table = charts.map_table(overview.map_data(session, "respondents", "region", K, settings=settings))
     assert len(region_table) == 18
 
 
 def test_meeting_participants_are_protected_with_their_record_keys(session: Session, settings: Settings) -> None:
     meeting_with(session, settings, {"21": 9, "25": 6, "29": 2}, present={"21": 7, "25": 1})
-    registered = overview.map_data(session, "registered", "department", K)
+    registered = overview.map_data(session, "registered", "department", K, settings=settings)
     assert near(registered.cells["21"].value, 9)
     assert registered.cells["29"].hidden  # 2 people
     assert registered.cells["25"].hidden  # secondary: 29's two people must not be 17 - 9 - 6
-    present = overview.map_data(session, "present", "department", K)
+    present = overview.map_data(session, "present", "department", K, settings=settings)
     # One person present from 25: hidden, and then 21's 7 too (their sum is the people present on the
     # attendance figures); 29, with nobody present, hidden like a small group.
     assert present.cells["25"].hidden and present.cells["21"].hidden and present.cells["29"].hidden
     # Perturbed with the cell keys: asking again gives the same value.
-    assert overview.map_data(session, "registered", "department", K) == registered
+    assert overview.map_data(session, "registered", "department", K, settings=settings) == registered
     meeting_with(session, settings, {"21": 1, "71": 6, "35": 5}, present={"21": 1, "71": 6})
-    present = overview.map_data(session, "present", "department", K)
+    present = overview.map_data(session, "present", "department", K, settings=settings)
     # 25's one person present still hides the next smallest department (71, 6 present), not 21 (8).
     assert near(present.cells["21"].value, 8) and present.cells["71"].hidden and present.cells["25"].hidden
-    by_region = overview.map_data(session, "registered", "region", K)
+    by_region = overview.map_data(session, "registered", "region", K, settings=settings)
     assert near(by_region.cells["27"].value, 22) and near(by_region.cells["53"].value, 7)
     assert by_region.cells["84"].hidden
 
@@ -216,15 +218,15 @@ def test_postings_vacant_and_time_to_fill_by_department(session: Session, settin
     posting(session, quimper, settings, published_days_ago=3)
     closed = posting(session, quimper, settings, published_days_ago=60)
     recruitment.close_posting(session, quimper, closed, settings)
-    open_ = overview.map_data(session, "postings_open", "department", K)
+    open_ = overview.map_data(session, "postings_open", "department", K, settings=settings)
     assert (open_.cells["21"].value, open_.cells["29"].value, open_.cells["75"].value) == (1, 1, 0)
-    vacant = overview.map_data(session, "vacant", "department", K)
+    vacant = overview.map_data(session, "vacant", "department", K, settings=settings)
     assert (vacant.cells["21"].value, vacant.cells["29"].value) == (1, 2)  # closed unfilled: still vacant
-    days = overview.map_data(session, "days_to_fill", "department", K)
+    days = overview.map_data(session, "days_to_fill", "department", K, settings=settings)
     assert days.cells["21"].value == pytest.approx(30, abs=0.1)  # median of 40 and 20
     assert days.cells["29"].value is None and not days.cells["29"].hidden  # nothing to measure: not "masqué"
     assert charts.map_frame(days).set_index("department").loc["29", "Valeur"] == "—"
-    regions = overview.map_data(session, "vacant", "region", K)
+    regions = overview.map_data(session, "vacant", "region", K, settings=settings)
     assert (regions.cells["27"].value, regions.cells["53"].value) == (1, 2)
 
 
@@ -242,7 +244,7 @@ def test_overview_key_figures_and_their_change_over_a_month(session: Session, se
     upcoming = meetings.create_meeting(session, meeting_form(capacity=10))
     for number in range(4):
         meetings.register(session, upcoming, person(100 + number), settings)
-    span, figures = overview.overview(session, K)
+    span, figures = overview.overview(session, K, settings=settings)
     by_label = {figure.label: figure for figure in figures}
     assert span.label == "sur les 30 derniers jours"
     assert (by_label["Offres publiées"].value, by_label["Offres publiées"].previous) == (2, 1)
@@ -252,17 +254,47 @@ def test_overview_key_figures_and_their_change_over_a_month(session: Session, se
     assert by_label["Délai médian publication → pourvu"].change_text() == "-25 j"
     assert (by_label["Postes vacants"].value, by_label["Postes vacants"].previous) == (2, 1)
     assert near(by_label["Réponses au questionnaire publiées"].value, 12)
-    assert by_label["Réponses reçues"].text() == "masqué"  # nobody answered through a link: fewer than k
+    # Imported answers are not new answers: nobody answered through a link, nothing was released.
+    assert by_label["Nouvelles réponses publiées"].text() == "masqué"
     assert by_label["Rencontres à venir"].value == 1
     assert by_label["Remplissage des rencontres à venir"].text() == "40 %"
     attendance = by_label["Taux de présence aux rencontres passées"]
     assert attendance.value is not None and abs(attendance.value - 75) < 30  # 6 / 8, both counts perturbed
     # A region without anything: zeros for postings, hidden for people.
-    _, corsica = overview.overview(session, K, stats.Filters(region="94"))
+    _, corsica = overview.overview(session, K, stats.Filters(region="94"), settings=settings)
     corsica_by_label = {figure.label: figure for figure in corsica}
     assert corsica_by_label["Offres publiées"].value == 0
+    assert "Nouvelles réponses publiées (France entière)" in corsica_by_label  # releases are national
     assert corsica_by_label["Réponses au questionnaire publiées"].text() == "masqué"
     assert corsica_by_label["Taux de présence aux rencontres passées"].text() == "masqué"
+
+
+def test_new_answers_in_the_overview_move_only_with_a_release(session: Session, settings: Settings) -> None:
+    from pvd_survey import mail
+
+    survey.invite(session, survey.parse_invitation_list("\n".join(f"cp{n}@example.fr;21" for n in range(7))), settings)
+    tokens = [m.link.split("jeton=")[1] for m in mail.list_messages(session) if m.kind == "survey_invitation"]
+    answers = {
+        "start_month": "2021-09",
+        "employer": "epci",
+        "gender": "femme",
+        "experience": "5to20",
+        "diploma": "bac4_5",
+        "training_field": ["autre"],
+        "department": "21",
+    }
+    for token in tokens:
+        survey.submit(session, token, answers, settings)
+
+    def new_answers():
+        by_label = {figure.label: figure for figure in overview.overview(session, K, settings=settings)[1]}
+        return by_label["Nouvelles réponses publiées"], by_label["Réponses au questionnaire publiées"]
+
+    received, published = new_answers()
+    assert received.text() == published.text() == "masqué"  # 7 submissions, no release: nothing moved
+    assert survey.release_due(session, settings).applied == 7
+    received, published = new_answers()
+    assert near(received.value, 7) and near(published.value, 7)
 
 
 @pytest.mark.parametrize(
@@ -298,7 +330,7 @@ def test_report_has_every_part_and_prints_no_hidden_figure(session: Session, set
     posting(session, dijon, settings, published_days_ago=5)
     meeting_with(session, settings, {"21": 9, "25": 6, "29": 2}, present={"21": 7})
     steps: list[str] = []
-    data = report.build_report(session, report.ReportRequest(), k=K, progress=steps.append)
+    data = report.build_report(session, report.ReportRequest(), k=K, progress=steps.append, settings=settings)
     assert data.startswith(b"%PDF-")
     reader = pypdf.PdfReader(io.BytesIO(data))
     texts = [page.extract_text() for page in reader.pages]
@@ -328,7 +360,7 @@ def test_report_has_every_part_and_prints_no_hidden_figure(session: Session, set
 def test_report_for_a_region_and_a_month(session: Session, settings: Settings) -> None:
     load_survey(session, settings, {"21": 12, "71": 9})
     month = date.today().replace(day=1)
-    data = report.build_report(session, report.ReportRequest(region="27", month=month), k=K)
+    data = report.build_report(session, report.ReportRequest(region="27", month=month), k=K, settings=settings)
     texts = pdf_pages(data)
     assert "Territoire : Bourgogne-Franche-Comté" in texts[0]
     assert f"{month:%m/%Y}" in texts[0]
@@ -386,7 +418,7 @@ def test_report_figures_match_the_dashboard_figures(factory: sessionmaker[Sessio
     with factory.begin() as session:
         load_survey(session, settings, {"21": 12, "71": 9})
     with db.read_only(factory) as session:
-        table = report.territory_table(session, report.ReportRequest(region="27"), K)
-        on_screen = overview.map_data(session, "respondents", "department", K)
+        table = report.territory_table(session, report.ReportRequest(region="27"), K, settings=settings)
+        on_screen = overview.map_data(session, "respondents", "department", K, settings=settings)
     row = table[table["Département"] == "21 – Côte-d'Or"].iloc[0]
     assert row["Répondants au questionnaire"] == charts.map_value_text(on_screen.cells["21"])
