@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from pvd_survey import accounts, db, mail, survey, ui
-from pvd_survey.models import SurveyResponse
+from pvd_survey.models import OutboxMessage
 from tests.conftest import STRONG_PASSWORD, app_test
+
+# Promises the survey must never make (issue 16): the key holder can find answers, and some data sets pin one.
+FALSE_PROMISES = ("seul ce lien personnel permet de les retrouver", "aucune soustraction")
 
 ANSWERS = {
     "employer": "epci",
@@ -61,11 +65,16 @@ def installed(app_env, factory, settings):
     return direction, token
 
 
-def responses(factory) -> list[SurveyResponse]:
+def responses(factory, settings) -> list[survey.CountedRecord]:
+    """The counted answers, opened with the server key."""
     with db.read_only(factory) as session:
-        rows = session.query(SurveyResponse).all()
-        session.expunge_all()
-        return rows
+        return survey.counted_records(session, settings)
+
+
+def release(factory, settings, force: bool = False) -> int:
+    """What the background work does at a moment of the schedule (`force`: at once, a second time in a slot)."""
+    with factory.begin() as session:
+        return survey.release_due(session, settings, force=force).applied
 
 
 def test_link_opens_survey_with_privacy_notice(installed):
@@ -74,9 +83,13 @@ def test_link_opens_survey_with_privacy_notice(installed):
     assert not at.exception
     assert texts(at.title) == ["Questionnaire : le profil des chefs de projet"]
     notice = " ".join(texts(at.markdown))
-    assert "Finalité" in notice and "Anonymat" in notice and "Ce que voit la direction" in notice
-    assert "rien de ce qui est enregistré dans la base de données ne permet de les rapprocher" in notice
+    assert "Finalité" in notice and "Anonymat" in notice and "Quand les chiffres bougent" in notice
+    # What holds, said the same way as in the e-mail, and no promise of impossibility.
+    assert survey.anonymity_notice(5) in notice
+    assert "Ni la direction du programme ni une copie de la base de données" in notice
     assert "effacé de nos serveurs dès son envoi" in notice
+    everything = " ".join(texts(at.markdown) + texts(at.caption) + texts(at.info) + texts(at.success)).lower()
+    assert not [promise for promise in FALSE_PROMISES if promise in everything]
     # Every question offers "Je ne souhaite pas répondre".
     for code in ("employer", "gender", "experience", "diploma"):
         assert "nsp" in at.radio(key=f"survey_{code}").options or "Je ne souhaite pas répondre" in str(
@@ -106,10 +119,12 @@ def test_missing_answers_are_reported_at_each_question_and_nothing_is_stored(ins
     errors = texts(at.error)
     assert errors[0] == "6 réponse(s) à corriger : voir les messages sous les questions."
     assert errors.count("Répondez à cette question, ou choisissez « Je ne souhaite pas répondre ».") == 6
-    assert responses(factory) == []
+    assert responses(factory, ui.settings()) == []
 
 
-def test_submission_waits_for_a_group_then_resubmission_and_withdrawal(installed, factory, settings, monkeypatch):
+def test_submission_waits_for_a_group_and_a_release_then_resubmission_and_withdrawal(
+    installed, factory, settings, monkeypatch
+):
     import dataclasses
 
     monkeypatch.setenv("PVD_DISCLOSURE_K", "2")
@@ -120,14 +135,18 @@ def test_submission_waits_for_a_group_then_resubmission_and_withdrawal(installed
     assert "Merci ! Vos réponses sont enregistrées." in texts(at.success)
     assert any("comptée avec les prochaines réponses" in text for text in texts(at.caption))
     at.button(key="survey_submit").click().run()  # a second click
-    assert responses(factory) == []  # waiting for a group of 2
+    assert release(factory, small_groups) == 0  # waiting for a group of 2
+    assert responses(factory, small_groups) == []
     with factory.begin() as session:
         survey.invite(session, survey.parse_invitation_list("autre@example.fr"), settings)
         other = next(m for m in mail.list_messages(session) if m.recipient == "autre@example.fr").link.split("=")[1]
         full = {**ANSWERS, "start_month": "2022-01", "training_field": ["autre"], "department": "nsp"}
         survey.submit(session, other, full, small_groups)
-    stored = [r for r in responses(factory) if r.department == "21"]
-    assert [(r.gender, r.start_period) for r in stored] == [("femme", "2021-S2")]
+    # A group of 2 waits, but a submission never releases it: only the background work does, on its schedule.
+    assert responses(factory, small_groups) == []
+    assert release(factory, small_groups) == 2
+    stored = [r.answers for r in responses(factory, small_groups) if r.answers.department == "21"]
+    assert [(a.gender, a.start_period) for a in stored] == [("femme", "2021-S2")]
 
     again = survey_app(token)  # the link opened later: previous answers are shown
     assert again.radio(key="survey_gender").value == "femme"
@@ -138,8 +157,10 @@ def test_submission_waits_for_a_group_then_resubmission_and_withdrawal(installed
     again.button(key="survey_withdraw").click().run()
     assert any("Vos réponses sont retirées" in text for text in texts(again.success))
     with factory.begin() as session:
-        survey.submit(session, other, full, small_groups)  # completes the next group
-    assert [r.department for r in responses(factory)] == [None]  # only the other person's answers remain
+        survey.submit(session, other, full, small_groups)  # with the withdrawal, the next group
+    assert release(factory, small_groups) == 0  # already released at this moment of the schedule
+    assert release(factory, small_groups, force=True) == 2
+    assert [r.answers.department for r in responses(factory, small_groups)] == [None]  # only the other's remain
 
 
 def test_draft_survives_a_new_browser_session(installed, factory):
@@ -151,7 +172,7 @@ def test_draft_survives_a_new_browser_session(installed, factory):
     restored = survey_app(token)  # a refresh or another browser: a brand-new Streamlit session
     assert restored.radio(key="survey_employer").value == "commune"
     assert restored.multiselect(key="survey_training_field").value == ["architecture"]
-    assert responses(factory) == []
+    assert responses(factory, ui.settings()) == []
 
 
 def test_revoked_link_and_closed_survey(installed, factory):
@@ -215,7 +236,10 @@ def test_dashboard_shows_figures_baseline_and_hidden_cells(installed, factory):
     respondents = respondents_metric(at)
     assert abs(int(respondents) - 11) <= 2  # perturbed by 2 at most
     captions = " ".join(texts(at.caption))
-    assert "Chiffres publiés le" in captions and "par groupes d'au moins 5" in captions
+    # Imported answers are counted at once; no group of answers given through links has been released yet.
+    assert "Aucun groupe de réponses publié pour l'instant" in captions and "Chiffres publiés le" not in captions
+    assert "à heures fixes" in captions and "par groupes d'au moins 5" in captions
+    assert "en attente" not in captions  # how many changes wait is never shown
     assert "perturbé de 2 au plus" in captions
     specs = chart_specs(at)
     titles = [spec["title"]["text"] if isinstance(spec["title"], dict) else spec["title"] for spec in specs]
@@ -253,7 +277,7 @@ def test_dashboard_filters_from_url_and_isolation_warning(installed, factory):
     # No survey figure at all: only the map, the invitation funnel and the national activity, which filters do
     # not touch.
     assert [spec["title"] for spec in chart_specs(isolated) if not is_map(spec)] == [
-        "Invitations par région",
+        "Invitations et réponses par région",
         "Activité des douze dernières semaines",
     ]
     bad = dashboard(direction, region="99")
@@ -261,19 +285,45 @@ def test_dashboard_filters_from_url_and_isolation_warning(installed, factory):
     assert respondents_metric(bad) == respondents_metric(dashboard(direction))  # the same figure, the same value
 
 
-def test_funnel_counts_invited_opened_submitted(installed, factory, settings):
+def test_funnel_counts_invited_and_published_answers_by_region(installed, factory, settings):
     direction, token = installed
     with factory.begin() as session:
         survey.invite(
             session, survey.parse_invitation_list("\n".join(f"cp{n}@example.fr;21" for n in range(6))), settings
         )
         survey.open_survey(session, token, settings)
+        tokens = [m.link.split("jeton=")[1] for m in mail.list_messages(session) if m.kind == "survey_invitation"]
     at = dashboard(direction)
-    funnel = next(frame.value for frame in at.dataframe if "Invités" in frame.value.columns)
+    funnel = next(frame.value for frame in at.dataframe if "Invitations" in frame.value.columns)
+    assert list(funnel.columns) == ["Région", "Invitations", "Réponses publiées"]  # nothing about opening links
     row = funnel[funnel["Région"] == "Bourgogne-Franche-Comté"].iloc[0]
-    assert abs(int(row["Invités"]) - 7) <= 2
-    assert row["Ouverts"] == "masqué"  # 1 person: hidden
-    assert row["Répondus"] == "masqué"  # nobody yet: hidden like a small group
+    assert abs(int(row["Invitations"]) - 7) <= 2
+    assert row["Réponses publiées"] == "masqué"  # nobody yet: hidden like a small group
+    with factory.begin() as session:
+        for number, person in enumerate(tokens[:5]):
+            survey.submit(
+                session,
+                person,
+                {
+                    **ANSWERS,
+                    "start_month": "2021-09",
+                    "training_field": ["autre"],
+                    "department": "21" if number else "25",
+                },
+                settings,
+            )
+    waiting = dashboard(direction)
+    funnel = next(frame.value for frame in waiting.dataframe if "Invitations" in frame.value.columns)
+    row = funnel[funnel["Région"] == "Bourgogne-Franche-Comté"].iloc[0]
+    assert row["Réponses publiées"] == "masqué"  # five submissions, no release: nothing moved
+    assert respondents_metric(waiting) == "masqué"
+    assert release(factory, settings) == 5
+    released = dashboard(direction)
+    funnel = next(frame.value for frame in released.dataframe if "Invitations" in frame.value.columns)
+    row = funnel[funnel["Région"] == "Bourgogne-Franche-Comté"].iloc[0]
+    assert abs(int(row["Réponses publiées"]) - 5) <= 2  # by the answer's region: 21 and 25 are both in it
+    assert abs(int(respondents_metric(released)) - 5) <= 2
+    assert any(text.startswith("Chiffres publiés le") for text in texts(released.caption))
 
 
 # ---------------------------------------------------------------------------- invitations page
@@ -350,3 +400,244 @@ def test_dashboard_overview_and_map_from_the_url(installed, factory):
     regions = next(frame.value for frame in by_region.dataframe if "Postes vacants" in frame.value.columns)
     assert len(regions) == 18 and set(regions["Postes vacants"]) == {"0"}
     assert any(button.label == "Préparer le rapport (PDF)" for button in by_region.button)
+
+
+# ---------------------------------------------------------------------------- what the direction can see (issue 16)
+
+PEOPLE = {  # invited person -> department given at invitation
+    "anne@example.fr": "21",
+    "bruno@example.fr": "21",
+    "chloe@example.fr": "25",
+    "david@example.fr": "29",
+    "emma@example.fr": "35",
+    "farid@example.fr": "71",
+    "gael@example.fr": "75",
+}
+TEXT_ELEMENTS = ("title", "header", "subheader", "markdown", "caption", "text", "info", "success", "warning", "error")
+
+
+def every_text(at: AppTest) -> list[str]:
+    return [text for kind in TEXT_ELEMENTS for text in texts(getattr(at, kind))]
+
+
+def naming_someone(values) -> list[str]:
+    return sorted(str(value) for value in values if any(email in str(value) for email in PEOPLE))
+
+
+@pytest.fixture
+def watched(installed, factory, settings, smtp_server, monkeypatch):
+    """Seven more invitees (their invitations delivered through a real SMTP server, set for the app too), an admin
+    and a direction member; returns (admin, direction, tokens by e-mail, settings with SMTP)."""
+    import dataclasses
+
+    monkeypatch.setenv("PVD_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("PVD_SMTP_PORT", str(smtp_server.port))
+    monkeypatch.setenv("PVD_SMTP_SECURITY", "none")
+    monkeypatch.setenv("PVD_MAIL_FROM", "pvd@anct.gouv.fr")
+    with_smtp = dataclasses.replace(settings, smtp=smtp_server.settings())
+    direction, _ = installed
+    with factory.begin() as session:
+        survey.invite(
+            session,
+            survey.parse_invitation_list("\n".join(f"{email};{dep}" for email, dep in PEOPLE.items())),
+            with_smtp,
+        )
+        tokens = {m.recipient: m.link.split("jeton=")[1] for m in mail.list_messages(session) if m.recipient in PEOPLE}
+        (admin,) = [user for user in accounts.list_users(session) if user.role == "admin"]
+    mail.deliver_due(factory, smtp_server.settings())
+    smtp_server.messages.clear()
+    return admin, direction, tokens, with_smtp
+
+
+def direction_view(admin, direction) -> dict[str, object]:
+    """Everything per person the direction and the administrators are shown, on the invitations and Messages pages.
+
+    Every text, table cell and widget option naming an invited person; the whole invitations table; the Messages
+    page's counts and its full list (every status). The reminder rounds' own lines ("Relance du …") and the
+    aggregated "Réponses par région" table may change: they name nobody.
+    """
+    invitations = invitations_page(direction)
+    assert not invitations.exception
+    people_tables = [frame.value for frame in invitations.dataframe if "E-mail" in frame.value.columns]
+    assert len(people_tables) == 1 and set(PEOPLE) <= set(people_tables[0]["E-mail"])
+    outbox = app_test(admin)
+    outbox.run()
+    outbox = outbox.switch_page("pages/admin_outbox.py").run()
+    outbox.multiselect(key="outbox_statuses").set_value(list(mail.STATUS_LABELS)).run()
+    assert not outbox.exception
+    message_tables = [frame.value for frame in outbox.dataframe if "Destinataire" in frame.value.columns]
+    assert set(PEOPLE) <= set(message_tables[0]["Destinataire"])
+    view = {
+        "invitations: texts": [t for t in every_text(invitations) if not t.startswith("Relance du")],
+        "invitations: people": people_tables[0].to_dict("list"),
+        "invitations: options": naming_someone(invitations.selectbox(key="invitations_chosen").options),
+        "invitations: cells naming someone": naming_someone(
+            cell for frame in invitations.dataframe for cell in frame.value.to_numpy().ravel()
+        ),
+        "messages: counts": [(metric.label, metric.value) for metric in outbox.metric],
+        "messages: texts": every_text(outbox),
+        "messages: list": message_tables[0].to_dict("list"),
+        "messages: options": outbox.selectbox(key="outbox_message").options,
+    }
+    # What a person says of their own answers never reaches these pages, whatever its wording.
+    about_people = [
+        view["invitations: people"],
+        view["messages: list"],
+        view["invitations: options"],
+        view["messages: options"],
+        naming_someone(view["invitations: texts"] + view["messages: texts"]),
+    ]
+    everything = " ".join(map(str, about_people)).lower()
+    for word in ("répondu", "ouvert le", "relancé", "relance", "brouillon", "retiré"):
+        assert word not in everything, word
+    return view
+
+
+def test_no_answer_event_nor_release_nor_reminder_changes_what_the_direction_sees_of_anyone(
+    watched, factory, smtp_server
+):
+    from datetime import timedelta
+
+    from pvd_survey import schedule
+    from pvd_survey.models import utcnow
+
+    admin, direction, tokens, with_smtp = watched
+    with factory.begin() as session:
+        survey.schedule_reminder(session, utcnow() + timedelta(hours=1))
+    before = direction_view(admin, direction)
+    seen = []
+
+    def unchanged(event: str) -> None:
+        after = direction_view(admin, direction)
+        changed = [part for part in before if after[part] != before[part]]
+        assert not changed, f"after « {event} »: {changed}"
+        seen.append(event)
+
+    anne = survey_app(tokens["anne@example.fr"])
+    unchanged("Anne opens her link")
+    anne.radio(key="survey_employer").set_value("commune").run()
+    assert any(text.startswith("Brouillon enregistré") for text in texts(anne.caption))
+    unchanged("Anne saves a draft")
+    anne = fill(anne, department="21")
+    anne.button(key="survey_submit").click().run()
+    assert "Merci ! Vos réponses sont enregistrées." in texts(anne.success)
+    unchanged("Anne submits")
+    anne.radio(key="survey_gender").set_value("nsp").run()
+    anne.button(key="survey_submit").click().run()
+    assert any("mises à jour" in text for text in texts(anne.success))
+    unchanged("Anne changes her answers")
+    others = ["bruno@example.fr", "chloe@example.fr", "david@example.fr", "emma@example.fr"]
+    full = {**ANSWERS, "start_month": "2022-01", "training_field": ["autre"], "department": "21"}
+    with factory.begin() as session:
+        for email in others:
+            survey.submit(session, tokens[email], full, with_smtp)
+    unchanged("four more people submit")
+    assert schedule.run_due_work(factory, with_smtp).survey_released == 5
+    unchanged("the background work releases a group")
+    anne = survey_app(tokens["anne@example.fr"])
+    anne.button(key="survey_withdraw").click().run()
+    assert any("Vos réponses sont retirées" in text for text in texts(anne.success))
+    unchanged("Anne withdraws")
+    with factory.begin() as session:
+        for email in others:
+            survey.submit(session, tokens[email], {**full, "gender": "homme"}, with_smtp)
+        assert survey.release_due(session, with_smtp, force=True).applied == 5
+    unchanged("a second release, with the withdrawal")
+    with factory.begin() as session:
+        reminded = survey.send_due_reminders(session, with_smtp, now=utcnow() + timedelta(hours=2))
+    assert reminded == 4  # Anne (withdrawn), Farid, Gaël and cp@ (never answered): nobody else is told who
+    unchanged("a reminder round is written to the outbox")
+    mail.deliver_due(factory, smtp_server.settings())
+    assert sorted(message["To"] for message in smtp_server.messages) == [
+        "anne@example.fr",
+        "cp@example.fr",
+        "farid@example.fr",
+        "gael@example.fr",
+    ]
+    unchanged("the reminders are delivered")
+    with db.read_only(factory) as session:
+        kinds = session.scalars(select(OutboxMessage.kind)).all()
+    assert survey.REMINDER_KIND not in kinds  # erased once sent
+    assert len(seen) == 10
+
+
+def test_invitations_page_shows_answers_by_region_protected_like_the_dashboard(watched, factory):
+    _, direction, tokens, with_smtp = watched
+
+    def by_region(at: AppTest) -> dict[str, tuple]:
+        frame = next(frame.value for frame in at.dataframe if "Réponses publiées" in frame.value.columns)
+        return {row["Région"]: (row["Invitations"], row["Réponses publiées"]) for _, row in frame.iterrows()}
+
+    at = invitations_page(direction)
+    assert "Réponses par région" in texts(at.subheader)
+    regions = by_region(at)
+    # Bourgogne-Franche-Comté: cp@, anne, bruno (21) and chloe (25), 4 < k; nobody answered yet.
+    assert regions["Bourgogne-Franche-Comté"] == ("masqué", "masqué")
+    assert regions["Bretagne"] == ("masqué", "masqué")  # david (29) and emma (35)
+    full = {**ANSWERS, "start_month": "2022-01", "training_field": ["autre"], "department": "71"}
+    with factory.begin() as session:
+        for email in ("anne@example.fr", "bruno@example.fr", "chloe@example.fr", "david@example.fr", "emma@example.fr"):
+            survey.submit(session, tokens[email], full, with_smtp)
+    assert by_region(invitations_page(direction))["Bourgogne-Franche-Comté"] == ("masqué", "masqué")  # waiting
+    assert release(factory, with_smtp) == 5
+    published = by_region(invitations_page(direction))["Bourgogne-Franche-Comté"]
+    assert published[0] == "masqué" and abs(int(published[1]) - 5) <= 2  # all five said 71: Saône-et-Loire
+    caption = " ".join(texts(invitations_page(direction).caption))
+    assert "moins de 5 personnes est masqué" in caption and "de 2 au plus" in caption
+
+
+def test_direction_plans_and_cancels_a_reminder_round(installed, factory):
+    from datetime import date, time, timedelta
+
+    direction, _ = installed
+    at = invitations_page(direction)
+    assert any("L'envoi d'e-mails n'est pas configuré" in text for text in texts(at.warning))  # no SMTP here
+    assert any("ne voit qui a été relancé" in text for text in texts(at.markdown))
+
+    def plan(at: AppTest, day) -> AppTest:
+        if day is not None:
+            at.date_input(key="invitations_reminder_day").set_value(day)
+        at.time_input(key="invitations_reminder_time").set_value(time(9, 30))
+        return next(b for b in at.button if b.form_id == "invitations_reminder").click().run()
+
+    at = plan(at, None)
+    assert "Choisissez la date de la relance." in texts(at.error)
+    at = plan(at, date.today() - timedelta(days=1))
+    assert "La date de relance doit être dans le futur." in texts(at.error)
+    with db.read_only(factory) as session:
+        assert survey.list_reminders(session) == []
+    day = date.today() + timedelta(days=3)
+    at = plan(at, day)
+    assert any(text.startswith(f"Relance prévue le {day:%d/%m/%Y} à 09:30") for text in texts(at.success))
+    at = plan(at, day)
+    assert f"Une relance est déjà prévue le {day:%d/%m/%Y} à 09:30." in texts(at.error)
+    with db.read_only(factory) as session:
+        (reminder,) = survey.list_reminders(session)
+    at = invitations_page(direction)
+    assert f"Relance du {day:%d/%m/%Y} à 09:30 : prévue." in texts(at.markdown)
+    at.button(key=f"invitations_reminder_cancel_{reminder.id}").click().run()
+    assert "Relance annulée." in texts(at.success)
+    assert not [text for text in texts(at.markdown) if text.startswith("Relance du")]
+    with db.read_only(factory) as session:
+        assert survey.list_reminders(session) == []
+
+
+def test_messages_page_says_reminders_are_not_listed(installed, factory, settings):
+    with db.read_only(factory) as session:
+        (admin,) = [user for user in accounts.list_users(session) if user.role == "admin"]
+    outbox = app_test(admin)
+    outbox.run()
+    outbox = outbox.switch_page("pages/admin_outbox.py").run()
+    assert not outbox.exception
+    captions = " ".join(texts(outbox.caption))
+    assert "relances automatiques du questionnaire ne sont pas listées ici" in captions
+    assert "effacées dès leur envoi" in captions
+
+
+def test_invitation_email_says_what_holds_and_promises_nothing_impossible(installed, factory):
+    with db.read_only(factory) as session:
+        (message,) = [m for m in mail.list_messages(session) if m.kind == "survey_invitation"]
+    body = " ".join(message.body.split())
+    assert survey.anonymity_notice(5) in body
+    assert "Ce message est effacé de nos serveurs dès son envoi." in body
+    assert not [promise for promise in FALSE_PROMISES if promise in body.lower()]
