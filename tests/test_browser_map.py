@@ -138,8 +138,8 @@ def test_report_map_page_is_kept_as_an_artifact(factory: sessionmaker[Session], 
         release_at_once = dataclasses.replace(settings, disclosure_k=1)
         load_survey(session, release_at_once, {"21": 12, "71": 9, "29": 8, "35": 7, "13": 3, "974": 6})
     with db.read_only(factory) as session:
-        data = report.build_report(session, report.ReportRequest(), k=settings.disclosure_k)
-        respondents = overview.map_data(session, "respondents", "department", settings.disclosure_k)
+        data = report.build_report(session, report.ReportRequest(), k=settings.disclosure_k, settings=settings)
+        respondents = overview.map_data(session, "respondents", "department", settings.disclosure_k, settings=settings)
     reader = pypdf.PdfReader(io.BytesIO(data))
     map_page = next(page for page in reader.pages if page.extract_text().startswith("Cartes"))
     first_map = map_page.images[0]
