@@ -87,8 +87,9 @@ if remove_closing:
 st.subheader("Relances automatiques")
 st.markdown(
     "Aux dates choisies, le système envoie un nouveau lien à chaque personne invitée qui n'a pas encore répondu. "
-    "Personne, pas même la direction, ne voit qui a été relancé : les relances n'apparaissent ni dans la liste "
-    "ci-dessous ni dans les messages, et elles sont effacées dès leur envoi."
+    "La direction ne voit pas qui a été relancé : les relances n'apparaissent ni dans la liste ci-dessous ni dans "
+    "les messages, et elles sont effacées dès leur envoi (une copie de la base de données montre toutefois quels "
+    "liens une relance a renouvelés)."
 )
 if settings.smtp is None:
     st.warning(
