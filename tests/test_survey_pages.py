@@ -592,7 +592,7 @@ def test_direction_plans_and_cancels_a_reminder_round(installed, factory):
     direction, _ = installed
     at = invitations_page(direction)
     assert any("L'envoi d'e-mails n'est pas configuré" in text for text in texts(at.warning))  # no SMTP here
-    assert any("ne voit qui a été relancé" in text for text in texts(at.markdown))
+    assert any("ne voit pas qui a été relancé" in text for text in texts(at.markdown))
 
     def plan(at: AppTest, day) -> AppTest:
         if day is not None:
