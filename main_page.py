@@ -13,7 +13,7 @@ st.set_page_config(
 )
 
 with ui.domain_errors_shown():  # e.g. every database connection busy: a French message, never a trace
-    user = ui.current_user()
+    user = ui.current_user(touch=False)  # the page's guard records the activity (or not: personal links)
     navigation = st.navigation(ui.navigation_pages(user), expanded=True)
 
 with st.sidebar:

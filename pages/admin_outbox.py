@@ -46,7 +46,6 @@ else:
     st.dataframe(
         pd.DataFrame(
             {
-                "N°": [m.id for m in messages],
                 "Destinataire": [m.recipient for m in messages],
                 "Objet": [m.subject for m in messages],
                 "Type": [m.kind for m in messages],
@@ -70,7 +69,11 @@ else:
     chosen_id = st.selectbox(
         "Message",
         list(by_id),
-        format_func=lambda message_id: f"n° {message_id} · {by_id[message_id].recipient} · {by_id[message_id].subject}",
+        # No message number anywhere on the page: the survey's reminders use numbers too, so the gap between two
+        # listed messages would count a reminder round (and, a link revoked for a round, tell who had answered).
+        format_func=lambda message_id: (
+            f"{paris_time(by_id[message_id].created_at)} · {by_id[message_id].recipient} · {by_id[message_id].subject}"
+        ),
         index=None,
         placeholder="Choisissez un message pour le lire",
         key="outbox_message",
@@ -88,13 +91,13 @@ else:
             if chosen.status == "failed" and st.button("Remettre en file d'envoi", key="outbox_requeue"):
                 with ui.write() as session:
                     mail.requeue_failed(session, chosen.id)
-                ui.flash(f"Message n° {chosen.id} remis en file d'envoi.")
+                ui.flash(f"Message à {chosen.recipient} remis en file d'envoi.")
                 st.rerun()
             if chosen.status == "pending" and st.button("Marquer comme remis à la main", key="outbox_manual"):
                 with ui.write() as session:
                     mail.mark_delivered_by_hand(session, chosen.id)
                 ui.scrub_erased_data()
-                ui.flash(f"Message n° {chosen.id} marqué comme remis à la main.")
+                ui.flash(f"Message à {chosen.recipient} marqué comme remis à la main.")
                 st.rerun()
         except DomainError as error:
             ui.show_error(error)

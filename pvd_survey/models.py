@@ -267,6 +267,9 @@ class SurveyRelease(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # The moment of the schedule at which the figures last moved (never the moment of a submission).
     released_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The last moment of the schedule a background pass looked at (released or not): later passes in the
+    # same slot release nothing, so that no answer arriving after the moment decides when the figures move.
+    looked_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_group_size: Mapped[int] = mapped_column(Integer, default=0)
     groups: Mapped[int] = mapped_column(Integer, default=0)
     # survey/totals.py: every count the figures need, sealed; a new random version at each release.

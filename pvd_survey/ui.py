@@ -292,8 +292,12 @@ AFTER_LOGIN_KEY = "pvd_after_login"  # the page a signed-out person asked for
 
 
 def guard(page_key: str) -> UserInfo | None:
-    """Check on the server that the current person may open this page; stop the page otherwise."""
-    user = current_user()
+    """Check on the server that the current person may open this page; stop the page otherwise.
+
+    A page opened from a personal link (the survey above all) records no activity on a signed-in session:
+    the session's time would say, on the e-mail side, when its owner opened, saved or sent their answers.
+    """
+    user = current_user(touch=not access.PAGES_BY_KEY[page_key].personal_link)
     if not access.can_view(page_key, user.role if user else None, setup_needed()):
         if setup_needed():
             st.error(french_message(DomainError("setup_needed")))

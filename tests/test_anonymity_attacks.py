@@ -1623,3 +1623,194 @@ def test_polling_every_page_every_minute_names_no_release_group(factory, setting
     named = named_by(snapshots)
     assert not named, f"per-person lines moved with answer events or reminders: {named}"
     print(f"group naming: {len(releases)} releases, {len(snapshots)} polls, 0 groups named, 0 people named")
+
+
+# ---------------------------------------------------------------------------- adversarial review of issue 16
+
+
+def _messages_page_numbers(admin) -> dict[str, list[int]]:
+    """What the administrators' Messages page shows of each message's number, by recipient (every status)."""
+    import re
+
+    from tests.conftest import app_test
+
+    at = app_test(admin)
+    at.run()
+    at = at.switch_page("pages/admin_outbox.py").run()
+    at.multiselect(key="outbox_statuses").set_value(list(mail.STATUS_LABELS)).run()
+    assert not at.exception
+    numbers: dict[str, list[int]] = defaultdict(list)
+    for frame in at.dataframe:
+        table = frame.value
+        if "N°" in table.columns and "Destinataire" in table.columns:
+            for number, recipient in zip(table["N°"], table["Destinataire"], strict=True):
+                numbers[recipient].append(int(number))
+    for option in at.selectbox(key="outbox_message").options:
+        found = re.match(r"n° (\d+) · ([^ ]+)", option)
+        if found:
+            numbers[found.group(2)].append(int(found.group(1)))
+    return {recipient: sorted(set(found)) for recipient, found in numbers.items()}
+
+
+def test_the_messages_page_does_not_count_a_reminder_round(app_env, factory, settings):
+    """An administrator revokes one invitee's link, lets a reminder round run, and reads on the Messages page how
+    many message numbers the round used between two resendings of their own: one fewer than in the round before
+    if the revoked person had not answered, the same if they had. The page must give no numbering to count."""
+    from tests.conftest import STRONG_PASSWORD
+
+    smtp = replace(settings, smtp=SmtpSettings("127.0.0.1", 2525, "none", None, None, "pvd@example.fr"))
+    with factory.begin() as session:
+        from pvd_survey import accounts
+
+        admin = accounts.create_first_admin(
+            session, email="ada.admin@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=settings
+        )
+        emails = ["marker@example.fr", "answered@example.fr", "silent@example.fr"]
+        emails += [f"p{n}@example.fr" for n in range(4)]
+        survey.invite(session, [survey.InvitationEntry(n, e, "21") for n, e in enumerate(emails)], settings)
+        tokens = {e: token_from_outbox(session, e) for e in emails}
+        ids = {i.email: i.id for i in survey.list_invitations(session)}
+    submit(factory, settings, tokens["answered@example.fr"], answers(department="21", gender="femme"))
+    moment = utcnow()
+
+    def round_with(revoked: str | None) -> tuple[int, int | None]:
+        """A reminder round between two resendings to the marker: (gap in the true ids, gap the page shows)."""
+        nonlocal moment
+        with factory.begin() as session:
+            if revoked:
+                survey.revoke(session, ids[revoked])
+            survey.resend(session, ids["marker@example.fr"], settings)
+            moment += timedelta(minutes=1)
+            survey.schedule_reminder(session, moment, now=moment - timedelta(seconds=30))
+            survey.send_due_reminders(session, smtp, now=moment)
+            survey.resend(session, ids["marker@example.fr"], settings)
+            markers = sorted(
+                session.scalars(
+                    select(OutboxMessage.id).where(
+                        OutboxMessage.recipient == "marker@example.fr", OutboxMessage.kind != survey.REMINDER_KIND
+                    )
+                ).all()
+            )[-2:]
+            if revoked:
+                survey.reactivate(session, ids[revoked], settings)
+        shown = _messages_page_numbers(admin).get("marker@example.fr", [])
+        shown_gap = shown[-1] - shown[-2] - 1 if len(shown) >= 2 else None
+        return markers[1] - markers[0] - 1, shown_gap
+
+    baseline, shown_baseline = round_with(None)
+    with_answered_revoked, shown_answered = round_with("answered@example.fr")
+    with_silent_revoked, shown_silent = round_with("silent@example.fr")
+    # Control: the numbering itself tells who answered (a revoked person who had not answered is one reminder less).
+    assert with_answered_revoked == baseline and with_silent_revoked == baseline - 1
+    # The page: no numbering from which a round can be counted.
+    assert (shown_baseline, shown_answered, shown_silent) == (None, None, None), (
+        "the Messages page numbers messages: a reminder round's size, and who it skipped, can be read from it"
+    )
+    print(
+        f"reminder counting: the ids say who answered (round gaps {baseline}, {with_answered_revoked}, "
+        f"{with_silent_revoked}); the page shows no number"
+    )
+
+
+def test_a_small_import_does_not_make_a_group_around_one_answer(factory, settings):
+    """The direction hands the operator a few late answers it knows (k - 1 of them) to import: they wait in the
+    pool, and the next answer through a link used to complete the group. That release is then one person's
+    answers plus rows the direction wrote itself. A group must hold k changes from links (or only imports)."""
+    known = [answers(department="29", gender="homme", employer="commune") for _ in range(K - 1)]
+    import_answers(factory, settings, known)
+    tokens = [invite(factory, settings, f"cp{n}@example.fr") for n in range(K)]
+    target = answers(department="21", gender="femme", employer="epci", experience="gt20")
+    submit(factory, settings, tokens[0], target)
+    moment = utcnow() + timedelta(minutes=settings.survey_release_minutes)
+    with factory.begin() as session:
+        applied = survey.release_due(session, settings, now=moment).applied
+    assert applied == 0, (
+        f"a release of {applied} changes, {K - 1} of them known to the direction: "
+        "one person's answers moved the figures"
+    )
+    for token in tokens[1:]:
+        submit(factory, settings, token, target)
+    moment += timedelta(minutes=settings.survey_release_minutes)
+    with factory.begin() as session:
+        assert survey.release_due(session, settings, now=moment).applied == 2 * K - 1
+    print(f"small import: {K - 1} known imported answers and 1 answer through a link waited, until {K - 1} more")
+
+
+def test_the_sealed_totals_have_the_same_size_whatever_the_answers(factory, settings):
+    """A copy sees the sealed totals' size at each release (a series of backups sees it change). It must depend
+    on the calendar only: not on which start periods the answers give (each new period used to add ~51 KB)."""
+
+    def totals_size(months: list[str]) -> int:
+        reset_survey(factory)
+        tokens = [invite(factory, settings, f"cp{n}@example.fr") for n in range(len(months))]
+        for token, month in zip(tokens, months, strict=True):
+            submit(factory, settings, token, answers(start_month=month, department="21"))
+        assert release(factory, settings) == len(months)
+        with db.read_only(factory) as session:
+            return len(session.scalar(select(SurveyRelease.totals)))
+
+    one_period = totals_size(["2021-09"] * K)
+    many_periods = totals_size(["2020-03", "2021-02", "2021-09", "2022-03", "2022-10", "2023-05", "2024-11", "2025-07"])
+    assert one_period == many_periods, f"sealed totals of {one_period} and {many_periods} bytes tell the answers apart"
+    print(f"sealed totals: {one_period} bytes with one start period or eight")
+
+
+def test_opening_ones_survey_link_while_signed_in_writes_nothing_on_the_account(app_env, factory, settings):
+    """A chef de projet who also has an account (a recruiter of their commune, say) opens their survey link in the
+    browser where they are signed in. The page view used to record the session's activity: a copy then shows the
+    account's `last_seen_at` (and, on PostgreSQL, a transaction id next to the waiting change's) at the answer."""
+    from pvd_survey import accounts
+    from pvd_survey.models import UserSession
+    from tests.conftest import STRONG_PASSWORD, app_test
+
+    with factory.begin() as session:
+        accounts.create_first_admin(
+            session, email="ada.admin@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=settings
+        )
+        member = accounts.create_user(
+            session,
+            email="cp@mairie.fr",
+            display_name="Camille",
+            role="direction",
+            settings=settings,
+            password=STRONG_PASSWORD,
+            notify=False,
+        )
+    token = invite(factory, settings, "cp@mairie.fr")
+    at = app_test(member)
+    at.run()  # signed in, on the home page
+    with factory.begin() as session:  # the last page view was a while ago
+        session.execute(UserSession.__table__.update().values(last_seen_at=utcnow() - timedelta(minutes=10)))
+        before = session.execute(select(UserSession.last_seen_at)).all()
+    at.query_params[survey.TOKEN_PARAMETER] = token
+    at = at.switch_page("pages/survey.py").run()
+    assert not at.exception and not at.error
+    assert any(radio.key == "survey_employer" for radio in at.radio)
+    with db.read_only(factory) as session:
+        after = session.execute(select(UserSession.last_seen_at)).all()
+    assert after == before, "opening the survey link wrote the account's session: a time on the e-mail side"
+
+
+def test_the_kth_answer_does_not_decide_when_the_figures_move(factory, settings):
+    """The schedule's promise: no single submission decides when the figures move. A moment of the schedule
+    passes with k - 1 answers waiting; the k-th comes 17 minutes later. If the next background pass released
+    at once, the dashboard (refreshed every 10 s) would show the figures moving right after that answer, while
+    saying they moved at the moment: the k-th answer's time, to the minute. The group must wait for the next
+    moment of the schedule."""
+    minutes = settings.survey_release_minutes
+    slot = survey.release_moment(utcnow(), minutes) + timedelta(minutes=minutes)  # a moment to come
+    tokens = [invite(factory, settings, f"cp{n}@example.fr") for n in range(K)]
+    for token in tokens[:-1]:
+        submit(factory, settings, token, answers(department="21"))
+    with factory.begin() as session:  # the background work's pass just after the moment: fewer than k wait
+        assert survey.release_due(session, settings, now=slot + timedelta(seconds=20)).applied == 0
+    submit(factory, settings, tokens[-1], answers(department="21"))  # the k-th answer, at slot + 17 min
+    with factory.begin() as session:  # the passes that follow it, in the same slot
+        moved = [
+            survey.release_due(session, settings, now=slot + timedelta(minutes=17, seconds=seconds)).applied
+            for seconds in (10, 40)
+        ]
+    assert moved == [0, 0], "the figures moved seconds after the k-th answer, not at a moment of the schedule"
+    with factory.begin() as session:
+        assert survey.release_due(session, settings, now=slot + timedelta(minutes=minutes, seconds=20)).applied == K
+    print("schedule: the k-th answer 17 minutes after a moment waited for the next one")

@@ -777,7 +777,7 @@ def test_outbox_without_smtp_lists_pending_mail_and_marks_it_delivered_by_hand(w
     assert welcome.body in texts(at.text)
     at.button(key="outbox_manual").click().run()
     assert not at.exception, texts(at.exception)
-    assert texts(at.success) == [f"Message n° {welcome.id} marqué comme remis à la main."]
+    assert texts(at.success) == ["Message à claire.recrute@example.fr marqué comme remis à la main."]
     assert [m.status for m in outbox(world.factory)] == ["manual"]
     metrics = {metric.label: metric.value for metric in at.metric}
     assert (metrics["En attente"], metrics["Remis à la main"]) == ("0", "1")

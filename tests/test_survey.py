@@ -12,7 +12,7 @@ import time
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 
 from pvd_survey import db, mail, stats, survey
 from pvd_survey.errors import DomainError, french_message
@@ -411,8 +411,11 @@ def test_an_import_smaller_than_k_waits_for_a_release(factory, settings):
         survey.import_responses(session, answers, settings)
     assert (count_responses(factory), count_rows(factory, SurveyPool)) == (0, 1)
     answer(factory, settings, invite_one(factory, settings))
-    assert release(factory, settings, force=True).applied == 2
-    assert sorted(record.linked for record in counted(factory, settings)) == [False, True]
+    # Imported answers never complete a group around one answer through a link (they may be known).
+    assert release(factory, settings, force=True).applied == 0
+    answer(factory, settings, invite_one(factory, settings, "b@example.fr"))
+    assert release(factory, settings, force=True).applied == 3
+    assert sorted(record.linked for record in counted(factory, settings)) == [False, True, True]
 
 
 def _totals(factory, settings):
@@ -479,12 +482,14 @@ def test_answers_wait_until_k_then_are_released_together(factory, settings):
     # The k-th answer does not release anything by itself (issue 16): the next moment of the schedule does.
     answer(factory, settings, tokens[2], {**GOOD, "gender": "homme"})
     assert count_responses(factory) == 0 and count_rows(factory, SurveyPool) == 3
-    assert release(factory, settings, now=MOMENT + timedelta(minutes=2)).applied == 3
+    # Nor does the next background pass in the same slot: this moment was looked at with 2 waiting.
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=2)).applied == 0
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=30)).applied == 3
     assert count_responses(factory) == 3 and count_rows(factory, SurveyPool) == 0
     with db.read_only(factory) as session:
-        state = survey.release_state(session, settings, now=MOMENT + timedelta(minutes=2))
-    assert (state.waiting, state.groups, state.released_at) == (0, 1, MOMENT)
-    assert state.next_moment == MOMENT + timedelta(minutes=30)
+        state = survey.release_state(session, settings, now=MOMENT + timedelta(minutes=32))
+    assert (state.waiting, state.groups, state.released_at) == (0, 1, MOMENT + timedelta(minutes=30))
+    assert state.next_moment == MOMENT + timedelta(minutes=60)
     figures = published(factory, settings, k=3)
     assert abs(figures["respondents"] - 3) <= 2 and figures["questions"]["gender"]["options"]["homme"]["suppressed"]
 
@@ -514,24 +519,26 @@ def test_release_due_releases_at_most_once_per_moment_and_only_with_k_waiting(fa
     answer(factory, settings, tokens[0])
     assert release(factory, settings, now=MOMENT).applied == 0  # one waits, k = 2
     answer(factory, settings, tokens[1])
-    assert release(factory, settings, now=MOMENT + timedelta(minutes=29, seconds=59)).applied == 2
+    # Only the first pass after a moment may release: the second answer waits for the next moment.
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=29, seconds=59)).applied == 0
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=30)).applied == 2
     # Twice in the same moment: the second pass finds the moment already served.
     answer(factory, settings, tokens[2])
     answer(factory, settings, tokens[3])
-    assert release(factory, settings, now=MOMENT + timedelta(minutes=29, seconds=59)).applied == 0
-    assert release(factory, settings, now=MOMENT + timedelta(minutes=5)).applied == 0
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=59, seconds=59)).applied == 0
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=35)).applied == 0
     assert count_rows(factory, SurveyPool) == 2
     # The next moment releases them.
-    assert release(factory, settings, now=MOMENT + timedelta(minutes=30)).applied == 2
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=60)).applied == 2
     # `force` ignores the schedule (imports, operators), never k.
     answer(factory, settings, tokens[4])
-    assert release(factory, settings, now=MOMENT + timedelta(minutes=31), force=True).applied == 0
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=61), force=True).applied == 0
     answer(factory, settings, tokens[5])
-    assert release(factory, settings, now=MOMENT + timedelta(minutes=31), force=True).applied == 2
+    assert release(factory, settings, now=MOMENT + timedelta(minutes=61), force=True).applied == 2
     with db.read_only(factory) as session:
         assert session.scalar(select(SurveyRelease.groups)) == 3
         logged = session.scalars(select(SurveyReleaseLog.released_at).order_by(SurveyReleaseLog.id)).all()
-    assert logged == [MOMENT, MOMENT + timedelta(minutes=30), MOMENT + timedelta(minutes=30)]
+    assert logged == [MOMENT + timedelta(minutes=30), MOMENT + timedelta(minutes=60), MOMENT + timedelta(minutes=60)]
     assert count_responses(factory) == 6
 
 
@@ -1150,3 +1157,22 @@ def test_without_smtp_no_reminder_is_sent_and_the_round_waits(factory, settings)
     with db.read_only(factory) as session:
         assert [r.done_at for r in survey.list_reminders(session)] == [None]
         assert survey.open_survey(session, tokens["silent"], settings).form == {}  # the link still works
+
+
+@pytest.mark.parametrize("damage", ["emptied", "removed with its version", "release row deleted"])
+def test_totals_emptied_or_removed_by_hand_are_refused_not_read_as_no_answers(factory, settings, damage):
+    """Counted answers whose totals were emptied or removed by hand must not read as "no answer yet": the figures
+    would show nothing, and the next release would build its totals from zero (a change subtracting from an
+    empty cell). The app stops with the French message, as for a tampered blob."""
+    _seal_k_answers(factory, settings)
+    with db.transaction(factory) as session:
+        if damage == "emptied":
+            session.execute(update(SurveyRelease).values(totals=b""))
+        elif damage == "removed with its version":
+            session.execute(update(SurveyRelease).values(totals=None, totals_version=None))
+        else:
+            session.execute(delete(SurveyRelease))
+    totals_store.forget_cache()
+    with db.read_only(factory) as session, pytest.raises(DomainError) as caught:
+        survey.check_key(session, settings)
+    assert caught.value.code == "survey_key_lost"

@@ -85,7 +85,8 @@ def import_responses(session: Session, answers: list[Answers], settings: Setting
     """Count already validated past answers (no link, no time): at once when at least k, else through the pool.
 
     Imported answers belong to nobody who could be found, so a group of at least k is counted in this
-    transaction, shuffled; a smaller one waits in the pool for the next release, like any change.
+    transaction, shuffled; a smaller one waits in the pool for a release with at least k changes from links
+    (the direction may know imported answers: they never complete a group around one person's answers).
     """
     if len(answers) >= settings.disclosure_k:
         add_counted(session, settings, [CountedRecord(answer, new_record_key(), False) for answer in answers])

@@ -130,21 +130,26 @@ class ReleaseReport:
 def release_due(
     session: Session, settings: Settings, now: datetime | None = None, force: bool = False
 ) -> ReleaseReport:
-    """Release the waiting changes if a moment of the schedule has come since the last release and at least k wait.
+    """Release the waiting changes at the first pass after a moment of the schedule, if at least k wait then.
 
     `force` releases at once (at least k still needed): imports, which carry no link, and operators' tools.
     The release row is locked first, so two servers never apply the same changes twice.
     """
     now = now or utcnow()
     moment = release_moment(now, settings.survey_release_minutes)
-    # A cheap look first (every background pass calls this): no lock when nothing can be due.
-    last = session.scalar(select(SurveyRelease.released_at).where(SurveyRelease.id == 1))
-    if not force and last is not None and last >= moment:
-        return ReleaseReport(0, 0)
-    if (session.scalar(select(func.count()).select_from(SurveyPool)) or 0) < settings.disclosure_k:
+    # A cheap look first (every background pass calls this): no lock when this moment was already looked at.
+    looked = session.scalar(select(SurveyRelease.looked_at).where(SurveyRelease.id == 1))
+    if not force and looked is not None and looked >= moment:
         return ReleaseReport(0, 0)
     state = _locked_state(session)
-    if not force and state.released_at is not None and state.released_at >= moment:
+    if not force:
+        if state.looked_at is not None and state.looked_at >= moment:
+            return ReleaseReport(0, 0)
+        # Only the first pass after a moment may release: with fewer than k waiting then, the group waits for
+        # the next moment, even if the k-th answer comes a minute later (it would decide when figures move).
+        state.looked_at = moment
+        session.flush()
+    if (session.scalar(select(func.count()).select_from(SurveyPool)) or 0) < settings.disclosure_k:
         return ReleaseReport(0, 0)
     # Locked too: a person changing their answers during the release waits for it, then writes a new change.
     pool = session.execute(select(SurveyPool.ref, SurveyPool.sealed).with_for_update()).all()
@@ -173,13 +178,19 @@ def release_due(
                 changes = [(ref, change) for ref, change in changes if change["ref"] != respondent_ref]
     if refused:
         log.error("survey release: %d sealed row(s) could not be opened (another key or changed): not counted", refused)
-    if len(changes) < settings.disclosure_k:
+    # Imported answers (no link: `ref` None) never complete a group of people answering through their links:
+    # the direction may know them (it handed the file over), and k - 1 of them beside one answer would make
+    # that release one person's answers. A group is k changes from links, or imports alone.
+    linked = sum(1 for _, change in changes if change["ref"] is not None)
+    if len(changes) < settings.disclosure_k or 0 < linked < settings.disclosure_k:
         return ReleaseReport(0, refused)
     _SHUFFLE.shuffle(changes)
     applied = _apply(session, settings, [change for _, change in changes], replaced, moment)
     session.execute(delete(SurveyPool).where(SurveyPool.ref.in_([ref for ref, _ in changes])))
     # The schedule's moment, not the clock: what the dashboard shows says nothing a submission decided.
     state.released_at = moment
+    if state.looked_at is None or state.looked_at < moment:  # (a forced release: this slot is looked at too)
+        state.looked_at = moment
     state.last_group_size = len(changes)
     state.groups += 1
     session.flush()

@@ -18,6 +18,7 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 from sqlalchemy import select, update
@@ -27,9 +28,9 @@ from pvd_survey import territory
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import KEY_SPACE
 from pvd_survey.errors import DomainError
-from pvd_survey.models import SurveyRelease
+from pvd_survey.models import SurveyRelease, SurveyResponse, utcnow
 from pvd_survey.survey.links import seal_bytes, unseal_bytes
-from pvd_survey.survey_questions import COUNTED_QUESTIONS, EMPLOYER, Answers
+from pvd_survey.survey_questions import COUNTED_QUESTIONS, EMPLOYER, Answers, period_options
 
 RESPONDENTS = "_respondents"
 LINK_RESPONDENTS = "_respondents_link"
@@ -82,8 +83,14 @@ class Totals:
         except ValueError:
             return None
 
-    def _grow(self, period: str) -> int:
-        periods = tuple(sorted({*self.periods, period}))
+    def cover(self, periods: tuple[str, ...]) -> None:
+        """Make room for every given start period (at once), so that the shape depends on them, not the answers."""
+        if not set(periods) <= set(self.periods):
+            self._grow(*periods)
+
+    def _grow(self, *new: str) -> int:
+        period = new[0]
+        periods = tuple(sorted({*self.periods, *new}))
         shape = (len(DEPARTMENT_AXIS), len(EMPLOYER_AXIS), len(periods), len(CELLS))
         counts, keys = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
         for old, code in enumerate(self.periods):
@@ -157,8 +164,18 @@ class Totals:
         return totals
 
 
+def calendar_periods(today: date | None = None) -> tuple[str, ...]:
+    """Every start period an answer may give today ("" = no answer): the totals' period axis, whatever was answered."""
+    return ("", *period_options(today or utcnow().date()))
+
+
 def seal(settings: Settings, totals: Totals) -> bytes:
-    """The sealed snapshot written at each release."""
+    """The sealed snapshot written at each release (`totals` first covers every start period of the calendar).
+
+    Used or not, every period is in it: its size must not tell which periods the answers give (each adds
+    some 51 KB).
+    """
+    totals.cover(calendar_periods())
     return seal_bytes(settings, totals.to_bytes(), _SEAL_PURPOSE)
 
 
@@ -182,13 +199,19 @@ def current_totals(session: Session, settings: Settings) -> Totals:
     """The released totals (read-only: copy before changing); one small read when the cache is fresh."""
     version = session.scalar(select(SurveyRelease.totals_version).where(SurveyRelease.id == 1))
     if version is None:
+        # No snapshot yet: no answer counted either. Counted rows without one mean the totals were removed by
+        # hand: never read as zero (a release would then build on it), refused like a changed snapshot.
+        if session.scalar(select(SurveyResponse.id).limit(1)) is not None:
+            raise DomainError("survey_key_mismatch")
         return Totals.empty()
     key = _cache_key(session, settings)
     cached = _cache.get(key)
     if cached is not None and cached[0] == version:
         return cached[1]
     sealed = session.scalar(select(SurveyRelease.totals).where(SurveyRelease.id == 1))
-    totals = unseal(settings, sealed) if sealed else Totals.empty()
+    if not sealed:  # a version without its snapshot: emptied by hand
+        raise DomainError("survey_key_mismatch")
+    totals = unseal(settings, sealed)
     with _cache_lock:
         _cache[key] = (version, totals)
     return totals
