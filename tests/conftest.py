@@ -82,6 +82,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         url, admin = f"sqlite:///{tmp_path_factory.mktemp('db') / 'pvd-test.sqlite3'}", None
     engine = db.make_engine(url)
     db.migrate(engine)
+    _empty_all_tables(engine)  # what migrations wrote (the survey's release row): tests start on empty tables
     engine.dispose()
     yield url
     if admin is not None:
@@ -99,15 +100,27 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 def _empty_all_tables(engine: Engine) -> None:
+    """Every table of the models emptied in one pass, children first (one round trip on PostgreSQL).
+
+    Not TRUNCATE: on PostgreSQL it gives every table new files, synced at commit, and took 400 to 600 ms for the 21
+    tables against 2 ms for these DELETEs of a test's few rows (measured on the 2-core development machine).
+    """
+    deletes = [table.delete() for table in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("; ".join(str(delete.compile(connection)) for delete in deletes)))
+        else:  # Python's sqlite3 runs one statement per call
+            for delete in deletes:
+                connection.execute(delete)
 
 
 @pytest.fixture
 def factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
-    """Session factory on an empty database; every table is emptied after the test."""
-    _empty_all_tables(engine)
+    """Session factory on an empty database; every table is emptied after the test.
+
+    Emptied once per test, after it: the database starts empty (see `database_url`) and every test that writes
+    through this fixture leaves it empty again, also when it fails.
+    """
     yield db.make_session_factory(engine)
     _empty_all_tables(engine)
 
