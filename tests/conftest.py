@@ -5,6 +5,14 @@ reached through PVD_TEST_PG_ADMIN_URL (default: the machine's server, trust auth
 pytest process (each xdist worker) creates its own database and drops it at the end, so runs never
 share state. Skipped tests fail the run unless PVD_ALLOW_SKIPS=1: a skipped database or browser
 test must never pass for a green run.
+
+Tests whose outcome cannot depend on the database (pure functions: the disclosure mathematics, territory, charts,
+exports, configuration...) are marked `database_independent` (one test, or a module's `pytestmark`). CI runs the
+suite on both databases: the SQLite run runs them, the PostgreSQL run deselects them (deselected, not skipped, so
+they are run exactly once). A test so marked may not use the test database (`database_url` and the fixtures built
+on it): collection stops with an error if it does. Browser tests are the exception: their app server needs a
+database, while what some of them check does not depend on which (the markup axe-core scans, the menu a freshly
+started server shows); the pages' behaviour on each database is checked by the AppTest suites.
 """
 
 from __future__ import annotations
@@ -59,6 +67,39 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for nodeid in _skipped[:20]:
             print(f"  {nodeid}")
         session.exitstatus = 1
+
+
+# ---------------------------------------------------------------------------- tests run on one database only
+
+DATABASE_INDEPENDENT = "database_independent"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each browser module on one worker; refuse a database-independent test that uses the database; on
+    PostgreSQL, deselect the database-independent tests.
+
+    With `--dist loadgroup` (run-tests.sh) every other test goes to whichever worker is free. The tests of a browser
+    module share a server started once per module (and some the data seeded for it), so each module is one group.
+    """
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    marked = [item for item in items if item.get_closest_marker(DATABASE_INDEPENDENT)]
+    misplaced = [
+        item.nodeid
+        for item in marked
+        if "database_url" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("browser")
+    ]
+    if misplaced:
+        raise pytest.UsageError(
+            f"marked {DATABASE_INDEPENDENT} but using the test database: " + ", ".join(misplaced[:10])
+        )
+    if TEST_BACKEND == "sqlite" or not marked:
+        return
+    config.hook.pytest_deselected(items=marked)
+    keep = set(map(id, items)) - set(map(id, marked))
+    items[:] = [item for item in items if id(item) in keep]
 
 
 # ---------------------------------------------------------------------------- database

@@ -44,7 +44,8 @@ from tests.test_browser import (
     wait_for_run,
 )
 
-pytestmark = pytest.mark.browser
+# Run once, on SQLite: the markup axe-core scans is the same on either database (see conftest).
+pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
 
 # The browser, the app server (one per module) and the page contexts of the main browser tests.
 browser = shared.browser

@@ -106,6 +106,7 @@ def users(factory):
         return accounts.list_users(session)
 
 
+@pytest.mark.database_independent
 def test_every_command_has_help(capsys):
     assert {"migrate", "create-user", "send-mail", "seed-demo", "import-survey", "export-survey", "stats"} <= set(
         COMMANDS
@@ -239,6 +240,7 @@ def test_bad_configuration_is_reported_without_traceback(factory, database_url):
     assert "PVD_MAIL_FROM" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.database_independent
 def test_unreachable_database_is_reported(tmp_path):
     result = run_cli("postgresql+psycopg://postgres@127.0.0.1:1/nothing", "migrate")
     assert result.returncode == 3

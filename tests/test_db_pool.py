@@ -74,6 +74,7 @@ def test_a_page_shows_the_french_message_when_no_connection_frees_up(app_env, mo
     assert not any("aucune connexion" in error.value for error in at.error)
 
 
+@pytest.mark.database_independent
 def test_waiting_requests_get_the_connection_in_arrival_order():
     slots = db.FairSlots(1)
     assert slots.acquire(1)

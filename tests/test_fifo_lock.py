@@ -5,7 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from pvd_survey.db import FifoLock
+
+pytestmark = pytest.mark.database_independent  # pure: run once, on SQLite (see conftest)
 
 
 def test_waiters_are_served_in_arrival_order():

@@ -276,6 +276,7 @@ def log_in(at: AppTest, email: str, password: str) -> AppTest:
 # ---------------------------------------------------------------------------- every page, every role
 
 
+@pytest.mark.database_independent
 def test_every_page_file_is_in_the_page_registry() -> None:
     files = {f"pages/{path.name}" for path in (PROJECT_ROOT / "pages").glob("*.py")}
     assert files == {spec.path for spec in access.PAGES}
@@ -316,6 +317,7 @@ GUARD_SAMPLES = [(access.PAGES_BY_KEY[key], _closest_refused_role(key)) for key 
 ]
 
 
+@pytest.mark.database_independent
 def test_access_table_refuses_exactly_the_listed_pairs() -> None:
     assert set(REFUSED) <= set(access.PAGES_BY_KEY)
     decided = {
