@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -171,6 +172,23 @@ def session(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction, committed at the end of the test if it did not fail (like a page's unit of work)."""
     with factory.begin() as session:
         yield session
+
+
+@pytest.fixture
+def arrivals(monkeypatch: pytest.MonkeyPatch) -> threading.Semaphore:
+    """Released each time a thread starts waiting its turn in `db.FifoLock` or `db.FairSlots`.
+
+    Tests order their threads on it (start one, wait until it is in line, start the next) instead of sleeping.
+    """
+    arrived = threading.Semaphore(0)
+
+    class Turn(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            arrived.release()
+            return super().wait(timeout)
+
+    monkeypatch.setattr(db, "threading", SimpleNamespace(**{**vars(threading), "Event": Turn}))
+    return arrived
 
 
 # ---------------------------------------------------------------------------- settings and e-mail
