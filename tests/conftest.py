@@ -195,7 +195,7 @@ def arrivals(monkeypatch: pytest.MonkeyPatch) -> threading.Semaphore:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings for service tests: this database, fast password hashing, no SMTP."""
     return load_settings(
         {
@@ -204,7 +204,7 @@ def settings(database_url: str) -> Settings:
             "PVD_BASE_URL": "http://pvd.test",
             "PVD_SECRET_KEY": TEST_SECRET_KEY,
         },
-        secrets_path=Path("/nonexistent"),
+        secrets_path=tmp_path / "no-secrets.toml",  # none: the values above only
     )
 
 

@@ -389,14 +389,14 @@ def test_import_with_bad_rows_imports_nothing_and_lists_them(factory, database_u
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["import-survey", "/nonexistent/file.csv"], "Fichier introuvable"),
+        (["import-survey", "{tmp}/absent.csv"], "Fichier introuvable"),
         (["stats", "--region", "99"], "Filtre inconnu"),
         (["stats", "--format", "xml"], "invalid choice"),
         (["bench", "--sizes", "dix"], "nombres entiers"),
     ],
 )
-def test_survey_commands_refuse_bad_arguments(database_url, args, message):
-    result = run_cli(database_url, *args)
+def test_survey_commands_refuse_bad_arguments(database_url, tmp_path, args, message):
+    result = run_cli(database_url, *(arg.format(tmp=tmp_path) for arg in args))
     assert result.returncode in (1, 2)
     assert message in result.stderr and "Traceback" not in result.stderr
 
