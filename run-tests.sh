@@ -29,4 +29,4 @@ if [ "${PVD_TEST_DATABASE:-sqlite}" = "postgresql" ] && [ -z "${PVD_TEST_PG_ADMI
 fi
 
 # pytest's own exit code is kept: 5 (no test collected) fails like any other error.
-exec python -m pytest -n auto --dist loadfile "$@"
+exec python -m pytest -n auto --dist loadgroup "$@"

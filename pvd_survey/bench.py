@@ -43,6 +43,11 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _no_secrets_file() -> Path:
+    """A secrets path that surely does not exist: the benchmark's settings come from its arguments only."""
+    return Path(tempfile.mkdtemp(prefix="pvd-bench-")) / "secrets.toml"
+
+
 def _random_rows(count: int, rng: random.Random) -> list[dict]:
     departments = list(territory.DEPARTMENTS)
     months = [f"{y}-{m:02d}" for y in range(2020, 2027) for m in range(1, 13) if f"{y}-{m:02d}" <= "2026-10"]
@@ -170,7 +175,7 @@ def _survey_benchmark(size: int, url: str, kind: str) -> dict:
             "PVD_SURVEY_RELEASE_MINUTES": "1",
             **BENCH_KEY,
         },
-        Path("/nonexistent"),
+        _no_secrets_file(),
     )
     fill_seconds = _fill_survey(url, size, rng, kind, settings)
 
@@ -277,7 +282,7 @@ def report_benchmark(
 
     url, drop = _scratch_database(kind, f"report-{size}", workdir, postgres_admin_url)
     try:
-        settings = load_settings({"PVD_DATABASE_URL": url, **BENCH_KEY}, Path("/nonexistent"))
+        settings = load_settings({"PVD_DATABASE_URL": url, **BENCH_KEY}, _no_secrets_file())
         fill_seconds = _fill_survey(url, size, random.Random(size), kind, settings)
         engine = db.make_engine(url)
         factory = db.make_session_factory(engine)
@@ -339,7 +344,7 @@ def _registration_writers(
 
     engine = db.make_engine(url)
     factory = db.make_session_factory(engine)
-    settings = load_settings({"PVD_DATABASE_URL": url, **BENCH_KEY}, Path("/nonexistent"))
+    settings = load_settings({"PVD_DATABASE_URL": url, **BENCH_KEY}, _no_secrets_file())
     if start_at is not None:
         time.sleep(max(0.0, start_at - time.time()))
     warmed_up = threading.Barrier(threads)
@@ -647,7 +652,7 @@ def _jobs_benchmark(postings: int, applications: int, url: str, kind: str) -> di
     db.migrate(engine)
     factory = db.make_session_factory(engine)
     settings = load_settings(
-        {"PVD_DATABASE_URL": url, "PVD_ARGON2_PROFILE": "fast-tests", **BENCH_KEY}, Path("/nonexistent")
+        {"PVD_DATABASE_URL": url, "PVD_ARGON2_PROFILE": "fast-tests", **BENCH_KEY}, _no_secrets_file()
     )
     now = utcnow()
     started = time.perf_counter()

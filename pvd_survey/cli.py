@@ -17,14 +17,18 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
-
-from pvd_survey import accounts, db, mail, schedule, stats, survey
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 from pvd_survey.models import ORGANISATION_KINDS, ROLES
+from pvd_survey.survey_questions import CSV_COLUMNS
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+# The services (SQLAlchemy, Alembic, the PDF and chart libraries...) are imported by the commands that use them,
+# so that `--help` and a mistyped argument answer at once.
 
 
 class _FrenchParser(argparse.ArgumentParser):
@@ -34,9 +38,13 @@ class _FrenchParser(argparse.ArgumentParser):
 
 
 def _factory(settings: Settings) -> sessionmaker[Session]:
+    from pvd_survey import db
+
     engine = db.engine_for(settings)
     db.migrate(engine, settings.secret_key)
     factory = db.make_session_factory(engine)
+    from pvd_survey import survey  # (heavy imports wait for a command that needs them)
+
     with db.read_only(factory) as session:
         survey.check_key(session, settings)  # a lost server key stops every command, in French
     return factory
@@ -57,6 +65,8 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Bring the database schema up to date."""
+    from pvd_survey import db
+
     engine = db.engine_for(settings)
     before = db.current_revision(engine)
     after = db.migrate(engine, settings.secret_key)
@@ -66,6 +76,8 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     """Create an account."""
+    from pvd_survey import accounts, db
+
     password = _read_password(args)
     with db.transaction(_factory(settings)) as session:
         organisation_id = None
@@ -87,6 +99,8 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_create_organisation(args: argparse.Namespace, settings: Settings) -> int:
     """Add an employer organisation."""
+    from pvd_survey import accounts, db
+
     with db.transaction(_factory(settings)) as session:
         organisation = accounts.create_organisation(session, args.name, args.kind, args.department)
     print(f"Organisation créée : n° {organisation.id}, {organisation.label}.")
@@ -95,6 +109,8 @@ def cmd_create_organisation(args: argparse.Namespace, settings: Settings) -> int
 
 def cmd_send_mail(args: argparse.Namespace, settings: Settings) -> int:
     """Deliver the outbox over SMTP, once or in a loop."""
+    from pvd_survey import mail, schedule
+
     if settings.smtp is None:
         raise DomainError("smtp_not_configured")
     factory = _factory(settings)
@@ -117,7 +133,7 @@ def cmd_send_mail(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Fill the database with realistic demonstration data (safe to run twice)."""
-    from pvd_survey import demo
+    from pvd_survey import db, demo
 
     with db.transaction(_factory(settings)) as session:
         created = demo.seed(session, settings, password_factory=lambda: secrets.token_urlsafe(12))
@@ -129,6 +145,8 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
     """Load past responses from a CSV file: all rows or none."""
+    from pvd_survey import db, survey
+
     try:
         text = Path(args.file).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -158,6 +176,8 @@ def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export_survey(args: argparse.Namespace, settings: Settings) -> int:
     """Write every response in the import format (raw anonymous answers)."""
+    from pvd_survey import db, survey
+
     with db.read_only(_factory(settings)) as session:
         text = survey.export_responses_csv(session, settings)
     if args.file == "-":
@@ -170,6 +190,8 @@ def cmd_export_survey(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     """Print the dashboard's figures for the given filters."""
+    from pvd_survey import db, stats
+
     filters = stats.make_filters(args.region, args.department, args.employer, args.start_period)
     with db.read_only(_factory(settings)) as session:
         figures = stats.survey_stats(session, filters, k=settings.disclosure_k, settings=settings)
@@ -182,7 +204,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """Write the steering committee's report (PDF) for a region and a month."""
-    from pvd_survey import report
+    from pvd_survey import db, report
 
     request = report.ReportRequest(region=args.region, month=args.month)
     with db.read_only(_factory(settings)) as session:
@@ -229,7 +251,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     """Delete personal data past its retention (or list it with --dry-run)."""
-    from pvd_survey import privacy
+    from pvd_survey import db, privacy, schedule
 
     factory = _factory(settings)
     if args.dry_run:
@@ -336,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_send_mail)
 
     sub = commands.add_parser("import-survey", help="importe des réponses passées depuis un CSV (tout ou rien)")
-    sub.add_argument("file", help="CSV UTF-8 : " + ",".join(survey.CSV_COLUMNS))
+    sub.add_argument("file", help="CSV UTF-8 : " + ",".join(CSV_COLUMNS))
     sub.set_defaults(handler=cmd_import_survey)
 
     sub = commands.add_parser("export-survey", help="exporte les réponses anonymes au format d'import")
@@ -398,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return its exit code."""
     args = build_parser().parse_args(argv)
+    from sqlalchemy.exc import OperationalError
+
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     try:
         settings = load_settings()

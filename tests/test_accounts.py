@@ -29,6 +29,7 @@ def make_user(session, settings, email="alice@example.fr", role="direction", pas
     )
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -41,6 +42,7 @@ def test_email_is_normalised(raw, expected):
     assert accounts.normalise_email(raw) == expected
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize("raw", ["", "alice", "alice@", "@example.fr", "alice@@example.fr", "a b@example.fr"])
 def test_invalid_email_is_refused(raw):
     with pytest.raises(DomainError) as caught:
@@ -48,6 +50,7 @@ def test_invalid_email_is_refused(raw):
     assert caught.value.code == "invalid_email"
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize(
     ("password", "code"),
     [
@@ -67,6 +70,7 @@ def test_weak_passwords_are_refused(password, code):
     assert caught.value.code == code
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize("password", [STRONG_PASSWORD, "Quimperlé, la ville basse en juin", "é" * 6 + "Zq9!vT" * 10])
 def test_good_passwords_are_accepted(password):
     accounts.check_password_policy(password, "alice@example.fr")

@@ -1149,6 +1149,7 @@ def test_differencing_across_filters_smallest_case_on_the_database(factory, sett
 DIFFERENCING_TRIALS = 100
 
 
+@pytest.mark.database_independent
 def test_differencing_across_filters_on_random_data_sets():
     """The same attack on many data sets (pure model of the figures, checked against the database below).
 
@@ -1269,6 +1270,7 @@ def reconstruction_data(seed: int) -> list[Record]:
     return lone_in_department(seed, random.Random(-seed).randint(K, 40))
 
 
+@pytest.mark.database_independent
 def test_reconstruction_attack_on_random_data_sets():
     """The threat-model adversary never pins down the four answers of a person alone in their department."""
     results = [threat_trial(reconstruction_data(seed)) for seed in range(RECONSTRUCTION_TRIALS)]
@@ -1282,6 +1284,7 @@ def test_reconstruction_attack_on_random_data_sets():
     )
 
 
+@pytest.mark.database_independent
 def test_control_the_same_attack_recovers_the_target_from_true_counts_under_the_old_rules():
     """Against true counts with the old rules (zeros shown, only 1 to k-1 hidden), the same adversary
     does find the target: the harness can fail. (Larger data sets than above, so that most cells hold k
@@ -1293,6 +1296,7 @@ def test_control_the_same_attack_recovers_the_target_from_true_counts_under_the_
     assert sum(r.exact for r in results) >= 2 * len(results) / 3
 
 
+@pytest.mark.database_independent
 def test_everyone_but_one_adversary_is_measured_not_asserted():
     """The adversary who knows everybody's answers but the target's (not the threat model, see above): its
     success is printed; the test only checks that the harness works (it never rules out the truth)."""

@@ -17,7 +17,6 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -44,7 +43,8 @@ from tests.test_browser import (
     wait_for_run,
 )
 
-pytestmark = pytest.mark.browser
+# Run once, on SQLite: the markup axe-core scans is the same on either database (see conftest).
+pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
 
 # The browser, the app server (one per module) and the page contexts of the main browser tests.
 browser = shared.browser
@@ -191,7 +191,7 @@ def _empty(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(engine: Engine, database_url: str) -> Iterator[World]:
+def world(engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The demo data, the three accounts of the browser tests and one personal link of each kind."""
     settings = load_settings(
         {
@@ -200,7 +200,7 @@ def world(engine: Engine, database_url: str) -> Iterator[World]:
             "PVD_BASE_URL": "http://pvd.test",
             "PVD_SECRET_KEY": TEST_SECRET_KEY,
         },
-        secrets_path=Path("/nonexistent"),
+        secrets_path=tmp_path_factory.mktemp("settings") / "no-secrets.toml",
     )
     _empty(engine)
     factory = db.make_session_factory(engine)

@@ -13,7 +13,8 @@ from pvd_survey import access
 from tests import test_browser as shared
 from tests.test_browser import Pages, expect_nav, running_servers, screenshot_on_failure, wait_for_run
 
-pytestmark = pytest.mark.browser
+# Run once, on SQLite: Streamlit's first-run navigation, whatever the database (see conftest).
+pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
 
 browser, app_server, pages, seeded = shared.browser, shared.app_server, shared.pages, shared.seeded
 

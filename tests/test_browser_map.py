@@ -87,7 +87,8 @@ def test_clicking_a_department_filters_the_dashboard_and_the_address(
     the_map = page.get_by_test_id("stVegaLiteChart").first
     the_map.scroll_into_view_if_needed()
     expect(the_map).to_be_visible()
-    page.wait_for_timeout(500)  # Vega draws after the element appears
+    # Vega names the chart once it has drawn it: then its tiles are where tile_position expects them.
+    expect(the_map).to_have_attribute("aria-label", re.compile(r"^Carte de France par département : Répondants"))
     the_map.screenshot(path=str(ARTIFACTS / "map-dashboard.png"))
     box = the_map.bounding_box()
     assert box is not None
@@ -109,7 +110,7 @@ def test_clicking_a_department_filters_the_dashboard_and_the_address(
     expect(page).to_have_url(re.compile(r"mesure=vacant"))
     expect(page).to_have_url(re.compile(r"niveau=region"))
     the_map = page.get_by_test_id("stVegaLiteChart").first
-    page.wait_for_timeout(500)
+    expect(the_map).to_have_attribute("aria-label", re.compile(r"^Carte de France par région : Postes vacants"))
     box = the_map.bounding_box()
     assert box is not None
     x, y = tile_position(box, "29")

@@ -12,6 +12,8 @@ from pvd_survey import charts, overview, stats, territory
 from pvd_survey.disclosure import Cell
 from pvd_survey.stats import FigureStats, SurveyStats
 
+pytestmark = pytest.mark.database_independent  # pure: run once, on SQLite (see conftest)
+
 
 def sample(filters: stats.Filters | None = None) -> SurveyStats:
     gender = FigureStats(

@@ -1,23 +1,35 @@
-"""The operator command line, run as operators run it (a real process), on the test database."""
+"""The operator command line on the test database.
+
+Most tests call the command line's `main(argv)` in this process, with the environment, working directory, standard
+input and output a real run would have (`run_cli`); a few run `python -m pvd_survey` as operators do (`run_process`):
+`--help`, one command end to end with its password on standard input, and the mail loop stopped by a signal.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import traceback
+from dataclasses import dataclass
+from unittest import mock
 
 import pytest
 
-from pvd_survey import accounts, db, mail
+from pvd_survey import accounts, cli, db, mail
 from pvd_survey.cli import build_parser
 from tests.conftest import PG_ADMIN_URL, PROJECT_ROOT, STRONG_PASSWORD, TEST_BACKEND
 
 COMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
+# What `--help` must not load: the charts, the PDF and spreadsheet writers, the migrations, the web app.
+HEAVY_MODULES = ("pandas", "altair", "vl_convert", "fpdf", "openpyxl", "pypdf", "alembic", "streamlit", "numpy")
 
 
-def run_cli(database_url, *args, stdin="", **env):
+def _environment(database_url: str, env: dict[str, str]) -> dict[str, str]:
     environment = {
         **os.environ,
         "PVD_DATABASE_URL": database_url,
@@ -28,13 +40,63 @@ def run_cli(database_url, *args, stdin="", **env):
     for key in ("PVD_SMTP_HOST", "PVD_MAIL_FROM"):
         if key not in env:
             environment.pop(key, None)
+    return environment
+
+
+@dataclass
+class Run:
+    """How a command ended, as a shell sees it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(database_url: str, *args: str, stdin: str = "", **env: str) -> Run:
+    """`python -m pvd_survey ARGS` run in this process: its environment, folder, input, output and exit code.
+
+    Like the interpreter, an exception that escapes the command prints its traceback and exits with 1. The
+    engines the command opens are closed at the end, as the process exit would.
+    """
+    stdout, stderr = io.StringIO(), io.StringIO()
+    engines = []
+    make_engine = db.make_engine
+
+    def tracked_engine(*engine_args, **engine_kwargs):
+        engine = make_engine(*engine_args, **engine_kwargs)
+        engines.append(engine)
+        return engine
+
+    with (
+        mock.patch.dict(os.environ, _environment(database_url, env), clear=True),
+        mock.patch.object(db, "make_engine", tracked_engine),
+        mock.patch.object(sys, "stdin", io.StringIO(stdin)),
+        contextlib.chdir(PROJECT_ROOT),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exited:  # argparse: --help, bad arguments
+            code = exited.code if isinstance(exited.code, int) else 0 if exited.code is None else 1
+        except Exception:
+            traceback.print_exc()
+            code = 1
+        finally:
+            for engine in engines:
+                engine.dispose()
+    return Run(code, stdout.getvalue(), stderr.getvalue())
+
+
+def run_process(database_url: str, *args: str, stdin: str = "", python_options: tuple[str, ...] = (), **env: str):
+    """`python -m pvd_survey ARGS` as a real process."""
     return subprocess.run(
-        [sys.executable, "-m", "pvd_survey", *args],
+        [sys.executable, *python_options, "-m", "pvd_survey", *args],
         input=stdin,
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
-        env=environment,
+        env=_environment(database_url, env),
         timeout=60,
     )
 
@@ -44,6 +106,7 @@ def users(factory):
         return accounts.list_users(session)
 
 
+@pytest.mark.database_independent
 def test_every_command_has_help(capsys):
     assert {"migrate", "create-user", "send-mail", "seed-demo", "import-survey", "export-survey", "stats"} <= set(
         COMMANDS
@@ -55,9 +118,15 @@ def test_every_command_has_help(capsys):
         assert "usage: python -m pvd_survey " + command in capsys.readouterr().out
 
 
-def test_help_works_as_a_real_command(database_url):
-    result = run_cli(database_url, "--help")
+def test_help_works_as_a_real_command_without_loading_the_heavy_libraries(database_url):
+    result = run_process(database_url, "--help", python_options=("-X", "importtime"))
     assert result.returncode == 0 and "import-survey" in result.stdout
+    # `-X importtime` lists every module the process imported, one per line, on standard error.
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time")
+    }
+    assert {name.split(".")[0] for name in imported} & set(HEAVY_MODULES) == set()
+    assert "pvd_survey.cli" in imported
 
 
 def test_migrate_is_idempotent(factory, database_url):
@@ -66,7 +135,7 @@ def test_migrate_is_idempotent(factory, database_url):
 
 
 def test_create_user_with_password_from_stdin_can_log_in(factory, settings, database_url):
-    result = run_cli(
+    result = run_process(
         database_url,
         "create-user",
         "--email",
@@ -171,6 +240,7 @@ def test_bad_configuration_is_reported_without_traceback(factory, database_url):
     assert "PVD_MAIL_FROM" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.database_independent
 def test_unreachable_database_is_reported(tmp_path):
     result = run_cli("postgresql+psycopg://postgres@127.0.0.1:1/nothing", "migrate")
     assert result.returncode == 3
@@ -319,14 +389,14 @@ def test_import_with_bad_rows_imports_nothing_and_lists_them(factory, database_u
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["import-survey", "/nonexistent/file.csv"], "Fichier introuvable"),
+        (["import-survey", "{tmp}/absent.csv"], "Fichier introuvable"),
         (["stats", "--region", "99"], "Filtre inconnu"),
         (["stats", "--format", "xml"], "invalid choice"),
         (["bench", "--sizes", "dix"], "nombres entiers"),
     ],
 )
-def test_survey_commands_refuse_bad_arguments(database_url, args, message):
-    result = run_cli(database_url, *args)
+def test_survey_commands_refuse_bad_arguments(database_url, tmp_path, args, message):
+    result = run_cli(database_url, *(arg.format(tmp=tmp_path) for arg in args))
     assert result.returncode in (1, 2)
     assert message in result.stderr and "Traceback" not in result.stderr
 

@@ -6,6 +6,8 @@ import pytest
 
 from pvd_survey.config import DEFAULT_SQLITE_PATH, ConfigError, load_settings
 
+pytestmark = pytest.mark.database_independent  # pure: run once, on SQLite (see conftest)
+
 
 def settings_from(env=None, secrets_text=None, tmp_path=None):
     path = tmp_path / "secrets.toml"

@@ -13,6 +13,8 @@ from openpyxl import load_workbook
 
 from pvd_survey.exports import FORMULA_TRIGGERS, neutralise, table_csv, table_xlsx
 
+pytestmark = pytest.mark.database_independent  # pure: run once, on SQLite (see conftest)
+
 
 @pytest.mark.parametrize(
     ("value", "expected"),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
-import time
+
+import pytest
 
 from pvd_survey.db import FifoLock
 
+pytestmark = pytest.mark.database_independent  # pure: run once, on SQLite (see conftest)
 
-def test_waiters_are_served_in_arrival_order():
+
+def test_waiters_are_served_in_arrival_order(arrivals):
     lock = FifoLock()
     served: list[int] = []
     lock.__enter__()  # held while the others line up
@@ -17,7 +20,7 @@ def test_waiters_are_served_in_arrival_order():
         thread = threading.Thread(target=lambda n=number: (lock.__enter__(), served.append(n), lock.__exit__()))
         thread.start()
         threads.append(thread)
-        time.sleep(0.02)  # each arrives after the previous one is waiting
+        assert arrivals.acquire(timeout=5)  # it is waiting before the next one arrives
     assert served == []
     lock.__exit__()
     for thread in threads:
@@ -25,7 +28,7 @@ def test_waiters_are_served_in_arrival_order():
     assert served == list(range(8))
 
 
-def test_the_owner_can_enter_again_and_others_wait_for_the_last_exit():
+def test_the_owner_can_enter_again_and_others_wait_for_the_last_exit(arrivals):
     lock = FifoLock()
     entered = threading.Event()
     with lock:
@@ -33,6 +36,7 @@ def test_the_owner_can_enter_again_and_others_wait_for_the_last_exit():
             pass
         other = threading.Thread(target=lambda: (lock.__enter__(), entered.set(), lock.__exit__()))
         other.start()
-        assert not entered.wait(0.1)  # still held by the outer block
+        assert arrivals.acquire(timeout=5)  # the other thread waits...
+        assert not entered.is_set()  # ...since the outer block still holds the lock
     assert entered.wait(5)
     other.join(timeout=5)

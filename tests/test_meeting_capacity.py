@@ -50,11 +50,11 @@ def _run_threads(task: Callable[[int], tuple[str, object]], numbers: list[int], 
         return list(pool.map(started, numbers))
 
 
-def _process_batch(database_url: str, meeting_id: int, numbers: list[int], start_at: float) -> list:
+def _process_batch(database_url: str, meeting_id: int, numbers: list[int], start_at: float, folder: Path) -> list:
     """Run in a separate process: its own engine, several threads, started at the same moment as the others."""
     settings = load_settings(
         {"PVD_DATABASE_URL": database_url, "PVD_BASE_URL": "http://pvd.test", "PVD_SECRET_KEY": "k" * 32},
-        secrets_path=Path("/nonexistent"),
+        secrets_path=folder / "no-secrets.toml",
     )
     engine = db.make_engine(database_url)
     factory = db.make_session_factory(engine)
@@ -119,11 +119,13 @@ def test_1000_threads_for_300_places(factory, settings, big_meeting):
         assert session.scalar(select(func.count()).where(OutboxMessage.kind == "meeting_confirmed")) == PLACES
 
 
-def test_1000_attempts_from_4_processes_for_300_places(factory, database_url, big_meeting):
+def test_1000_attempts_from_4_processes_for_300_places(factory, database_url, big_meeting, tmp_path):
     batches = [list(range(start, ATTEMPTS, 4)) for start in range(4)]
     start_at = time.time() + 3.0  # every process starts at the same moment, after its imports
     with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_process_batch, database_url, big_meeting, batch, start_at) for batch in batches]
+        futures = [
+            pool.submit(_process_batch, database_url, big_meeting, batch, start_at, tmp_path) for batch in batches
+        ]
         outcomes = [outcome for future in futures for outcome in future.result(timeout=240)]
     _check_outcomes(outcomes)
     assert problems(factory, big_meeting, PLACES, ATTEMPTS) == []

@@ -276,36 +276,91 @@ def log_in(at: AppTest, email: str, password: str) -> AppTest:
 # ---------------------------------------------------------------------------- every page, every role
 
 
+@pytest.mark.database_independent
 def test_every_page_file_is_in_the_page_registry() -> None:
     files = {f"pages/{path.name}" for path in (PROJECT_ROOT / "pages").glob("*.py")}
     assert files == {spec.path for spec in access.PAGES}
     assert set(PAGE_TITLES) == set(access.PAGES_BY_KEY)
 
 
-@pytest.mark.parametrize("role", ROLES, ids=lambda role: role or "anonyme")
-@pytest.mark.parametrize("page", access.PAGES, ids=lambda page: page.key)
+# Who is refused which page once the app is installed, written out rather than derived from access.py (None: not
+# signed in). Every other (page, role) pair is allowed. The set-up page is refused to everyone once an administrator
+# exists.
+SIGNED_IN_ROLES = {"admin", "direction", "recruteur"}
+REFUSED = {
+    "setup": {"admin", "direction", "recruteur", None},
+    "login": SIGNED_IN_ROLES,
+    "recruiter_signup": SIGNED_IN_ROLES,
+    "account": {None},
+    "my_organisation": {"admin", "direction", None},
+    "postings": {"admin", "direction", None},
+    "pipeline": {"admin", "direction", None},
+    **{
+        key: {"recruteur", None}
+        for key in ("dashboard", "invitations", "meetings_admin", "checkin", "organisations", "recruiter_requests")
+    },
+    **{key: {"direction", "recruteur", None} for key in ("admin_users", "admin_outbox", "privacy")},
+}
+ALLOWED_PAIRS = [(page, role) for page in access.PAGES for role in ROLES if role not in REFUSED.get(page.key, ())]
+
+
+def _closest_refused_role(page_key: str) -> str | None:
+    """The most trusted role a page refuses: a page guarded with another page's key would most likely let it in."""
+    return next(role for role in ROLES if role in REFUSED[page_key])
+
+
+# The page-level guard, run for real: every page that refuses someone is opened (through the menu's typed URL and
+# as its own script) by the most trusted role it refuses, plus a few signed-out visitors, so that a page that
+# forgets its guard, or guards with another page's key, fails. The full table is checked against access.py above.
+GUARD_SAMPLES = [(access.PAGES_BY_KEY[key], _closest_refused_role(key)) for key in REFUSED] + [
+    (access.PAGES_BY_KEY[key], None) for key in ("dashboard", "admin_users", "pipeline")
+]
+
+
+@pytest.mark.database_independent
+def test_access_table_refuses_exactly_the_listed_pairs() -> None:
+    assert set(REFUSED) <= set(access.PAGES_BY_KEY)
+    decided = {
+        (page.key, role): access.can_view(page.key, role, setup_needed=False) for page in access.PAGES for role in ROLES
+    }
+    refused = {pair for pair, allowed in decided.items() if not allowed}
+    assert refused == {(key, role) for key, roles in REFUSED.items() for role in roles}
+    # The menus list only pages the person may open.
+    for role, keys in EXPECTED_MENUS.items():
+        assert all(decided[key, role] for key in keys), role
+
+
+@pytest.mark.parametrize(
+    ("page", "role"), ALLOWED_PAIRS, ids=[f"{page.key}-{role or 'anonyme'}" for page, role in ALLOWED_PAIRS]
+)
 def test_page_for_role(world: World, page: access.PageSpec, role: str | None) -> None:
     user = world.users.get(role) if role else None
     at = app(user).run()
     assert not at.exception, texts(at.exception)
-
-    if access.can_view(page.key, role, setup_needed=False):
-        at.switch_page(page.path).run()
-        assert_shows_page(at, page.key)
-        assert not at.error
-        sidebar = texts(at.sidebar.caption)
-        if user is None:
-            assert not any(caption.startswith("Connecté·e") for caption in sidebar)
-        else:
-            assert signed_in_caption(user) in sidebar
+    at.switch_page(page.path).run()
+    assert_shows_page(at, page.key)
+    assert not at.error
+    sidebar = texts(at.sidebar.caption)
+    if user is None:
+        assert not any(caption.startswith("Connecté·e") for caption in sidebar)
     else:
-        # Not in this person's menu, but a typed URL reaches the page: its guard stops it, in French...
-        assert page.key not in menu(at)
-        at.switch_page(page.path).run()
-        assert_blocked_by_guard(at, LOGIN_REQUIRED if user is None else FORBIDDEN)
-        # ...and the page file itself, run without the entry point (a server's first run), stops too.
-        direct = app(user, script=PROJECT_ROOT / page.path).run()
-        assert_blocked_by_guard(direct, LOGIN_REQUIRED if user is None else FORBIDDEN)
+        assert signed_in_caption(user) in sidebar
+
+
+@pytest.mark.parametrize(
+    ("page", "role"), GUARD_SAMPLES, ids=[f"{page.key}-{role or 'anonyme'}" for page, role in GUARD_SAMPLES]
+)
+def test_page_guard_refuses(world: World, page: access.PageSpec, role: str | None) -> None:
+    user = world.users.get(role) if role else None
+    at = app(user).run()
+    assert not at.exception, texts(at.exception)
+    # Not in this person's menu, but a typed URL reaches the page: its guard stops it, in French...
+    assert page.key not in menu(at)
+    at.switch_page(page.path).run()
+    assert_blocked_by_guard(at, LOGIN_REQUIRED if user is None else FORBIDDEN)
+    # ...and the page file itself, run without the entry point (a server's first run), stops too.
+    direct = app(user, script=PROJECT_ROOT / page.path).run()
+    assert_blocked_by_guard(direct, LOGIN_REQUIRED if user is None else FORBIDDEN)
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda role: role or "anonyme")

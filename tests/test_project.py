@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from pvd_survey import config
 from pvd_survey.cli import build_parser
 from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.database_independent  # pure: run once, on SQLite (see conftest)
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -127,6 +127,7 @@ def token_of(message: OutboxMessage) -> str:
     return message.link.split("jeton=")[1]
 
 
+@pytest.mark.database_independent
 def test_every_recruitment_error_code_has_a_french_message() -> None:
     import re
     from pathlib import Path
@@ -221,6 +222,7 @@ def test_job_board_filters_sort_and_count(session: Session, world: World) -> Non
     assert error.value.code == "filter_mismatch"
 
 
+@pytest.mark.database_independent
 def test_markdown_description_is_sanitised() -> None:
     html = recruitment.render_markdown(
         "**gras** <script>alert(1)</script> [lien](javascript:alert(1)) <img src=x onerror=alert(1)> [ok](https://a.fr)"
@@ -307,12 +309,14 @@ def test_bad_upload_is_refused_and_nothing_stored(
     assert count(session, JobApplication) == count(session, ApplicationFile) == count(session, OutboxMessage) == 0
 
 
+@pytest.mark.database_independent
 def test_exactly_5_mb_pdf_is_accepted() -> None:
     data = PDF + b"%" + b"0" * (recruitment.PDF_MAX_BYTES - len(PDF) - 1)
     assert len(data) == recruitment.PDF_MAX_BYTES
     assert recruitment.check_pdf(Upload("cv.pdf", data), "cv").data == data
 
 
+@pytest.mark.database_independent
 def test_display_name_is_sanitised() -> None:
     assert recruitment.safe_display_name("CV <b>Léa</b>\x00\n.pdf") == "CV _b_Léa_b_.pdf"
     assert recruitment.safe_display_name("") == "document.pdf"
@@ -342,6 +346,7 @@ def test_bad_application_is_refused_and_nothing_stored(
     assert count(session, JobApplication) == count(session, ApplicationFile) == count(session, OutboxMessage) == 0
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [

@@ -282,6 +282,7 @@ def test_a_personal_link_trades_its_token_for_a_cookie_of_that_page(http, page) 
     assert_security_headers(response)
 
 
+@pytest.mark.database_independent
 def test_every_personal_link_uses_the_parameter_the_web_layer_moves() -> None:
     from pvd_survey import meetings, recruitment, survey
 

@@ -26,7 +26,8 @@ TODAY = date(2026, 11, 22)
 # Loading test data counts it at once (an import of at least k = 1); the figures are then read with the k under
 # test, with the same server key.
 RELEASE_AT_ONCE = dataclasses.replace(
-    load_settings({"PVD_SECRET_KEY": TEST_SECRET_KEY}, secrets_path=Path("/nonexistent")), disclosure_k=1
+    load_settings({"PVD_SECRET_KEY": TEST_SECRET_KEY}, secrets_path=Path(__file__).parent / "no-secrets-here.toml"),
+    disclosure_k=1,
 )
 
 
@@ -70,19 +71,23 @@ def figures(factory, k=5, **filters):
         ({"a": 1, "b": 0, "c": 9, "d": 12}, {"a", "b", "c"}),  # one person in the hidden cells
     ],
 )
+@pytest.mark.database_independent
 def test_primary_and_secondary_suppression(counts, hidden):
     assert hidden_cells(counts, k=5) == hidden
 
 
+@pytest.mark.database_independent
 def test_multi_choice_tables_only_hide_small_cells():
     assert hidden_cells({"a": 3, "b": 10, "c": 20}, k=5, additive=False) == {"a"}
 
 
+@pytest.mark.database_independent
 def test_small_base_hides_the_whole_table():
     base, cells = protect_table({"a": Tally(3, 10), "b": Tally(1, 7)}, Tally(4, 17), k=5)
     assert base is None and all(cell.suppressed for cell in cells.values())
 
 
+@pytest.mark.database_independent
 @given(st.dictionaries(st.sampled_from("abcdefgh"), st.integers(0, 40), min_size=1), st.integers(2, 10))
 def test_suppressed_tables_never_leak(counts, k):
     tallies = {key: Tally(count, 37 * count) for key, count in counts.items()}
@@ -176,6 +181,7 @@ def test_filters_and_isolating_filters(factory):
         ({"region": "53", "department": "21"}, "filter_mismatch"),
     ],
 )
+@pytest.mark.database_independent
 def test_bad_filters_are_refused(filters, code):
     with pytest.raises(DomainError) as caught:
         stats.make_filters(**filters, today=TODAY)
@@ -454,6 +460,7 @@ all_filters = st.fixed_dictionaries(
 
 
 # Pure (no database): the released totals against a plain recount of the counted records.
+@pytest.mark.database_independent
 @hypothesis_settings(max_examples=150, deadline=None)
 @given(records=st.lists(record_strategy, max_size=80), filters=all_filters, k=st.integers(1, 6))
 def test_figures_from_the_totals_equal_a_plain_recount_of_the_records(records, filters, k):
@@ -474,6 +481,7 @@ def test_figures_from_the_totals_equal_a_plain_recount_of_the_records(records, f
 # ---------------------------------------------------------------------------- the perturbation table
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize("k", [3, 5, 10])
 def test_perturbation_has_zero_mean_bounded_noise_and_hides_small_and_empty_cells(k):
     from pvd_survey.disclosure import KEY_SPACE, noise, perturb

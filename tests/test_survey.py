@@ -121,6 +121,7 @@ def flip_a_byte(sealed: bytes, position: int = 40) -> bytes:
         (None, None),
     ],
 )
+@pytest.mark.database_independent
 def test_start_period_is_derived_from_month(month, period):
     assert start_period(month) == period
 
@@ -129,6 +130,7 @@ def test_start_period_is_derived_from_month(month, period):
     ("period", "bucket"),
     [("2020", "2020"), ("2021-S1", "2021-S1"), ("2021-S2", "2021-S2"), ("2022-S1", "2022"), ("2022-S2", None)],
 )
+@pytest.mark.database_independent
 def test_only_the_first_half_of_2022_compares_with_the_may_2022_bucket(period, bucket):
     # The May 2022 survey's "2022" covers January to May 2022; later periods have no 2022 share.
     assert baseline_period(period) == bucket
@@ -149,12 +151,14 @@ def test_only_the_first_half_of_2022_compares_with_the_may_2022_bucket(period, b
         ({"department": "20"}, "department", "unknown_code"),
     ],
 )
+@pytest.mark.database_independent
 def test_bad_answers_are_reported_at_their_question(change, field, code):
     with pytest.raises(InvalidAnswers) as caught:
         validate_answers({**GOOD, **change}, TODAY)
     assert {f: e.code for f, e in caught.value.errors.items()} == {field: code}
 
 
+@pytest.mark.database_independent
 def test_every_bad_answer_is_reported_at_once():
     with pytest.raises(InvalidAnswers) as caught:
         validate_answers({"start_month": "2030-01", "employer": "x"}, TODAY)
@@ -169,6 +173,7 @@ def test_every_bad_answer_is_reported_at_once():
     }
 
 
+@pytest.mark.database_independent
 def test_declining_to_answer_is_stored_as_no_answer():
     answers = validate_answers(
         {**GOOD, "gender": "nsp", "start_month": "nsp", "training_field": ["nsp"], "department": " 2a "}, TODAY
@@ -375,6 +380,7 @@ def test_import_rejects_the_whole_file_and_lists_every_bad_row(factory):
     assert count_responses(factory) == 0
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize("header", ["", "email,gender\n", "start_month;employer\n"])
 def test_import_rejects_a_wrong_header(header):
     with pytest.raises(survey.ImportRejected) as caught:

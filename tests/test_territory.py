@@ -36,6 +36,7 @@ def near(published: float | None, true: int) -> bool:
 # ---------------------------------------------------------------------------- tiles
 
 
+@pytest.mark.database_independent
 def test_every_department_has_its_own_tile() -> None:
     assert set(territory.TILES) == set(territory.DEPARTMENTS)
     assert len(territory.TILES) == 101
@@ -52,6 +53,7 @@ def test_every_department_has_its_own_tile() -> None:
     )
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize(
     ("north", "south"), [("59", "13"), ("62", "75"), ("75", "63"), ("2B", "2A"), ("67", "68"), ("22", "56")]
 )
@@ -297,6 +299,7 @@ def test_new_answers_in_the_overview_move_only_with_a_release(session: Session, 
     assert near(received.value, 7) and near(published.value, 7)
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize(
     ("month", "start", "end", "previous"),
     [
@@ -310,6 +313,7 @@ def test_a_calendar_month_and_the_one_before(month: str, start: datetime, end: d
     assert (span.previous, span.start, span.end) == (previous, start, end)
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize("text", ["2026-13", "2026-3", "mars", "2026/03", "", "2026-03-01"])
 def test_bad_months_are_refused(text: str) -> None:
     with pytest.raises(DomainError) as refused:
