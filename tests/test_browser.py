@@ -499,6 +499,26 @@ def choose_in_selectbox(page: Page, label: str, option: str) -> None:
     wait_for_run(page)
 
 
+def choose_in_multiselect(page: Page, label: str, option: str) -> None:
+    """Tick one option of a Streamlit multiselect. The previous answer's run may redraw the page just after the
+    list opens and close it again: the list is opened until the option shows (at most three times)."""
+    box = page.get_by_test_id("stMultiSelect").filter(has_text=label).get_by_role("combobox")
+    choice = page.get_by_role("option", name=option, exact=True)
+    for attempt in range(3):
+        wait_for_run(page)
+        box.click()
+        try:
+            choice.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+    choice.click()
+    page.keyboard.press("Escape")
+    wait_for_run(page)
+
+
 def choose_radio(page: Page, label: str, option: str) -> None:
     page.get_by_test_id("stRadio").filter(has_text=label).get_by_text(option, exact=True).click()
     wait_for_run(page)
@@ -569,11 +589,7 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     choose_radio(respondent, "Genre", "Homme")
     choose_radio(respondent, "Expérience professionnelle", "Entre un et cinq ans")
     choose_radio(respondent, "Diplôme le plus élevé", "Bac+4 ou bac+5")
-    training = respondent.get_by_test_id("stMultiSelect").filter(has_text="Domaine(s)").get_by_role("combobox")
-    training.click()
-    respondent.get_by_role("option", name="Architecture", exact=True).click()
-    respondent.keyboard.press("Escape")
-    wait_for_run(respondent)
+    choose_in_multiselect(respondent, "Domaine(s)", "Architecture")
     choose_in_selectbox(respondent, "Département du poste", "21 – Côte-d'Or")
     expect(respondent.get_by_text(re.compile(r"^Brouillon enregistré à"))).to_be_visible()
     respondent.get_by_role("button", name="Envoyer mes réponses").click()
