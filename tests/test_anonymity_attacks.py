@@ -72,7 +72,7 @@ from pvd_survey.survey_questions import (
     TRAINING_FIELD,
     Answers,
 )
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, file_bytes_from_another_process
 
 TODAY = date(2026, 11, 22)
 K = 5
@@ -1538,7 +1538,12 @@ def test_a_copy_of_the_database_links_no_email_to_any_answer(factory, settings, 
     else:
         # 5. The SQLite file and its WAL, byte by byte.
         path = make_url(database_url).database
-        raw = b"".join(Path(path + suffix).read_bytes() for suffix in ("", "-wal") if Path(path + suffix).exists())
+        # Read by another process: opening and closing the file here would drop this process's SQLite locks.
+        raw = b"".join(
+            file_bytes_from_another_process(Path(path + suffix))
+            for suffix in ("", "-wal")
+            if Path(path + suffix).exists()
+        )
         assert not [code for code in TELLTALE_CODES if code.encode() in raw]
     print(
         f"database copy: {len(crowd.tokens)} invitees over {len(crowd.tokens) // 2} departments, {releases} "
