@@ -16,6 +16,12 @@ ui.guard("invitations")
 settings = ui.settings()
 PARIS = ZoneInfo("Europe/Paris")
 
+
+def paris_to_utc(day, hour) -> datetime:
+    """A date and time typed in Paris time, as the naive UTC the services store."""
+    return datetime.combine(day, hour, tzinfo=PARIS).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
 st.title("Invitations au questionnaire")
 
 st.subheader("Inviter")
@@ -70,7 +76,7 @@ if set_closing:
     if day is None:
         st.error("Choisissez une date de clôture.")
     else:
-        moment = datetime.combine(day, hour, tzinfo=PARIS).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+        moment = paris_to_utc(day, hour)
         if moment <= utcnow():
             ui.show_error(DomainError("closing_in_past"))
         else:
@@ -119,14 +125,14 @@ if add_reminder:
     if reminder_day is None:
         st.error("Choisissez la date de la relance.")
     else:
-        moment = datetime.combine(reminder_day, reminder_hour, tzinfo=PARIS).astimezone(ZoneInfo("UTC"))
+        moment = paris_to_utc(reminder_day, reminder_hour)
         try:
             with ui.write() as session:
-                survey.schedule_reminder(session, moment.replace(tzinfo=None))
+                survey.schedule_reminder(session, moment)
         except DomainError as error:
             ui.show_error(error)
         else:
-            ui.flash(f"Relance prévue le {paris_time(moment.replace(tzinfo=None), '%d/%m/%Y à %H:%M')}.")
+            ui.flash(f"Relance prévue le {paris_time(moment, '%d/%m/%Y à %H:%M')}.")
             st.rerun()
 
 st.subheader("Réponses par région")
