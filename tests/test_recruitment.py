@@ -132,7 +132,8 @@ def test_every_recruitment_error_code_has_a_french_message() -> None:
     import re
     from pathlib import Path
 
-    source = Path(recruitment.__file__).read_text() + Path(privacy.__file__).read_text()
+    modules = sorted(Path(recruitment.__file__).parent.glob("*.py"))
+    source = "".join(path.read_text() for path in modules) + Path(privacy.__file__).read_text()
     codes = set(re.findall(r'DomainError\(\s*"([a-z_]+)"', source))
     assert codes and codes <= set(MESSAGES)
 

@@ -1,0 +1,243 @@
+"""Recruitment: the recruiter's review pipeline and its export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pvd_survey import exports, mail
+from pvd_survey.accounts import UserInfo
+from pvd_survey.errors import DomainError
+from pvd_survey.models import (
+    APPLICATION_STATUSES,
+    REJECTION_REASONS,
+    ApplicationFile,
+    JobApplication,
+    JobPosting,
+    paris_time,
+    utcnow,
+)
+from pvd_survey.recruitment.common import (
+    _REJECTION_SENTENCES,
+    APPLICATION_STATUS_LABELS,
+    PIPELINE_STATUSES,
+    REJECTION_REASON_LABELS,
+    _clean_text,
+    _require_recruiter,
+)
+from pvd_survey.recruitment.postings import _own_posting
+
+
+@dataclass(frozen=True)
+class ApplicationRow:
+    """An application in the recruiter's pipeline."""
+
+    id: int
+    posting_id: int
+    reference: str
+    full_name: str | None
+    email: str | None
+    phone: str | None
+    status: str
+    rejection_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    notes: str | None
+    cover_letter_text: str | None
+    consent_contact: bool
+    files: dict[str, str] = field(default_factory=dict)  # kind -> display name
+
+    @property
+    def status_label(self) -> str:
+        """French name of the status."""
+        return APPLICATION_STATUS_LABELS[self.status]
+
+
+_ROW_COLUMNS = (
+    JobApplication.id,
+    JobApplication.posting_id,
+    JobApplication.reference,
+    JobApplication.full_name,
+    JobApplication.email,
+    JobApplication.phone,
+    JobApplication.status,
+    JobApplication.rejection_reason,
+    JobApplication.created_at,
+    JobApplication.updated_at,
+    JobApplication.notes,
+    JobApplication.cover_letter_text,
+    JobApplication.consent_contact,
+)
+
+
+def list_applications(
+    session: Session,
+    actor: UserInfo | None,
+    posting_id: int,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[ApplicationRow]:
+    """A posting's applications, oldest first, optionally one status and one page (own organisation only)."""
+    posting = _own_posting(session, actor, posting_id)
+    # Plain rows rather than ORM objects: a popular posting's pipeline stays fast with thousands of applications.
+    conditions = [JobApplication.posting_id == posting.id]
+    if status:
+        conditions.append(JobApplication.status == status)
+    query = select(*_ROW_COLUMNS).where(*conditions).order_by(JobApplication.created_at, JobApplication.id)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    rows = session.execute(query).all()
+    files: dict[int, dict[str, str]] = {}
+    if rows:
+        ids = [row[0] for row in rows]
+        for start in range(0, len(ids), 900):
+            for application_id, kind, name in session.execute(
+                select(ApplicationFile.application_id, ApplicationFile.kind, ApplicationFile.display_name).where(
+                    ApplicationFile.application_id.in_(ids[start : start + 900])
+                )
+            ):
+                files.setdefault(application_id, {})[kind] = name
+    return [ApplicationRow(*row, files=files.get(row[0], {})) for row in rows]
+
+
+def _own_application(session: Session, actor: UserInfo | None, application_id: int, lock: bool = False):
+    organisation_id = _require_recruiter(actor)
+    row = session.execute(
+        select(JobApplication, JobPosting)
+        .join(JobPosting, JobPosting.id == JobApplication.posting_id)
+        .where(JobApplication.id == application_id, JobPosting.organisation_id == organisation_id)
+    ).first()
+    if row is None:
+        raise DomainError("unknown_application")
+    if lock:
+        session.get(JobApplication, application_id, with_for_update=True)
+    return row
+
+
+def application_file(
+    session: Session, actor: UserInfo | None, application_id: int, kind: str = "cv"
+) -> tuple[str, bytes]:
+    """(display name, bytes) of an application's PDF, for the recruiter of that posting only."""
+    application, _ = _own_application(session, actor, application_id)
+    stored = session.scalar(
+        select(ApplicationFile).where(ApplicationFile.application_id == application.id, ApplicationFile.kind == kind)
+    )
+    if stored is None:
+        raise DomainError("unknown_file")
+    return stored.display_name, stored.content
+
+
+def rejection_message(reason: str, posting_title: str, organisation_name: str, other: str = "") -> str:
+    """The message proposed to the recruiter for a refusal (editable before it is sent)."""
+    sentence = _REJECTION_SENTENCES.get(reason, "").format(other=_clean_text(other, 2000))
+    return (
+        f"Bonjour,\n\nNous vous remercions de votre candidature au poste « {posting_title} » "
+        f"({organisation_name}).\n{sentence}\nNous ne pouvons donc pas y donner une suite favorable.\n\n"
+        f"Nous vous souhaitons une pleine réussite dans vos recherches.\n\n{organisation_name}"
+    )
+
+
+def move_application(
+    session: Session,
+    actor: UserInfo | None,
+    application_id: int,
+    status: str,
+    *,
+    reason: str | None = None,
+    message: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Move an application in the pipeline; 'non_retenue' needs a reason and sends the candidate its message."""
+    now = now or utcnow()
+    application, posting = _own_application(session, actor, application_id, lock=True)
+    if status not in PIPELINE_STATUSES:
+        raise DomainError("unknown_application_status", value=status)
+    if application.status == "retiree":
+        raise DomainError("application_withdrawn")
+    if status == "non_retenue":
+        if reason not in REJECTION_REASONS:
+            raise DomainError("rejection_reason_required", field="reason")
+        text = _clean_text(message, 5000)
+        if not text:
+            raise DomainError("rejection_message_required", field="message")
+        mail.enqueue(
+            session,
+            recipient=application.email,
+            subject=f"Votre candidature {application.reference} : {posting.title}",
+            body=text,
+            kind="application_rejected",
+        )
+        application.rejection_reason = reason
+        application.last_contact_at = now
+    else:
+        application.rejection_reason = None
+    application.status = status
+    application.updated_at = now
+    session.flush()
+
+
+def set_notes(session: Session, actor: UserInfo | None, application_id: int, notes: str) -> None:
+    """Notes on an application, seen by the recruiter's organisation only."""
+    application, _ = _own_application(session, actor, application_id, lock=True)
+    application.notes = _clean_text(notes, 5000) or None
+    session.flush()
+
+
+EXPORT_COLUMNS = (
+    "Référence",
+    "Nom",
+    "E-mail",
+    "Téléphone",
+    "Statut",
+    "Motif de refus",
+    "Reçue le",
+    "CV",
+    "Lettre (fichier)",
+    "Lettre (texte)",
+    "Notes",
+    "Accepte d'être contacté·e",
+)
+
+
+def export_applications(session: Session, actor: UserInfo | None, posting_id: int, fmt: str) -> bytes:
+    """A posting's applications as CSV or XLSX, every formula-like cell neutralised."""
+    posting = _own_posting(session, actor, posting_id)
+    rows = [
+        (
+            a.reference,
+            a.full_name,
+            a.email,
+            a.phone,
+            a.status_label,
+            REJECTION_REASON_LABELS.get(a.rejection_reason or "", ""),
+            paris_time(a.created_at),
+            a.files.get("cv", ""),
+            a.files.get("letter", ""),
+            a.cover_letter_text,
+            a.notes,
+            a.consent_contact,
+        )
+        for a in list_applications(session, actor, posting.id)
+    ]
+    if fmt == "xlsx":
+        return exports.table_xlsx(EXPORT_COLUMNS, rows, sheet_title=posting.title)
+    if fmt == "csv":
+        return exports.table_csv(EXPORT_COLUMNS, rows)
+    raise DomainError("unknown_export_format", value=fmt)
+
+
+def pipeline_counts(session: Session, actor: UserInfo | None, posting_id: int) -> dict[str, int]:
+    """Applications of a posting per status (the pipeline's header)."""
+    posting = _own_posting(session, actor, posting_id)
+    rows = session.execute(
+        select(JobApplication.status, func.count())
+        .where(JobApplication.posting_id == posting.id)
+        .group_by(JobApplication.status)
+    ).all()
+    counts = dict.fromkeys(APPLICATION_STATUSES, 0)
+    counts.update({status: count for status, count in rows})
+    return counts
