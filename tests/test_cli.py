@@ -424,9 +424,9 @@ def test_bench_prints_one_json_line_per_size_and_database(tmp_path, database_url
 def test_meetings_benchmark_measures_concurrent_registrations_and_the_list(tmp_path, monkeypatch):
     from pvd_survey import bench
 
-    monkeypatch.setattr(bench, "MEETINGS", 30)
-    monkeypatch.setattr(bench, "REGISTRATIONS", 600)
-    monkeypatch.setattr(bench, "ATTEMPTS_PER_WRITER", 3)
+    monkeypatch.setattr(bench.meetings, "MEETINGS", 30)
+    monkeypatch.setattr(bench.meetings, "REGISTRATIONS", 600)
+    monkeypatch.setattr(bench.meetings, "ATTEMPTS_PER_WRITER", 3)
     figures = bench.meetings_benchmark(TEST_BACKEND, str(tmp_path), PG_ADMIN_URL)
     # 16 writers: 5 warm-up registrations each, then 3 timed ones, half of which find a place.
     assert figures["registrations_timed"] == 48 and figures["confirmed"] == 16 * 5 + 24
