@@ -153,6 +153,28 @@ def test_a_page_says_the_database_is_unreachable_then_works_once_it_is_back(app_
     assert web.database().engine.url.render_as_string(hide_password=False) == app_env
 
 
+def test_a_lost_server_key_is_said_on_every_page_and_by_the_ready_route(app_env, engines_made, monkeypatch):
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from pvd_survey import survey, web
+
+    def key_lost(_session, _settings) -> None:
+        raise DomainError("survey_key_lost")
+
+    monkeypatch.setattr(survey, "check_key", key_lost)
+    message = french_message(DomainError("survey_key_lost"))
+    for _ in range(2):  # said at start, and again (not retried) until a restart
+        at = open_page("pages/meetings.py")
+        assert not at.exception
+        assert [error.value for error in at.error] == [
+            f"L'application ne peut pas démarrer. Prévenez son administrateur. {message}"
+        ]
+    assert len(engines_made) == 1 and not web.database_is_open()
+    response = TestClient(Starlette(routes=web.routes())).get(web.READY_ROUTE)
+    assert response.status_code == 503 and response.json()["raison"] == message
+
+
 @pytest.mark.database_independent
 def test_waiting_requests_get_the_connection_in_arrival_order(arrivals):
     slots = db.FairSlots(1)
