@@ -259,7 +259,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _claim(factory: sessionmaker[Session], message_id: int, token: str, now: datetime) -> OutboxMessage | None:
-    with factory.begin() as session:
+    with db.transaction(factory) as session:
         claimed = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, _claimable(now))
@@ -273,7 +273,7 @@ def _claim(factory: sessionmaker[Session], message_id: int, token: str, now: dat
 
 
 def _finish(factory: sessionmaker[Session], message_id: int, token: str, **values: object) -> None:
-    with factory.begin() as session:
+    with db.transaction(factory) as session:
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token)
@@ -283,7 +283,7 @@ def _finish(factory: sessionmaker[Session], message_id: int, token: str, **value
 
 def _forget(factory: sessionmaker[Session], message_id: int, token: str) -> None:
     """Delete a sent message of an unlisted kind: no row is left to say it was sent, or to whom."""
-    with factory.begin() as session:
+    with db.transaction(factory) as session:
         session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token))
 
 
@@ -296,7 +296,7 @@ def deliver_due(
     """
     now = now or utcnow()
     report = DeliveryReport()
-    with factory.begin() as session:
+    with db.read_only(factory) as session:
         due_ids = session.scalars(
             select(OutboxMessage.id).where(_claimable(now)).order_by(OutboxMessage.id).limit(limit)
         ).all()

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pvd_survey.accounts import UserInfo, current_user
@@ -165,9 +165,19 @@ def end_all(session: Session, user_id: int) -> None:
 def count_open(session: Session, user_id: int, settings: Settings, now: datetime | None = None) -> int:
     """How many sessions of this account are still valid (shown on "Mon compte")."""
     now = now or utcnow()
-    rows = session.scalars(select(UserSession).where(UserSession.user_id == user_id)).all()
-    epoch = session.scalar(select(User.session_epoch).where(User.id == user_id))
-    return sum(1 for row in rows if row.session_epoch == epoch and not _expired(row, settings, now))
+    # One count: the account's current epoch, and the SQL form of `_expired` (not idle too long, not too old).
+    query = (
+        select(func.count())
+        .select_from(UserSession)
+        .join(User, User.id == UserSession.user_id)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.session_epoch == User.session_epoch,
+            UserSession.last_seen_at >= now - timedelta(minutes=settings.session_idle_minutes),
+            UserSession.created_at >= now - timedelta(hours=settings.session_max_hours),
+        )
+    )
+    return session.execute(query).scalar_one()
 
 
 def expired(session: Session, now: datetime, settings: Settings) -> list[tuple[str, str]]:

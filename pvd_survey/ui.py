@@ -6,63 +6,20 @@ The only module of the package that imports Streamlit; the CLI never imports it.
 from __future__ import annotations
 
 import html
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from pvd_survey import access, accounts, db, mail, schedule, sessions, survey, territory, web
+from pvd_survey import access, accounts, db, sessions, territory, web
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 
 FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun
 SSO_ERROR_KEY = "pvd_sso_error"  # why a single sign-on identity got no access
-
-
-@dataclass
-class Runtime:
-    """Per-process resources: engine, session factory and the optional outbox sender thread."""
-
-    engine: Engine
-    factory: sessionmaker[Session]
-    stop_sender: threading.Event
-    problem: str = ""  # e.g. a lost server key: every page says it instead of reading garbage
-
-
-def _release_runtime(runtime: Runtime) -> None:
-    runtime.stop_sender.set()
-    runtime.engine.dispose()
-
-
-@st.cache_resource(show_spinner="Préparation de la base de données…", on_release=_release_runtime)
-def _runtime(database_url: str, start_sender: bool) -> Runtime:
-    settings = load_settings()
-    engine = db.make_engine(database_url, settings.db_pool_size, settings.db_pool_timeout_seconds)
-    db.migrate(engine, settings.secret_key)
-    factory = db.make_session_factory(engine)
-    try:
-        with db.read_only(factory) as session:
-            survey.check_key(session, settings)
-    except DomainError as error:
-        return Runtime(engine, factory, threading.Event(), french_message(error))
-    stop = threading.Event()
-    # The thread also runs the work due at a given time (postings past their deadline, meeting reminders),
-    # so it runs even without SMTP; it then only writes to the outbox.
-    if start_sender:
-        threading.Thread(
-            target=mail.run_sender,
-            args=(factory, settings.smtp, stop),
-            kwargs={"before_pass": lambda: schedule.run_due_work(factory, settings)},
-            name="pvd-outbox",
-            daemon=True,
-        ).start()
-    return Runtime(engine, factory, stop)
 
 
 def settings() -> Settings:
@@ -75,14 +32,24 @@ def settings() -> Settings:
         st.stop()
 
 
-def runtime() -> Runtime:
-    """The database is ready (migrated) before any page reads it."""
-    current = settings()
-    resources = _runtime(current.database_url, current.mail_thread)
-    if resources.problem:
-        st.error(f"L'application ne peut pas démarrer. Prévenez son administrateur. {resources.problem}")
+def runtime() -> web.Database:
+    """The process's database (web.database(), shared with the web layer), migrated before any page reads it.
+
+    Opened here by the first page run when no server lifespan opened it (AppTest); a page that cannot have it
+    stops with a message (the next run tries again while the database is only unreachable).
+    """
+    settings()  # a bad configuration: its problems on the page
+    try:
+        if web.database_is_open():
+            return web.database()
+        with st.spinner("Préparation de la base de données…"):
+            return web.database()
+    except web.DatabaseUnavailable as error:
+        if error.problem:
+            st.error(f"L'application ne peut pas démarrer. Prévenez son administrateur. {error.problem}")
+        else:
+            st.error("Le service est momentanément indisponible. Réessayez dans un instant.")
         st.stop()
-    return resources
 
 
 @contextmanager

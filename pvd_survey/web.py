@@ -4,28 +4,32 @@
 page: the session route exchanges a one-time ticket for the HttpOnly session cookie (Streamlit scripts cannot
 set cookies), the sign-out route clears it, personal links trade their token for a short-lived HttpOnly cookie
 so that the token leaves the address bar and the history, and every response gets the security headers.
+
+It also owns the process's one database (`database()`: settings, engine, migrations, the outbox thread), opened by
+the server's lifespan and shared with the pages through `ui.runtime()`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import re
 import threading
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pvd_survey import access, db, sessions, survey
+from pvd_survey import access, db, mail, schedule, sessions, survey
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 
@@ -101,54 +105,136 @@ def link_cookie_name(url_path: str) -> str:
 PERSONAL_LINK_PAGES = frozenset(spec.url_path for spec in access.PAGES if spec.personal_link)
 
 
+@dataclass(frozen=True)
+class Database:
+    """The process's one database, open: the settings it was opened with, its engine and session factory."""
+
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+
+
+class DatabaseUnavailable(Exception):
+    """This process has no database: `problem` says why (bad configuration, lost server key: until a restart),
+    or is empty while the database is unreachable (tried again at the next call)."""
+
+    def __init__(self, problem: str = "") -> None:
+        super().__init__(problem or "database unreachable")
+        self.problem = problem
+
+
 @dataclass
-class _Database:
-    settings: Settings | None = None
-    factory: sessionmaker[Session] | None = None
+class _Owner:
+    database: Database | None = None
     problem: str = ""
+    stop_sender: threading.Event = field(default_factory=threading.Event)
+    sender: threading.Thread | None = None
 
 
-_database = _Database()
-_database_lock = threading.Lock()
+# The one owner of the database in a server process, shared by the routes here and the pages (ui.runtime):
+# one engine, with the configured pool, so that a server keeps at most PVD_DB_POOL_SIZE connections.
+_owner = _Owner()
+_owner_lock = threading.Lock()
 
 
-def _open_database() -> _Database:
-    """Settings and a migrated database, once per process (a bad configuration is reported, not raised)."""
-    with _database_lock:
-        if _database.factory is None and not _database.problem:
-            try:
-                settings = load_settings()
-                # A small pool of its own: the routes write a row now and then (tickets, sign-outs).
-                engine = db.make_engine(settings.database_url, 2, settings.db_pool_timeout_seconds)
-                db.migrate(engine, settings.secret_key)
-                with db.read_only(db.make_session_factory(engine)) as session:
-                    survey.check_key(session, settings)
-            except ConfigError as error:
-                _database.problem = "configuration: " + "; ".join(error.problems)
-                log.error("PVD: bad configuration: %s", _database.problem)
-            except DomainError as error:  # a lost server key: said at start, never read as garbage
-                _database.problem = french_message(error)
-                log.error("PVD: %s", _database.problem)
-            except Exception as error:  # database down at start: retried at the next request
-                log.error("PVD: database unavailable at start: %s", error)
-            else:
-                _database.settings, _database.factory = settings, db.make_session_factory(engine)
-        return _database
+def database() -> Database:
+    """The process's database: on the first call, load the settings, make the engine, migrate, check the server
+    key and start the outbox thread (if `PVD_MAIL_THREAD`); raises DatabaseUnavailable when that cannot be done."""
+    with _owner_lock:
+        if _owner.database is None and not _owner.problem:
+            _open()
+        if _owner.database is None:
+            raise DatabaseUnavailable(_owner.problem)
+        return _owner.database
+
+
+def database_is_open() -> bool:
+    """True once the database is open (the next database() call returns at once)."""
+    return _owner.database is not None
+
+
+def _open() -> None:
+    engine = None
+    try:
+        settings = load_settings()
+        engine = db.engine_for(settings)
+        db.migrate(engine, settings.secret_key)
+        factory = db.make_session_factory(engine)
+        with db.read_only(factory) as session:
+            survey.check_key(session, settings)
+    except ConfigError as error:
+        _owner.problem = "configuration: " + "; ".join(error.problems)
+        log.error("PVD: bad configuration: %s", _owner.problem)
+    except DomainError as error:
+        if error.code == "database_busy":  # every connection taken: tried again at the next call
+            log.error("PVD: database busy at start")
+        else:  # a lost server key: said at start, never read as garbage
+            _owner.problem = french_message(error)
+            log.error("PVD: %s", _owner.problem)
+    except Exception as error:  # database down at start: tried again at the next call
+        log.error("PVD: database unavailable at start: %s", error)
+    else:
+        _owner.database = Database(settings, engine, factory)
+        if settings.mail_thread:
+            _start_sender(factory, settings)
+        return
+    if engine is not None:
+        engine.dispose()
+
+
+def _start_sender(factory: sessionmaker[Session], settings: Settings) -> None:
+    # The thread also runs the work due at a given time (postings past their deadline, meeting reminders,
+    # the survey's releases), so it runs even without SMTP; it then only writes to the outbox.
+    _owner.stop_sender = threading.Event()
+    _owner.sender = threading.Thread(
+        target=mail.run_sender,
+        args=(factory, settings.smtp, _owner.stop_sender),
+        kwargs={"before_pass": lambda: schedule.run_due_work(factory, settings)},
+        name="pvd-outbox",
+        daemon=True,
+    )
+    _owner.sender.start()
+
+
+def _close() -> None:
+    """Stop the outbox thread (the pass under way ends first) and close the engine's connections."""
+    _owner.stop_sender.set()
+    if _owner.sender is not None:
+        _owner.sender.join(timeout=30)
+    if _owner.database is not None:
+        _owner.database.engine.dispose()
 
 
 def forget_database() -> None:
-    """Read the settings and open the database again at the next request (after a configuration change)."""
-    with _database_lock:
-        _database.settings, _database.factory, _database.problem = None, None, ""
+    """Close the database and open it again at the next call, with the settings read again.
+
+    The one reset of the process's database: tests call it to switch settings (a server never does).
+    """
+    with _owner_lock:
+        _close()
+        _owner.database, _owner.problem, _owner.sender = None, "", None
 
 
 @asynccontextmanager
 async def lifespan(_app):
-    """Migrate the database before the first request, so every route and page finds the schema ready."""
+    """Open the database before the first request (migrated, the outbox thread started); close it at the end."""
     import anyio
 
-    await anyio.to_thread.run_sync(_open_database)
+    def open_if_possible() -> None:
+        with contextlib.suppress(DatabaseUnavailable):  # logged; requests and pages say it, or try again
+            database()
+
+    def close() -> None:
+        with _owner_lock:
+            _close()
+
+    await anyio.to_thread.run_sync(open_if_possible)
     yield
+    await anyio.to_thread.run_sync(close)
+
+
+def _current_settings() -> Settings | None:
+    return _owner.database.settings if _owner.database is not None else None
 
 
 def _is_https(request_scheme: str, headers: dict[str, str], settings: Settings | None) -> bool:
@@ -158,7 +244,7 @@ def _is_https(request_scheme: str, headers: dict[str, str], settings: Settings |
 
 
 def _secure(request: Request) -> bool:
-    return _is_https(request.url.scheme, dict(request.headers), _database.settings)
+    return _is_https(request.url.scheme, dict(request.headers), _current_settings())
 
 
 def _message_page(message: str, status: int) -> HTMLResponse:
@@ -173,15 +259,16 @@ def _message_page(message: str, status: int) -> HTMLResponse:
 
 def _session_route(request: Request) -> Response:
     """Exchange a one-time ticket for a new session cookie, then go where the person was heading."""
-    database = _open_database()
-    if database.factory is None:
+    try:
+        current = database()
+    except DatabaseUnavailable:
         return _message_page("Le service est momentanément indisponible. Réessayez dans un instant.", 503)
     try:
-        with db.transaction(database.factory) as session:
+        with db.transaction(current.factory) as session:
             opened = sessions.redeem_ticket(
                 session,
                 request.query_params.get("ticket"),
-                database.settings,
+                current.settings,
                 replaces=request.cookies.get(sessions.SESSION_COOKIE),
             )
     except DomainError as error:
@@ -201,10 +288,8 @@ def _session_route(request: Request) -> Response:
 
 def _sign_out_route(request: Request) -> Response:
     """End this browser's session on the server (if it still exists) and clear the cookie."""
-    database = _open_database()
-    if database.factory is not None:
-        with db.transaction(database.factory) as session:
-            sessions.end(session, request.cookies.get(sessions.SESSION_COOKIE))
+    with contextlib.suppress(DatabaseUnavailable), db.transaction(database().factory) as session:
+        sessions.end(session, request.cookies.get(sessions.SESSION_COOKIE))
     response = RedirectResponse(f"/?{SIGNED_OUT_PARAMETER}=1", status_code=303)
     response.delete_cookie(sessions.SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
     return response
@@ -212,11 +297,12 @@ def _sign_out_route(request: Request) -> Response:
 
 def _ready_route(_request: Request) -> Response:
     """For load balancers: 200 once this server reaches its database at the expected schema, else 503."""
-    database = _open_database()
-    if database.factory is None:
-        return JSONResponse({"status": "indisponible", "raison": database.problem or "base de données"}, 503)
     try:
-        with db.read_only(database.factory) as session:
+        factory = database().factory
+    except DatabaseUnavailable as error:
+        return JSONResponse({"status": "indisponible", "raison": error.problem or "base de données"}, 503)
+    try:
+        with db.read_only(factory) as session:
             session.execute(text("SELECT 1"))
             current = db.current_revision(session.get_bind())
     except Exception as error:  # any database failure means "do not send traffic here"
@@ -251,7 +337,7 @@ class WebLayer:
             await self.app(scope, receive, send)
             return
         headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
-        secure = _is_https(scope.get("scheme", "http"), headers, _database.settings)
+        secure = _is_https(scope.get("scheme", "http"), headers, _current_settings())
         redirect = _personal_link_redirect(scope, secure)
         if redirect is not None:
             await _with_headers(redirect, secure)(scope, receive, send)

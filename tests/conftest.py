@@ -314,8 +314,14 @@ def steady_state_navigation(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def app_env(factory: sessionmaker[Session], database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Environment for AppTest runs: this (emptied) database, fast hashing, no SMTP, fresh caches."""
+    """Environment for AppTest runs: this (emptied) database, fast hashing, no SMTP, fresh caches.
+
+    The process's database (`web.database()`, shared by the pages and the web layer) opens at the first page run
+    or request with these settings, and is closed after the test.
+    """
     import streamlit as st
+
+    from pvd_survey import web
 
     monkeypatch.chdir(PROJECT_ROOT)
     monkeypatch.setenv("PVD_DATABASE_URL", database_url)
@@ -325,9 +331,11 @@ def app_env(factory: sessionmaker[Session], database_url: str, monkeypatch: pyte
     monkeypatch.setenv("PVD_MAIL_THREAD", "false")
     for key in ("PVD_SMTP_HOST", "PVD_SMTP_PORT", "PVD_MAIL_FROM"):
         monkeypatch.delenv(key, raising=False)
+    web.forget_database()
     st.cache_resource.clear()
     st.cache_data.clear()
     yield database_url
+    web.forget_database()
     st.cache_resource.clear()
 
 
@@ -379,7 +387,7 @@ def web_client():
 
     from pvd_survey import web
 
-    web.forget_database()  # this test's settings
+    web.forget_database()  # the settings as the test left them (as after a restart)
     return TestClient(
         Starlette(routes=web.routes(), middleware=web.middleware()), base_url="http://pvd.test", follow_redirects=False
     )

@@ -59,21 +59,120 @@ def test_a_request_that_waits_less_than_the_timeout_gets_the_connection(one_conn
 
 
 def test_a_page_shows_the_french_message_when_no_connection_frees_up(app_env, monkeypatch):
-    from pvd_survey import ui
+    from pvd_survey import web
 
     monkeypatch.setenv("PVD_DB_POOL_SIZE", "1")
     monkeypatch.setenv("PVD_DB_POOL_TIMEOUT_SECONDS", "1")
     at = open_page("pages/meetings.py")
     assert not at.exception
-    runtime = ui._runtime(app_env, False)  # the app's own (cached) engine, with its pool of one
-    assert runtime.engine.pool.size() == 1
-    with runtime.engine.connect():  # another request holds the only connection
+    engine = web.database().engine  # the process's one engine, opened by the page with its pool of one
+    assert engine.pool.size() == 1
+    with engine.connect():  # another request holds the only connection
         at.run()
     assert not at.exception
     assert any("aucune connexion à la base de données" in error.value for error in at.error)
     at.run()  # the connection is back: the page works again
     assert not at.exception
     assert not any("aucune connexion" in error.value for error in at.error)
+
+
+@pytest.fixture
+def engines_made(monkeypatch) -> list:
+    """Every engine db.make_engine makes from now on (the pages' and the web layer's alike)."""
+    made: list = []
+    make_engine = db.make_engine
+
+    def counted(*args, **kwargs):
+        made.append(make_engine(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(db, "make_engine", counted)
+    return made
+
+
+def outbox_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "pvd-outbox"]
+
+
+def test_a_server_process_has_one_engine_for_its_pages_and_its_routes(app_env, engines_made, monkeypatch):
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from pvd_survey import ui, web
+
+    monkeypatch.setenv("PVD_DB_POOL_SIZE", "3")
+    at = open_page("pages/meetings.py")  # AppTest has no lifespan: the first page run opens the database
+    assert not at.exception
+    server = Starlette(routes=web.routes(), middleware=web.middleware(), lifespan=web.lifespan)
+    with TestClient(server, base_url="http://pvd.test", follow_redirects=False) as client:
+        assert client.get(web.READY_ROUTE).status_code == 200
+        assert client.get(web.SESSION_ROUTE, params={"ticket": "x"}).status_code == 400
+        at.run()
+        assert not at.exception
+    assert len(engines_made) == 1  # so the pool's connections are all the server keeps (the README's sizing)
+    assert ui.runtime().engine is web.database().engine is engines_made[0]
+    assert engines_made[0].pool.size() == 3
+
+
+def test_the_server_starts_the_outbox_thread_once_before_any_visitor(app_env, engines_made, monkeypatch):
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from pvd_survey import web
+
+    monkeypatch.setenv("PVD_MAIL_THREAD", "true")
+    server = Starlette(routes=web.routes(), lifespan=web.lifespan)
+    with TestClient(server):  # the server's start, no request yet
+        assert len(engines_made) == 1 and len(outbox_threads()) == 1
+        at = open_page("pages/meetings.py")
+        assert not at.exception
+        assert len(engines_made) == 1 and len(outbox_threads()) == 1  # the pages run on the same database
+        [thread] = outbox_threads()
+    assert not thread.is_alive()  # the server's stop ends it
+    web.forget_database()  # the one reset (tests switching settings)...
+    web.database()  # ...and the next call opens the database again, without a server (AppTest): with its thread
+    [thread] = outbox_threads()
+    assert len(engines_made) == 2
+    web.forget_database()  # the reset ends the thread too
+    assert not thread.is_alive() and outbox_threads() == []
+
+
+def test_a_page_says_the_database_is_unreachable_then_works_once_it_is_back(app_env, engines_made, monkeypatch):
+    from pvd_survey import web
+
+    monkeypatch.setenv("PVD_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/nothing")
+    at = open_page("pages/meetings.py")
+    assert not at.exception
+    assert [error.value for error in at.error] == [
+        "Le service est momentanément indisponible. Réessayez dans un instant."
+    ]
+    assert not web.database_is_open()
+    monkeypatch.setenv("PVD_DATABASE_URL", app_env)  # the database is back: the next run opens it, no restart
+    at.run()
+    assert not at.exception and not at.error
+    assert web.database().engine.url.render_as_string(hide_password=False) == app_env
+
+
+def test_a_lost_server_key_is_said_on_every_page_and_by_the_ready_route(app_env, engines_made, monkeypatch):
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from pvd_survey import survey, web
+
+    def key_lost(_session, _settings) -> None:
+        raise DomainError("survey_key_lost")
+
+    monkeypatch.setattr(survey, "check_key", key_lost)
+    message = french_message(DomainError("survey_key_lost"))
+    for _ in range(2):  # said at start, and again (not retried) until a restart
+        at = open_page("pages/meetings.py")
+        assert not at.exception
+        assert [error.value for error in at.error] == [
+            f"L'application ne peut pas démarrer. Prévenez son administrateur. {message}"
+        ]
+    assert len(engines_made) == 1 and not web.database_is_open()
+    response = TestClient(Starlette(routes=web.routes())).get(web.READY_ROUTE)
+    assert response.status_code == 503 and response.json()["raison"] == message
 
 
 @pytest.mark.database_independent

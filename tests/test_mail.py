@@ -195,6 +195,38 @@ def test_background_sender_delivers_until_stopped(factory, smtp_server):
     assert len(smtp_server.messages) == 1
 
 
+@pytest.fixture
+def one_connection(database_url):
+    """A session factory on this database whose pool holds one connection, and a 1 s wait for it."""
+    engine = db.make_engine(database_url, pool_size=1, pool_timeout=1)
+    yield db.make_session_factory(engine)
+    engine.dispose()
+
+
+def test_a_sender_waits_its_turn_for_a_connection_like_every_writer(factory, one_connection, smtp_server, arrivals):
+    message_id = enqueue(factory)
+    reports = []
+    sender = threading.Thread(target=lambda: reports.append(mail.deliver_due(one_connection, smtp_server.settings())))
+    with db.read_only(one_connection) as holder:  # the only connection, held by a page
+        holder.execute(select(1))
+        sender.start()
+        assert arrivals.acquire(timeout=5)  # the sender is in line (db.FairSlots), not past it
+        assert smtp_server.messages == []
+    sender.join(timeout=10)
+    assert [report.sent for report in reports] == [[message_id]]
+
+
+def test_a_sender_that_gets_no_connection_says_database_busy_and_sends_nothing(factory, one_connection, smtp_server):
+    message_id = enqueue(factory)
+    with db.read_only(one_connection) as holder:
+        holder.execute(select(1))
+        with pytest.raises(DomainError) as caught:
+            mail.deliver_due(one_connection, smtp_server.settings())
+    assert caught.value.code == "database_busy"  # as for a page: no pool timeout trace
+    assert status_of(factory, message_id).status == "pending" and smtp_server.messages == []
+    assert mail.deliver_due(one_connection, smtp_server.settings()).sent == [message_id]
+
+
 def test_admin_views_and_manual_delivery(factory):
     first, second = enqueue(factory, link="http://pvd.test/a"), enqueue(factory)
     with factory.begin() as session:

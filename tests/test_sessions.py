@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from pvd_survey import accounts, privacy, sessions, web
@@ -139,6 +139,34 @@ def test_sign_out_ends_only_this_session(session, settings, alice) -> None:
     sessions.end(session, here)
     assert who(session, here, settings) is None
     assert who(session, elsewhere, settings) == alice.email
+
+
+def test_open_sessions_are_counted_as_resolve_sees_them(session, settings, alice) -> None:
+    admin = accounts.create_first_admin(
+        session, email="ada@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=settings
+    )
+    now = utcnow().replace(microsecond=0)
+    idle, longest = timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_max_hours)
+    raws = {
+        "fresh": open_session(session, alice, settings, now=now),
+        "idle to the limit": open_session(session, alice, settings, now=now - idle),
+        "idle too long": open_session(session, alice, settings, now=now - idle - timedelta(seconds=1)),
+        "old to the limit": open_session(session, alice, settings, now=now - longest),
+        "too old": open_session(session, alice, settings, now=now - longest - timedelta(seconds=1)),
+        "older epoch": open_session(session, alice, settings, now=now),
+    }
+    for name in ("old to the limit", "too old"):  # active until now, but opened long ago
+        sessions.touch(session, raws[name], now=now)
+    session.execute(
+        update(UserSession)
+        .where(UserSession.id_hash == sessions.digest(raws["older epoch"]))
+        .values(session_epoch=alice.session_epoch - 1)
+    )
+    open_session(session, admin, settings, now=now)  # another account's
+    valid = [name for name, raw in raws.items() if who(session, raw, settings, now=now)]
+    assert valid == ["fresh", "idle to the limit", "old to the limit"]
+    assert sessions.count_open(session, alice.id, settings, now=now) == 3
+    assert sessions.count_open(session, admin.id, settings, now=now) == 1
 
 
 def test_sign_out_everywhere_disabling_and_new_passwords_end_every_session(session, settings, alice) -> None:
