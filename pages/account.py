@@ -19,18 +19,25 @@ with st.form("account_password_form", clear_on_submit=True):
     new = st.text_input("Nouveau mot de passe", type="password", key="account_new")
     confirmation = st.text_input("Confirmez le nouveau mot de passe", type="password", key="account_confirm")
     submitted = st.form_submit_button("Changer le mot de passe")
+
+
+def change_password(session, current_password: str, new_password: str) -> None:
+    """Every session of the account ends (new epoch); this one carries on."""
+    updated = accounts.change_own_password(session, user.id, current_password, new_password, settings)
+    sessions.carry_on(session, ui.session_id(), updated)
+
+
 if submitted:
-    try:
-        if new != confirmation:
-            raise DomainError("password_mismatch", field="password")
-        with ui.write() as session:
-            updated = accounts.change_own_password(session, user.id, current, new, settings)
-            # Every session of the account ends (new epoch); this one carries on.
-            sessions.carry_on(session, ui.session_id(), updated)
-    except DomainError as error:
-        ui.show_error(error)
+    if new != confirmation:
+        ui.show_error(DomainError("password_mismatch", field="password"))
     else:
-        st.success("Mot de passe changé. Vos autres sessions ouvertes sont fermées.")
+        ui.act(
+            change_password,
+            current,
+            new,
+            success="Mot de passe changé. Vos autres sessions ouvertes sont fermées.",
+            rerun=False,
+        )
 
 st.subheader("Sessions")
 with ui.read() as session:

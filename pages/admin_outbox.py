@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from pvd_survey import mail, ui
-from pvd_survey.errors import DomainError
 from pvd_survey.models import paris_time
 
 ui.guard("admin_outbox")
@@ -87,17 +86,12 @@ else:
             )
         else:
             st.text(chosen.body)
-        try:
-            if chosen.status == "failed" and st.button("Remettre en file d'envoi", key="outbox_requeue"):
-                with ui.write() as session:
-                    mail.requeue_failed(session, chosen.id)
-                ui.flash(f"Message à {chosen.recipient} remis en file d'envoi.")
-                st.rerun()
-            if chosen.status == "pending" and st.button("Marquer comme remis à la main", key="outbox_manual"):
-                with ui.write() as session:
-                    mail.mark_delivered_by_hand(session, chosen.id)
-                ui.scrub_erased_data()
-                ui.flash(f"Message à {chosen.recipient} marqué comme remis à la main.")
-                st.rerun()
-        except DomainError as error:
-            ui.show_error(error)
+        if chosen.status == "failed" and st.button("Remettre en file d'envoi", key="outbox_requeue"):
+            ui.act(mail.requeue_failed, chosen.id, success=f"Message à {chosen.recipient} remis en file d'envoi.")
+        if chosen.status == "pending" and st.button("Marquer comme remis à la main", key="outbox_manual"):
+            ui.act(
+                mail.mark_delivered_by_hand,
+                chosen.id,
+                success=f"Message à {chosen.recipient} marqué comme remis à la main.",
+                then=lambda _: ui.scrub_erased_data(),  # the erased text and link leave SQLite's WAL too
+            )

@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from pvd_survey import accounts, sessions, ui
-from pvd_survey.errors import DomainError
 from pvd_survey.models import ROLES, paris_time
 
 admin = ui.guard("admin_users")
@@ -30,6 +29,14 @@ st.dataframe(
     width="stretch",
 )
 
+
+def set_password(session, user_id: int, password: str) -> None:
+    """A password the administrator sets; their own: their other sessions end, this one carries on."""
+    updated = accounts.set_password(session, user_id, password, settings)
+    if updated.id == admin.id:
+        sessions.carry_on(session, ui.session_id(), updated)
+
+
 create_tab, manage_tab = st.tabs(["Créer un compte", "Gérer un compte"])
 with create_tab:
     with st.form("admin_create_user", clear_on_submit=False):
@@ -52,22 +59,16 @@ with create_tab:
         )
         submitted = st.form_submit_button("Créer le compte", type="primary")
     if submitted:
-        try:
-            with ui.write() as session:
-                created = accounts.create_user(
-                    session,
-                    email=email,
-                    display_name=display_name,
-                    role=role,
-                    settings=settings,
-                    organisation_id=organisation_id,
-                    password=password or None,
-                )
-        except DomainError as error:
-            ui.show_error(error)
-        else:
-            ui.flash(f"Compte créé pour {created.email}. Un e-mail de bienvenue est en file d'envoi.")
-            st.rerun()
+        ui.act(
+            accounts.create_user,
+            email=email,
+            display_name=display_name,
+            role=role,
+            settings=settings,
+            organisation_id=organisation_id,
+            password=password or None,
+            success=lambda created: f"Compte créé pour {created.email}. Un e-mail de bienvenue est en file d'envoi.",
+        )
 
 with manage_tab:
     # Options are ids, read afresh each run: an object kept by the widget would show yesterday's state.
@@ -83,30 +84,23 @@ with manage_tab:
     chosen = by_id.get(chosen_id)
     if chosen is not None:
         st.write(f"État : **{'actif' if chosen.is_active else 'désactivé'}** · {chosen.role_label}")
-        try:
-            if chosen.is_active and st.button("Désactiver ce compte", key="admin_disable"):
-                with ui.write() as session:
-                    accounts.set_active(session, chosen.id, False, admin.id)
-                ui.flash(f"Compte {chosen.email} désactivé : ses sessions ouvertes sont fermées.")
-                st.rerun()
-            if not chosen.is_active and st.button("Réactiver ce compte", key="admin_enable"):
-                with ui.write() as session:
-                    accounts.set_active(session, chosen.id, True, admin.id)
-                ui.flash(f"Compte {chosen.email} réactivé.")
-                st.rerun()
-        except DomainError as error:
-            ui.show_error(error)
+        if chosen.is_active and st.button("Désactiver ce compte", key="admin_disable"):
+            ui.act(
+                accounts.set_active,
+                chosen.id,
+                False,
+                admin.id,
+                success=f"Compte {chosen.email} désactivé : ses sessions ouvertes sont fermées.",
+            )
+        if not chosen.is_active and st.button("Réactiver ce compte", key="admin_enable"):
+            ui.act(accounts.set_active, chosen.id, True, admin.id, success=f"Compte {chosen.email} réactivé.")
         with st.form("admin_set_password", clear_on_submit=True):
             new_password = st.text_input("Nouveau mot de passe", type="password", key="admin_set_password_value")
             set_submitted = st.form_submit_button("Définir ce mot de passe")
         if set_submitted:
-            try:
-                with ui.write() as session:
-                    updated = accounts.set_password(session, chosen.id, new_password, settings)
-                    if updated.id == admin.id:
-                        sessions.carry_on(session, ui.session_id(), updated)  # the admin's other sessions end
-            except DomainError as error:
-                ui.show_error(error)
-            else:
-                ui.flash(f"Nouveau mot de passe défini pour {chosen.email}. Communiquez-le par un canal sûr.")
-                st.rerun()
+            ui.act(
+                set_password,
+                chosen.id,
+                new_password,
+                success=f"Nouveau mot de passe défini pour {chosen.email}. Communiquez-le par un canal sûr.",
+            )

@@ -44,30 +44,17 @@ if view.posting_status == "published":
             letter = st.file_uploader("Nouvelle lettre de motivation (PDF)", type=["pdf"], key="application_letter")
             update = st.form_submit_button("Mettre à jour")
         if update:
-            try:
-                with ui.write() as session:
-                    recruitment.update_by_token(
-                        session,
-                        token,
-                        phone=phone,
-                        cv=Upload(cv.name, cv.getvalue()) if cv is not None else None,
-                        letter=Upload(letter.name, letter.getvalue()) if letter is not None else None,
-                    )
-            except DomainError as error:
-                ui.show_error(error)
-            else:
-                ui.flash("Candidature mise à jour.")
-                st.rerun()
+            ui.act(
+                recruitment.update_by_token,
+                token,
+                phone=phone,
+                cv=Upload(cv.name, cv.getvalue()) if cv is not None else None,
+                letter=Upload(letter.name, letter.getvalue()) if letter is not None else None,
+                success="Candidature mise à jour.",
+            )
 
 st.subheader("Retirer ma candidature")
 st.caption("Votre nom, votre adresse, votre téléphone et vos documents seront supprimés tout de suite.")
 confirm = st.checkbox("Je veux retirer ma candidature", key="application_confirm_withdraw")
 if st.button("Retirer ma candidature", key="application_withdraw", disabled=not confirm):
-    try:
-        with ui.write() as session:
-            recruitment.withdraw(session, token)
-    except DomainError as error:
-        ui.show_error(error)
-    else:
-        ui.flash("Candidature retirée. Vos données personnelles ont été supprimées.")
-        st.rerun()
+    ui.act(recruitment.withdraw, token, success="Candidature retirée. Vos données personnelles ont été supprimées.")

@@ -58,13 +58,12 @@ for person in shown:
         if columns[1].button(
             label, key=f"checkin_{person.id}", type="secondary" if present else "primary", width="stretch"
         ):
-            try:
-                with ui.write() as session:
-                    meetings.set_present(session, meeting_id, person.id, not present)
-            except DomainError as error:
-                ui.show_error(error)
-            else:
-                ui.flash(f"{person.full_name} : " + ("présence annulée." if present else "présent(e)."))
-                st.rerun()
+            ui.act(
+                meetings.set_present,
+                meeting_id,
+                person.id,
+                not present,
+                success=f"{person.full_name} : " + ("présence annulée." if present else "présent(e)."),
+            )
 if not query and len(found) > len(shown):
     st.caption(f"{len(found) - len(shown)} autre(s) personne(s) : tapez un nom pour les trouver.")

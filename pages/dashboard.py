@@ -109,7 +109,15 @@ def render_overview() -> None:
         st.caption(f"Source : {overview.REFERENCE_SOURCE}")
 
 
-render_overview()
+@st.fragment(run_every=settings.dashboard_refresh_seconds)
+def live_overview() -> None:
+    """The key figures, recomputed every few seconds like the sections further down (the map and the report
+    between them keep their own widgets out of any fragment: a map click filters the whole page)."""
+    ui.recheck("dashboard")
+    render_overview()
+
+
+live_overview()
 
 
 # ---------------------------------------------------------------------------- map (issue 12)
@@ -304,22 +312,8 @@ def render_activity() -> None:
     st.dataframe(frame, hide_index=True, width="stretch", key="dashboard_activity")
 
 
-@st.fragment(run_every=settings.dashboard_refresh_seconds)
-def live_dashboard() -> None:
-    """Recomputed every few seconds, without reloading the page."""
-    ui.recheck("dashboard")  # a session that ended meanwhile stops the live figures
-    render_figures()
-    render_funnel()
-    render_activity()
-
-
-live_dashboard()
-
-
-@st.fragment(run_every=settings.dashboard_refresh_seconds)
-def live_meetings() -> None:
+def render_meetings() -> None:
     """Meetings: fill rate, waiting lists, cancellations, and attendance of past meetings."""
-    ui.recheck("dashboard")
     st.header("Rencontres")
     with ui.read() as session:
         figures = meetings.dashboard_figures(session, k=k)
@@ -349,7 +343,6 @@ def live_meetings() -> None:
         st.dataframe(attendance, hide_index=True, width="stretch", key=f"dashboard_attendance_{title}")
 
 
-live_meetings()
 # ---------------------------------------------------------------------------- recruitment (issue 4)
 
 
@@ -385,5 +378,16 @@ def render_recruitment() -> None:
             st.altair_chart(charts.vacant_chart(frames["vacant"]), width="stretch")
 
 
-st.divider()
-render_recruitment()
+@st.fragment(run_every=settings.dashboard_refresh_seconds)
+def live_dashboard() -> None:
+    """Every section below the report, recomputed every few seconds without reloading the page."""
+    ui.recheck("dashboard")  # a session that ended meanwhile stops the live figures
+    render_figures()
+    render_funnel()
+    render_activity()
+    render_meetings()
+    st.divider()
+    render_recruitment()
+
+
+live_dashboard()

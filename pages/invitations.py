@@ -80,15 +80,11 @@ if set_closing:
         if moment <= utcnow():
             ui.show_error(DomainError("closing_in_past"))
         else:
-            with ui.write() as session:
-                survey.set_closing_time(session, moment)
-            ui.flash(f"Clôture fixée au {paris_time(moment, '%d/%m/%Y à %H:%M')}.")
-            st.rerun()
+            ui.act(
+                survey.set_closing_time, moment, success=f"Clôture fixée au {paris_time(moment, '%d/%m/%Y à %H:%M')}."
+            )
 if remove_closing:
-    with ui.write() as session:
-        survey.set_closing_time(session, None)
-    ui.flash("Date de clôture retirée : le questionnaire est ouvert.")
-    st.rerun()
+    ui.act(survey.set_closing_time, None, success="Date de clôture retirée : le questionnaire est ouvert.")
 
 st.subheader("Relances automatiques")
 st.markdown(
@@ -109,14 +105,7 @@ for reminder in reminders:
     line, action = st.columns([4, 1])
     line.write(f"Relance du {paris_time(reminder.due_at, '%d/%m/%Y à %H:%M')} : {state}.")
     if reminder.done_at is None and action.button("Annuler", key=f"invitations_reminder_cancel_{reminder.id}"):
-        try:
-            with ui.write() as session:
-                survey.cancel_reminder(session, reminder.id)
-        except DomainError as error:
-            ui.show_error(error)
-        else:
-            ui.flash("Relance annulée.")
-            st.rerun()
+        ui.act(survey.cancel_reminder, reminder.id, success="Relance annulée.")
 with st.form("invitations_reminder"):
     reminder_day = st.date_input("Date de la relance", value=None, format="DD/MM/YYYY", key="invitations_reminder_day")
     reminder_hour = st.time_input("Heure (heure de Paris)", value=time(9, 0), key="invitations_reminder_time")
@@ -126,14 +115,7 @@ if add_reminder:
         st.error("Choisissez la date de la relance.")
     else:
         moment = paris_to_utc(reminder_day, reminder_hour)
-        try:
-            with ui.write() as session:
-                survey.schedule_reminder(session, moment)
-        except DomainError as error:
-            ui.show_error(error)
-        else:
-            ui.flash(f"Relance prévue le {paris_time(moment, '%d/%m/%Y à %H:%M')}.")
-            st.rerun()
+        ui.act(survey.schedule_reminder, moment, success=f"Relance prévue le {paris_time(moment, '%d/%m/%Y à %H:%M')}.")
 
 st.subheader("Réponses par région")
 st.caption(
@@ -181,23 +163,21 @@ chosen_id = st.selectbox(
 )
 chosen = by_id.get(chosen_id)
 if chosen is not None:
-    try:
-        if chosen.status == "active":
-            resend_column, revoke_column = st.columns(2)
-            if resend_column.button("Renvoyer (nouveau lien)", key="invitations_resend"):
-                with ui.write() as session:
-                    survey.resend(session, chosen.id, settings)
-                ui.flash(f"Invitation renvoyée à {chosen.email} ; l'ancien lien ne fonctionne plus.")
-                st.rerun()
-            if revoke_column.button("Désactiver le lien", key="invitations_revoke"):
-                with ui.write() as session:
-                    survey.revoke(session, chosen.id)
-                ui.flash(f"Lien de {chosen.email} désactivé.")
-                st.rerun()
-        elif st.button("Réactiver (nouveau lien)", key="invitations_reactivate"):
-            with ui.write() as session:
-                survey.reactivate(session, chosen.id, settings)
-            ui.flash(f"Invitation de {chosen.email} réactivée ; un nouveau lien est envoyé.")
-            st.rerun()
-    except DomainError as error:
-        ui.show_error(error)
+    if chosen.status == "active":
+        resend_column, revoke_column = st.columns(2)
+        if resend_column.button("Renvoyer (nouveau lien)", key="invitations_resend"):
+            ui.act(
+                survey.resend,
+                chosen.id,
+                settings,
+                success=f"Invitation renvoyée à {chosen.email} ; l'ancien lien ne fonctionne plus.",
+            )
+        if revoke_column.button("Désactiver le lien", key="invitations_revoke"):
+            ui.act(survey.revoke, chosen.id, success=f"Lien de {chosen.email} désactivé.")
+    elif st.button("Réactiver (nouveau lien)", key="invitations_reactivate"):
+        ui.act(
+            survey.reactivate,
+            chosen.id,
+            settings,
+            success=f"Invitation de {chosen.email} réactivée ; un nouveau lien est envoyé.",
+        )

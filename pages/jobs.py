@@ -101,15 +101,14 @@ def apply_form(posting: recruitment.PostingInfo) -> None:
         and duplicate[0] == posting.id
         and st.button("M'envoyer un lien pour mettre à jour ma candidature", key="jobs_resend")
     ):
-        try:
-            with ui.write() as session:
-                recruitment.resend_application_link(session, posting.id, duplicate[1], settings)
-        except DomainError as error:
-            ui.show_error(error)
-        else:
-            st.session_state.pop("jobs_duplicate", None)
-            ui.flash("Si une candidature existe pour cette adresse, un nouveau lien personnel vient d'y être envoyé.")
-            st.rerun()
+        ui.act(
+            recruitment.resend_application_link,
+            posting.id,
+            duplicate[1],
+            settings,
+            success="Si une candidature existe pour cette adresse, un nouveau lien personnel vient d'y être envoyé.",
+            then=lambda _: st.session_state.pop("jobs_duplicate", None),
+        )
 
 
 posting_id = st.query_params.get(recruitment.POSTING_PARAMETER)

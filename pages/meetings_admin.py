@@ -273,16 +273,15 @@ with tabs[1]:
             label_visibility="collapsed",
         )
         if columns[1].button("Annuler", disabled=person_id is None, key="meetings_admin_cancel"):
-            try:
-                with ui.write() as session:
-                    promoted = meetings.cancel_by_direction(session, meeting.id, person_id, settings)
-            except DomainError as error:
-                ui.show_error(error)
-            else:
-                ui.flash(
+            ui.act(
+                meetings.cancel_by_direction,
+                meeting.id,
+                person_id,
+                settings,
+                success=lambda promoted: (
                     "Inscription annulée." + (" La place va à la première personne en attente." if promoted else "")
-                )
-                st.rerun()
+                ),
+            )
 with tabs[2]:
     if lists.cancelled:
         frame = people_frame(lists.cancelled).assign(

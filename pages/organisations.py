@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from pvd_survey import accounts, territory, ui
-from pvd_survey.errors import DomainError
 
 ui.guard("organisations")
 
@@ -41,11 +40,10 @@ with st.form("organisation_form", clear_on_submit=True):
     department = ui.department_select("Département", "organisation_department")
     submitted = st.form_submit_button("Ajouter", type="primary")
 if submitted:
-    try:
-        with ui.write() as session:
-            created = accounts.create_organisation(session, name, kind, department or "")
-    except DomainError as error:
-        ui.show_error(error)
-    else:
-        ui.flash(f"Organisation « {created.name} » ajoutée.")
-        st.rerun()
+    ui.act(
+        accounts.create_organisation,
+        name,
+        kind,
+        department or "",
+        success=lambda created: f"Organisation « {created.name} » ajoutée.",
+    )

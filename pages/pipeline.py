@@ -166,21 +166,19 @@ with st.container(border=True):
                 key=f"pipeline_message_{chosen.id}_{reason}_{hash(other)}",
             )
     if st.button("Enregistrer le statut", key=f"pipeline_save_{chosen.id}", type="primary"):
-        try:
-            with ui.write() as session:
-                recruitment.move_application(session, user, chosen.id, new_status, reason=reason, message=message)
-        except DomainError as error:
-            ui.show_error(error)
-        else:
-            sent = " Le message a été envoyé." if new_status == "non_retenue" else ""
-            ui.flash(f"Statut : {recruitment.APPLICATION_STATUS_LABELS[new_status]}.{sent}")
-            st.rerun()
+        sent = " Le message a été envoyé." if new_status == "non_retenue" else ""
+        ui.act(
+            recruitment.move_application,
+            user,
+            chosen.id,
+            new_status,
+            reason=reason,
+            message=message,
+            success=f"Statut : {recruitment.APPLICATION_STATUS_LABELS[new_status]}.{sent}",
+        )
 
     notes = st.text_area(
         "Notes (visibles seulement par votre organisation)", value=chosen.notes or "", key=f"pipeline_notes_{chosen.id}"
     )
     if st.button("Enregistrer les notes", key=f"pipeline_save_notes_{chosen.id}"):
-        with ui.write() as session:
-            recruitment.set_notes(session, user, chosen.id, notes)
-        ui.flash("Notes enregistrées.")
-        st.rerun()
+        ui.act(recruitment.set_notes, user, chosen.id, notes, success="Notes enregistrées.")

@@ -6,7 +6,6 @@ import pandas as pd
 import streamlit as st
 
 from pvd_survey import access, recruitment, ui
-from pvd_survey.errors import DomainError
 from pvd_survey.models import paris_time
 from pvd_survey.recruitment import PostingInput
 
@@ -50,24 +49,24 @@ chosen = by_id.get(chosen_id)
 if chosen is not None:
     st.caption(f"Adresse publique : {settings.base_url}/{access.PAGES_BY_KEY['jobs'].url_path}?offre={chosen.id}")
     columns = st.columns(3)
-    try:
-        if chosen.status == "draft" and columns[0].button("Publier", key="postings_publish", type="primary"):
-            with ui.write() as session:
-                recruitment.publish_posting(session, user, chosen.id)
-            ui.flash("Offre publiée sur la page « Offres d'emploi ».")
-            st.rerun()
-        if chosen.status == "published" and columns[1].button("Clore les candidatures", key="postings_close"):
-            with ui.write() as session:
-                told = recruitment.close_posting(session, user, chosen.id, settings)
-            ui.flash(f"Offre close ; {told} candidat(s) prévenu(s).")
-            st.rerun()
-        if chosen.status in ("published", "closed") and columns[2].button("Poste pourvu", key="postings_filled"):
-            with ui.write() as session:
-                told = recruitment.mark_filled(session, user, chosen.id, settings)
-            ui.flash(f"Offre marquée pourvue ; {told} candidat(s) prévenu(s).")
-            st.rerun()
-    except DomainError as error:
-        ui.show_error(error)
+    if chosen.status == "draft" and columns[0].button("Publier", key="postings_publish", type="primary"):
+        ui.act(recruitment.publish_posting, user, chosen.id, success="Offre publiée sur la page « Offres d'emploi ».")
+    if chosen.status == "published" and columns[1].button("Clore les candidatures", key="postings_close"):
+        ui.act(
+            recruitment.close_posting,
+            user,
+            chosen.id,
+            settings,
+            success=lambda told: f"Offre close ; {told} candidat(s) prévenu(s).",
+        )
+    if chosen.status in ("published", "closed") and columns[2].button("Poste pourvu", key="postings_filled"):
+        ui.act(
+            recruitment.mark_filled,
+            user,
+            chosen.id,
+            settings,
+            success=lambda told: f"Offre marquée pourvue ; {told} candidat(s) prévenu(s).",
+        )
 
 if chosen is None or chosen.status in ("draft", "published"):
     initial = chosen.as_input() if chosen else PostingInput("", [], "projet", "complet", None)
@@ -159,16 +158,13 @@ if chosen is None or chosen.status in ("draft", "published"):
             start_date=start_date,
             anah_opah_ru=anah,
         )
-        try:
-            with ui.write() as session:
-                if chosen:
-                    recruitment.update_posting(session, user, chosen.id, data)
-                else:
-                    created = recruitment.create_posting(session, user, data)
-        except DomainError as error:
-            ui.show_error(error)
+        if chosen:
+            ui.act(recruitment.update_posting, user, chosen.id, data, success="Offre enregistrée.")
         else:
-            if not chosen:
-                st.session_state["postings_select_next"] = created.id
-            ui.flash("Offre enregistrée." if chosen else "Brouillon créé : relisez-le puis publiez-le.")
-            st.rerun()
+            ui.act(
+                recruitment.create_posting,
+                user,
+                data,
+                success="Brouillon créé : relisez-le puis publiez-le.",
+                then=lambda created: st.session_state.update(postings_select_next=created.id),  # opened next run
+            )

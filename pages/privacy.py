@@ -48,11 +48,21 @@ st.download_button(
     on_click="ignore",
     icon=":material/download:",
 )
+
+
+def erased_message(erased: dict[str, int]) -> str:
+    """What was erased, per kind of data."""
+    summary = ", ".join(f"{name} : {count}" for name, count in erased.items() if count)
+    return f"Données effacées ({summary or 'rien'}). Un compte de l'application se désactive sur la page Comptes."
+
+
 confirm = st.checkbox("Je confirme l'effacement définitif de ces données", key="privacy_confirm")
 if st.button("Effacer", key="privacy_erase", disabled=not confirm, type="primary"):
-    with ui.write() as session:
-        erased = privacy.erase_person(session, user, target, settings)
-    st.session_state.pop("privacy_target", None)
-    summary = ", ".join(f"{name} : {count}" for name, count in erased.items() if count)
-    ui.flash(f"Données effacées ({summary or 'rien'}). Un compte de l'application se désactive sur la page Comptes.")
-    st.rerun()
+    ui.act(
+        privacy.erase_person,
+        user,
+        target,
+        settings,
+        success=erased_message,
+        then=lambda _: st.session_state.pop("privacy_target", None),
+    )

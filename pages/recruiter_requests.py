@@ -28,21 +28,24 @@ for request in requests:
         approve = columns[0].button("Valider", key=f"requests_approve_{request.id}", type="primary")
         reason = columns[1].text_input("Motif du refus", key=f"requests_reason_{request.id}")
         refuse = columns[1].button("Refuser", key=f"requests_refuse_{request.id}")
-        try:
-            if approve:
-                with ui.write() as session:
-                    created = recruitment.approve_recruiter_request(session, user, request.id, settings)
-                ui.flash(
+        if approve:
+            ui.act(
+                recruitment.approve_recruiter_request,
+                user,
+                request.id,
+                settings,
+                success=lambda created: (
                     f"Compte recruteur créé pour {created.email} ; un lien pour choisir son mot de passe est parti."
-                )
-                st.rerun()
-            if refuse:
-                with ui.write() as session:
-                    recruitment.refuse_recruiter_request(session, user, request.id, reason)
-                ui.flash(f"Demande de {request.email} refusée ; la personne est prévenue.")
-                st.rerun()
-        except DomainError as error:
-            ui.show_error(error)
+                ),
+            )
+        if refuse:
+            ui.act(
+                recruitment.refuse_recruiter_request,
+                user,
+                request.id,
+                reason,
+                success=f"Demande de {request.email} refusée ; la personne est prévenue.",
+            )
 
 st.subheader("Créer des comptes recruteur depuis un fichier")
 st.caption(

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from pvd_survey import accounts, recruitment, ui
-from pvd_survey.errors import DomainError
 
 ui.guard("recruiter_signup")
 settings = ui.settings()
@@ -11,16 +10,15 @@ settings = ui.settings()
 st.title("Demande de compte recruteur")
 token = ui.link_token("recruiter_signup")
 if token:
-    try:
-        with ui.write() as session:
-            recruitment.confirm_recruiter_request(session, token)
-    except DomainError as error:
-        ui.show_error(error)
-    else:
-        st.success(
+    ui.act(
+        recruitment.confirm_recruiter_request,
+        token,
+        success=(
             "Adresse confirmée. Votre demande est transmise à la direction du programme : vous recevrez un e-mail "
             "dès qu'elle sera traitée."
-        )
+        ),
+        rerun=False,
+    )
     st.stop()
 
 st.write(
@@ -41,19 +39,13 @@ with st.form("signup_form"):
     department = ui.department_select("Département", "signup_department")
     sent = st.form_submit_button("Envoyer la demande", type="primary")
 if sent:
-    try:
-        with ui.write() as session:
-            recruitment.request_recruiter_account(
-                session,
-                settings,
-                email=email,
-                display_name=name,
-                organisation_name=organisation,
-                organisation_kind=kind,
-                department=department or "",
-            )
-    except DomainError as error:
-        ui.show_error(error)
-    else:
-        ui.flash("Demande enregistrée. Confirmez votre adresse avec le lien que nous venons de vous envoyer.")
-        st.rerun()
+    ui.act(
+        recruitment.request_recruiter_account,
+        settings,
+        email=email,
+        display_name=name,
+        organisation_name=organisation,
+        organisation_kind=kind,
+        department=department or "",
+        success="Demande enregistrée. Confirmez votre adresse avec le lien que nous venons de vous envoyer.",
+    )

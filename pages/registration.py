@@ -52,11 +52,9 @@ if view.can_cancel:
     )
     sure = st.checkbox("Je confirme vouloir annuler mon inscription", key="registration_sure")
     if st.button("Annuler mon inscription", disabled=not sure, key="registration_cancel", icon=":material/event_busy:"):
-        try:
-            with ui.write() as session:
-                meetings.cancel_by_token(session, token, settings)
-        except DomainError as error:
-            ui.show_error(error)
-        else:
-            ui.flash("Votre inscription est annulée. Un e-mail de confirmation vous est envoyé.")
-            st.rerun()
+        ui.act(
+            meetings.cancel_by_token,
+            token,
+            settings,
+            success="Votre inscription est annulée. Un e-mail de confirmation vous est envoyé.",
+        )

@@ -26,13 +26,14 @@ with st.form("set_password_form"):
     again = st.text_input("Confirmez le mot de passe", type="password", key="set_password_again")
     sent = st.form_submit_button("Enregistrer le mot de passe", type="primary")
 if sent:
-    try:
-        if password != again:
-            raise DomainError("password_mismatch")
-        with ui.write() as session:
-            recruitment.set_password_by_link(session, token, password, settings)
-    except DomainError as error:
-        ui.show_error(error)
-    else:
-        st.success("Mot de passe enregistré. Vous pouvez vous connecter.")
+    if password != again:
+        ui.show_error(DomainError("password_mismatch"))
+    elif ui.act(
+        recruitment.set_password_by_link,
+        token,
+        password,
+        settings,
+        success="Mot de passe enregistré. Vous pouvez vous connecter.",
+        rerun=False,
+    ):
         st.page_link("pages/login.py", label="Se connecter", icon=":material/login:")

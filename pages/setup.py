@@ -22,15 +22,17 @@ with st.form("setup_form"):
     submitted = st.form_submit_button("Créer le compte administrateur", type="primary")
 
 if submitted:
-    try:
-        if password != confirmation:
-            raise DomainError("password_mismatch", field="password")
-        with ui.write() as session:
-            user = accounts.create_first_admin(
-                session, email=email, display_name=display_name, password=password, settings=settings
-            )
-    except DomainError as error:
-        ui.show_error(error)
+    if password != confirmation:
+        ui.show_error(DomainError("password_mismatch", field="password"))
     else:
-        st.success("Compte administrateur créé. Vous êtes connecté·e.")
-        ui.sign_in(user)
+        user = ui.act(
+            accounts.create_first_admin,
+            email=email,
+            display_name=display_name,
+            password=password,
+            settings=settings,
+            success="Compte administrateur créé. Vous êtes connecté·e.",
+            rerun=False,
+        )
+        if user is not None:
+            ui.sign_in(user)

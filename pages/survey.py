@@ -124,13 +124,10 @@ values["training_field"] = list(st.session_state.get("survey_training_field") or
 # Save a draft on the server whenever an answer changes: a refresh or another browser loses nothing.
 last_saved = st.session_state.get("survey_saved_values")
 if last_saved not in ("loaded", values):
-    try:
-        with ui.write() as session:
-            saved_at = survey.save_draft(session, token, values, settings)
-        st.caption(f"Brouillon enregistré à {paris_time(saved_at, '%H:%M:%S')}.")
-    except DomainError as error:
-        ui.show_error(error)
+    saved_at = ui.act(survey.save_draft, token, values, settings, rerun=False)
+    if saved_at is None:
         st.stop()
+    st.caption(f"Brouillon enregistré à {paris_time(saved_at, '%H:%M:%S')}.")
 st.session_state["survey_saved_values"] = values
 
 if st.button("Envoyer mes réponses", type="primary", key="survey_submit", icon=":material/send:"):
@@ -160,12 +157,10 @@ if opened.submitted:
             f"{settings.disclosure_k}), puis effacées. Vous pourrez répondre à nouveau avec ce lien."
         )
         if st.button("Retirer mes réponses", key="survey_withdraw", icon=":material/delete:"):
-            try:
-                with ui.write() as session:
-                    survey.withdraw(session, token, settings)
-            except DomainError as error:
-                ui.show_error(error)
-            else:
-                st.session_state.pop("survey_loaded_for", None)
-                ui.flash("Vos réponses sont retirées. Merci d'avoir participé.")
-                st.rerun()
+            ui.act(
+                survey.withdraw,
+                token,
+                settings,
+                success="Vos réponses sont retirées. Merci d'avoir participé.",
+                then=lambda _: st.session_state.pop("survey_loaded_for", None),
+            )

@@ -6,12 +6,14 @@ The only module of the package that imports Streamlit; the CLI never imports it.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 from sqlalchemy.orm import Session
+from streamlit.delta_generator import DeltaGenerator
 
 from pvd_survey import access, accounts, db, sessions, territory, web
 from pvd_survey.accounts import UserInfo
@@ -20,6 +22,7 @@ from pvd_survey.errors import DomainError, french_message
 
 FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun
 SSO_ERROR_KEY = "pvd_sso_error"  # why a single sign-on identity got no access
+T = TypeVar("T")
 
 
 def settings() -> Settings:
@@ -96,6 +99,42 @@ def domain_errors_shown() -> Iterator[None]:
     except DomainError as error:
         show_error(error)
         st.stop()
+
+
+def act(
+    action: Callable[..., T],
+    *args: Any,
+    success: str | Callable[[T], str] | None = None,
+    then: Callable[[T], object] | None = None,
+    rerun: bool = True,
+    where: DeltaGenerator | None = None,
+    **kwargs: Any,
+) -> T | None:
+    """A page's action: `action(session, *args, **kwargs)` in one unit of work, then what the person sees.
+
+    A domain error shows its French message (in `where`, else at this point of the page), nothing is committed,
+    and the answer is None. Once committed: `then(result)` (e.g. forget a form's state), then the `success`
+    message (a text, or made from the result) is flashed and the page reruns to show the new state; with
+    `rerun=False` the message shows at once and the result is returned. (The action's own keyword arguments
+    cannot be called `success`, `then`, `rerun` or `where`.)
+    """
+    place = st if where is None else where
+    try:
+        with write() as session:
+            result = action(session, *args, **kwargs)
+    except DomainError as error:
+        place.error(french_message(error))
+        return None
+    if then is not None:
+        then(result)
+    message = success(result) if callable(success) else success
+    if rerun:
+        if message:
+            flash(message)
+        st.rerun()
+    if message:
+        place.success(message)
+    return result
 
 
 def text_of(uploaded, pasted: str) -> str | None:

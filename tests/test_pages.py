@@ -27,6 +27,7 @@ from streamlit.testing.v1 import AppTest
 from pvd_survey import access, accounts, mail, sessions
 from pvd_survey.accounts import OrganisationInfo, UserInfo
 from pvd_survey.config import Settings, load_settings
+from pvd_survey.errors import MESSAGES
 from tests.conftest import (
     ENTRY_SCRIPT,
     PROJECT_ROOT,
@@ -1024,3 +1025,77 @@ def test_before_the_first_administrator_other_pages_point_to_setup(app_env: str,
         "L'application n'est pas encore prête : créez d'abord le premier compte administrateur."
     ]
     assert not at.main.title and not at.main.button
+
+
+# ---------------------------------------------------------------------------- ui.act, the pages' action helper
+
+
+def _acting_page() -> None:
+    """A page whose button adds an organisation through ui.act, then fails if the test says so."""
+    import streamlit as st
+
+    from pvd_survey import accounts, ui
+    from pvd_survey.errors import DomainError
+
+    def add(session, name: str, fail: bool = False):
+        created = accounts.create_organisation(session, name, "epci", "21")
+        if fail:
+            raise DomainError("unknown_user")
+        return created
+
+    ui.show_flash()
+    options = st.session_state.get("act_options", {})
+    place = st.expander("Messages", expanded=True)
+    if st.button("Agir", key="act"):
+        st.session_state["act_result"] = ui.act(
+            add,
+            "Mairie de Semur",
+            fail=options.get("fail", False),
+            success=lambda created: f"{created.name} ajoutée.",
+            then=lambda created: st.session_state.update(act_then=created.name),
+            rerun=options.get("rerun", True),
+            where=place if options.get("where") else None,
+        )
+
+
+def _act(options: dict[str, bool]) -> AppTest:
+    at = AppTest.from_function(_acting_page, default_timeout=30)
+    at.session_state["act_options"] = options
+    return at.run().button(key="act").click().run()
+
+
+def _organisations(factory: sessionmaker[Session]) -> list[str]:
+    with factory.begin() as s:
+        return [o.name for o in accounts.list_organisations(s)]
+
+
+def test_act_commits_runs_then_and_flashes_across_a_rerun(app_env: str, factory: sessionmaker[Session]) -> None:
+    at = _act({})
+    assert not at.exception, texts(at.exception)
+    assert texts(at.success) == ["Mairie de Semur ajoutée."]  # shown by show_flash, after the rerun
+    assert at.session_state["act_then"] == "Mairie de Semur"
+    assert "act_result" not in at.session_state  # the rerun left the script before ui.act returned
+    assert _organisations(factory) == ["Mairie de Semur"]
+
+
+def test_act_without_rerun_shows_the_message_at_once_and_returns_the_result(
+    app_env: str, factory: sessionmaker[Session]
+) -> None:
+    at = _act({"rerun": False, "where": True})
+    assert not at.exception, texts(at.exception)
+    assert texts(at.expander[0].success) == ["Mairie de Semur ajoutée."]
+    assert at.session_state["act_result"].name == "Mairie de Semur"
+    assert _organisations(factory) == ["Mairie de Semur"]
+
+
+@pytest.mark.parametrize("where", [False, True], ids=["here", "in-a-container"])
+def test_act_shows_a_domain_error_and_commits_nothing(
+    app_env: str, factory: sessionmaker[Session], where: bool
+) -> None:
+    at = _act({"fail": True, "where": where})
+    assert not at.exception, texts(at.exception)
+    assert texts(at.error) == [MESSAGES["unknown_user"]]
+    assert texts(at.expander[0].error) == ([MESSAGES["unknown_user"]] if where else [])
+    assert not at.success and "act_then" not in at.session_state
+    assert at.session_state["act_result"] is None
+    assert _organisations(factory) == []

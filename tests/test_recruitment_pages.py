@@ -305,3 +305,39 @@ def test_dashboard_shows_recruitment_figures_with_small_counts_hidden(
         "Bourgogne-Franche-Comté": "masqué",
         "Occitanie": "masqué",
     }
+
+
+def refresh_fragments(at: AppTest, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """What the browser does every `dashboard_refresh_seconds`: rerun the page's fragments, not the page.
+
+    AppTest has no public way to do it: its runner is handed the ids of the fragments the last run registered,
+    as the browser's automatic rerun sends them. Only the fragments' elements are then in `at`.
+    """
+    from functools import partial
+
+    from streamlit.runtime.scriptrunner import RerunData
+    from streamlit.testing.v1 import local_script_runner
+
+    fragment_ids = list(at._fragment_storage._fragments)
+    assert fragment_ids, "the page registered no fragment"
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            local_script_runner, "RerunData", partial(RerunData, fragment_id_queue=fragment_ids, is_auto_rerun=True)
+        )
+        return at.run()
+
+
+def test_dashboard_overview_and_recruitment_refresh_with_the_fragments(
+    world: World, factory, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page("pages/dashboard.py", world.users["direction"])
+    assert "Aucune offre d'emploi pour l'instant." in texts(at.info)
+    assert next(m.value for m in at.metric if m.label == "Offres publiées") == "0"
+    with factory.begin() as session:
+        published(session, world.users["recruteur"])
+    at = refresh_fragments(at, monkeypatch)
+    assert not at.exception
+    assert not at.title  # the page itself did not run again: only its fragments
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Offres publiées"] == "1"  # the overview, at the top of the page
+    assert metrics["Offres"] == "1" and metrics["Postes vacants"] == "1"  # the recruitment section, at the bottom
