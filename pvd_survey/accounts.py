@@ -20,6 +20,7 @@ from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from pvd_survey import mail, territory
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.db import dialect_insert
 from pvd_survey.errors import DomainError
@@ -32,8 +33,6 @@ from pvd_survey.models import (
     SignInTicket,
     User,
     UserSession,
-    paris_time,
-    utcnow,
 )
 
 PASSWORD_MIN_LENGTH = 12

@@ -18,8 +18,8 @@ import pypdf
 from sqlalchemy import insert, select, text, update
 
 from pvd_survey import db, stats, survey, territory
+from pvd_survey.clock import utcnow
 from pvd_survey.config import load_settings
-from pvd_survey.models import utcnow
 from pvd_survey.survey import release, totals
 from pvd_survey.survey_questions import (
     DIPLOMA,
@@ -418,7 +418,8 @@ def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url
     from datetime import timedelta
 
     from pvd_survey import meetings
-    from pvd_survey.models import Meeting, Registration, utcnow
+    from pvd_survey.clock import utcnow
+    from pvd_survey.models import Meeting, Registration
 
     url, drop = _scratch_database(kind, "meetings", workdir, postgres_admin_url)
     try:
@@ -644,8 +645,9 @@ def _jobs_benchmark(postings: int, applications: int, url: str, kind: str) -> di
     from sqlalchemy import func, select
 
     from pvd_survey import accounts, recruitment
+    from pvd_survey.clock import utcnow
     from pvd_survey.demo import sample_pdf
-    from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, Organisation, utcnow
+    from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, Organisation
 
     rng = random.Random(postings + applications)
     engine = db.make_engine(url)

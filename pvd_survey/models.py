@@ -2,13 +2,12 @@
 
 Rules that must hold under concurrency are database constraints here (unique e-mails, one
 first-admin marker, role/organisation consistency); services turn IntegrityError into domain errors.
-Times are stored as naive UTC (`utcnow()`), shown in Europe/Paris by the pages.
+Times are stored as naive UTC (`clock.utcnow()`), shown in Europe/Paris by the pages (clock.py).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -28,33 +27,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The time helpers live in clock.py; the pages that import them from here keep working.
+from pvd_survey.clock import paris_from_utc as paris_from_utc
+from pvd_survey.clock import paris_time as paris_time
+from pvd_survey.clock import utc_from_paris as utc_from_paris
+from pvd_survey.clock import utcnow
 from pvd_survey.disclosure import new_record_key
 
 ROLES = ("admin", "direction", "recruteur")
 ORGANISATION_KINDS = ("epci", "commune", "autre")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "manual")
-
-
-def utcnow() -> datetime:
-    """Current time as naive UTC, the form every column stores."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def paris_time(moment: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    """A stored UTC time as French local time text ('' for None)."""
-    if moment is None:
-        return ""
-    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Paris")).strftime(fmt)
-
-
-def utc_from_paris(moment: datetime) -> datetime:
-    """A naive French local time (as typed in a form) as the naive UTC every column stores."""
-    return moment.replace(tzinfo=ZoneInfo("Europe/Paris")).astimezone(UTC).replace(tzinfo=None)
-
-
-def paris_from_utc(moment: datetime) -> datetime:
-    """A stored naive UTC time as naive French local time (to prefill a form)."""
-    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Paris")).replace(tzinfo=None)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from pvd_survey import disclosure, mail, territory
 from pvd_survey.accounts import normalise_email
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.db import dialect_insert
 from pvd_survey.errors import DomainError
@@ -45,7 +46,7 @@ from pvd_survey.meetings.messages import (
     _send_status_mail,
     _status_mail,
 )
-from pvd_survey.models import ATTENDEE_ROLES, Meeting, Registration, paris_time, utcnow
+from pvd_survey.models import ATTENDEE_ROLES, Meeting, Registration
 from pvd_survey.survey_questions import InvalidAnswers
 
 # ---------------------------------------------------------------------------- registration
