@@ -25,8 +25,6 @@ from pvd_survey.config import Settings
 from pvd_survey.db import dialect_insert
 from pvd_survey.errors import DomainError
 from pvd_survey.models import (
-    ORGANISATION_KINDS,
-    ROLES,
     AppMarker,
     LoginThrottle,
     Organisation,
@@ -34,11 +32,11 @@ from pvd_survey.models import (
     User,
     UserSession,
 )
+from pvd_survey.vocabulary import ORGANISATION_KIND_LABELS as ORGANISATION_KIND_LABELS  # (the pages' name)
+from pvd_survey.vocabulary import ORGANISATION_KINDS, ROLE_LABELS, ROLES
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
-ROLE_LABELS = {"admin": "Administrateur", "direction": "Direction du programme", "recruteur": "Recruteur"}
-ORGANISATION_KIND_LABELS = {"epci": "EPCI (intercommunalité)", "commune": "Commune", "autre": "Autre structure"}
 
 # Common French choices that the (English-centred) zxcvbn list lacks.
 _FRENCH_COMMON = {

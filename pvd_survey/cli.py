@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
-from pvd_survey.models import ORGANISATION_KINDS, ROLES
 from pvd_survey.survey_questions import CSV_COLUMNS
+from pvd_survey.vocabulary import ORGANISATION_KINDS, ROLES
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

@@ -27,8 +27,9 @@ from pvd_survey.meetings.registration import (
     _position,
     _promote_waiting,
 )
-from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS, Meeting, Registration
+from pvd_survey.models import Meeting, Registration
 from pvd_survey.survey_questions import InvalidAnswers
+from pvd_survey.vocabulary import ATTENDEE_ROLES, MEETING_KINDS
 
 
 def parse_meeting_id(raw: str | None) -> int:

@@ -46,8 +46,9 @@ from pvd_survey.meetings.messages import (
     _send_status_mail,
     _status_mail,
 )
-from pvd_survey.models import ATTENDEE_ROLES, Meeting, Registration
+from pvd_survey.models import Meeting, Registration
 from pvd_survey.survey_questions import InvalidAnswers
+from pvd_survey.vocabulary import ATTENDEE_ROLES
 
 # ---------------------------------------------------------------------------- registration
 
