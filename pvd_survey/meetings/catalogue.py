@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from pvd_survey import territory
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
-from pvd_survey.errors import DomainError
+from pvd_survey.errors import DomainError, InvalidAnswers
 from pvd_survey.meetings.common import (
     MAX_TEXT,
     MeetingForm,
@@ -28,7 +28,6 @@ from pvd_survey.meetings.registration import (
     _promote_waiting,
 )
 from pvd_survey.models import Meeting, Registration
-from pvd_survey.survey_questions import InvalidAnswers
 from pvd_survey.vocabulary import ATTENDEE_ROLES, MEETING_KINDS
 
 
