@@ -1,14 +1,13 @@
 """Live dashboard of the programme direction: survey figures vs May 2022, filters, downloads, funnel."""
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
 
 from pvd_survey import charts, disclosure, exports, meetings, overview, report, stats, survey, territory, ui
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.errors import DomainError
-from pvd_survey.models import paris_time
 from pvd_survey.survey_questions import BASELINE_SOURCE, EMPLOYER, option_label, period_options
 
 ui.guard("dashboard")
@@ -222,7 +221,7 @@ def render_figures() -> None:
     with ui.read() as session:
         figures = stats.survey_stats(session, filters, k=k, settings=settings)
         release = survey.release_state(session, settings)
-    updated = datetime.now(ZoneInfo("Europe/Paris")).strftime("%H:%M:%S")
+    updated = paris_time(utcnow(), "%H:%M:%S")
     top = st.columns([1, 3])
     top[0].metric("Répondants", "masqué" if figures.isolated else figures.respondents)
     released = (

@@ -1,26 +1,18 @@
 """Survey invitations: invite chefs de projet (one or many), resend, revoke, the closing date, reminder rounds,
 and protected aggregates. Never whether, when or what one person answered."""
 
-from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from datetime import time
 
 import pandas as pd
 import streamlit as st
 
 from pvd_survey import charts, stats, survey, territory, ui
+from pvd_survey.clock import from_paris_parts, paris_time, utcnow
 from pvd_survey.errors import DomainError, french_message
-from pvd_survey.models import paris_time, utcnow
 from pvd_survey.survey_questions import InvalidAnswers
 
 ui.guard("invitations")
 settings = ui.settings()
-PARIS = ZoneInfo("Europe/Paris")
-
-
-def paris_to_utc(day, hour) -> datetime:
-    """A date and time typed in Paris time, as the naive UTC the services store."""
-    return datetime.combine(day, hour, tzinfo=PARIS).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-
 
 st.title("Invitations au questionnaire")
 
@@ -76,7 +68,7 @@ if set_closing:
     if day is None:
         st.error("Choisissez une date de clôture.")
     else:
-        moment = paris_to_utc(day, hour)
+        moment = from_paris_parts(day, hour)
         if moment <= utcnow():
             ui.show_error(DomainError("closing_in_past"))
         else:
@@ -114,7 +106,7 @@ if add_reminder:
     if reminder_day is None:
         st.error("Choisissez la date de la relance.")
     else:
-        moment = paris_to_utc(reminder_day, reminder_hour)
+        moment = from_paris_parts(reminder_day, reminder_hour)
         ui.act(survey.schedule_reminder, moment, success=f"Relance prévue le {paris_time(moment, '%d/%m/%Y à %H:%M')}.")
 
 st.subheader("Réponses par région")

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from pvd_survey import meetings, territory, ui
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.errors import DomainError, french_message
 from pvd_survey.meetings import KIND_LABELS, ROLE_LABELS, RegistrationForm
-from pvd_survey.models import paris_time, utcnow
 from pvd_survey.survey_questions import InvalidAnswers
 
 ui.guard("meetings")

@@ -6,9 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from pvd_survey import exports, meetings, territory, ui
+from pvd_survey.clock import from_paris_parts, paris_from_utc, paris_time, utcnow
 from pvd_survey.errors import DomainError, french_message
 from pvd_survey.meetings import KIND_LABELS, ROLE_LABELS, MeetingForm
-from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS, paris_from_utc, paris_time, utc_from_paris, utcnow
+from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS
 from pvd_survey.survey_questions import InvalidAnswers
 
 ui.guard("meetings_admin")
@@ -125,11 +126,11 @@ def meeting_form(key: str, initial: MeetingForm | None) -> MeetingForm | None:
         city=city,
         venue=venue,
         online_url=online_url.strip() or None,
-        starts_at=utc_from_paris(datetime.combine(start_day, start_time)),
-        ends_at=utc_from_paris(datetime.combine(end_day, end_time)),
+        starts_at=from_paris_parts(start_day, start_time),
+        ends_at=from_paris_parts(end_day, end_time),
         capacity=int(capacity),
-        registration_opens_at=utc_from_paris(datetime.combine(opens_day, opens_time)),
-        registration_closes_at=utc_from_paris(datetime.combine(closes_day, closes_time)),
+        registration_opens_at=from_paris_parts(opens_day, opens_time),
+        registration_closes_at=from_paris_parts(closes_day, closes_time),
         audiences=tuple(audiences),
         description=description,
     )

@@ -11,9 +11,11 @@ EVERYONE = SIGNED_IN | {ANONYMOUS}
 
 @dataclass(frozen=True)
 class PageSpec:
-    """A page file in pages/ and who may open it."""
+    """A page file in pages/, its address and who may open it."""
 
     key: str
+    # Stable URL segment of the page (e-mailed links use some of them): never change one that was sent.
+    url_path: str
     title: str
     icon: str
     roles: frozenset[str]
@@ -28,28 +30,26 @@ class PageSpec:
         """Path of the page file, relative to the project root."""
         return f"pages/{self.key}.py"
 
-    @property
-    def url_path(self) -> str:
-        """Stable URL segment of the page (e-mailed links use some of them)."""
-        return URL_PATHS.get(self.key, self.key.replace("_", "-"))
 
+PROGRAMME = frozenset({"admin", "direction"})
+ADMIN = frozenset({"admin"})
+RECRUITER = frozenset({"recruteur"})
+NOT_SIGNED_IN = frozenset({ANONYMOUS})
 
-URL_PATHS = {
-    "survey": "questionnaire",
-    "meetings": "rencontres",
-    "registration": "inscription",
-    "meetings_admin": "rencontres-organisation",
-    "checkin": "emargement",
-}
-
+# Every page, in menu order. Recruitment: the public job board and private candidate links, the recruiter's
+# postings and pipeline, recruiter account requests (public, then approved by the direction) and the admin's
+# access requests. The public notices at the end are linked from the footer of every page (ui.footer).
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("home", "Accueil", ":material/home:", EVERYONE, "Petites villes de demain"),
-    PageSpec("setup", "Premier administrateur", ":material/shield_person:", frozenset({ANONYMOUS}), "Compte"),
-    PageSpec("login", "Connexion", ":material/login:", frozenset({ANONYMOUS}), "Compte"),
-    PageSpec("my_organisation", "Mon organisation", ":material/apartment:", frozenset({"recruteur"}), "Recrutement"),
-    PageSpec("meetings", "Rencontres", ":material/event:", EVERYONE, "Petites villes de demain"),
+    PageSpec("home", "home", "Accueil", ":material/home:", EVERYONE, "Petites villes de demain"),
+    PageSpec("setup", "setup", "Premier administrateur", ":material/shield_person:", NOT_SIGNED_IN, "Compte"),
+    PageSpec("login", "login", "Connexion", ":material/login:", NOT_SIGNED_IN, "Compte"),
+    PageSpec(
+        "my_organisation", "my-organisation", "Mon organisation", ":material/apartment:", RECRUITER, "Recrutement"
+    ),
+    PageSpec("meetings", "rencontres", "Rencontres", ":material/event:", EVERYONE, "Petites villes de demain"),
     PageSpec(
         "registration",
+        "inscription",
         "Mon inscription",
         ":material/confirmation_number:",
         EVERYONE,
@@ -59,6 +59,7 @@ PAGES: tuple[PageSpec, ...] = (
     ),
     PageSpec(
         "survey",
+        "questionnaire",
         "Questionnaire",
         ":material/assignment:",
         EVERYONE,
@@ -66,46 +67,32 @@ PAGES: tuple[PageSpec, ...] = (
         hidden=True,
         personal_link=True,
     ),
-    PageSpec("dashboard", "Tableau de bord", ":material/monitoring:", frozenset({"admin", "direction"}), "Programme"),
+    PageSpec("dashboard", "dashboard", "Tableau de bord", ":material/monitoring:", PROGRAMME, "Programme"),
     PageSpec(
+        "invitations",
         "invitations",
         "Invitations au questionnaire",
         ":material/forward_to_inbox:",
-        frozenset({"admin", "direction"}),
+        PROGRAMME,
         "Programme",
     ),
     PageSpec(
         "meetings_admin",
+        "rencontres-organisation",
         "Organiser les rencontres",
         ":material/event_available:",
-        frozenset({"admin", "direction"}),
+        PROGRAMME,
         "Programme",
     ),
-    PageSpec("checkin", "Émargement", ":material/how_to_reg:", frozenset({"admin", "direction"}), "Programme"),
-    PageSpec("organisations", "Organisations", ":material/domain:", frozenset({"admin", "direction"}), "Programme"),
-    PageSpec("admin_users", "Comptes", ":material/group:", frozenset({"admin"}), "Administration"),
-    PageSpec("admin_outbox", "Messages", ":material/outgoing_mail:", frozenset({"admin"}), "Administration"),
-    PageSpec("account", "Mon compte", ":material/person:", SIGNED_IN, "Compte"),
-)
-
-# Recruitment: the public job board and private candidate links, the recruiter's postings and pipeline,
-# recruiter account requests (public, then approved by the direction) and the admin's access requests.
-URL_PATHS.update(
-    {
-        "jobs": "offres",
-        "application": "candidature",
-        "recruiter_signup": "demande-recruteur",
-        "set_password": "mot-de-passe",
-        "postings": "mes-offres",
-        "pipeline": "candidatures",
-        "recruiter_requests": "comptes-recruteur",
-        "privacy": "droits-des-personnes",
-    }
-)
-PAGES += (
-    PageSpec("jobs", "Offres d'emploi", ":material/work:", EVERYONE, "Recrutement"),
+    PageSpec("checkin", "emargement", "Émargement", ":material/how_to_reg:", PROGRAMME, "Programme"),
+    PageSpec("organisations", "organisations", "Organisations", ":material/domain:", PROGRAMME, "Programme"),
+    PageSpec("admin_users", "admin-users", "Comptes", ":material/group:", ADMIN, "Administration"),
+    PageSpec("admin_outbox", "admin-outbox", "Messages", ":material/outgoing_mail:", ADMIN, "Administration"),
+    PageSpec("account", "account", "Mon compte", ":material/person:", SIGNED_IN, "Compte"),
+    PageSpec("jobs", "offres", "Offres d'emploi", ":material/work:", EVERYONE, "Recrutement"),
     PageSpec(
         "application",
+        "candidature",
         "Ma candidature",
         ":material/description:",
         EVERYONE,
@@ -115,14 +102,16 @@ PAGES += (
     ),
     PageSpec(
         "recruiter_signup",
+        "demande-recruteur",
         "Demande de compte recruteur",
         ":material/person_add:",
-        frozenset({ANONYMOUS}),
+        NOT_SIGNED_IN,
         "Compte",
         personal_link=True,
     ),
     PageSpec(
         "set_password",
+        "mot-de-passe",
         "Choisir un mot de passe",
         ":material/password:",
         EVERYONE,
@@ -130,28 +119,48 @@ PAGES += (
         hidden=True,
         personal_link=True,
     ),
-    PageSpec("postings", "Mes offres", ":material/edit_note:", frozenset({"recruteur"}), "Recrutement"),
-    PageSpec("pipeline", "Candidatures reçues", ":material/how_to_reg:", frozenset({"recruteur"}), "Recrutement"),
+    PageSpec("postings", "mes-offres", "Mes offres", ":material/edit_note:", RECRUITER, "Recrutement"),
+    PageSpec("pipeline", "candidatures", "Candidatures reçues", ":material/how_to_reg:", RECRUITER, "Recrutement"),
     PageSpec(
         "recruiter_requests",
+        "comptes-recruteur",
         "Demandes de comptes recruteur",
         ":material/badge:",
-        frozenset({"admin", "direction"}),
+        PROGRAMME,
         "Programme",
     ),
-    PageSpec("privacy", "Droits des personnes", ":material/privacy_tip:", frozenset({"admin"}), "Administration"),
-)
-
-# Public notices, linked from the footer of every page (ui.footer) rather than from the menu.
-URL_PATHS.update(
-    {"legal_notice": "mentions-legales", "personal_data": "donnees-personnelles", "accessibility": "accessibilite"}
+    PageSpec(
+        "privacy", "droits-des-personnes", "Droits des personnes", ":material/privacy_tip:", ADMIN, "Administration"
+    ),
+    PageSpec(
+        "legal_notice",
+        "mentions-legales",
+        "Mentions légales",
+        ":material/gavel:",
+        EVERYONE,
+        "Informations",
+        hidden=True,
+    ),
+    PageSpec(
+        "personal_data",
+        "donnees-personnelles",
+        "Données personnelles",
+        ":material/shield_lock:",
+        EVERYONE,
+        "Informations",
+        hidden=True,
+    ),
+    PageSpec(
+        "accessibility",
+        "accessibilite",
+        "Accessibilité",
+        ":material/accessibility:",
+        EVERYONE,
+        "Informations",
+        hidden=True,
+    ),
 )
 FOOTER_PAGES = ("legal_notice", "personal_data", "accessibility")
-PAGES += (
-    PageSpec("legal_notice", "Mentions légales", ":material/gavel:", EVERYONE, "Informations", hidden=True),
-    PageSpec("personal_data", "Données personnelles", ":material/shield_lock:", EVERYONE, "Informations", hidden=True),
-    PageSpec("accessibility", "Accessibilité", ":material/accessibility:", EVERYONE, "Informations", hidden=True),
-)
 PAGES_BY_KEY = {page.key: page for page in PAGES}
 
 

@@ -20,26 +20,23 @@ from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from pvd_survey import mail, territory
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.db import dialect_insert
 from pvd_survey.errors import DomainError
 from pvd_survey.models import (
-    ORGANISATION_KINDS,
-    ROLES,
     AppMarker,
     LoginThrottle,
     Organisation,
     SignInTicket,
     User,
     UserSession,
-    paris_time,
-    utcnow,
 )
+from pvd_survey.vocabulary import ORGANISATION_KIND_LABELS as ORGANISATION_KIND_LABELS  # (the pages' name)
+from pvd_survey.vocabulary import ORGANISATION_KINDS, ROLE_LABELS, ROLES
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
-ROLE_LABELS = {"admin": "Administrateur", "direction": "Direction du programme", "recruteur": "Recruteur"}
-ORGANISATION_KIND_LABELS = {"epci": "EPCI (intercommunalité)", "commune": "Commune", "autre": "Autre structure"}
 
 # Common French choices that the (English-centred) zxcvbn list lacks.
 _FRENCH_COMMON = {

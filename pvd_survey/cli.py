@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pvd_survey.config import ConfigError, Settings, load_settings
-from pvd_survey.errors import DomainError, french_message
-from pvd_survey.models import ORGANISATION_KINDS, ROLES
+from pvd_survey.errors import DomainError, french_message, row_message
 from pvd_survey.survey_questions import CSV_COLUMNS
+from pvd_survey.vocabulary import ORGANISATION_KINDS, ROLES
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -160,7 +160,7 @@ def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
     except survey.ImportRejected as rejected:
         print(f"Refusé : {french_message(rejected)}", file=sys.stderr)
         for error in rejected.errors:
-            print(f"  ligne {error.line} : {error.reason}", file=sys.stderr)
+            print(f"  {row_message(error)}", file=sys.stderr)
         return 1
     with db.transaction(_factory(settings)) as session:
         count = survey.import_responses(session, answers, settings)

@@ -14,8 +14,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import accounts, meetings, survey, territory
+from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
-from pvd_survey.models import Meeting, Organisation, OutboxMessage, SurveyInvitation, SurveyResponse, User, utcnow
+from pvd_survey.models import Meeting, Organisation, OutboxMessage, SurveyInvitation, SurveyResponse, User
 from pvd_survey.survey_questions import BASELINE_2022, BASELINE_RESPONDENTS, CSV_COLUMNS, TRAINING_FIELD
 
 # Real PVD territories (names as the programme lists them), with their department.
@@ -377,7 +378,8 @@ def seed_recruitment(session: Session, settings: Settings) -> list[str]:
     from datetime import timedelta
 
     from pvd_survey import recruitment
-    from pvd_survey.models import JobPosting, utcnow
+    from pvd_survey.clock import utcnow
+    from pvd_survey.models import JobPosting
 
     if session.scalar(select(func.count()).select_from(JobPosting)):
         return []

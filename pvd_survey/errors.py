@@ -1,10 +1,14 @@
 """Domain errors carry a machine code; this module is the one place that turns codes into French.
 
-Services raise `DomainError("code", field=..., **params)`; pages and the command line call
-`french_message(error)`. Tests assert codes, never the wording.
+Services raise `DomainError("code", field=..., **params)`, `InvalidAnswers` (several fields wrong at once) or
+`ImportRejected` (bad lines of an imported file, each a `RowError` with a code); pages and the command line call
+`french_message(error)` and `row_message(row)`. Tests assert codes, never the wording.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 MESSAGES: dict[str, str] = {
     # Database
@@ -88,6 +92,9 @@ MESSAGES: dict[str, str] = {
     "invalid_email_line": "Ligne {line} : adresse e-mail invalide ({value}).",
     "unknown_department_line": "Ligne {line} : département inconnu ({value}).",
     "import_rejected": "Fichier refusé : {count} ligne(s) en erreur, rien n'a été importé.",
+    "row_empty_file": "fichier vide : la première ligne doit nommer les colonnes",
+    "row_bad_header": "en-tête attendu « {expected} », trouvé « {found} »",
+    "row_column_count": "{found} colonnes au lieu de {expected}",
     "unknown_filter": "Filtre inconnu : {name} « {value} ».",
     "filter_mismatch": "Le département {department} n'appartient pas à la région choisie.",
     "closing_in_past": "La date de clôture doit être dans le futur.",
@@ -182,12 +189,49 @@ class DomainError(Exception):
         super().__init__(f"{code} {params}" if params else code)
 
 
-def french_message(error: DomainError) -> str:
-    """The French sentence shown to a person for a domain error."""
-    template = MESSAGES.get(error.code)
+class InvalidAnswers(DomainError):
+    """Several fields of a form are wrong at once: `errors` maps each field to its own coded error."""
+
+    def __init__(self, errors: dict[str, DomainError]):
+        super().__init__("invalid_answers", count=len(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class RowError:
+    """What is wrong with one line of an imported file: `reason` is a code of MESSAGES, `params` fill its
+    sentence, `column` names the column at fault when there is one. A line may have several."""
+
+    line: int
+    reason: str
+    params: Mapping[str, object] = field(default_factory=dict)
+    column: str | None = None
+
+
+class ImportRejected(DomainError):
+    """The file has bad lines (`errors`, in file order): nothing was imported."""
+
+    def __init__(self, errors: list[RowError]):
+        super().__init__("import_rejected", count=len({error.line for error in errors}))
+        self.errors = errors
+
+
+def _french(code: str, params: Mapping[str, object]) -> str:
+    template = MESSAGES.get(code)
     if template is None:
         return "Une erreur inattendue est survenue. Réessayez ou contactez l'équipe du programme."
     try:
-        return template.format(**error.params)
+        return template.format(**params)
     except (KeyError, IndexError):
         return template
+
+
+def french_message(error: DomainError) -> str:
+    """The French sentence shown to a person for a domain error."""
+    return _french(error.code, error.params)
+
+
+def row_message(row: RowError) -> str:
+    """The French line shown for a bad line of an imported file, e.g. "ligne 3 : gender : Réponse inconnue : x."."""
+    column = f"{row.column} : " if row.column else ""
+    return f"ligne {row.line} : {column}{_french(row.reason, row.params)}"

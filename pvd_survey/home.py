@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pvd_survey import meetings, recruitment
+from pvd_survey.clock import utcnow
 from pvd_survey.meetings import MeetingInfo
-from pvd_survey.models import Meeting, utcnow
+from pvd_survey.models import Meeting
 from pvd_survey.recruitment import PostingInfo
 
 HOME_MEETINGS = 3

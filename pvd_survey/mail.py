@@ -35,18 +35,13 @@ from pvd_survey import db
 from pvd_survey.config import SmtpSettings
 from pvd_survey.errors import DomainError
 from pvd_survey.models import OutboxMessage, utcnow
+from pvd_survey.vocabulary import OUTBOX_STATUS_LABELS
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 CLAIM_TIMEOUT = timedelta(minutes=10)
-STATUS_LABELS = {
-    "pending": "En attente",
-    "sending": "En cours d'envoi",
-    "sent": "Envoyé",
-    "failed": "Échec définitif",
-    "manual": "Remis à la main",
-}
+STATUS_LABELS = OUTBOX_STATUS_LABELS
 # Delivered statuses: the message has served, its content is erased in the same UPDATE.
 DELIVERED_STATUSES = ("sent", "manual")
 # The body column is NOT NULL: an empty text stands for "erased". null() is SQL NULL (not JSON 'null').

@@ -2,13 +2,12 @@
 
 Rules that must hold under concurrency are database constraints here (unique e-mails, one
 first-admin marker, role/organisation consistency); services turn IntegrityError into domain errors.
-Times are stored as naive UTC (`utcnow()`), shown in Europe/Paris by the pages.
+Times are stored as naive UTC (`clock.utcnow()`), shown in Europe/Paris by the pages (clock.py).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -28,33 +27,31 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The time helpers live in clock.py; the pages that import them from here keep working.
+from pvd_survey.clock import paris_from_utc as paris_from_utc
+from pvd_survey.clock import paris_time as paris_time
+from pvd_survey.clock import utc_from_paris as utc_from_paris
+from pvd_survey.clock import utcnow
 from pvd_survey.disclosure import new_record_key
 
-ROLES = ("admin", "direction", "recruteur")
-ORGANISATION_KINDS = ("epci", "commune", "autre")
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "manual")
-
-
-def utcnow() -> datetime:
-    """Current time as naive UTC, the form every column stores."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def paris_time(moment: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    """A stored UTC time as French local time text ('' for None)."""
-    if moment is None:
-        return ""
-    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Paris")).strftime(fmt)
-
-
-def utc_from_paris(moment: datetime) -> datetime:
-    """A naive French local time (as typed in a form) as the naive UTC every column stores."""
-    return moment.replace(tzinfo=ZoneInfo("Europe/Paris")).astimezone(UTC).replace(tzinfo=None)
-
-
-def paris_from_utc(moment: datetime) -> datetime:
-    """A stored naive UTC time as naive French local time (to prefill a form)."""
-    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Paris")).replace(tzinfo=None)
+# The code tuples live in vocabulary.py, beside their labels; these names stay importable from here.
+from pvd_survey.vocabulary import (
+    APPLICATION_FILE_KINDS,
+    APPLICATION_STATUSES,
+    ATTENDEE_ROLES,
+    CANCELLERS,
+    CONTRACTS,
+    INVITATION_STATUSES,
+    MEETING_KINDS,
+    ORGANISATION_KINDS,
+    OUTBOX_STATUSES,
+    POSTING_STATUSES,
+    RECRUITER_REQUEST_STATUSES,
+    REGISTRATION_STATUSES,
+    REJECTION_REASONS,
+    ROLES,
+    WORKING_TIMES,
+)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -304,7 +301,7 @@ class SurveyInvitation(Base):
     """A personal invitation, on the e-mail's side: its link's token (hashed) and its use, never any answer."""
 
     __tablename__ = "survey_invitation"
-    __table_args__ = (CheckConstraint(_in("status", ("active", "revoked")), name="status"),)
+    __table_args__ = (CheckConstraint(_in("status", INVITATION_STATUSES), name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -320,11 +317,6 @@ class SurveyInvitation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_sent_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)
-
-
-MEETING_KINDS = ("rencontre_regionale", "atelier", "webinaire", "autre")
-ATTENDEE_ROLES = ("chef_de_projet", "elu", "partenaire", "autre")
-REGISTRATION_STATUSES = ("confirmed", "waiting", "cancelled")
 
 
 class Meeting(Base):
@@ -382,6 +374,7 @@ class Registration(Base):
         UniqueConstraint("meeting_id", "arrival", name="one_per_arrival"),
         CheckConstraint(_in("status", REGISTRATION_STATUSES), name="status"),
         CheckConstraint(_in("attendee_role", ATTENDEE_ROLES), name="attendee_role"),
+        CheckConstraint(f"cancelled_by IS NULL OR {_in('cancelled_by', CANCELLERS)}", name="cancelled_by"),
         # The waiting list and the confirmed list of a meeting, in arrival order.
         Index("ix_registration_queue", "meeting_id", "status", "arrival"),
     )
@@ -416,12 +409,6 @@ class Registration(Base):
 
 # ---------------------------------------------------------------------------- recruitment
 
-POSTING_STATUSES = ("draft", "published", "closed", "filled")
-CONTRACTS = ("projet", "cdd", "titulaire", "autre")
-APPLICATION_STATUSES = ("recue", "examen", "entretien", "retenue", "non_retenue", "retiree")
-REJECTION_REASONS = ("profil", "pourvu", "doublon", "autre")
-RECRUITER_REQUEST_STATUSES = ("unconfirmed", "pending", "approved", "refused")
-
 
 class JobPosting(Base):
     """A chef de projet post published by an organisation; place and employer type are copied for the filters."""
@@ -430,6 +417,8 @@ class JobPosting(Base):
     __table_args__ = (
         CheckConstraint(_in("status", POSTING_STATUSES), name="status"),
         CheckConstraint(_in("contract", CONTRACTS), name="contract"),
+        CheckConstraint(_in("working_time", WORKING_TIMES), name="working_time"),
+        CheckConstraint(_in("employer_kind", ORGANISATION_KINDS), name="employer_kind"),
         # The job board: published postings of a region or department, newest first or by deadline.
         Index("ix_job_posting_board_region", "status", "region", "published_at"),
         Index("ix_job_posting_board_department", "status", "department", "published_at"),
@@ -446,7 +435,7 @@ class JobPosting(Base):
     # PVD communes covered, one per line.
     communes: Mapped[str] = mapped_column(Text)
     contract: Mapped[str] = mapped_column(String(20))
-    working_time: Mapped[str] = mapped_column(String(100))
+    working_time: Mapped[str] = mapped_column(String(100))  # a code of WORKING_TIMES
     salary_min: Mapped[int | None] = mapped_column(Integer)
     salary_max: Mapped[int | None] = mapped_column(Integer)
     start_date: Mapped[date | None] = mapped_column(Date)
@@ -500,7 +489,7 @@ class ApplicationFile(Base):
     __tablename__ = "application_file"
     __table_args__ = (
         UniqueConstraint("application_id", "kind", name="uq_application_file_application_kind"),
-        CheckConstraint(_in("kind", ("cv", "letter")), name="kind"),
+        CheckConstraint(_in("kind", APPLICATION_FILE_KINDS), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import disclosure, stats, territory
+from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K, ZERO, Tally
 from pvd_survey.errors import DomainError
-from pvd_survey.models import JobPosting, Meeting, Registration, SurveyReleaseLog, utcnow
+from pvd_survey.models import JobPosting, Meeting, Registration, SurveyReleaseLog
 
 MEASURES: dict[str, str] = {
     "postings_open": "Offres ouvertes",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from pvd_survey import mail, meetings, sessions, survey
 from pvd_survey.accounts import UserInfo, normalise_email
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
 from pvd_survey.models import (
@@ -28,8 +29,6 @@ from pvd_survey.models import (
     RecruiterRequest,
     SurveyInvitation,
     User,
-    paris_time,
-    utcnow,
 )
 
 APPLICATION_RETENTION = timedelta(days=91)  # 3 months after the posting is filled or closed

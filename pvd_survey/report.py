@@ -21,9 +21,9 @@ from fpdf import FPDF
 from sqlalchemy.orm import Session
 
 from pvd_survey import charts, disclosure, overview, stats, territory
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K
-from pvd_survey.models import paris_time, utcnow
 from pvd_survey.survey_questions import BASELINE_SOURCE
 
 _FONTS = Path(__file__).resolve().parent / "fonts"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from pvd_survey import territory
-from pvd_survey.errors import DomainError
+from pvd_survey.errors import DomainError, InvalidAnswers  # (InvalidAnswers is still importable from here)
 
 NO_ANSWER = "nsp"
 NO_ANSWER_LABEL = "Je ne souhaite pas répondre"
@@ -209,14 +209,6 @@ class Answers:
         values: dict[str, object] = {q.code: getattr(self, q.code) or NO_ANSWER for q in QUESTIONS}
         values["training_field"] = list(self.training_field) or [NO_ANSWER]
         return values
-
-
-class InvalidAnswers(DomainError):
-    """Several answers are wrong at once: `errors` maps each question code to its own error."""
-
-    def __init__(self, errors: dict[str, DomainError]):
-        super().__init__("invalid_answers", count=len(errors))
-        self.errors = errors
 
 
 def _month_error(value: str, today: date) -> DomainError | None:

@@ -26,7 +26,18 @@ from tests.conftest import PG_ADMIN_URL, PROJECT_ROOT, STRONG_PASSWORD, TEST_BAC
 
 COMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
 # What `--help` must not load: the charts, the PDF and spreadsheet writers, the migrations, the web app.
-HEAVY_MODULES = ("pandas", "altair", "vl_convert", "fpdf", "openpyxl", "pypdf", "alembic", "streamlit", "numpy")
+HEAVY_MODULES = (
+    "pandas",
+    "altair",
+    "vl_convert",
+    "fpdf",
+    "openpyxl",
+    "pypdf",
+    "alembic",
+    "sqlalchemy",
+    "streamlit",
+    "numpy",
+)
 
 
 def _environment(database_url: str, env: dict[str, str]) -> dict[str, str]:

@@ -14,10 +14,9 @@ from pypdf import PdfReader
 from sqlalchemy import func, select, text
 
 from pvd_survey import mail, meetings, privacy
-from pvd_survey.errors import DomainError
+from pvd_survey.errors import DomainError, InvalidAnswers
 from pvd_survey.meetings import MeetingForm, RegistrationForm
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
-from pvd_survey.survey_questions import InvalidAnswers
 
 
 def meeting_form(**overrides) -> MeetingForm:

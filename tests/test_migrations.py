@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from pvd_survey import db
 from pvd_survey.models import Base
@@ -484,5 +485,69 @@ def test_upgrade_from_0007_seals_answers_and_counts_and_forgets_answer_times(emp
         if TEST_BACKEND == "postgresql":
             # One transaction wrote every invitation row again: none keeps the id of an old submission's.
             assert len(invitation_versions) == 1
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------------------- 0009 -> 0010: CHECKs on stored codes
+
+
+def test_upgrade_to_0010_checks_codes_and_keeps_rows_that_others_point_at(empty_database_url):
+    """On SQLite the CHECKs rebuild job_posting, which applications point at: rows and links survive, both ways."""
+    from alembic import command
+
+    engine = db.make_engine(empty_database_url)
+    statements = (
+        "INSERT INTO organisation (id, name, kind, department, created_at) "
+        "VALUES (1, 'Commune de Montbard', 'commune', '21', '2026-11-01')",
+        "INSERT INTO job_posting (id, organisation_id, title, employer_kind, department, region, communes, contract, "
+        "working_time, deadline, description, missions, anah_opah_ru, status, created_at, updated_at) VALUES (5, 1, "
+        "'Chef de projet', 'commune', '21', '27', 'Montbard', 'cdd', 'partiel', '2027-01-01', '', '', false, "
+        "'published', '2026-11-01', '2026-11-01')",
+        "INSERT INTO job_application (id, posting_id, reference, token_hash, consent_contact, status, created_at, "
+        "updated_at, last_contact_at, record_key) VALUES (7, 5, 'C1', 'h', false, 'recue', '2026-11-02', "
+        "'2026-11-02', '2026-11-02', 3)",
+        "INSERT INTO meeting (id, title, kind, city, venue, starts_at, ends_at, capacity, confirmed_count, arrivals, "
+        "last_seat_arrival, revision, registration_opens_at, registration_closes_at, audiences, description, "
+        "created_at, updated_at) VALUES (2, 'Atelier', 'atelier', 'Dijon', '', '2027-01-02 10:00', "
+        "'2027-01-02 12:00', 10, 0, 1, 0, 0, '2026-11-01', '2027-01-01', 'elu', '', '2026-11-01', '2026-11-01')",
+        "INSERT INTO registration (id, meeting_id, arrival, status, email, full_name, attendee_role, organisation, "
+        "needs, reference, consented_at, created_at, cancelled_by, record_key) VALUES (3, 2, 1, 'cancelled', "
+        "'x@example.fr', 'X', 'elu', '', '', 'R1', '2026-11-01', '2026-11-01', 'participant', 4)",
+    )
+    rows = (
+        "SELECT id, working_time, employer_kind FROM job_posting",
+        "SELECT id, posting_id FROM job_application",
+        "SELECT id, cancelled_by FROM registration",
+    )
+    try:
+        command.upgrade(db.alembic_config(engine), "0009")
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+        indexes = {table: inspect(engine).get_indexes(table) for table in ("job_posting", "registration")}
+
+        assert db.migrate(engine) == db.head_revision()
+        with engine.connect() as connection:
+            assert [connection.execute(text(query)).all() for query in rows] == [
+                [(5, "partiel", "commune")],
+                [(7, 5)],
+                [(3, "participant")],
+            ]
+        assert {table: inspect(engine).get_indexes(table) for table in indexes} == indexes
+        for statement in (
+            "UPDATE job_posting SET working_time = 'mi-temps'",
+            "UPDATE job_posting SET employer_kind = 'syndicat'",
+            "UPDATE registration SET cancelled_by = 'robot'",
+            "DELETE FROM job_posting",  # the application still points at it
+        ):
+            with pytest.raises(IntegrityError), engine.begin() as connection:
+                connection.execute(text(statement))
+
+        command.downgrade(db.alembic_config(engine), "0009")
+        with engine.connect() as connection:
+            assert [connection.execute(text(query)).all() for query in rows][1] == [(7, 5)]
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE job_posting SET working_time = 'mi-temps'"))
     finally:
         engine.dispose()

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 
 from pvd_survey import db, mail, stats, survey
-from pvd_survey.errors import DomainError, french_message
+from pvd_survey.errors import DomainError, InvalidAnswers, french_message
 from pvd_survey.models import (
     OutboxMessage,
     SurveyDraft,
@@ -29,7 +29,7 @@ from pvd_survey.models import (
 from pvd_survey.survey import release as release_module
 from pvd_survey.survey import totals as totals_store
 from pvd_survey.survey.links import _refs
-from pvd_survey.survey_questions import InvalidAnswers, baseline_period, start_period, validate_answers
+from pvd_survey.survey_questions import baseline_period, start_period, validate_answers
 from tests.conftest import PROJECT_ROOT, TEST_BACKEND, file_bytes_from_another_process
 
 TODAY = date(2026, 11, 22)
@@ -375,8 +375,13 @@ def test_import_rejects_the_whole_file_and_lists_every_bad_row(factory):
     )
     with pytest.raises(survey.ImportRejected) as caught:
         survey.read_responses_csv(text, TODAY)
-    assert [e.line for e in caught.value.errors] == [3, 4, 5]
-    assert "futur" in caught.value.errors[0].reason and "mairie" in caught.value.errors[1].reason
+    assert [(e.line, e.column, e.reason) for e in caught.value.errors] == [
+        (3, "start_month", "month_in_future"),
+        (4, "employer", "unknown_code"),
+        (5, None, "row_column_count"),
+    ]
+    assert caught.value.errors[1].params == {"value": "mairie"}
+    assert caught.value.code == "import_rejected" and caught.value.params == {"count": 3}
     assert count_responses(factory) == 0
 
 
@@ -385,7 +390,7 @@ def test_import_rejects_the_whole_file_and_lists_every_bad_row(factory):
 def test_import_rejects_a_wrong_header(header):
     with pytest.raises(survey.ImportRejected) as caught:
         survey.read_responses_csv(header, TODAY)
-    assert caught.value.errors[0].line == 1
+    assert [(e.line, e.reason) for e in caught.value.errors] == [(1, "row_bad_header" if header else "row_empty_file")]
 
 
 def test_import_export_round_trip(factory, settings):

@@ -20,8 +20,8 @@ from pvd_survey.bench.common import (
     _peak_rss_mb,
     _scratch_database,
 )
+from pvd_survey.clock import utcnow
 from pvd_survey.config import load_settings
-from pvd_survey.models import utcnow
 from pvd_survey.survey import release, totals
 from pvd_survey.survey_questions import DIPLOMA, EMPLOYER, EXPERIENCE, GENDER, NO_ANSWER, TRAINING_FIELD, Answers
 

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pvd_survey import territory
+from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
-from pvd_survey.errors import DomainError
+from pvd_survey.errors import DomainError, InvalidAnswers
 from pvd_survey.meetings.common import (
     MAX_TEXT,
     MeetingForm,
@@ -26,8 +27,8 @@ from pvd_survey.meetings.registration import (
     _position,
     _promote_waiting,
 )
-from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS, Meeting, Registration, utcnow
-from pvd_survey.survey_questions import InvalidAnswers
+from pvd_survey.models import Meeting, Registration
+from pvd_survey.vocabulary import ATTENDEE_ROLES, MEETING_KINDS
 
 
 def parse_meeting_id(raw: str | None) -> int:

@@ -6,13 +6,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from pvd_survey.clock import utcnow
 from pvd_survey.errors import DomainError
 from pvd_survey.meetings.common import (
     AttendeeInfo,
     _fold,
 )
 from pvd_survey.meetings.documents import roster
-from pvd_survey.models import Registration, utcnow
+from pvd_survey.models import Registration
 
 # ---------------------------------------------------------------------------- check-in
 

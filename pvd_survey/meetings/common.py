@@ -15,17 +15,13 @@ from sqlalchemy.orm import Session
 from pvd_survey import access, territory
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
-from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS, Meeting, Registration
+from pvd_survey.models import Meeting, Registration
+from pvd_survey.vocabulary import ATTENDEE_ROLE_LABELS, MEETING_KIND_LABELS, REGISTRATION_STATUS_LABELS
 
-KIND_LABELS = {
-    "rencontre_regionale": "Rencontre régionale",
-    "atelier": "Atelier",
-    "webinaire": "Webinaire",
-    "autre": "Autre",
-}
-ROLE_LABELS = {"chef_de_projet": "Chef de projet", "elu": "Élu ou élue", "partenaire": "Partenaire", "autre": "Autre"}
-STATUS_LABELS = {"confirmed": "Confirmée", "waiting": "Liste d'attente", "cancelled": "Annulée"}
-assert set(KIND_LABELS) == set(MEETING_KINDS) and set(ROLE_LABELS) == set(ATTENDEE_ROLES)
+# The meetings' names for their labels (vocabulary.py holds them, beside their codes).
+KIND_LABELS = MEETING_KIND_LABELS
+ROLE_LABELS = ATTENDEE_ROLE_LABELS
+STATUS_LABELS = REGISTRATION_STATUS_LABELS
 
 REGISTRATION_PAGE_PATH = access.PAGES_BY_KEY["registration"].url_path
 MEETING_PAGE_PATH = access.PAGES_BY_KEY["meetings"].url_path

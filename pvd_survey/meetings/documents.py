@@ -10,6 +10,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pvd_survey.clock import paris_time
 from pvd_survey.meetings.common import (
     ROLE_LABELS,
     STATUS_LABELS,
@@ -18,7 +19,7 @@ from pvd_survey.meetings.common import (
     _fold,
     get_meeting,
 )
-from pvd_survey.models import Meeting, Registration, paris_time
+from pvd_survey.models import Meeting, Registration
 
 _FONTS = Path(__file__).resolve().parent.parent / "fonts"
 

@@ -10,12 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import disclosure, territory
+from pvd_survey.clock import utcnow
 from pvd_survey.meetings.catalogue import list_all
 from pvd_survey.meetings.common import (
     ROLE_LABELS,
     MeetingInfo,
 )
-from pvd_survey.models import Registration, utcnow
+from pvd_survey.models import Registration
 
 # ---------------------------------------------------------------------------- figures
 

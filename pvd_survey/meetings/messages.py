@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pvd_survey import mail
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.meetings.common import (
     _meeting,
@@ -15,7 +16,7 @@ from pvd_survey.meetings.common import (
     private_link,
 )
 from pvd_survey.meetings.documents import calendar_file
-from pvd_survey.models import Meeting, Registration, paris_time, utcnow
+from pvd_survey.models import Meeting, Registration
 
 
 def _when(meeting: Meeting) -> str:

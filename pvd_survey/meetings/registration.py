@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from pvd_survey import disclosure, mail, territory
 from pvd_survey.accounts import normalise_email
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.db import dialect_insert
-from pvd_survey.errors import DomainError
+from pvd_survey.errors import DomainError, InvalidAnswers
 from pvd_survey.meetings.common import (
     MAX_TEXT,
     ROLE_LABELS,
@@ -45,8 +46,8 @@ from pvd_survey.meetings.messages import (
     _send_status_mail,
     _status_mail,
 )
-from pvd_survey.models import ATTENDEE_ROLES, Meeting, Registration, paris_time, utcnow
-from pvd_survey.survey_questions import InvalidAnswers
+from pvd_survey.models import Meeting, Registration
+from pvd_survey.vocabulary import ATTENDEE_ROLES
 
 # ---------------------------------------------------------------------------- registration
 

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pvd_survey.accounts import normalise_email
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.meetings.common import (
     RETENTION,
@@ -16,7 +17,7 @@ from pvd_survey.meetings.common import (
     _meeting,
 )
 from pvd_survey.meetings.registration import _cancel
-from pvd_survey.models import Meeting, Registration, paris_time, utcnow
+from pvd_survey.models import Meeting, Registration
 
 # ---------------------------------------------------------------------------- personal data
 

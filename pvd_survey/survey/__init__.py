@@ -10,9 +10,8 @@ reminders and the closing date), `respondent` (a person's own page), `release` (
 figures), `totals` (the sealed counts the figures read), `files` (CSV import and export).
 """
 
+from pvd_survey.errors import ImportRejected, RowError  # (their home is errors.py)
 from pvd_survey.survey.files import (
-    ImportRejected,
-    RowError,
     counted_records,
     export_responses_csv,
     import_responses,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import new_record_key
-from pvd_survey.errors import DomainError, french_message
+from pvd_survey.errors import ImportRejected, InvalidAnswers, RowError
 from pvd_survey.models import SurveyPool, SurveyResponse
 from pvd_survey.survey.links import SEALED_SIZES, _seal
 from pvd_survey.survey.release import (
@@ -25,57 +24,35 @@ from pvd_survey.survey.release import (
     rebuild_totals,
 )
 from pvd_survey.survey.totals import CELL_INDEX
-from pvd_survey.survey_questions import (
-    CSV_COLUMNS,
-    Answers,
-    InvalidAnswers,
-    validate_answers,
-)
+from pvd_survey.survey_questions import CSV_COLUMNS, Answers, validate_answers
 
 # ---------------------------------------------------------------------------- CSV import and export
 
 
-@dataclass(frozen=True)
-class RowError:
-    """A bad line of an imported file."""
-
-    line: int
-    reason: str
-
-
-class ImportRejected(DomainError):
-    """The file has bad rows: nothing was imported."""
-
-    def __init__(self, errors: list[RowError]):
-        super().__init__("import_rejected", count=len(errors))
-        self.errors = errors
-
-
 def read_responses_csv(text: str, today: date) -> list[Answers]:
-    """Parse and validate a whole responses file; raise ImportRejected listing every bad row."""
+    """Parse and validate a whole responses file; raise ImportRejected listing every problem of every bad row."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     header = next(reader, None)
     if header is None:
-        raise ImportRejected([RowError(1, "fichier vide : la première ligne doit nommer les colonnes")])
+        raise ImportRejected([RowError(1, "row_empty_file")])
     header = [cell.strip() for cell in header]
     if tuple(header) != CSV_COLUMNS:
-        expected = ",".join(CSV_COLUMNS)
-        raise ImportRejected([RowError(1, f"en-tête attendu « {expected} », trouvé « {','.join(header)} »")])
+        found = {"expected": ",".join(CSV_COLUMNS), "found": ",".join(header)}
+        raise ImportRejected([RowError(1, "row_bad_header", found)])
     answers: list[Answers] = []
     errors: list[RowError] = []
     for line, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(CSV_COLUMNS):
-            errors.append(RowError(line, f"{len(row)} colonnes au lieu de {len(CSV_COLUMNS)}"))
+            errors.append(RowError(line, "row_column_count", {"found": len(row), "expected": len(CSV_COLUMNS)}))
             continue
         raw: dict[str, object] = dict(zip(CSV_COLUMNS, row, strict=True))
         raw["training_field"] = [v for v in str(raw["training_field"]).split("|") if v.strip()]
         try:
             answers.append(validate_answers(raw, today, required=False))
         except InvalidAnswers as invalid:
-            reasons = "; ".join(f"{code} : {french_message(error)}" for code, error in invalid.errors.items())
-            errors.append(RowError(line, reasons))
+            errors.extend(RowError(line, error.code, error.params, column) for column, error in invalid.errors.items())
     if errors:
         raise ImportRejected(errors)
     return answers

@@ -14,19 +14,11 @@ from sqlalchemy.orm import Session
 
 from pvd_survey import mail, territory
 from pvd_survey.accounts import normalise_email
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
-from pvd_survey.errors import DomainError
-from pvd_survey.models import (
-    AppSetting,
-    SurveyInvitation,
-    SurveyReminder,
-    paris_time,
-    utcnow,
-)
+from pvd_survey.errors import DomainError, InvalidAnswers
+from pvd_survey.models import AppSetting, SurveyInvitation, SurveyReminder
 from pvd_survey.survey.links import _token_hash, new_token, survey_link
-from pvd_survey.survey_questions import (
-    InvalidAnswers,
-)
 
 CLOSES_AT_KEY = "survey_closes_at"
 

@@ -22,11 +22,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
 from pvd_survey.db import dialect_insert
 from pvd_survey.disclosure import KEY_SPACE, new_record_key
 from pvd_survey.errors import DomainError
-from pvd_survey.models import SurveyPool, SurveyRelease, SurveyReleaseLog, SurveyResponse, utcnow
+from pvd_survey.models import SurveyPool, SurveyRelease, SurveyReleaseLog, SurveyResponse
 from pvd_survey.survey import totals as totals_store
 from pvd_survey.survey.links import SEALED_SIZES, _seal, _unseal
 from pvd_survey.survey.totals import ANSWERED_PREFIX, LINK_RESPONDENTS, RESPONDENTS, Totals

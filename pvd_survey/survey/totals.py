@@ -25,10 +25,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pvd_survey import territory
+from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import KEY_SPACE
 from pvd_survey.errors import DomainError
-from pvd_survey.models import SurveyRelease, SurveyResponse, utcnow
+from pvd_survey.models import SurveyRelease, SurveyResponse
 from pvd_survey.survey.links import seal_bytes, unseal_bytes
 from pvd_survey.survey_questions import COUNTED_QUESTIONS, EMPLOYER, Answers, period_options
 

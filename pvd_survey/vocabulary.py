@@ -1,0 +1,123 @@
+"""The codes the database stores, each tuple beside its French labels: one home for every vocabulary.
+
+Codes are what columns hold (each enforced by a CHECK constraint of models.py and the migrations); labels
+are what people read. Plain tuples and dicts, no import: the command line, the models and the pages share
+them. tests/test_vocabulary.py checks that every code has a label and that the database refuses any other.
+"""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------------------- accounts
+
+ROLES = ("admin", "direction", "recruteur")
+ROLE_LABELS = {"admin": "Administrateur", "direction": "Direction du programme", "recruteur": "Recruteur"}
+
+ORGANISATION_KINDS = ("epci", "commune", "autre")
+ORGANISATION_KIND_LABELS = {"epci": "EPCI (intercommunalité)", "commune": "Commune", "autre": "Autre structure"}
+
+# ---------------------------------------------------------------------------- e-mail outbox
+
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "manual")
+OUTBOX_STATUS_LABELS = {
+    "pending": "En attente",
+    "sending": "En cours d'envoi",
+    "sent": "Envoyé",
+    "failed": "Échec définitif",
+    "manual": "Remis à la main",
+}
+
+# ---------------------------------------------------------------------------- survey
+
+INVITATION_STATUSES = ("active", "revoked")
+# Lower case: they end a sentence or fill a table cell ("Invitation désactivée").
+INVITATION_STATUS_LABELS = {"active": "active", "revoked": "désactivée"}
+
+# ---------------------------------------------------------------------------- meetings
+
+MEETING_KINDS = ("rencontre_regionale", "atelier", "webinaire", "autre")
+MEETING_KIND_LABELS = {
+    "rencontre_regionale": "Rencontre régionale",
+    "atelier": "Atelier",
+    "webinaire": "Webinaire",
+    "autre": "Autre",
+}
+
+ATTENDEE_ROLES = ("chef_de_projet", "elu", "partenaire", "autre")
+ATTENDEE_ROLE_LABELS = {
+    "chef_de_projet": "Chef de projet",
+    "elu": "Élu ou élue",
+    "partenaire": "Partenaire",
+    "autre": "Autre",
+}
+
+REGISTRATION_STATUSES = ("confirmed", "waiting", "cancelled")
+REGISTRATION_STATUS_LABELS = {"confirmed": "Confirmée", "waiting": "Liste d'attente", "cancelled": "Annulée"}
+
+# Who cancelled a registration: the person (through their private link) or the direction on their behalf.
+CANCELLERS = ("participant", "direction")
+CANCELLER_LABELS = {"participant": "La personne inscrite", "direction": "La direction du programme"}
+
+# ---------------------------------------------------------------------------- recruitment
+
+POSTING_STATUSES = ("draft", "published", "closed", "filled")
+POSTING_STATUS_LABELS = {"draft": "Brouillon", "published": "Publiée", "closed": "Close", "filled": "Pourvue"}
+
+CONTRACTS = ("projet", "cdd", "titulaire", "autre")
+CONTRACT_LABELS = {
+    "projet": "Contrat de projet",
+    "cdd": "CDD",
+    "titulaire": "Titulaire / détachement",
+    "autre": "Autre",
+}
+
+WORKING_TIMES = ("complet", "partiel")
+WORKING_TIME_LABELS = {"complet": "Temps complet", "partiel": "Temps partiel"}
+
+APPLICATION_STATUSES = ("recue", "examen", "entretien", "retenue", "non_retenue", "retiree")
+APPLICATION_STATUS_LABELS = {
+    "recue": "Reçue",
+    "examen": "En cours d'examen",
+    "entretien": "Entretien",
+    "retenue": "Retenue",
+    "non_retenue": "Non retenue",
+    "retiree": "Retirée par la personne candidate",
+}
+
+REJECTION_REASONS = ("profil", "pourvu", "doublon", "autre")
+REJECTION_REASON_LABELS = {
+    "profil": "Profil ne correspondant pas",
+    "pourvu": "Poste pourvu",
+    "doublon": "Candidature en doublon",
+    "autre": "Autre",
+}
+
+APPLICATION_FILE_KINDS = ("cv", "letter")
+APPLICATION_FILE_KIND_LABELS = {"cv": "CV", "letter": "Lettre de motivation"}
+
+RECRUITER_REQUEST_STATUSES = ("unconfirmed", "pending", "approved", "refused")
+RECRUITER_REQUEST_STATUS_LABELS = {
+    "unconfirmed": "Adresse e-mail à confirmer",
+    "pending": "En attente de décision",
+    "approved": "Acceptée",
+    "refused": "Refusée",
+}
+
+# ---------------------------------------------------------------------------- every vocabulary, for the tests
+
+VOCABULARIES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "ROLES": (ROLES, ROLE_LABELS),
+    "ORGANISATION_KINDS": (ORGANISATION_KINDS, ORGANISATION_KIND_LABELS),
+    "OUTBOX_STATUSES": (OUTBOX_STATUSES, OUTBOX_STATUS_LABELS),
+    "INVITATION_STATUSES": (INVITATION_STATUSES, INVITATION_STATUS_LABELS),
+    "MEETING_KINDS": (MEETING_KINDS, MEETING_KIND_LABELS),
+    "ATTENDEE_ROLES": (ATTENDEE_ROLES, ATTENDEE_ROLE_LABELS),
+    "REGISTRATION_STATUSES": (REGISTRATION_STATUSES, REGISTRATION_STATUS_LABELS),
+    "CANCELLERS": (CANCELLERS, CANCELLER_LABELS),
+    "POSTING_STATUSES": (POSTING_STATUSES, POSTING_STATUS_LABELS),
+    "CONTRACTS": (CONTRACTS, CONTRACT_LABELS),
+    "WORKING_TIMES": (WORKING_TIMES, WORKING_TIME_LABELS),
+    "APPLICATION_STATUSES": (APPLICATION_STATUSES, APPLICATION_STATUS_LABELS),
+    "REJECTION_REASONS": (REJECTION_REASONS, REJECTION_REASON_LABELS),
+    "APPLICATION_FILE_KINDS": (APPLICATION_FILE_KINDS, APPLICATION_FILE_KIND_LABELS),
+    "RECRUITER_REQUEST_STATUSES": (RECRUITER_REQUEST_STATUSES, RECRUITER_REQUEST_STATUS_LABELS),
+}

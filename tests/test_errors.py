@@ -1,0 +1,51 @@
+"""Every domain error lives in errors.py with a code, and every code raised has its French sentence."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pvd_survey import errors, survey, survey_questions
+from pvd_survey.errors import MESSAGES, DomainError, ImportRejected, InvalidAnswers, RowError
+
+pytestmark = pytest.mark.database_independent
+
+PACKAGE = Path(errors.__file__).resolve().parent
+
+
+def test_every_error_class_is_a_domain_error_defined_in_errors_py():
+    subclass = re.compile(r"^class \w+\((\w+\.)?DomainError\)", re.M)
+    defined = {path.name for path in PACKAGE.rglob("*.py") if subclass.search(path.read_text(encoding="utf-8"))}
+    assert defined == {"errors.py"}
+    assert issubclass(InvalidAnswers, DomainError) and issubclass(ImportRejected, DomainError)
+    # The former homes still give the same classes.
+    assert survey_questions.InvalidAnswers is InvalidAnswers
+    assert survey.ImportRejected is ImportRejected and survey.RowError is RowError
+
+
+def test_every_code_raised_has_a_french_message():
+    source = "".join(
+        path.read_text(encoding="utf-8")
+        for path in PACKAGE.rglob("*.py")
+        if path.name not in ("errors.py", "recruitment.py")
+    )
+    codes = set(re.findall(r'DomainError\(\s*"([a-z_0-9]+)"', source))
+    codes |= set(re.findall(r'RowError\(\s*\w+,\s*"([a-z_0-9]+)"', source))
+    assert {"field_required", "row_bad_header", "row_column_count"} <= codes  # (both kinds are found)
+    assert codes - set(MESSAGES) == set()
+
+
+def test_row_message_gives_the_line_the_column_and_the_french_sentence():
+    assert errors.row_message(RowError(4, "unknown_code", {"value": "mairie"}, "employer")) == (
+        f"ligne 4 : employer : {MESSAGES['unknown_code'].format(value='mairie')}"
+    )
+    assert errors.row_message(RowError(1, "row_empty_file")) == f"ligne 1 : {MESSAGES['row_empty_file']}"
+
+
+def test_import_rejected_counts_lines_not_problems():
+    rejected = ImportRejected(
+        [RowError(3, "answer_required", column="gender"), RowError(3, "bad_month", {"value": "x"}, "start_month")]
+    )
+    assert rejected.code == "import_rejected" and rejected.params == {"count": 1}
