@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import altair as alt
 import pandas as pd
 
@@ -16,6 +18,8 @@ HIDDEN_TEXT = "masqué"
 TABLE_COLUMNS = ["Réponse", "Effectif", "Part (%)", "Mai 2022 (%)", "Écart (points)"]
 # Items named in a chart's text description before "and N more" (the table under the chart has them all).
 DESCRIBED_ITEMS = 40
+
+_Chart = TypeVar("_Chart", bound=alt.TopLevelMixin)
 
 
 def _number(value) -> str:
@@ -33,7 +37,7 @@ def _items(pairs: list[tuple[str, str]], limit: int = DESCRIBED_ITEMS) -> str:
     return text or "aucune donnée affichée"
 
 
-def accessible(chart: alt.TopLevelMixin, description: str) -> alt.TopLevelMixin:
+def accessible(chart: _Chart, description: str) -> _Chart:
     """The chart as one image with a French text alternative (its aria-label, from Vega-Lite's description).
 
     Marks and axes leave the accessibility tree: Vega's automatic labels for them are in English, and an empty

@@ -81,7 +81,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def _read_secrets(path: Path) -> tuple[dict, list[str]]:
+def _read_secrets(path: Path) -> tuple[dict[str, object], list[str]]:
     if not path.exists():
         return {}, []
     try:

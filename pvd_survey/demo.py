@@ -273,7 +273,7 @@ def _seed_meetings(session: Session, settings: Settings) -> list[str]:
             )
             meetings.register(session, meeting_id, person, settings)
         if past:
-            meeting = session.get(Meeting, meeting_id)
+            meeting = session.get_one(Meeting, meeting_id)
             for name in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
                 setattr(meeting, name, getattr(meeting, name) - shift)
             for attendee in meetings.roster(session, meeting_id).confirmed:

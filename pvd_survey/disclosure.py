@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import NamedTuple
 
 DEFAULT_K = 5
 KEY_SPACE = 256
@@ -43,13 +42,17 @@ _NOISE = [-2] * 13 + [-1] * 51 + [0] * 128 + [1] * 51 + [2] * 13
 _ROW_SHIFT = 97
 
 
-class Tally(NamedTuple):
-    """A true count and the sum of its records' keys (what the pre-aggregated tables store)."""
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A true count and the sum of its records' keys (what the pre-aggregated tables store).
+
+    A frozen dataclass rather than a NamedTuple: a tuple's `count` method would clash with the field.
+    """
 
     count: int
     key_sum: int = 0
 
-    def __add__(self, other: object) -> Tally:  # type: ignore[override]
+    def __add__(self, other: object) -> Tally:
         if not isinstance(other, Tally):
             return NotImplemented
         return Tally(self.count + other.count, self.key_sum + other.key_sum)

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 CSV_MEDIA_TYPE = "text/csv"
@@ -57,6 +58,8 @@ def table_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Cell]], sheet_tit
     """An XLSX workbook of one sheet: bold header, typed numbers and dates, neutralised text."""
     workbook = Workbook()
     sheet = workbook.active
+    if not isinstance(sheet, Worksheet):  # a new workbook always starts with one worksheet, active
+        raise RuntimeError(f"a new openpyxl workbook has no active worksheet: {sheet!r}")
     # Sheet titles are limited to 31 characters and may not hold []:*?/\ .
     sheet.title = " ".join("".join(" " if c in "[]:*?/\\" else c for c in sheet_title).split())[:31] or "Export"
     sheet.append([neutralise(column) for column in columns])

@@ -114,6 +114,8 @@ def _days_to_fill(session: Session, level: str) -> dict[str, float]:
     )
     days: dict[str, list[float]] = defaultdict(list)
     for department, region, published, ended in rows:
+        if published is None or ended is None:  # excluded by the query
+            raise ValueError("a filled posting without its publication and end dates cannot be timed")
         days[_place(level, department, region)].append((ended - published).total_seconds() / 86400)
     return {place: round(statistics.median(values), 1) for place, values in days.items()}
 

@@ -8,11 +8,11 @@ page and their tests pick it up. Every function takes a Session; callers commit.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import CursorResult, delete, or_, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import mail, meetings, sessions, survey
@@ -52,7 +52,7 @@ class PurgeStep:
     """
 
     name: str
-    find: Callable[[Session, datetime, Settings], list[tuple[int | str, str]]]
+    find: Callable[[Session, datetime, Settings], Sequence[tuple[int | str, str]]]
     remove: Callable[[Session, list], None]
 
 
@@ -252,7 +252,10 @@ def _export_recruiter_requests(session: Session, email: str) -> list[dict]:
 
 
 def _erase_recruiter_requests(session: Session, email: str, settings: Settings) -> int:
-    return session.execute(delete(RecruiterRequest).where(RecruiterRequest.email == email)).rowcount
+    result = session.execute(delete(RecruiterRequest).where(RecruiterRequest.email == email))
+    if not isinstance(result, CursorResult):  # an ORM DELETE with a WHERE clause runs on the cursor
+        raise TypeError(f"cannot count the deleted recruiter requests from a {type(result).__name__}")
+    return result.rowcount
 
 
 def _export_survey_invitation(session: Session, email: str) -> list[dict]:

@@ -270,11 +270,12 @@ def stats_of_totals(totals: Totals, filters: Filters, k: int = DEFAULT_K, today:
 
 def stats_rows(stats: SurveyStats) -> list[dict[str, object]]:
     """Flat rows (one per figure and option) with labels and the 2022 comparison, for tables and CSV."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for code, figure in stats.figures.items():
         baseline = BASELINE_2022.get(code, {})
         for option, cell in figure.cells.items():
-            reference = baseline.get(baseline_period(option) if code == "start_period" else option)
+            compared = baseline_period(option) if code == "start_period" else option
+            reference = None if compared is None else baseline.get(compared)
             rows.append(
                 {
                     "question": code,

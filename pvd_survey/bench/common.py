@@ -7,6 +7,7 @@ import resource
 import secrets
 import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import text
@@ -29,7 +30,9 @@ def _median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 2)
 
 
-def _scratch_database(kind: str, name: str, workdir: str | None, postgres_admin_url: str | None):
+def _scratch_database(
+    kind: str, name: str, workdir: str | None, postgres_admin_url: str | None
+) -> tuple[str, Callable[[], None]]:
     """A new empty database for the benchmark, and how to drop it afterwards."""
     if kind == "sqlite":
         directory = Path(workdir or tempfile.mkdtemp(prefix="pvd-bench-"))
@@ -38,6 +41,10 @@ def _scratch_database(kind: str, name: str, workdir: str | None, postgres_admin_
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}", lambda: None
+    if postgres_admin_url is None:
+        raise ValueError(
+            f"a {kind} benchmark database needs postgres_admin_url (the URL of an account that may create one)"
+        )
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 

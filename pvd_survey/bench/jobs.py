@@ -54,7 +54,7 @@ def _job_rows(postings: int, applications: int, rng: random.Random, organisation
                 "updated_at": now,
                 "published_at": published,
                 "ended_at": published + timedelta(days=rng.randint(20, 200))
-                if status in ("closed", "filled")
+                if published is not None and status in ("closed", "filled")
                 else None,
             }
         )
@@ -118,12 +118,13 @@ def _jobs_benchmark(postings: int, applications: int, url: str, kind: str) -> di
     started = time.perf_counter()
     departments = list(territory.DEPARTMENTS)
     with db.transaction(factory) as session:
+        organisation_ids = list(range(1, max(2, postings // 3) + 1))
         organisations = [
             {"id": n, "name": f"Organisation {n}", "kind": "epci", "department": departments[n % len(departments)]}
-            for n in range(1, max(2, postings // 3) + 1)
+            for n in organisation_ids
         ]
         session.execute(insert(Organisation), organisations)
-        posting_rows, application_rows = _job_rows(postings, applications, rng, [o["id"] for o in organisations], now)
+        posting_rows, application_rows = _job_rows(postings, applications, rng, organisation_ids, now)
         session.execute(insert(JobPosting), posting_rows)
         cv = sample_pdf("Curriculum vitae")
         for start in range(0, len(application_rows), 20_000):
@@ -147,12 +148,15 @@ def _jobs_benchmark(postings: int, applications: int, url: str, kind: str) -> di
     _after_bulk_load(engine, kind)
     with db.transaction(factory) as session:
         # The recruiter of the organisation whose posting received the most applications.
-        busiest, received = session.execute(
+        most_applied = session.execute(
             select(JobApplication.posting_id, func.count())
             .group_by(JobApplication.posting_id)
             .order_by(func.count().desc())
         ).first()
-        organisation_id = session.get(JobPosting, busiest).organisation_id
+        if most_applied is None:
+            raise RuntimeError("the benchmark database holds no application")
+        busiest, received = most_applied
+        organisation_id = session.get_one(JobPosting, busiest).organisation_id
         recruiter = accounts.create_user(
             session,
             email="bench.recruteur@example.fr",

@@ -101,7 +101,7 @@ def _timed_registrations(url: str, factory, meeting_id: int, processes: int, one
     # Throughput over the timed phase only (from the first timed start to the last end).
     wall = max(end for _, end in timings) - min(start for start, _ in timings)
     with db.read_only(factory) as session:
-        confirmed = session.get(Meeting, meeting_id).confirmed_count
+        confirmed = session.get_one(Meeting, meeting_id).confirmed_count
     return {
         "meeting_id": meeting_id,
         "registrations_timed": len(latencies),
@@ -217,7 +217,7 @@ def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url
             with engine.begin() as connection:
                 connection.execute(text("ANALYZE"))
 
-        timings = {"all": [], "region": [], "page": []}
+        timings: dict[str, list[float]] = {"all": [], "region": [], "page": []}
         with db.read_only(factory) as session:
             shown = len(meetings.list_upcoming(session))
             for _ in range(RUNS):

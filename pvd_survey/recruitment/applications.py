@@ -8,6 +8,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 import phonenumbers
 from pypdf import PdfReader
@@ -109,7 +110,17 @@ def normalise_phone(raw: str | None) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _validate_application(data: ApplicationInput) -> tuple[dict[str, object], Upload, Upload | None]:
+class _ApplicantValues(TypedDict):
+    """The validated columns of a new application that come from the form."""
+
+    full_name: str
+    email: str
+    phone: str | None
+    cover_letter_text: str | None
+    consent_contact: bool
+
+
+def _validate_application(data: ApplicationInput) -> tuple[_ApplicantValues, Upload, Upload | None]:
     full_name = _one_line(data.full_name, 200)
     if not full_name:
         raise DomainError("applicant_name_required", field="full_name")
@@ -119,7 +130,7 @@ def _validate_application(data: ApplicationInput) -> tuple[dict[str, object], Up
     letter = check_pdf(data.letter, "letter") if data.letter is not None else None
     if not data.consent_privacy:
         raise DomainError("consent_required", field="consent_privacy")
-    values = {
+    values: _ApplicantValues = {
         "full_name": full_name,
         "email": email,
         "phone": phone,
@@ -184,7 +195,7 @@ def apply(
     now = now or utcnow()
     values, cv, letter = _validate_application(data)
     posting = get_public_posting(session, posting_id, now)
-    email = str(values["email"])
+    email = values["email"]
     existing = session.scalar(
         select(JobApplication.id).where(JobApplication.posting_id == posting.id, JobApplication.email == email)
     )
@@ -213,7 +224,7 @@ def apply(
         _store_file(session, application.id, "letter", letter)
     session.flush()
     _send_application_link(
-        session, settings, email, str(values["full_name"]), posting.title, application.reference, token, False
+        session, settings, email, values["full_name"], posting.title, application.reference, token, False
     )
     return ApplicationReceipt(application.reference, posting.title, email, token)
 
@@ -279,7 +290,7 @@ def _by_token(session: Session, token: str | None, lock: bool = False) -> JobApp
 def candidate_view(session: Session, token: str | None) -> CandidateView:
     """The application behind a private link."""
     application = _by_token(session, token)
-    posting = session.get(JobPosting, application.posting_id)
+    posting = session.get_one(JobPosting, application.posting_id)
     files = session.execute(
         select(ApplicationFile.kind, ApplicationFile.display_name)
         .where(ApplicationFile.application_id == application.id)
@@ -316,7 +327,7 @@ def update_by_token(
     application = _by_token(session, token, lock=True)
     if application.status == "retiree":
         raise DomainError("application_withdrawn")
-    posting = session.get(JobPosting, application.posting_id)
+    posting = session.get_one(JobPosting, application.posting_id)
     if posting.status != "published":
         raise DomainError("posting_not_public")
     if phone is not None:

@@ -101,7 +101,7 @@ def list_published(
 ) -> BoardPage:
     """Published postings matching the filters, sorted, with the total count."""
     conditions = _board_conditions(filters, paris_today(now))
-    count = session.scalar(select(func.count()).select_from(JobPosting).where(*conditions))
+    count = session.execute(select(func.count()).select_from(JobPosting).where(*conditions)).scalar_one()
     order = (
         (JobPosting.deadline.asc(), JobPosting.id.asc())
         if filters.sort == "deadline"

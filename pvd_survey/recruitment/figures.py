@@ -63,7 +63,7 @@ def recruitment_figures(session: Session, k: int = disclosure.DEFAULT_K) -> Recr
     bucket = case(
         *[(and_(per_posting.c.n >= low, per_posting.c.n <= high), label) for low, high, label in _BUCKETS],
     )
-    bucket_counts = dict(session.execute(select(bucket, func.count()).group_by(bucket)).all())
+    bucket_counts: dict[str, int] = dict(session.execute(select(bucket, func.count()).group_by(bucket)).all())
     applications_per_posting = [(label, int(bucket_counts.get(label, 0))) for _, _, label in _BUCKETS]
     filled = session.execute(
         select(JobPosting.published_at, JobPosting.ended_at).where(

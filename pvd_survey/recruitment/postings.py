@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from pvd_survey import mail, territory
@@ -205,7 +205,7 @@ def create_posting(
     now = now or utcnow()
     organisation_id = _require_recruiter(actor)
     values = validate_posting(data, paris_today(now))
-    organisation = session.get(Organisation, organisation_id)
+    organisation = session.get_one(Organisation, organisation_id)
     posting = JobPosting(
         organisation_id=organisation_id,
         employer_kind=organisation.kind,
@@ -261,6 +261,8 @@ def _notify_applicants(session: Session, posting: JobPosting, settings: Settings
     ).all()
     what = "a été pourvu" if filled else "est clos : les candidatures ne sont plus acceptées"
     for _, email, name in rows:
+        if email is None:  # excluded by the query above
+            raise ValueError("an applicant without an e-mail address cannot be told")
         mail.enqueue(
             session,
             recipient=email,
@@ -328,9 +330,12 @@ def close_expired_postings(session: Session, settings: Settings, now: datetime |
             .values(status="closed", ended_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
+        if not isinstance(result, CursorResult):  # an ORM UPDATE with a WHERE clause runs on the cursor
+            raise TypeError(f"cannot count the closed postings from a {type(result).__name__}")
         if result.rowcount == 1:
             closed.append(posting_id)
-            _notify_applicants(session, session.get(JobPosting, posting_id, populate_existing=True), settings, False)
+            posting = session.get_one(JobPosting, posting_id, populate_existing=True)
+            _notify_applicants(session, posting, settings, False)
     return closed
 
 

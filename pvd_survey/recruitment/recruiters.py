@@ -277,7 +277,7 @@ def bulk_create_recruiters(
         if code is None:
             problems.append(f"département inconnu ({department})")
         seen.add(email)
-        if problems:
+        if problems or code is None:  # an unknown department (code None) is one of the problems
             errors.append(RowError(line, " ; ".join(problems)))
         else:
             rows.append((email, _one_line(name, 200), _one_line(organisation, 200), kind, code))

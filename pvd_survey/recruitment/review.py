@@ -101,7 +101,7 @@ def list_applications(
                 )
             ):
                 files.setdefault(application_id, {})[kind] = name
-    return [ApplicationRow(*row, files=files.get(row[0], {})) for row in rows]
+    return [ApplicationRow(**row._mapping, files=files.get(row[0], {})) for row in rows]
 
 
 def _own_application(session: Session, actor: UserInfo | None, application_id: int, lock: bool = False):
