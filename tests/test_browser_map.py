@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pvd_survey import db, overview, report, territory
 from pvd_survey.config import Settings
 from tests.conftest import STRONG_PASSWORD
+from tests.factories import load_survey
 from tests.test_browser import (  # noqa: F401  (fixtures)
     ARTIFACTS,
     PEOPLE,
@@ -37,7 +38,6 @@ from tests.test_browser import (  # noqa: F401  (fixtures)
     submit_login,
     wait_for_run,
 )
-from tests.test_territory import load_survey
 
 pytestmark = pytest.mark.browser
 

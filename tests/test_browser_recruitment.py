@@ -15,6 +15,7 @@ from pvd_survey import mail, recruitment
 from pvd_survey.config import Settings
 from pvd_survey.demo import sample_pdf
 from tests.conftest import STRONG_PASSWORD, SmtpServer
+from tests.factories import posting_input
 from tests.test_browser import (  # noqa: F401  (fixtures)
     PEOPLE,
     Pages,
@@ -34,7 +35,6 @@ from tests.test_browser import (  # noqa: F401  (fixtures)
     submit_login,
     wait_for_run,
 )
-from tests.test_recruitment import posting_input
 
 pytestmark = pytest.mark.browser
 

@@ -15,6 +15,7 @@ from pvd_survey.config import Settings
 from pvd_survey.models import UserSession, utcnow
 from tests import test_browser as shared
 from tests.conftest import STRONG_PASSWORD
+from tests.factories import meeting_form
 from tests.test_browser import (
     PEOPLE,
     Pages,
@@ -173,8 +174,6 @@ def test_a_session_opened_on_one_app_server_is_valid_on_another(
 def test_security_headers_on_a_page_and_on_a_download(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory
 ) -> None:
-    from tests.test_meetings import meeting_form
-
     with factory.begin() as session:
         meeting_id = meetings.create_meeting(session, meeting_form())
     page = pages.new()

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from pvd_survey import db, meetings
 from pvd_survey.config import load_settings
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
-from tests.test_meetings import meeting_form, person, token_of
+from tests.factories import meeting_form, person, token_of
 
 ATTEMPTS = 1000
 PLACES = 300

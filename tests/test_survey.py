@@ -31,30 +31,11 @@ from pvd_survey.survey import totals as totals_store
 from pvd_survey.survey.links import _refs
 from pvd_survey.survey_questions import InvalidAnswers, baseline_period, start_period, validate_answers
 from tests.conftest import PROJECT_ROOT, TEST_BACKEND, file_bytes_from_another_process
+from tests.factories import GOOD, invite_one
 
 TODAY = date(2026, 11, 22)
-GOOD = {
-    "start_month": "2021-09",
-    "employer": "epci",
-    "gender": "femme",
-    "experience": "5to20",
-    "diploma": "bac4_5",
-    "training_field": ["urbanisme_amenagement", "sciences_sociales"],
-    "department": "21",
-}
 RESPONDENTS = totals_store.CELL_INDEX[(survey.RESPONDENTS, "")]
 OTHER_KEY = "another-key-9876543210-zyxwvutsrqponmlkjihgfedcba"
-
-
-def token_from_outbox(session, email):
-    [message] = [m for m in mail.list_messages(session) if m.recipient == email][:1]
-    return message.link.split(f"{survey.TOKEN_PARAMETER}=")[1]
-
-
-def invite_one(factory, settings, email="cp@example.fr", department=None):
-    with factory.begin() as session:
-        survey.invite(session, [survey.InvitationEntry(1, email, department)], settings)
-        return token_from_outbox(session, email)
 
 
 def small_k(settings, k=2):
