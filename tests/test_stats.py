@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -26,10 +27,11 @@ from tests.factories import GOOD, invite_one, meeting_form, person
 TODAY = date(2026, 11, 22)
 # Loading test data counts it at once (an import of at least k = 1); the figures are then read with the k under
 # test, with the same server key.
-RELEASE_AT_ONCE = dataclasses.replace(
-    load_settings({"PVD_SECRET_KEY": TEST_SECRET_KEY}, secrets_path=Path(__file__).parent / "no-secrets-here.toml"),
-    disclosure_k=1,
-)
+with tempfile.TemporaryDirectory() as _empty_folder:  # no secrets file: these values and the defaults only
+    RELEASE_AT_ONCE = dataclasses.replace(
+        load_settings({"PVD_SECRET_KEY": TEST_SECRET_KEY}, secrets_path=Path(_empty_folder) / "no-secrets.toml"),
+        disclosure_k=1,
+    )
 
 
 def near(published: int | None, true: int) -> bool:

@@ -650,31 +650,34 @@ def test_resent_link_reaches_the_same_draft_and_answers(factory, settings):
     assert sorted(record.answers.gender for record in counted(factory, settings)) == ["femme", "femme", "homme"]
 
 
-def _wait_until(condition, what: str) -> None:
-    """Wait for a state another thread reaches (not a delay that orders threads): fail after 20 s."""
+def _wait_for_a_transaction_blocked_by_the_release(factory, arrivals) -> None:
+    """Until another transaction waits for a lock held by the paused release (fail after 20 s).
+
+    SQLite: this process's writers queue on its write lock (db.FifoLock), which tells `arrivals` as each one starts
+    waiting. PostgreSQL: the wait happens inside the database server, another process, and only shows in its
+    activity view, read until it does.
+    """
+    if TEST_BACKEND != "postgresql":
+        assert arrivals.acquire(timeout=20), "the withdrawal never waited for the release"
+        return
     deadline = time.monotonic() + 20
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.005)
-
-
-def _blocked_on_a_lock(factory) -> bool:
-    """True when another transaction waits for a lock held by the paused release."""
-    if TEST_BACKEND == "postgresql":
+    while True:
         with db.read_only(factory) as session:
-            return bool(
-                session.scalar(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND wait_event_type = 'Lock'"
-                    )
+            waiting = session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
                 )
             )
-    lock = db._sqlite_write_locks[factory.kw["bind"]]  # SQLite: writers queue on the process's write lock
-    return bool(lock._waiters)
+        if waiting:
+            return
+        assert time.monotonic() < deadline, "the withdrawal never waited for the release"
+        time.sleep(0.005)  # polls the server (another process): orders nothing
 
 
-def test_a_withdrawal_racing_the_release_of_the_first_answers_leaves_nothing_counted(factory, settings, monkeypatch):
+def test_a_withdrawal_racing_the_release_of_the_first_answers_leaves_nothing_counted(
+    factory, settings, monkeypatch, arrivals
+):
     """The person's first answers are being released while they withdraw: after the next release, nothing of
     theirs is counted (the withdrawal waits for the release, then queues the removal of what it counted)."""
     settings = small_k(settings)
@@ -708,7 +711,7 @@ def test_a_withdrawal_racing_the_release_of_the_first_answers_leaves_nothing_cou
     releasing.start()
     assert applied.wait(30)
     withdrawing.start()
-    _wait_until(lambda: _blocked_on_a_lock(factory), "the withdrawal waiting for the release")
+    _wait_for_a_transaction_blocked_by_the_release(factory, arrivals)
     go_on.set()
     releasing.join()
     withdrawing.join()
