@@ -39,6 +39,9 @@ from pvd_survey import db
 from pvd_survey.config import Settings, SmtpSettings, load_settings
 from pvd_survey.models import Base
 
+# The browser tests' fixtures (Chromium, one app server per module, page contexts, accounts) and their helpers.
+pytest_plugins = ["tests.browser_support"]
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_BACKEND = os.environ.get("PVD_TEST_DATABASE", "sqlite").strip().lower()
 PG_ADMIN_URL = os.environ.get("PVD_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -73,6 +73,7 @@ from pvd_survey.survey_questions import (
     Answers,
 )
 from tests.conftest import PROJECT_ROOT, file_bytes_from_another_process
+from tests.factories import token_from_outbox
 
 TODAY = date(2026, 11, 22)
 K = 5
@@ -104,11 +105,6 @@ def answers(**values) -> Answers:
 def form(a: Answers) -> dict[str, object]:
     """The survey form for a set of answers (what a respondent submits)."""
     return a.as_form()
-
-
-def token_from_outbox(session, email: str) -> str:
-    [message] = [m for m in mail.list_messages(session) if m.recipient == email][:1]
-    return message.link.split(f"{survey.TOKEN_PARAMETER}=")[1]
 
 
 def invite(factory, settings, email: str) -> str:

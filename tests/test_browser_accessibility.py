@@ -23,34 +23,26 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, select
 
-from pvd_survey import access, accounts, db, demo, mail, meetings, recruitment
+from pvd_survey import access, db, demo, mail, meetings, recruitment
 from pvd_survey.config import load_settings
 from pvd_survey.models import Base, JobPosting, Meeting, utcnow
-from tests import test_browser as shared
-from tests.conftest import STRONG_PASSWORD, TEST_BACKEND, TEST_SECRET_KEY
-from tests.test_browser import (
+from tests.browser_support import (
     ARTIFACTS,
     ORGANISATION_NAME,
-    PEOPLE,
     Pages,
+    create_people,
     expect_nav,
     expect_page,
     expected_heading,
     nav_link,
-    open_login_page,
     screenshot_on_failure,
-    submit_login,
+    sign_in,
     wait_for_run,
 )
+from tests.conftest import STRONG_PASSWORD, TEST_BACKEND, TEST_SECRET_KEY
 
 # Run once, on SQLite: the markup axe-core scans is the same on either database (see conftest).
 pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
-
-# The browser, the app server (one per module) and the page contexts of the main browser tests.
-browser = shared.browser
-app_server = shared.app_server
-app_url = shared.app_url
-pages = shared.pages
 
 # The dashboard's self-refresh (every 4 s in the other browser tests) would keep its page running on a loaded
 # machine, and axe must scan a page at rest: here it refreshes every 10 minutes.
@@ -205,19 +197,7 @@ def world(engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFa
     _empty(engine)
     factory = db.make_session_factory(engine)
     with factory.begin() as session:
-        organisation = accounts.create_organisation(session, ORGANISATION_NAME, "epci", "21")
-        users = {
-            role: accounts.create_user(
-                session,
-                email=email,
-                display_name=name,
-                role=role,
-                settings=settings,
-                organisation_id=organisation.id if role == "recruteur" else None,
-                password=STRONG_PASSWORD,
-            )
-            for role, (name, email) in PEOPLE.items()
-        }
+        users = create_people(session, settings).users
         demo.seed(session, settings, lambda: STRONG_PASSWORD)
     with factory.begin() as session:
         meeting_id = session.scalar(
@@ -306,9 +286,7 @@ def _expect_charts_described(page: Page) -> None:
 
 def _scan_signed_in(page: Page, app_url: str, role: str, findings: Findings) -> None:
     """Every page of the role's menu, then the footer's pages, in one signed-in session."""
-    open_login_page(page, app_url)
-    submit_login(page, PEOPLE[role][1], STRONG_PASSWORD)
-    expect_nav(page, role)
+    sign_in(page, app_url, role)
     for spec in access.visible_pages(role, setup_needed=False):
         nav_link(page, spec.title).click()
         expect(nav_link(page, spec.title)).to_have_attribute("aria-current", "page")

@@ -10,13 +10,10 @@ import pytest
 from playwright.sync_api import expect
 
 from pvd_survey import access
-from tests import test_browser as shared
-from tests.test_browser import Pages, expect_nav, running_servers, screenshot_on_failure, wait_for_run
+from tests.browser_support import Pages, expect_nav, running_servers, screenshot_on_failure, wait_for_run
 
 # Run once, on SQLite: Streamlit's first-run navigation, whatever the database (see conftest).
 pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
-
-browser, app_server, pages, seeded = shared.browser, shared.app_server, shared.pages, shared.seeded
 
 DEEP_LINK_PAGES = [spec for spec in access.PAGES if spec.key not in ("home", "setup")]
 

@@ -12,32 +12,24 @@ import re
 import pypdf
 import pypdfium2 as pdfium
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from pvd_survey import db, overview, report, territory
 from pvd_survey.config import Settings
-from tests.conftest import STRONG_PASSWORD
-from tests.test_browser import (  # noqa: F401  (fixtures)
+from tests.browser_support import (
     ARTIFACTS,
-    PEOPLE,
     Pages,
     Seeded,
-    app_server,
-    app_url,
-    browser,
     choose_in_selectbox,
-    expect_nav,
     expect_page,
     nav_link,
-    open_login_page,
-    pages,
     screenshot_on_failure,
-    seeded,
-    submit_login,
+    selectbox,
+    sign_in,
     wait_for_run,
 )
-from tests.test_territory import load_survey
+from tests.factories import load_survey
 
 pytestmark = pytest.mark.browser
 
@@ -53,26 +45,19 @@ def tile_position(chart_box: dict, department: str) -> tuple[float, float]:
     return chart_box["x"] + PADDING + TILE * (column + 0.5), top + TILE * (row + 0.5)
 
 
-def selectbox(page: Page, label: str) -> Locator:
-    """The combobox of the selectbox with this label (its value is the option shown)."""
-    return page.get_by_test_id("stSelectbox").filter(has_text=label).get_by_role("combobox")
-
-
 @screenshot_on_failure
 def test_clicking_a_department_filters_the_dashboard_and_the_address(
     request: pytest.FixtureRequest,
-    pages: Pages,  # noqa: F811 (fixture imported above)
-    app_url: str,  # noqa: F811
-    seeded: Seeded,  # noqa: F811
+    pages: Pages,
+    app_url: str,
+    seeded: Seeded,
     factory: sessionmaker[Session],
     settings: Settings,
 ) -> None:
     with factory.begin() as session:
         load_survey(session, settings, {"21": 12, "71": 9, "29": 8, "35": 7, "13": 3, "974": 6})
     page = pages.new()
-    open_login_page(page, app_url)
-    submit_login(page, PEOPLE["direction"][1], STRONG_PASSWORD)
-    expect_nav(page, "direction")
+    sign_in(page, app_url, "direction")
     nav_link(page, "Tableau de bord").click()
     expect_page(page, "Tableau de bord")
     expect(page.get_by_text("Vue d'ensemble", exact=True)).to_be_visible()

@@ -19,30 +19,18 @@ from playwright.sync_api import Page, expect
 
 from pvd_survey import mail, meetings
 from pvd_survey.models import Meeting
-from tests import test_browser as shared
-from tests.conftest import STRONG_PASSWORD
-from tests.test_browser import (
-    PEOPLE,
+from tests.browser_support import (
     Pages,
     alert,
     choose_in_selectbox,
-    expect_nav,
     expect_page,
     nav_link,
-    open_login_page,
     screenshot_on_failure,
-    submit_login,
+    sign_in,
     wait_for_run,
 )
 
 pytestmark = pytest.mark.browser
-
-# The browser, the app server (one per module) and the seeded accounts of the main browser tests.
-browser = shared.browser
-app_server = shared.app_server
-app_url = shared.app_url
-pages = shared.pages
-seeded = shared.seeded
 
 TITLE = "Rencontre régionale Bourgogne-Franche-Comté"
 
@@ -53,9 +41,7 @@ def subject(message) -> str:
 
 def sign_in_as_direction(pages: Pages, app_url: str) -> Page:
     page = pages.new()
-    open_login_page(page, app_url)
-    submit_login(page, PEOPLE["direction"][1], STRONG_PASSWORD)
-    expect_nav(page, "direction")
+    sign_in(page, app_url, "direction")
     return page
 
 

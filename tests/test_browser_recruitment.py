@@ -14,27 +14,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from pvd_survey import mail, recruitment
 from pvd_survey.config import Settings
 from pvd_survey.demo import sample_pdf
-from tests.conftest import STRONG_PASSWORD, SmtpServer
-from tests.test_browser import (  # noqa: F401  (fixtures)
-    PEOPLE,
+from tests.browser_support import (
     Pages,
     Seeded,
     alert,
-    app_server,
-    app_url,
-    browser,
     choose_in_selectbox,
-    expect_nav,
     expect_page,
     nav_link,
-    open_login_page,
-    pages,
     screenshot_on_failure,
-    seeded,
-    submit_login,
+    sign_in,
     wait_for_run,
 )
-from tests.test_recruitment import posting_input
+from tests.conftest import SmtpServer
+from tests.factories import posting_input
 
 pytestmark = pytest.mark.browser
 
@@ -49,9 +41,9 @@ def fill(page: Page, label: str, value: str) -> None:
 @screenshot_on_failure
 def test_recruitment_journey(
     request: pytest.FixtureRequest,
-    pages: Pages,  # noqa: F811 (fixture imported above)
-    app_url: str,  # noqa: F811
-    seeded: Seeded,  # noqa: F811
+    pages: Pages,
+    app_url: str,
+    seeded: Seeded,
     factory: sessionmaker[Session],
     settings: Settings,
     smtp_server: SmtpServer,
@@ -75,9 +67,7 @@ def test_recruitment_journey(
 
     # 1. The recruiter publishes a posting.
     recruiter = pages.new()
-    open_login_page(recruiter, app_url)
-    submit_login(recruiter, PEOPLE["recruteur"][1], STRONG_PASSWORD)
-    expect_nav(recruiter, "recruteur")
+    sign_in(recruiter, app_url, "recruteur")
     nav_link(recruiter, "Mes offres").click()
     expect_page(recruiter, "Mes offres")
     fill(recruiter, "Intitulé du poste", TITLE)

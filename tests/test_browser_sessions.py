@@ -13,9 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pvd_survey import access, mail, meetings, sessions, survey, web
 from pvd_survey.config import Settings
 from pvd_survey.models import UserSession, utcnow
-from tests import test_browser as shared
-from tests.conftest import STRONG_PASSWORD
-from tests.test_browser import (
+from tests.browser_support import (
     PEOPLE,
     Pages,
     alert,
@@ -23,22 +21,14 @@ from tests.test_browser import (
     expect_page,
     heading,
     nav_link,
-    open_login_page,
     running_server,
     screenshot_on_failure,
-    submit_login,
+    sign_in,
     wait_for_run,
 )
+from tests.factories import meeting_form
 
 pytestmark = pytest.mark.browser
-
-browser, app_server, app_url, pages, seeded = (
-    shared.browser,
-    shared.app_server,
-    shared.app_url,
-    shared.pages,
-    shared.seeded,
-)
 
 LOGIN_REQUIRED = "Connectez-vous pour accéder à cette page."
 
@@ -47,13 +37,6 @@ def session_cookie(page: Page) -> dict | None:
     """The session cookie as the browser holds it (with its flags), if any."""
     found = [cookie for cookie in page.context.cookies() if cookie["name"] == sessions.SESSION_COOKIE]
     return found[0] if found else None
-
-
-def sign_in(page: Page, app_url: str, role: str) -> None:
-    open_login_page(page, app_url)
-    submit_login(page, PEOPLE[role][1], STRONG_PASSWORD)
-    expect_page(page, "Petites villes de demain")
-    expect_nav(page, role)
 
 
 @screenshot_on_failure
@@ -173,8 +156,6 @@ def test_a_session_opened_on_one_app_server_is_valid_on_another(
 def test_security_headers_on_a_page_and_on_a_download(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory
 ) -> None:
-    from tests.test_meetings import meeting_form
-
     with factory.begin() as session:
         meeting_id = meetings.create_meeting(session, meeting_form())
     page = pages.new()

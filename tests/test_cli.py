@@ -7,22 +7,18 @@ input and output a real run would have (`run_cli`); a few run `python -m pvd_sur
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
 import subprocess
 import sys
-import traceback
-from dataclasses import dataclass
-from unittest import mock
 
 import pytest
 
-from pvd_survey import accounts, cli, db, mail
+from pvd_survey import accounts, db, mail
 from pvd_survey.cli import build_parser
 from tests.conftest import PG_ADMIN_URL, PROJECT_ROOT, STRONG_PASSWORD, TEST_BACKEND
+from tests.factories import cli_environment, meeting_form, person, run_cli
 
 COMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
 # What `--help` must not load: the charts, the PDF and spreadsheet writers, the migrations, the web app.
@@ -40,65 +36,6 @@ HEAVY_MODULES = (
 )
 
 
-def _environment(database_url: str, env: dict[str, str]) -> dict[str, str]:
-    environment = {
-        **os.environ,
-        "PVD_DATABASE_URL": database_url,
-        "PVD_ARGON2_PROFILE": "fast-tests",
-        "PVD_BASE_URL": "http://pvd.test",
-        **env,
-    }
-    for key in ("PVD_SMTP_HOST", "PVD_MAIL_FROM"):
-        if key not in env:
-            environment.pop(key, None)
-    return environment
-
-
-@dataclass
-class Run:
-    """How a command ended, as a shell sees it."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run_cli(database_url: str, *args: str, stdin: str = "", **env: str) -> Run:
-    """`python -m pvd_survey ARGS` run in this process: its environment, folder, input, output and exit code.
-
-    Like the interpreter, an exception that escapes the command prints its traceback and exits with 1. The
-    engines the command opens are closed at the end, as the process exit would.
-    """
-    stdout, stderr = io.StringIO(), io.StringIO()
-    engines = []
-    make_engine = db.make_engine
-
-    def tracked_engine(*engine_args, **engine_kwargs):
-        engine = make_engine(*engine_args, **engine_kwargs)
-        engines.append(engine)
-        return engine
-
-    with (
-        mock.patch.dict(os.environ, _environment(database_url, env), clear=True),
-        mock.patch.object(db, "make_engine", tracked_engine),
-        mock.patch.object(sys, "stdin", io.StringIO(stdin)),
-        contextlib.chdir(PROJECT_ROOT),
-        contextlib.redirect_stdout(stdout),
-        contextlib.redirect_stderr(stderr),
-    ):
-        try:
-            code = cli.main(list(args))
-        except SystemExit as exited:  # argparse: --help, bad arguments
-            code = exited.code if isinstance(exited.code, int) else 0 if exited.code is None else 1
-        except Exception:
-            traceback.print_exc()
-            code = 1
-        finally:
-            for engine in engines:
-                engine.dispose()
-    return Run(code, stdout.getvalue(), stderr.getvalue())
-
-
 def run_process(database_url: str, *args: str, stdin: str = "", python_options: tuple[str, ...] = (), **env: str):
     """`python -m pvd_survey ARGS` as a real process."""
     return subprocess.run(
@@ -107,7 +44,7 @@ def run_process(database_url: str, *args: str, stdin: str = "", python_options: 
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
-        env=_environment(database_url, env),
+        env=cli_environment(database_url, env),
         timeout=60,
     )
 
@@ -455,7 +392,6 @@ def _past_meeting_with_registration(factory, settings, days_ago: int) -> None:
 
     from pvd_survey import meetings
     from pvd_survey.models import Meeting, utcnow
-    from tests.test_meetings import meeting_form, person
 
     with factory.begin() as session:
         meeting_id = meetings.create_meeting(session, meeting_form())
@@ -532,7 +468,6 @@ def test_send_mail_writes_due_meeting_reminders_first(factory, database_url, set
 
     from pvd_survey import meetings
     from pvd_survey.models import utcnow
-    from tests.test_meetings import meeting_form, person
 
     with factory.begin() as session:
         soon = utcnow() + timedelta(days=1)

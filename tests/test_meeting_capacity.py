@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -22,7 +21,7 @@ from sqlalchemy import func, select
 from pvd_survey import db, meetings
 from pvd_survey.config import load_settings
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
-from tests.test_meetings import meeting_form, person, token_of
+from tests.factories import meeting_form, person, token_of
 
 ATTEMPTS = 1000
 PLACES = 300
@@ -50,7 +49,16 @@ def _run_threads(task: Callable[[int], tuple[str, object]], numbers: list[int], 
         return list(pool.map(started, numbers))
 
 
-def _process_batch(database_url: str, meeting_id: int, numbers: list[int], start_at: float, folder: Path) -> list:
+_started: multiprocessing.synchronize.Barrier | None = None  # in each process of the pool: all the processes
+
+
+def _share_the_start(barrier: multiprocessing.synchronize.Barrier) -> None:
+    """Pool initializer: keep the barrier the processes pass together (given at the process's start, not pickled)."""
+    global _started
+    _started = barrier
+
+
+def _process_batch(database_url: str, meeting_id: int, numbers: list[int], folder: Path) -> list:
     """Run in a separate process: its own engine, several threads, started at the same moment as the others."""
     settings = load_settings(
         {"PVD_DATABASE_URL": database_url, "PVD_BASE_URL": "http://pvd.test", "PVD_SECRET_KEY": "k" * 32},
@@ -58,7 +66,8 @@ def _process_batch(database_url: str, meeting_id: int, numbers: list[int], start
     )
     engine = db.make_engine(database_url)
     factory = db.make_session_factory(engine)
-    time.sleep(max(0.0, start_at - time.time()))
+    assert _started is not None
+    _started.wait(timeout=120)  # every process is ready (imports done, engine made): all start together
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda n: _attempt(factory, settings, meeting_id, n), numbers))
     engine.dispose()
@@ -121,11 +130,10 @@ def test_1000_threads_for_300_places(factory, settings, big_meeting):
 
 def test_1000_attempts_from_4_processes_for_300_places(factory, database_url, big_meeting, tmp_path):
     batches = [list(range(start, ATTEMPTS, 4)) for start in range(4)]
-    start_at = time.time() + 3.0  # every process starts at the same moment, after its imports
-    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [
-            pool.submit(_process_batch, database_url, big_meeting, batch, start_at, tmp_path) for batch in batches
-        ]
+    spawn = multiprocessing.get_context("spawn")
+    started = spawn.Barrier(len(batches))  # one batch per process: each waits there until all four are ready
+    with ProcessPoolExecutor(len(batches), mp_context=spawn, initializer=_share_the_start, initargs=(started,)) as pool:
+        futures = [pool.submit(_process_batch, database_url, big_meeting, batch, tmp_path) for batch in batches]
         outcomes = [outcome for future in futures for outcome in future.result(timeout=240)]
     _check_outcomes(outcomes)
     assert problems(factory, big_meeting, PLACES, ATTEMPTS) == []
@@ -188,13 +196,20 @@ def test_cancellations_racing_new_registrations_never_oversell_nor_skip_the_line
 # ---------------------------------------------------------------------------- control: the harness sees a race
 
 
-def _unguarded_attempt(factory, meeting_id: int, capacity: int, number: int) -> tuple[str, object]:
-    """The classic mistake: count the confirmed places, then insert, in separate steps without a lock."""
+def _unguarded_attempt(
+    factory, meeting_id: int, capacity: int, number: int, checked: threading.Barrier
+) -> tuple[str, object]:
+    """The classic mistake: count the confirmed places, then insert, in separate steps without a lock.
+
+    The first wave (one attempt per thread) all count before any of them writes, as happens when the page does
+    some work between the check and the write: `checked` holds each until all have counted.
+    """
     with db.read_only(factory) as session:
         taken = session.scalar(
             select(func.count()).where(Registration.meeting_id == meeting_id, Registration.status == "confirmed")
         )
-    time.sleep(0.002)  # the page does some work between the check and the write
+    if number < checked.parties:
+        checked.wait(timeout=60)
     with db.transaction(factory) as session:
         status = "confirmed" if taken < capacity else "waiting"
         session.add(
@@ -214,9 +229,10 @@ def _unguarded_attempt(factory, meeting_id: int, capacity: int, number: int) -> 
 
 
 def test_control_the_harness_detects_overselling_without_the_guard(factory, big_meeting):
-    capacity, attempts = 30, 120
+    capacity, attempts = THREADS // 2, 120  # the first wave alone, THREADS attempts that all saw 0 taken, oversells
+    checked = threading.Barrier(THREADS)
     outcomes = _run_threads(
-        lambda n: _unguarded_attempt(factory, big_meeting, capacity, n), list(range(attempts)), THREADS
+        lambda n: _unguarded_attempt(factory, big_meeting, capacity, n, checked), list(range(attempts)), THREADS
     )
     assert all(kind == "ok" for kind, _ in outcomes)
     found = problems(factory, big_meeting, capacity, attempts)

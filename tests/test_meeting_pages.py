@@ -12,11 +12,7 @@ from pvd_survey import accounts, db, meetings
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import open_page as page
-from tests.test_meetings import meeting_form, person, token_of
-
-
-def texts(elements) -> list[str]:
-    return [element.value for element in elements]
+from tests.factories import meeting_form, person, texts, token_of
 
 
 def everything(at: AppTest) -> str:

@@ -15,45 +15,8 @@ from sqlalchemy import func, select, text
 
 from pvd_survey import mail, meetings, privacy
 from pvd_survey.errors import DomainError, InvalidAnswers
-from pvd_survey.meetings import MeetingForm, RegistrationForm
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
-
-
-def meeting_form(**overrides) -> MeetingForm:
-    """A valid meeting in ten days, registrations open now."""
-    now = utcnow()
-    values = {
-        "title": "Rencontre régionale des chefs de projet de Bourgogne-Franche-Comté",
-        "kind": "rencontre_regionale",
-        "region": "27",
-        "city": "Dijon",
-        "venue": "Préfecture de région, salle Vauban",
-        "online_url": None,
-        "starts_at": now + timedelta(days=10),
-        "ends_at": now + timedelta(days=10, hours=7),
-        "capacity": 2,
-        "registration_opens_at": now - timedelta(days=1),
-        "registration_closes_at": now + timedelta(days=8),
-        "audiences": ("chef_de_projet", "elu", "partenaire"),
-        "description": "Journée d'échanges sur la revitalisation des centres-bourgs.",
-    }
-    values.update(overrides)
-    return MeetingForm(**values)
-
-
-def person(number: int, **overrides) -> RegistrationForm:
-    """A valid registration for person number N."""
-    values = {
-        "full_name": f"Personne {number}",
-        "email": f"personne.{number}@mairie.fr",
-        "attendee_role": "chef_de_projet",
-        "organisation": "Commune de Semur-en-Auxois",
-        "department": "21",
-        "needs": "",
-        "consent": True,
-    }
-    values.update(overrides)
-    return RegistrationForm(**values)
+from tests.factories import meeting_form, person, token_of
 
 
 def outbox(session, kind: str | None = None) -> list[OutboxMessage]:
@@ -62,11 +25,6 @@ def outbox(session, kind: str | None = None) -> list[OutboxMessage]:
     if kind:
         query = query.where(OutboxMessage.kind == kind)
     return list(session.scalars(query))
-
-
-def token_of(message: OutboxMessage) -> str:
-    """The private-link token an e-mail carries."""
-    return message.link.split("jeton=")[1]
 
 
 @pytest.fixture

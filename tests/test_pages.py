@@ -15,10 +15,9 @@ own, as its own main script, and must stop at its guard.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +36,7 @@ from tests.conftest import (
     follow_redirect,
     redirect_target,
 )
+from tests.factories import submit, texts
 
 ENTRY_POINT = ENTRY_SCRIPT
 ROLES: tuple[str | None, ...] = ("admin", "direction", "recruteur", None)  # None: not signed in
@@ -192,18 +192,6 @@ def ticket_issued(at: AppTest) -> bool:
 def session_cookie(at: AppTest) -> str | None:
     """The session cookie this AppTest's "browser" holds."""
     return at.session_state[TEST_COOKIES_KEY].get(sessions.SESSION_COOKIE)
-
-
-def texts(elements: Iterable[Any]) -> list[str]:
-    """Values of an element list (at.error, at.success, at.title, ...)."""
-    return [element.value for element in elements]
-
-
-def submit(at: AppTest, form: str) -> AppTest:
-    """Click the submit button of a st.form and run."""
-    buttons = [button for button in at.button if button.form_id == form]
-    assert len(buttons) == 1, f"expected one submit button in form {form!r}, found {len(buttons)}"
-    return buttons[0].click().run()
 
 
 _navigation_calls: list[list[tuple[str, str]]] = []

@@ -19,9 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from pvd_survey import accounts, cli, exports, privacy, recruitment
-from pvd_survey.accounts import OrganisationInfo, UserInfo
 from pvd_survey.config import Settings
-from pvd_survey.demo import sample_pdf
 from pvd_survey.errors import MESSAGES, DomainError
 from pvd_survey.models import (
     ApplicationFile,
@@ -33,86 +31,14 @@ from pvd_survey.models import (
     User,
     utcnow,
 )
-from pvd_survey.recruitment import ApplicationInput, PostingInput, Upload
+from pvd_survey.recruitment import Upload
 from tests.conftest import STRONG_PASSWORD
-
-PDF = sample_pdf("Léa Martin", "Cheffe de projet")
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def posting_input(**changes) -> PostingInput:
-    """A valid posting form (deadline in a month)."""
-    values = dict(
-        title="Chef de projet Petites villes de demain",
-        communes=["Montbard", "Venarey-les-Laumes"],
-        contract="projet",
-        working_time="complet",
-        deadline=date.today() + timedelta(days=30),
-        description="Rejoignez **notre** équipe pour revitaliser le centre-bourg.",
-        salary_min=32000,
-        salary_max=40000,
-    )
-    values.update(changes)
-    return PostingInput(**values)
-
-
-def application_input(email: str = "lea.martin@example.fr", **changes) -> ApplicationInput:
-    """A valid application form with a PDF CV."""
-    values = dict(
-        full_name="Léa Martin",
-        email=email,
-        phone="06 12 34 56 78",
-        cv=Upload("cv-lea.pdf", PDF),
-        consent_privacy=True,
-    )
-    values.update(changes)
-    return ApplicationInput(**values)
-
-
-@dataclass
-class World:
-    """Two organisations (Côte-d'Or EPCI, Haute-Garonne commune) with one recruiter each, plus direction and admin."""
-
-    own: OrganisationInfo
-    other: OrganisationInfo
-    users: dict[str, UserInfo]
-
-
-def make_world(session: Session, settings: Settings) -> World:
-    """Organisations and accounts, created through the services (recruiters have STRONG_PASSWORD)."""
-    own = accounts.create_organisation(session, "Communauté de communes du Montbardois", "epci", "21")
-    other = accounts.create_organisation(session, "Commune de Revel", "commune", "31")
-    people = {
-        "admin": ("ada@anct.gouv.fr", "admin", None),
-        "direction": ("dora@anct.gouv.fr", "direction", None),
-        "recruteur": ("remi@montbardois.fr", "recruteur", own.id),
-        "recruteur_autre": ("rose@revel.fr", "recruteur", other.id),
-    }
-    users = {
-        key: accounts.create_user(
-            session,
-            email=email,
-            display_name=email.split("@")[0].title(),
-            role=role,
-            settings=settings,
-            organisation_id=organisation,
-            password=STRONG_PASSWORD,
-            notify=False,
-        )
-        for key, (email, role, organisation) in people.items()
-    }
-    return World(own, other, users)
+from tests.factories import PDF, PNG, World, application_input, make_world, posting_input, published, token_of
 
 
 @pytest.fixture
 def world(session: Session, settings: Settings) -> World:
     return make_world(session, settings)
-
-
-def published(session: Session, actor: UserInfo, **changes) -> int:
-    posting = recruitment.create_posting(session, actor, posting_input(**changes))
-    recruitment.publish_posting(session, actor, posting.id)
-    return posting.id
 
 
 def count(session: Session, model) -> int:
@@ -121,10 +47,6 @@ def count(session: Session, model) -> int:
 
 def outbox_of(session: Session, kind: str) -> list[OutboxMessage]:
     return list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)))
-
-
-def token_of(message: OutboxMessage) -> str:
-    return message.link.split("jeton=")[1]
 
 
 @pytest.mark.database_independent

@@ -18,16 +18,7 @@ from pvd_survey.errors import MESSAGES
 from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, User
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import open_page as page
-from tests.test_recruitment import PDF, PNG, World, application_input, make_world, posting_input, published
-
-
-def texts(elements) -> list[str]:
-    return [element.value for element in elements]
-
-
-def submit(at: AppTest, form: str) -> AppTest:
-    [button] = [button for button in at.button if button.form_id == form]
-    return button.click().run()
+from tests.factories import PDF, PNG, World, application_input, make_world, posting_input, published, submit, texts
 
 
 def button(at: AppTest, key: str) -> AppTest:

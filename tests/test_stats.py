@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -21,14 +22,16 @@ from pvd_survey.errors import DomainError
 from pvd_survey.models import SurveyPool, SurveyRelease, SurveyReleaseLog, SurveyResponse
 from pvd_survey.survey_questions import BASELINE_2022, Answers
 from tests.conftest import TEST_SECRET_KEY
+from tests.factories import GOOD, invite_one, meeting_form, person
 
 TODAY = date(2026, 11, 22)
 # Loading test data counts it at once (an import of at least k = 1); the figures are then read with the k under
 # test, with the same server key.
-RELEASE_AT_ONCE = dataclasses.replace(
-    load_settings({"PVD_SECRET_KEY": TEST_SECRET_KEY}, secrets_path=Path(__file__).parent / "no-secrets-here.toml"),
-    disclosure_k=1,
-)
+with tempfile.TemporaryDirectory() as _empty_folder:  # no secrets file: these values and the defaults only
+    RELEASE_AT_ONCE = dataclasses.replace(
+        load_settings({"PVD_SECRET_KEY": TEST_SECRET_KEY}, secrets_path=Path(_empty_folder) / "no-secrets.toml"),
+        disclosure_k=1,
+    )
 
 
 def near(published: int | None, true: int) -> bool:
@@ -309,8 +312,6 @@ def test_activity_by_week_counts_each_kind_and_hides_small_weeks(factory, settin
     from datetime import datetime, timedelta
 
     from pvd_survey import meetings
-    from tests.test_meetings import meeting_form, person
-    from tests.test_survey import GOOD, invite_one
 
     today = date.today()
     monday = today - timedelta(days=today.weekday())
@@ -343,8 +344,6 @@ def test_activity_by_week_counts_each_kind_and_hides_small_weeks(factory, settin
 def test_a_change_or_a_withdrawal_is_not_new_activity(factory, settings):
     from datetime import datetime, timedelta
 
-    from tests.test_survey import GOOD, invite_one
-
     today = date.today()
     moment = datetime.combine(today - timedelta(days=today.weekday()), datetime.min.time())
     settings = dataclasses.replace(settings, disclosure_k=5)
@@ -369,8 +368,6 @@ def test_a_change_or_a_withdrawal_is_not_new_activity(factory, settings):
 
 
 def test_funnel_counts_invitations_by_their_department_and_answers_by_theirs(factory, settings):
-    from tests.test_survey import GOOD, invite_one
-
     settings = dataclasses.replace(settings, disclosure_k=5)
     # Invited in Brittany, they answer for a post in Burgundy; invited in Burgundy, they answer for Brittany.
     crossed = [(invite_one(factory, settings, f"bzh{n}@example.fr", "29"), "21") for n in range(6)]

@@ -31,30 +31,11 @@ from pvd_survey.survey import totals as totals_store
 from pvd_survey.survey.links import _refs
 from pvd_survey.survey_questions import baseline_period, start_period, validate_answers
 from tests.conftest import PROJECT_ROOT, TEST_BACKEND, file_bytes_from_another_process
+from tests.factories import GOOD, invite_one
 
 TODAY = date(2026, 11, 22)
-GOOD = {
-    "start_month": "2021-09",
-    "employer": "epci",
-    "gender": "femme",
-    "experience": "5to20",
-    "diploma": "bac4_5",
-    "training_field": ["urbanisme_amenagement", "sciences_sociales"],
-    "department": "21",
-}
 RESPONDENTS = totals_store.CELL_INDEX[(survey.RESPONDENTS, "")]
 OTHER_KEY = "another-key-9876543210-zyxwvutsrqponmlkjihgfedcba"
-
-
-def token_from_outbox(session, email):
-    [message] = [m for m in mail.list_messages(session) if m.recipient == email][:1]
-    return message.link.split(f"{survey.TOKEN_PARAMETER}=")[1]
-
-
-def invite_one(factory, settings, email="cp@example.fr", department=None):
-    with factory.begin() as session:
-        survey.invite(session, [survey.InvitationEntry(1, email, department)], settings)
-        return token_from_outbox(session, email)
 
 
 def small_k(settings, k=2):
@@ -674,31 +655,34 @@ def test_resent_link_reaches_the_same_draft_and_answers(factory, settings):
     assert sorted(record.answers.gender for record in counted(factory, settings)) == ["femme", "femme", "homme"]
 
 
-def _wait_until(condition, what: str) -> None:
-    """Wait for a state another thread reaches (not a delay that orders threads): fail after 20 s."""
+def _wait_for_a_transaction_blocked_by_the_release(factory, arrivals) -> None:
+    """Until another transaction waits for a lock held by the paused release (fail after 20 s).
+
+    SQLite: this process's writers queue on its write lock (db.FifoLock), which tells `arrivals` as each one starts
+    waiting. PostgreSQL: the wait happens inside the database server, another process, and only shows in its
+    activity view, read until it does.
+    """
+    if TEST_BACKEND != "postgresql":
+        assert arrivals.acquire(timeout=20), "the withdrawal never waited for the release"
+        return
     deadline = time.monotonic() + 20
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.005)
-
-
-def _blocked_on_a_lock(factory) -> bool:
-    """True when another transaction waits for a lock held by the paused release."""
-    if TEST_BACKEND == "postgresql":
+    while True:
         with db.read_only(factory) as session:
-            return bool(
-                session.scalar(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND wait_event_type = 'Lock'"
-                    )
+            waiting = session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
                 )
             )
-    lock = db._sqlite_write_locks[factory.kw["bind"]]  # SQLite: writers queue on the process's write lock
-    return bool(lock._waiters)
+        if waiting:
+            return
+        assert time.monotonic() < deadline, "the withdrawal never waited for the release"
+        time.sleep(0.005)  # polls the server (another process): orders nothing
 
 
-def test_a_withdrawal_racing_the_release_of_the_first_answers_leaves_nothing_counted(factory, settings, monkeypatch):
+def test_a_withdrawal_racing_the_release_of_the_first_answers_leaves_nothing_counted(
+    factory, settings, monkeypatch, arrivals
+):
     """The person's first answers are being released while they withdraw: after the next release, nothing of
     theirs is counted (the withdrawal waits for the release, then queues the removal of what it counted)."""
     settings = small_k(settings)
@@ -732,7 +716,7 @@ def test_a_withdrawal_racing_the_release_of_the_first_answers_leaves_nothing_cou
     releasing.start()
     assert applied.wait(30)
     withdrawing.start()
-    _wait_until(lambda: _blocked_on_a_lock(factory), "the withdrawal waiting for the release")
+    _wait_for_a_transaction_blocked_by_the_release(factory, arrivals)
     go_on.set()
     releasing.join()
     withdrawing.join()

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from pvd_survey import accounts, db, mail, survey, ui
 from pvd_survey.models import OutboxMessage
 from tests.conftest import STRONG_PASSWORD, app_test
+from tests.factories import texts
 
 # Promises the survey must never make (issue 16): the key holder can find answers, and some data sets pin one.
 FALSE_PROMISES = ("seul ce lien personnel permet de les retrouver", "aucune soustraction")
@@ -29,10 +30,6 @@ def survey_app(token: str | None) -> AppTest:
         at.query_params[survey.TOKEN_PARAMETER] = token
     at.run()
     return at.switch_page("pages/survey.py").run()
-
-
-def texts(elements) -> list[str]:
-    return [element.value for element in elements]
 
 
 def fill(at: AppTest, month="2021-09", department="21", fields=("urbanisme_amenagement",), **answers) -> AppTest:

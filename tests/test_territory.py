@@ -3,7 +3,6 @@ overview, the steering committee's PDF report and the `report` command, on SQLit
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import re
@@ -19,11 +18,8 @@ from pvd_survey.config import Settings
 from pvd_survey.disclosure import MAX_NOISE
 from pvd_survey.errors import DomainError
 from pvd_survey.models import Meeting, utcnow
-from pvd_survey.survey_questions import Answers
 from tests.conftest import STRONG_PASSWORD
-from tests.test_cli import run_cli
-from tests.test_meetings import meeting_form, person
-from tests.test_recruitment import posting_input
+from tests.factories import load_survey, meeting_form, person, posting_input, run_cli
 
 K = 5
 
@@ -65,18 +61,6 @@ def test_tiles_keep_the_shape_of_france(north: str, south: str, west_east: tuple
 
 
 # ---------------------------------------------------------------------------- data helpers
-
-
-def answers(department: str, **values) -> Answers:
-    base = dict(start_month="2021-09", employer="epci", gender=None, experience=None, diploma=None, training_field=())
-    return Answers(**{**base, **values, "department": department})
-
-
-def load_survey(session: Session, settings: Settings, counts: dict[str, int]) -> None:
-    # Loaded data is released at once (a group of one); the figures are read with k = 5.
-    release_at_once = dataclasses.replace(settings, disclosure_k=1)
-    rows = [answers(department) for department, count in counts.items() for _ in range(count)]
-    survey.import_responses(session, rows, release_at_once)
 
 
 def recruiter(session: Session, settings: Settings, department: str = "21") -> accounts.UserInfo:

@@ -18,10 +18,8 @@ from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError, InvalidAnswers
 from pvd_survey.models import AppSetting, SurveyInvitation, SurveyReminder
-from pvd_survey.survey.links import _token_hash, new_token, survey_link
-
-CLOSES_AT_KEY = "survey_closes_at"
-
+from pvd_survey.survey.links import CLOSES_AT_KEY, _token_hash, new_token, survey_link
+from pvd_survey.survey.respondent import has_answered
 
 REMINDER_KIND = "survey_reminder"
 
@@ -281,8 +279,6 @@ def send_due_reminders(session: Session, settings: Settings, now: datetime | Non
     Without SMTP the rounds wait: a reminder passed on by hand would show an administrator who has not
     answered. Each round is claimed by one conditional UPDATE, so two servers never both do it.
     """
-    from pvd_survey.survey.respondent import has_answered  # (respondent imports this module)
-
     if settings.smtp is None:
         return 0
     now = now or utcnow()

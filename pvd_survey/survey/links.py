@@ -17,6 +17,8 @@ from pvd_survey.errors import DomainError
 
 SURVEY_PAGE_PATH = access.PAGES_BY_KEY["survey"].url_path
 TOKEN_PARAMETER = "jeton"
+# The app setting holding the survey's closing date (read when answering, set and reminded about by invitations).
+CLOSES_AT_KEY = "survey_closes_at"
 
 
 def _token_hash(token: str) -> str:

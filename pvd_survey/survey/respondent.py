@@ -24,8 +24,7 @@ from pvd_survey.config import Settings
 from pvd_survey.db import dialect_insert
 from pvd_survey.errors import DomainError
 from pvd_survey.models import AppSetting, SurveyDraft, SurveyInvitation, SurveyPool, SurveyResponse
-from pvd_survey.survey.invitations import CLOSES_AT_KEY
-from pvd_survey.survey.links import SEALED_SIZES, _Refs, _refs, _seal, _token_hash, _unseal
+from pvd_survey.survey.links import CLOSES_AT_KEY, SEALED_SIZES, _Refs, _refs, _seal, _token_hash, _unseal
 from pvd_survey.survey.release import CountedRecord, _answers_from_payload, _answers_payload, open_response
 from pvd_survey.survey_questions import CSV_COLUMNS, validate_answers
 
