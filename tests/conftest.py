@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -49,6 +50,8 @@ STRONG_PASSWORD = "cheval-batterie-agrafe-42"
 # The survey's server key for every test and every command they start (PostgreSQL requires one).
 TEST_SECRET_KEY = "test-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 os.environ.setdefault("PVD_SECRET_KEY", TEST_SECRET_KEY)
+# A test that forgets to choose its database gets an empty one of its own process, never the project's db/pvd.sqlite3.
+os.environ.setdefault("PVD_DATABASE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='pvd-unset-')}/unset.sqlite3")
 
 if TEST_BACKEND not in ("sqlite", "postgresql"):
     raise pytest.UsageError(f"PVD_TEST_DATABASE must be sqlite or postgresql, not {TEST_BACKEND!r}")
