@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from pvd_survey import accounts, mail, territory
 from pvd_survey.accounts import UserInfo, normalise_email
+from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
-from pvd_survey.errors import DomainError
-from pvd_survey.models import ORGANISATION_KINDS, Organisation, RecruiterRequest, User, utcnow
+from pvd_survey.errors import DomainError, ImportRejected, RowError
+from pvd_survey.models import Organisation, RecruiterRequest, User
 from pvd_survey.recruitment.common import (
     PASSWORD_LINK_DAYS,
     _clean_text,
@@ -25,7 +26,7 @@ from pvd_survey.recruitment.common import (
     _token_hash,
 )
 from pvd_survey.recruitment.passwords import issue_password_link
-from pvd_survey.survey import ImportRejected, RowError
+from pvd_survey.vocabulary import ORGANISATION_KINDS
 
 
 @dataclass(frozen=True)
