@@ -1,12 +1,10 @@
 """Live dashboard of the programme direction: survey figures vs May 2022, filters, downloads, funnel."""
 
-from datetime import datetime
-
 import pandas as pd
 import streamlit as st
 
 from pvd_survey import charts, disclosure, exports, meetings, overview, report, stats, survey, territory, ui
-from pvd_survey.clock import paris_time, utcnow
+from pvd_survey.clock import paris_time, paris_today, utcnow
 from pvd_survey.errors import DomainError
 from pvd_survey.survey_questions import BASELINE_SOURCE, EMPLOYER, option_label, period_options
 
@@ -65,7 +63,7 @@ employer = columns[2].selectbox(
     index=employer_choices.index(initial.employer),
     key="dashboard_employer",
 )
-period_choices = [ALL, *period_options(datetime.now().date())]
+period_choices = [ALL, *period_options(paris_today())]
 period = columns[3].selectbox(
     "Période de prise de poste",
     period_choices,
@@ -208,7 +206,7 @@ with st.container(border=True):
         st.download_button(
             "Télécharger le rapport (PDF)",
             ready[1],
-            file_name=f"pvd-rapport-{datetime.now().date().isoformat()}.pdf",
+            file_name=f"pvd-rapport-{paris_today().isoformat()}.pdf",
             mime="application/pdf",
             key="dashboard_report_download",
             on_click="ignore",

@@ -3,9 +3,8 @@
 import streamlit as st
 
 from pvd_survey import accounts, recruitment, territory, ui
-from pvd_survey.errors import DomainError, french_message
-from pvd_survey.models import paris_time
-from pvd_survey.survey import ImportRejected
+from pvd_survey.clock import paris_time
+from pvd_survey.errors import DomainError, ImportRejected, french_message, row_message
 
 user = ui.guard("recruiter_requests")
 settings = ui.settings()
@@ -65,9 +64,7 @@ if sent:
                 created = recruitment.bulk_create_recruiters(session, user, text, settings)
         except ImportRejected as rejected:
             st.error(
-                french_message(rejected)
-                + "\n\n"
-                + "\n".join(f"- ligne {error.line} : {error.reason}" for error in rejected.errors)
+                french_message(rejected) + "\n\n" + "\n".join(f"- {row_message(error)}" for error in rejected.errors)
             )
         except DomainError as error:
             ui.show_error(error)

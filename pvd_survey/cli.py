@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pvd_survey.clock import paris_today
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message, row_message
 from pvd_survey.survey_questions import CSV_COLUMNS
@@ -156,7 +157,7 @@ def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{args.file} n'est pas un fichier texte UTF-8.", file=sys.stderr)
         return 2
     try:
-        answers = survey.read_responses_csv(text, date.today())
+        answers = survey.read_responses_csv(text, paris_today())
     except survey.ImportRejected as rejected:
         print(f"Refusé : {french_message(rejected)}", file=sys.stderr)
         for error in rejected.errors:
@@ -314,7 +315,7 @@ def _month(text: str) -> date:
         month = overview.parse_month(text)
     except DomainError as error:
         raise argparse.ArgumentTypeError(french_message(error)) from None
-    if month > date.today():
+    if month > paris_today():
         raise argparse.ArgumentTypeError(french_message(DomainError("future_month", value=text)))
     return month
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import random
 import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import accounts, meetings, survey, territory
-from pvd_survey.clock import utcnow
+from pvd_survey.clock import paris_today, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.models import Meeting, Organisation, OutboxMessage, SurveyInvitation, SurveyResponse, User
 from pvd_survey.survey_questions import BASELINE_2022, BASELINE_RESPONDENTS, CSV_COLUMNS, TRAINING_FIELD
@@ -126,7 +126,7 @@ def seed(session: Session, settings: Settings, password_factory: Callable[[], st
         # Spread over the whole country, unevenly, as a real programme's answers are: most departments
         # show on the map, a few stay under k and are hidden.
         departments = spread_departments(DEMO_SURVEY_RESPONSES, random.Random(7))
-        answers = survey.read_responses_csv(baseline_like_csv(DEMO_SURVEY_RESPONSES, 7, departments), date.today())
+        answers = survey.read_responses_csv(baseline_like_csv(DEMO_SURVEY_RESPONSES, 7, departments), paris_today())
         created.append(f"Questionnaire : {survey.import_responses(session, answers, settings)} réponses importées")
     invited = set(session.scalars(select(SurveyInvitation.email)))
     entries = [

@@ -32,9 +32,10 @@ from sqlalchemy import and_, delete, func, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from pvd_survey import db
+from pvd_survey.clock import utcnow
 from pvd_survey.config import SmtpSettings
 from pvd_survey.errors import DomainError
-from pvd_survey.models import OutboxMessage, utcnow
+from pvd_survey.models import OutboxMessage
 from pvd_survey.vocabulary import OUTBOX_STATUS_LABELS
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,10 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pvd_survey.accounts import UserInfo, current_user
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
-from pvd_survey.models import SignInTicket, User, UserSession, paris_time, utcnow
+from pvd_survey.models import SignInTicket, User, UserSession
 
 SESSION_COOKIE = "pvd_session"
 TICKET_SECONDS = 60

@@ -15,6 +15,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import survey, territory
+from pvd_survey.clock import paris_today, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K, KEY_SPACE, ZERO, Cell, Tally, perturb, protect_table, publish_table
 from pvd_survey.errors import DomainError
@@ -108,7 +109,7 @@ def make_filters(
     if employer is not None and employer not in EMPLOYER.options:
         raise DomainError("unknown_filter", field="employer", name="employeur", value=employer)
     start_period = (start_period or "").strip() or None
-    if start_period is not None and start_period not in period_options(today or date.today()):
+    if start_period is not None and start_period not in period_options(today or paris_today()):
         raise DomainError("unknown_filter", field="start_period", name="période", value=start_period)
     return Filters(region, department_code, employer, start_period)
 
@@ -206,7 +207,7 @@ def _positions(totals: Totals, filters: Filters) -> tuple[np.ndarray, np.ndarray
 
 def stats_of_totals(totals: Totals, filters: Filters, k: int = DEFAULT_K, today: date | None = None) -> SurveyStats:
     """The protected figures of one filter combination, from the released totals (pure)."""
-    today = today or date.today()
+    today = today or paris_today()
     places, employers, periods = _positions(totals, filters)
     block = np.ix_(places, employers, periods, _ALL_CELLS)
     counts, keys = totals.counts[block], totals.keys[block]
@@ -389,7 +390,8 @@ def activity_by_week(
     session: Session, k: int = DEFAULT_K, weeks: int = 12, today: date | None = None
 ) -> list[ActivityWeek]:
     """Survey responses, applications and meeting registrations per week, nationally, for the last weeks."""
-    today = today or date.today()
+    # The weeks are cut on the stored UTC times (`since`, `moment.date()`), so "today" is UTC's too.
+    today = today or utcnow().date()
     first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
     since = datetime.combine(first, datetime.min.time())
     sources = {

@@ -26,15 +26,13 @@ def test_every_error_class_is_a_domain_error_defined_in_errors_py():
 
 
 def test_every_code_raised_has_a_french_message():
-    source = "".join(
-        path.read_text(encoding="utf-8")
-        for path in PACKAGE.rglob("*.py")
-        if path.name not in ("errors.py", "recruitment.py")
-    )
+    source = "".join(path.read_text(encoding="utf-8") for path in PACKAGE.rglob("*.py") if path.name != "errors.py")
     codes = set(re.findall(r'DomainError\(\s*"([a-z_0-9]+)"', source))
     codes |= set(re.findall(r'RowError\(\s*\w+,\s*"([a-z_0-9]+)"', source))
-    assert {"field_required", "row_bad_header", "row_column_count"} <= codes  # (both kinds are found)
+    assert {"field_required", "row_bad_header", "row_column_count", "row_email_taken"} <= codes  # (both kinds found)
     assert codes - set(MESSAGES) == set()
+    # A line's reason is always a code: never French text (an f-string or a sentence) built in a service.
+    assert re.findall(r'RowError\(\s*\w+,\s*(?!\s|"[a-z_0-9]+"|error\.code\b)[^,)]+', source) == []
 
 
 def test_row_message_gives_the_line_the_column_and_the_french_sentence():

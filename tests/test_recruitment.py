@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pvd_survey import accounts, cli, exports, privacy, recruitment
 from pvd_survey.config import Settings
-from pvd_survey.errors import MESSAGES, DomainError
+from pvd_survey.errors import MESSAGES, DomainError, ImportRejected
 from pvd_survey.models import (
     ApplicationFile,
     JobApplication,
@@ -674,8 +674,6 @@ def test_refused_request_is_told_why(session: Session, world: World, settings: S
 
 
 def test_bulk_recruiters_all_or_nothing_with_line_numbers(session: Session, world: World, settings: Settings) -> None:
-    from pvd_survey.survey import ImportRejected
-
     bad = (
         "email,nom,organisation,type,departement\n"
         "ok@mamers.fr,Olga K,Commune de Mamers,commune,72\n"
@@ -685,7 +683,14 @@ def test_bulk_recruiters_all_or_nothing_with_line_numbers(session: Session, worl
     )
     with pytest.raises(ImportRejected) as rejected:
         recruitment.bulk_create_recruiters(session, world.users["direction"], bad, settings)
-    assert [e.line for e in rejected.value.errors] == [3, 4, 5]
+    assert [(e.line, e.reason, e.column) for e in rejected.value.errors] == [
+        (3, "row_invalid_email", "email"),
+        (4, "row_email_taken", "email"),
+        (5, "row_unknown_choice", "type"),
+        (5, "row_unknown_department", "departement"),
+    ]
+    assert rejected.value.params == {"count": 3}
+    assert rejected.value.errors[0].params == {"value": "pas-une-adresse"}
     assert session.scalar(select(User).where(User.email == "ok@mamers.fr")) is None
     good = (
         "email;nom;organisation;type;departement\n"
@@ -697,6 +702,32 @@ def test_bulk_recruiters_all_or_nothing_with_line_numbers(session: Session, worl
     paul = session.scalar(select(User).where(User.email == "p@montbardois.fr"))
     assert paul.organisation_id == world.own.id  # existing organisation reused
     assert len(outbox_of(session, "recruiter_welcome")) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", [(1, "row_empty_file", None)]),
+        ("email,nom,organisation\n", [(1, "row_bad_header", None)]),
+        ("email,nom,organisation,type,departement\n", [(2, "row_no_rows", None)]),
+        ("email,nom,organisation,type,departement\na@b.fr,A\n", [(2, "row_column_count", None)]),
+        (
+            "email,nom,organisation,type,departement\na@b.fr,A,B,commune,72\na@b.fr,,,commune,72\n",
+            [
+                (3, "row_email_repeated", "email"),
+                (3, "row_value_required", "nom"),
+                (3, "row_value_required", "organisation"),
+            ],
+        ),
+    ],
+)
+def test_bulk_recruiters_line_errors_are_codes(
+    session: Session, world: World, settings: Settings, text: str, expected: list
+) -> None:
+    with pytest.raises(ImportRejected) as rejected:
+        recruitment.bulk_create_recruiters(session, world.users["direction"], text, settings)
+    assert [(e.line, e.reason, e.column) for e in rejected.value.errors] == expected
+    assert all(e.reason in MESSAGES for e in rejected.value.errors)
 
 
 # ---------------------------------------------------------------------------- purge and access requests

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from pvd_survey import accounts, mail, recruitment
 from pvd_survey.config import Settings
-from pvd_survey.errors import MESSAGES
+from pvd_survey.errors import MESSAGES, ImportRejected, RowError, french_message, row_message
 from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, User
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import open_page as page
@@ -250,7 +250,12 @@ def test_bulk_recruiters_lists_bad_lines(world: World, factory) -> None:
     at.text_area(key="requests_bulk_text").input("email,nom,organisation,type,departement\nx,X,Y,epci,21\n")
     at = submit(at, "requests_bulk")
     [error] = texts(at.error)
-    assert "ligne 2 : adresse e-mail invalide (x)" in error
+    assert error == "\n\n".join(
+        [
+            french_message(ImportRejected([RowError(2, "row_invalid_email")])),
+            "- " + row_message(RowError(2, "row_invalid_email", {"value": "x"}, "email")),
+        ]
+    )
     at.text_area(key="requests_bulk_text").input(
         "email,nom,organisation,type,departement\nx@y.fr,X Y,Commune de Mamers,commune,72\n"
     )

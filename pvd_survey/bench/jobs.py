@@ -17,13 +17,14 @@ from pvd_survey.bench.common import (
     _peak_rss_mb,
     _scratch_database,
 )
+from pvd_survey.clock import utcnow
 from pvd_survey.config import load_settings
 
 
 def _job_rows(postings: int, applications: int, rng: random.Random, organisation_ids: list[int], now) -> tuple:
     from datetime import timedelta
 
-    from pvd_survey.models import CONTRACTS
+    from pvd_survey.vocabulary import CONTRACTS
 
     departments = list(territory.DEPARTMENTS)
     posting_rows = []
@@ -105,7 +106,7 @@ def _jobs_benchmark(postings: int, applications: int, url: str, kind: str) -> di
 
     from pvd_survey import accounts, recruitment
     from pvd_survey.demo import sample_pdf
-    from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, Organisation, utcnow
+    from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, Organisation
 
     rng = random.Random(postings + applications)
     engine = db.make_engine(url)

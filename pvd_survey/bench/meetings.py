@@ -10,6 +10,7 @@ from sqlalchemy import insert, select, text, update
 
 from pvd_survey import db, territory
 from pvd_survey.bench.common import BENCH_KEY, RUNS, _latency_figures, _median_ms, _no_secrets_file, _scratch_database
+from pvd_survey.clock import utcnow
 from pvd_survey.config import load_settings
 
 MEETINGS = 2_000
@@ -116,7 +117,7 @@ def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url
     from datetime import timedelta
 
     from pvd_survey import meetings
-    from pvd_survey.models import Meeting, Registration, utcnow
+    from pvd_survey.models import Meeting, Registration
 
     url, drop = _scratch_database(kind, "meetings", workdir, postgres_admin_url)
     try:

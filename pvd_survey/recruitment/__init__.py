@@ -6,7 +6,9 @@
 # that is not theirs answers exactly like an id that does not exist ("unknown_posting"), so probing ids
 # reveals nothing. Other roles get "forbidden" for recruiter actions.
 
-from pvd_survey.models import APPLICATION_STATUSES
+# Also given from here, as before the split: Paris time (clock.py) and recruitment's labels (vocabulary.py,
+# imported last), which the pages read as recruitment.X_LABELS.
+from pvd_survey.clock import PARIS, paris_today
 from pvd_survey.recruitment.applications import (
     ApplicationInput,
     ApplicationReceipt,
@@ -30,21 +32,14 @@ from pvd_survey.recruitment.board import (
 )
 from pvd_survey.recruitment.common import (
     ANAH_TEXT,
-    APPLICATION_STATUS_LABELS,
     BOARD_PAGE_SIZE,
     COFUNDING_TEXT,
-    CONTRACT_LABELS,
     MODEL_MISSIONS,
-    PARIS,
     PASSWORD_LINK_DAYS,
     PDF_MAX_BYTES,
     PIPELINE_STATUSES,
     POSTING_PARAMETER,
-    POSTING_STATUS_LABELS,
-    REJECTION_REASON_LABELS,
     TOKEN_PARAMETER,
-    WORKING_TIME_LABELS,
-    paris_today,
     render_markdown,
 )
 from pvd_survey.recruitment.figures import (
@@ -90,6 +85,14 @@ from pvd_survey.recruitment.review import (
     pipeline_counts,
     rejection_message,
     set_notes,
+)
+from pvd_survey.vocabulary import (
+    APPLICATION_STATUS_LABELS,
+    APPLICATION_STATUSES,
+    CONTRACT_LABELS,
+    POSTING_STATUS_LABELS,
+    REJECTION_REASON_LABELS,
+    WORKING_TIME_LABELS,
 )
 
 __all__ = [

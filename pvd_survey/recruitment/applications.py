@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from pvd_survey import mail
 from pvd_survey.accounts import normalise_email
+from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
-from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, utcnow
+from pvd_survey.models import ApplicationFile, JobApplication, JobPosting
 from pvd_survey.recruitment.board import get_public_posting
 from pvd_survey.recruitment.common import (
     _SAFE_NAME,
-    APPLICATION_STATUS_LABELS,
     PDF_MAX_BYTES,
     _clean_text,
     _one_line,
@@ -32,6 +32,7 @@ from pvd_survey.recruitment.common import (
     _token_hash,
 )
 from pvd_survey.recruitment.postings import _organisation_name
+from pvd_survey.vocabulary import APPLICATION_STATUS_LABELS
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import territory
+from pvd_survey.clock import paris_today
 from pvd_survey.errors import DomainError
-from pvd_survey.models import CONTRACTS, ORGANISATION_KINDS, JobPosting, Organisation
-from pvd_survey.recruitment.common import BOARD_PAGE_SIZE, _one_line, paris_today
+from pvd_survey.models import JobPosting, Organisation
+from pvd_survey.recruitment.common import BOARD_PAGE_SIZE, _one_line
 from pvd_survey.recruitment.postings import PostingInfo, _posting_info
+from pvd_survey.vocabulary import CONTRACTS, ORGANISATION_KINDS
 
 
 @dataclass(frozen=True)

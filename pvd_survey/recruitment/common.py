@@ -1,11 +1,9 @@
-"""Shared constants, French labels and small helpers of recruitment."""
+"""Shared constants, texts and small helpers of recruitment (the codes and their labels are in vocabulary.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import nh3
 from markdown_it import MarkdownIt
@@ -14,39 +12,15 @@ from pvd_survey import access
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
-from pvd_survey.models import utcnow
 
-PARIS = ZoneInfo("Europe/Paris")
 TOKEN_PARAMETER = "jeton"
 POSTING_PARAMETER = "offre"
 PDF_MAX_BYTES = 5 * 1024 * 1024
 PASSWORD_LINK_DAYS = 7
 BOARD_PAGE_SIZE = 50
 
-CONTRACT_LABELS = {
-    "projet": "Contrat de projet",
-    "cdd": "CDD",
-    "titulaire": "Titulaire / détachement",
-    "autre": "Autre",
-}
-WORKING_TIME_LABELS = {"complet": "Temps complet", "partiel": "Temps partiel"}
-POSTING_STATUS_LABELS = {"draft": "Brouillon", "published": "Publiée", "closed": "Close", "filled": "Pourvue"}
-APPLICATION_STATUS_LABELS = {
-    "recue": "Reçue",
-    "examen": "En cours d'examen",
-    "entretien": "Entretien",
-    "retenue": "Retenue",
-    "non_retenue": "Non retenue",
-    "retiree": "Retirée par la personne candidate",
-}
 # What a recruiter may move an application to (a withdrawn application is frozen).
 PIPELINE_STATUSES = ("recue", "examen", "entretien", "retenue", "non_retenue")
-REJECTION_REASON_LABELS = {
-    "profil": "Profil ne correspondant pas",
-    "pourvu": "Poste pourvu",
-    "doublon": "Candidature en doublon",
-    "autre": "Autre",
-}
 _REJECTION_SENTENCES = {
     "profil": "Après examen attentif, votre profil ne correspond pas aux besoins de ce poste.",
     "pourvu": "Le poste a été pourvu.",
@@ -81,11 +55,6 @@ def _token_hash(token: str) -> str:
 
 def _page_link(settings: Settings, page_key: str, token: str) -> str:
     return f"{settings.base_url}/{access.PAGES_BY_KEY[page_key].url_path}?{TOKEN_PARAMETER}={token}"
-
-
-def paris_today(now: datetime | None = None) -> date:
-    """Today's date in France (deadlines are French calendar days)."""
-    return (now or utcnow()).replace(tzinfo=ZoneInfo("UTC")).astimezone(PARIS).date()
 
 
 def render_markdown(text: str) -> str:

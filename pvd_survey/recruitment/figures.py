@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from pvd_survey import disclosure, territory
 from pvd_survey.models import JobApplication, JobPosting
-from pvd_survey.recruitment.common import POSTING_STATUS_LABELS
+from pvd_survey.vocabulary import POSTING_STATUS_LABELS
 
 
 @dataclass(frozen=True)

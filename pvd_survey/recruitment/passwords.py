@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from pvd_survey import accounts
 from pvd_survey.accounts import UserInfo
+from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
-from pvd_survey.models import PasswordToken, utcnow
+from pvd_survey.models import PasswordToken
 from pvd_survey.recruitment.common import PASSWORD_LINK_DAYS, _page_link, _token_hash
 
 

@@ -10,21 +10,19 @@ from sqlalchemy.orm import Session
 
 from pvd_survey import mail, territory
 from pvd_survey.accounts import UserInfo
+from pvd_survey.clock import paris_today, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
-from pvd_survey.models import CONTRACTS, JobApplication, JobPosting, Organisation, utcnow
+from pvd_survey.models import JobApplication, JobPosting, Organisation
 from pvd_survey.recruitment.common import (
     ANAH_TEXT,
     COFUNDING_TEXT,
-    CONTRACT_LABELS,
     MODEL_MISSIONS,
-    POSTING_STATUS_LABELS,
-    WORKING_TIME_LABELS,
     _clean_text,
     _one_line,
     _require_recruiter,
-    paris_today,
 )
+from pvd_survey.vocabulary import CONTRACT_LABELS, CONTRACTS, POSTING_STATUS_LABELS, WORKING_TIMES
 
 
 @dataclass(frozen=True)
@@ -156,7 +154,7 @@ def validate_posting(data: PostingInput, today: date) -> dict[str, object]:
         raise DomainError("posting_communes_required", field="communes")
     if data.contract not in CONTRACTS:
         raise DomainError("posting_unknown_contract", field="contract", value=data.contract)
-    if data.working_time not in WORKING_TIME_LABELS:
+    if data.working_time not in WORKING_TIMES:
         raise DomainError("posting_unknown_working_time", field="working_time", value=data.working_time)
     for value in (data.salary_min, data.salary_max):
         if value is not None and not 0 <= value <= 1_000_000:

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from pvd_survey import accounts, mail, territory
 from pvd_survey.accounts import UserInfo, normalise_email
+from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
-from pvd_survey.errors import DomainError
-from pvd_survey.models import ORGANISATION_KINDS, Organisation, RecruiterRequest, User, utcnow
+from pvd_survey.errors import DomainError, ImportRejected, RowError
+from pvd_survey.models import Organisation, RecruiterRequest, User
 from pvd_survey.recruitment.common import (
     PASSWORD_LINK_DAYS,
     _clean_text,
@@ -25,7 +26,7 @@ from pvd_survey.recruitment.common import (
     _token_hash,
 )
 from pvd_survey.recruitment.passwords import issue_password_link
-from pvd_survey.survey import ImportRejected, RowError
+from pvd_survey.vocabulary import ORGANISATION_KINDS
 
 
 @dataclass(frozen=True)
@@ -243,8 +244,12 @@ def bulk_create_recruiters(
     text = (text or "").lstrip("\ufeff")
     reader = csv.reader(io.StringIO(text), delimiter=";" if ";" in text.split("\n", 1)[0] else ",")
     header = [cell.strip().lower() for cell in next(reader, [])]
+    if not header:
+        raise ImportRejected([RowError(1, "row_empty_file")])
     if tuple(header) != BULK_COLUMNS:
-        raise ImportRejected([RowError(1, f"en-tête attendu « {','.join(BULK_COLUMNS)} »")])
+        raise ImportRejected(
+            [RowError(1, "row_bad_header", {"expected": ",".join(BULK_COLUMNS), "found": ",".join(header)})]
+        )
     rows: list[tuple[str, str, str, str, str]] = []
     errors: list[RowError] = []
     taken = set(session.scalars(select(User.email)))
@@ -254,37 +259,38 @@ def bulk_create_recruiters(
         if not any(cells):
             continue
         if len(cells) != len(BULK_COLUMNS):
-            errors.append(RowError(line, f"{len(cells)} colonnes au lieu de {len(BULK_COLUMNS)}"))
+            errors.append(RowError(line, "row_column_count", {"found": len(cells), "expected": len(BULK_COLUMNS)}))
             continue
         raw_email, name, organisation, kind, department = cells
         try:
             email = normalise_email(raw_email)
         except DomainError:
-            errors.append(RowError(line, f"adresse e-mail invalide ({raw_email})"))
+            errors.append(RowError(line, "row_invalid_email", {"value": raw_email}, "email"))
             continue
         code = territory.normalise_department(department)
-        problems = []
+        problems: list[RowError] = []
         if email in taken:
-            problems.append(f"un compte existe déjà pour {email}")
+            problems.append(RowError(line, "row_email_taken", {"email": email}, "email"))
         if email in seen:
-            problems.append(f"{email} apparaît deux fois")
+            problems.append(RowError(line, "row_email_repeated", {"email": email}, "email"))
         if not _one_line(name, 200):
-            problems.append("nom manquant")
+            problems.append(RowError(line, "row_value_required", column="nom"))
         if not _one_line(organisation, 200):
-            problems.append("organisation manquante")
+            problems.append(RowError(line, "row_value_required", column="organisation"))
         if kind not in ORGANISATION_KINDS:
-            problems.append(f"type inconnu ({kind}) : {', '.join(ORGANISATION_KINDS)}")
+            choices = ", ".join(ORGANISATION_KINDS)
+            problems.append(RowError(line, "row_unknown_choice", {"value": kind, "choices": choices}, "type"))
         if code is None:
-            problems.append(f"département inconnu ({department})")
+            problems.append(RowError(line, "row_unknown_department", {"value": department}, "departement"))
         seen.add(email)
         if problems or code is None:  # an unknown department (code None) is one of the problems
-            errors.append(RowError(line, " ; ".join(problems)))
+            errors.extend(problems)
         else:
             rows.append((email, _one_line(name, 200), _one_line(organisation, 200), kind, code))
     if errors:
         raise ImportRejected(errors)
     if not rows:
-        raise ImportRejected([RowError(2, "aucune ligne de compte")])
+        raise ImportRejected([RowError(2, "row_no_rows")])
     created = []
     for email, name, organisation, kind, code in rows:
         organisation_id = _organisation_for(session, organisation, kind, code)

@@ -10,25 +10,17 @@ from sqlalchemy.orm import Session
 
 from pvd_survey import exports, mail
 from pvd_survey.accounts import UserInfo
+from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.errors import DomainError
-from pvd_survey.models import (
-    APPLICATION_STATUSES,
-    REJECTION_REASONS,
-    ApplicationFile,
-    JobApplication,
-    JobPosting,
-    paris_time,
-    utcnow,
-)
-from pvd_survey.recruitment.common import (
-    _REJECTION_SENTENCES,
-    APPLICATION_STATUS_LABELS,
-    PIPELINE_STATUSES,
-    REJECTION_REASON_LABELS,
-    _clean_text,
-    _require_recruiter,
-)
+from pvd_survey.models import ApplicationFile, JobApplication, JobPosting
+from pvd_survey.recruitment.common import _REJECTION_SENTENCES, PIPELINE_STATUSES, _clean_text, _require_recruiter
 from pvd_survey.recruitment.postings import _own_posting
+from pvd_survey.vocabulary import (
+    APPLICATION_STATUS_LABELS,
+    APPLICATION_STATUSES,
+    REJECTION_REASON_LABELS,
+    REJECTION_REASONS,
+)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pvd_survey import territory
-from pvd_survey.clock import utcnow
+from pvd_survey.clock import paris_today
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import KEY_SPACE
 from pvd_survey.errors import DomainError
@@ -167,7 +167,7 @@ class Totals:
 
 def calendar_periods(today: date | None = None) -> tuple[str, ...]:
     """Every start period an answer may give today ("" = no answer): the totals' period axis, whatever was answered."""
-    return ("", *period_options(today or utcnow().date()))
+    return ("", *period_options(today or paris_today()))
 
 
 def seal(settings: Settings, totals: Totals) -> bytes:
