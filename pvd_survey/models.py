@@ -43,6 +43,9 @@ from pvd_survey.vocabulary import (
     CONTRACTS,
     INVITATION_STATUSES,
     MEETING_KINDS,
+    NOTIFICATION_FREQUENCIES,
+    NOTIFICATION_RUNS,
+    NOTIFICATION_TOPICS,
     ORGANISATION_KINDS,
     OUTBOX_STATUSES,
     POSTING_STATUSES,
@@ -181,6 +184,8 @@ class OutboxMessage(Base):
     link: Mapped[str | None] = mapped_column(String(1000))
     # What the message is about, e.g. "account_created"; useful to filter and to test.
     kind: Mapped[str] = mapped_column(String(50))
+    # The one-click unsubscribe address of a notification (List-Unsubscribe header, RFC 8058), erased once sent.
+    unsubscribe_url: Mapped[str | None] = mapped_column(String(1000))
     # [{"filename": ..., "content_type": ..., "content_base64": ...}]
     attachments: Mapped[list | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
@@ -537,3 +542,78 @@ class PasswordToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# ---------------------------------------------------------------------------- notifications
+
+
+class NotificationPreference(Base):
+    """How often an account wants an e-mail about one topic; no row means the default (at once)."""
+
+    __tablename__ = "notification_preference"
+    __table_args__ = (
+        CheckConstraint(_in("topic", NOTIFICATION_TOPICS), name="topic"),
+        CheckConstraint(_in("frequency", NOTIFICATION_FREQUENCIES), name="frequency"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(30), primary_key=True)
+    frequency: Mapped[str] = mapped_column(String(20))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class JobAlert(Base):
+    """Someone's subscription to the new postings of a region (or of one of its departments), by e-mail.
+
+    Double opt-in: nothing is sent before `confirmed_at`, and an unconfirmed row is deleted by the purge after a
+    week. Unsubscribing deletes the row, and its unsubscribe links with it: nothing is kept.
+    """
+
+    __tablename__ = "job_alert"
+    __table_args__ = (
+        UniqueConstraint("email", "region", "department", name="uq_job_alert_email_region_department"),
+        Index("ix_job_alert_confirmed", "confirmed_at", "region"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    region: Mapped[str] = mapped_column(String(2))
+    department: Mapped[str] = mapped_column(String(3), default="")  # '' for the whole region
+    # The confirmation link's token (hashed, like every personal link).
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Postings published up to this moment were already sent (or there were none): the next alert lists later ones.
+    covered_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class UnsubscribeLink(Base):
+    """The one-click unsubscribe link of one e-mail (only its token's hash): an account's topic, or a job alert."""
+
+    __tablename__ = "unsubscribe_link"
+    __table_args__ = (
+        CheckConstraint(f"topic IS NULL OR {_in('topic', NOTIFICATION_TOPICS)}", name="topic"),
+        CheckConstraint(
+            "(user_id IS NOT NULL AND topic IS NOT NULL AND alert_id IS NULL) "
+            "OR (user_id IS NULL AND topic IS NULL AND alert_id IS NOT NULL)",
+            name="one_target",
+        ),
+    )
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    topic: Mapped[str | None] = mapped_column(String(30))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("job_alert.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class NotificationRun(Base):
+    """One row per daily sending: the Paris day it last ran, claimed by one conditional UPDATE (so, once a day)."""
+
+    __tablename__ = "notification_run"
+    __table_args__ = (CheckConstraint(_in("job", NOTIFICATION_RUNS), name="job"),)
+
+    job: Mapped[str] = mapped_column(String(30), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    # The moment that run covered up to: the next one covers what came after.
+    covered_until: Mapped[datetime] = mapped_column(DateTime)

@@ -102,6 +102,30 @@ RECRUITER_REQUEST_STATUS_LABELS = {
     "refused": "Refusée",
 }
 
+# ---------------------------------------------------------------------------- notifications
+
+# What an account can be told about by e-mail (each with its preference on « Mon compte »).
+NOTIFICATION_TOPICS = ("new_application", "recruiter_request")
+NOTIFICATION_TOPIC_LABELS = {
+    "new_application": "Nouvelles candidatures à vos offres",
+    "recruiter_request": "Demandes de compte recruteur en attente de décision",
+}
+
+# How often: at once, in one daily summary, or never.
+NOTIFICATION_FREQUENCIES = ("immediate", "daily", "none")
+NOTIFICATION_FREQUENCY_LABELS = {
+    "immediate": "Un e-mail à chaque fois",
+    "daily": "Un récapitulatif par jour",
+    "none": "Aucun e-mail",
+}
+
+# The daily sendings, each claimed once a day.
+NOTIFICATION_RUNS = ("application_digest", "job_alerts")
+NOTIFICATION_RUN_LABELS = {
+    "application_digest": "Récapitulatif quotidien des candidatures",
+    "job_alerts": "Alertes offres d'emploi",
+}
+
 # ---------------------------------------------------------------------------- every vocabulary, for the tests
 
 VOCABULARIES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
@@ -120,4 +144,7 @@ VOCABULARIES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "REJECTION_REASONS": (REJECTION_REASONS, REJECTION_REASON_LABELS),
     "APPLICATION_FILE_KINDS": (APPLICATION_FILE_KINDS, APPLICATION_FILE_KIND_LABELS),
     "RECRUITER_REQUEST_STATUSES": (RECRUITER_REQUEST_STATUSES, RECRUITER_REQUEST_STATUS_LABELS),
+    "NOTIFICATION_TOPICS": (NOTIFICATION_TOPICS, NOTIFICATION_TOPIC_LABELS),
+    "NOTIFICATION_FREQUENCIES": (NOTIFICATION_FREQUENCIES, NOTIFICATION_FREQUENCY_LABELS),
+    "NOTIFICATION_RUNS": (NOTIFICATION_RUNS, NOTIFICATION_RUN_LABELS),
 }

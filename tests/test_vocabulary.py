@@ -18,11 +18,14 @@ from pvd_survey.models import (
     JobApplication,
     JobPosting,
     Meeting,
+    NotificationPreference,
+    NotificationRun,
     Organisation,
     OutboxMessage,
     RecruiterRequest,
     Registration,
     SurveyInvitation,
+    UnsubscribeLink,
     User,
 )
 
@@ -45,6 +48,10 @@ COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("application_file", "kind"): vocabulary.APPLICATION_FILE_KINDS,
     ("recruiter_request", "status"): vocabulary.RECRUITER_REQUEST_STATUSES,
     ("recruiter_request", "organisation_kind"): vocabulary.ORGANISATION_KINDS,
+    ("notification_preference", "topic"): vocabulary.NOTIFICATION_TOPICS,
+    ("notification_preference", "frequency"): vocabulary.NOTIFICATION_FREQUENCIES,
+    ("unsubscribe_link", "topic"): vocabulary.NOTIFICATION_TOPICS,
+    ("notification_run", "job"): vocabulary.NOTIFICATION_RUNS,
 }
 
 
@@ -173,6 +180,12 @@ def _builders(session: Session) -> dict[str, Callable[[str, str], object]]:
     def unique(prefix: str) -> str:
         return f"{prefix}{next(serial)}"
 
+    def account() -> int:
+        user = User(email=f"{unique('n')}@example.fr", display_name="N", role="direction")
+        session.add(user)
+        session.flush()
+        return user.id
+
     return {
         "app_user": lambda column, code: User(
             email=f"{unique('u')}@example.fr",
@@ -212,6 +225,13 @@ def _builders(session: Session) -> dict[str, Callable[[str, str], object]]:
                 column: code,
             }
         ),
+        "notification_preference": lambda column, code: NotificationPreference(
+            **{"user_id": account(), "topic": "new_application", "frequency": "daily", column: code}
+        ),
+        "unsubscribe_link": lambda column, code: UnsubscribeLink(
+            token_hash=unique("u"), user_id=account(), topic=code, created_at=now
+        ),
+        "notification_run": lambda column, code: NotificationRun(job=code, day=now.date(), covered_until=now),
     }
 
 
