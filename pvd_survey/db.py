@@ -14,12 +14,13 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -221,6 +222,17 @@ def dialect_insert(session: Session, table):
     if session.get_bind().dialect.name == "postgresql":
         return postgresql_insert(table)
     return sqlite_insert(table)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched: its result is a CursorResult, the only kind that counts them.
+
+    Session.execute() is typed to return a plain Result; an UPDATE or DELETE with a WHERE clause runs on
+    the cursor and returns a CursorResult. Any other result has no row count: asking for one is a bug.
+    """
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"no row count on a {type(result).__name__}: only a statement run on the cursor has one")
+    return result.rowcount
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pvd_survey import mail
+from pvd_survey import db, mail
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.meetings.common import (
@@ -151,11 +151,13 @@ def send_due_reminders(session: Session, settings: Settings, now: datetime | Non
     sent = 0
     for registration_id, meeting_id in due:
         # Claimed by a conditional UPDATE: two senders never remind the same person twice.
-        claimed = session.execute(
-            update(Registration)
-            .where(Registration.id == registration_id, Registration.reminded_at.is_(None))
-            .values(reminded_at=now)
-        ).rowcount
+        claimed = db.rowcount(
+            session.execute(
+                update(Registration)
+                .where(Registration.id == registration_id, Registration.reminded_at.is_(None))
+                .values(reminded_at=now)
+            )
+        )
         if claimed != 1:
             continue
         registration = session.get(Registration, registration_id)

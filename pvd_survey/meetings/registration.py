@@ -26,7 +26,7 @@ from pvd_survey import disclosure, mail, territory
 from pvd_survey.accounts import normalise_email
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
-from pvd_survey.db import dialect_insert
+from pvd_survey.db import dialect_insert, rowcount
 from pvd_survey.errors import DomainError, InvalidAnswers
 from pvd_survey.meetings.common import (
     MAX_TEXT,
@@ -108,14 +108,12 @@ def _position(session: Session, registration: Registration) -> int | None:
 
 def _take_seat(session: Session, meeting_id: int) -> bool:
     """One conditional UPDATE: True if a place was free and is now ours (the meeting must be locked)."""
-    return (
-        session.execute(
-            update(Meeting)
-            .where(Meeting.id == meeting_id, Meeting.confirmed_count < Meeting.capacity)
-            .values(confirmed_count=Meeting.confirmed_count + 1)
-        ).rowcount
-        == 1
+    taken = session.execute(
+        update(Meeting)
+        .where(Meeting.id == meeting_id, Meeting.confirmed_count < Meeting.capacity)
+        .values(confirmed_count=Meeting.confirmed_count + 1)
     )
+    return rowcount(taken) == 1
 
 
 def _arrive(session: Session, meeting_id: int) -> tuple[int, bool]:
