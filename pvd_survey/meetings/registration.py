@@ -167,6 +167,8 @@ def register(
     ).one_or_none()
     if row is None:
         raise DomainError("unknown_meeting")
+    meeting: Meeting
+    existing: Registration | None  # the outer join's: None when this e-mail never registered to the meeting
     meeting, existing = row
     _check_open(meeting, now)
     if form.attendee_role not in meeting.audiences.split("|"):
@@ -225,9 +227,9 @@ def register(
         if inserted is None:
             if seated:
                 _give_back(session, meeting_id)
-            winner = session.scalar(
+            winner = session.execute(
                 select(Registration).where(Registration.meeting_id == meeting_id, Registration.email == email)
-            )
+            ).scalar_one()  # the row that won the unique constraint
             return _resend(session, meeting, winner, settings, now)
         # The row as inserted, without reading it back while the lock is held.
         registration = Registration(id=inserted, reference=reference, **values)
@@ -286,9 +288,9 @@ def _register_in_one_call(
         raise DomainError("unknown_meeting")
     email = str(values["email"])
     if row.o_registration_id is None:  # the same e-mail a moment ago: its place was given back
-        winner = session.scalar(
+        winner = session.execute(
             select(Registration).where(Registration.meeting_id == meeting.id, Registration.email == email)
-        )
+        ).scalar_one()  # the row that won the unique constraint
         return _resend(session, meeting, winner, settings, now)
     return RegistrationOutcome(reference, "confirmed" if row.o_seated else "waiting", row.o_position, False, email)
 
