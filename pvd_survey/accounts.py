@@ -367,7 +367,7 @@ def current_user(session: Session, user_id: int, session_epoch: int) -> UserInfo
 def _record_failure(session: Session, email: str, settings: Settings, now: datetime) -> LoginThrottle:
     # Insert-if-missing then lock: two servers failing the same e-mail at once both count.
     session.execute(dialect_insert(session, LoginThrottle).values(email=email, failures=0).on_conflict_do_nothing())
-    throttle = session.get(LoginThrottle, email, with_for_update=True, populate_existing=True)
+    throttle = session.get_one(LoginThrottle, email, with_for_update=True, populate_existing=True)
     if throttle.locked_until is not None and throttle.locked_until <= now:
         throttle.failures, throttle.locked_until = 0, None
     throttle.failures += 1
@@ -396,6 +396,8 @@ def authenticate(
         if throttle.locked_until is not None:
             return LoginOutcome(None, DomainError("account_locked", until=paris_time(throttle.locked_until, "%H:%M")))
         return LoginOutcome(None, DomainError("bad_credentials"))
+    if user is None or user.password_hash is None:  # _verify() accepts neither
+        raise RuntimeError("a password verified without an account or its stored hash")
     if not user.is_active:
         return LoginOutcome(None, DomainError("account_disabled"))
     if throttle is not None:
@@ -429,7 +431,9 @@ def user_for_sso(session: Session, email: str | None, email_verified: bool | Non
 
 
 def _active_admin_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True)))
+    return session.execute(
+        select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True))
+    ).scalar_one()
 
 
 def _drop_sessions(session: Session, user_id: int) -> None:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from pvd_survey.clock import paris_today
 from pvd_survey.config import ConfigError, Settings, load_settings
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 
 class _FrenchParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"Erreur dans les arguments : {message}\nAide : {self.prog} --help\n")
 

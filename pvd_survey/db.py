@@ -14,12 +14,13 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -223,13 +224,32 @@ def dialect_insert(session: Session, table):
     return sqlite_insert(table)
 
 
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched: its result is a CursorResult, the only kind that counts them.
+
+    Session.execute() is typed to return a plain Result; an UPDATE or DELETE with a WHERE clause runs on
+    the cursor and returns a CursorResult. Any other result has no row count: asking for one is a bug.
+    """
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"no row count on a {type(result).__name__}: only a statement run on the cursor has one")
+    return result.rowcount
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Session factory whose sessions keep loaded values readable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def _engine_of(factory: sessionmaker[Session]) -> Engine:
+    """The engine a session factory of make_session_factory() is bound to."""
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise TypeError(f"a session factory bound to an engine was expected, not to {bind!r}")
+    return bind
+
+
 @contextmanager
-def _connection_turn(engine: Engine | None) -> Iterator[None]:
+def _connection_turn(engine: Engine) -> Iterator[None]:
     """Wait for a connection in arrival order, at most the pool timeout; else `database_busy`, not a trace.
 
     More requests than connections wait their turn here; the one that waited too long gets
@@ -251,7 +271,7 @@ def _connection_turn(engine: Engine | None) -> Iterator[None]:
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
-    engine = factory.kw.get("bind")
+    engine = _engine_of(factory)
     lock = _sqlite_write_locks.get(engine)
     with (
         lock if lock is not None else nullcontext(),
@@ -264,7 +284,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 @contextmanager
 def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session for reads only: on SQLite it does not take the write lock."""
-    with _connection_turn(factory.kw.get("bind")):
+    with _connection_turn(_engine_of(factory)):
         session = factory()
         try:
             session.connection(execution_options={"pvd_read_only": True})
@@ -285,7 +305,10 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest migration shipped with the code."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration found in {DB_DIR}")
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

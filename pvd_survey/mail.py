@@ -174,7 +174,7 @@ def requeue_failed(session: Session, message_id: int) -> None:
         .where(OutboxMessage.id == message_id, OutboxMessage.status == "failed")
         .values(status="pending", attempts=0, next_attempt_at=utcnow(), last_error=None)
     )
-    if result.rowcount != 1:
+    if db.rowcount(result) != 1:
         raise DomainError("mail_not_failed" if session.get(OutboxMessage, message_id) else "mail_not_found")
 
 
@@ -188,7 +188,7 @@ def mark_delivered_by_hand(session: Session, message_id: int) -> None:
         .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
         .values(status="manual", sent_at=utcnow(), **ERASED_CONTENT)
     )
-    if result.rowcount != 1:
+    if db.rowcount(result) != 1:
         raise DomainError("mail_not_pending" if session.get(OutboxMessage, message_id) else "mail_not_found")
 
 
@@ -256,11 +256,13 @@ def backoff(attempts: int) -> timedelta:
 
 def _claim(factory: sessionmaker[Session], message_id: int, token: str, now: datetime) -> OutboxMessage | None:
     with db.transaction(factory) as session:
-        claimed = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, _claimable(now))
-            .values(status="sending", claim_token=token, claimed_at=now)
-        ).rowcount
+        claimed = db.rowcount(
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, _claimable(now))
+                .values(status="sending", claim_token=token, claimed_at=now)
+            )
+        )
         if claimed != 1:
             return None
         message = session.get(OutboxMessage, message_id)

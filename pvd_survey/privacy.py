@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import CursorResult, delete, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import mail, meetings, sessions, survey
+from pvd_survey import db, mail, meetings, sessions, survey
 from pvd_survey.accounts import UserInfo, normalise_email
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
@@ -252,10 +252,7 @@ def _export_recruiter_requests(session: Session, email: str) -> list[dict]:
 
 
 def _erase_recruiter_requests(session: Session, email: str, settings: Settings) -> int:
-    result = session.execute(delete(RecruiterRequest).where(RecruiterRequest.email == email))
-    if not isinstance(result, CursorResult):  # an ORM DELETE with a WHERE clause runs on the cursor
-        raise TypeError(f"cannot count the deleted recruiter requests from a {type(result).__name__}")
-    return result.rowcount
+    return db.rowcount(session.execute(delete(RecruiterRequest).where(RecruiterRequest.email == email)))
 
 
 def _export_survey_invitation(session: Session, email: str) -> list[dict]:

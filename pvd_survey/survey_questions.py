@@ -8,6 +8,7 @@ Codes are stored; labels are shown. "Je ne souhaite pas répondre" is stored as 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -211,6 +212,15 @@ class Answers:
         return values
 
 
+def multiple_items(value: object) -> Iterable[object]:
+    """The items of a multiple answer as given (a list from a form or a draft); none for a missing value."""
+    if not value:
+        return ()
+    if not isinstance(value, Iterable):
+        raise TypeError(f"a multiple answer is a list, not a {type(value).__name__}")
+    return value
+
+
 def _month_error(value: str, today: date) -> DomainError | None:
     match = _MONTH.match(value)
     if match is None or not 1 <= int(match.group(2)) <= 12:
@@ -225,26 +235,27 @@ def _month_error(value: str, today: date) -> DomainError | None:
 def validate_answers(raw: dict[str, object], today: date, required: bool = True) -> Answers:
     """Check every answer; raise InvalidAnswers listing each bad one. `required`: a form must answer all."""
     errors: dict[str, DomainError] = {}
-    clean: dict[str, object] = {}
+    clean: dict[str, str | None] = {}
+    clean_multiple: dict[str, tuple[str, ...]] = {}
     for question in QUESTIONS:
         value = raw.get(question.code)
         if question.kind == "multiple":
-            values = [value] if isinstance(value, str) else list(value or [])
-            values = [str(v).strip() for v in values if str(v).strip()]
+            given = [value] if isinstance(value, str) else list(multiple_items(value))
+            values = [str(v).strip() for v in given if str(v).strip()]
             if not values:
                 if required:
                     errors[question.code] = DomainError("answer_required", field=question.code)
-                clean[question.code] = ()
+                clean_multiple[question.code] = ()
             elif NO_ANSWER in values:
                 if len(values) > 1:
                     errors[question.code] = DomainError("no_answer_exclusive", field=question.code)
-                clean[question.code] = ()
+                clean_multiple[question.code] = ()
             else:
                 unknown = [v for v in values if v not in question.options]
                 if unknown:
                     errors[question.code] = DomainError("unknown_code", field=question.code, value=unknown[0])
                 # Keep the options' order, once each, whatever the order of the input.
-                clean[question.code] = tuple(code for code in question.options if code in values)
+                clean_multiple[question.code] = tuple(code for code in question.options if code in values)
             continue
         text = "" if value is None else str(value).strip()
         if not text:
@@ -271,4 +282,12 @@ def validate_answers(raw: dict[str, object], today: date, required: bool = True)
         for code, error in errors.items():
             error.field = code
         raise InvalidAnswers(errors)
-    return Answers(**clean)
+    return Answers(
+        start_month=clean["start_month"],
+        employer=clean["employer"],
+        gender=clean["gender"],
+        experience=clean["experience"],
+        diploma=clean["diploma"],
+        training_field=clean_multiple["training_field"],
+        department=clean["department"],
+    )

@@ -264,9 +264,13 @@ def current_user(touch: bool = True) -> UserInfo | None:
             st.session_state[SESSION_ENDED_KEY] = True
             flash(SESSION_ENDED_MESSAGE, "warning")
     if _sso_logged_in():
+        # The provider's claims: an e-mail is a string and its check a boolean; anything else counts as absent.
+        email, verified = st.user.get("email"), st.user.get("email_verified")
         try:
             with write() as session:
-                user = accounts.user_for_sso(session, st.user.get("email"), st.user.get("email_verified"))
+                user = accounts.user_for_sso(
+                    session, email if isinstance(email, str) else None, verified if isinstance(verified, bool) else None
+                )
         except DomainError as error:
             st.session_state[SSO_ERROR_KEY] = french_message(error)
             return None

@@ -298,13 +298,13 @@ def _sign_out_route(request: Request) -> Response:
 def _ready_route(_request: Request) -> Response:
     """For load balancers: 200 once this server reaches its database at the expected schema, else 503."""
     try:
-        factory = database().factory
+        opened = database()
     except DatabaseUnavailable as error:
         return JSONResponse({"status": "indisponible", "raison": error.problem or "base de données"}, 503)
     try:
-        with db.read_only(factory) as session:
+        with db.read_only(opened.factory) as session:
             session.execute(text("SELECT 1"))
-            current = db.current_revision(session.get_bind())
+            current = db.current_revision(opened.engine)  # the engine the session is bound to
     except Exception as error:  # any database failure means "do not send traffic here"
         return JSONResponse({"status": "indisponible", "raison": type(error).__name__}, 503)
     if current != db.head_revision():

@@ -79,6 +79,9 @@ def test_first_start_creates_the_first_administrator(
         assert not accounts.needs_setup(session)
 
 
+# Run once, on SQLite: the menus and guards come from access.PAGES whatever the database, and every (page, role)
+# pair a role may open is run on both databases by test_pages.test_page_for_role.
+@pytest.mark.database_independent
 @pytest.mark.parametrize("role", ["admin", "direction", "recruteur"])
 @screenshot_on_failure
 def test_each_role_sees_its_own_pages(

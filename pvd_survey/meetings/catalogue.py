@@ -51,7 +51,7 @@ def list_upcoming(
         query = query.where((Meeting.region == region) | Meeting.region.is_(None))
     if limit:
         query = query.limit(limit)
-    return [_info(row, row.waiting) for row in session.execute(query)]
+    return [_info(row) for row in session.execute(query)]
 
 
 def meeting_in(raw: str | None, listed: list[MeetingInfo]) -> MeetingInfo | None:
@@ -77,7 +77,7 @@ def list_all(session: Session) -> list[MeetingInfo]:
     rows = session.execute(_listing()).all()
     upcoming = sorted((row for row in rows if row.ends_at > now), key=lambda row: row.starts_at)
     past = sorted((row for row in rows if row.ends_at <= now), key=lambda row: row.starts_at, reverse=True)
-    return [_info(row, row.waiting) for row in upcoming + past]
+    return [_info(row) for row in upcoming + past]
 
 
 # ---------------------------------------------------------------------------- the direction's edits

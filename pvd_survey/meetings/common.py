@@ -8,8 +8,9 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import access, territory
@@ -225,24 +226,25 @@ def _listing():
     return select(*Meeting.__table__.c, waiting)
 
 
-def _info(meeting: Meeting, waiting: int) -> MeetingInfo:
+def _info(row: Row[Any]) -> MeetingInfo:
+    """A row of _listing(): the meeting's columns and its waiting-list length."""
     return MeetingInfo(
-        meeting.id,
-        meeting.title,
-        meeting.kind,
-        meeting.region,
-        meeting.city,
-        meeting.venue,
-        meeting.online_url,
-        meeting.starts_at,
-        meeting.ends_at,
-        meeting.capacity,
-        meeting.confirmed_count,
-        waiting,
-        meeting.registration_opens_at,
-        meeting.registration_closes_at,
-        tuple(code for code in meeting.audiences.split("|") if code),
-        meeting.description,
+        row.id,
+        row.title,
+        row.kind,
+        row.region,
+        row.city,
+        row.venue,
+        row.online_url,
+        row.starts_at,
+        row.ends_at,
+        row.capacity,
+        row.confirmed_count,
+        row.waiting,
+        row.registration_opens_at,
+        row.registration_closes_at,
+        tuple(code for code in row.audiences.split("|") if code),
+        row.description,
     )
 
 
@@ -258,7 +260,7 @@ def get_meeting(session: Session, meeting_id: int) -> MeetingInfo:
     row = session.execute(_listing().where(Meeting.id == meeting_id)).one_or_none()
     if row is None:
         raise DomainError("unknown_meeting")
-    return _info(row, row.waiting)
+    return _info(row)
 
 
 def _locked(session: Session, meeting_id: int) -> Meeting:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pvd_survey import mail
+from pvd_survey import db, mail
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.meetings.common import (
@@ -17,6 +18,19 @@ from pvd_survey.meetings.common import (
 )
 from pvd_survey.meetings.documents import calendar_file
 from pvd_survey.models import Meeting, Registration
+
+
+class MailedRegistration(Protocol):
+    """What a status e-mail reads of a registration: a stored one, or the values of one not inserted yet."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def full_name(self) -> str: ...
+    @property
+    def reference(self) -> str: ...
 
 
 def _when(meeting: Meeting) -> str:
@@ -52,7 +66,7 @@ def _send_status_mail(
 
 def _status_mail(
     meeting: Meeting,
-    registration: Registration,
+    registration: MailedRegistration,
     token: str,
     settings: Settings,
     now: datetime,
@@ -151,14 +165,16 @@ def send_due_reminders(session: Session, settings: Settings, now: datetime | Non
     sent = 0
     for registration_id, meeting_id in due:
         # Claimed by a conditional UPDATE: two senders never remind the same person twice.
-        claimed = session.execute(
-            update(Registration)
-            .where(Registration.id == registration_id, Registration.reminded_at.is_(None))
-            .values(reminded_at=now)
-        ).rowcount
+        claimed = db.rowcount(
+            session.execute(
+                update(Registration)
+                .where(Registration.id == registration_id, Registration.reminded_at.is_(None))
+                .values(reminded_at=now)
+            )
+        )
         if claimed != 1:
             continue
-        registration = session.get(Registration, registration_id)
+        registration = session.get_one(Registration, registration_id)
         meeting = _meeting(session, meeting_id)
         mail.enqueue(
             session,

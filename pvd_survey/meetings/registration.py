@@ -26,7 +26,7 @@ from pvd_survey import disclosure, mail, territory
 from pvd_survey.accounts import normalise_email
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
-from pvd_survey.db import dialect_insert
+from pvd_survey.db import dialect_insert, rowcount
 from pvd_survey.errors import DomainError, InvalidAnswers
 from pvd_survey.meetings.common import (
     MAX_TEXT,
@@ -108,14 +108,12 @@ def _position(session: Session, registration: Registration) -> int | None:
 
 def _take_seat(session: Session, meeting_id: int) -> bool:
     """One conditional UPDATE: True if a place was free and is now ours (the meeting must be locked)."""
-    return (
-        session.execute(
-            update(Meeting)
-            .where(Meeting.id == meeting_id, Meeting.confirmed_count < Meeting.capacity)
-            .values(confirmed_count=Meeting.confirmed_count + 1)
-        ).rowcount
-        == 1
+    taken = session.execute(
+        update(Meeting)
+        .where(Meeting.id == meeting_id, Meeting.confirmed_count < Meeting.capacity)
+        .values(confirmed_count=Meeting.confirmed_count + 1)
     )
+    return rowcount(taken) == 1
 
 
 def _arrive(session: Session, meeting_id: int) -> tuple[int, bool]:
@@ -169,6 +167,8 @@ def register(
     ).one_or_none()
     if row is None:
         raise DomainError("unknown_meeting")
+    meeting: Meeting
+    existing: Registration | None  # the outer join's: None when this e-mail never registered to the meeting
     meeting, existing = row
     _check_open(meeting, now)
     if form.attendee_role not in meeting.audiences.split("|"):
@@ -227,9 +227,9 @@ def register(
         if inserted is None:
             if seated:
                 _give_back(session, meeting_id)
-            winner = session.scalar(
+            winner = session.execute(
                 select(Registration).where(Registration.meeting_id == meeting_id, Registration.email == email)
-            )
+            ).scalar_one()  # the row that won the unique constraint
             return _resend(session, meeting, winner, settings, now)
         # The row as inserted, without reading it back while the lock is held.
         registration = Registration(id=inserted, reference=reference, **values)
@@ -288,9 +288,9 @@ def _register_in_one_call(
         raise DomainError("unknown_meeting")
     email = str(values["email"])
     if row.o_registration_id is None:  # the same e-mail a moment ago: its place was given back
-        winner = session.scalar(
+        winner = session.execute(
             select(Registration).where(Registration.meeting_id == meeting.id, Registration.email == email)
-        )
+        ).scalar_one()  # the row that won the unique constraint
         return _resend(session, meeting, winner, settings, now)
     return RegistrationOutcome(reference, "confirmed" if row.o_seated else "waiting", row.o_position, False, email)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from pvd_survey import mail, territory
+from pvd_survey import db, mail, territory
 from pvd_survey.accounts import UserInfo
 from pvd_survey.clock import paris_today, utcnow
 from pvd_survey.config import Settings
@@ -328,9 +328,7 @@ def close_expired_postings(session: Session, settings: Settings, now: datetime |
             .values(status="closed", ended_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        if not isinstance(result, CursorResult):  # an ORM UPDATE with a WHERE clause runs on the cursor
-            raise TypeError(f"cannot count the closed postings from a {type(result).__name__}")
-        if result.rowcount == 1:
+        if db.rowcount(result) == 1:
             closed.append(posting_id)
             posting = session.get_one(JobPosting, posting_id, populate_existing=True)
             _notify_applicants(session, posting, settings, False)

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pvd_survey import mail, territory
+from pvd_survey import db, mail, territory
 from pvd_survey.accounts import normalise_email
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
@@ -266,9 +266,11 @@ def schedule_reminder(session: Session, due_at: datetime, now: datetime | None =
 
 def cancel_reminder(session: Session, reminder_id: int) -> None:
     """Remove a round that has not been done."""
-    deleted = session.execute(
-        delete(SurveyReminder).where(SurveyReminder.id == reminder_id, SurveyReminder.done_at.is_(None))
-    ).rowcount
+    deleted = db.rowcount(
+        session.execute(
+            delete(SurveyReminder).where(SurveyReminder.id == reminder_id, SurveyReminder.done_at.is_(None))
+        )
+    )
     if deleted != 1:
         raise DomainError("unknown_reminder")
 
@@ -287,11 +289,13 @@ def send_due_reminders(session: Session, settings: Settings, now: datetime | Non
     ).all()
     reminded = 0
     for round_ in due:
-        claimed = session.execute(
-            update(SurveyReminder)
-            .where(SurveyReminder.id == round_.id, SurveyReminder.done_at.is_(None))
-            .values(done_at=now)
-        ).rowcount
+        claimed = db.rowcount(
+            session.execute(
+                update(SurveyReminder)
+                .where(SurveyReminder.id == round_.id, SurveyReminder.done_at.is_(None))
+                .values(done_at=now)
+            )
+        )
         if claimed != 1 or is_closed(session, now):
             continue
         invitations = session.scalars(

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey.clock import utcnow
@@ -113,7 +113,7 @@ def _locked_state(session: Session) -> SurveyRelease:
     if state is None:  # (a new database, or its row deleted by hand: written once, even by two servers at once)
         statement = dialect_insert(session, SurveyRelease)
         session.execute(statement.values(id=1, groups=0, last_group_size=0).on_conflict_do_nothing())
-        state = session.get(SurveyRelease, 1, with_for_update=True, populate_existing=True)
+        state = session.get_one(SurveyRelease, 1, with_for_update=True, populate_existing=True)
     return state
 
 
@@ -170,6 +170,8 @@ def release_due(
             )
         )
         for row_id, respondent_ref, sealed in rows:
+            if respondent_ref is None:  # matched by the IN above
+                raise ValueError("a counted row found by its respondent reference has none")
             try:
                 replaced[respondent_ref] = (row_id, open_response(settings, row_id, sealed))
             except DomainError:
@@ -239,8 +241,11 @@ def _apply(
 
 def _insert_rows(session: Session, rows: list[dict[str, object]]) -> None:
     # Core inserts on the table: the ORM's bulk path costs more than the rows themselves here.
+    table = SurveyResponse.__table__
+    if not isinstance(table, Table):  # declared with its columns, the model maps one table
+        raise TypeError(f"the survey responses' model maps a {type(table).__name__}, not a table")
     for start in range(0, len(rows), _BATCH):
-        session.connection().execute(SurveyResponse.__table__.insert(), rows[start : start + _BATCH])
+        session.connection().execute(table.insert(), rows[start : start + _BATCH])
 
 
 def add_counted(session: Session, settings: Settings, records: list[CountedRecord]) -> None:

@@ -26,7 +26,7 @@ from pvd_survey.errors import DomainError
 from pvd_survey.models import AppSetting, SurveyDraft, SurveyInvitation, SurveyPool, SurveyResponse
 from pvd_survey.survey.links import CLOSES_AT_KEY, SEALED_SIZES, _Refs, _refs, _seal, _token_hash, _unseal
 from pvd_survey.survey.release import CountedRecord, _answers_from_payload, _answers_payload, open_response
-from pvd_survey.survey_questions import CSV_COLUMNS, validate_answers
+from pvd_survey.survey_questions import CSV_COLUMNS, multiple_items, validate_answers
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def _clean_draft(raw: dict[str, object]) -> dict[str, object]:
     for code in CSV_COLUMNS:
         value = raw.get(code)
         if code == "training_field":
-            draft[code] = [str(v)[:40] for v in (value or [])][:20]
+            draft[code] = [str(v)[:40] for v in multiple_items(value)][:20]
         elif value not in (None, ""):
             draft[code] = str(value)[:40]
     return draft
