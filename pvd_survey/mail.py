@@ -8,9 +8,13 @@ message in 'sending'; it becomes claimable again after CLAIM_TIMEOUT (at-least-o
 rare crash, never twice in normal operation).
 
 A message holds personal data (personal links with their tokens, .ics files) only until it has
-served: the UPDATE that marks it sent or passed on by hand also erases its body, link and
-attachments. Recipient, subject, kind, status and dates stay for the admin, until the retention
-purge deletes the row (privacy.PURGE_STEPS).
+served: the UPDATE that marks it sent or passed on by hand also erases its body, link, unsubscribe
+address and attachments. Recipient, subject, kind, status and dates stay for the admin, until the
+retention purge deletes the row (privacy.PURGE_STEPS).
+
+A notification carries its one-click unsubscribe address (`unsubscribe_url`): it goes out as the
+`List-Unsubscribe` header with `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058), so
+that a mail client's "unsubscribe" button works without opening a page.
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ STATUS_LABELS = OUTBOX_STATUS_LABELS
 # Delivered statuses: the message has served, its content is erased in the same UPDATE.
 DELIVERED_STATUSES = ("sent", "manual")
 # The body column is NOT NULL: an empty text stands for "erased". null() is SQL NULL (not JSON 'null').
-ERASED_CONTENT = {"body": "", "link": None, "attachments": null()}
+ERASED_CONTENT = {"body": "", "link": None, "unsubscribe_url": None, "attachments": null()}
+ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058: the List-Unsubscribe-Post header's only value
 
 
 @dataclass(frozen=True)
@@ -94,14 +99,19 @@ def enqueue(
     kind: str,
     link: str | None = None,
     attachments: list[tuple[str, str, bytes]] | None = None,
+    unsubscribe_url: str | None = None,
 ) -> int:
-    """Write a message to the outbox in the caller's transaction; attachments are (filename, type, bytes)."""
+    """Write a message to the outbox in the caller's transaction; attachments are (filename, type, bytes).
+
+    `unsubscribe_url`: a notification's one-click unsubscribe address (sent as the List-Unsubscribe header).
+    """
     message = OutboxMessage(
         recipient=recipient,
         subject=subject,
         body=body,
         kind=kind,
         link=link,
+        unsubscribe_url=unsubscribe_url,
         attachments=stored_attachments(attachments),
         status="pending",
         attempts=0,
@@ -138,8 +148,9 @@ def _entry(m: OutboxMessage) -> OutboxEntry:
 
 
 # Messages nobody lists nor keeps once sent: the survey's reminders, which go only to people who have not
-# answered, so that listing them (or keeping their rows) would tell who has.
-UNLISTED_KINDS = ("survey_reminder",)
+# answered, so that listing them (or keeping their rows) would tell who has; and the job alerts with their
+# confirmation, so that nothing of a subscription stays once its person unsubscribes (notifications.py).
+UNLISTED_KINDS = ("survey_reminder", "job_alert_confirm", "job_alert")
 
 
 def list_messages(session: Session, statuses: list[str] | None = None, limit: int = 500) -> list[OutboxEntry]:
@@ -212,6 +223,9 @@ def _build_email(message: OutboxMessage, smtp: SmtpSettings) -> EmailMessage:
         idstring=f"outbox-{message.id}", domain=parseaddr(smtp.sender)[1].split("@")[-1] or None
     )
     email["X-PVD-Outbox-Id"] = str(message.id)
+    if message.unsubscribe_url:
+        email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+        email["List-Unsubscribe-Post"] = ONE_CLICK
     email.set_content(message.body)
     for attachment in message.attachments or []:
         maintype, _, subtype = attachment["content_type"].partition("/")
