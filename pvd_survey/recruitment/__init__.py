@@ -39,7 +39,6 @@ from pvd_survey.recruitment.common import (
     PDF_MAX_BYTES,
     PIPELINE_STATUSES,
     POSTING_PARAMETER,
-    TOKEN_PARAMETER,
     render_markdown,
 )
 from pvd_survey.recruitment.figures import (
@@ -112,7 +111,6 @@ __all__ = [
     "POSTING_PARAMETER",
     "POSTING_STATUS_LABELS",
     "REJECTION_REASON_LABELS",
-    "TOKEN_PARAMETER",
     "WORKING_TIME_LABELS",
     "ApplicationInput",
     "ApplicationReceipt",

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pvd_survey import accounts
+from pvd_survey import accounts, links
 from pvd_survey.accounts import UserInfo
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
 from pvd_survey.models import PasswordToken
-from pvd_survey.recruitment.common import PASSWORD_LINK_DAYS, _page_link, _token_hash
+from pvd_survey.recruitment.common import PASSWORD_LINK_DAYS, _page_link
 
 
 def issue_password_link(session: Session, user_id: int, settings: Settings, now: datetime | None = None) -> str:
     """A one-time link (7 days) to choose a password; only its SHA-256 is stored."""
     now = now or utcnow()
-    token = secrets.token_urlsafe(32)
+    token = links.new_token()
     session.add(
         PasswordToken(
             user_id=user_id,
-            token_hash=_token_hash(token),
+            token_hash=links.token_hash(token),
             expires_at=now + timedelta(days=PASSWORD_LINK_DAYS),
             created_at=now,
         )
@@ -34,10 +32,7 @@ def issue_password_link(session: Session, user_id: int, settings: Settings, now:
 
 
 def _password_token(session: Session, token: str | None, now: datetime, lock: bool = False) -> PasswordToken:
-    if not token or len(token) > 200:
-        raise DomainError("invalid_password_link")
-    query = select(PasswordToken).where(PasswordToken.token_hash == _token_hash(token))
-    stored = session.scalar(query.with_for_update() if lock else query)
+    stored = links.find_by_token(session, PasswordToken, token, lock=lock)
     if stored is None or stored.used_at is not None or stored.expires_at <= now:
         raise DomainError("invalid_password_link")
     return stored
