@@ -305,14 +305,16 @@ def test_a_personal_link_trades_its_token_for_a_cookie_of_that_page(http, page) 
     assert response.status_code == 303
     assert response.headers["location"] == f"/{page}?autre=1"
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith(f"{web.link_cookie_name(page)}=le-jeton;")
+    assert cookie.startswith(f"{links.link_cookie_name(page)}=le-jeton;")
     assert "HttpOnly" in cookie and f"Max-Age={web.LINK_COOKIE_SECONDS}" in cookie
     assert_security_headers(response)
 
 
 @pytest.mark.database_independent
 def test_every_personal_link_uses_the_parameter_the_web_layer_moves() -> None:
-    assert links.TOKEN_PARAMETER == web.TOKEN_PARAMETER
+    # Every personal link is built by links.personal_link, with the parameter the web layer moves into a cookie
+    # (the same as in the links already sent: `?jeton=`).
+    assert links.personal_link("http://pvd.test", "questionnaire", "abc") == "http://pvd.test/questionnaire?jeton=abc"
     expected = {"questionnaire", "candidature", "inscription", "mot-de-passe", "demande-recruteur"}
     assert expected == web.PERSONAL_LINK_PAGES
 
