@@ -35,7 +35,6 @@ from pvd_survey.recruitment.common import (
     BOARD_PAGE_SIZE,
     COFUNDING_TEXT,
     MODEL_MISSIONS,
-    PASSWORD_LINK_DAYS,
     PDF_MAX_BYTES,
     PIPELINE_STATUSES,
     POSTING_PARAMETER,
@@ -44,11 +43,6 @@ from pvd_survey.recruitment.common import (
 from pvd_survey.recruitment.figures import (
     RecruitmentFigures,
     recruitment_figures,
-)
-from pvd_survey.recruitment.passwords import (
-    issue_password_link,
-    password_link_user,
-    set_password_by_link,
 )
 from pvd_survey.recruitment.postings import (
     PostingInfo,
@@ -105,7 +99,6 @@ __all__ = [
     "EXPORT_COLUMNS",
     "MODEL_MISSIONS",
     "PARIS",
-    "PASSWORD_LINK_DAYS",
     "PDF_MAX_BYTES",
     "PIPELINE_STATUSES",
     "POSTING_PARAMETER",
@@ -137,7 +130,6 @@ __all__ = [
     "export_applications",
     "get_own_posting",
     "get_public_posting",
-    "issue_password_link",
     "list_applications",
     "list_own_postings",
     "list_published",
@@ -147,7 +139,6 @@ __all__ = [
     "move_application",
     "normalise_phone",
     "paris_today",
-    "password_link_user",
     "pipeline_counts",
     "publish_posting",
     "recruitment_figures",
@@ -158,7 +149,6 @@ __all__ = [
     "resend_application_link",
     "safe_display_name",
     "set_notes",
-    "set_password_by_link",
     "update_by_token",
     "update_posting",
     "validate_posting",

@@ -14,7 +14,6 @@ from pvd_survey.errors import DomainError
 
 POSTING_PARAMETER = "offre"
 PDF_MAX_BYTES = 5 * 1024 * 1024
-PASSWORD_LINK_DAYS = 7
 BOARD_PAGE_SIZE = 50
 
 # What a recruiter may move an application to (a withdrawn application is frozen).

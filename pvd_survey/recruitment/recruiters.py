@@ -11,19 +11,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import accounts, links, mail, territory
-from pvd_survey.accounts import UserInfo, normalise_email
+from pvd_survey.accounts import PASSWORD_LINK_DAYS, UserInfo, issue_password_link, normalise_email
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError, ImportRejected, RowError
 from pvd_survey.models import Organisation, RecruiterRequest, User
 from pvd_survey.recruitment.common import (
-    PASSWORD_LINK_DAYS,
     _clean_text,
     _one_line,
     _page_link,
     _require_direction,
 )
-from pvd_survey.recruitment.passwords import issue_password_link
 from pvd_survey.vocabulary import ORGANISATION_KINDS
 
 
