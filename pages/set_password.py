@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pvd_survey import recruitment, ui
+from pvd_survey import accounts, ui
 from pvd_survey.errors import DomainError
 
 ui.guard("set_password")
@@ -15,7 +15,7 @@ if not token:
     st.stop()
 try:
     with ui.read() as session:
-        user = recruitment.password_link_user(session, token)
+        user = accounts.password_link_user(session, token)
 except DomainError as error:
     ui.show_error(error)
     st.stop()
@@ -29,7 +29,7 @@ if sent:
     if password != again:
         ui.show_error(DomainError("password_mismatch"))
     elif ui.act(
-        recruitment.set_password_by_link,
+        accounts.set_password_by_link,
         token,
         password,
         settings,

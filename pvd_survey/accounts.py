@@ -1,4 +1,4 @@
-"""Accounts, organisations, passwords and login: the rules, usable without Streamlit.
+"""Accounts, organisations, passwords, password links and login: the rules, usable without Streamlit.
 
 Every function takes a Session and leaves the commit to the caller.
 """
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from pvd_survey import mail, territory
+from pvd_survey import access, links, mail, territory
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.db import dialect_insert
@@ -28,6 +28,7 @@ from pvd_survey.models import (
     AppMarker,
     LoginThrottle,
     Organisation,
+    PasswordToken,
     SignInTicket,
     User,
     UserSession,
@@ -37,6 +38,7 @@ from pvd_survey.vocabulary import ORGANISATION_KINDS, ROLE_LABELS, ROLES
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
+PASSWORD_LINK_DAYS = 7
 
 # Common French choices that the (English-centred) zxcvbn list lacks.
 _FRENCH_COMMON = {
@@ -490,3 +492,46 @@ def change_own_password(
     if user.password_hash is not None and not _verify(user.password_hash, current_password, settings.argon2_profile):
         raise DomainError("bad_credentials", field="current_password")
     return set_password(session, user_id, new_password, settings)
+
+
+# ---------------------------------------------------------------------------- one-time links to choose a password
+
+
+def issue_password_link(session: Session, user_id: int, settings: Settings, now: datetime | None = None) -> str:
+    """A one-time link (7 days) to choose a password; only its SHA-256 is stored."""
+    now = now or utcnow()
+    token = links.new_token()
+    session.add(
+        PasswordToken(
+            user_id=user_id,
+            token_hash=links.token_hash(token),
+            expires_at=now + timedelta(days=PASSWORD_LINK_DAYS),
+            created_at=now,
+        )
+    )
+    session.flush()
+    return links.personal_link(settings.base_url, access.PAGES_BY_KEY["set_password"].url_path, token)
+
+
+def _password_token(session: Session, token: str | None, now: datetime, lock: bool = False) -> PasswordToken:
+    stored = links.find_by_token(session, PasswordToken, token, lock=lock)
+    if stored is None or stored.used_at is not None or stored.expires_at <= now:
+        raise DomainError("invalid_password_link")
+    return stored
+
+
+def password_link_user(session: Session, token: str | None, now: datetime | None = None) -> UserInfo:
+    """The account a set-password link is for (refused when used, expired or unknown)."""
+    return get_user(session, _password_token(session, token, now or utcnow()).user_id)
+
+
+def set_password_by_link(
+    session: Session, token: str | None, password: str, settings: Settings, now: datetime | None = None
+) -> UserInfo:
+    """Choose a password through a one-time link; the link then stops working."""
+    now = now or utcnow()
+    stored = _password_token(session, token, now, lock=True)
+    user = set_password(session, stored.user_id, password, settings)
+    stored.used_at = now
+    session.flush()
+    return user

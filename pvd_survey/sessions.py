@@ -9,14 +9,13 @@ Sessions live in the database, so several app servers on one PostgreSQL share th
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from pvd_survey import links
 from pvd_survey.accounts import UserInfo, current_user
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
@@ -29,11 +28,6 @@ TICKET_SECONDS = 60
 TOUCH_INTERVAL = timedelta(minutes=1)
 
 
-def digest(raw: str) -> str:
-    """SHA-256 (hex) of a random secret: what the database stores instead of it."""
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
 def safe_next_path(path: str | None) -> str:
     """A local path to go back to after signing in ('/' if it could lead off the site)."""
     if not path or not path.startswith("/") or path.startswith("//") or "\\" in path or any(c < " " for c in path):
@@ -44,10 +38,10 @@ def safe_next_path(path: str | None) -> str:
 def issue_ticket(session: Session, user: UserInfo, next_path: str | None, now: datetime | None = None) -> str:
     """A one-time ticket for this account, valid TICKET_SECONDS, that the session route turns into a cookie."""
     now = now or utcnow()
-    raw = secrets.token_urlsafe(32)
+    raw = links.new_token()
     session.add(
         SignInTicket(
-            ticket_hash=digest(raw),
+            ticket_hash=links.token_hash(raw),
             user_id=user.id,
             session_epoch=user.session_epoch,
             next_path=safe_next_path(next_path),
@@ -81,7 +75,7 @@ def redeem_ticket(
     # One DELETE claims the ticket: of two concurrent redemptions, one gets the row.
     ticket = session.execute(
         delete(SignInTicket)
-        .where(SignInTicket.ticket_hash == digest(raw_ticket))
+        .where(SignInTicket.ticket_hash == links.token_hash(raw_ticket))
         .returning(SignInTicket.user_id, SignInTicket.session_epoch, SignInTicket.next_path, SignInTicket.expires_at)
     ).first()
     if ticket is None or ticket.expires_at <= now:
@@ -90,10 +84,10 @@ def redeem_ticket(
         raise DomainError("ticket_invalid")
     if replaces:
         end(session, replaces)
-    raw_id = secrets.token_urlsafe(32)  # 256 bits
+    raw_id = links.new_token()  # 256 bits
     session.add(
         UserSession(
-            id_hash=digest(raw_id),
+            id_hash=links.token_hash(raw_id),
             user_id=ticket.user_id,
             session_epoch=ticket.session_epoch,
             created_at=now,
@@ -117,7 +111,7 @@ def resolve(session: Session, raw_id: str | None, settings: Settings, now: datet
     if not raw_id or len(raw_id) > 100:
         return Resolved(None)
     now = now or utcnow()
-    row = session.get(UserSession, digest(raw_id))
+    row = session.get(UserSession, links.token_hash(raw_id))
     if row is None or _expired(row, settings, now):
         return Resolved(None)
     user = current_user(session, row.user_id, row.session_epoch)
@@ -133,7 +127,7 @@ def _expired(row: UserSession, settings: Settings, now: datetime) -> bool:
 def touch(session: Session, raw_id: str, now: datetime | None = None) -> None:
     """Record activity on a session (postpones its idle timeout)."""
     session.execute(
-        update(UserSession).where(UserSession.id_hash == digest(raw_id)).values(last_seen_at=now or utcnow())
+        update(UserSession).where(UserSession.id_hash == links.token_hash(raw_id)).values(last_seen_at=now or utcnow())
     )
 
 
@@ -144,7 +138,11 @@ def carry_on(session: Session, raw_id: str | None, user: UserInfo, now: datetime
     now = now or utcnow()
     session.merge(
         UserSession(
-            id_hash=digest(raw_id), user_id=user.id, session_epoch=user.session_epoch, created_at=now, last_seen_at=now
+            id_hash=links.token_hash(raw_id),
+            user_id=user.id,
+            session_epoch=user.session_epoch,
+            created_at=now,
+            last_seen_at=now,
         )
     )
     session.flush()
@@ -153,7 +151,7 @@ def carry_on(session: Session, raw_id: str | None, user: UserInfo, now: datetime
 def end(session: Session, raw_id: str | None) -> None:
     """Sign this browser out: its session stops existing on the server."""
     if raw_id and len(raw_id) <= 100:
-        session.execute(delete(UserSession).where(UserSession.id_hash == digest(raw_id)))
+        session.execute(delete(UserSession).where(UserSession.id_hash == links.token_hash(raw_id)))
 
 
 def end_all(session: Session, user_id: int) -> None:

@@ -15,7 +15,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 from streamlit.delta_generator import DeltaGenerator
 
-from pvd_survey import access, accounts, db, sessions, territory, web
+from pvd_survey import access, accounts, db, links, sessions, territory, web
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
@@ -283,13 +283,13 @@ def current_user(touch: bool = True) -> UserInfo | None:
 def link_token(page_key: str) -> str | None:
     """The token of a personal link to this page: from the address (then taken out of it) or its cookie."""
     remembered = f"pvd_link_{page_key}"
-    from_url = st.query_params.get(web.TOKEN_PARAMETER)
+    from_url = st.query_params.get(links.TOKEN_PARAMETER)
     if from_url:
         # Reached inside the app (no HTTP request went through the web layer): keep it for this tab only.
         st.session_state[remembered] = from_url
-        del st.query_params[web.TOKEN_PARAMETER]
+        del st.query_params[links.TOKEN_PARAMETER]
     spec = access.PAGES_BY_KEY[page_key]
-    return st.session_state.get(remembered) or request_cookies().get(web.link_cookie_name(spec.url_path))
+    return st.session_state.get(remembered) or request_cookies().get(links.link_cookie_name(spec.url_path))
 
 
 def setup_needed() -> bool:

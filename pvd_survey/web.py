@@ -29,7 +29,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pvd_survey import access, db, mail, schedule, sessions, survey
+from pvd_survey import access, db, links, mail, schedule, sessions, survey
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 SESSION_ROUTE = "/_pvd/session"
 SIGN_OUT_ROUTE = "/_pvd/deconnexion"
 READY_ROUTE = "/_pvd/ready"
-TOKEN_PARAMETER = "jeton"  # the personal links' parameter (survey, application, registration, password...)
 LINK_COOKIE_SECONDS = 3600
 SIGNED_OUT_PARAMETER = "deconnexion"
 
@@ -94,11 +93,6 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 HSTS = "max-age=31536000; includeSubDomains"
-
-
-def link_cookie_name(url_path: str) -> str:
-    """The cookie that holds a personal link's token for one page (e.g. `pvd_jeton_questionnaire`)."""
-    return "pvd_jeton_" + url_path.replace("-", "_")
 
 
 # Pages opened from a personal link, by URL segment.
@@ -411,14 +405,14 @@ def _personal_link_redirect(scope: Scope, secure: bool) -> Response | None:
     if page not in PERSONAL_LINK_PAGES:
         return None
     query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-    tokens = [value for key, value in query if key == TOKEN_PARAMETER]
+    tokens = [value for key, value in query if key == links.TOKEN_PARAMETER]
     if not tokens:
         return None
-    rest = [(key, value) for key, value in query if key != TOKEN_PARAMETER]
+    rest = [(key, value) for key, value in query if key != links.TOKEN_PARAMETER]
     response = RedirectResponse(f"/{page}" + (f"?{urlencode(rest)}" if rest else ""), status_code=303)
     response.set_cookie(
-        link_cookie_name(page),
-        tokens[-1][:200],
+        links.link_cookie_name(page),
+        tokens[-1][: links.MAX_TOKEN_LENGTH],
         max_age=LINK_COOKIE_SECONDS,
         path="/",
         httponly=True,

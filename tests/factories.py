@@ -21,7 +21,7 @@ from unittest import mock
 
 from sqlalchemy.orm import Session
 
-from pvd_survey import accounts, cli, db, mail, recruitment, survey
+from pvd_survey import accounts, cli, db, links, mail, recruitment, survey
 from pvd_survey.accounts import OrganisationInfo, UserInfo
 from pvd_survey.config import Settings
 from pvd_survey.demo import sample_pdf
@@ -42,7 +42,7 @@ def token_of(message: OutboxMessage) -> str:
 def token_from_outbox(session: Session, email: str) -> str:
     """The survey token of the first message written to this address."""
     [message] = [m for m in mail.list_messages(session) if m.recipient == email][:1]
-    return message.link.split(f"{survey.TOKEN_PARAMETER}=")[1]
+    return message.link.split(f"{links.TOKEN_PARAMETER}=")[1]
 
 
 # ---------------------------------------------------------------------------- recruitment

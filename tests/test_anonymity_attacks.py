@@ -46,7 +46,7 @@ import pytest
 from sqlalchemy import delete, select, text
 from sqlalchemy.engine import make_url
 
-from pvd_survey import db, demo, mail, stats, survey, territory
+from pvd_survey import db, demo, links, mail, stats, survey, territory
 from pvd_survey.config import SmtpSettings
 from pvd_survey.disclosure import KEY_SPACE, MAX_NOISE, ZERO, Cell, Tally, hidden_cells, noise, perturb, protect_table
 from pvd_survey.errors import DomainError
@@ -1787,7 +1787,7 @@ def test_opening_ones_survey_link_while_signed_in_writes_nothing_on_the_account(
     with factory.begin() as session:  # the last page view was a while ago
         session.execute(UserSession.__table__.update().values(last_seen_at=utcnow() - timedelta(minutes=10)))
         before = session.execute(select(UserSession.last_seen_at)).all()
-    at.query_params[survey.TOKEN_PARAMETER] = token
+    at.query_params[links.TOKEN_PARAMETER] = token
     at = at.switch_page("pages/survey.py").run()
     assert not at.exception and not at.error
     assert any(radio.key == "survey_employer" for radio in at.radio)

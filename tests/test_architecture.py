@@ -34,7 +34,18 @@ ENTRY_SCRIPTS = ("streamlit_app.py", "main_page.py")
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "kernel: imports no other module",
-        ("__init__", "errors", "config", "clock", "vocabulary", "territory", "access", "disclosure", "exports"),
+        (
+            "__init__",
+            "errors",
+            "config",
+            "clock",
+            "vocabulary",
+            "territory",
+            "access",
+            "disclosure",
+            "exports",
+            "links",
+        ),
     ),
     ("storage: tables, the engine, the survey's questions", ("models", "db", "survey_questions")),
     ("the outbox", ("mail",)),

@@ -23,7 +23,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, select
 
-from pvd_survey import access, db, demo, mail, meetings, recruitment
+from pvd_survey import access, accounts, db, demo, mail, meetings
 from pvd_survey.config import load_settings
 from pvd_survey.models import Base, JobPosting, Meeting, utcnow
 from tests.browser_support import (
@@ -216,7 +216,7 @@ def world(engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFa
             ),
             settings,
         )
-        password_link = recruitment.issue_password_link(session, users["recruteur"].id, settings)
+        password_link = accounts.issue_password_link(session, users["recruteur"].id, settings)
         posting_id = session.scalar(select(JobPosting.id).where(JobPosting.status == "published"))
         links = {"set_password": password_link}
         for message in mail.list_messages(session):

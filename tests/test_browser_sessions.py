@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import access, mail, meetings, sessions, survey, web
+from pvd_survey import access, links, mail, meetings, sessions, survey
 from pvd_survey.config import Settings
 from pvd_survey.models import UserSession, utcnow
 from tests.browser_support import (
@@ -196,7 +196,7 @@ def test_a_personal_link_leaves_the_address_and_still_survives_a_reload(
     expect_page(page, "Questionnaire : le profil des chefs de projet")
     assert page.url == f"{app_url}/questionnaire"
     assert token not in page.url
-    [kept] = [c for c in page.context.cookies() if c["name"] == web.link_cookie_name("questionnaire")]
+    [kept] = [c for c in page.context.cookies() if c["name"] == links.link_cookie_name("questionnaire")]
     assert kept["value"] == token and kept["httpOnly"]
     history = page.evaluate("window.history.length")
     assert history <= 2  # the address with the token was replaced, not kept as an entry

@@ -633,22 +633,22 @@ def test_recruiter_request_confirm_approve_and_set_password(session: Session, wo
     link_token = token_of(welcome)
     assert welcome.link.startswith("http://pvd.test/mot-de-passe?jeton=")
     assert session.scalar(select(PasswordToken.token_hash)) != link_token
-    assert recruitment.password_link_user(session, link_token).email == "nina@mairie-mamers.fr"
+    assert accounts.password_link_user(session, link_token).email == "nina@mairie-mamers.fr"
     with pytest.raises(DomainError) as error:
-        recruitment.set_password_by_link(session, link_token, "azerty", settings)
+        accounts.set_password_by_link(session, link_token, "azerty", settings)
     assert error.value.code == "password_too_short"
-    recruitment.set_password_by_link(session, link_token, STRONG_PASSWORD, settings)
+    accounts.set_password_by_link(session, link_token, STRONG_PASSWORD, settings)
     assert accounts.authenticate(session, "nina@mairie-mamers.fr", STRONG_PASSWORD, settings).user is not None
     with pytest.raises(DomainError) as error:
-        recruitment.set_password_by_link(session, link_token, STRONG_PASSWORD, settings)
+        accounts.set_password_by_link(session, link_token, STRONG_PASSWORD, settings)
     assert error.value.code == "invalid_password_link"
 
 
 def test_password_link_expires(session: Session, world: World, settings: Settings) -> None:
-    link = recruitment.issue_password_link(session, world.users["recruteur"].id, settings)
+    link = accounts.issue_password_link(session, world.users["recruteur"].id, settings)
     token = link.split("jeton=")[1]
     with pytest.raises(DomainError) as error:
-        recruitment.password_link_user(session, token, now=utcnow() + timedelta(days=8))
+        accounts.password_link_user(session, token, now=utcnow() + timedelta(days=8))
     assert error.value.code == "invalid_password_link"
 
 

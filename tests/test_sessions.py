@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import accounts, privacy, sessions, web
+from pvd_survey import accounts, links, privacy, sessions, web
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
@@ -51,7 +51,7 @@ def test_a_ticket_opens_a_session_once_and_only_its_hash_is_stored(session, sett
     assert opened.max_age_seconds == 12 * 3600
     assert who(session, opened.session_id, settings) == alice.email
     stored = session.scalars(select(UserSession.id_hash)).all()
-    assert stored == [sessions.digest(opened.session_id)]
+    assert stored == [links.token_hash(opened.session_id)]
     assert opened.session_id not in stored
     with pytest.raises(DomainError) as error:
         sessions.redeem_ticket(session, ticket, settings)  # used once
@@ -130,7 +130,7 @@ def test_shorter_settings_apply_to_open_sessions(session, settings, alice) -> No
 
 def test_forged_or_unknown_ids_belong_to_nobody(session, settings, alice) -> None:
     open_session(session, alice, settings)
-    for forged in (None, "", "a" * 43, "x" * 5000, sessions.digest("anything")):
+    for forged in (None, "", "a" * 43, "x" * 5000, links.token_hash("anything")):
         assert who(session, forged, settings) is None
 
 
@@ -159,7 +159,7 @@ def test_open_sessions_are_counted_as_resolve_sees_them(session, settings, alice
         sessions.touch(session, raws[name], now=now)
     session.execute(
         update(UserSession)
-        .where(UserSession.id_hash == sessions.digest(raws["older epoch"]))
+        .where(UserSession.id_hash == links.token_hash(raws["older epoch"]))
         .values(session_epoch=alice.session_epoch - 1)
     )
     open_session(session, admin, settings, now=now)  # another account's
@@ -212,7 +212,7 @@ def test_purge_deletes_dead_sessions_and_tickets(session, settings, alice) -> No
     assert [item.step for item in items] == ["sessions de connexion terminées"]
     assert who(session, old, settings, now=now) is None
     privacy.purge(session, settings, now=now)
-    assert session.scalars(select(UserSession.id_hash)).all() == [sessions.digest(live)]
+    assert session.scalars(select(UserSession.id_hash)).all() == [links.token_hash(live)]
     assert session.scalar(select(func.count()).select_from(SignInTicket)) == 0
 
 
@@ -305,16 +305,16 @@ def test_a_personal_link_trades_its_token_for_a_cookie_of_that_page(http, page) 
     assert response.status_code == 303
     assert response.headers["location"] == f"/{page}?autre=1"
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith(f"{web.link_cookie_name(page)}=le-jeton;")
+    assert cookie.startswith(f"{links.link_cookie_name(page)}=le-jeton;")
     assert "HttpOnly" in cookie and f"Max-Age={web.LINK_COOKIE_SECONDS}" in cookie
     assert_security_headers(response)
 
 
 @pytest.mark.database_independent
 def test_every_personal_link_uses_the_parameter_the_web_layer_moves() -> None:
-    from pvd_survey import meetings, recruitment, survey
-
-    assert {meetings.TOKEN_PARAMETER, recruitment.TOKEN_PARAMETER, survey.TOKEN_PARAMETER} == {web.TOKEN_PARAMETER}
+    # Every personal link is built by links.personal_link, with the parameter the web layer moves into a cookie
+    # (the same as in the links already sent: `?jeton=`).
+    assert links.personal_link("http://pvd.test", "questionnaire", "abc") == "http://pvd.test/questionnaire?jeton=abc"
     expected = {"questionnaire", "candidature", "inscription", "mot-de-passe", "demande-recruteur"}
     assert expected == web.PERSONAL_LINK_PAGES
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
-from pvd_survey import db, mail, stats, survey
+from pvd_survey import db, links, mail, stats, survey
 from pvd_survey.errors import DomainError, InvalidAnswers, french_message
 from pvd_survey.models import (
     OutboxMessage,
@@ -1081,7 +1081,7 @@ def test_a_due_round_reminds_only_who_has_not_answered_and_leaves_no_trace(facto
         assert survey.send_due_reminders(session, with_smtp, now=now + timedelta(hours=1)) == 1
     [(recipient, link)] = _reminders_in_outbox(factory)
     assert recipient == "silent@example.fr"
-    new_token = link.split(f"{survey.TOKEN_PARAMETER}=")[1]
+    new_token = link.split(f"{links.TOKEN_PARAMETER}=")[1]
     with db.read_only(factory) as session:
         assert survey.open_survey(session, new_token, with_smtp).form == {}  # the new link works
         with pytest.raises(DomainError) as caught:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from pvd_survey import accounts, db, mail, survey, ui
+from pvd_survey import accounts, db, links, mail, survey, ui
 from pvd_survey.models import OutboxMessage
 from tests.conftest import STRONG_PASSWORD, app_test
 from tests.factories import texts
@@ -27,7 +27,7 @@ ANSWERS = {
 def survey_app(token: str | None) -> AppTest:
     at = app_test()
     if token is not None:
-        at.query_params[survey.TOKEN_PARAMETER] = token
+        at.query_params[links.TOKEN_PARAMETER] = token
     at.run()
     return at.switch_page("pages/survey.py").run()
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pvd_survey import territory
+from pvd_survey import links, territory
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError, InvalidAnswers
@@ -20,7 +19,6 @@ from pvd_survey.meetings.common import (
     _info,
     _listing,
     _locked,
-    _token_hash,
 )
 from pvd_survey.meetings.messages import _send_status_mail
 from pvd_survey.meetings.registration import (
@@ -197,8 +195,8 @@ def _announce_change(session: Session, meeting: Meeting, settings: Settings, now
     for registration in people:
         if registration.id in skip:  # just promoted: their e-mail already has the new details
             continue
-        token = secrets.token_urlsafe(32)
-        registration.token_hash = _token_hash(token)
+        token = links.new_token()
+        registration.token_hash = links.token_hash(token)
         _send_status_mail(
             session, meeting, registration, token, settings, now, _position(session, registration), changed=True
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import access, territory
+from pvd_survey import access, links, territory
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
 from pvd_survey.models import Meeting, Registration
@@ -26,7 +25,6 @@ STATUS_LABELS = REGISTRATION_STATUS_LABELS
 
 REGISTRATION_PAGE_PATH = access.PAGES_BY_KEY["registration"].url_path
 MEETING_PAGE_PATH = access.PAGES_BY_KEY["meetings"].url_path
-TOKEN_PARAMETER = "jeton"
 MEETING_PARAMETER = "rencontre"
 RETENTION = timedelta(days=365)
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at check-in
@@ -196,17 +194,13 @@ class PrivateView:
 # ---------------------------------------------------------------------------- tokens, links, reading
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def _new_reference() -> str:
     return "RV-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
 
 
 def private_link(settings: Settings, token: str) -> str:
     """The private link where a person follows and cancels a registration."""
-    return f"{settings.base_url}/{REGISTRATION_PAGE_PATH}?{TOKEN_PARAMETER}={token}"
+    return links.personal_link(settings.base_url, REGISTRATION_PAGE_PATH, token)
 
 
 def meeting_link(settings: Settings, meeting_id: int) -> str:

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from sqlalchemy import case, func, select, text, update
 from sqlalchemy.orm import Session
 
-from pvd_survey import disclosure, mail, territory
+from pvd_survey import disclosure, links, mail, territory
 from pvd_survey.accounts import normalise_email
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
@@ -36,7 +36,6 @@ from pvd_survey.meetings.common import (
     RegistrationOutcome,
     _locked,
     _new_reference,
-    _token_hash,
     get_meeting,
     private_link,
 )
@@ -146,8 +145,8 @@ def _resend(
     session: Session, meeting: Meeting, existing: Registration, settings: Settings, now: datetime
 ) -> RegistrationOutcome:
     """A second attempt with the same e-mail: say so, and send the confirmation again with a fresh link."""
-    token = secrets.token_urlsafe(32)
-    existing.token_hash = _token_hash(token)
+    token = links.new_token()
+    existing.token_hash = links.token_hash(token)
     position = _position(session, existing)
     _send_status_mail(session, meeting, existing, token, settings, now, position, resent=True)
     return RegistrationOutcome(existing.reference, existing.status, position, True, existing.email or "")
@@ -177,7 +176,7 @@ def register(
         return _resend(session, meeting, existing, settings, now)
     # Everything that needs no lock is prepared first: the lock taken below is held until commit,
     # and every other attempt on this meeting waits for it.
-    token = secrets.token_urlsafe(32)
+    token = links.new_token()
     reference = existing.reference if existing is not None else _new_reference()
     calendar = calendar_file(meeting, reference, private_link(settings, token), now)
     values = {
@@ -188,7 +187,7 @@ def register(
         "organisation": form.organisation.strip(),
         "department": department,
         "needs": form.needs.strip(),
-        "token_hash": _token_hash(token),
+        "token_hash": links.token_hash(token),
         "consented_at": now,
         "created_at": now,
         "cancelled_at": None,
@@ -347,8 +346,8 @@ def _promote_waiting(session: Session, meeting: Meeting, settings: Settings, now
         first.status = "confirmed"
         first.confirmed_at = now
         # A fresh private link: the old one was only ever in the waiting-list e-mail.
-        token = secrets.token_urlsafe(32)
-        first.token_hash = _token_hash(token)
+        token = links.new_token()
+        first.token_hash = links.token_hash(token)
         session.flush()
         promoted.append(first)
         _send_status_mail(session, meeting, first, token, settings, now, promoted=True)
@@ -377,10 +376,7 @@ def _cancel(
 
 
 def _by_token(session: Session, token: str | None) -> Registration:
-    text = (token or "").strip()
-    registration = (
-        session.scalar(select(Registration).where(Registration.token_hash == _token_hash(text))) if text else None
-    )
+    registration = links.find_by_token(session, Registration, (token or "").strip())
     if registration is None:
         raise DomainError("invalid_registration_link")
     return registration

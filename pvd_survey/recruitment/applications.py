@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pvd_survey import mail
+from pvd_survey import links, mail
 from pvd_survey.accounts import normalise_email
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
@@ -29,7 +29,6 @@ from pvd_survey.recruitment.common import (
     _clean_text,
     _one_line,
     _page_link,
-    _token_hash,
 )
 from pvd_survey.recruitment.postings import _organisation_name
 from pvd_survey.vocabulary import APPLICATION_STATUS_LABELS
@@ -202,11 +201,11 @@ def apply(
     )
     if existing is not None:
         raise DomainError("already_applied", field="email")
-    token = secrets.token_urlsafe(32)
+    token = links.new_token()
     application = JobApplication(
         posting_id=posting.id,
         reference=_new_reference(),
-        token_hash=_token_hash(token),
+        token_hash=links.token_hash(token),
         status="recue",
         created_at=now,
         updated_at=now,
@@ -242,8 +241,8 @@ def resend_application_link(session: Session, posting_id: int, email: str, setti
     )
     if application is None:
         return
-    token = secrets.token_urlsafe(32)
-    application.token_hash = _token_hash(token)
+    token = links.new_token()
+    application.token_hash = links.token_hash(token)
     title = session.scalar(select(JobPosting.title).where(JobPosting.id == posting_id)) or ""
     _send_application_link(
         session, settings, email, application.full_name or "", title, application.reference, token, True
@@ -279,10 +278,7 @@ class CandidateView:
 
 
 def _by_token(session: Session, token: str | None, lock: bool = False) -> JobApplication:
-    if not token or len(token) > 200:
-        raise DomainError("invalid_application_link")
-    query = select(JobApplication).where(JobApplication.token_hash == _token_hash(token))
-    application = session.scalar(query.with_for_update() if lock else query)
+    application = links.find_by_token(session, JobApplication, token, lock=lock)
     if application is None:
         raise DomainError("invalid_application_link")
     return application

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 import nh3
 from markdown_it import MarkdownIt
 
-from pvd_survey import access
+from pvd_survey import access, links
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
 
-TOKEN_PARAMETER = "jeton"
 POSTING_PARAMETER = "offre"
 PDF_MAX_BYTES = 5 * 1024 * 1024
-PASSWORD_LINK_DAYS = 7
 BOARD_PAGE_SIZE = 50
 
 # What a recruiter may move an application to (a withdrawn application is frozen).
@@ -49,12 +46,8 @@ _SAFE_NAME = re.compile(r"[^\w .()\-]+", re.UNICODE)
 # ---------------------------------------------------------------------------- small helpers
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def _page_link(settings: Settings, page_key: str, token: str) -> str:
-    return f"{settings.base_url}/{access.PAGES_BY_KEY[page_key].url_path}?{TOKEN_PARAMETER}={token}"
+    return links.personal_link(settings.base_url, access.PAGES_BY_KEY[page_key].url_path, token)
 
 
 def render_markdown(text: str) -> str:

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import csv
 import io
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import accounts, mail, territory
-from pvd_survey.accounts import UserInfo, normalise_email
+from pvd_survey import accounts, links, mail, territory
+from pvd_survey.accounts import PASSWORD_LINK_DAYS, UserInfo, issue_password_link, normalise_email
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError, ImportRejected, RowError
 from pvd_survey.models import Organisation, RecruiterRequest, User
 from pvd_survey.recruitment.common import (
-    PASSWORD_LINK_DAYS,
     _clean_text,
     _one_line,
     _page_link,
     _require_direction,
-    _token_hash,
 )
-from pvd_survey.recruitment.passwords import issue_password_link
 from pvd_survey.vocabulary import ORGANISATION_KINDS
 
 
@@ -80,7 +76,7 @@ def request_recruiter_account(
     )
     if open_request is not None:
         raise DomainError("recruiter_request_exists", field="email")
-    token = secrets.token_urlsafe(32)
+    token = links.new_token()
     session.add(
         RecruiterRequest(
             email=email,
@@ -88,7 +84,7 @@ def request_recruiter_account(
             organisation_name=organisation_name,
             organisation_kind=organisation_kind,
             department=code,
-            token_hash=_token_hash(token),
+            token_hash=links.token_hash(token),
             status="unconfirmed",
             created_at=now,
         )
@@ -113,11 +109,7 @@ def request_recruiter_account(
 
 def confirm_recruiter_request(session: Session, token: str | None, now: datetime | None = None) -> str:
     """Confirm the e-mail of a request (idempotent); returns its status."""
-    if not token or len(token) > 200:
-        raise DomainError("invalid_request_link")
-    request = session.scalar(
-        select(RecruiterRequest).where(RecruiterRequest.token_hash == _token_hash(token)).with_for_update()
-    )
+    request = links.find_by_token(session, RecruiterRequest, token, lock=True)
     if request is None:
         raise DomainError("invalid_request_link")
     if request.status == "unconfirmed":

@@ -40,7 +40,7 @@ from pvd_survey.survey.invitations import (
     send_due_reminders,
     set_closing_time,
 )
-from pvd_survey.survey.links import SURVEY_PAGE_PATH, TOKEN_PARAMETER, new_token, survey_link
+from pvd_survey.survey.links import SURVEY_PAGE_PATH, survey_link
 from pvd_survey.survey.release import (
     CountedRecord,
     ReleaseReport,
@@ -75,7 +75,6 @@ __all__ = [
     "REMINDER_KIND",
     "RESPONDENTS",
     "SURVEY_PAGE_PATH",
-    "TOKEN_PARAMETER",
     "CountedRecord",
     "ImportRejected",
     "InvitationBatch",
@@ -100,7 +99,6 @@ __all__ = [
     "is_closed",
     "list_invitations",
     "list_reminders",
-    "new_token",
     "open_survey",
     "parse_invitation_list",
     "reactivate",

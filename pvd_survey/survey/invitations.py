@@ -12,13 +12,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pvd_survey import db, mail, territory
+from pvd_survey import db, links, mail, territory
 from pvd_survey.accounts import normalise_email
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError, InvalidAnswers
 from pvd_survey.models import AppSetting, SurveyInvitation, SurveyReminder
-from pvd_survey.survey.links import CLOSES_AT_KEY, _token_hash, new_token, survey_link
+from pvd_survey.survey.links import CLOSES_AT_KEY, survey_link
 from pvd_survey.survey.respondent import has_answered
 
 REMINDER_KIND = "survey_reminder"
@@ -135,14 +135,14 @@ def invite(session: Session, entries: list[InvitationEntry], settings: Settings)
     for entry in entries:
         if entry.email in existing:
             continue
-        token = new_token()
+        token = links.new_token()
         try:
             with session.begin_nested():
                 session.add(
                     SurveyInvitation(
                         email=entry.email,
                         department=entry.department,
-                        token_hash=_token_hash(token),
+                        token_hash=links.token_hash(token),
                         respondent_salt=secrets.token_hex(32),
                     )
                 )
@@ -181,8 +181,8 @@ def resend(session: Session, invitation_id: int, settings: Settings) -> None:
     invitation = _invitation(session, invitation_id)
     if invitation.status == "revoked":
         raise DomainError("invitation_revoked")
-    token = new_token()
-    invitation.token_hash = _token_hash(token)
+    token = links.new_token()
+    invitation.token_hash = links.token_hash(token)
     invitation.sent_count += 1
     invitation.last_sent_at = utcnow()
     _send_invitation(session, settings, invitation.email, token, kind="resend")
@@ -306,8 +306,8 @@ def send_due_reminders(session: Session, settings: Settings, now: datetime | Non
         for invitation in invitations:
             if has_answered(session, settings, invitation.respondent_salt):
                 continue
-            token = new_token()
-            invitation.token_hash = _token_hash(token)
+            token = links.new_token()
+            invitation.token_hash = links.token_hash(token)
             _send_invitation(session, settings, invitation.email, token, kind="reminder")
             reminded += 1
     session.flush()

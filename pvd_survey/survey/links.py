@@ -1,4 +1,7 @@
-"""Personal links and the server key: token hashes, the keyed references of a respondent's rows, sealing."""
+"""The survey's personal link and the server key: the keyed references of a respondent's rows, sealing.
+
+Tokens are minted, hashed and built into links by pvd_survey.links, as for every personal link.
+"""
 
 from __future__ import annotations
 
@@ -11,28 +14,18 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from pvd_survey import access
+from pvd_survey import access, links
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
 
 SURVEY_PAGE_PATH = access.PAGES_BY_KEY["survey"].url_path
-TOKEN_PARAMETER = "jeton"
 # The app setting holding the survey's closing date (read when answering, set and reminded about by invitations).
 CLOSES_AT_KEY = "survey_closes_at"
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def new_token() -> str:
-    """A random link token: 32 bytes (256 bits), URL-safe."""
-    return secrets.token_urlsafe(32)
-
-
 def survey_link(settings: Settings, token: str) -> str:
     """The personal link an invitee receives."""
-    return f"{settings.base_url}/{SURVEY_PAGE_PATH}?{TOKEN_PARAMETER}={token}"
+    return links.personal_link(settings.base_url, SURVEY_PAGE_PATH, token)
 
 
 @dataclass(frozen=True)

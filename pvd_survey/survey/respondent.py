@@ -19,12 +19,13 @@ from typing import NamedTuple
 from sqlalchemy import String, delete, literal, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
+from pvd_survey import links
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.db import dialect_insert
 from pvd_survey.errors import DomainError
 from pvd_survey.models import AppSetting, SurveyDraft, SurveyInvitation, SurveyPool, SurveyResponse
-from pvd_survey.survey.links import CLOSES_AT_KEY, SEALED_SIZES, _Refs, _refs, _seal, _token_hash, _unseal
+from pvd_survey.survey.links import CLOSES_AT_KEY, SEALED_SIZES, _Refs, _refs, _seal, _unseal
 from pvd_survey.survey.release import CountedRecord, _answers_from_payload, _answers_payload, open_response
 from pvd_survey.survey_questions import CSV_COLUMNS, multiple_items, validate_answers
 
@@ -57,7 +58,7 @@ def _by_token(session: Session, token: str | None, now: datetime) -> _Link:
     closes = select(AppSetting.value).where(AppSetting.key == CLOSES_AT_KEY).scalar_subquery()
     row = session.execute(
         select(SurveyInvitation.id, SurveyInvitation.status, SurveyInvitation.respondent_salt, closes).where(
-            SurveyInvitation.token_hash == _token_hash(token)
+            SurveyInvitation.token_hash == links.token_hash(token)
         )
     ).one_or_none()
     if row is None:
