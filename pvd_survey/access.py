@@ -37,8 +37,9 @@ RECRUITER = frozenset({"recruteur"})
 NOT_SIGNED_IN = frozenset({ANONYMOUS})
 
 # Every page, in menu order. Recruitment: the public job board and private candidate links, the recruiter's
-# postings and pipeline, recruiter account requests (public, then approved by the direction) and the admin's
-# access requests. The public notices at the end are linked from the footer of every page (ui.footer).
+# postings and pipeline, recruiter account requests (public, then approved by the direction), the links of the
+# notification e-mails (confirming a job alert, unsubscribing) and the admin's access requests. The public
+# notices at the end are linked from the footer of every page (ui.footer).
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "home", "Accueil", ":material/home:", EVERYONE, "Petites villes de demain"),
     PageSpec("setup", "setup", "Premier administrateur", ":material/shield_person:", NOT_SIGNED_IN, "Compte"),
@@ -128,6 +129,16 @@ PAGES: tuple[PageSpec, ...] = (
         ":material/badge:",
         PROGRAMME,
         "Programme",
+    ),
+    PageSpec(
+        "subscription",
+        "abonnement",
+        "Abonnement aux e-mails",
+        ":material/unsubscribe:",
+        EVERYONE,
+        "Petites villes de demain",
+        hidden=True,
+        personal_link=True,
     ),
     PageSpec(
         "privacy", "droits-des-personnes", "Droits des personnes", ":material/privacy_tip:", ADMIN, "Administration"

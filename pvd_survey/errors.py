@@ -184,6 +184,13 @@ MESSAGES: dict[str, str] = {
     "refusal_reason_required": "Indiquez le motif du refus.",
     "invalid_password_link": "Ce lien n'est plus valide (déjà utilisé ou expiré). Demandez-en un nouveau.",
     "unknown_purge_email": "Aucune donnée n'est enregistrée pour l'adresse {email}.",
+    # Notifications
+    "unknown_notification_frequency": "Choix inconnu pour ces e-mails : {value}.",
+    "alert_region_required": "Choisissez la région des offres qui vous intéressent.",
+    "invalid_subscription_link": (
+        "Ce lien ne correspond à aucun abonnement en cours : il a peut-être déjà servi (votre choix est alors "
+        "bien enregistré), ou il a expiré, ou il est incomplet. Rien n'a été modifié."
+    ),
 }
 
 

@@ -50,7 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("storage: tables, the engine, the survey's questions", ("models", "db", "survey_questions")),
     ("the outbox", ("mail",)),
     ("accounts and organisations", ("accounts",)),
-    ("domains", ("meetings", "survey", "sessions")),
+    ("domains", ("meetings", "survey", "sessions", "notifications")),
     ("services built on the domains", ("recruitment", "privacy", "stats")),
     ("figures, demo data and scheduled work", ("overview", "charts", "home", "schedule", "demo")),
     ("the steering committee's report", ("report",)),

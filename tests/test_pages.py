@@ -104,6 +104,7 @@ PAGE_TITLES.update(
         "postings": "Mes offres",
         "pipeline": "Candidatures reçues",
         "recruiter_requests": "Demandes de comptes recruteur",
+        "subscription": "Abonnement aux e-mails",
         "privacy": "Droits des personnes",
     }
 )

@@ -315,7 +315,7 @@ def test_every_personal_link_uses_the_parameter_the_web_layer_moves() -> None:
     # Every personal link is built by links.personal_link, with the parameter the web layer moves into a cookie
     # (the same as in the links already sent: `?jeton=`).
     assert links.personal_link("http://pvd.test", "questionnaire", "abc") == "http://pvd.test/questionnaire?jeton=abc"
-    expected = {"questionnaire", "candidature", "inscription", "mot-de-passe", "demande-recruteur"}
+    expected = {"questionnaire", "candidature", "inscription", "mot-de-passe", "demande-recruteur", "abonnement"}
     assert expected == web.PERSONAL_LINK_PAGES
 
 
