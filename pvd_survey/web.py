@@ -3,7 +3,9 @@
 `streamlit_app.py` builds the app from `routes()`, `middleware()` and `lifespan`. Nothing here renders a
 page: the session route exchanges a one-time ticket for the HttpOnly session cookie (Streamlit scripts cannot
 set cookies), the sign-out route clears it, personal links trade their token for a short-lived HttpOnly cookie
-so that the token leaves the address bar and the history, and every response gets the security headers.
+so that the token leaves the address bar and the history, the unsubscribe route takes the one-click POST of the
+notification e-mails (RFC 8058: Streamlit pages cannot receive a POST), and every response gets the security
+headers.
 
 It also owns the process's one database (`database()`: settings, engine, migrations, the outbox thread), opened by
 the server's lifespan and shared with the pages through `ui.runtime()`.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import html
 import logging
 import re
 import threading
@@ -29,7 +32,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pvd_survey import access, db, links, mail, schedule, sessions, survey
+from pvd_survey import access, db, links, mail, notifications, schedule, sessions, survey
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 
@@ -306,12 +309,40 @@ def _ready_route(_request: Request) -> Response:
     return JSONResponse({"status": "ok", "schema": current})
 
 
+def _unsubscribe_route(request: Request) -> Response:
+    """The List-Unsubscribe address of the notification e-mails (`?jeton=…`).
+
+    POST is RFC 8058's one click, sent by a mail program's own "unsubscribe" button: done at once, no page. GET (the
+    address opened in a browser, or fetched by a link checker) changes nothing: it leads to the page that asks for
+    the click, through the personal-link redirect (the token moves to a cookie).
+    """
+    token = request.query_params.get(links.TOKEN_PARAMETER)
+    if request.method == "GET":
+        page = "/" + access.PAGES_BY_KEY[notifications.LINK_PAGE].url_path
+        return RedirectResponse(
+            f"{page}?{urlencode({links.TOKEN_PARAMETER: token[: links.MAX_TOKEN_LENGTH]})}" if token else page,
+            status_code=303,
+        )
+    try:
+        current = database()
+    except DatabaseUnavailable:
+        return _message_page("Le service est momentanément indisponible. Réessayez dans un instant.", 503)
+    try:
+        with db.transaction(current.factory) as session:
+            subject = notifications.unsubscribe(session, token)
+    except DomainError as error:
+        return _message_page(html.escape(french_message(error)), 503 if error.code == "database_busy" else 400)
+    db.scrub_sqlite_wal(current.engine)  # a deleted job alert leaves SQLite's WAL too
+    return _message_page(html.escape(f"C'est fait : vous ne recevrez plus {subject}."), 200)
+
+
 def routes() -> list[Route]:
     """The app's own HTTP routes, next to Streamlit's."""
     return [
         Route(SESSION_ROUTE, _session_route, methods=["GET"]),
         Route(SIGN_OUT_ROUTE, _sign_out_route, methods=["GET"]),
         Route(READY_ROUTE, _ready_route, methods=["GET"]),
+        Route(notifications.UNSUBSCRIBE_ROUTE, _unsubscribe_route, methods=["GET", "POST"]),
     ]
 
 
