@@ -13,6 +13,7 @@ if token:
     ui.act(
         recruitment.confirm_recruiter_request,
         token,
+        settings,
         success=(
             "Adresse confirmée. Votre demande est transmise à la direction du programme : vous recevrez un e-mail "
             "dès qu'elle sera traitée."

@@ -440,7 +440,7 @@ def _seed_for_access(session: Session, world: World, settings: Settings) -> Ids:
         organisation_kind="commune",
         department="72",
     )
-    recruitment.confirm_recruiter_request(session, token)
+    recruitment.confirm_recruiter_request(session, token, settings)
     return Ids(draft, posting, application, session.scalar(select(RecruiterRequest.id)))
 
 
@@ -620,8 +620,8 @@ def test_recruiter_request_confirm_approve_and_set_password(session: Session, wo
     # Until approved, nothing can be done: no account exists, so no login.
     assert session.scalar(select(User).where(User.email == "nina@mairie-mamers.fr")) is None
 
-    assert recruitment.confirm_recruiter_request(session, token) == "pending"
-    assert recruitment.confirm_recruiter_request(session, token) == "pending"
+    assert recruitment.confirm_recruiter_request(session, token, settings) == "pending"
+    assert recruitment.confirm_recruiter_request(session, token, settings) == "pending"
     [request] = recruitment.list_recruiter_requests(session, direction)
     user = recruitment.approve_recruiter_request(session, direction, request.id, settings)
     assert user.role == "recruteur" and user.organisation_name == "Commune de Mamers" and not user.has_password
@@ -662,7 +662,7 @@ def test_refused_request_is_told_why(session: Session, world: World, settings: S
         organisation_kind="autre",
         department="2A",
     )
-    recruitment.confirm_recruiter_request(session, token)
+    recruitment.confirm_recruiter_request(session, token, settings)
     [request] = recruitment.list_recruiter_requests(session, world.users["admin"])
     with pytest.raises(DomainError) as error:
         recruitment.refuse_recruiter_request(session, world.users["admin"], request.id, " ")

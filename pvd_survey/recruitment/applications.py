@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pvd_survey import links, mail
+from pvd_survey import links, mail, notifications
 from pvd_survey.accounts import normalise_email
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
@@ -226,6 +226,7 @@ def apply(
     _send_application_link(
         session, settings, email, values["full_name"], posting.title, application.reference, token, False
     )
+    notifications.application_received(session, settings, posting.id, application.reference, now)
     return ApplicationReceipt(application.reference, posting.title, email, token)
 
 

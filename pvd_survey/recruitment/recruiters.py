@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import accounts, links, mail, territory
+from pvd_survey import accounts, links, mail, notifications, territory
 from pvd_survey.accounts import PASSWORD_LINK_DAYS, UserInfo, issue_password_link, normalise_email
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
@@ -107,8 +107,10 @@ def request_recruiter_account(
     return token
 
 
-def confirm_recruiter_request(session: Session, token: str | None, now: datetime | None = None) -> str:
-    """Confirm the e-mail of a request (idempotent); returns its status."""
+def confirm_recruiter_request(
+    session: Session, token: str | None, settings: Settings, now: datetime | None = None
+) -> str:
+    """Confirm the e-mail of a request (idempotent); returns its status. The direction is told it waits."""
     request = links.find_by_token(session, RecruiterRequest, token, lock=True)
     if request is None:
         raise DomainError("invalid_request_link")
@@ -116,6 +118,7 @@ def confirm_recruiter_request(session: Session, token: str | None, now: datetime
         request.status = "pending"
         request.confirmed_at = now or utcnow()
         session.flush()
+        notifications.recruiter_request_waiting(session, settings, request.id, request.confirmed_at)
     return request.status
 
 
