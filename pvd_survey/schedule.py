@@ -1,5 +1,5 @@
 """Work due at a moment rather than on a click: postings past their deadline, meeting reminders, the
-survey's scheduled releases and reminder rounds.
+survey's scheduled releases and reminder rounds, the recruiters' daily summary and the job alerts.
 
 The mail sender runs it before each delivery pass (`send-mail`, `send-mail --loop` and the app's
 thread), each step in its own transaction; every step is idempotent and safe on several servers.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import db, meetings, recruitment, survey
+from pvd_survey import db, meetings, notifications, recruitment, survey
 from pvd_survey.config import Settings
 
 
@@ -23,6 +23,8 @@ class DueWork:
     reminders: int
     survey_released: int = 0
     survey_reminders: int = 0
+    application_digests: int = 0
+    job_alerts: int = 0
 
     def summary(self) -> str:
         """One French line for the command line ('' when nothing was due)."""
@@ -35,11 +37,16 @@ class DueWork:
             parts.append(f"questionnaire : {self.survey_released} changement(s) publié(s) dans les chiffres")
         if self.survey_reminders:
             parts.append(f"questionnaire : {self.survey_reminders} relance(s)")
+        if self.application_digests:
+            parts.append(f"{self.application_digests} récapitulatif(s) quotidien(s) de candidatures")
+        if self.job_alerts:
+            parts.append(f"{self.job_alerts} alerte(s) offres d'emploi")
         return " ; ".join(parts)
 
 
 def run_due_work(factory: sessionmaker[Session], settings: Settings) -> DueWork:
-    """Close postings past their deadline, write due reminders to the outbox, release the survey's waiting group."""
+    """Close postings past their deadline, write due reminders to the outbox, release the survey's waiting group,
+    and, once a day (each claimed for the day, so one server does it), the recruiters' summary and the job alerts."""
     with db.transaction(factory) as session:
         closed = recruitment.close_expired_postings(session, settings)
     with db.transaction(factory) as session:
@@ -48,4 +55,8 @@ def run_due_work(factory: sessionmaker[Session], settings: Settings) -> DueWork:
         released = survey.release_due(session, settings).applied
     with db.transaction(factory) as session:
         survey_reminders = survey.send_due_reminders(session, settings)
-    return DueWork(len(closed), reminders, released, survey_reminders)
+    with db.transaction(factory) as session:
+        digests = notifications.send_application_digests(session, settings)
+    with db.transaction(factory) as session:
+        alerts = notifications.send_alerts(session, settings)
+    return DueWork(len(closed), reminders, released, survey_reminders, digests, alerts)
