@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import db, mail, meetings, sessions, survey
+from pvd_survey import db, mail, meetings, notifications, sessions, survey
 from pvd_survey.accounts import UserInfo, normalise_email
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
@@ -155,6 +155,12 @@ PURGE_STEPS: list[PurgeStep] = [
     PurgeStep("inscriptions aux rencontres (anonymisées)", _expired_registrations, meetings.anonymise),
     PurgeStep("messages de la file d'envoi", _old_outbox_messages, _delete_outbox_messages),
     PurgeStep("sessions de connexion terminées", sessions.expired, sessions.delete_expired),
+    PurgeStep(
+        "alertes offres d'emploi jamais confirmées",
+        notifications.expired_unconfirmed_alerts,
+        notifications.delete_alerts,
+    ),
+    PurgeStep("liens de désabonnement expirés", notifications.expired_unsubscribe_links, notifications.delete_links),
 ]
 
 
@@ -288,6 +294,7 @@ DATA_SOURCES: list[DataSource] = [
     DataSource("demandes de compte recruteur", _export_recruiter_requests, _erase_recruiter_requests),
     DataSource("invitation au questionnaire", _export_survey_invitation, survey.erase_invitation),
     DataSource("inscriptions aux rencontres", meetings.personal_data, meetings.erase),
+    DataSource("alertes offres d'emploi", notifications.alert_personal_data, notifications.erase_alerts),
     DataSource("compte de l'application", _export_account, _keep_account),
 ]
 
