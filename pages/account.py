@@ -1,8 +1,8 @@
-"""My account: who I am, and changing my own password."""
+"""My account: who I am, changing my own password, the notification e-mails I want, my sessions."""
 
 import streamlit as st
 
-from pvd_survey import accounts, sessions, ui
+from pvd_survey import accounts, notifications, sessions, ui
 from pvd_survey.errors import DomainError
 
 user = ui.guard("account")
@@ -38,6 +38,34 @@ if submitted:
             success="Mot de passe changé. Vos autres sessions ouvertes sont fermées.",
             rerun=False,
         )
+
+with ui.read() as session:
+    chosen = notifications.preferences(session, user)
+if chosen:  # recruiters (new applications) and the direction (recruiter requests)
+    st.subheader("E-mails de notification")
+    with st.form("account_notifications_form"):
+        picked = {
+            topic: st.radio(
+                notifications.TOPIC_LABELS[topic],
+                notifications.FREQUENCIES_BY_TOPIC[topic],
+                index=notifications.FREQUENCIES_BY_TOPIC[topic].index(frequency),
+                format_func=notifications.FREQUENCY_LABELS.get,
+                key=f"account_notify_{topic}",
+            )
+            for topic, frequency in chosen.items()
+        }
+        saved = st.form_submit_button("Enregistrer mes choix")
+    digest = any("daily" in notifications.FREQUENCIES_BY_TOPIC[topic] for topic in chosen)
+    when = f"Le récapitulatif part chaque matin vers {notifications.DAILY_HOUR} h, s'il y a du nouveau. "
+    st.caption((when if digest else "") + "Chaque e-mail contient aussi un lien pour ne plus les recevoir, en un clic.")
+
+    def save_preferences(session, choices: dict[str, str]) -> None:
+        """Every topic's choice, in one unit of work."""
+        for topic, frequency in choices.items():
+            notifications.set_preference(session, user, topic, frequency)
+
+    if saved:
+        ui.act(save_preferences, picked, success="Vos choix d'e-mails sont enregistrés.", rerun=False)
 
 st.subheader("Sessions")
 with ui.read() as session:
