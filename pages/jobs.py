@@ -216,3 +216,55 @@ for posting in board.postings:
 pages = max(1, -(-board.count // recruitment.BOARD_PAGE_SIZE))
 if pages > 1:
     st.number_input("Page", min_value=1, max_value=pages, step=1, key="jobs_page")
+
+
+# ---------------------------------------------------------------------------- job alerts by e-mail (notifications)
+
+
+def alert_block(board_region: str | None) -> None:
+    """Subscribing to new postings by e-mail, double opt-in. Shown only with SMTP: the alerts are never passed on by
+    hand (notifications/alerts.py)."""
+    from pvd_survey import notifications  # (imported here: this block stays apart from the board and applying)
+
+    st.divider()
+    st.subheader("Recevoir les nouvelles offres par e-mail")
+    regions = list(territory.REGIONS)
+    columns = st.columns(2)
+    alert_region = columns[0].selectbox(
+        "Région des offres",
+        regions,
+        index=regions.index(board_region) if board_region in regions else None,
+        placeholder="Choisissez une région",
+        format_func=territory.REGIONS.get,
+        key="jobs_alert_region",
+    )
+    alert_department = columns[1].selectbox(
+        "Département (facultatif)",
+        [None, *(territory.departments_of_region(alert_region) if alert_region else [])],
+        format_func=lambda d: "Toute la région" if d is None else territory.department_label(d),
+        key="jobs_alert_department",
+    )
+    alert_email = st.text_input("Votre adresse e-mail", key="jobs_alert_email")
+    st.caption(
+        "Au plus un e-mail par jour, seulement quand de nouvelles offres sont publiées. Vous recevez d'abord un e-mail "
+        f"de confirmation : rien d'autre n'est envoyé avant, et sans confirmation dans les "
+        f"{notifications.ALERT_CONFIRM_DAYS} jours votre adresse est supprimée. Votre adresse ne sert qu'à ces "
+        "alertes ; chaque e-mail permet de se désabonner en un clic, ce qui la supprime."
+    )
+    if st.button("M'abonner aux alertes", key="jobs_alert_subscribe", icon=":material/notifications:"):
+        ui.act(
+            notifications.subscribe,
+            settings,
+            alert_email,
+            alert_region,
+            alert_department,
+            success=(
+                "Si cette adresse ne reçoit pas déjà ces alertes, un e-mail de confirmation vient de lui être envoyé : "
+                "l'alerte commence une fois son lien ouvert."
+            ),
+            rerun=False,
+        )
+
+
+if settings.smtp is not None:
+    alert_block(filters.region)
