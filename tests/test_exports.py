@@ -1,6 +1,7 @@
 """The app's one export writer: CSV for people (`;`, BOM) and for tools (`,`), XLSX; no cell is ever a formula.
 
-The tests drive exports.py with hostile cells (pure: `database_independent`).
+The pure tests (`database_independent`) drive exports.py with hostile cells; the others go through the real
+exports on the test database, and check what a person opening the file sees.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
+from sqlalchemy.orm import Session
 
-from pvd_survey import exports
+from pvd_survey import exports, recruitment
+from pvd_survey.config import Settings
 from pvd_survey.exports import FORMULA_TRIGGERS, GUARD, displayed, neutralise
+from tests.factories import application_input, make_world, published
 
 pure = pytest.mark.database_independent  # run once, on SQLite (see conftest)
 
@@ -214,3 +218,52 @@ def test_unknown_format_and_file_names():
         "liste-outils.csv",
         "liste.xlsx",
     ]
+
+
+# ---------------------------------------------------------------------------- the real exports, on the database
+
+
+def test_applications_export_reads_as_typed_in_every_format(session: Session, settings: Settings):
+    world = make_world(session, settings)
+    recruiter = world.users["recruteur"]
+    posting_id = published(session, recruiter, title="Cheffe de projet")
+    recruitment.apply(
+        session,
+        posting_id,
+        application_input(full_name="x;=1+1;", phone="+33 6 12 34 56 78", consent_contact=True),
+        settings,
+    )
+    recruitment.apply(session, posting_id, application_input("b@example.fr", full_name="- Béa, -2+3"), settings)
+    [first, second] = recruitment.list_applications(session, recruiter, posting_id)
+    recruitment.set_notes(session, recruiter, first.id, "- rappeler\n=à voir; @lundi")
+
+    people = recruitment.export_applications(session, recruiter, posting_id, exports.CSV)
+    text = people.decode("utf-8-sig")
+    assert people.startswith(b"\xef\xbb\xbf") and formula_fragments(text) == []
+    header, *rows = [[displayed(cell) for cell in row] for row in csv_rows(people, ";")]
+    assert header == list(recruitment.EXPORT_COLUMNS)
+    seen = [dict(zip(header, row, strict=True)) for row in rows]
+    assert [row["Nom"] for row in seen] == ["x;=1+1;", "- Béa, -2+3"]
+    assert seen[0]["Téléphone"] == "+33 6 12 34 56 78" and seen[1]["Téléphone"] == "+33 6 12 34 56 78"
+    assert seen[0]["Notes"] == "- rappeler\n=à voir; @lundi"
+    assert [row["Accepte d'être contacté·e"] for row in seen] == ["oui", "non"]
+    assert re.fullmatch(r"\d\d/\d\d/20\d\d \d\d:\d\d", seen[0]["Reçue le"])
+    assert seen[0]["Référence"] == first.reference and seen[0]["CV"] == "cv-lea.pdf"
+
+    tools = recruitment.export_applications(session, recruiter, posting_id, exports.CSV_TOOLS).decode("utf-8")
+    assert not tools.startswith("\ufeff") and formula_fragments(tools) == []
+    [tools_header, *tools_rows] = list(csv.reader(io.StringIO(tools, newline="")))
+    assert tools_header == list(recruitment.EXPORT_COLUMNS)
+    assert re.fullmatch(r"20\d\d-\d\d-\d\d \d\d:\d\d", tools_rows[0][6]) and tools_rows[0][11] == "oui"
+
+    sheet = xlsx_sheet(recruitment.export_applications(session, recruiter, posting_id, exports.XLSX))
+    assert sheet.title == "Cheffe de projet"
+    cells = {column: [row[index] for row in list(sheet.iter_rows())[1:]] for index, column in enumerate(header)}
+    assert [c.data_type for c in cells["Téléphone"]] == ["s", "s"]
+    assert [displayed(c.value) for c in cells["Téléphone"]] == ["+33 6 12 34 56 78"] * 2
+    assert [displayed(c.value) for c in cells["Nom"]] == ["x;=1+1;", "- Béa, -2+3"]
+    assert all(c.is_date and c.number_format == "DD/MM/YYYY HH:MM" for c in cells["Reçue le"])
+    assert [c.value for c in cells["Accepte d'être contacté·e"]] == ["oui", "non"]
+    strings = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+    assert [value for value in strings if formula_fragments(value)] == []
+    assert second.id != first.id
