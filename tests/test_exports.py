@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-from pvd_survey import exports, recruitment
+from pvd_survey import exports, meetings, recruitment
 from pvd_survey.config import Settings
 from pvd_survey.exports import FORMULA_TRIGGERS, GUARD, displayed, neutralise
-from tests.factories import application_input, make_world, published
+from tests.factories import application_input, make_world, meeting_form, person, published
 
 pure = pytest.mark.database_independent  # run once, on SQLite (see conftest)
 
@@ -267,3 +267,39 @@ def test_applications_export_reads_as_typed_in_every_format(session: Session, se
     strings = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
     assert [value for value in strings if formula_fragments(value)] == []
     assert second.id != first.id
+
+
+def test_meetings_export_reads_as_typed_in_every_format(session: Session, settings: Settings):
+    meeting_id = meetings.create_meeting(session, meeting_form(capacity=1))
+    meetings.register(
+        session,
+        meeting_id,
+        person(1, full_name="=1+1;-2", department="01", needs="Végétarien, -sans gluten", organisation="@Mairie"),
+        settings,
+    )
+    meetings.register(session, meeting_id, person(2), settings)  # waiting list
+    rows = meetings.export_rows(meetings.roster(session, meeting_id))
+
+    people = exports.table(exports.CSV, meetings.EXPORT_COLUMNS, rows)
+    text = people.decode("utf-8-sig")
+    assert formula_fragments(text) == []
+    header, *lines = [[displayed(cell) for cell in row] for row in csv_rows(people, ";")]
+    confirmed, waiting = (dict(zip(header, line, strict=True)) for line in lines)
+    assert (confirmed["Nom"], confirmed["Département"], confirmed["Organisation ou commune"]) == (
+        "=1+1;-2",
+        "01",
+        "@Mairie",
+    )
+    assert confirmed["Besoins (accessibilité, repas)"] == "Végétarien, -sans gluten"
+    assert re.fullmatch(r"\d\d/\d\d/20\d\d \d\d:\d\d", confirmed["Inscrit le"]) and confirmed["Annulé le"] == ""
+    assert (confirmed["Présent"], waiting["Présent"], waiting["Position d'attente"]) == ("non", "", "1")
+
+    sheet = xlsx_sheet(exports.table(exports.XLSX, meetings.EXPORT_COLUMNS, rows, sheet_title="Inscrits"))
+    values = dict(zip(header, list(sheet.iter_rows())[1], strict=True))
+    assert values["Inscrit le"].is_date and values["Inscrit le"].number_format == "DD/MM/YYYY HH:MM"
+    assert values["Département"].data_type == "s" and values["Département"].value == "01"
+    assert displayed(values["Nom"].value) == "=1+1;-2" and values["Présent"].value == "non"
+    assert values["Position d'attente"].value is None
+
+    tools = exports.table(exports.CSV_TOOLS, meetings.EXPORT_COLUMNS, rows).decode("utf-8")
+    assert tools.splitlines()[0].startswith("Référence,Statut,") and formula_fragments(tools) == []
