@@ -199,7 +199,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     if args.format == "json":
         print(json.dumps(figures.to_json(), ensure_ascii=False, indent=2))
     else:
-        sys.stdout.write(stats.stats_csv(figures))
+        sys.stdout.write(stats.stats_csv(figures))  # exports.TOOLS: `,`, no BOM, what programs parse
     return 0
 
 

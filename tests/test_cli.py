@@ -311,7 +311,7 @@ def test_import_export_and_stats_commands(factory, database_url, tmp_path):
     csv_result = run_cli(database_url, "stats", "--region", "27", "--format", "csv")
     assert csv_result.returncode == 0
     # The 6 people of the region are all women: that cell leaves nobody outside it, so it is hidden.
-    assert re.search(r"^gender,Genre,femme,Femme,\d+,,,True,70,$", csv_result.stdout, re.MULTILINE)
+    assert re.search(r"^gender,Genre,femme,Femme,\d+,,,oui,70,$", csv_result.stdout, re.MULTILINE)
 
 
 def test_import_of_fewer_than_k_answers_waits_for_the_next_ones(factory, database_url, tmp_path):

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-from pvd_survey import exports, meetings, recruitment
+from pvd_survey import charts, exports, meetings, recruitment
+from pvd_survey.clock import paris_from_utc
 from pvd_survey.config import Settings
 from pvd_survey.exports import FORMULA_TRIGGERS, GUARD, displayed, neutralise
 from tests.factories import application_input, make_world, meeting_form, person, published
@@ -303,3 +304,27 @@ def test_meetings_export_reads_as_typed_in_every_format(session: Session, settin
 
     tools = exports.table(exports.CSV_TOOLS, meetings.EXPORT_COLUMNS, rows).decode("utf-8")
     assert tools.splitlines()[0].startswith("Référence,Statut,") and formula_fragments(tools) == []
+
+
+def test_dashboard_meetings_figures_export_a_real_date_and_decimal_commas(session: Session, settings: Settings):
+    meeting_id = meetings.create_meeting(session, meeting_form(capacity=3, title="-Rencontre, =Dijon"))
+    meetings.register(session, meeting_id, person(1), settings)
+    figures = meetings.dashboard_figures(session)
+    rows = charts.meetings_export_rows(figures)
+    day = paris_from_utc(meetings.get_meeting(session, meeting_id).starts_at).date()
+
+    people = exports.table(exports.CSV, charts.MEETINGS_EXPORT_COLUMNS, rows)
+    assert formula_fragments(people.decode("utf-8-sig")) == []
+    header, line = [[displayed(cell) for cell in row] for row in csv_rows(people, ";")]
+    seen = dict(zip(header, line, strict=True))
+    assert (seen["Rencontre"], seen["Date"], seen["Confirmés"], seen["Remplissage (%)"]) == (
+        "-Rencontre, =Dijon",
+        day.strftime("%d/%m/%Y"),
+        "1",
+        "33,3",
+    )
+    tools = exports.table(exports.CSV_TOOLS, charts.MEETINGS_EXPORT_COLUMNS, rows).decode("utf-8")
+    assert f",{day.isoformat()}," in tools and ",33.3," in tools and formula_fragments(tools) == []
+    sheet = xlsx_sheet(exports.table(exports.XLSX, charts.MEETINGS_EXPORT_COLUMNS, rows))
+    assert sheet["B2"].is_date and sheet["B2"].value.date() == day and sheet["B2"].number_format == "DD/MM/YYYY"
+    assert sheet["F2"].value == 33.3
