@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-from pvd_survey import charts, exports, meetings, recruitment
+from pvd_survey import charts, exports, meetings, recruitment, stats, survey
 from pvd_survey.clock import paris_from_utc
 from pvd_survey.config import Settings
 from pvd_survey.exports import FORMULA_TRIGGERS, GUARD, displayed, neutralise
-from tests.factories import application_input, make_world, meeting_form, person, published
+from tests.factories import application_input, load_survey, make_world, meeting_form, person, published
 
 pure = pytest.mark.database_independent  # run once, on SQLite (see conftest)
 
@@ -328,3 +328,28 @@ def test_dashboard_meetings_figures_export_a_real_date_and_decimal_commas(sessio
     sheet = xlsx_sheet(exports.table(exports.XLSX, charts.MEETINGS_EXPORT_COLUMNS, rows))
     assert sheet["B2"].is_date and sheet["B2"].value.date() == day and sheet["B2"].number_format == "DD/MM/YYYY"
     assert sheet["F2"].value == 33.3
+
+
+def test_survey_csvs_for_people_and_for_tools(session: Session, settings: Settings):
+    load_survey(session, settings, {"01": 7, "21": 6})
+    tools = survey.export_responses_csv(session, settings)
+    people = survey.export_responses_csv(session, settings, exports.PEOPLE)
+    assert tools.splitlines()[0] == ",".join(survey.CSV_COLUMNS) and not tools.startswith("\ufeff")
+    assert people.startswith("\ufeff" + ";".join(survey.CSV_COLUMNS) + "\r\n")
+    assert f";{GUARD}01" in people  # French Excel keeps the department 01 as text
+    # Either file imports back to the same answers.
+    today = date.today()
+    assert survey.read_responses_csv(people, today) == survey.read_responses_csv(tools, today)
+    assert formula_fragments(people) == [] and formula_fragments(tools) == []
+
+    figures = stats.survey_stats(session, stats.make_filters(), k=5, settings=settings)
+    table = stats.stats_csv(figures, exports.PEOPLE)
+    rows = list(csv.DictReader(io.StringIO(table.lstrip("\ufeff"), newline=""), delimiter=";"))
+    department = next(row for row in rows if row["question"] == "department" and displayed(row["option"]) == "01")
+    assert department["suppressed"] in ("oui", "non")
+    shares = [row["share"] for row in rows if row["share"]]
+    assert shares and all("." not in share for share in shares)
+    assert formula_fragments(table.lstrip("\ufeff")) == []
+    machine = list(csv.DictReader(io.StringIO(stats.stats_csv(figures), newline="")))
+    assert [row["count"] for row in machine] == [row["count"] for row in rows]
+    assert all("," not in row["share"] for row in machine)
