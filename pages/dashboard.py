@@ -246,14 +246,24 @@ def render_figures() -> None:
             "protéger l'anonymat. Élargissez la sélection."
         )
         return
-    st.download_button(
+    downloads = st.columns(2)
+    downloads[0].download_button(
         "Télécharger tous les chiffres (CSV)",
-        stats.stats_csv(figures, bom=True).encode("utf-8"),
-        file_name="pvd-questionnaire-chiffres.csv",
-        mime="text/csv",
+        stats.stats_csv(figures, exports.PEOPLE).encode("utf-8"),
+        file_name=exports.file_name("pvd-questionnaire-chiffres", exports.CSV),
+        mime=exports.CSV_MEDIA_TYPE,
         key="dashboard_csv",
         on_click="ignore",
         icon=":material/download:",
+    )
+    downloads[1].download_button(
+        exports.TOOLS_LABEL,
+        stats.stats_csv(figures, exports.TOOLS).encode("utf-8"),
+        file_name=exports.file_name("pvd-questionnaire-chiffres", exports.CSV_TOOLS),
+        mime=exports.CSV_MEDIA_TYPE,
+        key="dashboard_csv_outils",
+        on_click="ignore",
+        icon=":material/data_object:",
     )
     st.caption(f"Comparaison : {BASELINE_SOURCE}.")
     for code, figure in figures.figures.items():
@@ -320,15 +330,20 @@ def render_meetings() -> None:
     frame = charts.meetings_frame(figures)
     st.altair_chart(charts.fill_rate_chart(frame), width="stretch")
     st.dataframe(frame, hide_index=True, width="stretch", key="dashboard_meetings")
-    st.download_button(
-        "Chiffres des rencontres (CSV)",
-        exports.table_csv(list(frame.columns), frame.itertuples(index=False)),
-        file_name="pvd-rencontres-chiffres.csv",
-        mime=exports.CSV_MEDIA_TYPE,
-        key="dashboard_meetings_csv",
-        on_click="ignore",
-        icon=":material/download:",
-    )
+    downloads = st.columns(2)
+    for column, fmt, label, key in (
+        (downloads[0], exports.CSV, "Chiffres des rencontres (CSV)", "dashboard_meetings_csv"),
+        (downloads[1], exports.CSV_TOOLS, exports.TOOLS_LABEL, "dashboard_meetings_csv_outils"),
+    ):
+        column.download_button(
+            label,
+            exports.table(fmt, charts.MEETINGS_EXPORT_COLUMNS, charts.meetings_export_rows(figures)),
+            file_name=exports.file_name("pvd-rencontres-chiffres", fmt),
+            mime=exports.MEDIA_TYPES[fmt],
+            key=key,
+            on_click="ignore",
+            icon=":material/download:" if fmt == exports.CSV else ":material/data_object:",
+        )
     st.subheader("Présence aux rencontres passées")
     st.caption(f"Présents / confirmés. Un groupe de moins de {k} personnes n'est pas affiché.")
     if not figures.by_role:

@@ -210,25 +210,24 @@ metrics[3].metric("Présents", lists.present)
 
 slug = f"rencontre-{meeting.id}"
 rows = meetings.export_rows(lists)
-downloads = st.columns(3)
-downloads[0].download_button(
-    "Liste (CSV)",
-    lambda: exports.table_csv(meetings.EXPORT_COLUMNS, rows),
-    file_name=f"{slug}-inscrits.csv",
-    mime=exports.CSV_MEDIA_TYPE,
-    on_click="ignore",
-    icon=":material/download:",
-    key="meetings_admin_csv",
-)
-downloads[1].download_button(
-    "Liste (Excel)",
-    lambda: exports.table_xlsx(meetings.EXPORT_COLUMNS, rows, sheet_title="Inscrits"),
-    file_name=f"{slug}-inscrits.xlsx",
-    mime=exports.XLSX_MEDIA_TYPE,
-    on_click="ignore",
-    icon=":material/table:",
-    key="meetings_admin_xlsx",
-)
+downloads = st.columns(4)
+
+
+def list_button(column, fmt: str, label: str, icon: str) -> None:
+    """One download of the list, built only when clicked, by the app's one export writer."""
+    column.download_button(
+        label,
+        lambda: exports.table(fmt, meetings.EXPORT_COLUMNS, rows, sheet_title="Inscrits"),
+        file_name=exports.file_name(f"{slug}-inscrits", fmt),
+        mime=exports.MEDIA_TYPES[fmt],
+        on_click="ignore",
+        icon=icon,
+        key=f"meetings_admin_{fmt}",
+    )
+
+
+list_button(downloads[0], exports.CSV, "Liste (CSV)", ":material/download:")
+list_button(downloads[1], exports.XLSX, "Liste (Excel)", ":material/table:")
 downloads[2].download_button(
     "Feuille d'émargement (PDF)",
     lambda: meetings.sign_in_sheet_pdf(lists),
@@ -238,6 +237,7 @@ downloads[2].download_button(
     icon=":material/print:",
     key="meetings_admin_pdf",
 )
+list_button(downloads[3], exports.CSV_TOOLS, exports.TOOLS_LABEL, ":material/data_object:")
 
 tabs = st.tabs(
     [

@@ -69,7 +69,7 @@ st.dataframe(
     hide_index=True,
     width="stretch",
 )
-download = st.columns(2)
+download = st.columns(3)
 
 
 def export(kind: str):
@@ -99,6 +99,15 @@ download[1].download_button(
     key="pipeline_xlsx",
     on_click="ignore",
     icon=":material/download:",
+)
+download[2].download_button(
+    exports.TOOLS_LABEL,
+    export(exports.CSV_TOOLS),
+    file_name=exports.file_name(f"candidatures-offre-{posting_id}", exports.CSV_TOOLS),
+    mime=exports.CSV_MEDIA_TYPE,
+    key="pipeline_csv_outils",
+    on_click="ignore",
+    icon=":material/data_object:",
 )
 
 rows = {a.id: a for a in applications}

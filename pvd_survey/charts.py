@@ -7,6 +7,7 @@ from typing import TypeVar
 import altair as alt
 import pandas as pd
 
+from pvd_survey.clock import paris_from_utc
 from pvd_survey.stats import ACTIVITY_KINDS, FigureStats, SurveyStats, stats_rows
 from pvd_survey.survey_questions import BASELINE_RESPONDENTS
 
@@ -227,6 +228,37 @@ def meetings_frame(figures) -> pd.DataFrame:
             "Présents": [line.present for line in figures.meetings],
         }
     )
+
+
+MEETINGS_EXPORT_COLUMNS = (
+    "Rencontre",
+    "Date",
+    "Région",
+    "Places",
+    "Confirmés",
+    "Remplissage (%)",
+    "Liste d'attente",
+    "Annulations",
+    "Présents",
+)
+
+
+def meetings_export_rows(figures) -> list[tuple[object, ...]]:
+    """The meetings table as typed rows for exports.table (the day a real date, in French time)."""
+    return [
+        (
+            line.meeting.title,
+            paris_from_utc(line.meeting.starts_at).date(),
+            line.meeting.region_label,
+            line.meeting.capacity,
+            line.meeting.confirmed,
+            line.fill_rate,
+            line.meeting.waiting,
+            line.cancellations,
+            line.present,
+        )
+        for line in figures.meetings
+    ]
 
 
 def fill_rate_chart(frame: pd.DataFrame) -> alt.Chart:

@@ -177,10 +177,11 @@ def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export_survey(args: argparse.Namespace, settings: Settings) -> int:
     """Write every response in the import format (raw anonymous answers)."""
-    from pvd_survey import db, survey
+    from pvd_survey import db, exports, survey
 
+    dialect = exports.PEOPLE if args.excel else exports.TOOLS
     with db.read_only(_factory(settings)) as session:
-        text = survey.export_responses_csv(session, settings)
+        text = survey.export_responses_csv(session, settings, dialect)
     if args.file == "-":
         sys.stdout.write(text)
     else:
@@ -199,7 +200,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     if args.format == "json":
         print(json.dumps(figures.to_json(), ensure_ascii=False, indent=2))
     else:
-        sys.stdout.write(stats.stats_csv(figures))
+        sys.stdout.write(stats.stats_csv(figures))  # exports.TOOLS: `,`, no BOM, what programs parse
     return 0
 
 
@@ -364,6 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("export-survey", help="exporte les réponses anonymes au format d'import")
     sub.add_argument("file", help="fichier CSV à écrire (- pour la sortie standard)")
+    sub.add_argument(
+        "--excel",
+        action="store_true",
+        help="pour Excel en français (séparateur point-virgule) ; par défaut, pour les outils (virgule)",
+    )
     sub.set_defaults(handler=cmd_export_survey)
 
     sub = commands.add_parser("stats", help="affiche les chiffres du tableau de bord (protégés)")

@@ -4,8 +4,6 @@ read from the released totals (survey/totals.py), with disclosure control applie
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -14,7 +12,7 @@ import numpy as np
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import survey, territory
+from pvd_survey import exports, survey, territory
 from pvd_survey.clock import paris_today, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K, KEY_SPACE, ZERO, Cell, Tally, perturb, protect_table, publish_table
@@ -310,14 +308,10 @@ CSV_HEADER = (
 )
 
 
-def stats_csv(stats: SurveyStats, bom: bool = False) -> str:
-    """The protected figures as CSV (UTF-8; with a BOM so that French Excel opens it right)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_HEADER, lineterminator="\n")
-    writer.writeheader()
-    for row in stats_rows(stats):
-        writer.writerow({key: "" if value is None else value for key, value in row.items()})
-    return ("\ufeff" if bom else "") + buffer.getvalue()
+def stats_csv(stats: SurveyStats, dialect: exports.CsvDialect = exports.TOOLS) -> str:
+    """The protected figures as CSV, by the app's one export writer: exports.TOOLS (`,`, no BOM) for programs
+    and the command line's output, exports.PEOPLE (`;`, BOM, decimal comma) for French Excel."""
+    return exports.csv_text(CSV_HEADER, ([row[key] for key in CSV_HEADER] for row in stats_rows(stats)), dialect)
 
 
 # ---------------------------------------------------------------------------- invitation funnel

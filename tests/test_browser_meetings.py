@@ -132,7 +132,8 @@ def test_meeting_journey(
     expect(direction.get_by_role("heading", name="Rencontres", exact=True)).to_be_visible()
     with direction.expect_download() as download:
         direction.get_by_role("button", name="Chiffres des rencontres (CSV)").click()
-    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
+    # For French Excel: `;`, BOM.
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig")), delimiter=";"))
     assert [(r["Rencontre"], r["Confirmés"], r["Liste d'attente"], r["Présents"]) for r in rows] == [
         (TITLE, "2", "0", "1")
     ]

@@ -12,10 +12,11 @@ import os
 import re
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 
-from pvd_survey import accounts, db, mail
+from pvd_survey import accounts, db, mail, survey
 from pvd_survey.cli import build_parser
 from tests.conftest import PG_ADMIN_URL, PROJECT_ROOT, STRONG_PASSWORD, TEST_BACKEND
 from tests.factories import cli_environment, meeting_form, person, run_cli
@@ -289,6 +290,14 @@ def test_import_export_and_stats_commands(factory, database_url, tmp_path):
     exported = tmp_path / "export.csv"
     assert run_cli(database_url, "export-survey", str(exported)).returncode == 0
     assert sorted(exported.read_text(encoding="utf-8").splitlines()) == sorted([SURVEY_HEADER.strip(), *rows])
+    # For French Excel: `;` and a BOM; it imports back to the same answers.
+    for_excel = tmp_path / "export-excel.csv"
+    assert run_cli(database_url, "export-survey", "--excel", str(for_excel)).returncode == 0
+    assert for_excel.read_bytes().startswith(b"\xef\xbb\xbf" + SURVEY_HEADER.strip().replace(",", ";").encode())
+    today = date.today()
+    assert survey.read_responses_csv(for_excel.read_text(encoding="utf-8"), today) == survey.read_responses_csv(
+        exported.read_text(encoding="utf-8"), today
+    )
 
     result = run_cli(database_url, "stats", "--format", "json")
     assert result.returncode == 0, result.stderr
@@ -311,7 +320,7 @@ def test_import_export_and_stats_commands(factory, database_url, tmp_path):
     csv_result = run_cli(database_url, "stats", "--region", "27", "--format", "csv")
     assert csv_result.returncode == 0
     # The 6 people of the region are all women: that cell leaves nobody outside it, so it is hidden.
-    assert re.search(r"^gender,Genre,femme,Femme,\d+,,,True,70,$", csv_result.stdout, re.MULTILINE)
+    assert re.search(r"^gender,Genre,femme,Femme,\d+,,,oui,70,$", csv_result.stdout, re.MULTILINE)
 
 
 def test_import_of_fewer_than_k_answers_waits_for_the_next_ones(factory, database_url, tmp_path):

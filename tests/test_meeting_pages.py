@@ -192,7 +192,12 @@ def test_direction_cancels_someone_and_downloads_lists(installed, factory, setti
             meetings.register(session, meeting_id, person(number), settings)
     at = page("pages/meetings_admin.py", direction, rencontre=str(meeting_id))
     labels = [button.label for button in at.get("download_button")]
-    assert labels == ["Liste (CSV)", "Liste (Excel)", "Feuille d'émargement (PDF)"]
+    assert labels == [
+        "Liste (CSV)",
+        "Liste (Excel)",
+        "Feuille d'émargement (PDF)",
+        "CSV pour les outils (séparateur virgule)",
+    ]
     with db.read_only(factory) as session:
         first = next(p for p in meetings.roster(session, meeting_id).confirmed if p.email == "personne.1@mairie.fr")
     at.selectbox(key="meetings_admin_cancel_person").set_value(first.id).run()

@@ -15,7 +15,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from pvd_survey import db, demo, stats, survey
+from pvd_survey import db, demo, exports, stats, survey
 from pvd_survey.config import load_settings
 from pvd_survey.disclosure import MAX_NOISE, Tally, hidden_cells, protect_table
 from pvd_survey.errors import DomainError
@@ -191,21 +191,26 @@ def test_bad_filters_are_refused(filters, code):
     assert caught.value.code == code
 
 
-def test_csv_has_bom_and_formula_free_labels(factory):
+def test_csv_for_french_excel_and_for_tools(factory):
     import csv
     import io
 
     load(factory, [answers(gender="femme")] * 6 + [answers(gender="homme")] * 5)
     result = figures(factory)
-    text = stats.stats_csv(result, bom=True)
-    assert text.startswith("\ufeffquestion,question_label,option,option_label,answered,count,share")
-    rows = {(r["question"], r["option"]): r for r in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))}
+    text = stats.stats_csv(result, exports.PEOPLE)
+    assert text.startswith("\ufeffquestion;question_label;option;option_label;answered;count;share")
+    rows = {(r["question"], r["option"]): r for r in csv.DictReader(io.StringIO(text[1:], newline=""), delimiter=";")}
     femme = rows[("gender", "femme")]
     # The same figures as on screen: perturbed count, share of the published base, the 2022 comparison.
-    assert (femme["option_label"], femme["suppressed"], femme["share_2022"]) == ("Femme", "False", "70")
+    assert (femme["option_label"], femme["suppressed"], femme["share_2022"]) == ("Femme", "non", "70")
     cell = result.figures["gender"].cells["femme"]
-    assert (int(femme["count"]), float(femme["share"])) == (cell.count, cell.share) and near(cell.count, 6)
-    assert float(femme["difference_points"]) == round(cell.share - 70, 1)
+    decimal = femme["share"].replace(",", ".")  # French Excel's decimal comma
+    assert (int(femme["count"]), float(decimal)) == (cell.count, cell.share) and near(cell.count, 6)
+    assert float(femme["difference_points"].replace(",", ".")) == round(cell.share - 70, 1)
+    # For tools: `,`, no BOM, decimal point, the same values.
+    tools = {(r["question"], r["option"]): r for r in csv.DictReader(io.StringIO(stats.stats_csv(result), newline=""))}
+    numbers = ("share", "share_2022", "difference_points")
+    assert tools[("gender", "femme")] == {k: v.replace(",", ".") if k in numbers else v for k, v in femme.items()}
 
 
 # ---------------------------------------------------------------------------- property: random data and filters

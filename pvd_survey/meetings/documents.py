@@ -10,7 +10,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pvd_survey.clock import paris_time
+from pvd_survey.clock import paris_from_utc, paris_time
 from pvd_survey.meetings.common import (
     ROLE_LABELS,
     STATUS_LABELS,
@@ -110,7 +110,8 @@ EXPORT_COLUMNS = (
 
 
 def export_rows(lists: Roster) -> list[list[object]]:
-    """The rows of a meeting's export (confirmed, then waiting in order, then cancelled)."""
+    """The rows of a meeting's export (confirmed, then waiting in order, then cancelled), typed for exports.table:
+    text stays text (a department "01" too), times are French local times, presence a boolean."""
     return [
         [
             person.reference,
@@ -122,9 +123,9 @@ def export_rows(lists: Roster) -> list[list[object]]:
             person.organisation,
             person.department or "",
             person.needs,
-            paris_time(person.registered_at),
-            paris_time(person.cancelled_at),
-            person.checked_in_at is not None if person.status == "confirmed" else None,
+            paris_from_utc(person.registered_at),  # real date cells in XLSX, jj/mm/aaaa hh:mm in the CSV
+            paris_from_utc(person.cancelled_at) if person.cancelled_at else None,
+            person.checked_in_at is not None if person.status == "confirmed" else None,  # oui / non
         ]
         for person in lists.confirmed + lists.waiting + lists.cancelled
     ]

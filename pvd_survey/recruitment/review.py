@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import phonenumbers
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import exports, mail
 from pvd_survey.accounts import UserInfo
-from pvd_survey.clock import paris_time, utcnow
+from pvd_survey.clock import paris_from_utc, utcnow
 from pvd_survey.errors import DomainError
 from pvd_survey.models import ApplicationFile, JobApplication, JobPosting
 from pvd_survey.recruitment.common import _REJECTION_SENTENCES, PIPELINE_STATUSES, _clean_text, _require_recruiter
@@ -195,31 +196,39 @@ EXPORT_COLUMNS = (
 )
 
 
+def _phone_for_people(phone: str | None) -> str:
+    """A stored phone (E.164, "+33612345678") written as people read it ("+33 6 12 34 56 78")."""
+    if not phone:
+        return ""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(phone, "FR"), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return phone
+
+
 def export_applications(session: Session, actor: UserInfo | None, posting_id: int, fmt: str) -> bytes:
-    """A posting's applications as CSV or XLSX, every formula-like cell neutralised."""
+    """A posting's applications in one of exports.FORMATS (the app's one writer: no cell can be a formula)."""
     posting = _own_posting(session, actor, posting_id)
+    if fmt not in exports.FORMATS:
+        raise DomainError("unknown_export_format", value=fmt)
     rows = [
         (
             a.reference,
             a.full_name,
             a.email,
-            a.phone,
+            _phone_for_people(a.phone),  # text: its "+" gets the writer's invisible guard, never a formula
             a.status_label,
             REJECTION_REASON_LABELS.get(a.rejection_reason or "", ""),
-            paris_time(a.created_at),
+            paris_from_utc(a.created_at),  # a real date cell in XLSX, jj/mm/aaaa hh:mm in the CSV
             a.files.get("cv", ""),
             a.files.get("letter", ""),
             a.cover_letter_text,
             a.notes,
-            a.consent_contact,
+            a.consent_contact,  # oui / non in every format
         )
         for a in list_applications(session, actor, posting.id)
     ]
-    if fmt == "xlsx":
-        return exports.table_xlsx(EXPORT_COLUMNS, rows, sheet_title=posting.title)
-    if fmt == "csv":
-        return exports.table_csv(EXPORT_COLUMNS, rows)
-    raise DomainError("unknown_export_format", value=fmt)
+    return exports.table(fmt, EXPORT_COLUMNS, rows, sheet_title=posting.title)
 
 
 def pipeline_counts(session: Session, actor: UserInfo | None, posting_id: int) -> dict[str, int]:

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pvd_survey import exports
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import new_record_key
 from pvd_survey.errors import ImportRejected, InvalidAnswers, RowError
@@ -31,7 +32,11 @@ from pvd_survey.survey_questions import CSV_COLUMNS, Answers, validate_answers
 
 def read_responses_csv(text: str, today: date) -> list[Answers]:
     """Parse and validate a whole responses file; raise ImportRejected listing every problem of every bad row."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    text = text.lstrip("\ufeff")
+    # The import format is exports.TOOLS (`,`); a file written for French Excel (exports.PEOPLE, or saved by it)
+    # has `;`, and may carry the writer's invisible guards, which are not part of any answer.
+    delimiter = ";" if ";" in text.split("\n", 1)[0] else ","
+    reader = ([exports.displayed(cell) for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter))
     header = next(reader, None)
     if header is None:
         raise ImportRejected([RowError(1, "row_empty_file")])
@@ -82,11 +87,9 @@ def counted_records(session: Session, settings: Settings) -> list[CountedRecord]
     return [open_response(settings, row_id, sealed) for row_id, sealed in rows]
 
 
-def export_responses_csv(session: Session, settings: Settings) -> str:
-    """Every counted response in the import format (raw anonymous answers, in a neutral order)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+def export_responses_csv(session: Session, settings: Settings, dialect: exports.CsvDialect = exports.TOOLS) -> str:
+    """Every counted response in the import format (raw anonymous answers, in a neutral order), by the app's one
+    export writer: exports.TOOLS (`,`) by default, exports.PEOPLE (`;`, BOM) for French Excel; both import back."""
     lines = [
         ["" if value is None else ("|".join(value) if isinstance(value, tuple) else value) for value in values]
         for values in (
@@ -94,8 +97,7 @@ def export_responses_csv(session: Session, settings: Settings) -> str:
         )
     ]
     # Sorted by the answers themselves: neither ids nor times, so rows cannot be matched to invitations.
-    writer.writerows(sorted(lines))
-    return buffer.getvalue()
+    return exports.csv_text(CSV_COLUMNS, sorted(lines), dialect)
 
 
 def recount(session: Session, settings: Settings) -> int:
