@@ -6,7 +6,7 @@ The only module of the package that imports Streamlit; the CLI never imports it.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -20,7 +20,8 @@ from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 
-FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun
+FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun (at the top of the page, or at a named place)
+NEW_RECORD = 0  # the "new …" choice of a record selector (record ids start at 1)
 SSO_ERROR_KEY = "pvd_sso_error"  # why a single sign-on identity got no access
 T = TypeVar("T")
 
@@ -74,14 +75,29 @@ def read() -> Iterator[Session]:
         yield session
 
 
-def flash(message: str, kind: str = "success") -> None:
-    """Show a message after the next rerun (e.g. after st.rerun())."""
-    st.session_state[FLASH_KEY] = (kind, message)
+def flash(message: str, kind: str = "success", place: str | None = None) -> None:
+    """Show a message after the next rerun (e.g. after st.rerun()): at the top of the page, or where the page calls
+    show_flash(place) (next to the action, so that it is on screen)."""
+    st.session_state[FLASH_KEY] = (kind, message, place, False)
 
 
-def show_flash() -> None:
-    """Display (once) the message left by flash()."""
-    kind, message = st.session_state.pop(FLASH_KEY, (None, None))
+def show_flash(place: str | None = None) -> None:
+    """Display (once) the message left by flash() for this place (None: the top of every page, main_page.py).
+
+    A message for a place its page did not reach in the run after the action is dropped, never shown later.
+    """
+    flashed = st.session_state.get(FLASH_KEY)
+    if not flashed:
+        return
+    kind, message, where, aged = flashed
+    if where != place:
+        if place is None:  # the top of a run: a placed message gets this run only
+            if aged:
+                del st.session_state[FLASH_KEY]
+            else:
+                st.session_state[FLASH_KEY] = (kind, message, where, True)
+        return
+    del st.session_state[FLASH_KEY]
     if message:
         {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}[kind](message)
 
@@ -108,15 +124,17 @@ def act(
     then: Callable[[T], object] | None = None,
     rerun: bool = True,
     where: DeltaGenerator | None = None,
+    flash_at: str | None = None,
     **kwargs: Any,
 ) -> T | None:
     """A page's action: `action(session, *args, **kwargs)` in one unit of work, then what the person sees.
 
     A domain error shows its French message (in `where`, else at this point of the page), nothing is committed,
     and the answer is None. Once committed: `then(result)` (e.g. forget a form's state), then the `success`
-    message (a text, or made from the result) is flashed and the page reruns to show the new state; with
-    `rerun=False` the message shows at once and the result is returned. (The action's own keyword arguments
-    cannot be called `success`, `then`, `rerun` or `where`.)
+    message (a text, or made from the result) is flashed (at the top of the page, or where the page calls
+    show_flash(flash_at)) and the page reruns to show the new state; with `rerun=False` the message shows at once
+    and the result is returned. (The action's own keyword arguments cannot be called `success`, `then`, `rerun`,
+    `where` or `flash_at`.)
     """
     place = st if where is None else where
     try:
@@ -130,7 +148,7 @@ def act(
     message = success(result) if callable(success) else success
     if rerun:
         if message:
-            flash(message)
+            flash(message, place=flash_at)
         st.rerun()
     if message:
         place.success(message)
@@ -173,6 +191,72 @@ def field_error(form_key: str, field: str) -> None:
     message = st.session_state.get(f"{form_key}_errors", {}).get(field)
     if message:
         st.error(message, icon=":material/error:")
+
+
+def choose_record(
+    label: str,
+    labels: Mapping[int, str],
+    parameter: str,
+    key: str,
+    *,
+    unknown: str,
+    new_label: str | None = None,
+    first_by_default: bool = False,
+    placeholder: str = "Choisissez",
+    forget: Sequence[str] = (),
+) -> int | None:
+    """A selector of one record (a posting, an application, a meeting…) by its stable id, kept in the address.
+
+    `labels` maps the ids the person may see (read afresh on each run, access checked by the service) to their
+    labels. The address (`?parameter=id`) decides: a reload, a shared link or the back button shows the same
+    record, and a label changed by an action (a posting's state, a new title) never loses the choice. A choice
+    made in the selector goes to the address (and drops the `forget` parameters, those of the previous record).
+    Without the parameter: the `new_label` choice (NEW_RECORD), else the first record (`first_by_default`), else
+    nothing. An id that is not in `labels` (bad, or someone else's) shows the French message of the `unknown`
+    code and nothing of it. Returns the chosen id, NEW_RECORD, or None (nothing chosen).
+    """
+    wanted = st.query_params.get(parameter)
+    chosen: int | None
+    if wanted is None:
+        chosen = NEW_RECORD if new_label else (next(iter(labels), None) if first_by_default else None)
+    elif wanted.isascii() and wanted.isdecimal() and int(wanted) in labels:
+        chosen = int(wanted)
+    else:
+        show_error(DomainError(unknown))
+        chosen = None
+    options = ([NEW_RECORD] if new_label else []) + list(labels)
+    # The widget shows what the address says on every run; the browser may still hold a label of an earlier run.
+    st.session_state[key] = chosen
+    st.selectbox(
+        label,
+        options,
+        format_func=lambda record: new_label if record == NEW_RECORD else labels[record],
+        index=None,
+        placeholder=placeholder,
+        required=True,  # a choice can be changed, not cleared
+        key=key,
+        on_change=_record_chosen,
+        args=(key, parameter, tuple(forget)),
+    )
+    return chosen
+
+
+def _record_chosen(key: str, parameter: str, forget: tuple[str, ...]) -> None:
+    value = st.session_state.get(key)
+    # Anything else is a label of an earlier run that no longer matches (the record's label changed): the address
+    # keeps the choice.
+    if value is None or isinstance(value, int):
+        select_record(parameter, value, forget)
+
+
+def select_record(parameter: str, record_id: int | None, forget: Sequence[str] = ()) -> None:
+    """Make this record the chosen one of its selector on the next run (e.g. a record just created)."""
+    if record_id is None or record_id == NEW_RECORD:
+        st.query_params.pop(parameter, None)
+    else:
+        st.query_params[parameter] = str(record_id)
+    for other in forget:
+        st.query_params.pop(other, None)
 
 
 def request_cookies() -> Mapping[str, str]:
