@@ -94,6 +94,55 @@ def test_posting_lifecycle_and_public_visibility(session: Session, world: World,
         assert error.value.code == "posting_not_public"
 
 
+def test_publishing_with_the_form_saves_it_first_with_the_same_checks(session: Session, world: World) -> None:
+    recruiter = world.users["recruteur"]
+    draft = recruitment.create_posting(session, recruiter, posting_input(title="v2"))
+    with pytest.raises(DomainError) as error:
+        recruitment.publish_posting(session, recruiter, draft.id, data=posting_input(title="  "))
+    assert error.value.code == "posting_title_required"
+    assert (recruitment.get_own_posting(session, recruiter, draft.id).status, draft.title) == ("draft", "v2")
+    recruitment.publish_posting(
+        session, recruiter, draft.id, data=posting_input(title="v3"), loaded_version=draft.updated_at
+    )
+    assert recruitment.get_public_posting(session, draft.id).title == "v3"
+
+
+def test_a_stale_form_changes_nothing(session: Session, world: World, settings: Settings) -> None:
+    recruiter = world.users["recruteur"]
+    draft = recruitment.create_posting(session, recruiter, posting_input(title="v1"))
+    loaded = draft.updated_at
+    # A colleague saves the posting after the form was loaded.
+    changed = recruitment.update_posting(
+        session, recruiter, draft.id, posting_input(title="Titre du collègue"), now=utcnow() + timedelta(seconds=1)
+    )
+    attempts = {
+        "update": lambda: recruitment.update_posting(
+            session, recruiter, draft.id, posting_input(title="Mon titre"), loaded_version=loaded
+        ),
+        "publish_form": lambda: recruitment.publish_posting(
+            session, recruiter, draft.id, data=posting_input(title="Mon titre"), loaded_version=loaded
+        ),
+        "publish": lambda: recruitment.publish_posting(session, recruiter, draft.id, loaded_version=loaded),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(DomainError) as error:
+            attempt()
+        assert error.value.code == "posting_changed_meanwhile", name
+        posting = recruitment.get_own_posting(session, recruiter, draft.id)
+        assert (posting.title, posting.status, posting.updated_at) == ("Titre du collègue", "draft", changed.updated_at)
+    # Closed by a colleague: the form loaded while it was published is refused the same way.
+    recruitment.publish_posting(session, recruiter, draft.id, loaded_version=changed.updated_at)
+    published_version = recruitment.get_own_posting(session, recruiter, draft.id).updated_at
+    recruitment.close_posting(session, recruiter, draft.id, settings, now=utcnow() + timedelta(seconds=2))
+    with pytest.raises(DomainError) as error:
+        recruitment.update_posting(
+            session, recruiter, draft.id, posting_input(title="Mon titre"), loaded_version=published_version
+        )
+    assert error.value.code == "posting_changed_meanwhile"
+    assert recruitment.get_own_posting(session, recruiter, draft.id).title == "Titre du collègue"
+    assert "posting_changed_meanwhile" in MESSAGES
+
+
 @pytest.mark.parametrize(
     ("changes", "code"),
     [

@@ -66,6 +66,8 @@ class PostingInfo:
     status: str
     published_at: datetime | None
     ended_at: datetime | None
+    # Changes with every change of the posting: an edit form passes back the value it was loaded with.
+    updated_at: datetime
     application_count: int = 0
 
     @property
@@ -136,6 +138,7 @@ def _posting_info(posting: JobPosting, organisation_name: str, application_count
         status=posting.status,
         published_at=posting.published_at,
         ended_at=posting.ended_at,
+        updated_at=posting.updated_at,
         application_count=application_count,
     )
 
@@ -219,12 +222,29 @@ def create_posting(
     return _posting_info(posting, organisation.name)
 
 
+def _check_loaded_version(posting: JobPosting, loaded_version: datetime | None) -> None:
+    """A form loaded before someone else changed (or closed) the posting changes nothing."""
+    if loaded_version is not None and posting.updated_at != loaded_version:
+        raise DomainError("posting_changed_meanwhile")
+
+
 def update_posting(
-    session: Session, actor: UserInfo | None, posting_id: int, data: PostingInput, now: datetime | None = None
+    session: Session,
+    actor: UserInfo | None,
+    posting_id: int,
+    data: PostingInput,
+    now: datetime | None = None,
+    *,
+    loaded_version: datetime | None = None,
 ) -> PostingInfo:
-    """Change a draft or published posting."""
+    """Change a draft or published posting.
+
+    `loaded_version`: the posting's `updated_at` when the form was loaded; if it changed since (a colleague edited,
+    published or closed it), nothing is saved ("posting_changed_meanwhile").
+    """
     now = now or utcnow()
     posting = _own_posting(session, actor, posting_id, lock=True)
+    _check_loaded_version(posting, loaded_version)
     if posting.status not in ("draft", "published"):
         raise DomainError("posting_not_editable")
     for key, value in validate_posting(data, paris_today(now)).items():
@@ -234,12 +254,27 @@ def update_posting(
     return _posting_info(posting, _organisation_name(session, posting.organisation_id))
 
 
-def publish_posting(session: Session, actor: UserInfo | None, posting_id: int, now: datetime | None = None) -> None:
-    """Put a draft on the public job board."""
+def publish_posting(
+    session: Session,
+    actor: UserInfo | None,
+    posting_id: int,
+    now: datetime | None = None,
+    *,
+    data: PostingInput | None = None,
+    loaded_version: datetime | None = None,
+) -> None:
+    """Put a draft on the public job board.
+
+    With `data` (what the edit form shows), the draft is first saved as update_posting saves it (same checks,
+    `loaded_version` included), then published, in the same transaction: the board shows exactly the form.
+    """
     now = now or utcnow()
     posting = _own_posting(session, actor, posting_id, lock=True)
+    _check_loaded_version(posting, loaded_version)
     if posting.status != "draft":
         raise DomainError("posting_not_draft")
+    if data is not None:
+        update_posting(session, actor, posting_id, data, now)
     if posting.deadline < paris_today(now):
         raise DomainError("posting_deadline_past", field="deadline")
     posting.status = "published"
