@@ -152,6 +152,17 @@ def test_private_link_shows_status_and_withdraws(world: World, factory, settings
 # ---------------------------------------------------------------------------- the recruiter
 
 
+def form_field(at: AppTest, kind: str, name: str):
+    """A field of the posting form shown (its keys carry the posting's id and version: `postings_title_12_…`)."""
+    [field] = [w for w in getattr(at, kind) if w.key and w.key.startswith(f"postings_{name}_")]
+    return field
+
+
+def public_title(factory, posting_id: int) -> str:
+    with factory() as session:
+        return recruitment.get_public_posting(session, posting_id).title
+
+
 def test_recruiter_creates_publishes_and_closes_a_posting(world: World, factory) -> None:
     recruiter = world.users["recruteur"]
     at = page("pages/postings.py", recruiter)
@@ -159,21 +170,93 @@ def test_recruiter_creates_publishes_and_closes_a_posting(world: World, factory)
     assert at.text_area(key="postings_missions_0").value == recruitment.MODEL_MISSIONS
     at.text_area(key="postings_communes_0").input("Montbard\nVenarey-les-Laumes")
     at.date_input(key="postings_deadline_0").set_value(date.today() - timedelta(days=1))
-    at = submit(at, "postings_form_0")
+    at = button(at, "postings_save")
     assert texts(at.error) == [MESSAGES["posting_deadline_past"]]
     assert count(factory, JobPosting) == 0
 
     at.date_input(key="postings_deadline_0").set_value(date.today() + timedelta(days=20))
-    at = submit(at, "postings_form_0")
-    assert not at.error
+    at = button(at, "postings_save")
+    assert not at.error and texts(at.success) == ["Brouillon créé : relisez-le puis publiez-le."]
     with factory() as session:
         posting_id = session.scalar(select(JobPosting.id))
+    # The new draft is the one of the address, and stays chosen.
+    assert at.query_params[recruitment.POSTING_PARAMETER] in (str(posting_id), [str(posting_id)])
     assert at.selectbox(key="postings_chosen").value == posting_id
+    # « Publier » publishes what the form shows: the edit not saved yet goes on line with it.
+    form_field(at, "text_input", "title").input("Cheffe de projet v3")
     at = button(at, "postings_publish")
+    assert texts(at.success) == ["Offre enregistrée et publiée sur la page « Offres d'emploi »."]
+    assert public_title(factory, posting_id) == "Cheffe de projet v3"
     with factory() as session:
         assert recruitment.get_public_posting(session, posting_id).communes == ["Montbard", "Venarey-les-Laumes"]
+    # The next action is not lost: the same posting is still chosen and its form saves.
+    assert at.selectbox(key="postings_chosen").value == posting_id
+    assert "postings_publish" not in [b.key for b in at.button]  # published: nothing left to publish
+    form_field(at, "text_input", "title").input("Cheffe de projet v4")
+    at = button(at, "postings_save")
+    assert texts(at.success) == ["Offre enregistrée."] and not at.error
+    assert public_title(factory, posting_id) == "Cheffe de projet v4"
+    assert form_field(at, "text_input", "title").value == "Cheffe de projet v4"
     at = button(at, "postings_close")
-    assert "Offre close ; 0 candidat(s) prévenu(s)." in texts(at.success)
+    assert texts(at.success) == ["Offre close ; 0 candidat(s) prévenu(s)."]
+    assert at.selectbox(key="postings_chosen").value == posting_id
+    assert not [w for w in at.text_input if w.key and w.key.startswith("postings_title_")]  # closed: no form
+
+    # A reload (or a shared link) shows the same posting.
+    again = page("pages/postings.py", recruiter, offre=str(posting_id))
+    assert again.selectbox(key="postings_chosen").value == posting_id and not again.error
+
+
+def test_posting_form_refuses_a_stale_save_and_publish(world: World, factory, settings: Settings) -> None:
+    recruiter = world.users["recruteur"]
+    with factory.begin() as session:
+        draft = recruitment.create_posting(session, recruiter, posting_input(title="v1")).id
+    at = page("pages/postings.py", recruiter, offre=str(draft))
+    form_field(at, "text_input", "title").input("Mon titre")
+    # Meanwhile a colleague edits the posting.
+    with factory.begin() as session:
+        recruitment.update_posting(session, recruiter, draft, posting_input(title="Titre du collègue"))
+    for action in ("postings_save", "postings_publish"):
+        at = button(at, action)
+        assert texts(at.error) == [MESSAGES["posting_changed_meanwhile"]]
+        with factory() as session:
+            posting = recruitment.get_own_posting(session, recruiter, draft)
+        assert (posting.title, posting.status) == ("Titre du collègue", "draft")
+        assert form_field(at, "text_input", "title").value == "Mon titre"  # what was typed is still there
+        assert any("Une autre personne a modifié cette offre" in text for text in texts(at.warning))
+    at = button(at, "postings_reload")
+    assert form_field(at, "text_input", "title").value == "Titre du collègue" and not at.warning
+
+    # A colleague publishes then closes it: the form opened before says so, and changes nothing.
+    with factory.begin() as session:
+        recruitment.publish_posting(session, recruiter, draft)
+        recruitment.close_posting(session, recruiter, draft, settings)
+    form_field(at, "text_input", "title").input("Encore un titre")
+    at = button(at, "postings_save")
+    assert texts(at.error) == [MESSAGES["posting_changed_meanwhile"]]
+    assert title_and_status(factory, recruiter, draft) == ("Titre du collègue", "closed")
+    at = button(at, "postings_reload")
+    assert not [w for w in at.text_input if w.key and w.key.startswith("postings_title_")]  # closed: no form
+
+
+def title_and_status(factory, recruiter, posting_id: int) -> tuple[str, str]:
+    with factory() as session:
+        posting = recruitment.get_own_posting(session, recruiter, posting_id)
+    return posting.title, posting.status
+
+
+@pytest.mark.parametrize("wanted", ["foreign", "abc", "999999", "１"])
+def test_postings_bad_or_foreign_id_in_the_address(world: World, factory, wanted: str) -> None:
+    with factory.begin() as session:
+        other = published(session, world.users["recruteur_autre"], title="Poste secret de Revel")
+        published(session, world.users["recruteur"], title="Poste du Montbardois")
+    at = page("pages/postings.py", world.users["recruteur"], offre=str(other) if wanted == "foreign" else wanted)
+    assert not at.exception
+    assert texts(at.error) == [MESSAGES["unknown_posting"]]
+    assert at.selectbox(key="postings_chosen").value is None
+    shown = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.subheader, *at.text_input] if e.value)
+    assert "Revel" not in shown and "Revel" not in str(at.selectbox(key="postings_chosen").options)
+    assert not [w for w in at.text_input if w.key and w.key.startswith("postings_title_")]
 
 
 def test_pipeline_refusal_with_reason_and_probing_another_organisation(
