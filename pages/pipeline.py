@@ -1,4 +1,8 @@
-"""A recruiter's review of the applications to one posting: statuses, notes, CVs, refusals, exports."""
+"""A recruiter's review of the applications to one posting: statuses, notes, CVs, refusals, exports.
+
+The posting and the application shown are those of the address (`?offre=<id>&candidature=<id>`). A status change
+that e-mails the candidate (a refusal) shows the exact message first and sends it only on « Confirmer l'envoi ».
+"""
 
 import pandas as pd
 import streamlit as st
@@ -13,25 +17,27 @@ st.title("Candidatures reçues")
 with ui.read() as session:
     postings = [p for p in recruitment.list_own_postings(session, user) if p.status != "draft"]
 
-# ?offre=<id> opens one posting directly; an id that is not the organisation's shows nothing and says so.
-wanted = st.query_params.get(recruitment.POSTING_PARAMETER)
-if wanted is not None and "pipeline_posting" not in st.session_state:
-    if not wanted.isdigit() or int(wanted) not in {p.id for p in postings}:
-        ui.show_error(DomainError("unknown_posting"))
-    else:
-        st.session_state["pipeline_posting"] = int(wanted)
 if not postings:
+    if st.query_params.get(recruitment.POSTING_PARAMETER) is not None:
+        ui.show_error(DomainError("unknown_posting"))
     st.info("Aucune offre publiée pour l'instant : les candidatures apparaîtront ici.")
     st.stop()
 
 by_id = {p.id: p for p in postings}
-posting_id = st.selectbox(
+# An id that is not one of the organisation's published postings shows nothing and says so.
+posting_id = ui.choose_record(
     "Offre",
-    list(by_id),
-    format_func=lambda i: f"n° {i} · {by_id[i].title} ({by_id[i].status_label}, {by_id[i].application_count})",
-    key="pipeline_posting",
+    {i: f"n° {i} · {p.title} ({p.status_label}, {p.application_count})" for i, p in by_id.items()},
+    recruitment.POSTING_PARAMETER,
+    "pipeline_posting",
+    unknown="unknown_posting",
+    first_by_default=True,
+    placeholder="Choisissez une offre",
+    forget=(recruitment.APPLICATION_PARAMETER,),
 )
-st.query_params[recruitment.POSTING_PARAMETER] = str(posting_id)
+if posting_id is None:
+    st.stop()
+
 PAGE_SIZE = 200
 with ui.read() as session:
     counts = recruitment.pipeline_counts(session, user, posting_id)
@@ -52,9 +58,21 @@ with ui.read() as session:
     applications = recruitment.list_applications(
         session, user, posting_id, status_filter, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
     )
+rows = {a.id: a for a in applications}
+# The application of the address may be on another page of the list, or have another status than the filter's.
+wanted = st.query_params.get(recruitment.APPLICATION_PARAMETER)
+if wanted and wanted.isascii() and wanted.isdecimal() and int(wanted) not in rows:
+    try:
+        with ui.read() as session:
+            linked = recruitment.get_application(session, user, int(wanted))
+    except DomainError:
+        linked = None  # someone else's, or none: choose_record says so
+    if linked is not None and linked.posting_id == posting_id:
+        rows[linked.id] = linked
 if not applications:
     st.info("Aucune candidature pour cette offre." if status_filter is None else "Aucune candidature à ce statut.")
-    st.stop()
+    if wanted is None:
+        st.stop()
 
 st.dataframe(
     pd.DataFrame(
@@ -110,13 +128,17 @@ download[2].download_button(
     icon=":material/data_object:",
 )
 
-rows = {a.id: a for a in applications}
-application_id = st.selectbox(
+application_id = ui.choose_record(
     "Candidature",
-    list(rows),
-    format_func=lambda i: f"{rows[i].reference} · {rows[i].full_name or '(retirée)'} · {rows[i].status_label}",
-    key="pipeline_application",
+    {i: f"{a.reference} · {a.full_name or '(retirée)'} · {a.status_label}" for i, a in rows.items()},
+    recruitment.APPLICATION_PARAMETER,
+    "pipeline_application",
+    unknown="unknown_application",
+    first_by_default=True,
+    placeholder="Choisissez une candidature",
 )
+if application_id is None:
+    st.stop()
 chosen = rows[application_id]
 with st.container(border=True):
     st.subheader(chosen.full_name or "Candidature retirée")
@@ -143,15 +165,23 @@ with st.container(border=True):
             "Lettre de motivation", chosen.cover_letter_text, disabled=True, key=f"pipeline_letter_{chosen.id}"
         )
 
+    # A change that e-mails the person waits here, with its message, for « Confirmer l'envoi » or « Annuler ».
+    pending_key = f"pipeline_pending_{chosen.id}"
+    status_key = f"pipeline_status_{chosen.id}"
+    if status_key not in st.session_state:  # the fields were just (re)drawn: no message waits for them
+        st.session_state.pop(pending_key, None)
+    pending = st.session_state.get(pending_key)
     statuses = list(recruitment.PIPELINE_STATUSES)
     new_status = st.selectbox(
         "Nouveau statut",
         statuses,
         index=statuses.index(chosen.status),
         format_func=recruitment.APPLICATION_STATUS_LABELS.get,
-        key=f"pipeline_status_{chosen.id}",
+        key=status_key,
+        disabled=pending is not None,
     )
     reason = message = None
+    detail = ""
     if new_status == "non_retenue":
         reason = st.selectbox(
             "Motif",
@@ -160,34 +190,80 @@ with st.container(border=True):
             index=None,
             placeholder="Choisissez un motif",
             key=f"pipeline_reason_{chosen.id}",
+            disabled=pending is not None,
         )
-        other = ""
         if reason == "autre":
-            other = st.text_input("Précisez le motif", key=f"pipeline_other_{chosen.id}")
-        if reason:
+            detail = st.text_input(
+                f"Précisez le motif (une phrase d'au moins {recruitment.REJECTION_DETAIL_MIN} caractères, "
+                "reprise dans le message)",
+                key=f"pipeline_other_{chosen.id}",
+                disabled=pending is not None,
+            )
+        if reason and (reason != "autre" or len(" ".join(detail.split())) >= recruitment.REJECTION_DETAIL_MIN):
             proposed = recruitment.rejection_message(
-                reason, by_id[posting_id].title, user.organisation_name or "", other
+                reason, by_id[posting_id].title, user.organisation_name or "", detail
             )
             message = st.text_area(
-                "Message envoyé à la personne (modifiable)",
+                "Message à la personne (modifiable ; vous le relirez avant l'envoi)",
                 value=proposed,
                 height=220,
-                key=f"pipeline_message_{chosen.id}_{reason}_{hash(other)}",
+                key=f"pipeline_message_{chosen.id}_{reason}_{hash(detail)}",
+                disabled=pending is not None,
             )
-    if st.button("Enregistrer le statut", key=f"pipeline_save_{chosen.id}", type="primary"):
-        sent = " Le message a été envoyé." if new_status == "non_retenue" else ""
-        ui.act(
-            recruitment.move_application,
-            user,
-            chosen.id,
-            new_status,
-            reason=reason,
-            message=message,
-            success=f"Statut : {recruitment.APPLICATION_STATUS_LABELS[new_status]}.{sent}",
-        )
+    if pending is None and st.button("Enregistrer le statut", key=f"pipeline_save_{chosen.id}", type="primary"):
+        try:
+            with ui.read() as session:
+                outgoing = recruitment.candidate_mail(
+                    session, user, chosen.id, new_status, reason=reason, detail=detail, message=message
+                )
+        except DomainError as error:
+            ui.show_error(error)
+        else:
+            if outgoing is None:  # nothing is sent: the change is made at once
+                ui.act(
+                    recruitment.move_application,
+                    user,
+                    chosen.id,
+                    new_status,
+                    success=f"Statut : {recruitment.APPLICATION_STATUS_LABELS[new_status]}.",
+                    flash_at="pipeline_status",
+                )
+            else:
+                st.session_state[pending_key] = (new_status, reason, detail, message, outgoing)
+                st.rerun()
+    if pending is not None:
+        status, reason, detail, message, outgoing = pending
+        with st.container(border=True, key="pipeline_preview"):
+            st.markdown(
+                f"**Message qui sera envoyé** pour le statut « {recruitment.APPLICATION_STATUS_LABELS[status]} »"
+            )
+            st.markdown(f"À : {outgoing.recipient}  \nObjet : {outgoing.subject}")
+            st.code(outgoing.body, language=None, wrap_lines=True)
+            st.caption("Rien n'est envoyé ni enregistré avant « Confirmer l'envoi ».")
+            buttons = st.columns(2)
+            if buttons[0].button("Confirmer l'envoi", key=f"pipeline_confirm_{chosen.id}", type="primary"):
+                ui.act(
+                    recruitment.move_application,
+                    user,
+                    chosen.id,
+                    status,
+                    reason=reason,
+                    detail=detail,
+                    message=message,
+                    confirmed=outgoing,
+                    success=f"Statut : {recruitment.APPLICATION_STATUS_LABELS[status]}. Le message a été envoyé.",
+                    then=lambda _: st.session_state.pop(pending_key, None),
+                    flash_at="pipeline_status",
+                )
+            if buttons[1].button("Annuler", key=f"pipeline_cancel_{chosen.id}"):
+                st.session_state.pop(pending_key, None)
+                ui.flash("Envoi annulé : rien n'a été envoyé ni changé.", "info", place="pipeline_status")
+                st.rerun()
+    ui.show_flash("pipeline_status")
 
     notes = st.text_area(
         "Notes (visibles seulement par votre organisation)", value=chosen.notes or "", key=f"pipeline_notes_{chosen.id}"
     )
     if st.button("Enregistrer les notes", key=f"pipeline_save_notes_{chosen.id}"):
-        ui.act(recruitment.set_notes, user, chosen.id, notes, success="Notes enregistrées.")
+        ui.act(recruitment.set_notes, user, chosen.id, notes, success="Notes enregistrées.", flash_at="pipeline_notes")
+    ui.show_flash("pipeline_notes")

@@ -182,6 +182,17 @@ MESSAGES: dict[str, str] = {
     "unknown_application_status": "Statut de candidature inconnu : {value}.",
     "rejection_reason_required": "Choisissez le motif du refus.",
     "rejection_message_required": "Le message à la personne candidate ne peut pas être vide.",
+    "rejection_detail_too_short": (
+        "Précisez le motif « Autre » en une phrase d'au moins {minimum} caractères : elle figure dans le message "
+        "envoyé à la personne."
+    ),
+    "candidate_message_unconfirmed": (
+        "Ce changement de statut envoie un message à la personne candidate : affichez-le et confirmez l'envoi."
+    ),
+    "candidate_message_changed": (
+        "Le message a changé depuis son aperçu (l'offre ou la candidature a été modifiée entre-temps) : rien n'a été "
+        "envoyé. Annulez, puis relisez le nouveau message avant de confirmer."
+    ),
     "unknown_export_format": "Format d'export inconnu : {value}.",
     "recruiter_request_exists": "Une demande de compte est déjà en cours pour cette adresse.",
     "invalid_request_link": "Ce lien de confirmation n'est pas valide.",

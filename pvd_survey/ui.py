@@ -230,7 +230,7 @@ def choose_record(
     st.selectbox(
         label,
         options,
-        format_func=lambda record: new_label if record == NEW_RECORD else labels[record],
+        format_func=lambda record: (new_label or "") if record == NEW_RECORD else labels[record],
         index=None,
         placeholder=placeholder,
         required=True,  # a choice can be changed, not cleared

@@ -448,15 +448,39 @@ def test_pipeline_moves_notes_and_refusal_with_reason(session: Session, world: W
         recruitment.move_application(session, recruiter, row.id, "non_retenue", reason="profil", message=" ")
     assert error.value.code == "rejection_message_required"
     with pytest.raises(DomainError) as error:
+        recruitment.candidate_mail(session, recruiter, row.id, "non_retenue", reason="profil", message=" ")
+    assert error.value.code == "rejection_message_required"
+    with pytest.raises(DomainError) as error:
         recruitment.move_application(session, recruiter, row.id, "embauchee")
     assert error.value.code == "unknown_application_status"
     assert outbox_of(session, "application_rejected") == []
 
-    text = recruitment.rejection_message("autre", "Chef de projet", "CC du Montbardois", "Le poste est supprimé.")
-    assert "Le poste est supprimé." in text
-    recruitment.move_application(session, recruiter, row.id, "non_retenue", reason="autre", message=text + " Édité")
+    # « Autre » needs a real detail: never « …(CC du Montbardois).\n\nNous ne pouvons donc pas… ».
+    for detail in ("", "   ", "Trop court.   "):
+        with pytest.raises(DomainError) as error:
+            recruitment.candidate_mail(session, recruiter, row.id, "non_retenue", reason="autre", detail=detail)
+        assert error.value.code == "rejection_detail_too_short"
+        assert error.value.params == {"minimum": recruitment.REJECTION_DETAIL_MIN}
+    detail = "Le poste est supprimé du budget."
+    proposed = recruitment.candidate_mail(session, recruiter, row.id, "non_retenue", reason="autre", detail=detail)
+    assert proposed is not None and proposed.recipient == "lea.martin@example.fr"
+    assert f"(Communauté de communes du Montbardois).\n{detail}\nNous ne pouvons donc pas" in proposed.body
+    assert recruitment.candidate_mail(session, recruiter, row.id, "entretien") is None  # no e-mail, no preview
+    # The message goes out only once confirmed, and only as it was shown.
+    edited = dict(reason="autre", detail=detail, message=proposed.body + " Édité")
+    with pytest.raises(DomainError) as error:
+        recruitment.move_application(session, recruiter, row.id, "non_retenue", **edited)
+    assert error.value.code == "candidate_message_unconfirmed"
+    with pytest.raises(DomainError) as error:
+        recruitment.move_application(session, recruiter, row.id, "non_retenue", **edited, confirmed=proposed)
+    assert error.value.code == "candidate_message_changed"
+    assert outbox_of(session, "application_rejected") == []
+    assert recruitment.list_applications(session, recruiter, posting_id)[0].status == "entretien"
+    shown = recruitment.candidate_mail(session, recruiter, row.id, "non_retenue", **edited)
+    recruitment.move_application(session, recruiter, row.id, "non_retenue", **edited, confirmed=shown)
     [message] = outbox_of(session, "application_rejected")
-    assert message.recipient == "lea.martin@example.fr" and message.body.endswith("Édité")
+    assert (message.recipient, message.subject, message.body) == (shown.recipient, shown.subject, shown.body)
+    assert message.body.endswith("Édité")
     [row] = recruitment.list_applications(session, recruiter, posting_id)
     assert (row.status, row.rejection_reason, row.notes) == ("non_retenue", "autre", "Très bon entretien.")
     assert recruitment.pipeline_counts(session, recruiter, posting_id)["non_retenue"] == 1
@@ -506,6 +530,10 @@ RECRUITER_ACTIONS = {
     "pipeline_counts": lambda s, a, i, cfg: recruitment.pipeline_counts(s, a, i.posting),
     "download_cv": lambda s, a, i, cfg: recruitment.application_file(s, a, i.application),
     "move_application": lambda s, a, i, cfg: recruitment.move_application(s, a, i.application, "examen"),
+    "get_application": lambda s, a, i, cfg: recruitment.get_application(s, a, i.application),
+    "candidate_mail": lambda s, a, i, cfg: recruitment.candidate_mail(
+        s, a, i.application, "non_retenue", reason="profil"
+    ),
     "set_notes": lambda s, a, i, cfg: recruitment.set_notes(s, a, i.application, "note"),
     "export_csv": lambda s, a, i, cfg: recruitment.export_applications(s, a, i.posting, "csv"),
     "export_xlsx": lambda s, a, i, cfg: recruitment.export_applications(s, a, i.posting, "xlsx"),
@@ -537,7 +565,7 @@ def _expected(action: str, actor: str | None) -> str | None:
                 return None
             return (
                 "unknown_application"
-                if action in ("download_cv", "move_application", "set_notes")
+                if action in ("download_cv", "move_application", "set_notes", "get_application", "candidate_mail")
                 else ("unknown_posting")
             )
         return "forbidden"

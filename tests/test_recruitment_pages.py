@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from pvd_survey import accounts, mail, recruitment
 from pvd_survey.config import Settings
-from pvd_survey.errors import MESSAGES, ImportRejected, RowError, french_message, row_message
+from pvd_survey.errors import MESSAGES, DomainError, ImportRejected, RowError, french_message, row_message
 from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, User
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import open_page as page
@@ -269,6 +269,7 @@ def test_pipeline_refusal_with_reason_and_probing_another_organisation(
         recruitment.apply(session, own, application_input(), settings)
         recruitment.apply(session, other, application_input("secret@revel.fr"), settings)
         application_id = session.scalar(select(JobApplication.id).where(JobApplication.posting_id == own))
+        foreign_application = session.scalar(select(JobApplication.id).where(JobApplication.posting_id == other))
     at = page("pages/pipeline.py", recruiter)
     assert texts(at.title) == ["Candidatures reçues"] and not at.error
     labels = [b.proto.label for b in at.get("download_button")]
@@ -282,15 +283,61 @@ def test_pipeline_refusal_with_reason_and_probing_another_organisation(
     assert "Le poste a été pourvu." in message.value
     message.input(message.value + "\nBien cordialement.").run()
     at = button(at, f"pipeline_save_{application_id}")
-    assert not at.error
+    # The exact message is shown first; nothing is sent or changed before « Confirmer l'envoi ».
+    assert not at.error and outbox(factory, "application_rejected") == []
+    [shown] = [c.value for c in at.code]
+    assert shown.endswith("Bien cordialement.")
+    at = button(at, f"pipeline_confirm_{application_id}")
+    assert texts(at.success) == ["Statut : Non retenue. Le message a été envoyé."]
     [sent] = outbox(factory, "application_rejected")
-    assert sent.body.endswith("Bien cordialement.")
+    assert sent.body == shown and sent.recipient == "lea.martin@example.fr"
+    # The same application is still shown (its label changed with its status).
+    assert at.selectbox(key="pipeline_application").value == application_id
 
-    # Another organisation's posting id in the URL: nothing of it is shown, and the page says so.
+    # Another organisation's ids in the address: nothing of them is shown, and the page says so.
     at = page("pages/pipeline.py", recruiter, offre=str(other))
     assert texts(at.error) == [MESSAGES["unknown_posting"]]
-    shown = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.subheader] if e.value)
-    assert "secret@revel.fr" not in shown and "Poste de Revel" not in str(at.selectbox(key="pipeline_posting").options)
+    shown_text = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.subheader] if e.value)
+    assert "secret@revel.fr" not in shown_text and "Poste de Revel" not in str(
+        at.selectbox(key="pipeline_posting").options
+    )
+    at = page("pages/pipeline.py", recruiter, offre=str(own), candidature=str(foreign_application))
+    assert texts(at.error) == [MESSAGES["unknown_application"]]
+    shown_text = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.subheader] if e.value)
+    assert "secret@revel.fr" not in shown_text
+    assert not [b for b in at.get("download_button") if b.proto.label.startswith("Télécharger")]
+    assert str(foreign_application) not in str(at.selectbox(key="pipeline_application").options)
+
+
+def test_pipeline_refusal_other_needs_a_detail_and_cancel_changes_nothing(
+    world: World, factory, settings: Settings
+) -> None:
+    recruiter = world.users["recruteur"]
+    with factory.begin() as session:
+        own = published(session, recruiter)
+        recruitment.apply(session, own, application_input(), settings)
+        recruitment.apply(session, own, application_input("paul@example.fr", full_name="Paul Durand"), settings)
+        second = session.scalar(select(JobApplication.id).where(JobApplication.email == "paul@example.fr"))
+    # A shared link opens that application.
+    at = page("pages/pipeline.py", recruiter, offre=str(own), candidature=str(second))
+    assert at.selectbox(key="pipeline_application").value == second and not at.error
+    at.selectbox(key=f"pipeline_status_{second}").set_value("non_retenue").run()
+    at.selectbox(key=f"pipeline_reason_{second}").set_value("autre").run()
+    assert not [t for t in at.text_area if t.key.startswith(f"pipeline_message_{second}")]  # no detail, no message
+    at = button(at, f"pipeline_save_{second}")
+    assert texts(at.error) == [french_message(DomainError("rejection_detail_too_short", minimum=15))]
+    at.text_input(key=f"pipeline_other_{second}").input("Trop court.").run()
+    at = button(at, f"pipeline_save_{second}")
+    assert texts(at.error) == [french_message(DomainError("rejection_detail_too_short", minimum=15))]
+    at.text_input(key=f"pipeline_other_{second}").input("Le poste est supprimé du budget 2027.").run()
+    at = button(at, f"pipeline_save_{second}")
+    [shown] = [c.value for c in at.code]
+    assert "(Communauté de communes du Montbardois).\nLe poste est supprimé du budget 2027.\nNous ne pouvons" in shown
+    at = button(at, f"pipeline_cancel_{second}")
+    assert not at.code and outbox(factory, "application_rejected") == []
+    with factory() as session:
+        assert session.get(JobApplication, second).status == "recue"
+    assert at.selectbox(key=f"pipeline_status_{second}").value == "non_retenue"  # what was chosen is kept
 
 
 # ---------------------------------------------------------------------------- accounts

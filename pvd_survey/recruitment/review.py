@@ -14,14 +14,32 @@ from pvd_survey.accounts import UserInfo
 from pvd_survey.clock import paris_from_utc, utcnow
 from pvd_survey.errors import DomainError
 from pvd_survey.models import ApplicationFile, JobApplication, JobPosting
-from pvd_survey.recruitment.common import _REJECTION_SENTENCES, PIPELINE_STATUSES, _clean_text, _require_recruiter
-from pvd_survey.recruitment.postings import _own_posting
+from pvd_survey.recruitment.common import (
+    _REJECTION_SENTENCES,
+    PIPELINE_STATUSES,
+    _clean_text,
+    _one_line,
+    _require_recruiter,
+)
+from pvd_survey.recruitment.postings import _organisation_name, _own_posting
 from pvd_survey.vocabulary import (
     APPLICATION_STATUS_LABELS,
     APPLICATION_STATUSES,
     REJECTION_REASON_LABELS,
     REJECTION_REASONS,
 )
+
+APPLICATION_PARAMETER = "candidature"  # the pipeline's address names the application shown: ?candidature=<id>
+REJECTION_DETAIL_MIN = 15  # characters of the detail a refusal « Autre » must give
+
+
+@dataclass(frozen=True)
+class CandidateMail:
+    """An e-mail to a candidate exactly as it will be written to the outbox: shown to the recruiter first."""
+
+    recipient: str
+    subject: str
+    body: str
 
 
 @dataclass(frozen=True)
@@ -111,6 +129,22 @@ def _own_application(session: Session, actor: UserInfo | None, application_id: i
     return row
 
 
+def get_application(session: Session, actor: UserInfo | None, application_id: int) -> ApplicationRow:
+    """One application of the recruiter's organisation (any other id answers "unknown_application")."""
+    organisation_id = _require_recruiter(actor)
+    row = session.execute(
+        select(*_ROW_COLUMNS)
+        .join(JobPosting, JobPosting.id == JobApplication.posting_id)
+        .where(JobApplication.id == application_id, JobPosting.organisation_id == organisation_id)
+    ).first()
+    if row is None:
+        raise DomainError("unknown_application")
+    files = session.execute(
+        select(ApplicationFile.kind, ApplicationFile.display_name).where(ApplicationFile.application_id == row[0])
+    ).all()
+    return ApplicationRow(**row._mapping, files={kind: name for kind, name in files})
+
+
 def application_file(
     session: Session, actor: UserInfo | None, application_id: int, kind: str = "cv"
 ) -> tuple[str, bytes]:
@@ -126,12 +160,65 @@ def application_file(
 
 def rejection_message(reason: str, posting_title: str, organisation_name: str, other: str = "") -> str:
     """The message proposed to the recruiter for a refusal (editable before it is sent)."""
-    sentence = _REJECTION_SENTENCES.get(reason, "").format(other=_clean_text(other, 2000))
+    sentence = _REJECTION_SENTENCES.get(reason, "").format(other=_one_line(other, 500))
     return (
         f"Bonjour,\n\nNous vous remercions de votre candidature au poste « {posting_title} » "
         f"({organisation_name}).\n{sentence}\nNous ne pouvons donc pas y donner une suite favorable.\n\n"
         f"Nous vous souhaitons une pleine réussite dans vos recherches.\n\n{organisation_name}"
     )
+
+
+def _check_move(application: JobApplication, status: str) -> None:
+    if status not in PIPELINE_STATUSES:
+        raise DomainError("unknown_application_status", value=status)
+    if application.status == "retiree":
+        raise DomainError("application_withdrawn")
+
+
+def _status_mail(
+    session: Session,
+    application: JobApplication,
+    posting: JobPosting,
+    status: str,
+    reason: str | None,
+    detail: str,
+    message: str | None,
+) -> CandidateMail | None:
+    """The e-mail a move sends the candidate, None when it sends none (only a refusal does)."""
+    if status != "non_retenue":
+        return None
+    if reason not in REJECTION_REASONS:
+        raise DomainError("rejection_reason_required", field="reason")
+    detail = _one_line(detail, 500)
+    if reason == "autre" and len(detail) < REJECTION_DETAIL_MIN:
+        raise DomainError("rejection_detail_too_short", field="detail", minimum=REJECTION_DETAIL_MIN)
+    if message is None:
+        message = rejection_message(reason, posting.title, _organisation_name(session, posting.organisation_id), detail)
+    text = _clean_text(message, 5000)
+    if not text:
+        raise DomainError("rejection_message_required", field="message")
+    if application.email is None:  # only a withdrawn application has none, refused above
+        raise DomainError("application_withdrawn")
+    return CandidateMail(application.email, f"Votre candidature {application.reference} : {posting.title}", text)
+
+
+def candidate_mail(
+    session: Session,
+    actor: UserInfo | None,
+    application_id: int,
+    status: str,
+    *,
+    reason: str | None = None,
+    detail: str = "",
+    message: str | None = None,
+) -> CandidateMail | None:
+    """The e-mail this move would send the candidate (None: it sends none), after every check of the move.
+
+    Nothing is written: the recruiter reads it, then move_application(..., confirmed=it) sends exactly this.
+    """
+    application, posting = _own_application(session, actor, application_id)
+    _check_move(application, status)
+    return _status_mail(session, application, posting, status, reason, detail, message)
 
 
 def move_application(
@@ -141,27 +228,31 @@ def move_application(
     status: str,
     *,
     reason: str | None = None,
+    detail: str = "",
     message: str | None = None,
+    confirmed: CandidateMail | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Move an application in the pipeline; 'non_retenue' needs a reason and sends the candidate its message."""
+    """Move an application in the pipeline.
+
+    'non_retenue' needs a reason (« Autre »: a detail of REJECTION_DETAIL_MIN characters at least) and e-mails the
+    candidate `message` (by default the one proposed for the reason). Such a move needs `confirmed`, the e-mail
+    candidate_mail() gave and the recruiter confirmed: it is refused unless the e-mail is still exactly that one.
+    """
     now = now or utcnow()
     application, posting = _own_application(session, actor, application_id, lock=True)
-    if status not in PIPELINE_STATUSES:
-        raise DomainError("unknown_application_status", value=status)
-    if application.status == "retiree":
-        raise DomainError("application_withdrawn")
-    if status == "non_retenue":
-        if reason not in REJECTION_REASONS:
-            raise DomainError("rejection_reason_required", field="reason")
-        text = _clean_text(message, 5000)
-        if not text:
-            raise DomainError("rejection_message_required", field="message")
+    _check_move(application, status)
+    outgoing = _status_mail(session, application, posting, status, reason, detail, message)
+    if outgoing is not None:
+        if confirmed is None:
+            raise DomainError("candidate_message_unconfirmed")
+        if confirmed != outgoing:
+            raise DomainError("candidate_message_changed")
         mail.enqueue(
             session,
-            recipient=application.email,
-            subject=f"Votre candidature {application.reference} : {posting.title}",
-            body=text,
+            recipient=outgoing.recipient,
+            subject=outgoing.subject,
+            body=outgoing.body,
             kind="application_rejected",
         )
         application.rejection_reason = reason
