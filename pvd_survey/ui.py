@@ -280,6 +280,19 @@ def go_to(url: str, label: str = "Continuer") -> None:
     st.stop()
 
 
+def bring_into_view() -> None:
+    """Scroll the page so that what follows this point is at the top of the screen (below Streamlit's header).
+
+    For what replaces a long form once it is sent (a confirmation): the browser would otherwise keep the place the
+    person had scrolled to, far below it.
+    """
+    # Constant script, allowed by its hash in the CSP (web.INTO_VIEW_SCRIPT); only one marker per page.
+    st.html(
+        f'<div id="pvd-into-view" style="scroll-margin-top: 4.5rem"></div><script>{web.INTO_VIEW_SCRIPT}</script>',
+        unsafe_allow_javascript=True,
+    )
+
+
 def url_of(page_path: str) -> str:
     """The address of a page file (`pages/x.py`), as the browser sees it."""
     for spec in access.PAGES:

@@ -47,6 +47,9 @@ SIGNED_OUT_PARAMETER = "deconnexion"
 # The one inline script of the app's own (ui.go_to): constant text, allowed by its hash, reading its target
 # from the element before it, so that no inline script with varying content ever needs to run.
 REDIRECT_SCRIPT = 'window.location.replace(document.getElementById("pvd-go").dataset.to);'
+# The other (ui.bring_into_view): scrolls its marker to the top of the screen, e.g. a confirmation that replaced a
+# long form the person had scrolled down.
+INTO_VIEW_SCRIPT = 'document.getElementById("pvd-into-view").scrollIntoView({block: "start"});'
 
 
 def _allowed_inline_scripts() -> list[str]:
@@ -55,7 +58,7 @@ def _allowed_inline_scripts() -> list[str]:
 
     index = Path(streamlit.__file__).parent / "static" / "index.html"
     page = index.read_text(encoding="utf-8") if index.exists() else ""
-    return [*re.findall(r"<script>(.*?)</script>", page, flags=re.DOTALL), REDIRECT_SCRIPT]
+    return [*re.findall(r"<script>(.*?)</script>", page, flags=re.DOTALL), REDIRECT_SCRIPT, INTO_VIEW_SCRIPT]
 
 
 def script_hash(script: str) -> str:
@@ -63,9 +66,10 @@ def script_hash(script: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
 
 
-# Scripts: the app's own files only, plus two inline scripts allowed by their hash (Streamlit's index.html has
-# one, ui.go_to the other); no `unsafe-inline`, no `unsafe-eval` (Altair charts render without it). Styles stay
-# `unsafe-inline`: Streamlit's components style themselves at run time. Nothing is loaded from another site.
+# Scripts: the app's own files only, plus inline scripts allowed by their hash (Streamlit's index.html has one,
+# ui.go_to and ui.bring_into_view one each); no `unsafe-inline`, no `unsafe-eval` (Altair charts render without
+# it). Styles stay `unsafe-inline`: Streamlit's components style themselves at run time. Nothing is loaded from
+# another site.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
