@@ -45,6 +45,26 @@ def show_posting(posting: recruitment.PostingInfo) -> None:
     st.info(posting.cofunding_label, icon=":material/euro:")
 
 
+APPLIED_KEY = "jobs_applied"  # (posting, reference, e-mail) of the application just sent from this tab
+
+
+def show_confirmation(posting: recruitment.PostingInfo, reference: str, email: str) -> None:
+    """What replaces the application form once it is sent: the reference and what happens next."""
+    ui.bring_into_view()
+    with st.container(key="jobs_confirmation"):
+        st.success(f"Candidature envoyée. Votre référence : {reference}.", icon=":material/check_circle:")
+        st.markdown(
+            f"Votre candidature au poste « {posting.title} » ({posting.organisation_name}) est enregistrée.\n\n"
+            "**La suite**\n"
+            f"- Un e-mail part vers **{email}** avec votre lien personnel : il permet de suivre votre candidature, "
+            "de la compléter ou de la retirer. Gardez-le (et regardez dans les indésirables s'il n'arrive pas).\n"
+            f"- {posting.organisation_name} examine les candidatures reçues jusqu'au {posting.deadline:%d/%m/%Y}. "
+            "Vous êtes prévenu·e par e-mail de la réponse, ou si le poste est pourvu ou n'accepte plus de "
+            "candidatures.\n"
+            f"- Rappelez la référence **{reference}** si vous écrivez à l'employeur."
+        )
+
+
 def apply_form(posting: recruitment.PostingInfo) -> None:
     """The application form, its privacy notice, and what happens after sending."""
     st.subheader("Postuler")
@@ -90,10 +110,8 @@ def apply_form(posting: recruitment.PostingInfo) -> None:
                 st.session_state["jobs_duplicate"] = (posting.id, email)
         else:
             st.session_state.pop("jobs_duplicate", None)
-            ui.flash(
-                f"Candidature envoyée. Votre référence : {receipt.reference}. Un e-mail vous donne un lien personnel "
-                "pour la suivre."
-            )
+            # The next run shows the confirmation instead of the form (whose fields and PDF go with it).
+            st.session_state[APPLIED_KEY] = (posting, receipt.reference, receipt.email)
             st.rerun()
     duplicate = st.session_state.get("jobs_duplicate")
     if (
@@ -113,6 +131,15 @@ def apply_form(posting: recruitment.PostingInfo) -> None:
 
 posting_id = st.query_params.get(recruitment.POSTING_PARAMETER)
 if posting_id:
+    applied = st.session_state.get(APPLIED_KEY)
+    if applied is not None and str(applied[0].id) == posting_id:
+        # Just sent: the confirmation, first on the page (at the top of the screen), in place of the form.
+        show_confirmation(*applied)
+        if st.button("Voir les autres offres", key="jobs_back_after_applying", icon=":material/arrow_back:"):
+            del st.query_params[recruitment.POSTING_PARAMETER]
+            st.session_state.pop(APPLIED_KEY, None)
+            st.rerun()
+        st.stop()
     if st.button("Toutes les offres", key="jobs_back", icon=":material/arrow_back:"):
         del st.query_params[recruitment.POSTING_PARAMETER]
         st.rerun()

@@ -92,6 +92,12 @@ def test_board_filters_opens_a_posting_and_applies(world: World, factory, settin
     assert success.startswith("Candidature envoyée. Votre référence : PVD-")
     [message] = outbox(factory, "application_received")
     assert message.recipient == "lea@example.fr" and "/candidature?jeton=" in message.link
+    # The confirmation replaces the form (its fields and the PDF are gone), with what happens next.
+    assert not at.text_input and not at.get("file_uploader") and not at.checkbox
+    assert "**lea@example.fr**" in " ".join(texts(at.markdown))
+    assert "Chef de projet Montbard" not in texts(at.header)
+    at = button(at, "jobs_back_after_applying")
+    assert recruitment.POSTING_PARAMETER not in at.query_params and texts(at.subheader) == ["1 offre(s)"]
 
 
 def test_posting_url_opened_directly(world: World, factory) -> None:
