@@ -25,6 +25,7 @@ except DomainError as error:
 st.subheader(view.posting_title)
 st.write(f"{view.organisation_name} · référence **{view.reference}** · envoyée le {paris_time(view.created_at)}")
 st.metric("Statut", view.status_label)
+ui.show_flash("application_status")  # after withdrawing: here, at the top of what remains
 if view.withdrawn:
     st.info("Vous avez retiré cette candidature : vos données personnelles et vos documents ont été supprimés.")
     st.stop()
@@ -51,10 +52,17 @@ if view.posting_status == "published":
                 cv=Upload(cv.name, cv.getvalue()) if cv is not None else None,
                 letter=Upload(letter.name, letter.getvalue()) if letter is not None else None,
                 success="Candidature mise à jour.",
+                flash_at="application_update",
             )
+    ui.show_flash("application_update")
 
 st.subheader("Retirer ma candidature")
 st.caption("Votre nom, votre adresse, votre téléphone et vos documents seront supprimés tout de suite.")
 confirm = st.checkbox("Je veux retirer ma candidature", key="application_confirm_withdraw")
 if st.button("Retirer ma candidature", key="application_withdraw", disabled=not confirm):
-    ui.act(recruitment.withdraw, token, success="Candidature retirée. Vos données personnelles ont été supprimées.")
+    ui.act(
+        recruitment.withdraw,
+        token,
+        success="Candidature retirée. Vos données personnelles ont été supprimées.",
+        flash_at="application_status",
+    )
