@@ -1,6 +1,8 @@
 """The recruitment journey in a real browser (Debian's Chromium against `streamlit run`): a recruiter publishes a
 posting, a candidate finds it with a filter and applies with a PDF, the e-mail reaches a real SMTP server, the
 recruiter moves the application through the pipeline, and the candidate sees the new status via the private link.
+Then: « Publier » publishes the edit on screen and the next action is not lost; after applying, the confirmation
+replaces the form at the top of the screen, on a phone and on a laptop.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from pvd_survey import mail, recruitment
@@ -22,6 +25,7 @@ from tests.browser_support import (
     expect_page,
     nav_link,
     screenshot_on_failure,
+    selectbox,
     sign_in,
     wait_for_run,
 )
@@ -76,7 +80,7 @@ def test_recruitment_journey(
     recruiter.get_by_role("button", name="Créer le brouillon").click()
     expect(alert(recruiter, "Success", "Brouillon créé : relisez-le puis publiez-le.")).to_be_visible()
     recruiter.get_by_role("button", name="Publier").click()
-    expect(alert(recruiter, "Success", "Offre publiée sur la page « Offres d'emploi ».")).to_be_visible()
+    expect(alert(recruiter, "Success", "Offre enregistrée et publiée sur la page « Offres d'emploi ».")).to_be_visible()
 
     # 2. A candidate finds it with a filter and applies with a PDF.
     candidate = pages.new()
@@ -127,3 +131,104 @@ def test_recruitment_journey(
     candidate.goto(link)
     expect_page(candidate, "Ma candidature")
     expect(candidate.get_by_test_id("stMetricValue")).to_have_text("Entretien")
+
+
+def posting_title(factory: sessionmaker[Session], posting_id: int) -> tuple[str, str]:
+    from pvd_survey.models import JobPosting
+
+    with factory() as session:
+        posting = session.get_one(JobPosting, posting_id)
+        return posting.title, posting.status
+
+
+@screenshot_on_failure
+def test_publish_puts_the_edit_on_screen_on_line_and_the_next_action_is_not_lost(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded: Seeded, factory: sessionmaker[Session]
+) -> None:
+    with factory.begin() as session:
+        draft = recruitment.create_posting(session, seeded.users["recruteur"], posting_input(title="Version 2")).id
+    recruiter = pages.new()
+    sign_in(recruiter, app_url, "recruteur")
+    recruiter.goto(f"{app_url}/mes-offres?offre={draft}")  # a shared link opens that posting
+    expect_page(recruiter, "Mes offres")
+    expect(selectbox(recruiter, "Offre")).to_have_value(f"n° {draft} · Version 2 (Brouillon)")
+    title = recruiter.get_by_label("Intitulé du poste", exact=True)
+    title.fill("Version 3")
+    recruiter.get_by_role("button", name="Publier").click()
+    expect(alert(recruiter, "Success", "Offre enregistrée et publiée sur la page « Offres d'emploi ».")).to_be_visible()
+    assert posting_title(factory, draft) == ("Version 3", "published")
+    # The public page shows the edit.
+    candidate = pages.new()
+    candidate.goto(f"{app_url}/offres?offre={draft}")
+    expect_page(candidate, "Offres d'emploi")
+    expect(candidate.get_by_role("heading", name="Version 3")).to_be_visible()
+
+    # The next action after « Publier » is not lost: the selector's label changed, the choice did not.
+    wait_for_run(recruiter)
+    expect(selectbox(recruiter, "Offre")).to_have_value(f"n° {draft} · Version 3 (Publiée)")
+    expect(title).to_have_value("Version 3")
+    title.fill("Version 4")
+    recruiter.get_by_role("button", name="Enregistrer").click()
+    saved = alert(recruiter, "Success", "Offre enregistrée.")
+    expect(saved).to_be_visible()
+    expect(saved).to_be_in_viewport()  # next to the action, not at the top of the page
+    assert posting_title(factory, draft) == ("Version 4", "published")
+    expect(recruiter.get_by_role("heading", name="Modifier l'offre")).to_be_visible()
+    assert re.search(rf"[?&]offre={draft}\b", recruiter.url)
+    recruiter.reload()  # a reload shows the same posting
+    expect_page(recruiter, "Mes offres")
+    expect(selectbox(recruiter, "Offre")).to_have_value(f"n° {draft} · Version 4 (Publiée)")
+    expect(recruiter.get_by_label("Intitulé du poste", exact=True)).to_have_value("Version 4")
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1366, 768)], ids=["phone", "laptop"])
+@screenshot_on_failure
+def test_after_applying_the_confirmation_replaces_the_form_in_view(
+    request: pytest.FixtureRequest,
+    pages: Pages,
+    app_url: str,
+    seeded: Seeded,
+    factory: sessionmaker[Session],
+    width: int,
+    height: int,
+) -> None:
+    from pvd_survey.models import JobApplication
+
+    with factory.begin() as session:
+        draft = recruitment.create_posting(
+            session, seeded.users["recruteur"], posting_input(title=TITLE, description="Un long texte.\n\n" * 40)
+        )
+        recruitment.publish_posting(session, seeded.users["recruteur"], draft.id)
+    candidate = pages.new()
+    candidate.set_viewport_size({"width": width, "height": height})
+    console: list[str] = []
+    candidate.on("console", lambda message: console.append(message.text))
+    candidate.goto(f"{app_url}/offres?offre={draft.id}")
+    expect_page(candidate, "Offres d'emploi")
+    fill(candidate, "Nom et prénom", "Léa Martin")
+    fill(candidate, "Adresse e-mail", CANDIDATE)
+    candidate.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(
+        files=[{"name": "cv-lea.pdf", "mimeType": "application/pdf", "buffer": sample_pdf("Léa Martin")}]
+    )
+    expect(candidate.get_by_text("cv-lea.pdf")).to_be_visible()
+    candidate.get_by_text("J'ai lu la notice de confidentialité et j'accepte ce traitement.").click()
+    send = candidate.get_by_role("button", name="Envoyer ma candidature")
+    send.scroll_into_view_if_needed()
+    assert candidate.evaluate("document.querySelector('[data-testid=stMain]').scrollTop") > height  # far down
+    send.click()
+    confirmation = candidate.locator(".st-key-jobs_confirmation")
+    expect(confirmation).to_be_visible()
+    wait_for_run(candidate)
+    with factory() as session:
+        reference = session.scalar(select(JobApplication.reference))
+    expect(confirmation).to_contain_text(f"Candidature envoyée. Votre référence : {reference}.")
+    expect(confirmation).to_contain_text("La suite")
+    expect(confirmation).to_contain_text(CANDIDATE)
+    # At the top of the screen, whole; the form and its PDF are gone.
+    box = confirmation.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, box
+    assert box["y"] < height / 3, box
+    expect(candidate.get_by_role("button", name="Envoyer ma candidature")).to_have_count(0)
+    expect(candidate.get_by_test_id("stFileUploader")).to_have_count(0)
+    expect(candidate.get_by_text("cv-lea.pdf")).to_have_count(0)
+    assert not [text for text in console if "Content Security Policy" in text]  # the scroll script was allowed
