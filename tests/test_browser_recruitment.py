@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pvd_survey import mail, recruitment
 from pvd_survey.config import Settings
 from pvd_survey.demo import sample_pdf
+from pvd_survey.errors import MESSAGES
 from tests.browser_support import (
     Pages,
     Seeded,
@@ -131,6 +132,34 @@ def test_recruitment_journey(
     candidate.goto(link)
     expect_page(candidate, "Ma candidature")
     expect(candidate.get_by_test_id("stMetricValue")).to_have_text("Entretien")
+
+    # 6. A refusal « Autre »: its detail, the exact message shown, « Annuler » sends nothing, « Confirmer l'envoi »
+    # sends it.
+    choose_in_selectbox(recruiter, "Nouveau statut", "Non retenue")
+    choose_in_selectbox(recruiter, "Motif", "Autre")
+    fill(recruiter, "Précisez le motif (une phrase d'au moins 15 caractères, reprise dans le message)", "Trop court")
+    recruiter.get_by_role("button", name="Enregistrer le statut").click()
+    expect(alert(recruiter, "Error", MESSAGES["rejection_detail_too_short"].format(minimum=15))).to_be_visible()
+    detail = "Le poste est supprimé du budget 2027."
+    fill(recruiter, "Précisez le motif (une phrase d'au moins 15 caractères, reprise dans le message)", detail)
+    recruiter.keyboard.press("Enter")
+    wait_for_run(recruiter)
+    expect(recruiter.get_by_label("Message à la personne (modifiable ; vous le relirez avant l'envoi)")).to_be_visible()
+    recruiter.get_by_role("button", name="Enregistrer le statut").click()
+    preview = recruiter.locator(".st-key-pipeline_preview")
+    expect(preview).to_contain_text(f"À : {CANDIDATE}")
+    expect(preview.get_by_test_id("stCode")).to_contain_text(detail)
+    recruiter.get_by_role("button", name="Annuler").click()
+    expect(alert(recruiter, "Info", "Envoi annulé : rien n'a été envoyé ni changé.")).to_be_visible()
+    expect(preview).to_have_count(0)
+    recruiter.get_by_role("button", name="Enregistrer le statut").click()
+    expect(preview.get_by_test_id("stCode")).to_contain_text(detail)
+    recruiter.get_by_role("button", name="Confirmer l'envoi").click()
+    sent = alert(recruiter, "Success", "Statut : Non retenue. Le message a été envoyé.")
+    expect(sent).to_be_in_viewport()
+    with factory() as session:
+        [refusal] = [m for m in mail.list_messages(session) if m.kind == "application_rejected"]
+    assert refusal.recipient == CANDIDATE and f"\n{detail}\nNous ne pouvons donc pas" in refusal.body
 
 
 def posting_title(factory: sessionmaker[Session], posting_id: int) -> tuple[str, str]:
