@@ -21,29 +21,18 @@ st.title("Organiser les rencontres")
 with ui.read() as session:
     all_meetings = meetings.list_all(session)
 by_id = {meeting.id: meeting for meeting in all_meetings}
-try:
-    from_url = meetings.meeting_in(st.query_params.get(meetings.MEETING_PARAMETER), all_meetings)
-except DomainError as error:
-    ui.show_error(error)
-    from_url = None
-selected_param = from_url.id if from_url else NEW
-choices = [NEW, *by_id]
-selected = st.selectbox(
+# The meeting of the address (?rencontre=<id>) stays chosen whatever its label becomes (its seats change it).
+selected = ui.choose_record(
     "Rencontre",
-    choices,
-    index=choices.index(selected_param),
-    format_func=lambda i: (
-        "➕ Nouvelle rencontre"
-        if i == NEW
-        else f"{paris_time(by_id[i].starts_at, '%d/%m/%Y')} · {by_id[i].title} "
-        f"({by_id[i].confirmed}/{by_id[i].capacity})"
-    ),
-    key="meetings_admin_selected",
+    {i: f"{paris_time(m.starts_at, '%d/%m/%Y')} · {m.title} ({m.confirmed}/{m.capacity})" for i, m in by_id.items()},
+    meetings.MEETING_PARAMETER,
+    "meetings_admin_selected",
+    unknown="unknown_meeting",
+    new_label="➕ Nouvelle rencontre",
+    placeholder="Choisissez une rencontre",
 )
-if selected == NEW:
-    st.query_params.pop(meetings.MEETING_PARAMETER, None)
-else:
-    st.query_params[meetings.MEETING_PARAMETER] = str(selected)
+if selected is None:
+    st.stop()
 
 
 def local(moment: datetime | None, default: datetime) -> datetime:
@@ -117,6 +106,7 @@ def meeting_form(key: str, initial: MeetingForm | None) -> MeetingForm | None:
         submitted = st.form_submit_button(
             "Enregistrer" if initial else "Créer la rencontre", type="primary", icon=":material/save:"
         )
+    ui.show_flash(form_key)  # the outcome of the last submission, under the button
     if not submitted:
         return None
     return MeetingForm(
@@ -149,9 +139,9 @@ def save(key: str, form: MeetingForm, meeting_id: int | None) -> None:
                 outcome = meetings.update_meeting(session, meeting_id, form, settings)
     except InvalidAnswers as invalid:
         ui.remember_field_errors(form_key, invalid.errors)
-        ui.flash(french_message(invalid) + " Rien n'a été enregistré.", "error")
+        ui.flash(french_message(invalid) + " Rien n'a été enregistré.", "error", place=form_key)
     except DomainError as error:
-        ui.flash(french_message(error), "error")
+        ui.flash(french_message(error), "error", place=form_key)
     else:
         ui.remember_field_errors(form_key, None)
         message = "Rencontre créée." if meeting_id is None else "Rencontre enregistrée."
@@ -161,9 +151,9 @@ def save(key: str, form: MeetingForm, meeting_id: int | None) -> None:
             )
         if outcome.notified:
             message += f" Nouvel horaire ou lieu : {outcome.notified} personne(s) prévenue(s) par e-mail."
-        ui.flash(message)
-        st.query_params[meetings.MEETING_PARAMETER] = str(new_id)
-        st.session_state.pop("meetings_admin_selected", None)
+        # A new meeting is shown from its top (the form was long): its confirmation is there.
+        ui.flash(message, place="meetings_admin_created" if meeting_id is None else form_key)
+        ui.select_record(meetings.MEETING_PARAMETER, new_id)
     st.rerun()
 
 
@@ -195,6 +185,7 @@ if selected == NEW:
 with ui.read() as session:
     lists = meetings.roster(session, selected)
 meeting = lists.meeting
+ui.show_flash("meetings_admin_created", into_view=True)
 st.subheader(meeting.title)
 st.caption(
     f"{KIND_LABELS[meeting.kind]} · {meeting.region_label} · "
@@ -239,14 +230,9 @@ downloads[2].download_button(
 )
 list_button(downloads[3], exports.CSV_TOOLS, exports.TOOLS_LABEL, ":material/data_object:")
 
-tabs = st.tabs(
-    [
-        f"Inscrits ({len(lists.confirmed)})",
-        f"Liste d'attente ({len(lists.waiting)})",
-        f"Annulations ({len(lists.cancelled)})",
-        "Modifier",
-    ]
-)
+# Labels that no action changes (the counts are in the metrics above): the tab in use stays open after an action,
+# with its confirmation.
+tabs = st.tabs(["Inscrits", "Liste d'attente", "Annulations", "Modifier"])
 with tabs[0]:
     if lists.confirmed:
         st.dataframe(people_frame(lists.confirmed), hide_index=True, width="stretch", key="meetings_admin_confirmed")
@@ -282,7 +268,9 @@ with tabs[1]:
                 success=lambda promoted: (
                     "Inscription annulée." + (" La place va à la première personne en attente." if promoted else "")
                 ),
+                flash_at="meetings_admin_cancel",
             )
+    ui.show_flash("meetings_admin_cancel")
 with tabs[2]:
     if lists.cancelled:
         frame = people_frame(lists.cancelled).assign(

@@ -81,10 +81,11 @@ def flash(message: str, kind: str = "success", place: str | None = None) -> None
     st.session_state[FLASH_KEY] = (kind, message, place, False)
 
 
-def show_flash(place: str | None = None) -> None:
+def show_flash(place: str | None = None, into_view: bool = False) -> None:
     """Display (once) the message left by flash() for this place (None: the top of every page, main_page.py).
 
     A message for a place its page did not reach in the run after the action is dropped, never shown later.
+    `into_view`: the page scrolls to bring the message to the top of the screen (what was above it just changed).
     """
     flashed = st.session_state.get(FLASH_KEY)
     if not flashed:
@@ -99,6 +100,8 @@ def show_flash(place: str | None = None) -> None:
         return
     del st.session_state[FLASH_KEY]
     if message:
+        if into_view:
+            bring_into_view()
         {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}[kind](message)
 
 
