@@ -37,7 +37,11 @@ def set_password(session, user_id: int, password: str) -> None:
         sessions.carry_on(session, ui.session_id(), updated)
 
 
-create_tab, manage_tab = st.tabs(["Créer un compte", "Gérer un compte"])
+ACCOUNT_PARAMETER = "compte"  # the account managed: ?compte=<id>
+create_tab, manage_tab = st.tabs(
+    ["Créer un compte", "Gérer un compte"],
+    default="Gérer un compte" if ACCOUNT_PARAMETER in st.query_params else None,
+)
 with create_tab:
     with st.form("admin_create_user", clear_on_submit=False):
         display_name = st.text_input("Nom et prénom", key="admin_new_name")
@@ -68,18 +72,20 @@ with create_tab:
             organisation_id=organisation_id,
             password=password or None,
             success=lambda created: f"Compte créé pour {created.email}. Un e-mail de bienvenue est en file d'envoi.",
+            flash_at="admin_create",
         )
+    ui.show_flash("admin_create")
 
 with manage_tab:
-    # Options are ids, read afresh each run: an object kept by the widget would show yesterday's state.
+    # The account of the address stays chosen after every action (ids read afresh each run, never a stale copy).
     by_id = {u.id: u for u in users}
-    chosen_id = st.selectbox(
+    chosen_id = ui.choose_record(
         "Compte",
-        list(by_id),
-        format_func=lambda user_id: f"{by_id[user_id].display_name} · {by_id[user_id].email}",
-        index=None,
+        {user_id: f"{u.display_name} · {u.email}" for user_id, u in by_id.items()},
+        ACCOUNT_PARAMETER,
+        "admin_manage_user",
+        unknown="unknown_user",
         placeholder="Choisissez un compte",
-        key="admin_manage_user",
     )
     chosen = by_id.get(chosen_id)
     if chosen is not None:
@@ -91,9 +97,18 @@ with manage_tab:
                 False,
                 admin.id,
                 success=f"Compte {chosen.email} désactivé : ses sessions ouvertes sont fermées.",
+                flash_at="admin_state",
             )
         if not chosen.is_active and st.button("Réactiver ce compte", key="admin_enable"):
-            ui.act(accounts.set_active, chosen.id, True, admin.id, success=f"Compte {chosen.email} réactivé.")
+            ui.act(
+                accounts.set_active,
+                chosen.id,
+                True,
+                admin.id,
+                success=f"Compte {chosen.email} réactivé.",
+                flash_at="admin_state",
+            )
+        ui.show_flash("admin_state")
         with st.form("admin_set_password", clear_on_submit=True):
             new_password = st.text_input("Nouveau mot de passe", type="password", key="admin_set_password_value")
             set_submitted = st.form_submit_button("Définir ce mot de passe")
@@ -103,4 +118,6 @@ with manage_tab:
                 chosen.id,
                 new_password,
                 success=f"Nouveau mot de passe défini pour {chosen.email}. Communiquez-le par un canal sûr.",
+                flash_at="admin_password",
             )
+        ui.show_flash("admin_password")
