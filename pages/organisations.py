@@ -46,4 +46,6 @@ if submitted:
         kind,
         department or "",
         success=lambda created: f"Organisation « {created.name} » ajoutée.",
+        flash_at="organisation_form",
     )
+ui.show_flash("organisation_form")

@@ -16,7 +16,10 @@ with ui.read() as session:
 st.subheader(f"Demandes à traiter ({len(requests)})")
 if not requests:
     st.info("Aucune demande confirmée en attente.")
-for request in requests:
+# Each request is found by its id (its buttons' keys); once handled, it leaves the list and its confirmation takes
+# its place (the slot of its position), where the person was looking.
+for position, request in enumerate(requests):
+    ui.show_flash(f"requests_slot_{position}")
     with st.container(border=True):
         st.markdown(f"**{request.display_name}** · {request.email}")
         st.caption(
@@ -36,6 +39,7 @@ for request in requests:
                 success=lambda created: (
                     f"Compte recruteur créé pour {created.email} ; un lien pour choisir son mot de passe est parti."
                 ),
+                flash_at=f"requests_slot_{position}",
             )
         if refuse:
             ui.act(
@@ -44,7 +48,9 @@ for request in requests:
                 request.id,
                 reason,
                 success=f"Demande de {request.email} refusée ; la personne est prévenue.",
+                flash_at=f"requests_slot_{position}",
             )
+ui.show_flash(f"requests_slot_{len(requests)}")
 
 st.subheader("Créer des comptes recruteur depuis un fichier")
 st.caption(
@@ -69,5 +75,6 @@ if sent:
         except DomainError as error:
             ui.show_error(error)
         else:
-            ui.flash(f"{len(created)} compte(s) recruteur créé(s).")
+            ui.flash(f"{len(created)} compte(s) recruteur créé(s).", place="requests_bulk")
             st.rerun()
+ui.show_flash("requests_bulk")
