@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
-from pvd_survey import access, accounts, mail, sessions
+from pvd_survey import access, accounts, mail, meetings, sessions
 from pvd_survey.accounts import OrganisationInfo, UserInfo
 from pvd_survey.config import Settings, load_settings
 from pvd_survey.errors import MESSAGES
@@ -36,7 +36,7 @@ from tests.conftest import (
     follow_redirect,
     redirect_target,
 )
-from tests.factories import submit, texts
+from tests.factories import meeting_form, person, submit, texts
 
 ENTRY_POINT = ENTRY_SCRIPT
 ROLES: tuple[str | None, ...] = ("admin", "direction", "recruteur", None)  # None: not signed in
@@ -703,6 +703,50 @@ def test_admin_page_shows_the_new_state_right_after_disabling(world: World, admi
     assert not users_by_email(world.factory)[recruiter.email].is_active
     assert "État : **désactivé** · Recruteur" in texts(at.markdown)
     assert [button.key for button in at.button if button.key in ("admin_disable", "admin_enable")] == ["admin_enable"]
+
+
+def open_with(user: UserInfo, path: str, **params: str) -> AppTest:
+    """A page opened from an address with these parameters (a reload, a shared link)."""
+    at = app(user)
+    for name, value in params.items():
+        at.query_params[name] = value
+    return at.run().switch_page(path).run()
+
+
+def test_admin_account_of_the_address_stays_chosen(world: World) -> None:
+    recruiter = world.users["recruteur"]
+    at = open_with(world.users["admin"], "pages/admin_users.py", compte=str(recruiter.id))
+    assert at.selectbox(key="admin_manage_user").value == recruiter.id and not at.error
+    at.button(key="admin_disable").click().run()
+    assert texts(at.success) == [f"Compte {recruiter.email} désactivé : ses sessions ouvertes sont fermées."]
+    assert at.selectbox(key="admin_manage_user").value == recruiter.id
+    assert at.query_params["compte"] in (str(recruiter.id), [str(recruiter.id)])
+    # Another account chosen in the selector goes to the address.
+    at.selectbox(key="admin_manage_user").set_value(world.users["direction"].id).run()
+    assert at.query_params["compte"] in (str(world.users["direction"].id), [str(world.users["direction"].id)])
+    for bad in ("999999", "abc", "-1"):
+        at = open_with(world.users["admin"], "pages/admin_users.py", compte=bad)
+        assert texts(at.error) == [MESSAGES["unknown_user"]] and at.selectbox(key="admin_manage_user").value is None
+
+
+def test_meeting_of_the_address_stays_chosen_after_a_cancellation(world: World) -> None:
+    with world.factory.begin() as s:
+        meeting_id = meetings.create_meeting(s, meeting_form(capacity=5))
+        other_id = meetings.create_meeting(s, meeting_form(title="Autre rencontre"))
+        for number in (1, 2):
+            meetings.register(s, meeting_id, person(number), world.settings)
+        first = meetings.roster(s, meeting_id).confirmed[0]
+    at = open_with(world.users["direction"], "pages/meetings_admin.py", rencontre=str(meeting_id))
+    assert at.selectbox(key="meetings_admin_selected").value == meeting_id and not at.error
+    at.selectbox(key="meetings_admin_cancel_person").set_value(first.id).run()
+    at.button(key="meetings_admin_cancel").click().run()
+    assert texts(at.success) == ["Inscription annulée."]
+    assert at.selectbox(key="meetings_admin_selected").value == meeting_id  # its label now says 1/5
+    assert "1 / 5" in [metric.value for metric in at.metric]
+    at.selectbox(key="meetings_admin_selected").set_value(other_id).run()
+    assert at.query_params["rencontre"] in (str(other_id), [str(other_id)])
+    at = open_with(world.users["direction"], "pages/meetings_admin.py", rencontre="999999")
+    assert texts(at.error) == [MESSAGES["unknown_meeting"]] and not at.metric
 
 
 def test_admin_cannot_disable_own_account(world: World, admin_users_page: AppTest) -> None:
