@@ -162,6 +162,18 @@ def test_recruitment_journey(
     assert refusal.recipient == CANDIDATE and f"\n{detail}\nNous ne pouvons donc pas" in refusal.body
 
 
+def expect_title_field(page: Page, value: str) -> None:
+    """Wait until the page shows one posting form, whose title field has this value (during a run, the previous
+    form may still be shown next to the new one)."""
+    page.wait_for_function(
+        """(value) => {
+            const fields = [...document.querySelectorAll("input[aria-label='Intitulé du poste']")];
+            return fields.length === 1 && fields[0].value === value;
+        }""",
+        arg=value,
+    )
+
+
 def posting_title(factory: sessionmaker[Session], posting_id: int) -> tuple[str, str]:
     from pvd_survey.models import JobPosting
 
@@ -181,6 +193,7 @@ def test_publish_puts_the_edit_on_screen_on_line_and_the_next_action_is_not_lost
     recruiter.goto(f"{app_url}/mes-offres?offre={draft}")  # a shared link opens that posting
     expect_page(recruiter, "Mes offres")
     expect(selectbox(recruiter, "Offre")).to_have_value(f"n° {draft} · Version 2 (Brouillon)")
+    expect_title_field(recruiter, "Version 2")
     title = recruiter.get_by_label("Intitulé du poste", exact=True)
     title.fill("Version 3")
     recruiter.get_by_role("button", name="Publier").click()
@@ -195,7 +208,7 @@ def test_publish_puts_the_edit_on_screen_on_line_and_the_next_action_is_not_lost
     # The next action after « Publier » is not lost: the selector's label changed, the choice did not.
     wait_for_run(recruiter)
     expect(selectbox(recruiter, "Offre")).to_have_value(f"n° {draft} · Version 3 (Publiée)")
-    expect(title).to_have_value("Version 3")
+    expect_title_field(recruiter, "Version 3")  # the form reloaded with the version published
     title.fill("Version 4")
     recruiter.get_by_role("button", name="Enregistrer").click()
     saved = alert(recruiter, "Success", "Offre enregistrée.")
@@ -207,7 +220,20 @@ def test_publish_puts_the_edit_on_screen_on_line_and_the_next_action_is_not_lost
     recruiter.reload()  # a reload shows the same posting
     expect_page(recruiter, "Mes offres")
     expect(selectbox(recruiter, "Offre")).to_have_value(f"n° {draft} · Version 4 (Publiée)")
-    expect(recruiter.get_by_label("Intitulé du poste", exact=True)).to_have_value("Version 4")
+    expect_title_field(recruiter, "Version 4")
+
+    # Another posting chosen goes to the address; the back button shows the previous one again.
+    with factory.begin() as session:
+        other = recruitment.create_posting(session, seeded.users["recruteur"], posting_input(title="Autre offre")).id
+    recruiter.reload()
+    expect_page(recruiter, "Mes offres")
+    choose_in_selectbox(recruiter, "Offre", f"n° {other} · Autre offre (Brouillon)")
+    expect(recruiter).to_have_url(re.compile(rf"[?&]offre={other}$"))
+    expect_title_field(recruiter, "Autre offre")
+    recruiter.go_back()
+    expect(recruiter).to_have_url(re.compile(rf"[?&]offre={draft}$"))
+    expect(selectbox(recruiter, "Offre")).to_have_value(f"n° {draft} · Version 4 (Publiée)")
+    expect_title_field(recruiter, "Version 4")
 
 
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (1366, 768)], ids=["phone", "laptop"])
