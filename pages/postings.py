@@ -106,8 +106,9 @@ if chosen is not None:
     ui.show_flash("postings_state")
     if snapshot is not None and snapshot.updated_at != chosen.updated_at:
         st.warning(
-            "Une autre personne a modifié cette offre depuis que vous avez ouvert le formulaire (état actuel : "
-            f"{chosen.status_label}). Vos modifications ne peuvent plus être enregistrées : rechargez l'offre."
+            "Cette offre a changé depuis que vous avez ouvert le formulaire (modifiée par une autre personne de votre "
+            f"organisation, ou close à sa date limite ; état actuel : {chosen.status_label}). Vos modifications ne "
+            "peuvent plus être enregistrées : rechargez l'offre."
         )
         if st.button("Recharger l'offre", key="postings_reload", icon=":material/refresh:"):
             reload_form()

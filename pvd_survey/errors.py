@@ -156,9 +156,9 @@ MESSAGES: dict[str, str] = {
     "posting_not_draft": "Seul un brouillon peut être publié.",
     "posting_not_published": "Seule une offre publiée (ou close, pour la marquer pourvue) peut changer ainsi.",
     "posting_changed_meanwhile": (
-        "Cette offre a été modifiée, publiée ou close par une autre personne depuis que vous avez ouvert le "
-        "formulaire : rien n'a été enregistré. Rechargez l'offre pour voir sa version actuelle, puis refaites vos "
-        "modifications."
+        "Cette offre a été modifiée, publiée ou close depuis que vous avez ouvert le formulaire (par une autre "
+        "personne de votre organisation, ou à sa date limite) : rien n'a été enregistré. Rechargez l'offre pour voir "
+        "sa version actuelle, puis refaites vos modifications."
     ),
     "applicant_name_required": "Indiquez vos nom et prénom.",
     "invalid_phone": "Numéro de téléphone invalide : par exemple 06 12 34 56 78 ou +32 470 12 34 56.",

@@ -229,7 +229,7 @@ def test_posting_form_refuses_a_stale_save_and_publish(world: World, factory, se
             posting = recruitment.get_own_posting(session, recruiter, draft)
         assert (posting.title, posting.status) == ("Titre du collègue", "draft")
         assert form_field(at, "text_input", "title").value == "Mon titre"  # what was typed is still there
-        assert any("Une autre personne a modifié cette offre" in text for text in texts(at.warning))
+        assert any("Cette offre a changé depuis que vous avez ouvert" in text for text in texts(at.warning))
     at = button(at, "postings_reload")
     assert form_field(at, "text_input", "title").value == "Titre du collègue" and not at.warning
 
