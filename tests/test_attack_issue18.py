@@ -203,3 +203,14 @@ def test_export_times_at_the_dst_boundaries_are_paris_wall_clock(utc: datetime, 
     assert exports.csv_cell(local) == shown
     sheet = openpyxl.load_workbook(io.BytesIO(exports.table_xlsx(["t"], [[local]]))).active
     assert sheet is not None and sheet["A2"].value == local and sheet["A2"].is_date
+
+
+@pytest.mark.parametrize("title", ["Chef de projet PVD – Commune d'Aubusson", "'Urgent' chef de projet", "History"])
+def test_the_xlsx_sheet_name_is_one_excel_accepts(title: str) -> None:
+    # DEFECT (not checked in Excel itself: none here). What a recruiter would see: exporting the applications of
+    # the posting « Chef de projet PVD – Commune d'Aubusson » in XLSX names the sheet after the title cut at 31
+    # characters, « Chef de projet PVD – Commune d' », which ends with an apostrophe; Excel's rules forbid a sheet
+    # name that starts or ends with an apostrophe, and « History » is reserved, so Excel offers to repair the file
+    # instead of opening it. (review.export_applications passes sheet_title=posting.title.)
+    name = openpyxl.load_workbook(io.BytesIO(exports.table_xlsx(["a"], [["x"]], sheet_title=title))).sheetnames[0]
+    assert not name.startswith("'") and not name.endswith("'") and name.lower() != "history", name
