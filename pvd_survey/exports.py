@@ -110,18 +110,23 @@ def displayed(text: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """A text cell as every format writes it: no control characters XLSX cannot hold, LF line breaks, guarded."""
-    text = _UNWRITABLE.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    """A text cell as every format writes it: no control characters XLSX cannot hold, LF line breaks, guarded.
+
+    A GUARD already in the text (pasted from a web page) is dropped first: it shows nothing, and only then is
+    `displayed` the exact inverse of the writer (a guard the text brought could not be told from the writer's).
+    """
+    text = _UNWRITABLE.sub("", text).replace(GUARD, "").replace("\r\n", "\n").replace("\r", "\n")
     return neutralise(text)
 
 
 def _number(value: numbers.Real) -> int | float | None:
-    """An int or float for a number of any type (numpy's too), None for NaN; raises TypeError otherwise."""
+    """An int or float for a number of any type (numpy's too), None for NaN and infinities (no spreadsheet holds
+    them: "-inf" would even read as a formula); raises TypeError otherwise."""
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
         number = float(value)
-        return None if math.isnan(number) else number
+        return number if math.isfinite(number) else None
     raise TypeError(value)
 
 
@@ -180,6 +185,15 @@ def _xlsx_cell(value: object) -> tuple[str | int | float | date | None, str | No
     return clean_text(str(value)) or None, None  # (an empty text is an empty cell)
 
 
+def sheet_name(title: str) -> str:
+    """A sheet name Excel accepts: none of []:*?/\\, at most 31 characters, no apostrophe at either end, not the
+    reserved « History »."""
+    name = " ".join("".join(" " if c in "[]:*?/\\" else c for c in title).split())[:31].strip(" '")
+    if name.casefold() == "history":
+        name = "History (export)"
+    return name or "Export"
+
+
 def table_xlsx(columns: Sequence[str], rows: Iterable[Sequence[object]], sheet_title: str = "Export") -> bytes:
     """An XLSX workbook of one sheet: bold frozen header, text in string cells, typed numbers and dates."""
     workbook = Workbook()
@@ -187,7 +201,7 @@ def table_xlsx(columns: Sequence[str], rows: Iterable[Sequence[object]], sheet_t
     if not isinstance(sheet, Worksheet):  # a new workbook always starts with one worksheet, active
         raise RuntimeError(f"a new openpyxl workbook has no active worksheet: {sheet!r}")
     # Sheet titles are limited to 31 characters and may not hold []:*?/\ .
-    sheet.title = " ".join("".join(" " if c in "[]:*?/\\" else c for c in sheet_title).split())[:31] or "Export"
+    sheet.title = sheet_name(sheet_title)
     widths: list[int] = []
     for row_number, row in enumerate([columns, *rows], start=1):
         for column_number, raw in enumerate(row, start=1):

@@ -328,9 +328,19 @@ def test_alerts_need_smtp_and_bad_areas_are_refused(world: World, factory, setti
         assert notifications.send_alerts(session, settings, at(0, 9)) == 0  # without SMTP, alerts wait
 
 
-def test_subscribing_again_gives_a_new_link_and_a_confirmed_address_gets_nothing_more(factory, settings) -> None:
-    first = subscribe(factory, settings)
-    second = subscribe(factory, settings)
+def test_subscribing_again_within_a_day_sends_nothing_a_day_later_a_new_link_and_confirmed_gets_nothing_more(
+    factory, settings
+) -> None:
+    with factory.begin() as session:
+        notifications.subscribe(session, settings, CANDIDATE, "27", None, now=at(-2, 10))
+    first = token_in(rows(factory, notifications.KIND_ALERT_CONFIRM)[-1].link or "")
+    with factory.begin() as session:  # asked again the same day: the first e-mail's link still holds, no new e-mail
+        notifications.subscribe(session, settings, CANDIDATE, "27", None, now=at(-2, 18))
+    assert len(rows(factory, notifications.KIND_ALERT_CONFIRM)) == 1
+    with factory.begin() as session:  # the next day: a new e-mail, whose link replaces the first one
+        notifications.subscribe(session, settings, CANDIDATE, "27", None, now=at(-1, 11))
+    second = token_in(rows(factory, notifications.KIND_ALERT_CONFIRM)[-1].link or "")
+    assert second != first
     with factory.begin() as session:
         with pytest.raises(DomainError) as error:
             notifications.confirm(session, first)

@@ -27,6 +27,7 @@ from pvd_survey.models import JobAlert, JobPosting, Organisation, OutboxMessage,
 from pvd_survey.notifications.common import (
     KIND_ALERT,
     KIND_ALERT_CONFIRM,
+    SETTLE,
     SIGNATURE,
     TOKEN_PARAMETER,
     claim_day,
@@ -39,7 +40,8 @@ from pvd_survey.notifications.common import (
 )
 
 ALERT_CONFIRM_DAYS = 7  # an unconfirmed subscription (and its link) lasts this long, then purge deletes it
-MAX_UNCONFIRMED_ALERTS = 5  # per address at once: a stranger cannot flood someone's mailbox with confirmations
+# Per address at once, and one confirmation e-mail per area a day: a stranger cannot flood someone's mailbox.
+MAX_UNCONFIRMED_ALERTS = 5
 ALERT_MAX_POSTINGS = 30  # listed in one e-mail; the rest through the job board's link
 
 
@@ -95,8 +97,10 @@ def subscribe(
     )
     if alert is not None and alert.confirmed_at is not None:
         return  # already receiving them
+    if alert is not None and alert.created_at > now - timedelta(days=1):
+        return  # asked again within a day: the e-mail already sent still holds a working link (no flooding)
     token, digest = new_token()
-    if alert is not None:  # asked again before confirming: a new link (the old one stops working), a new week
+    if alert is not None:  # asked again a day later, before confirming: a new link (the old one stops), a new week
         alert.token_hash, alert.created_at = digest, now
     else:
         waiting = session.scalar(
@@ -225,8 +229,9 @@ def send_alerts(session: Session, settings: Settings, now: datetime | None = Non
     ).all()
     if not alerts:
         return 0
+    horizon = now - SETTLE  # postings stamped later may not be committed yet: they go the next day
     starts = {alert.id: alert.covered_until or alert.confirmed_at or now for alert in alerts}
-    postings = _published_since(session, min(starts.values()), now)
+    postings = _published_since(session, min(starts.values()), horizon)
     sent = 0
     for alert in alerts:
         fresh = [
@@ -236,7 +241,7 @@ def send_alerts(session: Session, settings: Settings, now: datetime | None = Non
             and (not alert.department or p.department == alert.department)
             and p.published_at > starts[alert.id]
         ]
-        alert.covered_until = now
+        alert.covered_until = max(starts[alert.id], horizon)
         if not fresh:
             continue
         token = mint_unsubscribe_link(session, now, alert_id=alert.id)

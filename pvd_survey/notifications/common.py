@@ -22,6 +22,10 @@ LINK_PAGE = "subscription"  # the page behind every link of these e-mails: confi
 # The daily digest and the job alerts go once the day has reached this hour in Paris (at the first scheduled pass
 # after it: a server down at 8 sends them when it comes back, the same day).
 DAILY_HOUR = 8
+# A daily run covers what was stamped up to this long before it: a posting or an application is stamped before its
+# transaction commits, so a run that started meanwhile would not see it, and the next run would start after it.
+# Far longer than any unit of work (they wait seconds at most for a connection); what it leaves goes the next day.
+SETTLE = timedelta(minutes=10)
 # An unsubscribe link works this long after its e-mail (every later e-mail brings a new one); then purge deletes it.
 UNSUBSCRIBE_LINK_DAYS = 90
 SIGNATURE = "L'équipe du programme Petites villes de demain (ANCT)"
@@ -125,16 +129,16 @@ def claim_day(session: Session, job: str, now: datetime) -> datetime | None:
     if last is None:
         try:
             with session.begin_nested():
-                session.add(NotificationRun(job=job, day=today, covered_until=now))
+                session.add(NotificationRun(job=job, day=today, covered_until=now - SETTLE))
                 session.flush()
         except IntegrityError:  # another server made the first claim meanwhile
             return None
-        return now - timedelta(days=1)
+        return now - SETTLE - timedelta(days=1)
     claimed = db.rowcount(
         session.execute(
             update(NotificationRun)
             .where(NotificationRun.job == job, NotificationRun.day < today)
-            .values(day=today, covered_until=now)
+            .values(day=today, covered_until=now - SETTLE)
         )
     )
     return last.covered_until if claimed == 1 else None

@@ -30,6 +30,7 @@ from pvd_survey.notifications.common import (
     KIND_APPLICATION_DIGEST,
     KIND_NEW_APPLICATION,
     KIND_RECRUITER_REQUEST,
+    SETTLE,
     claim_day,
     enqueue_notification,
     mint_unsubscribe_link,
@@ -173,7 +174,7 @@ def send_application_digests(session: Session, settings: Settings, now: datetime
         .where(
             JobPosting.organisation_id.in_(organisations),
             JobApplication.created_at > since,
-            JobApplication.created_at <= now,
+            JobApplication.created_at <= now - SETTLE,  # what claim_day recorded as covered
             JobApplication.status != "retiree",
         )
         .group_by(JobPosting.organisation_id, JobPosting.id, JobPosting.title)
