@@ -23,9 +23,9 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, select
 
-from pvd_survey import access, accounts, db, demo, mail, meetings
+from pvd_survey import access, accounts, db, demo, mail, meetings, notifications
 from pvd_survey.config import load_settings
-from pvd_survey.models import Base, JobPosting, Meeting, utcnow
+from pvd_survey.models import Base, JobPosting, Meeting, OutboxMessage, utcnow
 from tests.browser_support import (
     ARTIFACTS,
     ORGANISATION_NAME,
@@ -80,7 +80,8 @@ LOCATE_NODES = """([targets, owned]) => targets.map((target) => {
     return null;
 })"""
 
-PERSONAL_LINK_PAGES = ("survey", "registration", "application", "set_password")
+# Pages scanned through a working personal link (the recruiter request form opens without one, so it is not here).
+PERSONAL_LINK_PAGES = ("survey", "registration", "application", "set_password", "subscription")
 
 
 @dataclass
@@ -219,6 +220,11 @@ def world(engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFa
         password_link = accounts.issue_password_link(session, users["recruteur"].id, settings)
         posting_id = session.scalar(select(JobPosting.id).where(JobPosting.status == "published"))
         links = {"set_password": password_link}
+        # A job alert's confirmation link: its e-mail is never listed (mail.UNLISTED_KINDS), read from the outbox.
+        notifications.subscribe(session, settings, "alerte@example.fr", "27")
+        links["subscription"] = session.scalar(
+            select(OutboxMessage.link).where(OutboxMessage.kind == notifications.KIND_ALERT_CONFIRM)
+        )
         for message in mail.list_messages(session):
             for spec in access.PAGES:
                 if message.link and message.link.startswith(f"http://pvd.test/{spec.url_path}?jeton="):
