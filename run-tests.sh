@@ -29,4 +29,5 @@ if [ "${PVD_TEST_DATABASE:-sqlite}" = "postgresql" ] && [ -z "${PVD_TEST_PG_ADMI
 fi
 
 # pytest's own exit code is kept: 5 (no test collected) fails like any other error.
-exec python -m pytest -n auto --dist loadgroup "$@"
+# The 30 slowest tests are listed at the end: where CI time goes, run after run.
+exec python -m pytest -n auto --dist loadgroup --durations=30 "$@"
