@@ -395,23 +395,30 @@ def choose_in_selectbox(page: Page, label: str, option: str) -> None:
 
 
 def choose_in_multiselect(page: Page, label: str, option: str) -> None:
-    """Tick one option of a Streamlit multiselect. The previous answer's run may redraw the page just after the
-    list opens and close it again: the list is opened until the option shows (at most three times)."""
-    box = page.get_by_test_id("stMultiSelect").filter(has_text=label).get_by_role("combobox")
+    """Tick one option of a Streamlit multiselect, until it shows as chosen. The previous answer's run may redraw
+    the page just after the list opens, closing it again or losing the click: the list is opened until the option
+    shows, and the whole choice is made again until its tag is there (at most three times each)."""
+    widget = page.get_by_test_id("stMultiSelect").filter(has_text=label)
+    box = widget.get_by_role("combobox")
     choice = page.get_by_role("option", name=option, exact=True)
-    for attempt in range(3):
+    chosen = widget.get_by_text(option, exact=True)  # the chosen value's tag (the open list is outside the widget)
+    for _ in range(3):
+        for attempt in range(3):
+            wait_for_run(page)
+            box.click()
+            try:
+                choice.wait_for(timeout=5_000)
+                break
+            except PlaywrightTimeoutError:
+                if attempt == 2:
+                    raise
+                page.keyboard.press("Escape")
+        choice.click()
+        page.keyboard.press("Escape")
         wait_for_run(page)
-        box.click()
-        try:
-            choice.wait_for(timeout=5_000)
-            break
-        except PlaywrightTimeoutError:
-            if attempt == 2:
-                raise
-            page.keyboard.press("Escape")
-    choice.click()
-    page.keyboard.press("Escape")
-    wait_for_run(page)
+        if chosen.count():
+            return
+    expect(chosen).to_have_count(1)  # fails with what the page shows
 
 
 def choose_radio(page: Page, label: str, option: str) -> None:
