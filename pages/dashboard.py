@@ -247,24 +247,19 @@ def render_figures() -> None:
         )
         return
     downloads = st.columns(2)
-    downloads[0].download_button(
-        "Télécharger tous les chiffres (CSV)",
-        stats.stats_csv(figures, exports.PEOPLE).encode("utf-8"),
-        file_name=exports.file_name("pvd-questionnaire-chiffres", exports.CSV),
-        mime=exports.CSV_MEDIA_TYPE,
-        key="dashboard_csv",
-        on_click="ignore",
-        icon=":material/download:",
-    )
-    downloads[1].download_button(
-        exports.TOOLS_LABEL,
-        stats.stats_csv(figures, exports.TOOLS).encode("utf-8"),
-        file_name=exports.file_name("pvd-questionnaire-chiffres", exports.CSV_TOOLS),
-        mime=exports.CSV_MEDIA_TYPE,
-        key="dashboard_csv_outils",
-        on_click="ignore",
-        icon=":material/data_object:",
-    )
+    for place, fmt, label, key in (
+        (downloads[0], exports.CSV, "Télécharger tous les chiffres (CSV)", "dashboard_csv"),
+        (downloads[1], exports.CSV_TOOLS, exports.TOOLS_LABEL, "dashboard_csv_outils"),
+    ):
+        dialect = exports.PEOPLE if fmt == exports.CSV else exports.TOOLS
+        ui.export_button(
+            place,
+            fmt,
+            label,
+            lambda dialect=dialect: stats.stats_csv(figures, dialect).encode("utf-8"),
+            "pvd-questionnaire-chiffres",
+            key,
+        )
     st.caption(f"Comparaison : {BASELINE_SOURCE}.")
     for code, figure in figures.figures.items():
         frame = charts.figure_frame(figures, code)

@@ -204,21 +204,14 @@ rows = meetings.export_rows(lists)
 downloads = st.columns(4)
 
 
-def list_button(column, fmt: str, label: str, icon: str) -> None:
+def list_button(column, fmt: str, label: str) -> None:
     """One download of the list, built only when clicked, by the app's one export writer."""
-    column.download_button(
-        label,
-        lambda: exports.table(fmt, meetings.EXPORT_COLUMNS, rows, sheet_title="Inscrits"),
-        file_name=exports.file_name(f"{slug}-inscrits", fmt),
-        mime=exports.MEDIA_TYPES[fmt],
-        on_click="ignore",
-        icon=icon,
-        key=f"meetings_admin_{fmt}",
-    )
+    build = lambda: exports.table(fmt, meetings.EXPORT_COLUMNS, rows, sheet_title="Inscrits")  # noqa: E731
+    ui.export_button(column, fmt, label, build, f"{slug}-inscrits", f"meetings_admin_{fmt}")
 
 
-list_button(downloads[0], exports.CSV, "Liste (CSV)", ":material/download:")
-list_button(downloads[1], exports.XLSX, "Liste (Excel)", ":material/table:")
+list_button(downloads[0], exports.CSV, "Liste (CSV)")
+list_button(downloads[1], exports.XLSX, "Liste (Excel)")
 downloads[2].download_button(
     "Feuille d'émargement (PDF)",
     lambda: meetings.sign_in_sheet_pdf(lists),
@@ -228,7 +221,7 @@ downloads[2].download_button(
     icon=":material/print:",
     key="meetings_admin_pdf",
 )
-list_button(downloads[3], exports.CSV_TOOLS, exports.TOOLS_LABEL, ":material/data_object:")
+list_button(downloads[3], exports.CSV_TOOLS, exports.TOOLS_LABEL)
 
 # Labels that no action changes (the counts are in the metrics above): the tab in use stays open after an action,
 # with its confirmation.

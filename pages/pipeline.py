@@ -100,32 +100,11 @@ def export(kind: str):
     return build
 
 
-download[0].download_button(
-    "Exporter (CSV)",
-    export("csv"),
-    file_name=f"candidatures-offre-{posting_id}.csv",
-    mime=exports.CSV_MEDIA_TYPE,
-    key="pipeline_csv",
-    on_click="ignore",
-    icon=":material/download:",
-)
-download[1].download_button(
-    "Exporter (Excel)",
-    export("xlsx"),
-    file_name=f"candidatures-offre-{posting_id}.xlsx",
-    mime=exports.XLSX_MEDIA_TYPE,
-    key="pipeline_xlsx",
-    on_click="ignore",
-    icon=":material/download:",
-)
-download[2].download_button(
-    exports.TOOLS_LABEL,
-    export(exports.CSV_TOOLS),
-    file_name=exports.file_name(f"candidatures-offre-{posting_id}", exports.CSV_TOOLS),
-    mime=exports.CSV_MEDIA_TYPE,
-    key="pipeline_csv_outils",
-    on_click="ignore",
-    icon=":material/data_object:",
+stem = f"candidatures-offre-{posting_id}"
+ui.export_button(download[0], exports.CSV, "Exporter (CSV)", export(exports.CSV), stem, "pipeline_csv")
+ui.export_button(download[1], exports.XLSX, "Exporter (Excel)", export(exports.XLSX), stem, "pipeline_xlsx")
+ui.export_button(
+    download[2], exports.CSV_TOOLS, exports.TOOLS_LABEL, export(exports.CSV_TOOLS), stem, "pipeline_csv_outils"
 )
 
 application_id = ui.choose_record(

@@ -15,7 +15,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 from streamlit.delta_generator import DeltaGenerator
 
-from pvd_survey import access, accounts, db, links, sessions, territory, web
+from pvd_survey import access, accounts, db, exports, links, sessions, territory, web
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
@@ -156,6 +156,22 @@ def act(
     if message:
         place.success(message)
     return result
+
+
+_EXPORT_ICONS = {"csv": ":material/download:", "xlsx": ":material/table:", "csv_outils": ":material/data_object:"}
+
+
+def export_button(place: DeltaGenerator, fmt: str, label: str, build: Callable[[], bytes], stem: str, key: str) -> None:
+    """One download of an export in one of exports.FORMATS, built by `build` only when clicked."""
+    place.download_button(
+        label,
+        build,
+        file_name=exports.file_name(stem, fmt),
+        mime=exports.MEDIA_TYPES[fmt],
+        key=key,
+        on_click="ignore",
+        icon=_EXPORT_ICONS[fmt],
+    )
 
 
 def text_of(uploaded, pasted: str) -> str | None:
