@@ -65,4 +65,5 @@ if st.button("Retirer ma candidature", key="application_withdraw", disabled=not 
         token,
         success="Candidature retirée. Vos données personnelles ont été supprimées.",
         flash_at="application_status",
+        then=lambda _: ui.scrub_erased_data(),  # the erased data leave SQLite's WAL too
     )

@@ -64,5 +64,5 @@ if st.button("Effacer", key="privacy_erase", disabled=not confirm, type="primary
         target,
         settings,
         success=erased_message,
-        then=lambda _: st.session_state.pop("privacy_target", None),
+        then=lambda _: (st.session_state.pop("privacy_target", None), ui.scrub_erased_data()),
     )

@@ -5,10 +5,13 @@ pipeline, recruiter account requests, set-password links and access requests. Ev
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
@@ -16,7 +19,7 @@ from pvd_survey import accounts, mail, recruitment
 from pvd_survey.config import Settings
 from pvd_survey.errors import MESSAGES, DomainError, ImportRejected, RowError, french_message, row_message
 from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, User
-from tests.conftest import STRONG_PASSWORD
+from tests.conftest import STRONG_PASSWORD, TEST_BACKEND, file_bytes_from_another_process
 from tests.conftest import open_page as page
 from tests.factories import PDF, PNG, World, application_input, make_world, posting_input, published, submit, texts
 
@@ -475,3 +478,36 @@ def test_dashboard_overview_and_recruitment_refresh_with_the_fragments(
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Offres publiées"] == "1"  # the overview, at the top of the page
     assert metrics["Offres"] == "1" and metrics["Postes vacants"] == "1"  # the recruitment section, at the bottom
+
+
+if TEST_BACKEND == "sqlite":
+
+    def stored_bytes(database_url: str) -> bytes:
+        """The SQLite database file and its WAL, as a copy of them would hold them."""
+        path = Path(make_url(database_url).database)
+        return file_bytes_from_another_process(path) + file_bytes_from_another_process(
+            path.with_name(path.name + "-wal")
+        )
+
+    @pytest.mark.parametrize("erased_by", ["candidate", "admin"])
+    def test_erased_application_data_leaves_the_sqlite_file_and_its_wal(
+        world: World, factory, settings: Settings, database_url: str, erased_by: str
+    ) -> None:
+        phone = "06" + "".join(secrets.choice("0123456789") for _ in range(8))
+        stored_phone = "+33" + phone[1:]
+        with factory.begin() as session:
+            own = published(session, world.users["recruteur"])
+            receipt = recruitment.apply(session, own, application_input(phone=phone), settings)
+        assert stored_phone.encode() in stored_bytes(database_url)  # it is there, so the test can fail
+        if erased_by == "candidate":
+            at = page("pages/application.py", jeton=receipt.token)
+            at.checkbox(key="application_confirm_withdraw").check().run()
+            at = button(at, "application_withdraw")
+        else:
+            at = page("pages/privacy.py", world.users["admin"])
+            at.text_input(key="privacy_email").input("lea.martin@example.fr")
+            at = submit(at, "privacy_search")
+            at.checkbox(key="privacy_confirm").check().run()
+            at = button(at, "privacy_erase")
+        assert texts(at.success) and not at.error
+        assert stored_phone.encode() not in stored_bytes(database_url), "the erased phone lingers on disk"
