@@ -7,11 +7,16 @@ app and the command line the same way. Settings are validated once; a bad value 
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from secrets import token_urlsafe
+
+from email_validator import EmailNotValidError, validate_email
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DB_DIR = PROJECT_ROOT / "db"
@@ -24,6 +29,36 @@ SECRET_KEY_MIN_LENGTH = 32
 SMTP_SECURITY_MODES = ("starttls", "ssl", "none")
 _DEFAULT_SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 ARGON2_PROFILES = ("production", "fast-tests")
+DISCLOSURE_K_RANGE = (2, 50)
+
+# Every key the application reads. A `PVD_*` key outside this list (a typo such as PVD_DATABASE_ULR) is an error
+# that names the closest known key, instead of being ignored while the default applies silently.
+KNOWN_KEYS = (
+    "PVD_DATABASE_URL",
+    "PVD_SECRET_KEY",
+    "PVD_BASE_URL",
+    "PVD_SMTP_HOST",
+    "PVD_SMTP_PORT",
+    "PVD_SMTP_SECURITY",
+    "PVD_SMTP_USER",
+    "PVD_SMTP_PASSWORD",
+    "PVD_MAIL_FROM",
+    "PVD_MAIL_THREAD",
+    "PVD_ARGON2_PROFILE",
+    "PVD_LOGIN_MAX_FAILURES",
+    "PVD_LOGIN_LOCK_MINUTES",
+    "PVD_DISCLOSURE_K",
+    "PVD_DASHBOARD_REFRESH_SECONDS",
+    "PVD_SURVEY_RELEASE_MINUTES",
+    "PVD_MEETING_REMINDER_DAYS",
+    "PVD_OUTBOX_RETENTION_DAYS",
+    "PVD_SESSION_IDLE_MINUTES",
+    "PVD_SESSION_MAX_HOURS",
+    "PVD_DB_POOL_SIZE",
+    "PVD_DB_POOL_TIMEOUT_SECONDS",
+)
+# Read by the test tools (run-tests.sh, tests/conftest.py), never by the application.
+TOOL_KEY_PREFIXES = ("PVD_TEST_", "PVD_ALLOW_SKIPS")
 
 
 class ConfigError(Exception):
@@ -91,7 +126,9 @@ def _read_secrets(path: Path) -> tuple[dict[str, object], list[str]]:
         return {}, [f"{path} n'est pas un fichier TOML valide ({exc})."]
 
 
-def _int(raw: str | None, key: str, default: int, problems: list[str], minimum: int = 0) -> int:
+def _int(
+    raw: str | None, key: str, default: int, problems: list[str], minimum: int = 0, maximum: int | None = None
+) -> int:
     if raw in (None, ""):
         return default
     try:
@@ -102,7 +139,36 @@ def _int(raw: str | None, key: str, default: int, problems: list[str], minimum: 
     if value < minimum:
         problems.append(f"{key} doit être supérieur ou égal à {minimum} (reçu : {value}).")
         return default
+    if maximum is not None and value > maximum:
+        problems.append(f"{key} doit être compris entre {minimum} et {maximum} (reçu : {value}).")
+        return default
     return value
+
+
+def _unknown_keys(keys: Iterable[object], origin: str) -> list[str]:
+    """A problem for each `PVD_*` key the application does not read, naming the closest known key."""
+    problems = []
+    for key in sorted({str(k) for k in keys}):
+        if not key.upper().startswith("PVD_") or key in KNOWN_KEYS or key.startswith(TOOL_KEY_PREFIXES):
+            continue
+        closest = difflib.get_close_matches(key.upper(), KNOWN_KEYS, n=1, cutoff=0.6)
+        hint = f" Vouliez-vous écrire {closest[0]} ?" if closest else " Les clés connues sont listées dans le README."
+        problems.append(f"{key} ({origin}) n'est pas une clé connue de l'application.{hint}")
+    return problems
+
+
+def _sender_problem(sender: str) -> str | None:
+    """Why PVD_MAIL_FROM cannot be a sender (`adresse@domaine` or `Nom <adresse@domaine>`), or None."""
+    address = parseaddr(sender)[1]
+    try:
+        # globally_deliverable=False: an internal relay's own domain (e.g. `.local`) is a fair sender.
+        validate_email(address, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError:
+        return (
+            "PVD_MAIL_FROM doit être une adresse électronique, par exemple pvd@anct.gouv.fr ou "
+            f"« Petites villes de demain <pvd@anct.gouv.fr> » (reçu : {sender!r})."
+        )
+    return None
 
 
 def _bool(raw: str | None, key: str, default: bool, problems: list[str]) -> bool:
@@ -138,6 +204,8 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
     env = os.environ if environ is None else environ
     secrets_path = SECRETS_PATH if secrets_path is None else secrets_path
     secrets, problems = _read_secrets(secrets_path)
+    problems += _unknown_keys(env.keys(), "variable d'environnement")
+    problems += _unknown_keys(secrets.keys(), secrets_path.name)
 
     def get(key: str) -> str | None:
         if env.get(key) not in (None, ""):
@@ -146,14 +214,17 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         return None if value is None else str(value)
 
     database_url = (get("PVD_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}").strip()
-    if not database_url.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
-        problems.append(
-            "PVD_DATABASE_URL doit commencer par sqlite:/// ou postgresql+psycopg:// "
-            f"(reçu : {database_url.split('@')[-1]!r})."
-        )
-    if database_url.startswith("postgresql://"):
-        # psycopg 3 is the driver we ship; the bare scheme would look for psycopg2.
-        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    if not database_url.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://", "postgres://")):
+        scheme, separator, rest = database_url.partition("://")
+        # The scheme is shown, never the user name and password that may follow it.
+        hidden = "…@" if "@" in rest else ""
+        shown = f"{scheme}://{hidden}{rest.split('@')[-1]}" if separator else database_url.split("@")[-1]
+        problems.append(f"PVD_DATABASE_URL doit commencer par sqlite:/// ou postgresql:// (reçu : {shown!r}).")
+    for bare in ("postgresql://", "postgres://"):
+        if database_url.startswith(bare):
+            # psycopg 3 is the driver we ship; a bare scheme (postgres:// is what many hosts hand out) would
+            # look for psycopg2 or be unknown to SQLAlchemy.
+            database_url = "postgresql+psycopg://" + database_url.removeprefix(bare)
 
     smtp = None
     host = get("PVD_SMTP_HOST")
@@ -168,6 +239,8 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         sender = get("PVD_MAIL_FROM")
         if not sender:
             problems.append("PVD_MAIL_FROM (adresse d'expédition) est obligatoire quand PVD_SMTP_HOST est défini.")
+        elif sender_problem := _sender_problem(sender):
+            problems.append(sender_problem)
         username, password = get("PVD_SMTP_USER"), get("PVD_SMTP_PASSWORD")
         if bool(username) != bool(password):
             problems.append("PVD_SMTP_USER et PVD_SMTP_PASSWORD vont ensemble : renseignez les deux ou aucun.")
@@ -200,7 +273,7 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         login_max_failures=_int(get("PVD_LOGIN_MAX_FAILURES"), "PVD_LOGIN_MAX_FAILURES", 5, problems, 1),
         login_lock_minutes=_int(get("PVD_LOGIN_LOCK_MINUTES"), "PVD_LOGIN_LOCK_MINUTES", 15, problems, 1),
         mail_thread=_bool(get("PVD_MAIL_THREAD"), "PVD_MAIL_THREAD", True, problems),
-        disclosure_k=_int(get("PVD_DISCLOSURE_K"), "PVD_DISCLOSURE_K", 5, problems, 2),
+        disclosure_k=_int(get("PVD_DISCLOSURE_K"), "PVD_DISCLOSURE_K", 5, problems, *DISCLOSURE_K_RANGE),
         meeting_reminder_days=_int(get("PVD_MEETING_REMINDER_DAYS"), "PVD_MEETING_REMINDER_DAYS", 2, problems, 0),
         dashboard_refresh_seconds=_int(
             get("PVD_DASHBOARD_REFRESH_SECONDS"), "PVD_DASHBOARD_REFRESH_SECONDS", 10, problems, 2

@@ -105,3 +105,57 @@ def test_broken_secrets_file_is_reported(tmp_path):
     with pytest.raises(ConfigError) as caught:
         settings_from(secrets_text="PVD_SMTP_HOST = smtp.example.fr\n", tmp_path=tmp_path)
     assert "n'est pas un fichier TOML valide" in caught.value.problems[0]
+
+
+@pytest.mark.parametrize("place", ["environment", "secrets"])
+def test_a_misspelled_key_is_an_error_naming_the_key_it_resembles(tmp_path, place):
+    typo = {"PVD_DATABASE_ULR": "postgresql://pvd@db/pvd", "PVD_SMTP_HOTS": "smtp.example.fr"}
+    with pytest.raises(ConfigError) as caught:
+        if place == "environment":
+            settings_from(typo, tmp_path=tmp_path)
+        else:
+            settings_from(secrets_text="".join(f'{k} = "{v}"\n' for k, v in typo.items()), tmp_path=tmp_path)
+    problems = "\n".join(caught.value.problems)
+    assert "PVD_DATABASE_ULR" in problems and "Vouliez-vous écrire PVD_DATABASE_URL ?" in problems
+    assert "PVD_SMTP_HOTS" in problems and "Vouliez-vous écrire PVD_SMTP_HOST ?" in problems
+    assert "postgresql://pvd@db/pvd" not in problems  # the value itself is not repeated
+
+
+def test_keys_of_other_programs_and_of_the_test_tools_are_not_errors(tmp_path):
+    env = {"PATH": "/usr/bin", "PVD_TEST_DATABASE": "postgresql", "PVD_ALLOW_SKIPS": "1", "STREAMLIT_X": "y"}
+    assert settings_from(env, tmp_path=tmp_path).database_url.startswith("sqlite")
+
+
+def test_postgres_scheme_given_by_hosting_providers_uses_psycopg3(tmp_path):
+    settings = settings_from(
+        {"PVD_DATABASE_URL": "postgres://pvd:mot-de-passe@db/pvd", "PVD_SECRET_KEY": "k" * 32}, tmp_path=tmp_path
+    )
+    assert settings.database_url == "postgresql+psycopg://pvd:mot-de-passe@db/pvd"
+
+
+def test_a_refused_database_url_shows_its_scheme_but_never_its_password(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        settings_from({"PVD_DATABASE_URL": "mysql://root:s3cret@db/pvd"}, tmp_path=tmp_path)
+    problems = "\n".join(caught.value.problems)
+    assert "'mysql://…@db/pvd'" in problems and "s3cret" not in problems and "root" not in problems
+
+
+@pytest.mark.parametrize("sender", ["pvd@anct.gouv.fr", "Petites villes de demain <ne-pas-repondre@anct.gouv.fr>"])
+def test_a_sender_address_alone_or_with_a_name_is_accepted(tmp_path, sender):
+    settings = settings_from({"PVD_SMTP_HOST": "smtp.example.fr", "PVD_MAIL_FROM": sender}, tmp_path=tmp_path)
+    assert settings.smtp is not None and settings.smtp.sender == sender
+
+
+@pytest.mark.parametrize(
+    ("env", "expected_problem"),
+    [
+        ({"PVD_SMTP_HOST": "s", "PVD_MAIL_FROM": "pas une adresse"}, "PVD_MAIL_FROM doit être une adresse"),
+        ({"PVD_SMTP_HOST": "s", "PVD_MAIL_FROM": "PVD <pvd@>"}, "PVD_MAIL_FROM doit être une adresse"),
+        ({"PVD_DISCLOSURE_K": "1000000"}, "PVD_DISCLOSURE_K doit être compris entre 2 et 50"),
+        ({"PVD_DISCLOSURE_K": "1"}, "PVD_DISCLOSURE_K doit être supérieur ou égal à 2"),
+    ],
+)
+def test_values_outside_what_the_app_can_keep_are_refused(tmp_path, env, expected_problem):
+    with pytest.raises(ConfigError) as caught:
+        settings_from(env, tmp_path=tmp_path)
+    assert any(expected_problem in problem for problem in caught.value.problems), caught.value.problems
