@@ -14,10 +14,14 @@ st.markdown(
     "Directeur ou directrice de la publication : le directeur général ou la directrice générale de l'ANCT."
 )
 st.header("Hébergement")
-st.markdown(
-    "L'application et sa base de données sont hébergées pour le compte de l'ANCT ; le nom et l'adresse de "
-    "l'hébergeur sont communiqués par la direction du programme sur simple demande."
-)
+hosting_provider = ui.settings().hosting_provider
+if hosting_provider:
+    st.text(f"L'application et sa base de données sont hébergées pour le compte de l'ANCT par : {hosting_provider}")
+else:
+    st.markdown(
+        "L'application et sa base de données sont hébergées pour le compte de l'ANCT ; le nom et l'adresse de "
+        "l'hébergeur sont communiqués par la direction du programme sur simple demande."
+    )
 st.header("Ce que fait l'application")
 st.markdown(
     "Recrutement des chefs de projet (offres d'emploi et candidatures), questionnaire sur leur profil, "

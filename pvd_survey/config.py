@@ -56,6 +56,7 @@ KNOWN_KEYS = (
     "PVD_SESSION_MAX_HOURS",
     "PVD_DB_POOL_SIZE",
     "PVD_DB_POOL_TIMEOUT_SECONDS",
+    "PVD_HOSTING_PROVIDER",
 )
 # Read by the test tools (run-tests.sh, tests/conftest.py), never by the application.
 TOOL_KEY_PREFIXES = ("PVD_TEST_", "PVD_ALLOW_SKIPS")
@@ -109,6 +110,8 @@ class Settings:
     # for one, at most db_pool_timeout_seconds, then get a French "try again" message (database_busy).
     db_pool_size: int = 10
     db_pool_timeout_seconds: int = 10
+    # Name, address and telephone of the hosting provider: the legal notice must show them (LCEN, article 6).
+    hosting_provider: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -287,6 +290,7 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         db_pool_timeout_seconds=_int(
             get("PVD_DB_POOL_TIMEOUT_SECONDS"), "PVD_DB_POOL_TIMEOUT_SECONDS", 10, problems, 1
         ),
+        hosting_provider=" ".join((get("PVD_HOSTING_PROVIDER") or "").split()),
     )
     if problems:
         raise ConfigError(problems)

@@ -34,6 +34,7 @@ from tests.conftest import (
     TEST_COOKIES_KEY,
     app_test,
     follow_redirect,
+    open_page,
     redirect_target,
 )
 from tests.factories import meeting_form, person, submit, texts
@@ -1132,3 +1133,13 @@ def test_act_shows_a_domain_error_and_commits_nothing(
     assert not at.success and "act_then" not in at.session_state
     assert at.session_state["act_result"] is None
     assert _organisations(factory) == []
+
+
+def test_legal_notice_names_the_configured_hosting_provider(app_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page("pages/legal_notice.py")
+    assert "communiqués par la direction du programme sur simple demande" in " ".join(texts(at.markdown))
+    provider = "OVH SAS, 2 rue Kellermann, 59100 Roubaix, 09 72 10 10 07"
+    monkeypatch.setenv("PVD_HOSTING_PROVIDER", provider)
+    at = open_page("pages/legal_notice.py")
+    assert any(provider in shown for shown in texts(at.text))
+    assert "sur simple demande" not in " ".join(texts(at.markdown))
