@@ -137,6 +137,15 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     from pvd_survey import db, demo
 
     with db.transaction(_factory(settings)) as session:
+        real = demo.real_data(session)
+        if real and not args.force:
+            # Demo answers would join the protected figures and demo e-mails the outbox of a real installation.
+            print(
+                "Refusé : cette base contient déjà des données réelles (" + ", ".join(real) + "). Les données de "
+                "démonstration s'y mêleraient aux vraies. Utilisez une base vide, ou --force si c'est voulu.",
+                file=sys.stderr,
+            )
+            return 1
         created = demo.seed(session, settings, password_factory=lambda: secrets.token_urlsafe(12))
     for line in created:
         print(line)
@@ -414,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_bench)
 
     sub = commands.add_parser("seed-demo", help="ajoute des données de démonstration réalistes")
+    sub.add_argument(
+        "--force", action="store_true", help="ajoute les données même si la base contient des données réelles"
+    )
     sub.set_defaults(handler=cmd_seed_demo)
 
     sub = commands.add_parser(

@@ -99,6 +99,30 @@ def baseline_like_csv(
     return "\n".join(lines) + "\n"
 
 
+def real_data(session: Session) -> list[str]:
+    """What in the database is not demo data (accounts, organisations, invitations), one French line each.
+
+    Administrators do not count: a demonstration needs one to be looked at.
+    """
+    demo_users = [email for email, *_ in DEMO_USERS]
+    demo_invitees = [email for email, _ in DEMO_INVITEES]
+    demo_organisations = [name for name, *_ in DEMO_ORGANISATIONS] + [
+        name for town, _ in DEMO_TOWNS for name in _town_organisation_names(town)
+    ]
+    counts = {
+        "compte(s) qui ne sont pas ceux de la démonstration": session.scalar(
+            select(func.count()).select_from(User).where(User.role != "admin", User.email.not_in(demo_users))
+        ),
+        "organisation(s) qui ne sont pas celles de la démonstration": session.scalar(
+            select(func.count()).select_from(Organisation).where(Organisation.name.not_in(demo_organisations))
+        ),
+        "invitation(s) au questionnaire qui ne sont pas celles de la démonstration": session.scalar(
+            select(func.count()).select_from(SurveyInvitation).where(SurveyInvitation.email.not_in(demo_invitees))
+        ),
+    }
+    return [f"{count} {what}" for what, count in counts.items() if count]
+
+
 def seed(session: Session, settings: Settings, password_factory: Callable[[], str]) -> list[str]:
     """Add what is missing of the demo data; return one line per thing created (with new passwords)."""
     created: list[str] = []
@@ -477,6 +501,11 @@ DEMO_TOWNS = (
 )  # fmt: skip
 
 
+def _town_organisation_names(town: str) -> tuple[str, str]:
+    """The demo employer of a town: its commune, or its community of communes."""
+    return f"Commune de {town}", f"Communauté de communes du pays de {town}"
+
+
 def _seed_postings_across_territory(session: Session, template, rng: random.Random, now, settings: Settings) -> int:
     """One or two postings per demo town, in every state, published over the last eight months."""
     from dataclasses import replace
@@ -487,7 +516,7 @@ def _seed_postings_across_territory(session: Session, template, rng: random.Rand
     created = 0
     for town, department in DEMO_TOWNS:
         kind = rng.choice(("commune", "epci"))
-        name = f"Commune de {town}" if kind == "commune" else f"Communauté de communes du pays de {town}"
+        name = dict(zip(("commune", "epci"), _town_organisation_names(town), strict=True))[kind]
         organisation = accounts.create_organisation(session, name, kind, department)
         actor = replace(template, organisation_id=organisation.id, organisation_name=name)
         for _ in range(rng.choice((1, 1, 2))):
