@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from pvd_survey.clock import paris_today
 from pvd_survey.config import ConfigError, Settings, load_settings
-from pvd_survey.errors import DomainError, french_message, row_message
+from pvd_survey.errors import DomainError, SchemaMismatch, french_message, row_message
 from pvd_survey.survey_questions import CSV_COLUMNS
 from pvd_survey.vocabulary import ORGANISATION_KINDS, ROLES
 
@@ -42,7 +42,7 @@ def _factory(settings: Settings) -> sessionmaker[Session]:
     from pvd_survey import db
 
     engine = db.engine_for(settings)
-    db.migrate(engine, settings.secret_key)
+    db.check_schema(engine)  # only `migrate` changes the schema
     factory = db.make_session_factory(engine)
     from pvd_survey import survey  # (heavy imports wait for a command that needs them)
 
@@ -69,6 +69,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from pvd_survey import db
 
     engine = db.engine_for(settings)
+    db.create_sqlite_file(engine)  # before the first connection, which would make it readable by all
     before = db.current_revision(engine)
     after = db.migrate(engine, settings.secret_key)
     print(f"Schéma à jour (révision {after})." if before == after else f"Schéma migré de {before} à {after}.")
@@ -449,6 +450,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return handler(args, settings)
+    except SchemaMismatch as error:
+        print(french_message(error), file=sys.stderr)
+        return 4
     except DomainError as error:
         print(f"Refusé : {french_message(error)}", file=sys.stderr)
         return 1

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import sqlite3
 import threading
 import weakref
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pvd_survey.config import DB_DIR, Settings
-from pvd_survey.errors import DomainError
+from pvd_survey.errors import DomainError, SchemaMismatch
 
 log = logging.getLogger(__name__)
 
@@ -344,14 +345,64 @@ def _migration_lock(engine: Engine) -> Iterator[object]:
                     fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _known_revisions() -> set[str]:
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def _sqlite_path(engine: Engine) -> Path | None:
+    """The file of a SQLite database (None for PostgreSQL or an in-memory database)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return Path(str(engine.url.database))
+
+
+def create_sqlite_file(engine: Engine) -> None:
+    """Make a missing SQLite database file, readable by its owner only (connecting would make it 0644)."""
+    path = _sqlite_path(engine)
+    if path is None or path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):  # another process made it first
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def check_database_exists(engine: Engine) -> None:
+    """Refuse (SchemaMismatch) a SQLite file that does not exist, without making it."""
+    path = _sqlite_path(engine)
+    if path is not None and not path.exists():
+        raise SchemaMismatch("database_missing", path=str(path))
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse (SchemaMismatch) a database that is missing, empty, older or newer than this code; changes nothing.
+
+    Everything but `migrate` and the app's start calls this, so an upgrade never happens by accident (a command run
+    from a newer checkout) and a typo in a SQLite path never creates a new, empty database.
+    """
+    check_database_exists(engine)  # first: connecting would create the file
+    current, head = current_revision(engine), head_revision()
+    if current is None:
+        raise SchemaMismatch("schema_empty")
+    if current not in _known_revisions():
+        raise SchemaMismatch("schema_ahead", current=current, expected=head)
+    if current != head:
+        raise SchemaMismatch("schema_behind", current=current, expected=head)
+
+
 def migrate(engine: Engine, secret_key: str | None = None) -> str:
     """Bring the schema to the newest migration; idempotent and safe when processes start together.
 
-    `secret_key` (the settings' server key) is what migrations that move survey data need.
+    `secret_key` (the settings' server key) is what migrations that move survey data need. A database already
+    upgraded by newer code is refused (SchemaMismatch), never touched. A new SQLite file is made readable by its
+    owner only, like the key file.
     """
+    create_sqlite_file(engine)
     head = head_revision()
-    if current_revision(engine) == head:
+    current = current_revision(engine)
+    if current == head:
         return head
+    if current is not None and current not in _known_revisions():
+        raise SchemaMismatch("schema_ahead", current=current, expected=head)
     with _migration_lock(engine):
         # Another process may have finished while we waited for the lock.
         if current_revision(engine) != head:

@@ -12,6 +12,19 @@ from dataclasses import dataclass, field
 
 MESSAGES: dict[str, str] = {
     # Database
+    "database_missing": (
+        "Aucune base de données à l'emplacement {path} : vérifiez PVD_DATABASE_URL, ou créez-la avec "
+        "`python -m pvd_survey migrate`."
+    ),
+    "schema_empty": "La base de données est vide : créez son schéma avec `python -m pvd_survey migrate`.",
+    "schema_behind": (
+        "La base de données est à la version {current} du schéma et ce code attend la version {expected} : "
+        "sauvegardez-la, puis mettez-la à jour avec `python -m pvd_survey migrate`."
+    ),
+    "schema_ahead": (
+        "La base de données est à la version {current} du schéma, plus récente que ce code (version {expected}) : "
+        "une version plus récente de l'application l'a mise à jour. Utilisez cette version-là."
+    ),
     "database_busy": (
         "Le service est très sollicité en ce moment : aucune connexion à la base de données ne s'est libérée "
         "à temps. Rien n'a été enregistré ; réessayez dans quelques instants."
@@ -218,6 +231,10 @@ class DomainError(Exception):
         self.field = field
         self.params = params
         super().__init__(f"{code} {params}" if params else code)
+
+
+class SchemaMismatch(DomainError):
+    """The database is missing, or not at the schema of this code: only `migrate` (and the app's start) change it."""
 
 
 class InvalidAnswers(DomainError):

@@ -33,7 +33,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pvd_survey import access, db, links, mail, notifications, schedule, sessions, survey
-from pvd_survey.config import ConfigError, Settings, load_settings
+from pvd_survey.config import DEFAULT_SQLITE_PATH, ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,9 @@ def _open() -> None:
     try:
         settings = load_settings()
         engine = db.engine_for(settings)
+        if settings.is_sqlite and Path(str(engine.url.database)).resolve() != DEFAULT_SQLITE_PATH.resolve():
+            # Only the default file is made at the first start: another path that does not exist is a typo.
+            db.check_database_exists(engine)
         db.migrate(engine, settings.secret_key)
         factory = db.make_session_factory(engine)
         with db.read_only(factory) as session:

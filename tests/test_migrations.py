@@ -6,6 +6,7 @@ import multiprocessing
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -549,5 +550,50 @@ def test_upgrade_to_0010_checks_codes_and_keeps_rows_that_others_point_at(empty_
             assert [connection.execute(text(query)).all() for query in rows][1] == [(7, 5)]
         with engine.begin() as connection:
             connection.execute(text("UPDATE job_posting SET working_time = 'mi-temps'"))
+    finally:
+        engine.dispose()
+
+
+def test_only_migrate_changes_the_schema_other_commands_refuse_a_database_not_at_theirs(empty_database_url):
+    """An upgrade never happens by accident (`stats` run from a newer checkout), nor a downgrade, nor a new file."""
+    from alembic import command
+
+    from tests.factories import run_cli
+
+    def refused(expected: str) -> None:
+        result = run_cli(empty_database_url, "stats")
+        assert result.returncode == 4, result.stderr
+        assert expected in result.stderr and "Traceback" not in result.stderr
+
+    sqlite_file = Path(make_url(empty_database_url).database or "") if TEST_BACKEND == "sqlite" else None
+    if sqlite_file is not None:
+        # A typo in a SQLite path: named, and no new empty database made.
+        refused(f"Aucune base de données à l'emplacement {sqlite_file}")
+        assert not sqlite_file.exists()
+    else:
+        refused("La base de données est vide")
+    engine = db.make_engine(empty_database_url)
+    try:
+        head = db.head_revision()
+        previous = next(s.down_revision for s in db.ScriptDirectory.from_config(db.alembic_config()).walk_revisions())
+        if sqlite_file is not None:
+            assert run_cli(empty_database_url, "migrate").returncode == 0  # made owner-only, like the key file
+            assert sqlite_file.stat().st_mode & 0o777 == 0o600
+            command.downgrade(db.alembic_config(engine), str(previous))
+        else:
+            command.upgrade(db.alembic_config(engine), str(previous))
+        refused(f"La base de données est à la version {previous} du schéma et ce code attend la version {head}")
+        assert db.current_revision(engine) == previous
+        assert run_cli(empty_database_url, "migrate").returncode == 0
+        assert db.current_revision(engine) == head
+        assert run_cli(empty_database_url, "stats").returncode == 0
+
+        # Code older than its database: says so, without a trace, and `migrate` does not touch it either.
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+        refused("version 0099_future du schéma, plus récente que ce code")
+        result = run_cli(empty_database_url, "migrate")
+        assert result.returncode == 4 and "plus récente que ce code" in result.stderr
+        assert db.current_revision(engine) == "0099_future"
     finally:
         engine.dispose()
