@@ -340,9 +340,24 @@ def _pdf_path(text: str) -> str:
     return text
 
 
+# The same fault gives the same code whatever the command (README, "Command line").
+EXIT_CODES = (
+    (0, "fait"),
+    (1, "refusé par une règle (rien n'a changé)"),
+    (2, "arguments ou configuration invalides"),
+    (3, "base de données injoignable"),
+    (4, "base de données absente ou pas au schéma de ce code (lancez migrate, ou le code plus récent)"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the README test that lists every command)."""
-    parser = _FrenchParser(prog="python -m pvd_survey", description="Commandes d'exploitation de l'application PVD.")
+    parser = _FrenchParser(
+        prog="python -m pvd_survey",
+        description="Commandes d'exploitation de l'application PVD.",
+        epilog="codes de sortie :\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="commande", parser_class=_FrenchParser)
 
     sub = commands.add_parser("migrate", help="met le schéma de la base à jour (idempotent)")

@@ -17,7 +17,7 @@ from datetime import date
 import pytest
 
 from pvd_survey import accounts, db, demo, mail, survey
-from pvd_survey.cli import build_parser
+from pvd_survey.cli import EXIT_CODES, build_parser
 from tests.conftest import PG_ADMIN_URL, PROJECT_ROOT, STRONG_PASSWORD, TEST_BACKEND
 from tests.factories import cli_environment, meeting_form, person, run_cli
 
@@ -65,6 +65,19 @@ def test_every_command_has_help(capsys):
             build_parser().parse_args([command, "--help"])
         assert exited.value.code == 0
         assert "usage: python -m pvd_survey " + command in capsys.readouterr().out
+
+
+@pytest.mark.database_independent
+def test_one_exit_code_table_in_the_help_and_the_readme(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    shown = capsys.readouterr().out
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    documented = re.search(r"Exit codes: (.*?)\.\n", readme, re.S).group(1)
+    for code, meaning in EXIT_CODES:
+        assert f"  {code}  {meaning}" in shown
+        assert re.search(rf"\b{code} \w", documented), f"exit code {code} missing from the README"
+    assert len(re.findall(r"\b\d \w", documented)) == len(EXIT_CODES)
 
 
 def test_help_works_as_a_real_command_without_loading_the_heavy_libraries(database_url):
