@@ -8,13 +8,17 @@ cd "$(dirname "$0")"
 
 python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages the tests drive for real: Chromium (browser tests), sqlite3 (the operator's guide's backups).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "Installing Debian's Chromium for the browser tests..."
+    echo "Installing Debian packages for the tests: ${missing[*]}..."
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "Chromium is missing: run 'sudo apt-get install chromium fonts-liberation' first." >&2
+    echo "Missing Debian packages: run 'sudo apt-get install ${missing[*]}' first." >&2
     exit 1
   fi
 fi

@@ -33,6 +33,7 @@ def test_readme_and_secrets_example_name_every_setting():
     source = (PROJECT_ROOT / "pvd_survey" / "config.py").read_text(encoding="utf-8")
     keys = set(re.findall(r'get\("(PVD_[A-Z0-9_]+)"\)', source))
     assert len(keys) >= 10
+    assert keys == set(config.KNOWN_KEYS)  # a key read but not listed would be refused as unknown, and vice versa
     example = (PROJECT_ROOT / ".streamlit" / "secrets.toml.example").read_text(encoding="utf-8")
     assert [k for k in sorted(keys) if k not in README] == []
     assert [k for k in sorted(keys) if k not in example and k != "PVD_ARGON2_PROFILE"] == []
