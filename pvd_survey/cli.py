@@ -47,7 +47,9 @@ def _factory(settings: Settings) -> sessionmaker[Session]:
     from pvd_survey import survey  # (heavy imports wait for a command that needs them)
 
     with db.read_only(factory) as session:
-        survey.check_key(session, settings)  # a lost server key stops every command, in French
+        survey.check_key(session, settings)  # a lost or changed server key stops every command, in French
+    with db.transaction(factory) as session:
+        survey.remember_key(session, settings)
     return factory
 
 

@@ -91,9 +91,9 @@ MESSAGES: dict[str, str] = {
         "Prévenez la direction du programme."
     ),
     "survey_key_lost": (
-        "La clé du serveur (PVD_SECRET_KEY) n'est pas celle qui a scellé les réponses du questionnaire : "
-        "l'application ne peut ni lire les chiffres ni retrouver les réponses par les liens. Remettez la clé "
-        "d'origine (la même sur chaque serveur), puis redémarrez."
+        "La clé du serveur (PVD_SECRET_KEY) n'est pas celle de cette base, qui a scellé les réponses du "
+        "questionnaire et les liens personnels : l'application ne peut ni lire les chiffres ni retrouver les "
+        "réponses par les liens. Remettez la clé d'origine (la même sur chaque serveur), puis redémarrez."
     ),
     "reminder_in_past": "La date de relance doit être dans le futur.",
     "reminder_exists": "Une relance est déjà prévue le {when}.",

@@ -279,6 +279,21 @@ class SurveyRelease(Base):
     totals_version: Mapped[str | None] = mapped_column(String(16))
 
 
+class ServerKey(Base):
+    """The fingerprint of the server key (PVD_SECRET_KEY) this database is opened with: a keyed hash, never the key.
+
+    Recorded at the first start that opened the database without error; a start with another key is then refused
+    (every personal link and sealed answer depends on the key), even before any survey answer exists.
+    """
+
+    __tablename__ = "server_key"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class SurveyReleaseLog(Base):
     """One line per release: when (the schedule's moment) and how many new respondents it brought (activity)."""
 

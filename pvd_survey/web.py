@@ -166,6 +166,8 @@ def _open() -> None:
         factory = db.make_session_factory(engine)
         with db.read_only(factory) as session:
             survey.check_key(session, settings)
+        with db.transaction(factory) as session:
+            survey.remember_key(session, settings)
     except ConfigError as error:
         _owner.problem = "configuration: " + "; ".join(error.problems)
         log.error("PVD: bad configuration: %s", _owner.problem)

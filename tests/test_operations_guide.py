@@ -96,7 +96,7 @@ def check_restored(database_url: str, settings: Settings, token: str, figures_be
         engine.dispose()
     other_key = {**env, "PVD_SECRET_KEY": secrets.token_urlsafe(32)}
     refused = stats(other_key)
-    assert refused.returncode == 1 and "n'est pas celle qui a scellé" in refused.stderr, refused.stderr
+    assert refused.returncode == 1 and "n'est pas celle de cette base" in refused.stderr, refused.stderr
 
 
 def add_an_account_after_the_backup(database_url: str, settings: Settings) -> None:

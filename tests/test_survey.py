@@ -18,6 +18,7 @@ from pvd_survey import db, links, mail, stats, survey
 from pvd_survey.errors import DomainError, InvalidAnswers, french_message
 from pvd_survey.models import (
     OutboxMessage,
+    ServerKey,
     SurveyDraft,
     SurveyInvitation,
     SurveyPool,
@@ -31,7 +32,7 @@ from pvd_survey.survey import totals as totals_store
 from pvd_survey.survey.links import _refs
 from pvd_survey.survey_questions import baseline_period, start_period, validate_answers
 from tests.conftest import PROJECT_ROOT, TEST_BACKEND, file_bytes_from_another_process
-from tests.factories import GOOD, invite_one
+from tests.factories import GOOD, invite_one, run_cli
 
 TODAY = date(2026, 11, 22)
 RESPONDENTS = totals_store.CELL_INDEX[(survey.RESPONDENTS, "")]
@@ -981,6 +982,22 @@ def test_a_database_opened_with_another_key_says_the_key_is_lost(factory, settin
         with pytest.raises(DomainError) as caught:
             survey.check_key(session, dataclasses.replace(settings, secret_key=OTHER_KEY))
     assert caught.value.code == "survey_key_lost"
+
+
+def test_another_key_is_refused_even_before_any_answer_and_the_key_itself_is_not_stored(factory, settings):
+    """Invitations sent, nobody answered yet: a start with a new key would break every link already sent."""
+    token = invite_one(factory, settings, "cp@example.fr")
+    first = run_cli(settings.database_url, "stats", "--format", "json")  # a first start records the fingerprint
+    assert first.returncode == 0, first.stderr
+    with db.read_only(factory) as session:
+        [recorded] = session.scalars(select(ServerKey.fingerprint)).all()
+    assert settings.secret_key not in recorded and len(recorded) == 64
+    changed = run_cli(settings.database_url, "stats", "--format", "json", PVD_SECRET_KEY=OTHER_KEY)
+    assert changed.returncode == 1 and changed.stdout == ""
+    assert french_message(DomainError("survey_key_lost")) in changed.stderr and "Traceback" not in changed.stderr
+    with db.read_only(factory) as session:
+        assert session.scalars(select(ServerKey.fingerprint)).all() == [recorded]  # not overwritten by the new key
+        assert survey.open_survey(session, token, settings).submitted is False  # the original key still works
 
 
 def test_the_command_line_stops_in_french_when_the_key_is_lost(factory, settings):

@@ -64,6 +64,7 @@ from pvd_survey.survey.totals import (
     Totals,
     check_key,
     current_totals,
+    remember_key,
 )
 from pvd_survey.survey_questions import CSV_COLUMNS
 
@@ -107,6 +108,7 @@ __all__ = [
     "release_due",
     "release_moment",
     "release_state",
+    "remember_key",
     "resend",
     "revoke",
     "save_draft",

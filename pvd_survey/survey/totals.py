@@ -13,6 +13,8 @@ Each cell holds a count and the sum of its records' keys modulo 256 (the cell ke
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import secrets
@@ -25,11 +27,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pvd_survey import territory
-from pvd_survey.clock import paris_today
+from pvd_survey.clock import paris_today, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import KEY_SPACE
 from pvd_survey.errors import DomainError
-from pvd_survey.models import SurveyRelease, SurveyResponse
+from pvd_survey.models import ServerKey, SurveyRelease, SurveyResponse
 from pvd_survey.survey.links import seal_bytes, unseal_bytes
 from pvd_survey.survey_questions import COUNTED_QUESTIONS, EMPLOYER, Answers, period_options
 
@@ -218,12 +220,28 @@ def current_totals(session: Session, settings: Settings) -> Totals:
     return totals
 
 
+def key_fingerprint(settings: Settings) -> str:
+    """What the database keeps of the server key: a keyed hash of a fixed text, from which the key cannot be had."""
+    return hmac.new(settings.secret_key.encode("utf-8"), b"pvd/server-key-fingerprint", hashlib.sha256).hexdigest()
+
+
 def check_key(session: Session, settings: Settings) -> None:
-    """At start: the server key must open the released totals, else DomainError('survey_key_lost')."""
+    """At start: the server key must be the one recorded for this database and open the released totals, else
+    DomainError('survey_key_lost')."""
+    recorded = session.scalar(select(ServerKey.fingerprint).where(ServerKey.id == 1))
+    if recorded is not None and not hmac.compare_digest(recorded, key_fingerprint(settings)):
+        raise DomainError("survey_key_lost")
     try:
         current_totals(session, settings)
     except DomainError as error:
         raise DomainError("survey_key_lost") from error
+
+
+def remember_key(session: Session, settings: Settings) -> None:
+    """After check_key passed: record the key's fingerprint if none is (the first start, or a database from before
+    the fingerprint); a later start with another key is then refused, even before any answer exists."""
+    if session.scalar(select(ServerKey.id).where(ServerKey.id == 1)) is None:
+        session.add(ServerKey(id=1, fingerprint=key_fingerprint(settings), recorded_at=utcnow()))
 
 
 def forget_cache() -> None:
