@@ -11,10 +11,17 @@ settings = ui.settings()
 st.title("Bienvenue : créez le premier compte administrateur")
 st.write(
     "La base de données est vide. Ce compte pourra ensuite créer les comptes de la direction du programme "
-    "et des recruteurs. Choisissez un mot de passe d'au moins "
+    "et des recruteurs. Le code de création figure dans le journal du serveur. Choisissez un mot de passe d'au moins "
     f"{accounts.PASSWORD_MIN_LENGTH} caractères, par exemple une phrase de plusieurs mots."
 )
 with st.form("setup_form"):
+    code = st.text_input(
+        "Code de création",
+        key="setup_code",
+        placeholder="XXXX-XXXX-XXXX",
+        help="Le code figure dans le journal du serveur de l'application, qui l'écrit à chaque démarrage tant "
+        "qu'aucun administrateur n'existe. Seule la personne qui exploite le serveur le connaît.",
+    )
     display_name = st.text_input("Nom et prénom", key="setup_name")
     email = st.text_input("Adresse e-mail", key="setup_email")
     password = st.text_input("Mot de passe", type="password", key="setup_password")
@@ -26,7 +33,8 @@ if submitted:
         ui.show_error(DomainError("password_mismatch", field="password"))
     else:
         user = ui.act(
-            accounts.create_first_admin,
+            accounts.set_up,
+            code=code,
             email=email,
             display_name=display_name,
             password=password,

@@ -5,6 +5,8 @@ Every function takes a Session and leaves the commit to the caller.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -317,6 +319,30 @@ def needs_setup(session: Session) -> bool:
     if session.get(AppMarker, "first_admin") is not None:
         return False
     return session.scalar(select(func.count()).select_from(User).where(User.role == "admin")) == 0
+
+
+_SETUP_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read from a log, typed by hand
+
+
+def first_admin_code(settings: Settings) -> str:
+    """The code the set-up page asks for (e.g. `K7QF-2M9X-HT4P`, about 59 bits): printed in the server's log while no
+    administrator exists, so that whoever reaches a new installation first cannot take it. Derived from the server
+    key, so every process of an installation prints the same one."""
+    digest = hmac.new(settings.secret_key.encode("utf-8"), b"pvd/first-admin-setup-code", hashlib.sha256).digest()
+    letters = "".join(_SETUP_CODE_ALPHABET[byte % len(_SETUP_CODE_ALPHABET)] for byte in digest[:12])
+    return "-".join(letters[start : start + 4] for start in (0, 4, 8))
+
+
+def set_up(
+    session: Session, *, code: str, email: str, display_name: str, password: str, settings: Settings
+) -> UserInfo:
+    """The set-up page: the first administrator, only with the code of the server's log."""
+    if not needs_setup(session):
+        raise DomainError("setup_done")
+    typed = re.sub(r"[\s-]", "", code or "").upper().encode()
+    if not hmac.compare_digest(typed, first_admin_code(settings).replace("-", "").encode()):
+        raise DomainError("setup_code_invalid", field="setup_code")
+    return create_first_admin(session, email=email, display_name=display_name, password=password, settings=settings)
 
 
 def create_first_admin(

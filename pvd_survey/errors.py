@@ -62,6 +62,11 @@ MESSAGES: dict[str, str] = {
     "cannot_disable_self": "Vous ne pouvez pas désactiver votre propre compte.",
     "last_admin": "Impossible : ce compte est le dernier administrateur actif.",
     "setup_done": "Le premier compte administrateur a déjà été créé. Connectez-vous.",
+    "setup_code_invalid": (
+        "Ce code de création n'est pas le bon. Il figure dans le journal du serveur de l'application, sur la ligne "
+        "« code de création du premier compte administrateur ». Vous pouvez aussi créer ce compte en ligne de "
+        "commande : python -m pvd_survey create-user --role admin --email … --password-stdin"
+    ),
     "sso_unverified": "Votre fournisseur d'identité n'a pas confirmé l'adresse e-mail {email}.",
     "sso_unknown": (
         "Aucun compte actif de l'application n'est associé à l'adresse {email}. "

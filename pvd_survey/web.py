@@ -32,7 +32,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pvd_survey import access, db, links, mail, notifications, schedule, sessions, survey
+from pvd_survey import access, accounts, db, links, mail, notifications, schedule, sessions, survey
 from pvd_survey.config import DEFAULT_SQLITE_PATH, ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
 
@@ -168,6 +168,12 @@ def _open() -> None:
             survey.check_key(session, settings)
         with db.transaction(factory) as session:
             survey.remember_key(session, settings)
+            if accounts.needs_setup(session):  # for the operator only: the set-up page asks for it
+                log.warning(
+                    "PVD: aucun administrateur. Code de création du premier compte administrateur : %s "
+                    "(ou : python -m pvd_survey create-user --role admin --email … --password-stdin)",
+                    accounts.first_admin_code(settings),
+                )
     except ConfigError as error:
         _owner.problem = "configuration: " + "; ".join(error.problems)
         log.error("PVD: bad configuration: %s", _owner.problem)

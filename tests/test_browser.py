@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from pvd_survey import access, accounts, mail, schedule, stats, survey
+from pvd_survey.config import load_settings
 from tests.browser_support import (
     ORGANISATION_NAME,
     PEOPLE,
@@ -58,6 +59,7 @@ def test_first_start_creates_the_first_administrator(
     expect_page(page, "Bienvenue : créez le premier compte administrateur")
     expect_nav(page, None, setup_needed=True)
 
+    page.get_by_role("textbox", name="Code de création").fill(accounts.first_admin_code(load_settings()))
     page.get_by_label("Nom et prénom").fill("Anne Lefèvre")
     page.get_by_label("Adresse e-mail").fill("Anne.Lefevre@anct.gouv.fr")
     page.get_by_label("Mot de passe", exact=True).fill(STRONG_PASSWORD)

@@ -365,7 +365,11 @@ def test_menu_and_default_page_per_role(world: World, role: str | None) -> None:
 # ---------------------------------------------------------------------------- first start
 
 
-def fill_setup(at: AppTest, name: str, email: str, password: str, confirmation: str) -> AppTest:
+def fill_setup(
+    at: AppTest, name: str, email: str, password: str, confirmation: str, code: str | None = None
+) -> AppTest:
+    """The set-up form, with the code of the server's log unless another is given."""
+    at.text_input(key="setup_code").input(accounts.first_admin_code(load_settings()) if code is None else code)
     at.text_input(key="setup_name").input(name)
     at.text_input(key="setup_email").input(email)
     at.text_input(key="setup_password").input(password)
@@ -407,6 +411,41 @@ def test_first_start_refuses_bad_input(
     assert users_by_email(factory) == {}
     with factory.begin() as s:
         assert accounts.needs_setup(s)
+
+
+@pytest.mark.parametrize("code", ["", "AAAA-BBBB-CCCC", "code-of-another-installation"])
+def test_first_start_needs_the_code_of_the_servers_log(app_env: str, factory: sessionmaker[Session], code: str) -> None:
+    """Whoever reaches a new installation first cannot take it: the page asks for the code the server printed."""
+    at = fill_setup(app().run(), "Eve Intruse", "eve@example.fr", STRONG_PASSWORD, STRONG_PASSWORD, code=code)
+    assert texts(at.error) == [MESSAGES["setup_code_invalid"]]
+    assert users_by_email(factory) == {} and not ticket_issued(at)
+    # The code is typed as read: lower case, spaces instead of dashes.
+    right = accounts.first_admin_code(load_settings()).lower().replace("-", " ")
+    at = fill_setup(app().run(), "Ada Admin", "ada@example.fr", STRONG_PASSWORD, STRONG_PASSWORD, code=right)
+    assert list(users_by_email(factory)) == ["ada@example.fr"]
+
+
+def test_the_server_logs_the_set_up_code_only_while_no_administrator_exists(
+    app_env: str, factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    from pvd_survey import web
+    from tests.conftest import web_client
+
+    code = accounts.first_admin_code(load_settings())
+    web.forget_database()
+    with caplog.at_level("WARNING", logger="pvd_survey.web"):
+        assert web_client().get(web.READY_ROUTE).status_code == 200  # a server process starting
+    assert f"Code de création du premier compte administrateur : {code}" in caplog.text
+    with factory.begin() as session:
+        accounts.create_first_admin(
+            session, email="ada@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=load_settings()
+        )
+    caplog.clear()
+    web.forget_database()
+    with caplog.at_level("WARNING", logger="pvd_survey.web"):
+        assert web_client().get(web.READY_ROUTE).status_code == 200
+    assert code not in caplog.text
+    web.forget_database()
 
 
 def test_first_start_creates_the_admin_and_closes_setup(app_env: str, factory: sessionmaker[Session]) -> None:
