@@ -2,8 +2,11 @@
 
 One signed-in browser page per role walks through the menu and the footer; the anonymous visitor opens
 every page by its address, including those reached by a personal link (survey, registration, application,
-password) and the pages a role may not see (where the guard answers). The data is the demo data
-(`seed-demo`) plus one registration and one password link, seeded once for the module.
+password) and the pages a role may not see (where the guard answers, the same markup on each: scanned once). A
+page whose script reads no user beyond its guard (ROLE_INDEPENDENT, checked against the page files) draws the same
+content for everyone, so it is scanned once, for the first role of ROLES that may see it; every other page is
+scanned for every role that sees it. The data is the demo data (`seed-demo`) plus one registration and one password
+link, seeded once for the module.
 
 Violations are sorted by where their nodes are: inside markup that Streamlit draws itself (its menu, header,
 toolbar: the app has no say over it) or in the app's own content. The test fails on the latter only; both
@@ -39,7 +42,7 @@ from tests.browser_support import (
     sign_in,
     wait_for_run,
 )
-from tests.conftest import STRONG_PASSWORD, TEST_BACKEND, TEST_SECRET_KEY
+from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD, TEST_BACKEND, TEST_SECRET_KEY
 
 # Run once, on SQLite: the markup axe-core scans is the same on either database (see conftest).
 pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
@@ -82,6 +85,35 @@ LOCATE_NODES = """([targets, owned]) => targets.map((target) => {
 
 # Pages scanned through a working personal link (the recruiter request form opens without one, so it is not here).
 PERSONAL_LINK_PAGES = ("survey", "registration", "application", "set_password", "subscription")
+ROLES = ["anonyme", "recruteur", "direction", "admin"]
+# Pages whose script reads no user beyond its guard (test_role_independent_pages_read_no_user): the content is the
+# same whoever is signed in (the sidebar's name and role are scanned on the role's other pages).
+ROLE_INDEPENDENT = frozenset(
+    {
+        "meetings",
+        "jobs",
+        "dashboard",
+        "invitations",
+        "meetings_admin",
+        "checkin",
+        "organisations",
+        "legal_notice",
+        "personal_data",
+        "accessibility",
+    }
+)
+
+
+def _access_role(role: str) -> str | None:
+    return None if role == "anonyme" else role
+
+
+def scanned_for(spec: access.PageSpec, role: str) -> bool:
+    """Whether this role's scan covers this page: every page it may see, but a role-independent page only once."""
+    if spec.key not in ROLE_INDEPENDENT:
+        return True
+    first = next(r for r in ROLES if access.can_view(spec.key, _access_role(r), setup_needed=False))
+    return first == role
 
 
 @dataclass
@@ -251,6 +283,7 @@ def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) 
     # alone, in Streamlit's old pages-directory mode (no footer): open the app's root first, as visitors do.
     page.goto(app_url)
     expect_page(page, "Petites villes de demain")
+    refused_scanned = False
     for spec in access.PAGES:
         if spec.key == "setup":
             continue  # only before the first administrator exists
@@ -268,7 +301,11 @@ def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) 
             findings.scan(page, spec.url_path)
         else:
             expect(page.get_by_test_id("stAlertContentError")).to_have_count(1)
-            findings.scan(page, f"{spec.url_path} (refusée)")
+            # A refused page draws its guard's message alone (test_pages.test_page_guard_refuses checks each one
+            # shows nothing else): that markup, the same for every page, is scanned once.
+            if not refused_scanned:
+                findings.scan(page, f"{spec.url_path} (refusée)")
+                refused_scanned = True
     for path in (f"rencontres?rencontre={world.meeting_id}", f"offres?offre={world.posting_id}"):
         page.goto(f"{app_url}/{path}")
         wait_for_run(page)
@@ -294,6 +331,8 @@ def _scan_signed_in(page: Page, app_url: str, role: str, findings: Findings) -> 
     """Every page of the role's menu, then the footer's pages, in one signed-in session."""
     sign_in(page, app_url, role)
     for spec in access.visible_pages(role, setup_needed=False):
+        if not scanned_for(spec, role):
+            continue
         nav_link(page, spec.title).click()
         expect(nav_link(page, spec.title)).to_have_attribute("aria-current", "page")
         heading = ORGANISATION_NAME if spec.key == "my_organisation" else expected_heading(spec)
@@ -302,14 +341,16 @@ def _scan_signed_in(page: Page, app_url: str, role: str, findings: Findings) -> 
         if spec.key == "dashboard":
             _expect_charts_described(page)
     for spec in _footer_pages(role):
+        # The footer's pages are the anonymous visitor's (scanned there); each role still follows the footer's links.
         page.get_by_test_id("stPageLink").filter(has_text=spec.title).first.click()
         expect_page(page, expected_heading(spec))
-        findings.scan(page, spec.url_path)
+        if scanned_for(spec, role):
+            findings.scan(page, spec.url_path)
     expect_nav(page, role)  # still signed in: every page above was seen as this role
 
 
 @pytest.mark.timeout(420)
-@pytest.mark.parametrize("role", ["anonyme", "recruteur", "direction", "admin"])
+@pytest.mark.parametrize("role", ROLES)
 @screenshot_on_failure
 def test_no_accessibility_violation_in_the_app_content(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, world: World, role: str
@@ -328,6 +369,20 @@ def test_no_accessibility_violation_in_the_app_content(
     english = [label for label, language in findings.languages.items() if language != "fr"]
     assert not english, f"pages not declared French (ui.footer): {english}"
     assert not findings.app, findings.report()
+
+
+def test_role_independent_pages_read_no_user() -> None:
+    """What lets ROLE_INDEPENDENT pages be scanned for one role: their script never looks at who is signed in."""
+    for key in ROLE_INDEPENDENT:
+        source = (PROJECT_ROOT / access.PAGES_BY_KEY[key].path).read_text()
+        assert f'\nui.guard("{key}")\n' in source, key  # the guard's answer (the user) is not kept
+        assert not re.search(r"\buser\b|current_user|\.role\b", source), key
+
+
+def test_every_page_is_scanned_for_some_role() -> None:
+    for spec in access.PAGES:
+        if spec.key != "setup":  # only before the first administrator exists
+            assert any(scanned_for(spec, role) for role in ROLES), spec.key
 
 
 @screenshot_on_failure

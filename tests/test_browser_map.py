@@ -45,6 +45,11 @@ def tile_position(chart_box: dict, department: str) -> tuple[float, float]:
     return chart_box["x"] + PADDING + TILE * (column + 0.5), top + TILE * (row + 0.5)
 
 
+# Run once, on SQLite: what the browser adds here (a click on a tile writes the filters into the address and the
+# selectboxes, the report is prepared and downloaded) does not depend on the database; the dashboard and its map
+# filtered from the address (test_survey_pages), the filters' figures (test_stats) and the report (test_territory)
+# run on both.
+@pytest.mark.database_independent
 @screenshot_on_failure
 def test_clicking_a_department_filters_the_dashboard_and_the_address(
     request: pytest.FixtureRequest,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fpdf import FPDF
 from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -133,6 +132,8 @@ def export_rows(lists: Roster) -> list[list[object]]:
 
 def sign_in_sheet_pdf(lists: Roster) -> bytes:
     """The printable sign-in sheet ("feuille d'émargement"): one line per confirmed participant."""
+    from fpdf import FPDF  # imported here: fpdf (and numpy) would cost every server start and command 0.4 s
+
     meeting = lists.meeting
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_title(f"Feuille d'émargement - {meeting.title}")
