@@ -15,9 +15,11 @@ import sys
 from datetime import date
 
 import pytest
+from sqlalchemy import delete, func, select
 
 from pvd_survey import accounts, db, demo, mail, survey
 from pvd_survey.cli import EXIT_CODES, build_parser
+from pvd_survey.models import Base, SurveyInvitation
 from tests.conftest import PG_ADMIN_URL, PROJECT_ROOT, STRONG_PASSWORD, TEST_BACKEND
 from tests.factories import cli_environment, meeting_form, person, run_cli
 
@@ -260,45 +262,7 @@ def test_send_mail_loop_stops_on_sigterm(factory, database_url, smtp_server):
 
 def count_rows(session) -> int:
     """Every row of every table: what a refused command must leave as it was."""
-    from sqlalchemy import func, select
-
-    from pvd_survey.models import Base
-
     return sum(session.scalar(select(func.count()).select_from(table)) for table in Base.metadata.sorted_tables)
-
-
-def test_seed_demo_refuses_a_database_with_real_accounts_unless_forced(factory, database_url, settings):
-    with factory.begin() as session:
-        accounts.create_first_admin(
-            session, email="admin@anct.gouv.fr", display_name="Admin", password=STRONG_PASSWORD, settings=settings
-        )
-    with factory.begin() as session:
-        assert demo.real_data(session) == []  # an administrator alone is not real data: a demo needs one
-
-        accounts.create_user(
-            session,
-            email="vraie.personne@anct.gouv.fr",
-            display_name="Vraie Personne",
-            role="direction",
-            settings=settings,
-            password=STRONG_PASSWORD,
-        )
-        survey.invite(session, [survey.InvitationEntry(1, "cp@mairie-vraie.fr", "21")], settings)
-
-    def stored() -> tuple[int, int, int]:
-        with factory.begin() as session:
-            return len(mail.list_messages(session)), len(accounts.list_users(session)), count_rows(session)
-
-    before = stored()
-    refused = run_cli(database_url, "seed-demo")
-    assert refused.returncode == 1
-    assert (
-        "données réelles" in refused.stderr and "1 compte(s)" in refused.stderr and "1 invitation(s)" in refused.stderr
-    )
-    assert "--force" in refused.stderr and "Traceback" not in refused.stderr
-    assert stored() == before  # nothing added
-    forced = run_cli(database_url, "seed-demo", "--force")
-    assert forced.returncode == 0 and stored() != before
 
 
 def test_seed_demo_is_idempotent(factory, database_url, settings):
@@ -326,6 +290,34 @@ def test_seed_demo_is_idempotent(factory, database_url, settings):
     password = line.split("mot de passe : ")[1]
     with factory.begin() as session:
         assert accounts.authenticate(session, "claire.durand@demo.anct.gouv.fr", password, settings).error is None
+
+    # Demo data and administrators are not real data; other accounts or invitations are: refused unless --force.
+    with factory.begin() as session:
+        accounts.create_first_admin(
+            session, email="admin@anct.gouv.fr", display_name="Admin", password=STRONG_PASSWORD, settings=settings
+        )
+        assert demo.real_data(session) == []
+        accounts.create_user(
+            session,
+            email="vraie.personne@anct.gouv.fr",
+            display_name="Vraie Personne",
+            role="direction",
+            settings=settings,
+            password=STRONG_PASSWORD,
+        )
+        survey.invite(session, [survey.InvitationEntry(1, "cp@mairie-vraie.fr", "21")], settings)
+        stored = count_rows(session)
+    refused = run_cli(database_url, "seed-demo")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "données réelles (1 compte(s)" in refused.stderr and "1 invitation(s)" in refused.stderr
+    assert "--force" in refused.stderr
+    with factory.begin() as session:
+        assert count_rows(session) == stored  # nothing added
+        # (one demo invitation gone, so that --force has something to add back)
+        session.execute(delete(SurveyInvitation).where(SurveyInvitation.email == "lea.martin@demo.montbard.fr"))
+    forced = run_cli(database_url, "seed-demo", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "Questionnaire : 1 invitations" in forced.stdout and "Données de démonstration en place." in forced.stdout
 
 
 # ---------------------------------------------------------------------------- survey commands
