@@ -320,12 +320,11 @@ def own_origins(request: Request) -> set[str]:
     says so)."""
     scheme = "https" if _secure(request) else "http"
     hosts = [request.headers.get("x-forwarded-host", "").split(",")[0].strip(), request.headers.get("host", "")]
-    origins = {_origin_of(host, scheme) for host in hosts if host}
+    candidates = [_origin_of(host, scheme) for host in hosts if host]
     settings = _current_settings()
     if settings is not None:
-        origins.add(_origin_of(settings.base_url))
-    origins.discard(None)
-    return origins  # type: ignore[return-value]
+        candidates.append(_origin_of(settings.base_url))
+    return {origin for origin in candidates if origin is not None}
 
 
 def from_own_page(request: Request) -> bool:
