@@ -317,7 +317,8 @@ def test_on_a_shared_computer_the_next_person_sees_nothing_of_the_survey_left(
     with first.expect_response(lambda response: web.LEAVE_LINK_ROUTE in response.url) as left:
         first.get_by_role("button", name="Quitter").click()
     assert left.value.status == 204  # the page's own fetch: its Origin is the app's
-    expect(alert(first, "Info", "Vous avez quitté la page")).to_be_visible()
+    left_message = "Vous avez quitté la page : elle ne s'ouvrira plus sur cet ordinateur sans votre lien personnel."
+    expect(alert(first, "Info", left_message)).to_be_visible()
     expect(first.get_by_text("Ce questionnaire s'ouvre depuis le lien personnel")).to_be_visible()
     expect(first.get_by_role("button", name="Envoyer mes réponses")).to_have_count(0)
     assert not link_cookies(first)
@@ -349,7 +350,8 @@ def test_after_cancelling_a_registration_the_next_person_sees_nothing(
     with first.expect_response(lambda response: web.LEAVE_LINK_ROUTE in response.url) as left:
         first.get_by_role("button", name="Annuler mon inscription").click()
     assert left.value.status == 204
-    expect(alert(first, "Success", "Votre inscription est annulée.")).to_be_visible()
+    cancelled = "Votre inscription est annulée. Un e-mail de confirmation vous est envoyé."
+    expect(alert(first, "Success", cancelled)).to_be_visible()
     expect(first.get_by_text("Léa Martin", exact=False)).to_have_count(0)
     assert not link_cookies(first)
 
