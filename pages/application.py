@@ -64,6 +64,10 @@ if st.button("Retirer ma candidature", key="application_withdraw", disabled=not 
         recruitment.withdraw,
         token,
         success="Candidature retirée. Vos données personnelles ont été supprimées.",
-        flash_at="application_status",
-        then=lambda _: ui.scrub_erased_data(),  # the erased data leave SQLite's WAL too
+        # The erased data leave SQLite's WAL too; the tab forgets the link.
+        then=lambda _: (ui.scrub_erased_data(), ui.leave_link("application")),
     )
+
+st.divider()
+st.caption("Sur un ordinateur partagé, quittez la page : elle ne s'ouvrira plus ici sans votre lien personnel.")
+ui.quit_button("application")

@@ -20,6 +20,7 @@ if token:
         ),
         rerun=False,
     )
+    ui.leave_link("recruiter_signup", rerun_follows=False)  # the link has served
     st.stop()
 
 st.write(

@@ -57,4 +57,9 @@ if view.can_cancel:
             token,
             settings,
             success="Votre inscription est annulée. Un e-mail de confirmation vous est envoyé.",
+            then=lambda _: ui.leave_link("registration"),
         )
+
+st.divider()
+st.caption("Sur un ordinateur partagé, quittez la page : elle ne s'ouvrira plus ici sans votre lien personnel.")
+ui.quit_button("registration")

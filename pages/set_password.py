@@ -36,4 +36,8 @@ if sent:
         success="Mot de passe enregistré. Vous pouvez vous connecter.",
         rerun=False,
     ):
+        ui.leave_link("set_password", rerun_follows=False)  # the link has served
         st.page_link("pages/login.py", label="Se connecter", icon=":material/login:")
+        st.stop()
+st.divider()
+ui.quit_button("set_password")

@@ -13,12 +13,12 @@ ui.guard("subscription")
 st.title("Abonnement aux e-mails")
 DONE_KEY = "subscription_done"  # what the click did, shown instead of the link (which has served)
 
+token = ui.link_token("subscription")  # first: it clears the cookie once the link has served
 done = st.session_state.get(DONE_KEY)
 if done:
     st.success(done)
     st.stop()
 
-token = ui.link_token("subscription")
 try:
     with ui.read() as session:
         view = notifications.link_view(session, token)
@@ -31,6 +31,7 @@ except DomainError as error:
 def remember(message: str) -> None:
     """Keep what was done for the rerun: the link is then used up, the page says what it did."""
     st.session_state[DONE_KEY] = message
+    ui.leave_link("subscription")
 
 
 if view.action == "confirm":

@@ -143,10 +143,15 @@ if st.button("Envoyer mes réponses", type="primary", key="survey_submit", icon=
     else:
         ui.remember_field_errors("survey", None)
         st.session_state["survey_saved_values"] = values
+        st.session_state.pop("survey_loaded_for", None)
+        ui.leave_link("survey")  # the next person at this computer finds nothing
         ui.flash(
-            "Merci ! Vos réponses sont enregistrées."
-            if created
-            else "Merci ! Vos réponses ont été mises à jour (une seule réponse est conservée par personne)."
+            (
+                "Merci ! Vos réponses sont enregistrées."
+                if created
+                else "Merci ! Vos réponses ont été mises à jour (une seule réponse est conservée par personne)."
+            )
+            + " Pour les modifier ou les retirer, rouvrez le lien reçu par e-mail."
         )
         st.rerun()
 
@@ -162,5 +167,9 @@ if opened.submitted:
                 token,
                 settings,
                 success="Vos réponses sont retirées. Merci d'avoir participé.",
-                then=lambda _: st.session_state.pop("survey_loaded_for", None),
+                then=lambda _: (st.session_state.pop("survey_loaded_for", None), ui.leave_link("survey")),
             )
+
+st.divider()
+st.caption("Sur un ordinateur partagé, quittez la page : elle ne s'ouvrira plus ici sans votre lien personnel.")
+ui.quit_button("survey")

@@ -397,15 +397,59 @@ def current_user(touch: bool = True) -> UserInfo | None:
 
 
 def link_token(page_key: str) -> str | None:
-    """The token of a personal link to this page: from the address (then taken out of it) or its cookie."""
-    remembered = f"pvd_link_{page_key}"
+    """The token of a personal link to this page: from the address (then taken out of it) or its cookie.
+
+    None once the person left the page (leave_link) in this tab, even though this tab's WebSocket still shows
+    the cookie it was opened with.
+    """
+    remembered, left = f"pvd_link_{page_key}", f"pvd_link_left_{page_key}"
+    spec = access.PAGES_BY_KEY[page_key]
+    if st.session_state.pop(f"pvd_link_clear_{page_key}", False):
+        _clear_link_cookie(spec.url_path)
     from_url = st.query_params.get(links.TOKEN_PARAMETER)
     if from_url:
         # Reached inside the app (no HTTP request went through the web layer): keep it for this tab only.
         st.session_state[remembered] = from_url
+        st.session_state.pop(left, None)
         del st.query_params[links.TOKEN_PARAMETER]
+    from_cookie = request_cookies().get(links.link_cookie_name(spec.url_path))
+    if from_cookie and from_cookie != st.session_state.get(left):
+        # Kept for this tab: a WebSocket that reconnects after the cookie's 15 minutes still knows the person.
+        st.session_state.setdefault(remembered, from_cookie)
+    return st.session_state.get(remembered)
+
+
+def _clear_link_cookie(url_path: str) -> None:
+    # The web layer clears the cookie (pages cannot); the script is constant (allowed by its hash in the CSP).
+    st.html(
+        f'<div id="pvd-leave" data-to="{html.escape(web.LEAVE_LINK_ROUTE)}?page={html.escape(url_path)}">'
+        f"</div><script>{web.LEAVE_SCRIPT}</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
+def leave_link(page_key: str, rerun_follows: bool = True) -> None:
+    """Forget this page's personal link, in this tab and on this browser (after a submission, or « Quitter »).
+
+    The next run of the page shows it as if opened without the link: a second person at the same computer finds
+    nothing of the first. With `rerun_follows` (st.rerun or ui.act's rerun comes next) the cookie is cleared by
+    that next run (what a run draws before st.rerun may never reach the screen); else at once.
+    """
     spec = access.PAGES_BY_KEY[page_key]
-    return st.session_state.get(remembered) or request_cookies().get(links.link_cookie_name(spec.url_path))
+    st.session_state.pop(f"pvd_link_{page_key}", None)
+    st.session_state[f"pvd_link_left_{page_key}"] = request_cookies().get(links.link_cookie_name(spec.url_path))
+    if rerun_follows:
+        st.session_state[f"pvd_link_clear_{page_key}"] = True
+    else:
+        _clear_link_cookie(spec.url_path)
+
+
+def quit_button(page_key: str) -> None:
+    """« Quitter »: forget the personal link on this computer (see leave_link) and say so."""
+    if st.button("Quitter", key=f"pvd_quit_{page_key}", icon=":material/logout:"):
+        leave_link(page_key)
+        flash("Vous avez quitté la page : elle ne s'ouvrira plus sur cet ordinateur sans votre lien personnel.", "info")
+        st.rerun()
 
 
 def setup_needed() -> bool:

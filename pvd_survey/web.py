@@ -23,7 +23,7 @@ import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,8 +40,14 @@ log = logging.getLogger(__name__)
 
 SESSION_ROUTE = "/_pvd/session"
 SIGN_OUT_ROUTE = "/_pvd/deconnexion"
+LEAVE_LINK_ROUTE = "/_pvd/quitter"  # POST ?page=…: forget a personal link's cookie on this browser
 READY_ROUTE = "/_pvd/ready"
-LINK_COOKIE_SECONDS = 3600
+# A personal link's cookie lives 15 minutes: long enough to reload the page, short enough on a shared computer.
+LINK_COOKIE_SECONDS = 900
+# Streamlit reads cookies from its WebSocket's handshake (`st.context.cookies`), never from the page's own request:
+# a cookie with the page's path (`/questionnaire`) would never reach the script. Scoped to the WebSocket's path,
+# the token travels with that one request only (not with pages, static files or downloads).
+LINK_COOKIE_PATH = "/_stcore/stream"
 SIGNED_OUT_PARAMETER = "deconnexion"
 
 # The one inline script of the app's own (ui.go_to): constant text, allowed by its hash, reading its target
@@ -50,6 +56,12 @@ REDIRECT_SCRIPT = 'window.location.replace(document.getElementById("pvd-go").dat
 # The other (ui.bring_into_view): scrolls its marker to the top of the screen, e.g. a confirmation that replaced a
 # long form the person had scrolled down.
 INTO_VIEW_SCRIPT = 'document.getElementById("pvd-into-view").scrollIntoView({block: "start"});'
+# The third (ui.leave_link): asks the web layer to clear a personal link's cookie, without leaving the page (a
+# same-origin fetch sends its true Origin, which the route checks; keepalive lets it finish if the tab closes).
+LEAVE_SCRIPT = (
+    'fetch(document.getElementById("pvd-leave").dataset.to, '
+    '{method: "POST", credentials: "same-origin", keepalive: true});'
+)
 
 
 def _allowed_inline_scripts() -> list[str]:
@@ -58,7 +70,8 @@ def _allowed_inline_scripts() -> list[str]:
 
     index = Path(streamlit.__file__).parent / "static" / "index.html"
     page = index.read_text(encoding="utf-8") if index.exists() else ""
-    return [*re.findall(r"<script>(.*?)</script>", page, flags=re.DOTALL), REDIRECT_SCRIPT, INTO_VIEW_SCRIPT]
+    scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.DOTALL)
+    return [*scripts, REDIRECT_SCRIPT, INTO_VIEW_SCRIPT, LEAVE_SCRIPT]
 
 
 def script_hash(script: str) -> str:
@@ -67,9 +80,9 @@ def script_hash(script: str) -> str:
 
 
 # Scripts: the app's own files only, plus inline scripts allowed by their hash (Streamlit's index.html has one,
-# ui.go_to and ui.bring_into_view one each); no `unsafe-inline`, no `unsafe-eval` (Altair charts render without
-# it). Styles stay `unsafe-inline`: Streamlit's components style themselves at run time. Nothing is loaded from
-# another site.
+# ui.go_to, ui.bring_into_view and ui.leave_link one each); no `unsafe-inline`, no `unsafe-eval` (Altair charts
+# render without it). Styles stay `unsafe-inline`: Streamlit's components style themselves at run time. Nothing
+# is loaded from another site.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
@@ -298,12 +311,98 @@ def _session_route(request: Request) -> Response:
     return response
 
 
+def _origin_of(url: str, default_scheme: str = "http") -> str | None:
+    """`scheme://host[:port]` of a URL or a bare host, lower-cased, without the scheme's default port."""
+    parts = urlsplit(url if "://" in url else f"{default_scheme}://{url}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    shown = "" if port is None or port == {"http": 80, "https": 443}[parts.scheme] else f":{port}"
+    return f"{parts.scheme}://{host}{shown}"
+
+
+def own_origins(request: Request) -> set[str]:
+    """The origins this request's own pages have: the address it was sent to, as a proxy passed it on, and
+    PVD_BASE_URL's (the scheme decided as for cookies: https when the request, X-Forwarded-Proto or the base URL
+    says so)."""
+    scheme = "https" if _secure(request) else "http"
+    hosts = [request.headers.get("x-forwarded-host", "").split(",")[0].strip(), request.headers.get("host", "")]
+    candidates = [_origin_of(host, scheme) for host in hosts if host]
+    settings = _current_settings()
+    if settings is not None:
+        candidates.append(_origin_of(settings.base_url))
+    return {origin for origin in candidates if origin is not None}
+
+
+def from_own_page(request: Request) -> bool:
+    """True when the request comes from one of the app's own pages: its Origin (or, without one, its Referer's
+    origin) is the app's. A browser always sends Origin with a POST; `null`, another site's, none at all: refused."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        referer = request.headers.get("referer")
+        origin = _origin_of(referer) if referer and "://" in referer else None
+    elif origin != "null":
+        origin = _origin_of(origin)
+    return origin is not None and origin in own_origins(request)
+
+
+def _sign_out_page() -> HTMLResponse:
+    """The sign-out form, for a browser that reached the sign-out address with a live session (a bookmark, a link
+    from another site): a GET changes nothing, the button POSTs from this page (its Origin is the app's)."""
+    body = (
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Se déconnecter · Petites villes de '
+        'demain</title><meta name="viewport" content="width=device-width, initial-scale=1"></head><body><main>'
+        "<h1>Petites villes de demain</h1><p>Voulez-vous vous déconnecter ?</p>"
+        f'<form method="post" action="{SIGN_OUT_ROUTE}"><button type="submit">Se déconnecter</button></form>'
+        '<p><a href="/">Retour à l\'accueil</a></p></main></body></html>'
+    )
+    response = HTMLResponse(body)
+    # Under the app's `no-referrer`, a browser sends `Origin: null` with a form's POST: this page sends its origin
+    # to itself (and to nobody else), so that the route can check it.
+    response.headers["referrer-policy"] = "same-origin"
+    return response
+
+
 def _sign_out_route(request: Request) -> Response:
-    """End this browser's session on the server (if it still exists) and clear the cookie."""
-    with contextlib.suppress(DatabaseUnavailable), db.transaction(database().factory) as session:
-        sessions.end(session, request.cookies.get(sessions.SESSION_COOKIE))
+    """Sign-out. The app's own button ends the session in the page's script (over Streamlit's WebSocket, which
+    checks its Origin), then comes here by GET to clear the cookie of a session that no longer exists. A GET with
+    a live session ends nothing: it shows a form whose POST, checked to come from the app's own page, does."""
+    raw = request.cookies.get(sessions.SESSION_COOKIE)
+    try:
+        current = database()
+    except DatabaseUnavailable:
+        return _message_page("Le service est momentanément indisponible. Réessayez dans un instant.", 503)
+    try:
+        if request.method == "POST":
+            if not from_own_page(request):
+                return _message_page("Déconnexion refusée : elle ne venait pas d'une page de l'application.", 403)
+            with db.transaction(current.factory) as session:
+                sessions.end(session, raw)
+        elif raw:
+            with db.read_only(current.factory) as session:
+                if sessions.resolve(session, raw, current.settings).user is not None:
+                    return _sign_out_page()
+    except DomainError as error:
+        return _message_page(html.escape(french_message(error)), 503 if error.code == "database_busy" else 400)
     response = RedirectResponse(f"/?{SIGNED_OUT_PARAMETER}=1", status_code=303)
     response.delete_cookie(sessions.SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
+    return response
+
+
+def _leave_link_route(request: Request) -> Response:
+    """POST `?page=questionnaire`, from the app's own page only: clear that page's personal-link cookie."""
+    page = request.query_params.get("page", "")
+    if page not in PERSONAL_LINK_PAGES or not from_own_page(request):
+        return Response(status_code=403)
+    response = Response(status_code=204)
+    for path in (LINK_COOKIE_PATH, "/"):  # "/": the cookies set before they were scoped to the WebSocket
+        response.delete_cookie(
+            links.link_cookie_name(page), path=path, httponly=True, samesite="lax", secure=_secure(request)
+        )
     return response
 
 
@@ -355,7 +454,8 @@ def routes() -> list[Route]:
     """The app's own HTTP routes, next to Streamlit's."""
     return [
         Route(SESSION_ROUTE, _session_route, methods=["GET"]),
-        Route(SIGN_OUT_ROUTE, _sign_out_route, methods=["GET"]),
+        Route(SIGN_OUT_ROUTE, _sign_out_route, methods=["GET", "POST"]),
+        Route(LEAVE_LINK_ROUTE, _leave_link_route, methods=["POST"]),
         Route(READY_ROUTE, _ready_route, methods=["GET"]),
         Route(notifications.UNSUBSCRIBE_ROUTE, _unsubscribe_route, methods=["GET", "POST"]),
     ]
@@ -409,8 +509,12 @@ class _HeaderSender:
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in _OURS]
+            original = message.get("headers", [])
+            headers = [(k, v) for k, v in original if k.decode("latin-1").lower() not in _OURS]
             headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+            if (b"referrer-policy", b"same-origin") in [(k.lower(), v) for k, v in original]:
+                # The sign-out form's page: its POST must carry its Origin (see _sign_out_page).
+                headers = [(k, b"same-origin" if k == b"referrer-policy" else v) for k, v in headers]
             if self.secure:
                 headers.append((b"strict-transport-security", HSTS.encode()))
             content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
@@ -460,7 +564,7 @@ def _personal_link_redirect(scope: Scope, secure: bool) -> Response | None:
         links.link_cookie_name(page),
         tokens[-1][: links.MAX_TOKEN_LENGTH],
         max_age=LINK_COOKIE_SECONDS,
-        path="/",
+        path=LINK_COOKIE_PATH,
         httponly=True,
         samesite="lax",
         secure=secure,

@@ -121,7 +121,12 @@ def test_recruitment_journey(
     # 4. The recruiter moves the application through the pipeline.
     nav_link(recruiter, "Candidatures reçues").click()
     expect_page(recruiter, "Candidatures reçues")
-    expect(recruiter.get_by_role("button", name="Télécharger le CV (cv-lea.pdf)")).to_be_visible()
+    with recruiter.expect_download() as download:
+        recruiter.get_by_role("button", name="Télécharger le CV (cv-lea.pdf)").click()
+    assert download.value.suggested_filename == "cv-lea.pdf"
+    served = recruiter.context.request.get(download.value.url).headers  # saved, never opened in the browser
+    assert served["content-type"] == "application/pdf"
+    assert served["content-disposition"].startswith("attachment;")
     for status in ("En cours d'examen", "Entretien"):
         choose_in_selectbox(recruiter, "Nouveau statut", status)
         recruiter.get_by_role("button", name="Enregistrer le statut").click()

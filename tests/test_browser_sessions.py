@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import re
+import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -10,13 +15,14 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import access, links, mail, meetings, sessions, survey
+from pvd_survey import access, links, mail, meetings, sessions, survey, web
 from pvd_survey.config import Settings
 from pvd_survey.models import UserSession, utcnow
 from tests.browser_support import (
     PEOPLE,
     Pages,
     alert,
+    choose_radio,
     expect_nav,
     expect_page,
     heading,
@@ -26,7 +32,7 @@ from tests.browser_support import (
     sign_in,
     wait_for_run,
 )
-from tests.factories import meeting_form
+from tests.factories import meeting_form, person, token_from_outbox
 
 pytestmark = pytest.mark.browser
 
@@ -205,3 +211,152 @@ def test_a_personal_link_leaves_the_address_and_still_survives_a_reload(
     expect_page(page, "Questionnaire : le profil des chefs de projet")
     expect(page.get_by_text("Ce questionnaire s'ouvre depuis le lien personnel")).to_have_count(0)
     expect(page.get_by_role("button", name="Envoyer mes réponses")).to_be_visible()
+
+
+# ---------------------------------------------------------------------------- issue 19: sign-out, shared computers
+
+
+@contextlib.contextmanager
+def other_site(app_url: str) -> Iterator[str]:
+    """A real web server on another site (`localhost` is not the app's `127.0.0.1`): a GET link to the sign-out
+    address and a form that POSTs to it."""
+    pages_served = {
+        "/get.html": f'<a id="go" href="{app_url}{web.SIGN_OUT_ROUTE}">Un lien</a>'
+        f'<img src="{app_url}{web.SIGN_OUT_ROUTE}" alt="">',
+        "/post.html": f'<form method="post" action="{app_url}{web.SIGN_OUT_ROUTE}"><button>Envoyer</button></form>',
+    }
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = ("<!doctype html><html><body>" + pages_served.get(self.path, "") + "</body></html>").encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@screenshot_on_failure
+def test_another_site_cannot_sign_a_person_out_and_the_apps_own_form_can(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory: sessionmaker[Session], settings
+) -> None:
+    page = pages.new()
+    sign_in(page, app_url, "direction")
+    raw = session_cookie(page)["value"]
+
+    with other_site(app_url) as elsewhere:
+        # A GET from another site: an image (a subresource: the Lax cookie stays home) and a link (a top-level
+        # navigation: the Lax cookie goes along) to the sign-out address.
+        page.goto(f"{elsewhere}/get.html")
+        page.locator("#go").click()
+        page.wait_for_url(f"{app_url}{web.SIGN_OUT_ROUTE}")
+        expect(page.get_by_text("Voulez-vous vous déconnecter ?")).to_be_visible()
+        assert session_cookie(page)["value"] == raw
+        with factory() as session:
+            assert sessions.resolve(session, raw, settings).user is not None
+
+        # A POST from another site's form.
+        page.goto(f"{elsewhere}/post.html")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Envoyer").click()
+        assert session_cookie(page)["value"] == raw
+        with factory() as session:
+            assert sessions.resolve(session, raw, settings).user is not None
+
+    # The session still works.
+    page.goto(f"{app_url}/dashboard")
+    expect_page(page, "Tableau de bord")
+    expect_nav(page, "direction")
+
+    # The form the sign-out address shows (a bookmark, the link above) signs out: its POST carries the app's Origin.
+    page.goto(f"{app_url}{web.SIGN_OUT_ROUTE}")
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(alert(page, "Info", "Vous êtes déconnecté·e.")).to_be_visible()
+    expect_nav(page, None)
+    assert session_cookie(page) is None
+    with factory() as session:
+        assert sessions.resolve(session, raw, settings).user is None
+
+
+def link_cookies(page: Page) -> list[dict]:
+    """The personal-link cookies the browser holds."""
+    return [c for c in page.context.cookies() if c["name"].startswith(f"pvd_{links.TOKEN_PARAMETER}_")]
+
+
+@screenshot_on_failure
+def test_on_a_shared_computer_the_next_person_sees_nothing_of_the_survey_left(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, settings: Settings
+) -> None:
+    with factory.begin() as session:
+        survey.invite(session, survey.parse_invitation_list("lea.martin@montbard.fr;21"), settings)
+        [link] = [m.link for m in mail.list_messages(session) if m.kind == "survey_invitation"]
+    first = pages.new()
+    first.goto(app_url + link.removeprefix("http://pvd.test"))
+    expect_page(first, "Questionnaire : le profil des chefs de projet")
+    choose_radio(first, "Genre", "Homme")  # a draft, saved on the server
+    expect(first.get_by_text(re.compile(r"^Brouillon enregistré à"))).to_be_visible()
+    [cookie] = link_cookies(first)
+    # Sent only with the WebSocket's handshake (where Streamlit reads cookies), for 15 minutes at most.
+    assert cookie["path"] == web.LINK_COOKIE_PATH and cookie["httpOnly"]
+    assert 0 < cookie["expires"] - time.time() <= 15 * 60 + 5
+
+    # Léa leaves without sending.
+    with first.expect_response(lambda response: web.LEAVE_LINK_ROUTE in response.url) as left:
+        first.get_by_role("button", name="Quitter").click()
+    assert left.value.status == 204  # the page's own fetch: its Origin is the app's
+    left_message = "Vous avez quitté la page : elle ne s'ouvrira plus sur cet ordinateur sans votre lien personnel."
+    expect(alert(first, "Info", left_message)).to_be_visible()
+    expect(first.get_by_text("Ce questionnaire s'ouvre depuis le lien personnel")).to_be_visible()
+    expect(first.get_by_role("button", name="Envoyer mes réponses")).to_have_count(0)
+    assert not link_cookies(first)
+
+    # The next person, in a new tab of the same browser, and after a reload of Léa's tab: nothing of hers.
+    second = first.context.new_page()
+    second.goto(f"{app_url}/questionnaire")
+    first.reload()
+    for page in (second, first):
+        expect_page(page, "Questionnaire : le profil des chefs de projet")
+        expect(page.get_by_text("Ce questionnaire s'ouvre depuis le lien personnel")).to_be_visible()
+        expect(page.get_by_role("radio", name="Homme")).to_have_count(0)
+
+
+@screenshot_on_failure
+def test_after_cancelling_a_registration_the_next_person_sees_nothing(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, settings: Settings
+) -> None:
+    with factory.begin() as session:
+        meeting_id = meetings.create_meeting(session, meeting_form())
+        meetings.register(session, meeting_id, person(1, full_name="Léa Martin"), settings)
+        token = token_from_outbox(session, "personne.1@mairie.fr")
+    first = pages.new()
+    first.goto(f"{app_url}/inscription?{links.TOKEN_PARAMETER}={token}")
+    expect_page(first, "Mon inscription")
+    expect(first.get_by_text("Léa Martin", exact=False)).to_be_visible()
+    first.get_by_text("Je confirme vouloir annuler mon inscription").click()
+    wait_for_run(first)
+    with first.expect_response(lambda response: web.LEAVE_LINK_ROUTE in response.url) as left:
+        first.get_by_role("button", name="Annuler mon inscription").click()
+    assert left.value.status == 204
+    cancelled = "Votre inscription est annulée. Un e-mail de confirmation vous est envoyé."
+    expect(alert(first, "Success", cancelled)).to_be_visible()
+    expect(first.get_by_text("Léa Martin", exact=False)).to_have_count(0)
+    assert not link_cookies(first)
+
+    second = first.context.new_page()
+    second.goto(f"{app_url}/inscription")
+    expect_page(second, "Mon inscription")
+    expect(second.get_by_text("Cette page s'ouvre depuis le lien personnel", exact=False)).to_be_visible()
+    expect(second.get_by_text("Léa Martin", exact=False)).to_have_count(0)

@@ -145,7 +145,9 @@ def test_private_link_shows_status_and_cancels_promoting_the_next(installed, fac
     at.checkbox(key="registration_sure").check().run()
     at.button(key="registration_cancel").click().run()
     assert "Votre inscription est annulée" in everything(at)
-    assert "inscription annulée" in everything(at)
+    # The page forgets the link in this tab (and clears its cookie): the next person at this computer sees nothing.
+    assert "Cette page s'ouvre depuis le lien personnel" in everything(at) and "Personne 1" not in everything(at)
+    assert "inscription annulée" in everything(page("pages/registration.py", jeton=token))  # the link opened again
     with db.read_only(factory) as session:
         lists = meetings.roster(session, meeting_id)
     assert sorted(p.email for p in lists.confirmed) == ["personne.2@mairie.fr", "personne.3@mairie.fr"]

@@ -288,9 +288,11 @@ def test_session_route_accepts_nothing_but_a_valid_ticket(http, factory, setting
         assert s.scalar(select(func.count()).select_from(UserSession)) == 0
 
 
-def test_sign_out_route_ends_the_session_and_clears_the_cookie(http, factory, settings) -> None:
+def test_sign_out_route_clears_the_cookie_of_a_session_the_app_ended(http, factory, settings) -> None:
     _, ticket = issue(factory, settings)
     raw = http.get(f"{web.SESSION_ROUTE}?ticket={ticket}").cookies[sessions.SESSION_COOKIE]
+    with factory.begin() as s:
+        sessions.end(s, raw)  # what the « Se déconnecter » button does (ui.sign_out), before coming here
     response = http.get(web.SIGN_OUT_ROUTE)
     assert response.status_code == 303 and response.headers["location"] == "/?deconnexion=1"
     assert f'{sessions.SESSION_COOKIE}=""' in response.headers["set-cookie"]
@@ -306,7 +308,8 @@ def test_a_personal_link_trades_its_token_for_a_cookie_of_that_page(http, page) 
     assert response.headers["location"] == f"/{page}?autre=1"
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{links.link_cookie_name(page)}=le-jeton;")
-    assert "HttpOnly" in cookie and f"Max-Age={web.LINK_COOKIE_SECONDS}" in cookie
+    assert "HttpOnly" in cookie and f"Max-Age={web.LINK_COOKIE_SECONDS}" in cookie and web.LINK_COOKIE_SECONDS <= 900
+    assert f"Path={web.LINK_COOKIE_PATH}" in cookie
     assert_security_headers(response)
 
 

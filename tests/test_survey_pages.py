@@ -129,9 +129,13 @@ def test_submission_waits_for_a_group_and_a_release_then_resubmission_and_withdr
     _, token = installed
     at = fill(survey_app(token))
     at.button(key="survey_submit").click().run()
-    assert "Merci ! Vos réponses sont enregistrées." in texts(at.success)
+    assert texts(at.success)[0].startswith("Merci ! Vos réponses sont enregistrées. Pour les modifier")
+    # Sent: the page forgets the link in this tab (and clears its cookie), for the next person at this computer.
+    assert any("s'ouvre depuis le lien personnel" in text for text in texts(at.info))
+    assert "survey_submit" not in [button.key for button in at.button]
+    at = survey_app(token)  # the link opened again
     assert any("comptée avec les prochaines réponses" in text for text in texts(at.caption))
-    at.button(key="survey_submit").click().run()  # a second click
+    at.button(key="survey_submit").click().run()  # a second sending
     assert release(factory, small_groups) == 0  # waiting for a group of 2
     assert responses(factory, small_groups) == []
     with factory.begin() as session:
@@ -153,6 +157,7 @@ def test_submission_waits_for_a_group_and_a_release_then_resubmission_and_withdr
     again.radio(key="survey_gender").set_value("nsp").run()
     again.button(key="survey_submit").click().run()
     assert any("mises à jour" in text for text in texts(again.success))
+    again = survey_app(token)
     again.button(key="survey_withdraw").click().run()
     assert any("Vos réponses sont retirées" in text for text in texts(again.success))
     with factory.begin() as session:
@@ -519,8 +524,9 @@ def test_no_answer_event_nor_release_nor_reminder_changes_what_the_direction_see
     unchanged("Anne saves a draft")
     anne = fill(anne, department="21")
     anne.button(key="survey_submit").click().run()
-    assert "Merci ! Vos réponses sont enregistrées." in texts(anne.success)
+    assert texts(anne.success)[0].startswith("Merci ! Vos réponses sont enregistrées.")
     unchanged("Anne submits")
+    anne = survey_app(tokens["anne@example.fr"])  # sent: the page forgot the link; she opens it again
     anne.radio(key="survey_gender").set_value("nsp").run()
     anne.button(key="survey_submit").click().run()
     assert any("mises à jour" in text for text in texts(anne.success))

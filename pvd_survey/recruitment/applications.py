@@ -67,10 +67,15 @@ class ApplicationReceipt:
 
 
 def safe_display_name(name: str) -> str:
-    """A file name reduced to harmless display text (never used as a path)."""
+    """The name a PDF upload is stored and downloaded under: harmless text, one dot, `.pdf`, 100 characters at most."""
     base = unicodedata.normalize("NFC", name or "")
-    base = "".join(c for c in base if unicodedata.category(c)[0] != "C")
-    return _SAFE_NAME.sub("_", base).strip(" .")[:100] or "document.pdf"
+    base = "".join(c for c in base if unicodedata.category(c)[0] != "C")  # controls, bidi overrides...
+    stem = _SAFE_NAME.sub("_", base).strip(" ")
+    if stem.lower().endswith(".pdf"):
+        stem = stem[:-4]
+    # Every other dot goes: no `cv.exe.pdf` or `a.html.pdf` that a program or a person could read as another type.
+    stem = stem.strip(" .").replace(".", "_")[:96].rstrip(" ")
+    return f"{stem or 'document'}.pdf"
 
 
 def check_pdf(upload: Upload | None, field: str) -> Upload:

@@ -14,6 +14,7 @@ from pvd_survey.accounts import UserInfo
 from pvd_survey.clock import paris_from_utc, utcnow
 from pvd_survey.errors import DomainError
 from pvd_survey.models import ApplicationFile, JobApplication, JobPosting
+from pvd_survey.recruitment.applications import safe_display_name
 from pvd_survey.recruitment.common import (
     _REJECTION_SENTENCES,
     PIPELINE_STATUSES,
@@ -155,7 +156,8 @@ def application_file(
     )
     if stored is None:
         raise DomainError("unknown_file")
-    return stored.display_name, stored.content
+    # A name stored before the PDF-only rule is served under that rule too.
+    return safe_display_name(stored.display_name), stored.content
 
 
 def rejection_message(reason: str, posting_title: str, organisation_name: str, other: str = "") -> str:
