@@ -181,8 +181,9 @@ def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Refusé : {french_message(rejected)}", file=sys.stderr)
         for error in rejected.errors:
             print(f"  {row_message(error)}", file=sys.stderr)
-        if rejected.params["count"] > len({error.line for error in rejected.errors}):
-            print(f"  {french_message(DomainError('import_more_errors', **rejected.params))}", file=sys.stderr)
+        bad_lines = int(str(rejected.params["count"]))
+        if bad_lines > len({error.line for error in rejected.errors}):
+            print(f"  {french_message(DomainError('import_more_errors', count=bad_lines))}", file=sys.stderr)
         return 1
     except OSError as error:  # (the disk or the network share failed while reading)
         detail = error.strerror or type(error).__name__

@@ -148,7 +148,7 @@ class _Checker:
         found: list[int] = []
         errors: list[RowError] = []
         for column, cell in enumerate(cells):
-            result = self._valid[column].get(cell)
+            result: int | list[RowError] | None = self._valid[column].get(cell)
             if result is None:
                 result = self._invalid[column].get(cell)
             if result is None:
@@ -164,10 +164,11 @@ class _Checker:
 
 
 def _shown(value: object) -> object:
-    """A value quoted back in a message, cut short (a wrong cell may hold a whole paragraph)."""
-    if isinstance(value, str) and len(value) > _SHOWN_VALUE:
-        return value[:_SHOWN_VALUE] + "…"
-    return value
+    """A value quoted back in a message: cut short (a cell may hold a paragraph), control characters as �."""
+    if not isinstance(value, str):
+        return value
+    shown = "".join(char if char.isprintable() else "�" for char in value[:_SHOWN_VALUE])  # (no NUL to a terminal)
+    return shown + "…" if len(value) > _SHOWN_VALUE else shown
 
 
 def check_responses(lines: Iterable[str], today: date) -> CheckedFile:

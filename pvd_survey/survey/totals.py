@@ -107,10 +107,10 @@ class Totals:
         return self._grow(period) if p is None else p
 
     @staticmethod
-    def _question_cells(question: Question, value: object) -> list[int]:
+    def _question_cells(question: Question, value: str | tuple[str, ...] | None) -> list[int]:
         """The cells one answer to a counted question adds to."""
-        if question.kind == "multiple":
-            chosen = [option for option in value or () if (question.code, option) in CELL_INDEX]
+        if isinstance(value, tuple):  # (the multiple-choice question)
+            chosen = [option for option in value if (question.code, option) in CELL_INDEX]
             cells = [CELL_INDEX[(question.code, option)] for option in chosen]
             return [*cells, CELL_INDEX[(ANSWERED_PREFIX + question.code, "")]] if chosen else cells
         return [CELL_INDEX.get((question.code, value or ""), 0)]
@@ -135,13 +135,13 @@ class Totals:
 
         A record's place is looked up part by part (period, each answer's cells): a file repeats each part often.
         """
-        periods: dict[str | None, int] = {}
+        periods: dict[str | None, str] = {}  # start month -> period code
         parts: dict[tuple[int, object], list[int]] = {}
         placed = []
         for answers, key, linked in records:
             p = periods.get(answers.start_month)
             if p is None:
-                p = periods[answers.start_month] = self._period(answers)
+                p = periods[answers.start_month] = answers.start_period or ""
             cells = [*_EVERYONE, *_THROUGH_LINKS] if linked else list(_EVERYONE)
             for number, question in enumerate(COUNTED_QUESTIONS):
                 value = getattr(answers, question.code)
@@ -151,13 +151,17 @@ class Totals:
                 cells += found
             d = DEPARTMENT_INDEX.get(answers.department or "", 0)
             placed.append((d, EMPLOYER_INDEX.get(answers.employer or "", 0), p, cells, key))
-        # (after every _period: a new period may have grown the arrays; flat views need contiguous ones)
+        for period in set(periods.values()):
+            if self.period_index(period) is None:
+                self._grow(period)
+        # Indexes once every period is in (a new one may move the others); flat views need contiguous arrays.
+        index_of = {period: self.period_index(period) or 0 for period in set(periods.values())}
         self.counts, self.keys = np.ascontiguousarray(self.counts), np.ascontiguousarray(self.keys)
         _, employers, period_count, cell_count = self.counts.shape
         flat: list[int] = []
         keys: list[int] = []
-        for d, e, p, cells, key in placed:
-            base = ((d * employers + e) * period_count + p) * cell_count
+        for d, e, period, cells, key in placed:
+            base = ((d * employers + e) * period_count + index_of[period]) * cell_count
             flat += [base + cell for cell in cells]
             keys += [key] * len(cells)
         index = np.array(flat, np.int64)
