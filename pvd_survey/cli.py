@@ -10,14 +10,16 @@ import argparse
 import getpass
 import json
 import logging
+import os
 import secrets
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 from pvd_survey.clock import paris_today
 from pvd_survey.config import ConfigError, Settings, load_settings
@@ -27,6 +29,9 @@ from pvd_survey.vocabulary import ORGANISATION_KINDS, ROLES
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
+
+# Encodings `import-survey --encoding` reads: each writes line ends and delimiters as ASCII does.
+IMPORT_ENCODINGS = ("utf-8", "cp1252", "latin-1")
 
 # The services (SQLAlchemy, Alembic, the PDF and chart libraries...) are imported by the commands that use them,
 # so that `--help` and a mistyped argument answer at once.
@@ -156,27 +161,51 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _open_import_file(name: str) -> BinaryIO:
+    """The file to import, opened for reading; a path that is no readable file is a bad argument (DomainError)."""
+    path = Path(name)
+    try:
+        stream = path.open("rb")
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # a directory, a pipe, a device...
+            stream.close()
+            raise DomainError("import_file_not_file", path=name)
+    except FileNotFoundError:
+        raise DomainError("import_file_missing", path=name) from None
+    except IsADirectoryError:
+        raise DomainError("import_file_not_file", path=name) from None
+    except OSError as error:
+        raise DomainError("import_file_unreadable", path=name, detail=error.strerror or type(error).__name__) from None
+    return stream
+
+
 def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
-    """Load past responses from a CSV file: all rows or none."""
+    """Load past responses from a CSV file: all rows or none.
+
+    Two passes: the file is read and checked as a stream first (no database lock meanwhile), then its rows
+    are inserted in batches in one transaction, so any error leaves the database as it was.
+    """
     from pvd_survey import db, survey
 
     try:
-        text = Path(args.file).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        print(f"Fichier introuvable : {args.file}", file=sys.stderr)
-        return 2
-    except UnicodeDecodeError:
-        print(f"{args.file} n'est pas un fichier texte UTF-8.", file=sys.stderr)
-        return 2
-    try:
-        answers = survey.read_responses_csv(text, paris_today())
+        with _open_import_file(args.file) as stream:
+            checked = survey.check_responses(survey.file_lines(stream, args.encoding), paris_today())
     except survey.ImportRejected as rejected:
         print(f"Refusé : {french_message(rejected)}", file=sys.stderr)
         for error in rejected.errors:
             print(f"  {row_message(error)}", file=sys.stderr)
+        bad_lines = int(str(rejected.params["count"]))
+        if bad_lines > len({error.line for error in rejected.errors}):
+            print(f"  {french_message(DomainError('import_more_errors', count=bad_lines))}", file=sys.stderr)
         return 1
+    except OSError as error:  # (the disk or the network share failed while reading)
+        detail = error.strerror or type(error).__name__
+        print(french_message(DomainError("import_file_unreadable", path=args.file, detail=detail)), file=sys.stderr)
+        return 2
+    except DomainError as error:
+        print(french_message(error), file=sys.stderr)
+        return 2
     with db.transaction(_factory(settings)) as session:
-        count = survey.import_responses(session, answers, settings)
+        count = survey.import_checked(session, checked, settings)
         waiting = survey.release_state(session, settings).waiting
     print(f"{count} réponse(s) importée(s).")
     if waiting:
@@ -253,6 +282,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         for size in args.sizes:
             for kind in kinds:
                 show(bench.report_benchmark(size, args.workdir, kind, args.postgresql))
+    if args.section in ("all", "import"):
+        for kind in kinds:
+            show(bench.import_benchmark(args.import_mb, args.workdir, kind, args.postgresql))
     if args.section in ("jobs", "all"):
         postings, applications = args.jobs
         for kind in kinds:
@@ -388,6 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("import-survey", help="importe des réponses passées depuis un CSV (tout ou rien)")
     sub.add_argument("file", help="CSV UTF-8 : " + ",".join(CSV_COLUMNS))
+    sub.add_argument(
+        "--encoding",
+        choices=IMPORT_ENCODINGS,
+        default="utf-8",
+        help="encodage du fichier (défaut : utf-8 ; cp1252 pour un CSV enregistré par un ancien Excel)",
+    )
     sub.set_defaults(handler=cmd_import_survey)
 
     sub = commands.add_parser("export-survey", help="exporte les réponses anonymes au format d'import")
@@ -423,9 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
     sub.add_argument(
         "--section",
-        choices=("all", "survey", "report", "jobs", "meetings"),
+        choices=("all", "survey", "report", "jobs", "meetings", "import"),
         default="all",
-        help="questionnaire, rapport PDF, offres d'emploi, rencontres, ou tout",
+        help="questionnaire, rapport PDF, offres d'emploi, rencontres, import-survey, ou tout",
     )
     sub.add_argument(
         "--postgresql",
@@ -437,6 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int_list,
         default=[5_000, 200_000],
         help="offres et candidatures du banc d'essai des offres d'emploi (défaut : 5000,200000)",
+    )
+    sub.add_argument(
+        "--import-mb",
+        type=_positive_float,
+        default=50.0,
+        help="taille en Mo du fichier généré pour le banc d'essai d'import-survey (défaut : 50)",
     )
     sub.set_defaults(handler=cmd_bench)
 

@@ -10,10 +10,11 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -54,18 +55,28 @@ class FifoLock:
         self._depth = 0
 
     def __enter__(self) -> FifoLock:
+        self.acquire()
+        return self
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        """Take the lock, waiting at most `timeout` seconds (None: as long as it takes); False if it never came."""
         me = threading.get_ident()
         with self._guard:
             if self._owner == me:
                 self._depth += 1
-                return self
+                return True
             if self._owner is None:
                 self._owner, self._depth = me, 1
-                return self
+                return True
             turn = threading.Event()
             self._waiters.append((turn, me))
-        turn.wait()  # set once the lock has been handed over to this thread
-        return self
+        if turn.wait(timeout):  # set once the lock has been handed over to this thread
+            return True
+        with self._guard:
+            if turn.is_set():  # handed over just as the wait ended
+                return True
+            self._waiters.remove((turn, me))
+            return False
 
     def __exit__(self, *exc_info: object) -> None:
         with self._guard:
@@ -250,14 +261,17 @@ def _engine_of(factory: sessionmaker[Session]) -> Engine:
 
 
 @contextmanager
-def _connection_turn(engine: Engine) -> Iterator[None]:
+def _connection_turn(engine: Engine, deadline: float | None = None) -> Iterator[None]:
     """Wait for a connection in arrival order, at most the pool timeout; else `database_busy`, not a trace.
 
     More requests than connections wait their turn here; the one that waited too long gets
     `database_busy` (nothing was written: its transaction never began). The pool's own timeout
-    (a connection taken outside these turns) ends the same way.
+    (a connection taken outside these turns) ends the same way. `deadline` (time.monotonic()) shortens
+    the wait for a request that already waited for something else (the SQLite write lock).
     """
     slots, timeout = _connection_slots.get(engine, (None, 0.0))
+    if deadline is not None:
+        timeout = max(0.0, min(timeout, deadline - time.monotonic()))
     if slots is not None and not slots.acquire(timeout):
         raise DomainError("database_busy")
     try:
@@ -270,13 +284,32 @@ def _connection_turn(engine: Engine) -> Iterator[None]:
 
 
 @contextmanager
+def _write_turn(engine: Engine) -> Iterator[float | None]:
+    """On SQLite, this process's write lock, waited for at most the pool timeout (else `database_busy`).
+
+    Yields the deadline the connection's wait must keep too, so that a write waits the pool timeout in all.
+    """
+    lock = _sqlite_write_locks.get(engine)
+    if lock is None:
+        yield None
+        return
+    _, timeout = _connection_slots.get(engine, (None, DEFAULT_POOL_TIMEOUT_SECONDS))
+    deadline = time.monotonic() + timeout
+    if not lock.acquire(timeout):
+        raise DomainError("database_busy")
+    try:
+        yield deadline
+    finally:
+        lock.__exit__()
+
+
+@contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     engine = _engine_of(factory)
-    lock = _sqlite_write_locks.get(engine)
     with (
-        lock if lock is not None else nullcontext(),
-        _connection_turn(engine),
+        _write_turn(engine) as deadline,
+        _connection_turn(engine, deadline),
         factory.begin() as session,
     ):
         yield session

@@ -121,6 +121,24 @@ MESSAGES: dict[str, str] = {
     "row_unknown_choice": "valeur inconnue ({value}) ; valeurs possibles : {choices}",
     "row_unknown_department": "département inconnu ({value})",
     "row_no_rows": "aucune ligne sous l'en-tête : rien à importer",
+    "row_bad_encoding": (
+        "caractère illisible en {encoding} (octet {byte}) ; enregistrez le fichier en CSV UTF-8 (Excel : « CSV "
+        "UTF-8 (délimité par des virgules) »), ou indiquez son encodage, par exemple --encoding cp1252"
+    ),
+    "row_line_too_long": "ligne de plus de {maximum} octets : ce n'est pas un fichier de réponses",
+    "row_field_too_long": (
+        "champ de plus de {maximum} caractères : un guillemet \" n'est sans doute pas refermé ; la lecture s'arrête là"
+    ),
+    "row_bad_csv": (
+        'ligne illisible en CSV (caractère nul, ou guillemet " mal placé) ; enregistrez le fichier en CSV UTF-8 '
+        "depuis le tableur ; la lecture s'arrête là"
+    ),
+    "import_more_errors": (
+        "… et d'autres erreurs : {count} ligne(s) en erreur en tout (seules les premières sont listées)."
+    ),
+    "import_file_missing": "Fichier introuvable : {path}",
+    "import_file_not_file": "{path} n'est pas un fichier (un dossier ?) : donnez le chemin d'un fichier CSV.",
+    "import_file_unreadable": "Impossible de lire {path} : {detail}",
     "unknown_filter": "Filtre inconnu : {name} « {value} ».",
     "filter_mismatch": "Le département {department} n'appartient pas à la région choisie.",
     "closing_in_past": "La date de clôture doit être dans le futur.",
@@ -264,8 +282,9 @@ class RowError:
 class ImportRejected(DomainError):
     """The file has bad lines (`errors`, in file order): nothing was imported."""
 
-    def __init__(self, errors: list[RowError]):
-        super().__init__("import_rejected", count=len({error.line for error in errors}))
+    def __init__(self, errors: list[RowError], lines: int | None = None):
+        # `lines`: how many lines are bad when `errors` lists only the first ones.
+        super().__init__("import_rejected", count=lines if lines is not None else len({e.line for e in errors}))
         self.errors = errors
 
 

@@ -2,10 +2,10 @@
 
 `enqueue()` writes the message in the caller's transaction: a rolled-back change sends nothing,
 a committed one is delivered eventually. `deliver_due()` sends what is due over SMTP. Each message
-is claimed by one conditional UPDATE before it is sent, so two senders (CLI loops, app threads on
-several servers) never send the same message twice. A sender that dies after claiming leaves the
-message in 'sending'; it becomes claimable again after CLAIM_TIMEOUT (at-least-once in that
-rare crash, never twice in normal operation).
+is claimed by one conditional UPDATE just before it is sent, stamped with that moment, so two senders
+(CLI loops, app threads on several servers) never send the same message twice, however long a pass
+takes. A sender that dies after claiming leaves the message in 'sending'; it becomes claimable again
+CLAIM_TIMEOUT after its claim (at-least-once in that rare crash, never twice in normal operation).
 
 A message holds personal data (personal links with their tokens, .ics files) only until it has
 served: the UPDATE that marks it sent or passed on by hand also erases its body, link, unsubscribe
@@ -331,7 +331,8 @@ def deliver_due(
 
     A sent message loses its body, link and attachments in the UPDATE that marks it sent.
     """
-    now = now or utcnow()
+    started = utcnow()
+    now = now or started
     report = DeliveryReport()
     with db.read_only(factory) as session:
         due_ids = session.scalars(
@@ -343,7 +344,11 @@ def deliver_due(
     client: smtplib.SMTP | None = None
     try:
         for message_id in due_ids:
-            message = _claim(factory, message_id, token, now)
+            # Stamped with the moment of this claim, not the pass's start: a pass may outlast CLAIM_TIMEOUT (a slow
+            # server, many messages), and a claim stamped at its start would look expired to another sender while
+            # this one is still sending the message. (`now` may be given ahead of the clock: kept as the origin.)
+            moment = now + (utcnow() - started)
+            message = _claim(factory, message_id, token, moment)
             if message is None:
                 continue  # another sender took it
             try:
@@ -364,7 +369,7 @@ def deliver_due(
                         status="pending",
                         attempts=attempts,
                         last_error=text,
-                        next_attempt_at=now + backoff(attempts),
+                        next_attempt_at=moment + backoff(attempts),
                     )
                     report.retry_later.append(message_id)
                 if not _is_permanent(error):

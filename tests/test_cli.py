@@ -7,6 +7,7 @@ input and output a real run would have (`run_cli`); a few run `python -m pvd_sur
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -389,6 +390,134 @@ def test_import_with_bad_rows_imports_nothing_and_lists_them(factory, database_u
     assert result.returncode == 1
     assert "ligne 3" in result.stderr and "futur" in result.stderr and "Réponse inconnue : x" in result.stderr
     assert json.loads(run_cli(database_url, "stats").stdout)["suppressed"] is True
+
+
+GOOD_ROW = "2021-09,epci,femme,5to20,bac4_5,,21\n"
+
+
+def responses_in(factory) -> int:
+    from sqlalchemy import func, select
+
+    from pvd_survey.models import SurveyPool, SurveyResponse
+
+    with db.read_only(factory) as session:
+        return sum(session.scalar(select(func.count()).select_from(table)) for table in (SurveyResponse, SurveyPool))
+
+
+HEADER_BYTES = SURVEY_HEADER.encode()
+GOOD_BYTES = GOOD_ROW.encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        # Saved by an old Excel (cp1252): the line of the first foreign byte, and what to do.
+        (
+            HEADER_BYTES + GOOD_BYTES + "2021-09,epci,femme,5to20,bac4_5,aménagement,21\n".encode("cp1252"),
+            ["ligne 3 : caractère illisible en utf-8 (octet E9)", "enregistrez le fichier en CSV UTF-8", "--encoding"],
+        ),
+        # A 200,000-character cell (past the CSV reader's limit): refused with its line, the rest not read.
+        (
+            HEADER_BYTES + GOOD_BYTES + b"2021-09," + b"x" * 200_000 + b",femme,5to20,bac4_5,,21\n",
+            ["ligne 3 : champ de plus de 131072 caractères"],
+        ),
+        # An unclosed quote swallowing the rest of the file: the line where the quote opened.
+        (
+            HEADER_BYTES + GOOD_BYTES + b'2021-09,"epci,femme,5to20,bac4_5,,21\n' + GOOD_BYTES * 5000,
+            ["ligne 3 : champ de plus de"],
+        ),
+        (HEADER_BYTES + GOOD_BYTES + b"2021-09,epci,fem\rme,5to20,bac4_5,,21\n", ["ligne 3 : ligne illisible en CSV"]),
+        (
+            HEADER_BYTES + GOOD_BYTES + b"2021-09,epci,fem\0me,5to20,bac4_5,,21\n",
+            ["ligne 3 : gender : Réponse inconnue : fem�me."],
+        ),
+        (HEADER_BYTES + b"x" * 1_100_000 + b"\n", ["ligne 2 : ligne de plus de 1048576 octets"]),
+        (b"", ["ligne 1 : fichier vide"]),
+        (b"\n\n", ["ligne 1 : fichier vide"]),
+        (HEADER_BYTES, ["ligne 2 : aucune ligne sous l'en-tête"]),
+        (HEADER_BYTES + b"\n,,,,,,\n", ["ligne 2 : aucune ligne sous l'en-tête"]),
+        # Every bad line has its number; past the first 50, they are counted.
+        (
+            HEADER_BYTES + b"2035-01,epci,femme,5to20,bac4_5,,21\n" * 80 + GOOD_BYTES,
+            ["ligne 2 : start_month", "ligne 51 : start_month", "80 ligne(s) en erreur en tout"],
+        ),
+    ],
+    ids=[
+        "cp1252",
+        "long-field",
+        "open-quote",
+        "carriage-return",
+        "nul",
+        "long-line",
+        "empty",
+        "blank",
+        "header-only",
+        "blank-rows",
+        "many",
+    ],
+)
+def test_import_refuses_a_bad_file_with_its_line_a_hint_and_imports_nothing(
+    factory, database_url, tmp_path, content, expected
+):
+    source = tmp_path / "reponses.csv"
+    source.write_bytes(content)
+    result = run_cli(database_url, "import-survey", str(source))
+    assert result.returncode == 1, result.stderr  # refused by a rule (README: exit codes)
+    for part in expected:
+        assert part in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "ligne 52 :" not in result.stderr  # (only the first 50 problems are listed)
+    assert responses_in(factory) == 0
+
+
+def test_import_reads_a_cp1252_file_when_told_its_encoding(factory, database_url, tmp_path):
+    source = tmp_path / "reponses.csv"
+    source.write_bytes(
+        (SURVEY_HEADER + GOOD_ROW * 5 + "2021-09,epci,femme,5to20,bac4_5,aménagement,21\n").encode("cp1252")
+    )
+    result = run_cli(database_url, "import-survey", "--encoding", "cp1252", str(source))
+    assert result.returncode == 1
+    assert "ligne 7 : training_field : Réponse inconnue : aménagement." in result.stderr  # read, then checked
+    source.write_bytes((SURVEY_HEADER + GOOD_ROW * 5).encode("cp1252"))
+    result = run_cli(database_url, "import-survey", "--encoding", "cp1252", str(source))
+    assert result.returncode == 0, result.stderr
+    assert responses_in(factory) == 5
+
+
+def test_import_refuses_a_path_that_is_no_readable_file(factory, database_url, tmp_path):
+    (tmp_path / "fichier.csv").write_text(SURVEY_HEADER + GOOD_ROW * 5, encoding="utf-8")
+    for path, message in [
+        (tmp_path, "n'est pas un fichier"),
+        (tmp_path / "fichier.csv" / "dessous.csv", "Impossible de lire"),
+        (tmp_path / "absent.csv", "Fichier introuvable"),
+    ]:
+        result = run_cli(database_url, "import-survey", str(path))
+        assert result.returncode == 2, result.stderr  # a bad argument (README: exit codes)
+        assert message in result.stderr and "Traceback" not in result.stderr
+    result = run_cli(database_url, "import-survey", "--encoding", "ebcdic", str(tmp_path / "fichier.csv"))
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+    assert responses_in(factory) == 0
+
+
+def test_a_large_import_is_all_there_in_a_shuffled_order_and_a_late_bad_line_imports_nothing(
+    factory, database_url, tmp_path, settings
+):
+    rows = [f"2021-{1 + n % 12:02d},epci,femme,5to20,bac4_5,,{21 + n % 9}\n" for n in range(12_000)]
+    source = tmp_path / "reponses.csv"
+    source.write_text(SURVEY_HEADER + "".join(rows) + "2021-09,epci,femme,5to20,bac4_5,,999\n", encoding="utf-8")
+    result = run_cli(database_url, "import-survey", str(source))
+    assert result.returncode == 1 and "ligne 12002 : department" in result.stderr
+    assert responses_in(factory) == 0
+    source.write_text(SURVEY_HEADER + "".join(rows), encoding="utf-8")
+    result = run_cli(database_url, "import-survey", str(source))
+    assert result.returncode == 0, result.stderr
+    assert "12000 réponse(s) importée(s)" in result.stdout
+    with db.read_only(factory) as session:
+        exported = survey.export_responses_csv(session, settings).splitlines()[1:]
+        stored = [record.answers.department for record in survey.counted_records(session, settings)]
+    assert sorted(exported) == sorted(row.strip() for row in rows)
+    # Stored in no order of the file (whose departments cycle 21, 22... 29): the rows' neighbours differ.
+    assert sum(int(b) == int(a) + 1 for a, b in itertools.pairwise(stored)) < 6000  # ~1,300 at random, 10,667 in order
 
 
 @pytest.mark.parametrize(

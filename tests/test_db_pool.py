@@ -197,3 +197,71 @@ def test_waiting_requests_get_the_connection_in_arrival_order(arrivals):
         thread.join()
     assert served == [0, 1, 2, 3, 4]
     assert slots.acquire(0) and not slots.acquire(0)
+
+
+def test_a_write_waits_for_the_write_lock_at_most_the_pool_timeout_then_gets_a_french_message(one_connection):
+    """SQLite: a write in progress holds this process's write lock; PostgreSQL: it holds the only connection."""
+    held, done = threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def hold_a_write() -> None:
+        with db.transaction(one_connection) as session:
+            session.execute(text("SELECT 1"))
+            held.set()
+            done.wait(30)
+
+    def write() -> None:
+        began = time.monotonic()
+        try:
+            with db.transaction(one_connection) as session:
+                session.execute(text("SELECT 1"))
+            outcome.append("written")
+        except DomainError as error:
+            outcome.append(error.code)
+        outcome.append(time.monotonic() - began)
+
+    holder = threading.Thread(target=hold_a_write)
+    holder.start()
+    assert held.wait(10)
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join(timeout=10)  # (before the fix, it waited for the lock with no end: the test fails, not hangs)
+    finished = not writer.is_alive()
+    done.set()
+    holder.join(timeout=10)
+    writer.join(timeout=10)
+    assert finished, "the write still waits for the lock, past the pool timeout"
+    code, waited = outcome
+    assert code == "database_busy"
+    assert 0.9 <= waited < 5  # it waited its turn, for the pool timeout (1 s), no longer
+    with db.transaction(one_connection) as session:  # the lock and the connection are back
+        assert session.execute(text("SELECT 1")).scalar() == 1
+
+
+@pytest.mark.database_independent
+def test_a_writer_that_gives_up_leaves_the_line_of_the_write_lock_as_it_was(arrivals):
+    lock = db.FifoLock()
+    assert lock.acquire()
+    served: list[int] = []
+
+    def writer(number: int) -> None:
+        assert lock.acquire(5)
+        served.append(number)
+        lock.__exit__()
+
+    first = threading.Thread(target=writer, args=(1,))
+    first.start()
+    assert arrivals.acquire(timeout=5)  # in line
+    gave_up: list[bool] = []
+    late = threading.Thread(target=lambda: gave_up.append(lock.acquire(0.05)))
+    late.start()
+    late.join(timeout=5)
+    assert gave_up == [False]  # no lock within its timeout...
+    second = threading.Thread(target=writer, args=(2,))
+    second.start()
+    assert arrivals.acquire(timeout=5) and arrivals.acquire(timeout=5)  # (the late one's wait, then the second's)
+    lock.__exit__()
+    first.join(timeout=5)
+    second.join(timeout=5)
+    assert served == [1, 2]  # ...and the line went on without it
+    assert lock.acquire(0) and lock.acquire(0)  # free again, and re-entrant

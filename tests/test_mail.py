@@ -102,7 +102,8 @@ def test_server_down_then_back(factory):
     assert report.retry_later == [first] and report.sent == []
     stored = status_of(factory, first)
     assert stored.status == "pending" and stored.attempts == 1
-    assert stored.next_attempt_at == now + mail.backoff(1)
+    # (counted from the failure, a moment after `now`: the pass's time runs on from the `now` it was given)
+    assert timedelta(0) <= stored.next_attempt_at - (now + mail.backoff(1)) < timedelta(seconds=10)
     assert "ConnectionRefusedError" in stored.last_error
     assert status_of(factory, second).attempts == 0  # untouched: the pass stopped at the first failure
     # Before the backoff has passed, nothing is retried even though the server is back.
@@ -422,3 +423,86 @@ if TEST_BACKEND == "sqlite":
             assert token in raw_bytes(database) + raw_bytes(wal)
         finally:
             careless.dispose()
+
+
+class _SlowThenRefusingServer:
+    """A real SMTP server (aiosmtpd) whose answers the test sets: accept, refuse MAIL FROM (5xx or 4xx), or hold
+    one DATA until told to go on; each message it accepts moves the test's clock 4 minutes on (a slow server)."""
+
+    def __init__(self, clock: list) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.clock = clock
+        self.mail_answer = "250 OK"
+        self.received: list[str] = []
+        self.hold_subject: str | None = None
+        self.held = threading.Event()
+        self.go_on = threading.Event()
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if not self.mail_answer.startswith("250"):
+            return self.mail_answer
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        from email import message_from_bytes
+
+        subject = message_from_bytes(envelope.content)["Subject"]
+        if subject == self.hold_subject:
+            self.hold_subject = None
+            self.clock[0] += timedelta(minutes=4)
+            self.held.set()
+            # Waits in a worker thread: the server keeps answering the other sender meanwhile.
+            await asyncio.get_running_loop().run_in_executor(None, self.go_on.wait, 30)
+        self.received.append(subject)
+        self.clock[0] += timedelta(minutes=4)
+        return "250 Message accepted for delivery"
+
+    def settings(self):
+        return SmtpServer(self.port).settings()
+
+
+def test_a_message_is_delivered_once_by_two_senders_through_a_long_pass_refusals_and_recovery(factory, monkeypatch):
+    """A pass outlasting CLAIM_TIMEOUT: the message being sent must not look claimable to the other sender.
+
+    Sender A delivers m1 and m2 (the server is slow: 4 minutes each on the test's clock), then the server holds m3.
+    Meanwhile the server refuses MAIL FROM with a 5xx, then a 4xx, to sender B's passes, then recovers and lets A
+    finish. Before claims were stamped per message, m3's claim carried the pass's start (12 minutes earlier), B took
+    it, and it went out twice.
+    """
+    clock = [utcnow()]
+    monkeypatch.setattr(mail, "utcnow", lambda: clock[0])
+    ids = [enqueue(factory, recipient=f"cp{n}@example.fr", subject=f"m{n}") for n in range(1, 6)]
+    server = _SlowThenRefusingServer(clock)
+    server.hold_subject = "m3"
+    server.controller.start()
+    try:
+        reports: list[mail.DeliveryReport] = []
+        sender_a = threading.Thread(target=lambda: reports.append(mail.deliver_due(factory, server.settings())))
+        sender_a.start()
+        assert server.held.wait(30)  # A is sending m3, claimed after m1 and m2 (8 minutes into its pass)
+        assert clock[0] - mail.CLAIM_TIMEOUT > min(status_of(factory, i).created_at for i in ids)
+        server.mail_answer = "550 5.7.1 Relais refusé"
+        refused = mail.deliver_due(factory, server.settings())  # sender B, while A still sends m3
+        server.mail_answer = "451 4.3.0 Réessayez plus tard"
+        clock[0] += timedelta(minutes=2)
+        retried = mail.deliver_due(factory, server.settings())
+        server.mail_answer = "250 OK"  # the server recovers
+        server.go_on.set()
+        sender_a.join(timeout=30)
+        assert not sender_a.is_alive()
+        for _ in range(4):  # both senders go on until nothing is left
+            clock[0] += timedelta(minutes=5)
+            reports.append(mail.deliver_due(factory, server.settings()))
+    finally:
+        server.go_on.set()
+        server.controller.stop()
+    assert refused.sent == [] and len(refused.retry_later) == 1  # B was refused (5xx at MAIL FROM: not m's fault)...
+    assert retried.sent == [] and len(retried.retry_later) == 1  # ...then asked to come back later (4xx)
+    assert sorted(server.received) == ["m1", "m2", "m3", "m4", "m5"]  # every message exactly once
+    assert [status_of(factory, i).status for i in ids] == ["sent"] * 5
+    assert ids[2] not in refused.retry_later  # B never touched m3, which A was sending

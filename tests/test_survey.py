@@ -346,6 +346,7 @@ def test_closed_survey_refuses_links(factory, settings):
 # ---------------------------------------------------------------------------- import and export
 
 HEADER = "start_month,employer,gender,experience,diploma,training_field,department\n"
+GOOD_LINE = "2021-09,epci,femme,5to20,bac4_5,urbanisme_amenagement|architecture,21\n"
 
 
 def test_import_rejects_the_whole_file_and_lists_every_bad_row(factory):
@@ -373,6 +374,42 @@ def test_import_rejects_a_wrong_header(header):
     with pytest.raises(survey.ImportRejected) as caught:
         survey.read_responses_csv(header, TODAY)
     assert [(e.line, e.reason) for e in caught.value.errors] == [(1, "row_bad_header" if header else "row_empty_file")]
+
+
+@pytest.mark.database_independent
+def test_import_names_the_line_where_a_row_starts_and_reads_a_file_as_a_stream():
+    import io
+
+    content = HEADER + '2021-09,epci,femme,5to20,bac4_5,"autre",21\n2021-09,"ep\nci",femme,5to20,bac4_5,,21\n'
+    content += "\n2021-09,epci,femme,5to20,bac4_5,,99\n"
+    with pytest.raises(survey.ImportRejected) as caught:
+        survey.check_responses(survey.file_lines(io.BytesIO(content.encode())), TODAY)
+    assert [(e.line, e.column, e.reason) for e in caught.value.errors] == [
+        (3, "employer", "unknown_code"),  # the quoted cell with a line break starts on line 3...
+        (6, "department", "unknown_code"),  # ...so the next row is on line 6, after a blank one
+    ]
+    checked = survey.check_responses(survey.file_lines(io.BytesIO(("\ufeff" + HEADER + GOOD_LINE * 3).encode())), TODAY)
+    assert checked.rows == 3 and len(checked.codes) == 3 * 7  # a few bytes per row, whatever the file's size
+    assert {checked.answers(row) for row in range(3)} == set(survey.read_responses_csv(HEADER + GOOD_LINE, TODAY))
+
+
+@pytest.mark.database_independent
+def test_counting_many_records_at_once_gives_the_totals_of_counting_them_one_by_one():
+    answers = survey.read_responses_csv(
+        HEADER + GOOD_LINE + "2020-11,,homme,,autre,,\n2022-01,commune,autre,gt20,bac2_3,autre|architecture,971\n"
+        ",,,,,,\n2021-03,epci,,,,,2A\n",
+        TODAY,
+    )
+    records = [
+        (answer, key, linked)
+        for answer, key, linked in zip(answers * 3, range(100, 112), [False, True] * 6, strict=True)
+    ]
+    one_by_one, at_once = totals_store.Totals.empty(), totals_store.Totals.empty()
+    for record in records:
+        one_by_one.add(*record)
+    at_once.add_many(records)
+    assert at_once.periods == one_by_one.periods
+    assert (at_once.counts == one_by_one.counts).all() and (at_once.keys == one_by_one.keys).all()
 
 
 def test_import_export_round_trip(factory, settings):

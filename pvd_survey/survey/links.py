@@ -5,6 +5,7 @@ Tokens are minted, hashed and built into links by pvd_survey.links, as for every
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -80,13 +81,19 @@ def unseal_bytes(settings: Settings, sealed: bytes, purpose: str) -> bytes:
     return data[8 : 8 + int.from_bytes(data[:8], "big")]
 
 
+@functools.lru_cache(maxsize=4)
+def _sealing_cipher(secret_key: str) -> AESGCM:
+    # Derived once per server key: a large import seals a row per answer (the HMAC and setup cost as much as it).
+    return AESGCM(hmac.new(secret_key.encode("utf-8"), b"pvd-survey/seal", hashlib.sha256).digest())
+
+
 def _encrypt(settings: Settings, data: bytes, bound_to: bytes) -> bytes:
     nonce = secrets.token_bytes(12)
-    return nonce + AESGCM(_purpose_key(settings, "seal")).encrypt(nonce, data, bound_to)
+    return nonce + _sealing_cipher(settings.secret_key).encrypt(nonce, data, bound_to)
 
 
 def _decrypt(settings: Settings, sealed: bytes, bound_to: bytes) -> bytes:
     try:
-        return AESGCM(_purpose_key(settings, "seal")).decrypt(bytes(sealed[:12]), bytes(sealed[12:]), bound_to)
+        return _sealing_cipher(settings.secret_key).decrypt(bytes(sealed[:12]), bytes(sealed[12:]), bound_to)
     except (InvalidTag, ValueError) as error:
         raise DomainError("survey_key_mismatch") from error
