@@ -443,8 +443,8 @@ def authenticate(
         return LoginOutcome(None, turn.refused)
     if not _verify(turn.password_hash, password or "", settings.argon2_profile):
         # Already counted when the turn was taken: nothing left to write.
-        error = _locked(turn.locked_until) if turn.locked_until is not None else DomainError("bad_credentials")
-        return LoginOutcome(None, error)
+        refusal = _locked(turn.locked_until) if turn.locked_until is not None else DomainError("bad_credentials")
+        return LoginOutcome(None, refusal)
     if turn.password_hash is None:  # _verify() accepts no unknown e-mail or account without a password
         raise RuntimeError("a password verified without an account or its stored hash")
     hasher = password_hasher(settings.argon2_profile)
