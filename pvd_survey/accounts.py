@@ -5,7 +5,9 @@ Every function takes a Session and leaves the commit to the caller.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -175,6 +177,14 @@ def password_hasher(profile: str = "production") -> PasswordHasher:
     if profile == "fast-tests":
         return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     return PasswordHasher()
+
+
+# Sign-ins checking their password at once in this process. Each argon2 check takes about half a second of CPU on
+# several threads (its lanes): twenty sign-ins at once would take every core from the other requests; beyond this
+# many they wait their turn here, holding no connection and no lock. (Only sign-ins: other hashing runs inside
+# its caller's transaction, which must not wait behind them.)
+ARGON2_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
+_argon2_turns = threading.BoundedSemaphore(ARGON2_AT_ONCE)
 
 
 def hash_password(password: str, profile: str = "production") -> str:
@@ -441,14 +451,20 @@ def authenticate(
         turn = _take_login_turn(session, email, settings, now)
     if turn.refused is not None:
         return LoginOutcome(None, turn.refused)
-    if not _verify(turn.password_hash, password or "", settings.argon2_profile):
+    _dummy_hash(settings.argon2_profile)  # made once per process, before taking a turn
+    with _argon2_turns:
+        verified = _verify(turn.password_hash, password or "", settings.argon2_profile)
+    if not verified:
         # Already counted when the turn was taken: nothing left to write.
         refusal = _locked(turn.locked_until) if turn.locked_until is not None else DomainError("bad_credentials")
         return LoginOutcome(None, refusal)
     if turn.password_hash is None:  # _verify() accepts no unknown e-mail or account without a password
         raise RuntimeError("a password verified without an account or its stored hash")
     hasher = password_hasher(settings.argon2_profile)
-    new_hash = hasher.hash(password) if hasher.check_needs_rehash(turn.password_hash) else None
+    new_hash = None
+    if hasher.check_needs_rehash(turn.password_hash):
+        with _argon2_turns:
+            new_hash = hash_password(password, settings.argon2_profile)
     with db.transaction(factory) as session:
         return _succeed_login(session, turn, new_hash, now)
 
