@@ -184,7 +184,7 @@ def password_hasher(profile: str = "production") -> PasswordHasher:
 # many they wait their turn here, holding no connection and no lock. (Only sign-ins: other hashing runs inside
 # its caller's transaction, which must not wait behind them.)
 ARGON2_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
-_argon2_turns = threading.BoundedSemaphore(ARGON2_AT_ONCE)
+argon2_turns = threading.BoundedSemaphore(ARGON2_AT_ONCE)
 
 
 def hash_password(password: str, profile: str = "production") -> str:
@@ -452,7 +452,7 @@ def authenticate(
     if turn.refused is not None:
         return LoginOutcome(None, turn.refused)
     _dummy_hash(settings.argon2_profile)  # made once per process, before taking a turn
-    with _argon2_turns:
+    with argon2_turns:
         verified = _verify(turn.password_hash, password or "", settings.argon2_profile)
     if not verified:
         # Already counted when the turn was taken: nothing left to write.
@@ -463,7 +463,7 @@ def authenticate(
     hasher = password_hasher(settings.argon2_profile)
     new_hash = None
     if hasher.check_needs_rehash(turn.password_hash):
-        with _argon2_turns:
+        with argon2_turns:
             new_hash = hash_password(password, settings.argon2_profile)
     with db.transaction(factory) as session:
         return _succeed_login(session, turn, new_hash, now)

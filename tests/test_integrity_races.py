@@ -166,7 +166,7 @@ def test_the_right_password_sent_after_the_allowed_guesses_of_a_burst_is_refused
     hasher = _GatedHasher(real)
     monkeypatch.setattr(accounts, "password_hasher", lambda profile="production": hasher)
     # Every allowed guess checked at once, as on as many servers (one process checks only a few at a time).
-    monkeypatch.setattr(accounts, "_argon2_turns", threading.BoundedSemaphore(BURST))
+    monkeypatch.setattr(accounts, "argon2_turns", threading.BoundedSemaphore(BURST))
     with ThreadPoolExecutor(BURST) as pool:
         try:
             guesses = [pool.submit(_log_in, factory, settings, f"mauvais mot de passe {n}") for n in range(BURST - 1)]

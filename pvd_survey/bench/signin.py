@@ -23,7 +23,10 @@ from pvd_survey.models import User
 
 SIGN_INS = 20  # people signing in at the same time, each again and again while the writers run
 WRITERS = 4
-REGISTRATIONS_PER_WRITER = 40
+REGISTRATIONS_PER_WRITER = 20  # per phase
+# Quiet, sign-ins, then the same CPU load without any database work (argon2 checks only), twice over: the phases
+# alternate so that a change in the machine's other load weighs on each alike.
+PHASES = ("calme", "connexions", "argon2_seul") * 2
 WARMUP_PER_WRITER = 3
 PASSWORD = "banc-d-essai-cheval-agrafe-42"
 
@@ -46,8 +49,11 @@ def _meeting_form(capacity: int) -> meetings.MeetingForm:
     )
 
 
-def _registrations(factory, settings, meeting_id: int, phase: str, spray: int) -> tuple[list[float], int]:
-    """WRITERS threads registering people in a row while `spray` threads sign in: (latencies, sign-ins done)."""
+def _registrations(factory, settings, meeting_id: int, phase: str, round_number: int) -> tuple[list[float], int]:
+    """WRITERS threads registering people in a row while the phase's SIGN_INS threads sign in (or only check a
+    password, or nothing): (latencies, sign-ins done)."""
+    spray = 0 if phase == "calme" else SIGN_INS
+    password_hash = accounts.hash_password(PASSWORD, settings.argon2_profile) if phase == "argon2_seul" else ""
     stop = threading.Event()
     started = threading.Barrier(WRITERS + spray)
     signed_in = []
@@ -59,7 +65,7 @@ def _registrations(factory, settings, meeting_id: int, phase: str, spray: int) -
                 started.wait()  # the timed registrations start with the sign-ins
             person = meetings.RegistrationForm(
                 full_name=f"Personne {phase} {number}-{attempt}",
-                email=f"{phase}.{number}.{attempt + WARMUP_PER_WRITER}@bench.example.fr",
+                email=f"{phase}.{round_number}.{number}.{attempt + WARMUP_PER_WRITER}@bench.example.fr",
                 attendee_role="chef_de_projet",
                 consent=True,
             )
@@ -73,10 +79,15 @@ def _registrations(factory, settings, meeting_id: int, phase: str, spray: int) -
     def sign_in(number: int) -> None:
         started.wait()
         done = 0
+        hasher = accounts.password_hasher(settings.argon2_profile)
         while not stop.is_set():
-            outcome = accounts.authenticate(factory, f"agent{number}@bench.example.fr", PASSWORD, settings)
-            if outcome.user is None:
-                raise RuntimeError(f"a bench sign-in failed: {outcome.error}")
+            if phase == "argon2_seul":
+                with accounts.argon2_turns:  # what a sign-in's check costs, without its two short transactions
+                    hasher.verify(password_hash, PASSWORD)
+            else:
+                outcome = accounts.authenticate(factory, f"agent{number}@bench.example.fr", PASSWORD, settings)
+                if outcome.user is None:
+                    raise RuntimeError(f"a bench sign-in failed: {outcome.error}")
             done += 1
         signed_in.append(done)
 
@@ -113,21 +124,28 @@ def signin_benchmark(kind: str, workdir: str | None = None, postgres_admin_url: 
             # One hash for every account: hashing each would only lengthen the set-up.
             session.execute(update(User).values(password_hash=password_hash))
             meeting_id = meetings.create_meeting(session, _meeting_form(capacity=10_000))
-        quiet, _ = _registrations(factory, settings, meeting_id, "calme", 0)
-        busy, sign_ins = _registrations(factory, settings, meeting_id, "connexions", SIGN_INS)
+        latencies: dict[str, list[float]] = {phase: [] for phase in PHASES}
+        done: dict[str, int] = {phase: 0 for phase in PHASES}
+        for index, phase in enumerate(PHASES):
+            timed, checks = _registrations(factory, settings, meeting_id, phase, index)
+            latencies[phase] += timed
+            done[phase] += checks
         engine.dispose()
-        without = _latency_figures("registration", quiet)
-        during = _latency_figures("registration_during_sign_ins", busy)
+        without = _latency_figures("registration", latencies["calme"])
+        during = _latency_figures("registration_during_sign_ins", latencies["connexions"])
         return {
             "benchmark": "signin",
             "database": kind,
             "writers": WRITERS,
-            "registrations_timed": len(quiet),
+            "registrations_timed_per_kind": len(latencies["calme"]),
             "concurrent_sign_ins": SIGN_INS,
-            "sign_ins_done": sign_ins,
+            "sign_ins_done": done["connexions"],
             "argon2_profile": settings.argon2_profile,
+            "argon2_at_once": accounts.ARGON2_AT_ONCE,
             **without,
             **during,
+            **_latency_figures("registration_during_argon2_only", latencies["argon2_seul"]),
+            "argon2_only_checks_done": done["argon2_seul"],
             "p95_ratio": round(
                 during["registration_during_sign_ins_p95_ms"] / max(without["registration_p95_ms"], 0.01), 2
             ),
