@@ -5,12 +5,16 @@ Every function takes a Session and leaves the commit to the caller.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -41,6 +45,7 @@ from pvd_survey.vocabulary import ORGANISATION_KINDS, ROLE_LABELS, ROLES
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
 PASSWORD_LINK_DAYS = 7
+_T = TypeVar("_T")
 
 # Common French choices that the (English-centred) zxcvbn list lacks.
 _FRENCH_COMMON = {
@@ -179,12 +184,42 @@ def password_hasher(profile: str = "production") -> PasswordHasher:
     return PasswordHasher()
 
 
-# Sign-ins checking their password at once in this process. Each argon2 check takes about half a second of CPU on
-# several threads (its lanes): twenty sign-ins at once would take every core from the other requests; beyond this
-# many they wait their turn here, holding no connection and no lock. (Only sign-ins: other hashing runs inside
-# its caller's transaction, which must not wait behind them.)
+# Sign-ins at once in this process. Each argon2 check takes about half a second of CPU on several threads (its
+# lanes): twenty sign-ins at once would take every core from the other requests, and their short writes would
+# queue ahead of everyone's. Beyond this many they wait their turn, holding no connection and no lock.
 ARGON2_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
-argon2_turns = threading.BoundedSemaphore(ARGON2_AT_ONCE)
+
+
+def _lower_priority() -> None:
+    """Let this thread (and the argon2 lane threads it starts) yield the CPU to the app's other work when short."""
+    # Linux: the nice value belongs to each thread, and the threads it starts inherit it; elsewhere an ordinary thread.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+class SignInTurns:
+    """A process's password sign-ins, `size` at a time, their argon2 work on low-priority threads.
+
+    (Only sign-ins: other hashing runs inside its caller's transaction, which must not wait behind them.)
+    """
+
+    def __init__(self, size: int) -> None:
+        self._turns = threading.BoundedSemaphore(size)
+        self._checks = ThreadPoolExecutor(size, thread_name_prefix="pvd-argon2", initializer=_lower_priority)
+
+    def __enter__(self) -> SignInTurns:
+        self._turns.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._turns.release()
+
+    def run(self, work: Callable[..., _T], *args: object) -> _T:
+        """`work(*args)` on a low-priority thread (argon2), waited for."""
+        return self._checks.submit(work, *args).result()
+
+
+sign_in_turns = SignInTurns(ARGON2_AT_ONCE)
 
 
 def hash_password(password: str, profile: str = "production") -> str:
@@ -440,33 +475,31 @@ def authenticate(
 
     The one service that owns its transactions: argon2 takes about half a second and must never hold a
     connection, a row lock or SQLite's write lock meanwhile. First a turn is reserved (refused when the e-mail
-    is locked), then the password is checked with no transaction open, then a success is recorded.
+    is locked), then the password is checked with no transaction open, then a success is recorded; a process
+    runs `ARGON2_AT_ONCE` sign-ins at a time (`sign_in_turns`).
     """
     now = now or utcnow()
     try:
         email = normalise_email(email)
     except DomainError as error:
         return LoginOutcome(None, error)
-    with db.transaction(factory) as session:
-        turn = _take_login_turn(session, email, settings, now)
-    if turn.refused is not None:
-        return LoginOutcome(None, turn.refused)
-    _dummy_hash(settings.argon2_profile)  # made once per process, before taking a turn
-    with argon2_turns:
-        verified = _verify(turn.password_hash, password or "", settings.argon2_profile)
-    if not verified:
-        # Already counted when the turn was taken: nothing left to write.
-        refusal = _locked(turn.locked_until) if turn.locked_until is not None else DomainError("bad_credentials")
-        return LoginOutcome(None, refusal)
-    if turn.password_hash is None:  # _verify() accepts no unknown e-mail or account without a password
-        raise RuntimeError("a password verified without an account or its stored hash")
-    hasher = password_hasher(settings.argon2_profile)
-    new_hash = None
-    if hasher.check_needs_rehash(turn.password_hash):
-        with argon2_turns:
-            new_hash = hash_password(password, settings.argon2_profile)
-    with db.transaction(factory) as session:
-        return _succeed_login(session, turn, new_hash, now)
+    with sign_in_turns:
+        with db.transaction(factory) as session:
+            turn = _take_login_turn(session, email, settings, now)
+        if turn.refused is not None:
+            return LoginOutcome(None, turn.refused)
+        verified = sign_in_turns.run(_verify, turn.password_hash, password or "", settings.argon2_profile)
+        if not verified:
+            # Already counted when the turn was taken: nothing left to write.
+            refusal = _locked(turn.locked_until) if turn.locked_until is not None else DomainError("bad_credentials")
+            return LoginOutcome(None, refusal)
+        if turn.password_hash is None:  # _verify() accepts no unknown e-mail or account without a password
+            raise RuntimeError("a password verified without an account or its stored hash")
+        new_hash = None
+        if password_hasher(settings.argon2_profile).check_needs_rehash(turn.password_hash):
+            new_hash = sign_in_turns.run(hash_password, password, settings.argon2_profile)
+        with db.transaction(factory) as session:
+            return _succeed_login(session, turn, new_hash, now)
 
 
 def user_for_sso(session: Session, email: str | None, email_verified: bool | None) -> UserInfo:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from pvd_survey import accounts, db, recruitment
 from pvd_survey.errors import DomainError
 from pvd_survey.models import JobApplication, LoginThrottle, OutboxMessage
-from tests.conftest import STRONG_PASSWORD
+from tests.conftest import PG_ADMIN_URL, STRONG_PASSWORD, TEST_BACKEND
 from tests.factories import application_input, make_world, published
 
 ROUNDS = 30
@@ -166,7 +166,7 @@ def test_the_right_password_sent_after_the_allowed_guesses_of_a_burst_is_refused
     hasher = _GatedHasher(real)
     monkeypatch.setattr(accounts, "password_hasher", lambda profile="production": hasher)
     # Every allowed guess checked at once, as on as many servers (one process checks only a few at a time).
-    monkeypatch.setattr(accounts, "argon2_turns", threading.BoundedSemaphore(BURST))
+    monkeypatch.setattr(accounts, "sign_in_turns", accounts.SignInTurns(BURST))
     with ThreadPoolExecutor(BURST) as pool:
         try:
             guesses = [pool.submit(_log_in, factory, settings, f"mauvais mot de passe {n}") for n in range(BURST - 1)]
@@ -215,3 +215,20 @@ def test_a_sign_in_holds_no_connection_nor_write_lock_while_its_password_is_chec
         assert sign_in.result().user is not None
         writing.result()
     engine.dispose()
+
+
+def test_signin_benchmark_reports_registration_latency_with_and_without_sign_ins(tmp_path, monkeypatch):
+    from pvd_survey import bench
+
+    monkeypatch.setattr(bench.signin, "SIGN_INS", 2)
+    monkeypatch.setattr(bench.signin, "WRITERS", 2)
+    monkeypatch.setattr(bench.signin, "REGISTRATIONS_PER_WRITER", 3)
+    monkeypatch.setattr(bench.signin, "WARMUP_PER_WRITER", 1)
+    figures = bench.signin_benchmark(TEST_BACKEND, str(tmp_path), PG_ADMIN_URL)
+    assert figures["database"] == TEST_BACKEND and figures["registrations_timed_per_kind"] == 2 * 2 * 3
+    assert figures["sign_ins_done"] >= 2 * 2 and figures["argon2_only_checks_done"] >= 2 * 2
+    for kind in ("registration", "registration_during_sign_ins", "registration_during_argon2_only"):
+        assert 0 < figures[f"{kind}_p50_ms"] <= figures[f"{kind}_p95_ms"] <= figures[f"{kind}_p99_ms"]
+    assert figures["p95_ratio"] == round(
+        figures["registration_during_sign_ins_p95_ms"] / figures["registration_p95_ms"], 2
+    )

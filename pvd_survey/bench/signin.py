@@ -80,10 +80,10 @@ def _registrations(factory, settings, meeting_id: int, phase: str, round_number:
         started.wait()
         done = 0
         hasher = accounts.password_hasher(settings.argon2_profile)
-        while not stop.is_set():
+        while not done or not stop.is_set():  # each person signs in at least once
             if phase == "argon2_seul":
-                with accounts.argon2_turns:  # what a sign-in's check costs, without its two short transactions
-                    hasher.verify(password_hash, PASSWORD)
+                with accounts.sign_in_turns:  # what a sign-in's check costs, without its two short transactions
+                    accounts.sign_in_turns.run(hasher.verify, password_hash, PASSWORD)
             else:
                 outcome = accounts.authenticate(factory, f"agent{number}@bench.example.fr", PASSWORD, settings)
                 if outcome.user is None:
