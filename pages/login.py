@@ -26,9 +26,9 @@ with st.form("login_form"):
     submitted = st.form_submit_button("Se connecter", type="primary")
 
 if submitted:
-    # Commit even when the login fails: the failure counts towards the temporary lock.
-    with ui.write() as session:
-        outcome = accounts.authenticate(session, email, password, settings)
+    # Not in ui.write(): authenticate() runs argon2 between two short transactions of its own, so a sign-in
+    # never holds SQLite's write lock (or a connection) for the half second the password check takes.
+    outcome = accounts.authenticate(ui.runtime().factory, email, password, settings)
     if outcome.error is not None:
         ui.show_error(outcome.error)
     else:

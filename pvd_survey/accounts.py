@@ -5,23 +5,29 @@ Every function takes a Session and leaves the commit to the caller.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import os
 import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from pvd_survey import access, links, mail, territory
+from pvd_survey import access, db, links, mail, territory
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.db import dialect_insert
@@ -41,6 +47,7 @@ from pvd_survey.vocabulary import ORGANISATION_KINDS, ROLE_LABELS, ROLES
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
 PASSWORD_LINK_DAYS = 7
+_T = TypeVar("_T")
 
 # Common French choices that the (English-centred) zxcvbn list lacks.
 _FRENCH_COMMON = {
@@ -109,7 +116,7 @@ class OrganisationInfo:
 
 @dataclass(frozen=True)
 class LoginOutcome:
-    """Result of a login attempt; the caller commits either way so failures are counted."""
+    """Result of a login attempt: the account signed in, or why not."""
 
     user: UserInfo | None
     error: DomainError | None
@@ -177,6 +184,44 @@ def password_hasher(profile: str = "production") -> PasswordHasher:
     if profile == "fast-tests":
         return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     return PasswordHasher()
+
+
+# Sign-ins at once in this process. Each argon2 check takes about half a second of CPU on several threads (its
+# lanes): twenty sign-ins at once would take every core from the other requests, and their short writes would
+# queue ahead of everyone's. Beyond this many they wait their turn, holding no connection and no lock.
+ARGON2_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
+
+
+def _lower_priority() -> None:
+    """Let this thread (and the argon2 lane threads it starts) yield the CPU to the app's other work when short."""
+    # Linux: the nice value belongs to each thread, and the threads it starts inherit it; elsewhere an ordinary thread.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+class SignInTurns:
+    """A process's password sign-ins, `size` at a time, their argon2 work on low-priority threads.
+
+    (Only sign-ins: other hashing runs inside its caller's transaction, which must not wait behind them.)
+    """
+
+    def __init__(self, size: int) -> None:
+        self._turns = threading.BoundedSemaphore(size)
+        self._checks = ThreadPoolExecutor(size, thread_name_prefix="pvd-argon2", initializer=_lower_priority)
+
+    def __enter__(self) -> SignInTurns:
+        self._turns.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._turns.release()
+
+    def run(self, work: Callable[..., _T], *args: object) -> _T:
+        """`work(*args)` on a low-priority thread (argon2), waited for."""
+        return self._checks.submit(work, *args).result()
+
+
+sign_in_turns = SignInTurns(ARGON2_AT_ONCE)
 
 
 def hash_password(password: str, profile: str = "production") -> str:
@@ -392,49 +437,95 @@ def current_user(session: Session, user_id: int, session_epoch: int) -> UserInfo
     return _user_info(user)
 
 
-def _record_failure(session: Session, email: str, settings: Settings, now: datetime) -> LoginThrottle:
-    # Insert-if-missing then lock: two servers failing the same e-mail at once both count.
+def _locked(until: datetime) -> DomainError:
+    return DomainError("account_locked", until=paris_time(until, "%H:%M"))
+
+
+@dataclass(frozen=True)
+class _LoginTurn:
+    """One login attempt that took its turn: counted as a failure until its password proves right."""
+
+    email: str
+    password_hash: str | None  # the account's hash when the turn was taken (None: unknown e-mail or SSO only)
+    locked_until: datetime | None  # set when this turn was the last one before the lock
+    refused: DomainError | None = None  # no turn left: the e-mail is locked
+
+
+def _take_login_turn(session: Session, email: str, settings: Settings, now: datetime) -> _LoginTurn:
+    """Reserve one of the e-mail's allowed attempts, or say it is locked (before any password is checked).
+
+    The throttle row is locked (insert-if-missing first), so of any number of concurrent attempts on every server,
+    at most `login_max_failures` get a turn per lock window; each turn counts as a failure at once and a success
+    wipes the count. The last turn sets the lock, so attempts that come after it wait out the window whatever
+    their password.
+    """
     session.execute(dialect_insert(session, LoginThrottle).values(email=email, failures=0).on_conflict_do_nothing())
     throttle = session.get_one(LoginThrottle, email, with_for_update=True, populate_existing=True)
     if throttle.locked_until is not None and throttle.locked_until <= now:
         throttle.failures, throttle.locked_until = 0, None
+    if throttle.locked_until is None and throttle.failures >= settings.login_max_failures:
+        # Failures counted under a higher limit than today's: they lock the e-mail now.
+        throttle.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
+    if throttle.locked_until is not None:
+        session.flush()
+        return _LoginTurn(email, None, throttle.locked_until, _locked(throttle.locked_until))
     throttle.failures += 1
     throttle.last_failure_at = now
     if throttle.failures >= settings.login_max_failures:
         throttle.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
     session.flush()
-    return throttle
+    password_hash = session.scalar(select(User.password_hash).where(User.email == email))
+    return _LoginTurn(email, password_hash, throttle.locked_until)
+
+
+def _succeed_login(session: Session, turn: _LoginTurn, new_hash: str | None, now: datetime) -> LoginOutcome:
+    """Record a proven password: the failure count is wiped and the account signed in, if it still may."""
+    user = session.scalar(select(User).where(User.email == turn.email).with_for_update())
+    if user is None or user.password_hash is None or user.password_hash != turn.password_hash:
+        # The password was changed while the old one was being checked: what was proven is no longer it.
+        return LoginOutcome(None, DomainError("bad_credentials"))
+    if not user.is_active:
+        return LoginOutcome(None, DomainError("account_disabled"))
+    session.execute(delete(LoginThrottle).where(LoginThrottle.email == turn.email))
+    user.last_login_at = now
+    if new_hash is not None:
+        user.password_hash = new_hash
+    session.flush()
+    return LoginOutcome(_user_info(user), None)
 
 
 def authenticate(
-    session: Session, email: str, password: str, settings: Settings, now: datetime | None = None
+    factory: sessionmaker[Session], email: str, password: str, settings: Settings, now: datetime | None = None
 ) -> LoginOutcome:
-    """Check a password login; failures are recorded (commit even on failure) and lock the e-mail for a while."""
+    """Check a password login in two short transactions of its own, argon2 outside both; failures lock the e-mail.
+
+    The one service that owns its transactions: argon2 takes about half a second and must never hold a
+    connection, a row lock or SQLite's write lock meanwhile. First a turn is reserved (refused when the e-mail
+    is locked), then the password is checked with no transaction open, then a success is recorded; a process
+    runs `ARGON2_AT_ONCE` sign-ins at a time (`sign_in_turns`).
+    """
     now = now or utcnow()
     try:
         email = normalise_email(email)
     except DomainError as error:
         return LoginOutcome(None, error)
-    throttle = session.get(LoginThrottle, email)
-    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
-        return LoginOutcome(None, DomainError("account_locked", until=paris_time(throttle.locked_until, "%H:%M")))
-    user = session.scalar(select(User).where(User.email == email))
-    if not _verify(user.password_hash if user else None, password or "", settings.argon2_profile):
-        throttle = _record_failure(session, email, settings, now)
-        if throttle.locked_until is not None:
-            return LoginOutcome(None, DomainError("account_locked", until=paris_time(throttle.locked_until, "%H:%M")))
-        return LoginOutcome(None, DomainError("bad_credentials"))
-    if user is None or user.password_hash is None:  # _verify() accepts neither
-        raise RuntimeError("a password verified without an account or its stored hash")
-    if not user.is_active:
-        return LoginOutcome(None, DomainError("account_disabled"))
-    if throttle is not None:
-        session.delete(throttle)
-    user.last_login_at = now
-    if password_hasher(settings.argon2_profile).check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password, settings.argon2_profile)
-    session.flush()
-    return LoginOutcome(_user_info(user), None)
+    with sign_in_turns:
+        with db.transaction(factory) as session:
+            turn = _take_login_turn(session, email, settings, now)
+        if turn.refused is not None:
+            return LoginOutcome(None, turn.refused)
+        verified = sign_in_turns.run(_verify, turn.password_hash, password or "", settings.argon2_profile)
+        if not verified:
+            # Already counted when the turn was taken: nothing left to write.
+            refusal = _locked(turn.locked_until) if turn.locked_until is not None else DomainError("bad_credentials")
+            return LoginOutcome(None, refusal)
+        if turn.password_hash is None:  # _verify() accepts no unknown e-mail or account without a password
+            raise RuntimeError("a password verified without an account or its stored hash")
+        new_hash = None
+        if password_hasher(settings.argon2_profile).check_needs_rehash(turn.password_hash):
+            new_hash = sign_in_turns.run(hash_password, password, settings.argon2_profile)
+        with db.transaction(factory) as session:
+            return _succeed_login(session, turn, new_hash, now)
 
 
 def user_for_sso(session: Session, email: str | None, email_verified: bool | None) -> UserInfo:

@@ -289,6 +289,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         postings, applications = args.jobs
         for kind in kinds:
             show(bench.jobs_benchmark(postings, applications, args.workdir, kind, args.postgresql))
+    if args.section in ("all", "signin"):
+        for kind in kinds:
+            show(bench.signin_benchmark(kind, args.workdir, args.postgresql))
     return 0
 
 
@@ -461,9 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
     sub.add_argument(
         "--section",
-        choices=("all", "survey", "report", "jobs", "meetings", "import"),
+        choices=("all", "survey", "report", "jobs", "meetings", "import", "signin"),
         default="all",
-        help="questionnaire, rapport PDF, offres d'emploi, rencontres, import-survey, ou tout",
+        help="questionnaire, rapport PDF, offres d'emploi, rencontres, import-survey, inscriptions pendant des "
+        "connexions, ou tout",
     )
     sub.add_argument(
         "--postgresql",

@@ -230,8 +230,7 @@ def test_first_admin_concurrent_setups_create_exactly_one(factory, settings):
 def test_login_succeeds_with_any_email_case(factory, settings):
     with factory.begin() as session:
         make_user(session, settings)
-    with factory.begin() as session:
-        outcome = accounts.authenticate(session, "Alice@Example.fr", STRONG_PASSWORD, settings)
+    outcome = accounts.authenticate(factory, "Alice@Example.fr", STRONG_PASSWORD, settings)
     assert outcome.error is None and outcome.user.email == "alice@example.fr"
     assert outcome.user.last_login_at is not None
 
@@ -240,8 +239,7 @@ def test_login_succeeds_with_any_email_case(factory, settings):
 def test_wrong_password_and_unknown_email_look_the_same(factory, settings, email, password):
     with factory.begin() as session:
         make_user(session, settings)
-    with factory.begin() as session:
-        outcome = accounts.authenticate(session, email, password, settings)
+    outcome = accounts.authenticate(factory, email, password, settings)
     assert outcome.user is None and outcome.error.code == "bad_credentials"
 
 
@@ -251,19 +249,14 @@ def test_repeated_failures_lock_the_email_for_a_while(factory, settings):
     now = utcnow()
     codes = []
     for _ in range(settings.login_max_failures):
-        with factory.begin() as session:
-            codes.append(
-                accounts.authenticate(session, "alice@example.fr", "wrong password!!", settings, now).error.code
-            )
+        codes.append(accounts.authenticate(factory, "alice@example.fr", "wrong password!!", settings, now).error.code)
     assert codes == ["bad_credentials"] * (settings.login_max_failures - 1) + ["account_locked"]
     # Even the right password is refused while locked...
-    with factory.begin() as session:
-        outcome = accounts.authenticate(session, "alice@example.fr", STRONG_PASSWORD, settings, now)
+    outcome = accounts.authenticate(factory, "alice@example.fr", STRONG_PASSWORD, settings, now)
     assert outcome.error.code == "account_locked"
     # ...and accepted once the lock has expired.
     later = now + timedelta(minutes=settings.login_lock_minutes, seconds=1)
-    with factory.begin() as session:
-        outcome = accounts.authenticate(session, "alice@example.fr", STRONG_PASSWORD, settings, later)
+    outcome = accounts.authenticate(factory, "alice@example.fr", STRONG_PASSWORD, settings, later)
     assert outcome.error is None
 
 
@@ -274,8 +267,7 @@ def test_concurrent_failures_are_all_counted(factory, settings):
 
     def fail() -> None:
         barrier.wait()
-        with factory.begin() as session:
-            accounts.authenticate(session, "nobody@example.fr", "wrong password!!", settings)
+        accounts.authenticate(factory, "nobody@example.fr", "wrong password!!", settings)
 
     threads = [threading.Thread(target=fail) for _ in range(4)]
     for thread in threads:
@@ -298,12 +290,12 @@ def test_disabled_account_cannot_log_in_and_its_sessions_end(factory, settings):
         accounts.set_active(session, alice.id, False, admin.id)
     with factory.begin() as session:
         assert accounts.current_user(session, alice.id, alice.session_epoch) is None
-        outcome = accounts.authenticate(session, "alice@example.fr", STRONG_PASSWORD, settings)
-        assert outcome.error.code == "account_disabled"
+    outcome = accounts.authenticate(factory, "alice@example.fr", STRONG_PASSWORD, settings)
+    assert outcome.error.code == "account_disabled"
     with factory.begin() as session:
         enabled = accounts.set_active(session, alice.id, True, admin.id)
+    assert accounts.authenticate(factory, "alice@example.fr", STRONG_PASSWORD, settings).error is None
     with factory.begin() as session:
-        assert accounts.authenticate(session, "alice@example.fr", STRONG_PASSWORD, settings).error is None
         # The old session stays closed; a new login gets the new epoch.
         assert accounts.current_user(session, alice.id, alice.session_epoch) is None
         assert accounts.current_user(session, alice.id, enabled.session_epoch) is not None
@@ -326,8 +318,7 @@ def test_set_password_ends_sessions_and_lifts_lock(factory, settings):
     with factory.begin() as session:
         alice = make_user(session, settings)
     for _ in range(settings.login_max_failures):
-        with factory.begin() as session:
-            accounts.authenticate(session, "alice@example.fr", "wrong password!!", settings)
+        accounts.authenticate(factory, "alice@example.fr", "wrong password!!", settings)
     new_password = "une autre phrase de passe solide"
     with factory.begin() as session:
         with pytest.raises(DomainError) as caught:
@@ -336,11 +327,8 @@ def test_set_password_ends_sessions_and_lifts_lock(factory, settings):
         accounts.set_password(session, alice.id, new_password, settings)
     with factory.begin() as session:
         assert accounts.current_user(session, alice.id, alice.session_epoch) is None
-        assert accounts.authenticate(session, "alice@example.fr", STRONG_PASSWORD, settings).error.code == (
-            "bad_credentials"
-        )
-    with factory.begin() as session:
-        assert accounts.authenticate(session, "alice@example.fr", new_password, settings).error is None
+    assert accounts.authenticate(factory, "alice@example.fr", STRONG_PASSWORD, settings).error.code == "bad_credentials"
+    assert accounts.authenticate(factory, "alice@example.fr", new_password, settings).error is None
 
 
 def test_change_own_password_needs_current_one(session, settings):
@@ -376,9 +364,10 @@ def test_sso_refuses_unknown_or_unverified(session, settings, email, verified, c
     assert caught.value.code == code
 
 
-def test_account_without_password_cannot_log_in_with_one(session, settings):
-    make_user(session, settings, email="sso.only@anct.gouv.fr", password=None)
-    outcome = accounts.authenticate(session, "sso.only@anct.gouv.fr", "", settings)
+def test_account_without_password_cannot_log_in_with_one(factory, settings):
+    with factory.begin() as session:
+        make_user(session, settings, email="sso.only@anct.gouv.fr", password=None)
+    outcome = accounts.authenticate(factory, "sso.only@anct.gouv.fr", "", settings)
     assert outcome.error.code == "bad_credentials"
 
 

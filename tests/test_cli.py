@@ -114,8 +114,7 @@ def test_create_user_with_password_from_stdin_can_log_in(factory, settings, data
     )
     assert result.returncode == 0, result.stderr
     assert "claire.durand@anct.gouv.fr" in result.stdout
-    with factory.begin() as session:
-        outcome = accounts.authenticate(session, "claire.durand@anct.gouv.fr", STRONG_PASSWORD, settings)
+    outcome = accounts.authenticate(factory, "claire.durand@anct.gouv.fr", STRONG_PASSWORD, settings)
     assert outcome.user.role == "direction"
 
 
@@ -289,8 +288,7 @@ def test_seed_demo_is_idempotent(factory, database_url, settings):
     # The printed passwords really work.
     line = next(line for line in first.stdout.splitlines() if "claire.durand" in line)
     password = line.split("mot de passe : ")[1]
-    with factory.begin() as session:
-        assert accounts.authenticate(session, "claire.durand@demo.anct.gouv.fr", password, settings).error is None
+    assert accounts.authenticate(factory, "claire.durand@demo.anct.gouv.fr", password, settings).error is None
 
     # Demo data and administrators are not real data; other accounts or invitations are: refused unless --force.
     with factory.begin() as session:

@@ -822,12 +822,10 @@ def test_admin_sets_a_new_password(world: World, admin_users_page: AppTest) -> N
     assert texts(at.success) == [
         f"Nouveau mot de passe défini pour {recruiter.email}. Communiquez-le par un canal sûr."
     ]
-    with world.factory.begin() as s:
-        assert accounts.authenticate(s, recruiter.email, new_password, world.settings).user is not None
-    with world.factory.begin() as s:
-        assert accounts.authenticate(s, recruiter.email, STRONG_PASSWORD, world.settings).error.code == (
-            "bad_credentials"
-        )
+    assert accounts.authenticate(world.factory, recruiter.email, new_password, world.settings).user is not None
+    assert accounts.authenticate(world.factory, recruiter.email, STRONG_PASSWORD, world.settings).error.code == (
+        "bad_credentials"
+    )
 
 
 def test_admin_set_password_refuses_weak_password(world: World, admin_users_page: AppTest) -> None:
@@ -837,8 +835,7 @@ def test_admin_set_password_refuses_weak_password(world: World, admin_users_page
     submit(at, "admin_set_password")
     assert texts(at.error) == [PASSWORD_COMMON]
     assert users_by_email(world.factory)[recruiter.email].session_epoch == recruiter.session_epoch
-    with world.factory.begin() as s:
-        assert accounts.authenticate(s, recruiter.email, STRONG_PASSWORD, world.settings).user is not None
+    assert accounts.authenticate(world.factory, recruiter.email, STRONG_PASSWORD, world.settings).user is not None
 
 
 # ---------------------------------------------------------------------------- organisations

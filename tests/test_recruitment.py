@@ -723,7 +723,8 @@ def test_recruiter_request_confirm_approve_and_set_password(session: Session, wo
         accounts.set_password_by_link(session, link_token, "azerty", settings)
     assert error.value.code == "password_too_short"
     accounts.set_password_by_link(session, link_token, STRONG_PASSWORD, settings)
-    assert accounts.authenticate(session, "nina@mairie-mamers.fr", STRONG_PASSWORD, settings).user is not None
+    nina = session.scalar(select(User).where(User.email == "nina@mairie-mamers.fr"))
+    assert accounts.password_hasher(settings.argon2_profile).verify(nina.password_hash, STRONG_PASSWORD)
     with pytest.raises(DomainError) as error:
         accounts.set_password_by_link(session, link_token, STRONG_PASSWORD, settings)
     assert error.value.code == "invalid_password_link"

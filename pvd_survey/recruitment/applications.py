@@ -200,6 +200,12 @@ def apply(
     now = now or utcnow()
     values, cv, letter = _validate_application(data)
     posting = get_public_posting(session, posting_id, now)
+    # The posting row's share lock: a close (FOR UPDATE, or the deadline's UPDATE) waits for the applications
+    # being stored, which its e-mail then reaches, and an application arriving during a close waits for it and
+    # sees the status it committed. Applications to one posting share the lock: they do not wait for each other.
+    status = session.scalar(select(JobPosting.status).where(JobPosting.id == posting.id).with_for_update(read=True))
+    if status != "published":
+        raise DomainError("posting_not_public")
     email = values["email"]
     existing = session.scalar(
         select(JobApplication.id).where(JobApplication.posting_id == posting.id, JobApplication.email == email)
