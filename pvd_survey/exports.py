@@ -44,12 +44,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
-
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 GUARD = "\u200b"  # ZERO WIDTH SPACE: invisible, not whitespace, never the start of a formula
 # Where a reader may cut a cell into fragments: both CSV separators, tab and every line end str.splitlines knows
@@ -60,8 +54,9 @@ _DANGER = re.compile(r"(?:^|(?<=[" + CUTS + r"]))(?:[^\S" + CUTS + r"]|\")*(?=[=
 # Starts of text a spreadsheet may read as a number, a date or a time (digits, .5, ,5, (5), currencies).
 _NUMBER_LIKE = tuple("0123456789.,($€£")
 
-# Characters no XLSX (XML) file may hold: control characters (openpyxl's list) and the non-characters U+FFFE/F.
-_UNWRITABLE = re.compile(ILLEGAL_CHARACTERS_RE.pattern + "|[\ufffe\uffff]")
+# Characters no XLSX (XML) file may hold: control characters (openpyxl's ILLEGAL_CHARACTERS_RE, written out so that
+# openpyxl is imported only to write a workbook; a test checks they agree) and the non-characters U+FFFE/F.
+_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 CSV_MEDIA_TYPE = "text/csv"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -196,6 +191,11 @@ def sheet_name(title: str) -> str:
 
 def table_xlsx(columns: Sequence[str], rows: Iterable[Sequence[object]], sheet_title: str = "Export") -> bytes:
     """An XLSX workbook of one sheet: bold frozen header, text in string cells, typed numbers and dates."""
+    from openpyxl import Workbook  # (here: a server start or a command that writes no workbook skips it)
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.worksheet import Worksheet
+
     workbook = Workbook()
     sheet = workbook.active
     if not isinstance(sheet, Worksheet):  # a new workbook always starts with one worksheet, active

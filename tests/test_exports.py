@@ -353,3 +353,13 @@ def test_survey_csvs_for_people_and_for_tools(session: Session, settings: Settin
     machine = list(csv.DictReader(io.StringIO(stats.stats_csv(figures), newline="")))
     assert [row["count"] for row in machine] == [row["count"] for row in rows]
     assert all("," not in row["share"] for row in machine)
+
+
+@pytest.mark.database_independent
+def test_the_characters_removed_from_cells_are_exactly_those_openpyxl_refuses_plus_two_non_characters():
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    refused = {chr(code) for code in range(0x10000) if ILLEGAL_CHARACTERS_RE.search(chr(code))} | {"\ufffe", "\uffff"}
+    # (a guard the text brought is dropped too, see clean_text)
+    removed = {chr(code) for code in range(0x10000) if exports.clean_text(f"a{chr(code)}b") == "ab"} - {GUARD}
+    assert removed == refused

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import TypedDict
 
 import phonenumbers
-from pypdf import PdfReader
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -92,6 +91,8 @@ def check_pdf(upload: Upload | None, field: str) -> Upload:
         raise DomainError("file_too_large", field=field, maximum="5 Mo")
     if not data.startswith(b"%PDF-"):
         raise DomainError("file_not_pdf", field=field)
+    from pypdf import PdfReader  # (here: imported by the first application, not by every server start)
+
     try:
         pages = len(PdfReader(io.BytesIO(data), strict=False).pages)
     except Exception:  # pypdf raises many kinds of errors on broken files
