@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the tests need (Python packages, Debian's Chromium) and run the whole suite.
+# Install what the tests need (Python packages, Debian's Chromium and nginx) and run the whole suite.
 #   bash run-tests.sh                                 # on SQLite (the embedded default)
 #   PVD_TEST_DATABASE=postgresql bash run-tests.sh    # on the PostgreSQL server of the machine
 # Extra arguments go to pytest (e.g. `bash run-tests.sh -k login`).
@@ -8,13 +8,18 @@ cd "$(dirname "$0")"
 
 python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian's Chromium for the browser tests, and Debian's nginx for the deployment test (tests/test_deploy.py).
+missing=""
+command -v chromium >/dev/null 2>&1 || missing=" chromium fonts-liberation"
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "Installing Debian's Chromium for the browser tests..."
+    echo "Installing from Debian for the tests:$missing"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null
+    # shellcheck disable=SC2086  # one word per package
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   else
-    echo "Chromium is missing: run 'sudo apt-get install chromium fonts-liberation' first." >&2
+    echo "Missing:$missing. Run 'sudo apt-get install chromium fonts-liberation nginx' first." >&2
     exit 1
   fi
 fi
