@@ -255,6 +255,11 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         postings, applications = args.jobs
         for kind in kinds:
             show(bench.jobs_benchmark(postings, applications, args.workdir, kind, args.postgresql))
+    if args.section == "proxy":  # only on request: it needs nginx and Chromium, and several processes PostgreSQL
+        if not args.postgresql:
+            print("La partie proxy se mesure sur PostgreSQL : indiquez --postgresql URL_ADMIN.", file=sys.stderr)
+            return 2
+        show(bench.proxy_benchmark(args.postgresql, args.workdir))
     return 0
 
 
@@ -421,9 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
     sub.add_argument(
         "--section",
-        choices=("all", "survey", "report", "jobs", "meetings"),
+        choices=("all", "survey", "report", "jobs", "meetings", "proxy"),
         default="all",
-        help="questionnaire, rapport PDF, offres d'emploi, rencontres, ou tout",
+        help="questionnaire, rapport PDF, offres d'emploi, rencontres, ou tout ; proxy (à part : inscriptions par "
+        "minute à travers nginx avec un et deux processus, sur PostgreSQL, avec Chromium)",
     )
     sub.add_argument(
         "--postgresql",

@@ -3,7 +3,8 @@ front of two app processes on PostgreSQL, and Chromium going through it: sign-in
 answer through its invitation link, a CSV download. Every request of one browser must reach one process (nginx's
 access log names the route and the process of each request), and both processes must get browsers.
 
-nginx runs as an ordinary process (`nginx -c FILE -p DIR`, everything it writes in a temporary folder). The
+nginx runs as an ordinary process (`nginx -c FILE -p DIR`, everything it writes in a temporary folder), started by
+the proxy benchmark's helper (pvd_survey/bench/proxy.py), which renders the site file for both. The
 browser journey runs on PostgreSQL only, production's database (several app processes share one database); the
 environment file example is checked once, on SQLite.
 """
@@ -13,11 +14,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import re
 import shlex
-import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +28,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from pvd_survey import access, config, mail, meetings, survey
+from pvd_survey.bench.proxy import running_nginx
 from pvd_survey.models import SurveyPool
 from tests.browser_support import (
     AppServer,
@@ -41,7 +40,7 @@ from tests.browser_support import (
     running_servers,
     sign_in,
 )
-from tests.conftest import PROJECT_ROOT, TEST_BACKEND, free_port
+from tests.conftest import PROJECT_ROOT, TEST_BACKEND
 from tests.factories import meeting_form
 
 pytestmark = pytest.mark.browser
@@ -108,64 +107,12 @@ class Proxy:
             time.sleep(0.05)
 
 
-def render_site(work: Path, port: int, upstreams: list[str]) -> str:
-    """deploy/nginx-pvd.conf with the test's port, app processes and log files."""
-    text = SITE.read_text(encoding="utf-8")
-    replacements = [
-        ("    server 127.0.0.1:8501;\n    server 127.0.0.1:8502;\n", "".join(f"    server {u};\n" for u in upstreams)),
-        ("    listen 80;\n    listen [::]:80;\n", f"    listen 127.0.0.1:{port};\n"),
-        ("/var/log/nginx/pvd.access.log", str(work / "access.log")),
-        ("/var/log/nginx/pvd.error.log", str(work / "error.log")),
-    ]
-    for old, new in replacements:
-        assert text.count(old) == 1, f"{SITE.name} no longer holds {old!r} once: update render_site"
-        text = text.replace(old, new)
-    return text
-
-
-def main_config(work: Path, site: Path) -> str:
-    """What Debian's /etc/nginx/nginx.conf gives the site, with every file nginx writes in `work`."""
-    temp_paths = "\n".join(
-        f"    {name}_temp_path {work / name};" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    # As root, nginx's workers would switch to `nobody`, who cannot enter pytest's private temporary folder.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    return (
-        f"{user}worker_processes 1;\npid {work / 'nginx.pid'};\nerror_log {work / 'error.log'};\n"
-        "events { worker_connections 256; }\n"
-        f"http {{\n    include /etc/nginx/mime.types;\n{temp_paths}\n    include {site};\n}}\n"
-    )
-
-
 @contextlib.contextmanager
-def running_nginx(work: Path, servers: list[AppServer]) -> Iterator[Proxy]:
-    """nginx, as an ordinary process, serving deploy/nginx-pvd.conf in front of these app processes."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    port = free_port()
+def running_proxy(work: Path, servers: list[AppServer]) -> Iterator[Proxy]:
+    """nginx from deploy/nginx-pvd.conf in front of these app processes (rendered as the benchmark renders it)."""
     by_upstream = {server.url.removeprefix("http://"): server for server in servers}
-    site = work / "pvd.conf"
-    site.write_text(render_site(work, port, list(by_upstream)), encoding="utf-8")
-    (work / "nginx.conf").write_text(main_config(work, site), encoding="utf-8")
-    command = [nginx, "-c", str(work / "nginx.conf"), "-p", str(work), "-e", str(work / "error.log")]
-    checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen([*command, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    proxy = Proxy(f"http://127.0.0.1:{port}", work / "access.log", by_upstream)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert process.poll() is None, (work / "error.log").read_text()
-            try:
-                with urllib.request.urlopen(f"{proxy.url}/_stcore/health", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                assert time.monotonic() < deadline, "nginx does not answer:\n" + (work / "error.log").read_text()
-                time.sleep(0.05)
-        yield proxy
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with running_nginx(work, list(by_upstream)) as url:
+        yield Proxy(url, work / "access.log", by_upstream)
 
 
 def route_of(page: Page) -> str:
@@ -200,7 +147,7 @@ if TEST_BACKEND == "postgresql":
     def proxy(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
         """Two app processes on the test database, and nginx in front of them."""
         work = tmp_path_factory.mktemp("deploy")
-        with running_servers(database_url, work, 2) as servers, running_nginx(work, servers) as proxy:
+        with running_servers(database_url, work, 2) as servers, running_proxy(work, servers) as proxy:
             yield proxy
 
     def test_a_browser_journey_through_nginx_keeps_each_browser_on_one_process(

@@ -2,7 +2,8 @@
 
 from pvd_survey.bench.jobs import jobs_benchmark
 from pvd_survey.bench.meetings import meetings_benchmark
+from pvd_survey.bench.proxy import proxy_benchmark
 from pvd_survey.bench.report import report_benchmark
 from pvd_survey.bench.survey import survey_benchmark
 
-__all__ = ["jobs_benchmark", "meetings_benchmark", "report_benchmark", "survey_benchmark"]
+__all__ = ["jobs_benchmark", "meetings_benchmark", "proxy_benchmark", "report_benchmark", "survey_benchmark"]
