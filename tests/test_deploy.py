@@ -175,6 +175,9 @@ if TEST_BACKEND == "postgresql":
 
         # The direction signs in, on whichever process nginx draws; the registrant is on the other one.
         direction = visitor(pages, proxy)
+        [cookie] = [c for c in direction.context.cookies() if c["name"] == ROUTE_COOKIE]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
+        assert not cookie["secure"] and cookie["expires"] == -1  # plain http here; a browser session's cookie
         first = upstream_of(proxy, route_of(direction))
         [second] = set(proxy.servers) - {first}
         registrant = visitor(pages, proxy, upstream=second)
