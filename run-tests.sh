@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the tests need (Python packages, Debian's Chromium) and run the whole suite.
+# Install what the tests need (Python packages, Debian's Chromium and nginx) and run the whole suite.
 #   bash run-tests.sh                                 # on SQLite (the embedded default)
 #   PVD_TEST_DATABASE=postgresql bash run-tests.sh    # on the PostgreSQL server of the machine
 # Extra arguments go to pytest (e.g. `bash run-tests.sh -k login`).
@@ -8,10 +8,12 @@ cd "$(dirname "$0")"
 
 python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 
-# Debian packages the tests drive for real: Chromium (browser tests), sqlite3 (the operator's guide's backups).
+# Debian packages the tests drive for real: Chromium (browser tests), sqlite3 (the operator's guide's backups),
+# nginx (the deployment test, tests/test_deploy.py).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing Debian packages for the tests: ${missing[*]}..."

@@ -292,6 +292,11 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.section in ("all", "signin"):
         for kind in kinds:
             show(bench.signin_benchmark(kind, args.workdir, args.postgresql))
+    if args.section == "proxy":  # only on request: it needs nginx and Chromium, and several processes PostgreSQL
+        if not args.postgresql:
+            print("La partie proxy se mesure sur PostgreSQL : indiquez --postgresql URL_ADMIN.", file=sys.stderr)
+            return 2
+        show(bench.proxy_benchmark(args.postgresql, args.workdir))
     return 0
 
 
@@ -464,10 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
     sub.add_argument(
         "--section",
-        choices=("all", "survey", "report", "jobs", "meetings", "import", "signin"),
+        choices=("all", "survey", "report", "jobs", "meetings", "import", "signin", "proxy"),
         default="all",
         help="questionnaire, rapport PDF, offres d'emploi, rencontres, import-survey, inscriptions pendant des "
-        "connexions, ou tout",
+        "connexions, ou tout ; proxy (à part : inscriptions par minute à travers nginx avec un et deux processus, "
+        "sur PostgreSQL, avec Chromium)",
     )
     sub.add_argument(
         "--postgresql",

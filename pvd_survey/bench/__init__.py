@@ -3,6 +3,7 @@
 from pvd_survey.bench.imports import import_benchmark
 from pvd_survey.bench.jobs import jobs_benchmark
 from pvd_survey.bench.meetings import meetings_benchmark
+from pvd_survey.bench.proxy import proxy_benchmark
 from pvd_survey.bench.report import report_benchmark
 from pvd_survey.bench.signin import signin_benchmark
 from pvd_survey.bench.survey import survey_benchmark
@@ -11,6 +12,7 @@ __all__ = [
     "import_benchmark",
     "jobs_benchmark",
     "meetings_benchmark",
+    "proxy_benchmark",
     "report_benchmark",
     "signin_benchmark",
     "survey_benchmark",
