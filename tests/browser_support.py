@@ -330,6 +330,10 @@ def heading(page: Page, text: str) -> Locator:
     return page.get_by_role("heading", level=1, name=text, exact=True)
 
 
+# What the survey page says once the answers are sent (the link is then forgotten in the tab).
+SUBMITTED = "Merci ! Vos réponses sont enregistrées. Pour les modifier ou les retirer, rouvrez le lien reçu par e-mail."
+
+
 def alert(page: Page, kind: str, text: str) -> Locator:
     """The first Streamlit alert of this kind (Success, Info, Warning, Error) with exactly this text."""
     return page.get_by_test_id(f"stAlertContent{kind}").filter(has=page.get_by_text(text, exact=True)).first

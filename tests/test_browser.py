@@ -16,6 +16,7 @@ from pvd_survey.config import load_settings
 from tests.browser_support import (
     ORGANISATION_NAME,
     PEOPLE,
+    SUBMITTED,
     Pages,
     Seeded,
     alert,
@@ -235,7 +236,7 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     choose_in_selectbox(respondent, "Département du poste", "21 – Côte-d'Or")
     expect(respondent.get_by_text(re.compile(r"^Brouillon enregistré à"))).to_be_visible()
     respondent.get_by_role("button", name="Envoyer mes réponses").click()
-    expect(alert(respondent, "Success", "Merci ! Vos réponses sont enregistrées.")).to_be_visible()
+    expect(alert(respondent, "Success", SUBMITTED)).to_be_visible()
 
     # One new answer moves no figure, and neither do four more: a group of five waits for the background work, never
     # released by a submission. The dashboard refreshes by itself meanwhile and says nothing of what waits.

@@ -31,6 +31,7 @@ from pvd_survey import access, config, mail, meetings, survey
 from pvd_survey.bench.proxy import running_nginx
 from pvd_survey.models import SurveyPool
 from tests.browser_support import (
+    SUBMITTED,
     AppServer,
     Pages,
     alert,
@@ -199,7 +200,7 @@ if TEST_BACKEND == "postgresql":
         assert respondent.url == f"{proxy.url}/questionnaire"
         choose_radio(respondent, "Genre", "Homme")
         respondent.get_by_role("button", name="Envoyer mes réponses").click()
-        expect(alert(respondent, "Success", "Merci ! Vos réponses sont enregistrées.")).to_be_visible()
+        expect(alert(respondent, "Success", SUBMITTED)).to_be_visible()
 
         # The list of registrants: a file made by the direction's process and served from its memory (/media/).
         direction.goto(f"{proxy.url}/{access.PAGES_BY_KEY['meetings_admin'].url_path}?rencontre={meeting_id}")
