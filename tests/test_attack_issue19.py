@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from pvd_survey import cli
+from pvd_survey import accounts, cli, db, privacy
+from pvd_survey.clock import utcnow
+from pvd_survey.models import LoginThrottle
 from tests.factories import run_cli
 from tests.test_cli import GOOD_ROW, SURVEY_HEADER, responses_in
 
@@ -63,3 +67,33 @@ def test_a_broken_header_line_is_a_french_refusal_with_its_line_not_a_traceback(
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 1 and "ligne 1" in result.stderr, result.stderr
     assert responses_in(factory) == 0
+
+
+# ---------------------------------------------------------------------------- login throttle
+
+
+def _throttled_emails(factory) -> set[str]:
+    with db.read_only(factory) as session:
+        return set(session.scalars(select(LoginThrottle.email)))
+
+
+def test_unknown_emails_tried_at_sign_in_do_not_stay_in_the_throttle_table_for_ever(factory, settings):
+    # Every attempt reserves a turn on its e-mail's row, known or not: a spray of made-up (or mistyped: personal
+    # data) addresses left one row each, which nothing ever deleted.
+    now = utcnow()
+    for n in range(3):
+        assert accounts.authenticate(factory, f"Inconnu{n}@Example.fr ", "wrong password!!", settings, now).error
+    for _ in range(settings.login_max_failures):
+        accounts.authenticate(factory, "verrou@example.fr", "wrong password!!", settings, now)
+    assert _throttled_emails(factory) == {f"inconnu{n}@example.fr" for n in range(3)} | {"verrou@example.fr"}
+    with db.transaction(factory) as session:  # within the lock: nothing goes
+        assert privacy.purge(session, settings, now + timedelta(minutes=1)) == []
+    a_day_later = now + timedelta(days=1, minutes=1)
+    with db.transaction(factory) as session:
+        purged = privacy.purge(session, settings, a_day_later)
+    assert {item.description for item in purged} >= {f"inconnu{n}@example.fr" for n in range(3)}
+    assert _throttled_emails(factory) == set()
+    # Forgotten means a fresh count: the next wrong password is the first of five again.
+    assert accounts.authenticate(
+        factory, "verrou@example.fr", "wrong password!!", settings, a_day_later
+    ).error.code == ("bad_credentials")
