@@ -9,12 +9,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from pvd_survey import accounts, cli, db, privacy
-from pvd_survey.clock import utcnow
-from pvd_survey.models import LoginThrottle
-from tests.factories import run_cli
+from pvd_survey import accounts, cli, db, privacy, recruitment
+from pvd_survey.clock import paris_today, utcnow
+from pvd_survey.errors import DomainError
+from pvd_survey.models import JobPosting, LoginThrottle
+from pvd_survey.recruitment import Upload
+from tests.conftest import TEST_BACKEND
+from tests.factories import PDF, World, application_input, make_world, published, run_cli
 from tests.test_cli import GOOD_ROW, SURVEY_HEADER, responses_in
 
 # ---------------------------------------------------------------------------- import-survey
@@ -97,3 +100,62 @@ def test_unknown_emails_tried_at_sign_in_do_not_stay_in_the_throttle_table_for_e
     assert accounts.authenticate(
         factory, "verrou@example.fr", "wrong password!!", settings, a_day_later
     ).error.code == ("bad_credentials")
+
+
+# ---------------------------------------------------------------------------- applications against the close
+
+
+def _application_to_a_fresh_posting(factory, settings) -> tuple[World, int, str]:
+    with db.transaction(factory) as session:
+        world = make_world(session, settings)
+        posting_id = published(session, world.users["recruteur"])
+        token = recruitment.apply(session, posting_id, application_input(), settings).token
+    return world, posting_id, token
+
+
+def _cv(factory, token: str) -> str:
+    with db.read_only(factory) as session:
+        return dict(recruitment.candidate_view(session, token).files)["cv"]
+
+
+def test_an_application_cannot_be_changed_after_the_deadline_before_the_posting_is_closed(factory, settings):
+    # New applications stop at the deadline (the board's rule), but changes only checked the status, which the
+    # background work sets later (its next pass, or the cron's purge): a CV replaced after the deadline.
+    _world, posting_id, token = _application_to_a_fresh_posting(factory, settings)
+    with db.transaction(factory) as session:
+        session.get_one(JobPosting, posting_id).deadline = paris_today() - timedelta(days=1)
+    with db.transaction(factory) as session, pytest.raises(DomainError) as refused:
+        recruitment.update_by_token(session, token, cv=Upload("nouveau.pdf", PDF))
+    assert refused.value.code == "posting_not_public"
+    assert _cv(factory, token) == "cv-lea.pdf"
+
+
+def test_a_change_to_an_application_waits_for_a_close_under_way_and_is_refused_after_it(factory, settings):
+    # (An attack that failed.) The close holds the posting's row lock until it commits, and the application's,
+    # since it stamps the applicants it tells: a change waits for it, then sees the posting closed (PostgreSQL;
+    # SQLite's write lock runs them one after the other).
+    world, posting_id, token = _application_to_a_fresh_posting(factory, settings)
+    outcome: list[str] = []
+    with db.transaction(factory) as closing:
+        recruitment.close_posting(closing, world.users["recruteur"], posting_id, settings)
+
+        def change() -> None:
+            try:
+                with db.transaction(factory) as session:
+                    recruitment.update_by_token(session, token, cv=Upload("nouveau.pdf", PDF))
+                outcome.append("stored")
+            except DomainError as error:
+                outcome.append(error.code)
+
+        changer = threading.Thread(target=change)
+        changer.start()
+        if TEST_BACKEND == "postgresql":
+            waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'job_posting'::regclass")
+            with db.read_only(factory) as watcher:
+                for _ in range(2000):  # until the change waits for the close's lock (or has finished: the defect)
+                    if outcome or watcher.execute(waiting).scalar():
+                        break
+                    watcher.rollback()
+    changer.join()
+    assert outcome == ["posting_not_public"]
+    assert _cv(factory, token) == "cv-lea.pdf"
