@@ -4,6 +4,7 @@ kept; attacks that failed are kept for their coverage."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -159,3 +160,34 @@ def test_a_change_to_an_application_waits_for_a_close_under_way_and_is_refused_a
     changer.join()
     assert outcome == ["posting_not_public"]
     assert _cv(factory, token) == "cv-lea.pdf"
+
+
+# ---------------------------------------------------------------------------- SQLite's write lock
+
+
+@pytest.mark.database_independent
+def test_a_write_held_up_by_another_process_past_the_busy_timeout_is_database_busy(tmp_path, monkeypatch):
+    # The in-process write lock gives database_busy; another process's write (import-survey, purge, send-mail)
+    # made BEGIN IMMEDIATE fail after the busy timeout with sqlite3's "database is locked": a stack trace.
+    monkeypatch.setattr(db, "_SQLITE_BUSY_TIMEOUT_MS", 100)
+    path = tmp_path / "verrou.sqlite3"
+    engine = db.make_engine(f"sqlite:///{path}", pool_size=2, pool_timeout=1)
+    factory = db.make_session_factory(engine)
+    with db.transaction(factory) as session:
+        session.execute(text("CREATE TABLE t (n INTEGER)"))
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process writing
+        with pytest.raises(DomainError) as busy, db.transaction(factory) as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        assert busy.value.code == "database_busy"
+        with db.read_only(factory) as session:  # a reader does not wait for any writer
+            assert session.execute(text("SELECT count(*) FROM t")).scalar() == 0
+        other.execute("ROLLBACK")
+        with db.transaction(factory) as session:  # and nothing was left half-way: the next write goes through
+            session.execute(text("INSERT INTO t VALUES (2)"))
+        with db.read_only(factory) as session:
+            assert list(session.execute(text("SELECT n FROM t")).scalars()) == [2]
+    finally:
+        other.close()
+        engine.dispose()
