@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from starlette.requests import Request
 
-from pvd_survey import accounts, cli, db, privacy, recruitment
+from pvd_survey import accounts, cli, db, privacy, recruitment, web
 from pvd_survey.clock import paris_today, utcnow
 from pvd_survey.errors import DomainError
 from pvd_survey.models import JobPosting, LoginThrottle
@@ -191,3 +192,43 @@ def test_a_write_held_up_by_another_process_past_the_busy_timeout_is_database_bu
     finally:
         other.close()
         engine.dispose()
+
+
+# ---------------------------------------------------------------------------- sign-out's origin check
+
+
+def _post(headers: dict[str, str]) -> Request:
+    raw = [(key.encode(), value.encode()) for key, value in headers.items()]
+    return Request(
+        {"type": "http", "method": "POST", "scheme": "http", "path": "/", "headers": raw, "query_string": b""}
+    )
+
+
+@pytest.mark.database_independent
+@pytest.mark.parametrize(
+    ("headers", "own"),
+    [
+        ({"host": "pvd.test:8501", "origin": "http://pvd.test:8501"}, True),
+        ({"host": "PVD.TEST", "origin": "http://pvd.test"}, True),  # host names have no case
+        ({"host": "[::1]:8501", "origin": "http://[::1]:8501"}, True),
+        ({"host": "pvd.test", "referer": "http://pvd.test/compte"}, True),  # no Origin: its Referer
+        ({"host": "pvd.test", "origin": "null"}, False),  # a sandboxed frame, a form under no-referrer
+        ({"host": "pvd.test", "origin": "http://evil.pvd.test"}, False),  # a subdomain is another site
+        ({"host": "pvd.test", "origin": "http://pvd.test:8080"}, False),  # another port too
+        ({"host": "pvd.test", "origin": "https://pvd.test"}, False),  # and another scheme
+        ({"host": "pvd.test", "origin": "http://pvd.test."}, False),  # the trailing dot: another origin
+        ({"host": "[::1]:8501", "origin": "http://[::2]:8501"}, False),
+        ({"host": "pvd.test", "origin": "http://pvd.test@evil.test"}, False),
+        ({"host": "pvd.test", "origin": "http://pvd.test\\@evil.test"}, False),
+        ({"host": "pvd.test", "origin": "http://pvd.test http://evil.test"}, False),
+        ({"host": "pvd.test", "origin": ""}, False),
+        ({"host": "pvd.test", "referer": "http://evil.test/?http://pvd.test/"}, False),
+        ({"host": "pvd.test", "referer": "http://pvd.test@evil.test/"}, False),
+        ({"host": "pvd.test"}, False),  # neither: refused
+    ],
+)
+def test_sign_out_accepts_only_the_apps_own_origin(headers, own):
+    # (Attacks that failed.) X-Forwarded-Host is not among them on purpose: a page of another site cannot make a
+    # browser send it (a cross-site request with a custom header needs a CORS preflight, which the app never
+    # grants), and a client that can send it has no victim's cookie to sign out.
+    assert web.from_own_page(_post(headers)) is own
