@@ -163,12 +163,16 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _open_import_file(name: str) -> BinaryIO:
     """The file to import, opened for reading; a path that is no readable file is a bad argument (DomainError)."""
-    path = Path(name)
     try:
-        stream = path.open("rb")
-        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # a directory, a pipe, a device...
-            stream.close()
+        # Without O_NONBLOCK, opening a FIFO (or a symlink to one) would wait for a writer, forever.
+        nonblocking = getattr(os, "O_NONBLOCK", 0)
+        descriptor = os.open(name, os.O_RDONLY | nonblocking)
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # a directory, a pipe, a device...
+            os.close(descriptor)
             raise DomainError("import_file_not_file", path=name)
+        if nonblocking:
+            os.set_blocking(descriptor, True)
+        stream = os.fdopen(descriptor, "rb")
     except FileNotFoundError:
         raise DomainError("import_file_missing", path=name) from None
     except IsADirectoryError:

@@ -26,7 +26,7 @@ from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -182,8 +182,15 @@ def make_engine(
             # never fail half-way with "database is locked"; read-only work opts out (see read_only()).
             if connection.get_execution_options().get("pvd_read_only"):
                 connection.exec_driver_sql("BEGIN")
-            else:
+                return
+            try:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except OperationalError as error:
+                # Another process (a command, import-survey) held the file's write lock past the busy timeout:
+                # nothing was begun, so nothing is written; said in French like the in-process lock's wait.
+                if "locked" in str(error.orig) or "busy" in str(error.orig):
+                    raise DomainError("database_busy") from error
+                raise
 
         _sqlite_write_locks[engine] = FifoLock()
     else:

@@ -130,7 +130,8 @@ MESSAGES: dict[str, str] = {
         "champ de plus de {maximum} caractères : un guillemet \" n'est sans doute pas refermé ; la lecture s'arrête là"
     ),
     "row_bad_csv": (
-        'ligne illisible en CSV (caractère nul, ou guillemet " mal placé) ; enregistrez le fichier en CSV UTF-8 '
+        "ligne illisible en CSV (caractère nul, fin de ligne d'ancien Mac, ou guillemet \" mal placé) ; enregistrez le "
+        "fichier en CSV UTF-8 "
         "depuis le tableur ; la lecture s'arrête là"
     ),
     "import_more_errors": (

@@ -24,6 +24,7 @@ from pvd_survey.models import (
     ApplicationFile,
     JobApplication,
     JobPosting,
+    LoginThrottle,
     OutboxMessage,
     PasswordToken,
     RecruiterRequest,
@@ -33,6 +34,9 @@ from pvd_survey.models import (
 
 APPLICATION_RETENTION = timedelta(days=91)  # 3 months after the posting is filled or closed
 CONTACT_RETENTION = timedelta(days=730)  # 2 years after the last contact, with consent
+# A count of failed sign-ins (per e-mail, known or not: a sprayed or mistyped address is a row too) is forgotten a
+# day after its last failure, once no lock is in force.
+THROTTLE_RETENTION = timedelta(days=1)
 REQUEST_RETENTION = timedelta(days=91)
 
 
@@ -115,6 +119,23 @@ def _delete_password_tokens(session: Session, ids: list[int]) -> None:
     session.execute(delete(PasswordToken).where(PasswordToken.id.in_(ids)))
 
 
+def _stale_login_throttles(session: Session, now: datetime, settings: Settings) -> list[tuple[str, str]]:
+    emails = session.scalars(
+        select(LoginThrottle.email)
+        .where(
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+            or_(LoginThrottle.last_failure_at.is_(None), LoginThrottle.last_failure_at < now - THROTTLE_RETENTION),
+        )
+        .order_by(LoginThrottle.email)
+    ).all()
+    return [(email, email) for email in emails]
+
+
+def _delete_login_throttles(session: Session, emails: list[str]) -> None:
+    for start in range(0, len(emails), 500):
+        session.execute(delete(LoginThrottle).where(LoginThrottle.email.in_(emails[start : start + 500])))
+
+
 # ---------------------------------------------------------------------------- outbox step
 
 
@@ -155,6 +176,7 @@ PURGE_STEPS: list[PurgeStep] = [
     PurgeStep("inscriptions aux rencontres (anonymisées)", _expired_registrations, meetings.anonymise),
     PurgeStep("messages de la file d'envoi", _old_outbox_messages, _delete_outbox_messages),
     PurgeStep("sessions de connexion terminées", sessions.expired, sessions.delete_expired),
+    PurgeStep("échecs de connexion anciens", _stale_login_throttles, _delete_login_throttles),
     PurgeStep(
         "alertes offres d'emploi jamais confirmées",
         notifications.expired_unconfirmed_alerts,

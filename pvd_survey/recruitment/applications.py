@@ -337,8 +337,13 @@ def update_by_token(
     application = _by_token(session, token, lock=True)
     if application.status == "retiree":
         raise DomainError("application_withdrawn")
-    posting = session.get_one(JobPosting, application.posting_id)
-    if posting.status != "published":
+    # Open to changes as to applications: published and before its deadline (the close after the deadline comes
+    # later, with the background work's next pass); share-locked as `apply` does, against a close under way.
+    get_public_posting(session, application.posting_id, now)
+    status = session.scalar(
+        select(JobPosting.status).where(JobPosting.id == application.posting_id).with_for_update(read=True)
+    )
+    if status != "published":
         raise DomainError("posting_not_public")
     if phone is not None:
         application.phone = new_phone

@@ -171,6 +171,16 @@ def _shown(value: object) -> object:
     return shown + "…" if len(value) > _SHOWN_VALUE else shown
 
 
+def _next_row(reader: Iterator[list[str]], line: int) -> list[str] | None:
+    """The next CSV row, or None at the end; a row the CSV reader refuses (the header too) stops the reading."""
+    try:
+        return next(reader, None)
+    except csv.Error as error:
+        if "field larger" in str(error):
+            raise _Stop(RowError(line, "row_field_too_long", {"maximum": csv.field_size_limit()})) from None
+        raise _Stop(RowError(line, "row_bad_csv")) from None
+
+
 def check_responses(lines: Iterable[str], today: date) -> CheckedFile:
     """Read and validate a responses file line by line; raise ImportRejected listing the problems with their lines.
 
@@ -189,18 +199,13 @@ def check_responses(lines: Iterable[str], today: date) -> CheckedFile:
         # The import format is exports.TOOLS (`,`); a file written for French Excel (exports.PEOPLE, or saved by
         # it) has `;`, and may carry the writer's invisible guards, which are not part of any answer.
         reader = csv.reader(itertools.chain([first], lines), delimiter=";" if ";" in first else ",")
-        header = [exports.displayed(cell).strip() for cell in next(reader)]
+        header = [exports.displayed(cell).strip() for cell in _next_row(reader, 1) or []]
         if tuple(header) != CSV_COLUMNS:
             found = {"expected": ",".join(CSV_COLUMNS), "found": _shown(",".join(header))}
             raise _Stop(RowError(1, "row_bad_header", found))
         while True:
             line = reader.line_num + 1  # where the row starts (a quoted cell may hold line breaks)
-            try:
-                row = next(reader, None)
-            except csv.Error as error:
-                if "field larger" in str(error):
-                    raise _Stop(RowError(line, "row_field_too_long", {"maximum": csv.field_size_limit()})) from None
-                raise _Stop(RowError(line, "row_bad_csv")) from None
+            row = _next_row(reader, line)
             if row is None:
                 break
             if not any(cell.strip() for cell in row):
