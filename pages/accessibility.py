@@ -6,7 +6,7 @@ from pvd_survey import ui
 
 ui.guard("accessibility")
 
-# What tests/test_browser_accessibility.py measured (README, "Accessibility"); update both together.
+# What tests/test_browser_accessibility.py measured (docs/features.md, "Accessibility"); update both together.
 MEASURED_ON = "1er décembre 2026"
 AXE_VERSION = "4.12.1"
 AXE_RULES = 62

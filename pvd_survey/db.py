@@ -139,7 +139,7 @@ _sqlite_write_locks: weakref.WeakKeyDictionary[Engine, FifoLock] = weakref.WeakK
 
 
 # Connections per process, and how long a request waits for one before it is told to try again.
-# Every process keeps at most `pool_size` connections (no overflow), so the sizing in the README
+# Every process keeps at most `pool_size` connections (no overflow), so the sizing in docs/architecture.md
 # (servers x pool size within max_connections) is a hard bound.
 DEFAULT_POOL_SIZE = 10
 DEFAULT_POOL_TIMEOUT_SECONDS = 10
@@ -211,7 +211,7 @@ def scrub_sqlite_wal(engine: Engine) -> None:
     the current pages back (secure_delete has zeroed the erased bytes) and cuts the WAL to zero bytes.
     It has to wait for readers of older snapshots and holds back writers meanwhile, so it waits
     2 s at most; if it cannot finish, the old pages stay in the WAL until the next scrub. PostgreSQL
-    keeps dead row versions until VACUUM instead (see the README): nothing to do here.
+    keeps dead row versions until VACUUM instead (see docs/architecture.md): nothing to do here.
     """
     if engine.dialect.name != "sqlite":
         return

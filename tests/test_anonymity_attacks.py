@@ -3,7 +3,7 @@
 "Published" means everything the direction can read: `stats.survey_stats(...).to_json()` for any
 filter combination (the dashboard, its CSV and `python -m pvd_survey stats` show the same figures).
 
-The adversary whose attacks must fail is the second one of the README ("Confidentialité des
+The adversary whose attacks must fail is the second one of docs/privacy.md ("Confidentialité des
 réponses"): a direction user who reads every figure, knows whom the programme invited and who has
 answered (with the department given at invitation) and watches the figures over time, but does not
 know the other respondents' answers. It reasons soundly on what disclosure.py documents: a hidden
@@ -1154,7 +1154,7 @@ def test_differencing_across_filters_on_random_data_sets():
     tables (a shown count is within 2 of the truth, the population of each department is known): in
     the data set of seed 40, the country's and the departments' employer tables together leave the lone
     person of department 21 no other employer than a commune. Closing it needs cross-table auditing of
-    what is published; see the README ("Confidentialité des réponses", limits).
+    what is published; see docs/privacy.md (limits).
     """
     outcomes = [(seed, differencing_trial(seed)) for seed in range(DIFFERENCING_TRIALS)]
     certain = [(seed, inference.certain) for seed, inference in outcomes if inference.certain]

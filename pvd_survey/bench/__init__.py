@@ -1,4 +1,4 @@
-"""`python -m pvd_survey bench`: measured figures for the README (a benchmark, never a timed test)."""
+"""`python -m pvd_survey bench`: measured figures for docs/benchmarks.md (a benchmark, never a timed test)."""
 
 from pvd_survey.bench.imports import import_benchmark
 from pvd_survey.bench.jobs import jobs_benchmark

@@ -3,7 +3,7 @@
 A sign-in checks its password with argon2 (production cost, about half a second of CPU); it must not hold a
 connection, a row lock or SQLite's write lock meanwhile (issue 19: while 20 people signed in, registration p95 went
 from 105 ms to 24.8 s on SQLite). Both phases run in this one process, the sign-ins as threads beside the writers,
-as in an app server; the ratio of the two p95 figures is what the README reports (target: under 2).
+as in an app server; the ratio of the two p95 figures is what docs/benchmarks.md reports (target: under 2).
 """
 
 from __future__ import annotations
