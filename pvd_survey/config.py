@@ -256,6 +256,13 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
     argon2_profile = (get("PVD_ARGON2_PROFILE") or "production").strip()
     if argon2_profile not in ARGON2_PROFILES:
         problems.append(f"PVD_ARGON2_PROFILE doit valoir {' ou '.join(ARGON2_PROFILES)}.")
+    elif argon2_profile != "production" and base_url.startswith("https://"):
+        # A public address is a real installation: its passwords are hashed at full cost, whatever was copied
+        # from a test configuration.
+        problems.append(
+            f"PVD_ARGON2_PROFILE={argon2_profile} est réservé aux suites de tests : un serveur public "
+            "(PVD_BASE_URL en https://) protège les mots de passe avec le profil production."
+        )
 
     secret_key = (get("PVD_SECRET_KEY") or "").strip()
     if not secret_key and database_url.startswith("sqlite"):

@@ -152,6 +152,10 @@ def test_a_sender_address_alone_or_with_a_name_is_accepted(tmp_path, sender):
         ({"PVD_SMTP_HOST": "s", "PVD_MAIL_FROM": "pas une adresse"}, "PVD_MAIL_FROM doit être une adresse"),
         ({"PVD_SMTP_HOST": "s", "PVD_MAIL_FROM": "PVD <pvd@>"}, "PVD_MAIL_FROM doit être une adresse"),
         ({"PVD_DISCLOSURE_K": "1000000"}, "PVD_DISCLOSURE_K doit être compris entre 2 et 50"),
+        (
+            {"PVD_ARGON2_PROFILE": "fast-tests", "PVD_BASE_URL": "https://pvd.anct.gouv.fr"},
+            "PVD_ARGON2_PROFILE=fast-tests est réservé aux suites de tests",
+        ),
         ({"PVD_DISCLOSURE_K": "1"}, "PVD_DISCLOSURE_K doit être supérieur ou égal à 2"),
     ],
 )
