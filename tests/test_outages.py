@@ -394,7 +394,7 @@ if TEST_BACKEND == "postgresql":
 
     @pytest.mark.browser
     def test_a_server_started_without_its_database_shows_the_outage_page_then_opens_it_in_chromium(
-        request, pages: Pages, database_url, forwarder, tmp_path
+        request, pages: Pages, seeded, database_url, forwarder, tmp_path
     ):
         log_path = tmp_path / "server.log"
         forwarder.away()
