@@ -27,6 +27,7 @@ NOWHERE = "postgresql+psycopg://nobody@127.0.0.1:1/nothing"  # nobody listens on
 UNREACHABLE_LINE = "PVD: base de données injoignable"
 STILL_LINE = "PVD: base de données toujours injoignable"
 BACK_LINE = "PVD: base de données de nouveau joignable"
+OUTAGE_MESSAGE = "Le service est momentanément indisponible. Réessayez dans quelques instants."
 
 
 class Clock:
@@ -141,7 +142,7 @@ def test_a_unit_of_work_on_an_unreachable_server_is_a_domain_error_said_once(clo
             assert caught.value.code == "database_unreachable"
     finally:
         engine.dispose()
-    assert french_message(caught.value) == "Le service est momentanément indisponible. Réessayez dans quelques instants."
+    assert french_message(caught.value) == OUTAGE_MESSAGE
     [line] = outage_lines(caplog)
     assert line.startswith(UNREACHABLE_LINE) and "127.0.0.1" in line and "SELECT" not in line
 
@@ -198,9 +199,7 @@ def test_every_page_run_shows_the_french_outage_page_and_the_log_says_it_once(ap
         at = open_page(path)
         assert not at.exception
         assert [title.value for title in at.title] == [ui.OUTAGE_TITLE]
-        assert [m.value for m in at.markdown if "Réessayez" in m.value] == [
-            "Le service est momentanément indisponible. Réessayez dans quelques instants."
-        ]
+        assert [m.value for m in at.markdown if "Réessayez" in m.value] == [OUTAGE_MESSAGE]
         assert not at.error  # no error text of any kind
     assert not web.database_is_open()
     [line] = outage_lines(caplog)  # three page runs, three attempts to open: one line
@@ -336,7 +335,6 @@ if TEST_BACKEND == "postgresql":
         assert len(lines) == 2, lines
         assert lines[0].startswith(UNREACHABLE_LINE) and lines[1].startswith(BACK_LINE)
 
-    OUTAGE_MESSAGE = "Le service est momentanément indisponible. Réessayez dans quelques instants."
     ENGLISH = ("Traceback", "This app has encountered an error", "Error", "Exception")
 
     def expect_outage_page(page: Page) -> None:
