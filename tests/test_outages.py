@@ -351,7 +351,10 @@ if TEST_BACKEND == "postgresql":
     def server_lines(log_path: Path) -> dict[str, int]:
         log = log_path.read_text(errors="replace")
         assert "Traceback" not in log, log[-4000:]
-        return {line: log.count(line) for line in (UNREACHABLE_LINE, STILL_LINE, BACK_LINE)}
+        counts = {line: log.count(line) for line in (UNREACHABLE_LINE, STILL_LINE, BACK_LINE)}
+        # A reminder a minute: on a loaded machine the outage may outlast one (it takes ~20 s on an idle one).
+        assert counts[STILL_LINE] <= 1, log[-4000:]
+        return {UNREACHABLE_LINE: counts[UNREACHABLE_LINE], BACK_LINE: counts[BACK_LINE]}
 
     @pytest.mark.browser
     def test_pages_during_an_outage_are_french_and_come_back_by_themselves_in_chromium(
@@ -384,7 +387,7 @@ if TEST_BACKEND == "postgresql":
                     page.goto(server.url + path)
                     expect_page(page, title)
                 expect(direction.get_by_text(PEOPLE["direction"][0], exact=False).first).to_be_visible()
-                assert server_lines(log_path) == {UNREACHABLE_LINE: 1, STILL_LINE: 0, BACK_LINE: 1}
+                assert server_lines(log_path) == {UNREACHABLE_LINE: 1, BACK_LINE: 1}
             except BaseException:
                 pages.screenshot(request.node.name)
                 print(server.log_tail())
@@ -405,7 +408,7 @@ if TEST_BACKEND == "postgresql":
                 forwarder.back()
                 visitor.get_by_role("button", name="Réessayer").click()  # the button is a new run: it opens
                 expect_page(visitor, "Petites villes de demain")
-                assert server_lines(log_path) == {UNREACHABLE_LINE: 1, STILL_LINE: 0, BACK_LINE: 1}
+                assert server_lines(log_path) == {UNREACHABLE_LINE: 1, BACK_LINE: 1}
             except BaseException:
                 pages.screenshot(request.node.name)
                 print(server.log_tail())
