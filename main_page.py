@@ -20,7 +20,8 @@ with st.sidebar:
     if user is not None:
         st.caption(f"Connecté·e : **{user.display_name}**  \n{user.role_label}")
         if st.button("Se déconnecter", key="pvd_logout", icon=":material/logout:"):
-            ui.sign_out()
+            with ui.domain_errors_shown():
+                ui.sign_out()
     st.caption("Programme Petites villes de demain · ANCT")
 
 if st.query_params.get(web.SIGNED_OUT_PARAMETER):

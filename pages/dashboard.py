@@ -110,8 +110,9 @@ def render_overview() -> None:
 def live_overview() -> None:
     """The key figures, recomputed every few seconds like the sections further down (the map and the report
     between them keep their own widgets out of any fragment: a map click filters the whole page)."""
-    ui.recheck("dashboard")
-    render_overview()
+    with ui.live_part():  # a refresh during an outage: a French message here, the next refresh tries again
+        ui.recheck("dashboard")
+        render_overview()
 
 
 live_overview()
@@ -388,13 +389,14 @@ def render_recruitment() -> None:
 @st.fragment(run_every=settings.dashboard_refresh_seconds)
 def live_dashboard() -> None:
     """Every section below the report, recomputed every few seconds without reloading the page."""
-    ui.recheck("dashboard")  # a session that ended meanwhile stops the live figures
-    render_figures()
-    render_funnel()
-    render_activity()
-    render_meetings()
-    st.divider()
-    render_recruitment()
+    with ui.live_part():
+        ui.recheck("dashboard")  # a session that ended meanwhile stops the live figures
+        render_figures()
+        render_funnel()
+        render_activity()
+        render_meetings()
+        st.divider()
+        render_recruitment()
 
 
 live_dashboard()

@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +34,112 @@ from pvd_survey.config import DB_DIR, Settings
 from pvd_survey.errors import DomainError, SchemaMismatch
 
 log = logging.getLogger(__name__)
+
+# PostgreSQL's answers that mean "no server to talk to" (class 08: connection exception; the server shutting down,
+# crashed or still starting; no connection slot left), as opposed to a statement that failed (a deadlock, a lock or
+# statement timeout, which psycopg also calls OperationalError).
+_UNREACHABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+OUTAGE_LOG_SECONDS = 60.0  # while the database is unreachable, the log says so once a minute, not once a request
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """True when the error (or one it was raised from) says the database server cannot be reached.
+
+    SQLAlchemy flags a connection it found dead (`connection_invalidated`); a connection that cannot even be made is
+    psycopg's OperationalError without an SQL state (or class 08). SQLite's errors (a busy file above all, see
+    `database_busy`) are never counted here: an embedded file has no server to lose.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError):
+            if current.connection_invalidated:
+                return True
+            connection_kind = isinstance(current, (OperationalError, InterfaceError))
+            state = getattr(current.orig, "sqlstate", "") if connection_kind else ""  # sqlite3's errors have none
+            if state is None or (state and (state.startswith("08") or state in _UNREACHABLE_SQLSTATES)):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class OutageLog:
+    """Tells the log that the database is unreachable once per `interval` seconds at most, then that it is back.
+
+    Shared by everything in a process that meets the outage (pages, the web layer, the outbox thread): a server
+    hit by many requests writes one line a minute, each counting the failures since the previous one.
+    """
+
+    def __init__(
+        self, logger: logging.Logger, interval: float = OUTAGE_LOG_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._logger, self._interval, self._clock = logger, interval, clock
+        self._lock = threading.Lock()
+        self._since: float | None = None  # when this outage was first met
+        self._last_said: float = 0.0
+        self._failures = 0  # since the last line
+
+    @property
+    def down(self) -> bool:
+        """True between a failure and the next success."""
+        return self._since is not None
+
+    def unreachable(self, error: BaseException) -> bool:
+        """Count a failure; log it (one line, no traceback) if the last line is `interval` old. True if logged."""
+        with self._lock:
+            now = self._clock()
+            self._failures += 1
+            if self._since is not None and now - self._last_said < self._interval:
+                return False
+            first = self._since is None
+            if first:
+                self._since = now
+            failures, self._failures, self._last_said = self._failures, 0, now
+        reason = _one_line(error)
+        if first:
+            self._logger.error("PVD: base de données injoignable (%s) ; nouvel essai à chaque requête", reason)
+        else:
+            self._logger.error(
+                "PVD: base de données toujours injoignable depuis %d s (%d échec(s) en %d s) : %s",
+                round(now - (self._since or now)),
+                failures,
+                self._interval,
+                reason,
+            )
+        return True
+
+    def reachable(self) -> bool:
+        """After an outage: say once that the database answers again. True if logged."""
+        if self._since is None:  # the usual case, without taking the lock
+            return False
+        with self._lock:
+            if self._since is None:
+                return False
+            lasted, failures = self._clock() - self._since, self._failures
+            self._since, self._failures = None, 0
+        self._logger.warning(
+            "PVD: base de données de nouveau joignable (injoignable %d s ; %d échec(s) depuis le message précédent)",
+            round(lasted),
+            failures,
+        )
+        return True
+
+
+def _one_line(error: BaseException) -> str:
+    """The driver's own words (`connection refused`…), on one line, without SQLAlchemy's SQL and help link."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    text_ = " ".join(str(cause).split())
+    return f"{type(cause).__name__}: {text_[:300]}"
+
+
+outages = OutageLog(log)  # the process's one
+
+
+def note_unreachable(error: BaseException) -> None:
+    """Record that the database could not be reached (logged once a minute at most, see OutageLog)."""
+    outages.unreachable(error)
+
 
 # Any constant works: it only has to be the same for every process migrating this database.
 _PG_MIGRATION_LOCK_KEY = 727_274_2026
@@ -311,10 +417,28 @@ def _write_turn(engine: Engine) -> Iterator[float | None]:
 
 
 @contextmanager
+def _unreachable_is_said() -> Iterator[None]:
+    """A database that cannot be reached becomes `database_unreachable` (and a line in the log, once a minute).
+
+    The one place where the driver's connection errors turn into a domain error: pages show the French outage
+    page, the web routes a French message, the outbox thread tries again at its next pass. Any other error passes.
+    """
+    try:
+        yield
+    except SQLAlchemyError as error:
+        if not is_unreachable(error):
+            raise
+        note_unreachable(error)
+        raise DomainError("database_unreachable") from error
+    outages.reachable()
+
+
+@contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     engine = _engine_of(factory)
     with (
+        _unreachable_is_said(),
         _write_turn(engine) as deadline,
         _connection_turn(engine, deadline),
         factory.begin() as session,
@@ -325,7 +449,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 @contextmanager
 def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session for reads only: on SQLite it does not take the write lock."""
-    with _connection_turn(_engine_of(factory)):
+    with _unreachable_is_said(), _connection_turn(_engine_of(factory)):
         session = factory()
         try:
             session.connection(execution_options={"pvd_read_only": True})

@@ -25,6 +25,9 @@ MESSAGES: dict[str, str] = {
         "La base de données est à la version {current} du schéma, plus récente que ce code (version {expected}) : "
         "une version plus récente de l'application l'a mise à jour. Utilisez cette version-là."
     ),
+    # Unreachable database server (pages show it as ui.OUTAGE_TITLE's page); whether a write just sent was kept
+    # cannot be known, so the message promises nothing about it.
+    "database_unreachable": "Le service est momentanément indisponible. Réessayez dans quelques instants.",
     "database_busy": (
         "Le service est très sollicité en ce moment : aucune connexion à la base de données ne s'est libérée "
         "à temps. Rien n'a été enregistré ; réessayez dans quelques instants."

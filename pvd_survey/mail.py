@@ -421,6 +421,9 @@ def run_sender(
             report = deliver_due(factory, smtp)
             if report.sent or report.retry_later or report.failed:
                 log.info("outbox: %s", report.summary())
-        except Exception:  # a database hiccup must not stop the sender for good
-            log.exception("outbox delivery pass failed; retrying at the next interval")
+        except Exception as error:  # a database hiccup must not stop the sender for good
+            if db.is_unreachable(error) or (isinstance(error, DomainError) and error.code == "database_unreachable"):
+                db.note_unreachable(error)  # one line a minute for the whole process, not a traceback a pass
+            else:
+                log.exception("outbox delivery pass failed; retrying at the next interval")
         stop.wait(interval_seconds)

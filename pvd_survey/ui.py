@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
@@ -51,9 +51,8 @@ def runtime() -> web.Database:
     except web.DatabaseUnavailable as error:
         if error.problem:
             st.error(f"L'application ne peut pas démarrer. Prévenez son administrateur. {error.problem}")
-        else:
-            st.error("Le service est momentanément indisponible. Réessayez dans un instant.")
-        st.stop()
+            st.stop()
+        outage_page()
 
 
 @contextmanager
@@ -110,14 +109,43 @@ def show_error(error: DomainError) -> None:
     st.error(french_message(error))
 
 
+OUTAGE_TITLE = "Service momentanément indisponible"
+UNREACHABLE = "database_unreachable"
+
+
+def outage_page() -> NoReturn:
+    """The database cannot be reached: a French page saying so (never the error), then the run stops.
+
+    The next run (a reload, the button) tries again: the app recovers by itself once the database is back.
+    """
+    st.title(OUTAGE_TITLE)
+    st.write(french_message(DomainError(UNREACHABLE)))
+    st.button("Réessayer", key="pvd_outage_retry", icon=":material/refresh:")  # a click is a new run
+    st.stop()
+
+
 @contextmanager
 def domain_errors_shown() -> Iterator[None]:
-    """A domain error no page caught (e.g. `database_busy` from a read) ends the run with its French message."""
+    """A domain error no page caught (e.g. `database_busy` from a read) ends the run with its French message;
+    an unreachable database, with the outage page."""
+    try:
+        yield
+    except DomainError as error:
+        if error.code == UNREACHABLE:
+            outage_page()
+        show_error(error)
+        st.stop()
+
+
+@contextmanager
+def live_part() -> Iterator[None]:
+    """The body of a live fragment (`st.fragment(run_every=…)`, which reruns alone): a domain error (the database
+    busy or unreachable) shows its French message in the fragment instead of Streamlit's exception box, and the
+    next refresh tries again."""
     try:
         yield
     except DomainError as error:
         show_error(error)
-        st.stop()
 
 
 def act(

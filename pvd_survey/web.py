@@ -193,11 +193,15 @@ def _open() -> None:
     except DomainError as error:
         if error.code == "database_busy":  # every connection taken: tried again at the next call
             log.error("PVD: database busy at start")
-        else:  # a lost server key: said at start, never read as garbage
+        elif error.code != "database_unreachable":  # a lost server key: said at start, never read as garbage
             _owner.problem = french_message(error)
             log.error("PVD: %s", _owner.problem)
-    except Exception as error:  # database down at start: tried again at the next call
-        log.error("PVD: database unavailable at start: %s", error)
+        # (unreachable: already in the log, once a minute; tried again at the next call)
+    except Exception as error:  # database down at start: tried again at the next call (every request)
+        if db.is_unreachable(error):
+            db.note_unreachable(error)  # once a minute, not once a request
+        else:
+            log.error("PVD: database unavailable at start: %s", error)
     else:
         _owner.database = Database(settings, engine, factory)
         if settings.mail_thread:
