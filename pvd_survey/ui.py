@@ -6,6 +6,7 @@ The only module of the package that imports Streamlit; the CLI never imports it.
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
@@ -24,6 +25,8 @@ FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun (at the top of 
 NEW_RECORD = 0  # the "new …" choice of a record selector (record ids start at 1)
 SSO_ERROR_KEY = "pvd_sso_error"  # why a single sign-on identity got no access
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+_LOGGED_PROBLEMS: set[str] = set()  # configuration problems already written to the log by this process
 
 
 def settings() -> Settings:
@@ -31,8 +34,14 @@ def settings() -> Settings:
     try:
         return load_settings()
     except ConfigError as error:
-        st.error("L'application est mal configurée. Prévenez son administrateur.")
-        st.code("\n".join(error.problems), language=None)
+        # The problems name settings and paths: they go to the server's log (once), never to visitors.
+        problems = "; ".join(error.problems)
+        if problems not in _LOGGED_PROBLEMS:
+            _LOGGED_PROBLEMS.add(problems)
+            log.error("PVD: bad configuration: %s", problems)
+        st.error(
+            "L'application est mal configurée. Prévenez son administrateur : le journal du serveur dit quoi corriger."
+        )
         st.stop()
 
 
@@ -49,8 +58,11 @@ def runtime() -> web.Database:
         with st.spinner("Préparation de la base de données…"):
             return web.database()
     except web.DatabaseUnavailable as error:
-        if error.problem:
-            st.error(f"L'application ne peut pas démarrer. Prévenez son administrateur. {error.problem}")
+        if error.problem:  # its details are in the server's log, not for visitors
+            st.error(
+                "L'application ne peut pas démarrer. Prévenez son administrateur : le journal du serveur en dit la "
+                "raison."
+            )
             st.stop()
         outage_page()
 

@@ -130,17 +130,20 @@ class Database:
 
 class DatabaseUnavailable(Exception):
     """This process has no database: `problem` says why (bad configuration, lost server key: until a restart),
-    or is empty while the database is unreachable (tried again at the next call)."""
+    or is empty while the database is unreachable (tried again at the next call). `reason` is its short name
+    (`configuration`, or the error's code), the only part shown outside the server's log."""
 
-    def __init__(self, problem: str = "") -> None:
+    def __init__(self, problem: str = "", reason: str = "") -> None:
         super().__init__(problem or "database unreachable")
         self.problem = problem
+        self.reason = reason or ("démarrage" if problem else "base de données")
 
 
 @dataclass
 class _Owner:
     database: Database | None = None
     problem: str = ""
+    reason: str = ""
     stop_sender: threading.Event = field(default_factory=threading.Event)
     sender: threading.Thread | None = None
 
@@ -158,7 +161,7 @@ def database() -> Database:
         if _owner.database is None and not _owner.problem:
             _open()
         if _owner.database is None:
-            raise DatabaseUnavailable(_owner.problem)
+            raise DatabaseUnavailable(_owner.problem, _owner.reason)
         return _owner.database
 
 
@@ -188,13 +191,13 @@ def _open() -> None:
                     accounts.first_admin_code(settings),
                 )
     except ConfigError as error:
-        _owner.problem = "configuration: " + "; ".join(error.problems)
+        _owner.problem, _owner.reason = "configuration: " + "; ".join(error.problems), "configuration"
         log.error("PVD: bad configuration: %s", _owner.problem)
     except DomainError as error:
         if error.code == "database_busy":  # every connection taken: tried again at the next call
             log.error("PVD: database busy at start")
         elif error.code != "database_unreachable":  # a lost server key: said at start, never read as garbage
-            _owner.problem = french_message(error)
+            _owner.problem, _owner.reason = french_message(error), error.code
             log.error("PVD: %s", _owner.problem)
         # (unreachable: already in the log, once a minute; tried again at the next call)
     except Exception as error:  # database down at start: tried again at the next call (every request)
@@ -241,7 +244,7 @@ def forget_database() -> None:
     """
     with _owner_lock:
         _close()
-        _owner.database, _owner.problem, _owner.sender = None, "", None
+        _owner.database, _owner.problem, _owner.reason, _owner.sender = None, "", "", None
 
 
 @asynccontextmanager
@@ -286,6 +289,11 @@ def _message_page(message: str, status: int) -> HTMLResponse:
     return HTMLResponse(body, status_code=status)
 
 
+def _status_of(error: DomainError) -> int:
+    """503 when the database could not serve the request (try again later), 400 for a refused request."""
+    return 503 if error.code in ("database_busy", "database_unreachable") else 400
+
+
 def _session_route(request: Request) -> Response:
     """Exchange a one-time ticket for a new session cookie, then go where the person was heading."""
     try:
@@ -301,7 +309,7 @@ def _session_route(request: Request) -> Response:
                 replaces=request.cookies.get(sessions.SESSION_COOKIE),
             )
     except DomainError as error:
-        return _message_page(french_message(error), 503 if error.code == "database_busy" else 400)
+        return _message_page(french_message(error), _status_of(error))
     response = RedirectResponse(opened.next_path, status_code=303)
     response.set_cookie(
         sessions.SESSION_COOKIE,
@@ -391,7 +399,7 @@ def _sign_out_route(request: Request) -> Response:
                 if sessions.resolve(session, raw, current.settings).user is not None:
                     return _sign_out_page()
     except DomainError as error:
-        return _message_page(html.escape(french_message(error)), 503 if error.code == "database_busy" else 400)
+        return _message_page(html.escape(french_message(error)), _status_of(error))
     response = RedirectResponse(f"/?{SIGNED_OUT_PARAMETER}=1", status_code=303)
     response.delete_cookie(sessions.SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
     return response
@@ -415,7 +423,8 @@ def _ready_route(_request: Request) -> Response:
     try:
         opened = database()
     except DatabaseUnavailable as error:
-        return JSONResponse({"status": "indisponible", "raison": error.problem or "base de données"}, 503)
+        # The short reason only: the details (settings, paths) are for the server's log, not for whoever asks.
+        return JSONResponse({"status": "indisponible", "raison": error.reason}, 503)
     try:
         with db.read_only(opened.factory) as session:
             session.execute(text("SELECT 1"))
@@ -449,7 +458,7 @@ def _unsubscribe_route(request: Request) -> Response:
         with db.transaction(current.factory) as session:
             subject = notifications.unsubscribe(session, token)
     except DomainError as error:
-        return _message_page(html.escape(french_message(error)), 503 if error.code == "database_busy" else 400)
+        return _message_page(html.escape(french_message(error)), _status_of(error))
     db.scrub_sqlite_wal(current.engine)  # a deleted job alert leaves SQLite's WAL too
     return _message_page(html.escape(f"C'est fait : vous ne recevrez plus {subject}."), 200)
 

@@ -151,7 +151,28 @@ def test_a_page_says_the_database_is_unreachable_then_works_once_it_is_back(app_
     assert web.database().engine.url.render_as_string(hide_password=False) == app_env
 
 
-def test_a_lost_server_key_is_said_on_every_page_and_by_the_ready_route(app_env, engines_made, monkeypatch):
+def test_a_bad_configuration_is_told_to_the_servers_log_never_to_visitors(app_env, monkeypatch, caplog):
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from pvd_survey import web
+
+    monkeypatch.setenv("PVD_DATABASE_URL", "mysql://root:s3cret@db.interne.anct.gouv.fr/pvd")
+    web.forget_database()
+    try:
+        at = open_page("pages/meetings.py")
+        assert [error.value for error in at.error] == [
+            "L'application est mal configurée. Prévenez son administrateur : le journal du serveur dit quoi corriger."
+        ]
+        assert "db.interne" not in str(at.main) and "PVD_DATABASE_URL" not in str(at.main) and not at.code
+        assert "PVD_DATABASE_URL doit commencer" in caplog.text  # what to fix, for the operator
+        response = TestClient(Starlette(routes=web.routes())).get(web.READY_ROUTE)
+        assert response.status_code == 503 and response.json() == {"status": "indisponible", "raison": "configuration"}
+    finally:
+        web.forget_database()
+
+
+def test_a_lost_server_key_is_said_on_every_page_and_by_the_ready_route(app_env, engines_made, monkeypatch, caplog):
     from starlette.applications import Starlette
     from starlette.testclient import TestClient
 
@@ -165,12 +186,14 @@ def test_a_lost_server_key_is_said_on_every_page_and_by_the_ready_route(app_env,
     for _ in range(2):  # said at start, and again (not retried) until a restart
         at = open_page("pages/meetings.py")
         assert not at.exception
+        # The reason is in the server's log; visitors learn only whom to tell.
         assert [error.value for error in at.error] == [
-            f"L'application ne peut pas démarrer. Prévenez son administrateur. {message}"
+            "L'application ne peut pas démarrer. Prévenez son administrateur : le journal du serveur en dit la raison."
         ]
     assert len(engines_made) == 1 and not web.database_is_open()
     response = TestClient(Starlette(routes=web.routes())).get(web.READY_ROUTE)
-    assert response.status_code == 503 and response.json()["raison"] == message
+    assert response.status_code == 503 and response.json()["raison"] == "survey_key_lost"
+    assert message in caplog.text
 
 
 @pytest.mark.database_independent
