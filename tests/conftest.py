@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import sys
 import tempfile
 import threading
 import uuid
@@ -296,6 +297,20 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 # ---------------------------------------------------------------------------- the Streamlit app
+
+_REAL_MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def _main_module_restored() -> Iterator[None]:
+    """Put the test process's own `__main__` back after each test.
+
+    AppTest runs main_page.py as `__main__` and leaves it in sys.modules: a process started later with the "spawn"
+    method (the capacity and migration tests) would then run main_page.py again as its own main module, i.e. a page
+    run outside Streamlit in the child, which opened (and made) the default database, or stopped the child.
+    """
+    yield
+    sys.modules["__main__"] = _REAL_MAIN
 
 
 def _scan_component_manifests_once() -> None:
