@@ -22,7 +22,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -483,8 +483,9 @@ def current_revision(engine: Engine) -> str | None:
 
 
 @contextmanager
-def _migration_lock(engine: Engine) -> Iterator[object]:
-    """Serialise migrations between processes: advisory lock (PostgreSQL) or file lock (SQLite)."""
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    """Serialise migrations between processes: advisory lock (PostgreSQL) or file lock (SQLite); yields the one
+    connection the migration uses (on PostgreSQL the one holding the lock, so that a pool of one is enough)."""
     with _migration_thread_lock:
         if engine.dialect.name == "postgresql":
             with engine.connect() as connection:
@@ -497,14 +498,11 @@ def _migration_lock(engine: Engine) -> Iterator[object]:
                     connection.commit()
         else:
             database = engine.url.database or ":memory:"
-            lock_path = Path(database + ".lock") if database != ":memory:" else None
-            if lock_path is None:
-                yield None
-                return
-            with lock_path.open("w") as handle:
+            with open(database + ".lock" if database != ":memory:" else os.devnull, "w") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 try:
-                    yield None
+                    with engine.connect() as connection:
+                        yield connection
                 finally:
                     fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -567,11 +565,13 @@ def migrate(engine: Engine, secret_key: str | None = None) -> str:
         return head
     if current is not None and current not in _known_revisions():
         raise SchemaMismatch("schema_ahead", current=current, expected=head)
-    with _migration_lock(engine):
+    with _migration_lock(engine) as connection:
         # Another process may have finished while we waited for the lock.
-        if current_revision(engine) != head:
+        done = MigrationContext.configure(connection).get_current_revision() == head
+        connection.commit()  # (ends the read's transaction: the upgrade begins its own)
+        if not done:
             config = alembic_config(engine)
-            with engine.begin() as connection:
+            with connection.begin():
                 config.attributes["connection"] = connection
                 config.attributes["secret_key"] = secret_key
                 command.upgrade(config, "head")

@@ -597,3 +597,13 @@ def test_only_migrate_changes_the_schema_other_commands_refuse_a_database_not_at
         assert db.current_revision(engine) == "0099_future"
     finally:
         engine.dispose()
+
+
+def test_a_pool_of_one_connection_is_enough_to_migrate(empty_database_url):
+    """PVD_DB_POOL_SIZE=1: on PostgreSQL the lock's connection runs the upgrade (a second one would never come)."""
+    engine = db.make_engine(empty_database_url, pool_size=1, pool_timeout=5)
+    try:
+        assert db.migrate(engine) == db.head_revision()
+        assert db.current_revision(engine) == db.head_revision()
+    finally:
+        engine.dispose()
