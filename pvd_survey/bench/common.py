@@ -9,8 +9,12 @@ import statistics
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from pvd_survey.meetings import MeetingForm
 
 RUNS = 5
 # Scratch databases only: any server key will do.
@@ -79,3 +83,27 @@ def _after_bulk_load(engine, kind: str) -> None:
 def _latency_figures(prefix: str, samples: list[float]) -> dict[str, float]:
     """p50, p95 and p99 of a list of durations in seconds, in ms."""
     return {f"{prefix}_p{int(q * 100)}_ms": _percentile_ms(samples, q) for q in (0.5, 0.95, 0.99)}
+
+
+def bench_meeting(title: str, capacity: int) -> MeetingForm:
+    """The regional meeting every registration benchmark fills: open for a month, all audiences."""
+    from datetime import timedelta
+
+    from pvd_survey.clock import utcnow
+    from pvd_survey.meetings import MeetingForm
+
+    now = utcnow()
+    return MeetingForm(
+        title=title,
+        kind="rencontre_regionale",
+        region="27",
+        city="Dijon",
+        venue="",
+        online_url=None,
+        starts_at=now + timedelta(days=30),
+        ends_at=now + timedelta(days=30, hours=7),
+        capacity=capacity,
+        registration_opens_at=now - timedelta(days=1),
+        registration_closes_at=now + timedelta(days=29),
+        audiences=("chef_de_projet", "elu", "partenaire"),
+    )

@@ -9,7 +9,15 @@ import time
 from sqlalchemy import insert, select, text, update
 
 from pvd_survey import db, territory
-from pvd_survey.bench.common import BENCH_KEY, RUNS, _latency_figures, _median_ms, _no_secrets_file, _scratch_database
+from pvd_survey.bench.common import (
+    BENCH_KEY,
+    RUNS,
+    _latency_figures,
+    _median_ms,
+    _no_secrets_file,
+    _scratch_database,
+    bench_meeting,
+)
 from pvd_survey.clock import utcnow
 from pvd_survey.config import load_settings
 
@@ -125,20 +133,9 @@ def meetings_benchmark(kind: str, workdir: str | None = None, postgres_admin_url
         db.migrate(engine)
         factory = db.make_session_factory(engine)
         now = utcnow()
-        form = meetings.MeetingForm(
-            title="Rencontre régionale (banc d'essai)",
-            kind="rencontre_regionale",
-            region="27",
-            city="Dijon",
-            venue="",
-            online_url=None,
-            starts_at=now + timedelta(days=30),
-            ends_at=now + timedelta(days=30, hours=7),
-            # Half the timed attempts are confirmed, the other half go to the waiting list.
-            capacity=WRITERS * WARMUP_PER_WRITER + WRITERS * ATTEMPTS_PER_WRITER // 2,
-            registration_opens_at=now - timedelta(days=1),
-            registration_closes_at=now + timedelta(days=29),
-            audiences=("chef_de_projet", "elu", "partenaire"),
+        # Half the timed attempts are confirmed, the other half go to the waiting list.
+        form = bench_meeting(
+            "Rencontre régionale (banc d'essai)", WRITERS * WARMUP_PER_WRITER + WRITERS * ATTEMPTS_PER_WRITER // 2
         )
         # SQLite is the embedded, single-server database: its writers are the threads of one process.
         # PostgreSQL serves several app servers: its writers are spread over 4 processes of 4 threads.

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pvd_survey import db
-from pvd_survey.bench.common import BENCH_KEY, _latency_figures, _no_secrets_file, _scratch_database
+from pvd_survey.bench.common import BENCH_KEY, _latency_figures, _no_secrets_file, _scratch_database, bench_meeting
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SITE = PROJECT_ROOT / "deploy" / "nginx-pvd.conf"
@@ -254,10 +254,8 @@ def _through_proxy(database_url: str, work: Path, processes: int, meeting_id: in
 
 def proxy_benchmark(postgres_admin_url: str, workdir: str | None = None) -> dict:
     """Registrations a minute through nginx (deploy/) with one and two app processes, on a scratch PostgreSQL."""
-    from datetime import timedelta
 
     from pvd_survey import accounts, meetings
-    from pvd_survey.clock import utcnow
     from pvd_survey.config import load_settings
 
     url, drop = _scratch_database("postgresql", "proxy", workdir, postgres_admin_url)
@@ -265,22 +263,8 @@ def proxy_benchmark(postgres_admin_url: str, workdir: str | None = None) -> dict
     try:
         engine = db.make_engine(url)
         db.migrate(engine)
-        now = utcnow()
         title = "Rencontre régionale (banc d'essai du mandataire)"
-        form = meetings.MeetingForm(
-            title=title,
-            kind="rencontre_regionale",
-            region="27",
-            city="Dijon",
-            venue="",
-            online_url=None,
-            starts_at=now + timedelta(days=30),
-            ends_at=now + timedelta(days=30, hours=7),
-            capacity=10_000,  # every registration is confirmed: the same work each time
-            registration_opens_at=now - timedelta(days=1),
-            registration_closes_at=now + timedelta(days=29),
-            audiences=("chef_de_projet", "elu", "partenaire"),
-        )
+        form = bench_meeting(title, capacity=10_000)  # every registration is confirmed: the same work each time
         settings = load_settings({"PVD_DATABASE_URL": url, **BENCH_KEY}, _no_secrets_file())
         with db.transaction(db.make_session_factory(engine)) as session:
             # An installed site: with no administrator, every page would ask for the first one.

@@ -11,13 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 from sqlalchemy import update
 
 from pvd_survey import accounts, db, meetings
-from pvd_survey.bench.common import BENCH_KEY, _latency_figures, _no_secrets_file, _scratch_database
-from pvd_survey.clock import utcnow
+from pvd_survey.bench.common import BENCH_KEY, _latency_figures, _no_secrets_file, _scratch_database, bench_meeting
 from pvd_survey.config import load_settings
 from pvd_survey.models import User
 
@@ -29,24 +27,6 @@ REGISTRATIONS_PER_WRITER = 20  # per phase
 PHASES = ("calme", "connexions", "argon2_seul") * 2
 WARMUP_PER_WRITER = 3
 PASSWORD = "banc-d-essai-cheval-agrafe-42"
-
-
-def _meeting_form(capacity: int) -> meetings.MeetingForm:
-    now = utcnow()
-    return meetings.MeetingForm(
-        title="Rencontre régionale (banc d'essai des connexions)",
-        kind="rencontre_regionale",
-        region="27",
-        city="Dijon",
-        venue="",
-        online_url=None,
-        starts_at=now + timedelta(days=30),
-        ends_at=now + timedelta(days=30, hours=7),
-        capacity=capacity,
-        registration_opens_at=now - timedelta(days=1),
-        registration_closes_at=now + timedelta(days=29),
-        audiences=("chef_de_projet", "elu", "partenaire"),
-    )
 
 
 def _registrations(factory, settings, meeting_id: int, phase: str, round_number: int) -> tuple[list[float], int]:
@@ -123,7 +103,8 @@ def signin_benchmark(kind: str, workdir: str | None = None, postgres_admin_url: 
                 )
             # One hash for every account: hashing each would only lengthen the set-up.
             session.execute(update(User).values(password_hash=password_hash))
-            meeting_id = meetings.create_meeting(session, _meeting_form(capacity=10_000))
+            form = bench_meeting("Rencontre régionale (banc d'essai des connexions)", capacity=10_000)
+            meeting_id = meetings.create_meeting(session, form)
         latencies: dict[str, list[float]] = {phase: [] for phase in PHASES}
         done: dict[str, int] = {phase: 0 for phase in PHASES}
         for index, phase in enumerate(PHASES):
