@@ -420,7 +420,11 @@ def choose_in_multiselect(page: Page, label: str, option: str) -> None:
                 if attempt == 2:
                     raise
                 page.keyboard.press("Escape")
-        choice.click()
+        try:
+            choice.click(timeout=5_000)  # a redraw between the list showing and the click closes it: open it again
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+            continue
         page.keyboard.press("Escape")
         wait_for_run(page)
         if chosen.count():
