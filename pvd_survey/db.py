@@ -249,6 +249,10 @@ _sqlite_write_locks: weakref.WeakKeyDictionary[Engine, FifoLock] = weakref.WeakK
 # (servers x pool size within max_connections) is a hard bound.
 DEFAULT_POOL_SIZE = 10
 DEFAULT_POOL_TIMEOUT_SECONDS = 10
+# How long opening a PostgreSQL connection may take (libpq's connect_timeout; a `connect_timeout` in the URL wins).
+# Without it a server that stops answering (a dropped route, a frozen host) holds each page for minutes of TCP
+# retries instead of showing the outage page.
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def make_engine(
@@ -300,7 +304,8 @@ def make_engine(
 
         _sqlite_write_locks[engine] = FifoLock()
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_recycle=1800, **pool)
+        connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        engine = create_engine(url, pool_pre_ping=True, pool_recycle=1800, connect_args=connect_args, **pool)
     _connection_slots[engine] = (FairSlots(pool_size), pool_timeout)
     return engine
 

@@ -131,6 +131,42 @@ def test_the_outage_is_logged_once_a_minute_with_the_count_then_its_end_once(clo
 
 
 @pytest.mark.database_independent
+def test_a_server_that_accepts_and_never_answers_is_an_outage_after_the_connect_timeout(clock, monkeypatch) -> None:
+    """A frozen host (the TCP connection opens, PostgreSQL never speaks) is an outage within the connect timeout,
+    not a page that hangs for minutes of TCP retries; a `connect_timeout` in the URL wins over the default."""
+    import socket
+    import time
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept_and_say_nothing() -> None:
+        while True:
+            try:
+                accepted.append(silent.accept()[0])
+            except OSError:  # closed at the end of the test
+                return
+
+    threading.Thread(target=accept_and_say_nothing, daemon=True).start()
+    address = f"postgresql+psycopg://nobody@127.0.0.1:{silent.getsockname()[1]}/nothing"
+    monkeypatch.setattr(db, "CONNECT_TIMEOUT_SECONDS", 1)  # the default (5 s) made short for the test
+    try:
+        for url, limit in ((address, 1), (address + "?connect_timeout=3", 3)):
+            engine = db.make_engine(url, pool_size=1, pool_timeout=30)
+            started = time.monotonic()
+            with pytest.raises(DomainError) as caught, db.read_only(db.make_session_factory(engine)) as session:
+                session.execute(text("SELECT 1"))
+            waited = time.monotonic() - started
+            engine.dispose()
+            assert caught.value.code == "database_unreachable"
+            assert limit - 0.2 < waited < limit + 2.5, (url, waited)
+    finally:
+        silent.close()
+        for connection in accepted:
+            connection.close()
+
+
+@pytest.mark.database_independent
 def test_a_unit_of_work_on_an_unreachable_server_is_a_domain_error_said_once(clock, caplog) -> None:
     caplog.set_level(logging.INFO, logger=db.log.name)
     engine = db.make_engine(NOWHERE, pool_size=2, pool_timeout=2)
