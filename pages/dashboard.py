@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import charts, disclosure, exports, meetings, overview, report, stats, survey, territory, ui
+from pvd_survey import charts, dashboard, disclosure, exports, overview, report, stats, territory, ui
 from pvd_survey.clock import paris_time, paris_today, utcnow
 from pvd_survey.errors import DomainError
 from pvd_survey.survey_questions import BASELINE_SOURCE, EMPLOYER, option_label, period_options
@@ -73,22 +73,59 @@ period = columns[3].selectbox(
 )
 filters = stats.make_filters(region, department, employer, period)
 
+# Every live section is drawn from one read; the watcher further down redraws the page when a shown figure moves.
+with ui.read() as session:
+    live = dashboard.live_figures(session, filters, k, settings=settings)
+FULL_RUN_KEY = "dashboard_full_run"
+DRAWN_KEY = "dashboard_drawn"
+st.session_state[DRAWN_KEY] = live.fingerprint()
+st.session_state[FULL_RUN_KEY] = True
+
+
+def draw(builder, *args) -> dict:
+    """A chart from its Vega-Lite spec, built once per distinct figures (charts.vega_spec)."""
+    spec = charts.vega_spec(builder, *args)
+    st.vega_lite_chart(spec, width="stretch")
+    return spec
+
+
+@st.fragment(run_every=None if st.session_state.get("dashboard_paused") else settings.dashboard_refresh_seconds)
+def watch_figures() -> None:
+    """Every few seconds: the figures read again, and the whole page redrawn only when one it shows moved (an
+    unchanged refresh costs one read, not the page's charts)."""
+    with ui.live_part():  # a refresh during an outage: a French message here, the next refresh tries again
+        ui.recheck("dashboard")  # a session that ended meanwhile stops the live figures
+        if not st.session_state.pop(FULL_RUN_KEY, False):  # (in the page's own run, the figures were just read)
+            with ui.read() as session:
+                latest = dashboard.live_figures(session, filters, k, settings=settings)
+            if latest.fingerprint() != st.session_state.get(DRAWN_KEY):
+                st.rerun(scope="app")
+        paused = st.session_state.get("dashboard_paused")
+        st.caption(
+            f"Chiffres vérifiés à {paris_time(utcnow(), '%H:%M:%S')}"
+            + ("." if paused else f", actualisés automatiquement toutes les {settings.dashboard_refresh_seconds} s.")
+        )
+
+
+live_columns = st.columns([3, 2], vertical_alignment="center")
+with live_columns[0]:
+    watch_figures()
+live_columns[1].toggle("Mettre en pause l'actualisation automatique", key="dashboard_paused")
+
 
 # ---------------------------------------------------------------------------- overview (issue 12)
 
 
 def render_overview() -> None:
     """Key figures of the last 30 days with their change, beside the programme's reference figures."""
-    with ui.read() as session:
-        span, figures = overview.overview(session, k, filters, settings=settings)
     st.subheader("Vue d'ensemble")
     place = filters.describe() if (filters.region or filters.department) else "France entière"
     st.caption(
-        f"Chiffres {span.label} ({place}), et leur évolution par rapport aux 30 jours précédents. Un nombre de "
+        f"Chiffres {live.period.label} ({place}), et leur évolution par rapport aux 30 jours précédents. Un nombre de "
         f"personnes inférieur à {k} est masqué."
     )
     columns = st.columns(3)
-    for number, figure in enumerate(figures):
+    for number, figure in enumerate(live.key_figures):
         columns[number % 3].metric(
             figure.label,
             figure.text(),
@@ -106,16 +143,7 @@ def render_overview() -> None:
         st.caption(f"Source : {overview.REFERENCE_SOURCE}")
 
 
-@st.fragment(run_every=settings.dashboard_refresh_seconds)
-def live_overview() -> None:
-    """The key figures, recomputed every few seconds like the sections further down (the map and the report
-    between them keep their own widgets out of any fragment: a map click filters the whole page)."""
-    with ui.live_part():  # a refresh during an outage: a French message here, the next refresh tries again
-        ui.recheck("dashboard")
-        render_overview()
-
-
-live_overview()
+render_overview()
 
 
 # ---------------------------------------------------------------------------- map (issue 12)
@@ -217,10 +245,7 @@ with st.container(border=True):
 
 def render_figures() -> None:
     """Survey figures: charts, tables and downloads."""
-    with ui.read() as session:
-        figures = stats.survey_stats(session, filters, k=k, settings=settings)
-        release = survey.release_state(session, settings)
-    updated = paris_time(utcnow(), "%H:%M:%S")
+    figures, release = live.survey, live.release
     top = st.columns([1, 3])
     top[0].metric("Répondants", "masqué" if figures.isolated else figures.respondents)
     released = (
@@ -232,8 +257,7 @@ def render_figures() -> None:
     top[1].caption(
         f"{released}. Les chiffres ne changent qu'à heures fixes (toutes les {settings.survey_release_minutes} "
         f"minutes), par groupes d'au moins {k} réponses nouvelles, modifiées ou retirées, jamais au moment "
-        f"d'une réponse. Vérifié à {updated} (actualisation automatique toutes les "
-        f"{settings.dashboard_refresh_seconds} s). Population : {filters.describe()}."
+        f"d'une réponse. Population : {filters.describe()}."
     )
     st.caption(
         f"Protection des répondants : aucun chiffre portant sur moins de {k} personnes (zéro compris) n'est "
@@ -268,12 +292,11 @@ def render_figures() -> None:
             if frame.empty:
                 st.markdown(f"**{figure.label}** : aucune réponse.")
                 continue
-            chart = charts.figure_chart(figure, frame, filters.active)
-            st.altair_chart(chart, width="stretch")
+            spec = draw(charts.figure_chart, figure, frame, filters.active)
             st.dataframe(frame, hide_index=True, width="stretch", key=f"dashboard_table_{code}")
             st.download_button(
                 "Image du graphique (PNG)",
-                lambda chart=chart: charts.chart_png(chart),
+                lambda spec=spec: charts.chart_png(spec),
                 file_name=f"pvd-{code}.png",
                 mime="image/png",
                 key=f"dashboard_png_{code}",
@@ -289,13 +312,12 @@ def render_funnel() -> None:
         "Invitations actives par région du département indiqué à l'envoi, et réponses publiées reçues par lien "
         "par région du département indiqué dans la réponse (les filtres ci-dessus ne s'appliquent pas)."
     )
-    with ui.read() as session:
-        funnel = stats.invitation_funnel(session, settings, k=k)
+    funnel = live.funnel
     if not funnel:
         st.info("Aucune invitation envoyée pour l'instant.")
         return
     frame = charts.funnel_frame(funnel)
-    st.altair_chart(charts.funnel_chart(frame), width="stretch")
+    draw(charts.funnel_chart, frame)
     table = frame.copy()
     for column in ("Invitations", "Réponses publiées"):  # whole numbers as text, hidden ones "masqué"
         table[column] = [charts.HIDDEN_TEXT if pd.isna(value) else str(int(value)) for value in table[column]]
@@ -309,22 +331,20 @@ def render_activity() -> None:
         f"Toutes régions, par semaine (les filtres ci-dessus ne s'appliquent pas). Une semaine comptant moins de {k} "
         "réponses, candidatures ou inscriptions est masquée."
     )
-    with ui.read() as session:
-        frame = charts.activity_frame(stats.activity_by_week(session, k=k))
-    st.altair_chart(charts.activity_chart(frame), width="stretch")
+    frame = charts.activity_frame(live.activity)
+    draw(charts.activity_chart, frame)
     st.dataframe(frame, hide_index=True, width="stretch", key="dashboard_activity")
 
 
 def render_meetings() -> None:
     """Meetings: fill rate, waiting lists, cancellations, and attendance of past meetings."""
     st.header("Rencontres")
-    with ui.read() as session:
-        figures = meetings.dashboard_figures(session, k=k)
+    figures = live.meetings
     if not figures.meetings:
         st.info("Aucune rencontre pour l'instant.")
         return
     frame = charts.meetings_frame(figures)
-    st.altair_chart(charts.fill_rate_chart(frame), width="stretch")
+    draw(charts.fill_rate_chart, frame)
     st.dataframe(frame, hide_index=True, width="stretch", key="dashboard_meetings")
     downloads = st.columns(2)
     for column, fmt, label, key in (
@@ -347,7 +367,7 @@ def render_meetings() -> None:
         return
     for rows, title in ((figures.by_region, "Région"), (figures.by_role, "Profil")):
         attendance = charts.attendance_frame(rows, title)
-        st.altair_chart(charts.attendance_chart(attendance, title), width="stretch")
+        draw(charts.attendance_chart, attendance, title)
         st.dataframe(attendance, hide_index=True, width="stretch", key=f"dashboard_attendance_{title}")
 
 
@@ -356,11 +376,8 @@ def render_meetings() -> None:
 
 def render_recruitment() -> None:
     """Postings by region and state, applications per posting, time to fill, vacant posts by department."""
-    from pvd_survey import recruitment
-
     st.header("Recrutement des chefs de projet")
-    with ui.read() as session:
-        recruiting = recruitment.recruitment_figures(session, k=k)
+    recruiting = live.recruitment
     frames = charts.recruitment_frames(recruiting)
     if frames["states"].empty:
         st.info("Aucune offre d'emploi pour l'instant.")
@@ -373,30 +390,22 @@ def render_recruitment() -> None:
         "—" if recruiting.median_days_to_fill is None else f"{recruiting.median_days_to_fill:g} j",
         help=f"Sur {recruiting.filled_count} offre(s) pourvue(s).",
     )
-    st.altair_chart(charts.postings_state_chart(frames["states"]), width="stretch")
+    draw(charts.postings_state_chart, frames["states"])
     columns = st.columns(2)
     with columns[0]:
-        st.altair_chart(charts.applications_per_posting_chart(frames["per_posting"]), width="stretch")
+        draw(charts.applications_per_posting_chart, frames["per_posting"])
         st.caption(f"Candidatures par région : un nombre inférieur à {k} est masqué, comme pour le questionnaire.")
         st.dataframe(frames["applications"], hide_index=True, width="stretch", key="dashboard_recruit_applications")
     with columns[1]:
         if frames["vacant"].empty:
             st.info("Aucun poste vacant.")
         else:
-            st.altair_chart(charts.vacant_chart(frames["vacant"]), width="stretch")
+            draw(charts.vacant_chart, frames["vacant"])
 
 
-@st.fragment(run_every=settings.dashboard_refresh_seconds)
-def live_dashboard() -> None:
-    """Every section below the report, recomputed every few seconds without reloading the page."""
-    with ui.live_part():
-        ui.recheck("dashboard")  # a session that ended meanwhile stops the live figures
-        render_figures()
-        render_funnel()
-        render_activity()
-        render_meetings()
-        st.divider()
-        render_recruitment()
-
-
-live_dashboard()
+render_figures()
+render_funnel()
+render_activity()
+render_meetings()
+st.divider()
+render_recruitment()

@@ -53,7 +53,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("domains", ("meetings", "survey", "sessions", "notifications")),
     ("services built on the domains", ("recruitment", "privacy", "stats")),
     ("figures, demo data and scheduled work", ("overview", "charts", "home", "schedule", "demo")),
-    ("the steering committee's report", ("report",)),
+    ("the live dashboard's figures and the steering committee's report", ("dashboard", "report")),
     ("benchmarks", ("bench",)),
     ("the command line", ("cli",)),
     ("python -m pvd_survey", ("__main__",)),

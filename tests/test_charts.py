@@ -53,9 +53,36 @@ def test_multi_choice_chart_says_shares_of_respondents_and_notes_filters():
 
 def test_chart_exports_as_png():
     figures = sample()
-    chart = charts.figure_chart(figures.figures["gender"], charts.figure_frame(figures, "gender"), False)
-    png = charts.chart_png(chart)
+    spec = charts.vega_spec(
+        charts.figure_chart, figures.figures["gender"], charts.figure_frame(figures, "gender"), False
+    )
+    png = charts.chart_png(spec)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+    assert spec["width"] == "container"  # the PNG's own width went to a copy: the shared spec is unchanged
+
+
+def test_a_chart_spec_is_built_once_per_input_and_a_new_figure_gets_its_own(monkeypatch):
+    """The live dashboard asks for the same charts every few seconds: same input, the same spec without building
+    the chart again; any moved figure (a count, a label) builds a new one."""
+    built = []
+
+    def counted(frame):
+        built.append(len(frame))
+        return charts.funnel_chart(frame)
+
+    monkeypatch.setattr(charts, "_specs", charts.OrderedDict())
+    rows = [stats.FunnelRow("27", "Bourgogne-Franche-Comté", 12, 7), stats.FunnelRow("11", "Île-de-France", 9, None)]
+    first = charts.vega_spec(counted, charts.funnel_frame(rows))
+    again = charts.vega_spec(counted, charts.funnel_frame(list(rows)))
+    assert again is first and built == [2]
+    moved = charts.vega_spec(counted, charts.funnel_frame([rows[0], stats.FunnelRow("11", "Île-de-France", 9, 5)]))
+    assert moved != first and built == [2, 2]
+    assert "Île-de-France" in str(moved["datasets"]) and moved["description"] != first["description"]
+    # Bounded: the oldest spec leaves first.
+    monkeypatch.setattr(charts, "SPEC_CACHE_SIZE", 1)
+    charts.vega_spec(counted, charts.funnel_frame(rows[:1]))
+    assert list(charts._specs.values()) == [charts.vega_spec(counted, charts.funnel_frame(rows[:1]))]
+    assert len(built) == 3
 
 
 def test_only_the_first_half_of_2022_gets_the_may_2022_share():

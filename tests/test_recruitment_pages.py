@@ -464,20 +464,39 @@ def refresh_fragments(at: AppTest, monkeypatch: pytest.MonkeyPatch) -> AppTest:
         return at.run()
 
 
-def test_dashboard_overview_and_recruitment_refresh_with_the_fragments(
+def test_a_dashboard_refresh_redraws_the_page_only_when_a_shown_figure_moved(
     world: World, factory, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = page("pages/dashboard.py", world.users["direction"])
     assert "Aucune offre d'emploi pour l'instant." in texts(at.info)
     assert next(m.value for m in at.metric if m.label == "Offres publiées") == "0"
+    # Nothing moved: the refresh reads the figures again and draws only its own line, not the page's charts.
+    at = refresh_fragments(at, monkeypatch)
+    assert not at.exception
+    assert not at.title and not at.metric and not at.get("vega_lite_chart")
+    assert any(caption.startswith("Chiffres vérifiés à") for caption in texts(at.caption))
+    # A posting is published: the next refresh redraws the whole page with it, top and bottom.
     with factory.begin() as session:
         published(session, world.users["recruteur"])
     at = refresh_fragments(at, monkeypatch)
     assert not at.exception
-    assert not at.title  # the page itself did not run again: only its fragments
+    assert [title.value for title in at.title] == ["Tableau de bord"]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Offres publiées"] == "1"  # the overview, at the top of the page
     assert metrics["Offres"] == "1" and metrics["Postes vacants"] == "1"  # the recruitment section, at the bottom
+    # And the refresh after that finds nothing new again.
+    at = refresh_fragments(at, monkeypatch)
+    assert not at.title and not at.metric
+
+
+def test_a_paused_dashboard_has_no_automatic_refresh(world: World) -> None:
+    at = page("pages/dashboard.py", world.users["direction"])
+    [live] = [caption for caption in texts(at.caption) if caption.startswith("Chiffres vérifiés à")]
+    assert live.endswith("actualisés automatiquement toutes les 10 s.")
+    at.toggle(key="dashboard_paused").set_value(True).run()
+    assert not at.exception
+    [paused] = [caption for caption in texts(at.caption) if caption.startswith("Chiffres vérifiés à")]
+    assert "automatiquement" not in paused
 
 
 if TEST_BACKEND == "sqlite":

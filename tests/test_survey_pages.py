@@ -566,6 +566,37 @@ def test_no_answer_event_nor_release_nor_reminder_changes_what_the_direction_see
     assert len(seen) == 10
 
 
+def test_the_dashboard_redraws_on_a_release_never_on_an_answer(watched, factory):
+    """The dashboard's watcher redraws the page when the fingerprint of what it shows moves: answers waiting for
+    their group (one, then five) move nothing, not even the moment of a redraw; their release does."""
+    from pvd_survey import dashboard, stats
+
+    _, _, tokens, with_smtp = watched
+
+    def fingerprint() -> str:
+        with db.read_only(factory) as session:
+            return dashboard.live_figures(
+                session, stats.Filters(), with_smtp.disclosure_k, settings=with_smtp
+            ).fingerprint()
+
+    before = fingerprint()
+    assert fingerprint() == before  # nothing moved, nothing to redraw
+    full = {**ANSWERS, "start_month": "2022-01", "training_field": ["autre"], "department": "21"}
+    people = ["anne@example.fr", "bruno@example.fr", "chloe@example.fr", "david@example.fr", "emma@example.fr"]
+    with factory.begin() as session:
+        survey.submit(session, tokens[people[0]], full, with_smtp)
+    assert fingerprint() == before
+    with factory.begin() as session:
+        for email in people[1:]:
+            survey.submit(session, tokens[email], full, with_smtp)
+    assert fingerprint() == before  # a full group waits: still nothing
+    with factory.begin() as session:
+        assert survey.release_due(session, with_smtp, force=True).applied == 5
+    released = fingerprint()
+    assert released != before
+    assert fingerprint() == released
+
+
 def test_invitations_page_shows_answers_by_region_protected_like_the_dashboard(watched, factory):
     _, direction, tokens, with_smtp = watched
 
