@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -286,3 +287,30 @@ def test_a_writer_that_gives_up_leaves_the_line_of_the_write_lock_as_it_was(arri
     second.join(timeout=5)
     assert served == [1, 2]  # ...and the line went on without it
     assert lock.acquire(0) and lock.acquire(0)  # free again, and re-entrant
+
+
+@pytest.mark.database_independent
+def test_the_server_start_loads_the_pages_heavy_imports_before_the_first_request():
+    """A new process: once the lifespan has run (before any request is served), pandas, Altair with its schema and
+    the chart cache are ready, also while the database is unreachable (the first page's visitor does not wait)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio, sys\n"
+        "from pvd_survey import web\n"
+        "assert 'altair' not in sys.modules and 'pandas' not in sys.modules\n"
+        "async def start():\n"
+        "    async with web.lifespan(None):\n"
+        "        from pvd_survey import charts\n"
+        "        loaded = ['altair' in sys.modules, 'pandas' in sys.modules, 'pyarrow' in sys.modules]\n"
+        "        print(*loaded, len(charts._specs))\n"
+        "asyncio.run(start())\n"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PVD_")}
+    env.update(PVD_DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/nothing", PVD_SECRET_KEY="k" * 43)
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60, cwd=root)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["True", "True", "True", "1"]
