@@ -187,6 +187,7 @@ def posting_title(factory: sessionmaker[Session], posting_id: int) -> tuple[str,
         return posting.title, posting.status
 
 
+@pytest.mark.database_independent
 @screenshot_on_failure
 def test_publish_puts_the_edit_on_screen_on_line_and_the_next_action_is_not_lost(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded: Seeded, factory: sessionmaker[Session]
@@ -241,6 +242,7 @@ def test_publish_puts_the_edit_on_screen_on_line_and_the_next_action_is_not_lost
     expect_title_field(recruiter, "Version 4")
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (1366, 768)], ids=["phone", "laptop"])
 @screenshot_on_failure
 def test_after_applying_the_confirmation_replaces_the_form_in_view(

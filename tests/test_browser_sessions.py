@@ -1,4 +1,9 @@
-"""Sessions that survive a reload, and the web layer (headers, personal links, deep links), in Chromium."""
+"""Sessions that survive a reload, and the web layer (headers, personal links, deep links), in Chromium.
+
+What the browser sees of cookies, headers and pages does not depend on the database: those tests run once (on
+SQLite); the session store itself is tested on both databases in test_sessions.py, and the one journey that needs
+PostgreSQL's sharing (a session opened on one app server, valid on another) runs on both.
+"""
 
 from __future__ import annotations
 
@@ -45,6 +50,7 @@ def session_cookie(page: Page) -> dict | None:
     return found[0] if found else None
 
 
+@pytest.mark.database_independent
 @screenshot_on_failure
 def test_reload_a_new_tab_and_a_typed_address_keep_the_sign_in(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded
@@ -77,6 +83,7 @@ def test_reload_a_new_tab_and_a_typed_address_keep_the_sign_in(
     assert session_cookie(again)["value"] != cookie["value"]
 
 
+@pytest.mark.database_independent
 @screenshot_on_failure
 def test_signing_out_ends_the_session_and_nothing_private_comes_back(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory: sessionmaker[Session], settings
@@ -129,6 +136,7 @@ def _expire(page: Page, factory, app_url: str, user_id: int) -> None:
         session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(hours=3)))
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize("spoil", [_forge, _revoke, _expire], ids=["forged", "revoked", "expired"])
 @screenshot_on_failure
 def test_a_forged_revoked_or_expired_cookie_asks_to_sign_in_again(
@@ -158,6 +166,7 @@ def test_a_session_opened_on_one_app_server_is_valid_on_another(
         expect_nav(page, "direction")
 
 
+@pytest.mark.database_independent
 @screenshot_on_failure
 def test_security_headers_on_a_page_and_on_a_download(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory
@@ -189,6 +198,7 @@ def _assert_headers(headers: dict[str, str]) -> None:
     assert "camera=()" in headers["permissions-policy"]
 
 
+@pytest.mark.database_independent
 @screenshot_on_failure
 def test_a_personal_link_leaves_the_address_and_still_survives_a_reload(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, settings: Settings
@@ -249,6 +259,7 @@ def other_site(app_url: str) -> Iterator[str]:
         thread.join()
 
 
+@pytest.mark.database_independent
 @screenshot_on_failure
 def test_another_site_cannot_sign_a_person_out_and_the_apps_own_form_can(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory: sessionmaker[Session], settings
@@ -296,6 +307,7 @@ def link_cookies(page: Page) -> list[dict]:
     return [c for c in page.context.cookies() if c["name"].startswith(f"pvd_{links.TOKEN_PARAMETER}_")]
 
 
+@pytest.mark.database_independent
 @screenshot_on_failure
 def test_on_a_shared_computer_the_next_person_sees_nothing_of_the_survey_left(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, settings: Settings
@@ -333,6 +345,7 @@ def test_on_a_shared_computer_the_next_person_sees_nothing_of_the_survey_left(
         expect(page.get_by_role("radio", name="Homme")).to_have_count(0)
 
 
+@pytest.mark.database_independent
 @screenshot_on_failure
 def test_after_cancelling_a_registration_the_next_person_sees_nothing(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, settings: Settings
