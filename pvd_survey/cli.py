@@ -301,6 +301,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             print("La partie proxy se mesure sur PostgreSQL : indiquez --postgresql URL_ADMIN.", file=sys.stderr)
             return 2
         show(bench.proxy_benchmark(args.postgresql, args.workdir))
+    if args.section == "web":  # only on request: it drives Chromium against a real server for about 5 minutes
+        for kind in kinds:
+            show(bench.web_benchmark(kind, args.workdir, args.postgresql))
     return 0
 
 
@@ -473,11 +476,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
     sub.add_argument(
         "--section",
-        choices=("all", "survey", "report", "jobs", "meetings", "import", "signin", "proxy"),
+        choices=("all", "survey", "report", "jobs", "meetings", "import", "signin", "proxy", "web"),
         default="all",
         help="questionnaire, rapport PDF, offres d'emploi, rencontres, import-survey, inscriptions pendant des "
         "connexions, ou tout ; proxy (à part : inscriptions par minute à travers nginx avec un et deux processus, "
-        "sur PostgreSQL, avec Chromium)",
+        "sur PostgreSQL, avec Chromium) ; web (à part : CPU du serveur par page vue et par action, pages "
+        "simultanées et mémoire par tableau de bord ouvert, avec Chromium)",
     )
     sub.add_argument(
         "--postgresql",

@@ -7,6 +7,7 @@ from pvd_survey.bench.proxy import proxy_benchmark
 from pvd_survey.bench.report import report_benchmark
 from pvd_survey.bench.signin import signin_benchmark
 from pvd_survey.bench.survey import survey_benchmark
+from pvd_survey.bench.web import web_benchmark
 
 __all__ = [
     "import_benchmark",
@@ -16,4 +17,5 @@ __all__ = [
     "report_benchmark",
     "signin_benchmark",
     "survey_benchmark",
+    "web_benchmark",
 ]

@@ -26,12 +26,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pvd_survey import db
+from pvd_survey.bench.browser import CHROMIUM, CHROMIUM_ARGS, register_once
 from pvd_survey.bench.common import BENCH_KEY, _latency_figures, _no_secrets_file, _scratch_database, bench_meeting
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SITE = PROJECT_ROOT / "deploy" / "nginx-pvd.conf"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-quic"]
 WORKERS = 4
 ATTEMPTS = 5  # timed registrations per worker, after one untimed (the browser's and the servers' first run)
 START_TIMEOUT = 60.0
@@ -127,10 +126,13 @@ def running_nginx(work: Path, upstreams: list[str]) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def running_apps(database_url: str, work: Path, count: int) -> Iterator[list[tuple[str, int]]]:
-    """`count` app processes started as deploy/pvd@.service starts them; yields (127.0.0.1:port, pid) of each."""
+def running_apps(
+    database_url: str, work: Path, count: int, extra_env: dict[str, str] | None = None
+) -> Iterator[list[tuple[str, int]]]:
+    """`count` app processes started as deploy/pvd@.service starts them (with `extra_env` added to their
+    environment); yields (127.0.0.1:port, pid) of each once every one answers `/_pvd/ready`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PVD_")}
-    env.update(BENCH_KEY, PVD_DATABASE_URL=database_url, PVD_MAIL_THREAD="false")
+    env.update(BENCH_KEY, PVD_DATABASE_URL=database_url, PVD_MAIL_THREAD="false", **(extra_env or {}))
     started = []
     for index in range(count):
         port = free_port()
@@ -178,35 +180,15 @@ async def _registrations(
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         warmed_up = asyncio.Barrier(workers)
 
-        async def register(number: int, attempt: int) -> None:
-            context = await browser.new_context(locale="fr-FR")
-            context.set_default_timeout(120_000)
-            page = await context.new_page()
-            await page.goto(url)
-            await page.get_by_role("heading", level=1, name=title).first.wait_for()
-            # The list first, once the page's run is over: a field left afterwards reruns the page, which would
-            # close the list under the click.
-            idle = page.locator("[data-testid='stApp'][data-test-script-state='notRunning']")
-            await idle.wait_for()
-            box = page.get_by_test_id("stSelectbox").filter(has_text="Vous êtes").get_by_role("combobox")
-            await box.click()
-            await box.fill("Chef de projet")
-            await page.get_by_role("option", name="Chef de projet", exact=True).click()
-            await idle.wait_for()
-            await page.get_by_label("Prénom et nom").fill(f"Personne {number}-{attempt}")
-            await page.get_by_label("Adresse e-mail").fill(f"p{number}.{attempt}@bench.example.fr")
-            await page.get_by_text("J'ai lu et j'accepte la notice ci-dessus").click()
-            await page.get_by_role("button", name="M'inscrire").click()
-            await page.get_by_text("Inscription confirmée.", exact=False).first.wait_for()
-            await context.close()
-
         async def worker(number: int) -> list[tuple[float, float]]:
             timings = []
             for attempt in range(-1, attempts):
                 if attempt == 0 and await warmed_up.wait() == 0:  # the timed registrations start together
                     on_timed_start()
                 began = time.time()
-                await register(number, attempt)
+                await register_once(
+                    browser, url, title, f"Personne {number}-{attempt}", f"p{number}.{attempt}@bench.example.fr"
+                )
                 if attempt >= 0:
                     timings.append((began, time.time()))
             return timings
