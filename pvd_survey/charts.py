@@ -148,7 +148,9 @@ def vega_spec(builder: Callable[..., alt.TopLevelMixin], *args: object) -> dict[
         if spec is not None:
             _specs.move_to_end(key)
             return spec
-    spec = builder(*args).to_dict()
+    # Unchecked against the Vega-Lite schema here (half of the conversion's time): tests/test_charts.py checks every
+    # builder's output against it.
+    spec = builder(*args).to_dict(validate=False)
     with _specs_lock:
         _specs[key] = spec
         while len(_specs) > SPEC_CACHE_SIZE:

@@ -155,7 +155,7 @@ def test_every_chart_builder_is_checked_for_a_text_alternative():
 
 @pytest.mark.parametrize("name", sorted(_builders()))
 def test_every_chart_has_a_french_description_and_no_unnamed_marks(name):
-    spec = _builders()[name]().to_dict()
+    spec = _builders()[name]().to_dict()  # checked against the Vega-Lite schema (charts.vega_spec skips it)
     # Vega-Lite puts the top-level description in the chart's aria-label.
     description = spec["description"]
     assert description.startswith(("Graphique", "Barres", "Courbes", "Histogramme", "Carte")) and " : " in description
