@@ -287,6 +287,10 @@ def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) 
     for spec in access.PAGES:
         if spec.key == "setup":
             continue  # only before the first administrator exists
+        if refused_scanned and not access.can_view(spec.key, None, setup_needed=False):
+            # A refused page draws its guard's message alone, the same markup for every page: scanned once below.
+            # (That each page's guard refuses the signed-out visitor is test_pages.test_page_guard_refuses's job.)
+            continue
         path = world.links[spec.key] if spec.key in PERSONAL_LINK_PAGES else spec.url_path
         if spec.key == "home":
             path = ""  # the default page's address is the app's root
@@ -301,11 +305,8 @@ def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) 
             findings.scan(page, spec.url_path)
         else:
             expect(page.get_by_test_id("stAlertContentError")).to_have_count(1)
-            # A refused page draws its guard's message alone (test_pages.test_page_guard_refuses checks each one
-            # shows nothing else): that markup, the same for every page, is scanned once.
-            if not refused_scanned:
-                findings.scan(page, f"{spec.url_path} (refusée)")
-                refused_scanned = True
+            findings.scan(page, f"{spec.url_path} (refusée)")
+            refused_scanned = True
     for path in (f"rencontres?rencontre={world.meeting_id}", f"offres?offre={world.posting_id}"):
         page.goto(f"{app_url}/{path}")
         wait_for_run(page)
