@@ -61,10 +61,11 @@ class Server:
         return _cpu_seconds(self.pid)
 
     async def cpu_of(self, work: Awaitable[object]) -> float:
-        """Server CPU (s) spent while the work ran, less the idle rate over that time."""
+        """Server CPU (s) spent while the work ran, less the idle rate over that time (never below 0: with a 10 ms
+        clock tick, a short and cheap piece of work can read as less than the idle rate)."""
         cpu, began = self.cpu(), time.monotonic()
         await work
-        return self.cpu() - cpu - self.idle_rate * (time.monotonic() - began)
+        return max(0.0, self.cpu() - cpu - self.idle_rate * (time.monotonic() - began))
 
     def rss_mb(self) -> float:
         """Resident memory (/proc/<pid>/status VmRSS)."""
