@@ -101,15 +101,18 @@ def test_each_role_sees_its_own_pages(
     assert "Connexion" not in nav_titles(page)
     expect(page.get_by_test_id("stSidebar")).to_contain_text(name)
 
-    # Every page of the role opens from the sidebar and draws its title without an exception.
-    # (The log-out below then starts from the last one, "Mon compte", which anonymous visitors may not see.)
+    # Every page of the role's menu opens from the sidebar with its title and no error: the accessibility scan
+    # (tests/test_browser_accessibility.py) clicks through each of them. Here: the admin's accounts table (the
+    # positive control of the check below), and "Mon compte", which anonymous visitors may not see, where the
+    # log-out below starts.
     wait_for_run(page)
     for spec in access.visible_pages(role, setup_needed=False):
+        if spec.key not in ("admin_users", "account"):
+            continue
         nav_link(page, spec.title).click()
         expect(nav_link(page, spec.title)).to_have_attribute("aria-current", "page")
         expect_page(page, expected_heading(spec))
-        expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
-        if spec.key == "admin_users":  # the positive control of the check below
+        if spec.key == "admin_users":
             expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
         expect_nav(page, role)  # still signed in
 
