@@ -151,7 +151,7 @@ def test_a_server_that_accepts_and_never_answers_is_an_outage_after_the_connect_
     address = f"postgresql+psycopg://nobody@127.0.0.1:{silent.getsockname()[1]}/nothing"
     monkeypatch.setattr(db, "CONNECT_TIMEOUT_SECONDS", 1)  # the default (5 s) made short for the test
     try:
-        for url, limit in ((address, 1), (address + "?connect_timeout=3", 3)):
+        for url, limit in ((address, 1), (address + "?connect_timeout=2", 2)):
             engine = db.make_engine(url, pool_size=1, pool_timeout=30)
             started = time.monotonic()
             with pytest.raises(DomainError) as caught, db.read_only(db.make_session_factory(engine)) as session:
