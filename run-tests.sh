@@ -9,11 +9,12 @@ cd "$(dirname "$0")"
 python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 
 # Debian packages the tests drive for real: Chromium (browser tests), sqlite3 (the operator's guide's backups),
-# nginx (the deployment test, tests/test_deploy.py).
+# nginx and systemd-analyze (the deployment test, tests/test_deploy.py).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)  # checks deploy/'s service units
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing Debian packages for the tests: ${missing[*]}..."

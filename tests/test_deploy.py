@@ -266,3 +266,48 @@ if TEST_BACKEND == "postgresql":
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 413 and b"413 Request Entity Too Large" in refused.value.read()
+
+
+# ---------------------------------------------------------------------------- the service units
+
+
+@pytest.mark.database_independent
+def test_the_service_units_pass_systemds_own_check_with_this_machines_paths(tmp_path: Path) -> None:
+    """deploy/'s units, their install paths replaced by this checkout's and this interpreter's, pass `systemd-analyze
+    verify` without a word (an unknown key, a command that is not there, a bad section all fail it); the app unit
+    listens on 127.0.0.1 only, at the instance's port."""
+    import subprocess
+    import sys
+
+    interpreter_dir = str(Path(sys.executable).parent)
+    (tmp_path / "pvd.env").write_text("PVD_DATABASE_URL=sqlite:////var/lib/pvd/pvd.sqlite3\n", encoding="utf-8")
+    for unit in ("pvd@.service", "pvd-mail.service"):
+        text = (DEPLOY / unit).read_text(encoding="utf-8")
+        for installed, here in (
+            ("/opt/pvd/.venv/bin", interpreter_dir),
+            ("/opt/pvd", str(PROJECT_ROOT)),
+            ("/etc/pvd/pvd.env", str(tmp_path / "pvd.env")),
+            ("User=pvd", "User=root"),
+            ("Group=pvd", "Group=root"),
+        ):
+            assert installed in text, f"{unit} no longer holds {installed!r}: update this test"
+            text = text.replace(installed, here)
+        (tmp_path / unit).write_text(text, encoding="utf-8")
+    app_unit = (DEPLOY / "pvd@.service").read_text(encoding="utf-8")
+    assert "--server.address 127.0.0.1 --server.port %i" in app_unit
+    checked = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "pvd@8501.service"), str(tmp_path / "pvd-mail.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    said = [line for line in (checked.stdout + checked.stderr).splitlines() if "pvd" in line]
+    assert said == [], said
+    # The check is not blind: a misspelled key fails it.
+    broken = (tmp_path / "pvd-mail.service").read_text(encoding="utf-8").replace("ExecStart=", "ExecStrat=")
+    (tmp_path / "broken.service").write_text(broken, encoding="utf-8")
+    refused = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "broken.service")], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode != 0 and "ExecStrat" in refused.stdout + refused.stderr
