@@ -85,7 +85,7 @@ st.session_state[FULL_RUN_KEY] = True
 def draw(builder, *args) -> dict:
     """A chart from its Vega-Lite spec, built once per distinct figures (charts.vega_spec)."""
     spec = charts.vega_spec(builder, *args)
-    st.vega_lite_chart(spec, width="stretch")
+    st.vega_lite_chart(spec=spec, width="stretch")
     return spec
 
 
@@ -188,8 +188,10 @@ st.caption(
     + (" Les répondants suivent les filtres employeur et période." if measure == "respondents" else "")
     + (f" Un nombre de personnes inférieur à {k} est masqué (gris)." if measure in overview.PEOPLE_MEASURES else "")
 )
-st.altair_chart(
-    charts.tile_map_chart(map_figures, filters.department if level == "department" else filters.region, k=k),
+st.vega_lite_chart(
+    spec=charts.vega_spec(
+        charts.tile_map_chart, map_figures, filters.department if level == "department" else filters.region, k=k
+    ),
     on_select=_on_map_click,
     selection_mode="carte",
     key=MAP_KEY,

@@ -135,11 +135,11 @@ def _input_key(value: object) -> str:
     return repr(value)
 
 
-def vega_spec(builder: Callable[..., alt.TopLevelMixin], *args: object) -> dict[str, Any]:
-    """`builder(*args)` as a Vega-Lite dict, built once per distinct input and then reused (a bounded cache shared
-    by every session; the dict must not be changed)."""
+def vega_spec(builder: Callable[..., alt.TopLevelMixin], *args: object, **kwargs: object) -> dict[str, Any]:
+    """`builder(*args, **kwargs)` as a Vega-Lite dict, built once per distinct input and then reused (a bounded cache
+    shared by every session; the dict must not be changed)."""
     digest = hashlib.sha256(f"{builder.__module__}.{builder.__qualname__}".encode())
-    for value in args:
+    for value in (*args, *sorted(kwargs.items())):
         digest.update(_input_key(value).encode())
         digest.update(b"\x00")
     key = digest.hexdigest()
@@ -150,7 +150,7 @@ def vega_spec(builder: Callable[..., alt.TopLevelMixin], *args: object) -> dict[
             return spec
     # Unchecked against the Vega-Lite schema here (half of the conversion's time): tests/test_charts.py checks every
     # builder's output against it.
-    spec = builder(*args).to_dict(validate=False)
+    spec = builder(*args, **kwargs).to_dict(validate=False)
     with _specs_lock:
         _specs[key] = spec
         while len(_specs) > SPEC_CACHE_SIZE:
