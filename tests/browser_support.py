@@ -33,6 +33,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pvd_survey import access, accounts
+from pvd_survey.bench.proxy import stop_process
 from pvd_survey.config import Settings
 from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD, free_port
 
@@ -150,15 +151,6 @@ def _wait_until_up(process: subprocess.Popen, server: AppServer, timeout: float)
         time.sleep(0.1)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
 @contextlib.contextmanager
 def running_servers(database_url: str, log_dir: Path, count: int) -> Iterator[list[AppServer]]:
     """`count` fresh `streamlit run streamlit_app.py` processes on this database (no SMTP), started together."""
@@ -171,7 +163,7 @@ def running_servers(database_url: str, log_dir: Path, count: int) -> Iterator[li
         yield [server for _, server in started]
     finally:
         for process, _ in started:
-            _stop(process)
+            stop_process(process)
 
 
 @contextlib.contextmanager
@@ -182,7 +174,7 @@ def running_server(database_url: str, log_path: Path, extra_env: dict[str, str] 
         _wait_until_up(process, server, SERVER_START_TIMEOUT)
         yield server
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")

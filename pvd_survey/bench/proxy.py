@@ -94,7 +94,8 @@ def _wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float) ->
         time.sleep(0.1)
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process(process: subprocess.Popen) -> None:
+    """Ask a child process to end (SIGTERM), kill it after 10 s, and reap it."""
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -122,7 +123,7 @@ def running_nginx(work: Path, upstreams: list[str]) -> Iterator[str]:
         _wait_for(f"{url}/_stcore/health", process, work / "error.log", 10)
         yield url
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @contextlib.contextmanager
@@ -151,7 +152,7 @@ def running_apps(
         yield [(f"127.0.0.1:{port}", process.pid) for process, port, _ in started]
     finally:
         for process, _, _ in started:
-            _stop(process)
+            stop_process(process)
 
 
 # ---------------------------------------------------------------------------- the measure
