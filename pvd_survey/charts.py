@@ -34,6 +34,12 @@ def _number(value) -> str:
     return str(value)
 
 
+def fully_masked(frame: pd.DataFrame, columns) -> bool:
+    """True when a chart of these columns would draw nothing but its axes: rows there, every value hidden."""
+    cells = frame[list(columns)].to_numpy().ravel()
+    return len(frame) > 0 and all(value is None or value == HIDDEN_TEXT or pd.isna(value) for value in cells)
+
+
 def _items(pairs: list[tuple[str, str]], limit: int = DESCRIBED_ITEMS) -> str:
     """'a : 1 ; b : 2 ; et 3 autres' for a chart's description."""
     text = " ; ".join(f"{name} : {value}" for name, value in pairs[:limit])

@@ -264,6 +264,31 @@ class KeyFigure:
         return f"{change:+g}".replace(".", ",") + (f" {self.unit}" if self.unit else "")
 
 
+ALL_ANSWERS = "Réponses au questionnaire publiées"
+NEW_ANSWERS = "Nouvelles réponses publiées"
+
+
+def apparent_contradictions(figures: list[KeyFigure], k: int = DEFAULT_K) -> list[str]:
+    """A short explanation for each pair of key figures that looks contradictory side by side."""
+    every = next((figure for figure in figures if figure.label == ALL_ANSWERS), None)
+    new = next((figure for figure in figures if figure.label.startswith(NEW_ANSWERS)), None)
+    if every is None or new is None or every.value is None:
+        return []
+    notes = []
+    if new.value is None:
+        notes.append(
+            f"« {ALL_ANSWERS} » compte toutes les réponses publiées depuis l'ouverture du questionnaire ; « "
+            f"{NEW_ANSWERS} » seulement celles de la période, masquées quand elles sont moins de {k} : le total "
+            "peut s'afficher quand les nouvelles réponses sont masquées."
+        )
+    elif new.value > every.value:
+        notes.append(
+            f"« {new.label} » compte la France entière, « {ALL_ANSWERS} » le territoire choisi seulement : "
+            "les premières peuvent dépasser le second."
+        )
+    return notes
+
+
 def _posting_scope(query, region: str | None, department: str | None):
     if department:
         return query.where(JobPosting.department == department)
@@ -366,7 +391,7 @@ def overview(
     )
     figures.append(
         KeyFigure(
-            "Réponses au questionnaire publiées",
+            ALL_ANSWERS,
             survey_figures.respondents,
             hidden=survey_figures.isolated,
             note=f"toutes périodes, publiées par groupes d'au moins {k} réponses",
@@ -387,7 +412,7 @@ def overview(
     national = "" if not (region or department) else " (France entière)"
     figures.append(
         KeyFigure(
-            "Nouvelles réponses publiées" + national,
+            NEW_ANSWERS + national,
             received,
             answers(span.previous, span.start),
             hidden=received is None,

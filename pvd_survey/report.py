@@ -34,15 +34,32 @@ TERRITORY_SOURCE = "Insee, Code officiel géographique : 18 régions et 101 dép
 
 @dataclass(frozen=True)
 class ReportRequest:
-    """What a report covers: a region (or all), a month (or the last 30 days)."""
+    """What a report covers: the dashboard's filters (region, department, employer, start period; None: all), and
+    a month (or the last 30 days)."""
 
     region: str | None = None
     month: date | None = None
+    department: str | None = None
+    employer: str | None = None
+    start_period: str | None = None
+
+    @classmethod
+    def of(cls, filters: stats.Filters, month: date | None = None) -> ReportRequest:
+        """The report of exactly what the dashboard shows with these filters."""
+        return cls(filters.region, month, filters.department, filters.employer, filters.start_period)
 
     @property
     def filters(self) -> stats.Filters:
         """The dashboard filters the report applies."""
-        return stats.Filters(region=self.region)
+        region = self.region or (territory.region_of_department(self.department) if self.department else None)
+        return stats.Filters(region, self.department, self.employer, self.start_period)
+
+    @property
+    def place(self) -> str:
+        """The territory covered, in French."""
+        if self.department:
+            return territory.department_label(self.department)
+        return territory.REGIONS[self.region] if self.region else "France entière"
 
 
 def _png(chart: alt.TopLevelMixin, width: int | None = 640) -> bytes:
@@ -129,15 +146,20 @@ def territory_table(
     session: Session, request: ReportRequest, k: int = DEFAULT_K, *, settings: Settings
 ) -> pd.DataFrame:
     """Every map measure side by side: by region, or by department within the requested region."""
-    level = "department" if request.region else "region"
-    maps = {measure: overview.map_data(session, measure, level, k, settings=settings) for measure in overview.MEASURES}
-    codes = territory.departments_of_region(request.region) if request.region else list(territory.REGIONS)
-    title = "Département" if request.region else "Région"
+    region = request.filters.region
+    level = "department" if region else "region"
+    maps = {
+        measure: overview.map_data(session, measure, level, k, request.filters, settings=settings)
+        for measure in overview.MEASURES
+    }
+    if request.department:
+        codes = [request.department]
+    else:
+        codes = territory.departments_of_region(region) if region else list(territory.REGIONS)
+    title = "Département" if region else "Région"
     rows = []
     for code in codes:
-        row: dict[str, object] = {
-            title: territory.department_label(code) if request.region else territory.REGIONS[code]
-        }
+        row: dict[str, object] = {title: territory.department_label(code) if region else territory.REGIONS[code]}
         for measure, data in maps.items():
             cell = data.cells[code]
             row[overview.MEASURES[measure]] = charts.map_value_text(cell)
@@ -158,7 +180,7 @@ def build_report(
     now = now or utcnow()
     step = progress or (lambda _message: None)
     filters = request.filters
-    place = territory.REGIONS[request.region] if request.region else "France entière"
+    place = request.place
     span, figures = overview.overview(session, k, filters, request.month, now, settings=settings)
     title = "Petites villes de demain — rapport au comité de pilotage"
     pdf = _Report(title)
@@ -174,6 +196,7 @@ def build_report(
     pdf.set_font("DejaVu", "", 11)
     for line in (
         f"Territoire : {place}",
+        *([f"Filtres : {filters.describe()}"] if filters.employer or filters.start_period else []),
         f"Période : {span.label} (du {span.start:%d/%m/%Y} au {span.end:%d/%m/%Y}), comparée à la précédente",
         f"Édité le {paris_time(now, '%d/%m/%Y à %H:%M')} (heure de Paris)",
         f"Protection des personnes : seuil k = {k}",
@@ -198,13 +221,13 @@ def build_report(
     pdf.heading("Cartes")
     pdf.paragraph(
         "Un carré par département à sa place approximative ; outre-mer en bas, Corse à droite. Gris : masqué "
-        f"(moins de {k} personnes) ou sans donnée." + (f" Région du rapport : {place}." if request.region else "")
+        f"(moins de {k} personnes) ou sans donnée." + (f" Territoire du rapport : {place}." if filters.region else "")
     )
     for measure in overview.MEASURES:
         data = overview.map_data(session, measure, "department", k, filters, settings=settings)
         chart = charts.tile_map_chart(data, selectable=False, tile=26, k=k)
         pdf.image_png(_png(chart, width=None), width=_PAGE_WIDTH * 0.78)
-    pdf.heading("Chiffres par " + ("département" if request.region else "région"), 11)
+    pdf.heading("Chiffres par " + ("département" if filters.region else "région"), 11)
     pdf.frame_table(territory_table(session, request, k, settings=settings))
 
     step("Questionnaire")

@@ -197,3 +197,19 @@ def test_every_chart_renders(name):
 
     svg = vl_convert.vegalite_to_svg(_builders()[name]().to_dict())
     assert svg.startswith("<svg")
+
+
+@pytest.mark.parametrize(
+    ("values", "masked"),
+    [
+        ([None, None], True),  # the funnel of a fresh programme: every region hidden
+        ([charts.HIDDEN_TEXT, charts.HIDDEN_TEXT], True),
+        ([float("nan"), charts.HIDDEN_TEXT], True),
+        ([None, 8], False),
+        (["7", charts.HIDDEN_TEXT], False),
+        ([], False),  # no row: nothing hidden, nothing to say about masking
+    ],
+)
+def test_a_chart_whose_every_figure_is_hidden_is_told_apart(values, masked):
+    # The dashboard then writes a sentence instead of drawing bare axes (« 0.000000 »).
+    assert charts.fully_masked(pd.DataFrame({"Région": ["x"] * len(values), "Nombre": values}), ["Nombre"]) is masked

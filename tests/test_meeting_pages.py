@@ -241,7 +241,7 @@ def test_dashboard_shows_fill_rate_and_attendance_without_small_groups(installed
         shift = meeting.starts_at - (utcnow() - timedelta(days=1))
         for name in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
             setattr(meeting, name, getattr(meeting, name) - shift)
-    at = page("pages/dashboard.py", direction)
+    at = page("pages/dashboard.py", direction, section="rencontres")
     assert not at.exception
     assert "Rencontres" in texts(at.header)
     frames = [frame.value for frame in at.dataframe]
