@@ -12,8 +12,8 @@ ui.guard("dashboard")
 settings = ui.settings()
 k = settings.disclosure_k
 
-st.title("Tableau de bord")
-
+heading = st.columns([3, 2], vertical_alignment="bottom")
+heading[0].title("Tableau de bord")
 # Filters and section start from the URL (shareable), are checked, and are written back to it.
 params = st.query_params
 try:
@@ -77,14 +77,14 @@ filters = stats.make_filters(region, department, employer, period)
 SECTION_KEY = "dashboard_section"
 if SECTION_KEY not in st.session_state:
     st.session_state[SECTION_KEY] = dashboard.section_from(params.get("section"))
-bar = st.columns([3, 2, 2], vertical_alignment="center")
-section = bar[0].segmented_control(
+section = st.segmented_control(
     "Rubrique",
     list(dashboard.SECTIONS),
     format_func=dashboard.SECTIONS.get,
     required=True,
     key=SECTION_KEY,
     label_visibility="collapsed",
+    width="stretch",
 )
 section = dashboard.section_from(section)
 
@@ -130,9 +130,9 @@ def watch_figures() -> None:
         )
 
 
-with bar[1]:
+with heading[1]:
     watch_figures()
-bar[2].toggle("Mettre en pause l'actualisation automatique", key="dashboard_paused")
+    st.toggle("Mettre en pause l'actualisation automatique", key="dashboard_paused")
 
 
 # ---------------------------------------------------------------------------- summary: key figures, map, report
@@ -179,7 +179,7 @@ def render_map() -> tuple[str, str]:
     """The map of France (a click filters the dashboard); returns the measure and level chosen."""
     st.subheader("Carte")
     measure_choices, level_choices = list(overview.MEASURES), list(overview.LEVELS)
-    controls = st.columns([3, 2])
+    controls = st.columns([1, 1])
     measure = controls[0].selectbox(
         "Mesure",
         measure_choices,
@@ -271,16 +271,18 @@ def render_summary() -> tuple[str, str]:
 # ---------------------------------------------------------------------------- sections one click away
 
 
-def figure_table(frame: pd.DataFrame, key: str) -> None:
-    """The table under a chart: its figures for screen readers and copying, one click away on screen."""
-    with st.expander("Tableau des chiffres"):
-        st.dataframe(frame, hide_index=True, width="stretch", key=key)
+def figure_table(frame: pd.DataFrame, key: str, title: str = "Tableau des chiffres"):
+    """The table under a chart: its figures for screen readers and copying, one click away on screen; returns the
+    expander (for the chart's image download)."""
+    expander = st.expander(title)
+    expander.dataframe(frame, hide_index=True, width="stretch", key=key)
+    return expander
 
 
 def render_survey() -> None:
     """Survey figures: charts two by two, each with its table and image."""
     figures, release = live.survey, live.release
-    st.header("Questionnaire de profil des chefs de projet")
+    st.subheader("Questionnaire de profil des chefs de projet")
     top = st.columns([1, 4])
     top[0].metric("Répondants", "masqué" if figures.isolated else figures.respondents)
     released = (
@@ -292,7 +294,7 @@ def render_survey() -> None:
     top[1].caption(
         f"{released}. Les chiffres ne changent qu'à heures fixes (toutes les {settings.survey_release_minutes} "
         f"minutes), par groupes d'au moins {k} réponses nouvelles, modifiées ou retirées, jamais au moment "
-        f"d'une réponse. Population : {filters.describe()}."
+        f"d'une réponse. Population : {filters.describe()}. Comparaison : {BASELINE_SOURCE}."
         + (
             " Les répondants suivent ici tous les filtres ; la synthèse compte les réponses publiées du territoire, "
             "tous employeurs et toutes périodes."
@@ -311,11 +313,10 @@ def render_survey() -> None:
             "protéger l'anonymat. Élargissez la sélection."
         )
         return
-    downloads = st.columns([2, 3, 3])
-    downloads[0].caption(f"Comparaison : {BASELINE_SOURCE}.")
+    downloads = st.columns(2)
     for place, fmt, label, key in (
-        (downloads[1], exports.CSV, "Télécharger tous les chiffres (CSV)", "dashboard_csv"),
-        (downloads[2], exports.CSV_TOOLS, exports.TOOLS_LABEL, "dashboard_csv_outils"),
+        (downloads[0], exports.CSV, "Télécharger tous les chiffres (CSV)", "dashboard_csv"),
+        (downloads[1], exports.CSV_TOOLS, exports.TOOLS_LABEL, "dashboard_csv_outils"),
     ):
         dialect = exports.PEOPLE if fmt == exports.CSV else exports.TOOLS
         ui.export_button(
@@ -333,15 +334,18 @@ def render_survey() -> None:
             if frame.empty:
                 st.markdown(f"**{figure.label}** : aucune réponse.")
                 continue
-            if code == "department":
-                # One bar per department would be taller than a screen: the map draws it (measure « Répondants »).
+            if code in ("department", "region"):
+                # One bar per department (or region) would be taller than a screen: the map draws them.
                 st.markdown(f"**{figure.label}**")
-                st.caption("Voir la carte de la synthèse, mesure « Répondants au questionnaire ».")
+                st.caption(
+                    "Voir la carte de la synthèse, mesure « Répondants au questionnaire », niveau « "
+                    + ("Département" if code == "department" else "Région")
+                    + " »."
+                )
                 figure_table(frame, f"dashboard_table_{code}")
                 continue
             spec = draw(charts.figure_chart, figure, frame, filters.active)
-            figure_table(frame, f"dashboard_table_{code}")
-            st.download_button(
+            figure_table(frame, f"dashboard_table_{code}", "Tableau des chiffres et image").download_button(
                 "Image du graphique (PNG)",
                 lambda spec=spec: charts.chart_png(spec),
                 file_name=f"pvd-{code}.png",

@@ -65,7 +65,7 @@ class ReportRequest:
 def _png(chart: alt.TopLevelMixin, width: int | None = 640) -> bytes:
     import vl_convert
 
-    spec = (chart.properties(width=width) if width else chart).to_dict()
+    spec = charts.readable((chart.properties(width=width) if width else chart).to_dict())
     return vl_convert.vegalite_to_png(spec, scale=2)
 
 
