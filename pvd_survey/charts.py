@@ -18,15 +18,6 @@ from pvd_survey.survey_questions import BASELINE_RESPONDENTS
 STATE_BLUE = "#000091"  # bleu France
 MARIANNE_RED = "#E1000F"
 HIDDEN_TEXT = "masqué"
-# Text of every chart on white: at least 4.5:1 (WCAG 1.4.3), where Vega's and Streamlit's greys (#808495) give 3.7.
-TEXT_COLOR = "#3A3A3A"  # 11.4:1
-TITLE_COLOR = "#161616"  # 17.7:1
-TEXT_CONFIG: dict[str, dict[str, str]] = {
-    "axis": {"labelColor": TEXT_COLOR, "titleColor": TEXT_COLOR},
-    "legend": {"labelColor": TEXT_COLOR, "titleColor": TEXT_COLOR},
-    "header": {"labelColor": TEXT_COLOR, "titleColor": TEXT_COLOR},
-    "title": {"color": TITLE_COLOR, "subtitleColor": TEXT_COLOR},
-}
 
 # Columns of the accessible table under each chart (also the chart's data).
 TABLE_COLUMNS = ["Réponse", "Effectif", "Part (%)", "Mai 2022 (%)", "Écart (points)"]
@@ -86,8 +77,40 @@ def figure_frame(stats: SurveyStats, code: str) -> pd.DataFrame:
     return frame
 
 
-def figure_chart(figure: FigureStats, frame: pd.DataFrame, filters_active: bool) -> alt.LayerChart:
-    """Live shares as bars, the May 2022 shares as red ticks, hidden cells labelled 'masqué'."""
+# Text colours of every chart (contrast on white at least 4.5:1: Vega's and Streamlit's grey #808495 is 3.7:1).
+TEXT_COLOUR = "#161616"  # 17.7:1
+SUBTITLE_COLOUR = "#3A3A3A"  # 11.4:1
+# Applied to every chart by `readable` (vega_spec, the report): axes, legends and titles, none left to the defaults.
+TEXT_CONFIG: dict[str, dict[str, str]] = {
+    "axis": {"labelColor": TEXT_COLOUR, "titleColor": TEXT_COLOUR},
+    "legend": {"labelColor": TEXT_COLOUR, "titleColor": TEXT_COLOUR},
+    "header": {"labelColor": TEXT_COLOUR, "titleColor": TEXT_COLOUR},
+    "title": {"color": TEXT_COLOUR, "subtitleColor": SUBTITLE_COLOUR},
+}
+
+
+def _share_label(effectif: object, share: object) -> str:
+    """The text at a bar's end: 'masqué', the share the French way ('45,5 %'), or nothing."""
+    if effectif == HIDDEN_TEXT:
+        return HIDDEN_TEXT
+    if not isinstance(share, int | float) or pd.isna(share):
+        return ""
+    return f"{share:.1f}".replace(".", ",") + "\u00a0%"
+
+
+def _json_value(value: object) -> object:
+    """A table cell as JSON: pandas' missing values become null."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return value
+
+
+def figure_chart(figure: FigureStats, frame: pd.DataFrame, filters_active: bool) -> dict[str, Any]:
+    """Live shares as bars, the May 2022 shares as red ticks, hidden cells labelled 'masqué'.
+
+    Written as a Vega-Lite dict, not through Altair: the live dashboard rebuilds these charts after every release
+    (Altair's objects cost about 30 ms a chart, this under one). tests/test_charts.py checks it against the schema.
+    """
     subtitle = [f"n = {figure.answered} répondants à la question" if figure.answered is not None else "n masqué"]
     if figure.multiple:
         subtitle.append("Plusieurs réponses possibles : parts des répondants, le total dépasse 100 %.")
@@ -95,29 +118,60 @@ def figure_chart(figure: FigureStats, frame: pd.DataFrame, filters_active: bool)
         subtitle.append(f"Trait rouge : enquête de mai 2022 ({BASELINE_RESPONDENTS} répondants, tous territoires).")
         if filters_active:
             subtitle.append("Attention : filtres actifs, les deux populations diffèrent.")
-    data = frame.assign(
-        Libellé=[
-            HIDDEN_TEXT if effectif == HIDDEN_TEXT else f"{share:.1f} %" if share is not None else ""
-            for effectif, share in zip(frame["Effectif"], frame["Part (%)"], strict=True)
-        ]
-    )
-    order = list(frame["Réponse"])
-    y = alt.Y("Réponse:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
-    tooltip = [alt.Tooltip(column) for column in TABLE_COLUMNS]
-    base = alt.Chart(data)
-    bars = base.mark_bar(color=STATE_BLUE).encode(
-        x=alt.X("Part (%):Q", title="Part des répondants (%)", scale=alt.Scale(domain=[0, 100])), y=y, tooltip=tooltip
-    )
-    labels = (
-        base.mark_text(align="left", dx=4, color="#161616")
-        .encode(x=alt.X("Part (%):Q", impute=None), y=y, text="Libellé:N")
-        .transform_calculate(**{"Part (%)": "datum['Part (%)'] === null ? 0 : datum['Part (%)']"})
-    )
-    baseline = base.mark_tick(color=MARIANNE_RED, thickness=3, size=18).encode(x="Mai 2022 (%):Q", y=y, tooltip=tooltip)
-    chart = alt.layer(bars, baseline, labels).properties(
-        title=alt.TitleParams(figure.label, subtitle=subtitle, anchor="start"), height=alt.Step(26), width="container"
-    )
-    return accessible(chart, figure_description(figure, frame)).configure_axis(labelFontSize=12, titleFontSize=12)
+    values = []
+    for row in frame.itertuples(index=False):
+        record = {column: _json_value(value) for column, value in zip(TABLE_COLUMNS, row, strict=True)}
+        values.append({**record, "Libellé": _share_label(row[1], row[2])})
+    y = {
+        "field": "Réponse",
+        "type": "nominal",
+        "sort": list(frame["Réponse"]),
+        "title": None,
+        "axis": {"labelLimit": 260},
+    }
+    tooltip = [
+        {"field": column, "type": "quantitative" if column in ("Part (%)", "Mai 2022 (%)") else "nominal"}
+        for column in TABLE_COLUMNS
+    ]
+    share_axis = {"field": "Part (%)", "type": "quantitative"}
+    return {
+        "$schema": alt.SCHEMA_URL,
+        "config": {
+            "view": {"continuousWidth": 300, "continuousHeight": 300},
+            "aria": False,
+            "mark": {"aria": False},
+            "axis": {"labelFontSize": 12, "titleFontSize": 12, "labelColor": TEXT_COLOUR, "titleColor": TEXT_COLOUR},
+            "title": {"color": TEXT_COLOUR, "subtitleColor": SUBTITLE_COLOUR},
+        },
+        "data": {"values": values},
+        "description": figure_description(figure, frame),
+        "title": {"text": figure.label, "subtitle": subtitle, "anchor": "start"},
+        "height": {"step": 26},
+        "width": "container",
+        "layer": [
+            {
+                "mark": {"type": "bar", "color": STATE_BLUE},
+                "encoding": {
+                    "x": {**share_axis, "title": "Part des répondants (%)", "scale": {"domain": [0, 100]}},
+                    "y": y,
+                    "tooltip": tooltip,
+                },
+            },
+            {
+                "mark": {"type": "tick", "color": MARIANNE_RED, "thickness": 3, "size": 18},
+                "encoding": {"x": {"field": "Mai 2022 (%)", "type": "quantitative"}, "y": y, "tooltip": tooltip},
+            },
+            {
+                "mark": {"type": "text", "align": "left", "dx": 4, "color": TEXT_COLOUR},
+                "encoding": {
+                    "x": {**share_axis, "impute": None},
+                    "y": y,
+                    "text": {"field": "Libellé", "type": "nominal"},
+                },
+                "transform": [{"calculate": "datum['Part (%)'] === null ? 0 : datum['Part (%)']", "as": "Part (%)"}],
+            },
+        ],
+    }
 
 
 def figure_description(figure: FigureStats, frame: pd.DataFrame) -> str:
@@ -158,7 +212,9 @@ def _input_key(value: object) -> str:
     return repr(value)
 
 
-def vega_spec(builder: Callable[..., alt.TopLevelMixin], *args: object, **kwargs: object) -> dict[str, Any]:
+def vega_spec(
+    builder: Callable[..., alt.TopLevelMixin | dict[str, Any]], *args: object, **kwargs: object
+) -> dict[str, Any]:
     """`builder(*args, **kwargs)` as a Vega-Lite dict, built once per distinct input and then reused (a bounded cache
     shared by every session; the dict must not be changed)."""
     digest = hashlib.sha256(f"{builder.__module__}.{builder.__qualname__}".encode())

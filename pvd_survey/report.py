@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -62,11 +63,11 @@ class ReportRequest:
         return territory.REGIONS[self.region] if self.region else "France entière"
 
 
-def _png(chart: alt.TopLevelMixin, width: int | None = 640) -> bytes:
+def _png(chart: alt.TopLevelMixin | dict[str, Any], width: int | None = 640) -> bytes:
     import vl_convert
 
-    spec = charts.readable((chart.properties(width=width) if width else chart).to_dict())
-    return vl_convert.vegalite_to_png(spec, scale=2)
+    spec = charts.readable(chart if isinstance(chart, dict) else chart.to_dict())
+    return vl_convert.vegalite_to_png({**spec, "width": width} if width else spec, scale=2)
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
