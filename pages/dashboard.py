@@ -3,7 +3,19 @@
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import charts, dashboard, disclosure, exports, overview, report, stats, territory, ui
+from pvd_survey import (
+    chart_style,
+    charts,
+    dashboard,
+    disclosure,
+    exports,
+    french,
+    overview,
+    report,
+    stats,
+    territory,
+    ui,
+)
 from pvd_survey.clock import paris_time, paris_today, utcnow
 from pvd_survey.errors import DomainError
 from pvd_survey.survey_questions import BASELINE_SOURCE, EMPLOYER, option_label, period_options
@@ -215,7 +227,9 @@ def render_map() -> tuple[str, str]:
         width="content",  # square tiles: the grid keeps its own size
     )
     with st.expander(f"Tableau de la carte : {map_figures.label.lower()}, chaque valeur"):
-        st.dataframe(charts.map_table(map_figures), hide_index=True, width="stretch", key="dashboard_map_table")
+        st.dataframe(
+            french.frame(charts.map_table(map_figures)), hide_index=True, width="stretch", key="dashboard_map_table"
+        )
     return measure, level
 
 
@@ -275,16 +289,17 @@ def figure_table(frame: pd.DataFrame, key: str, title: str = "Tableau des chiffr
     """The table under a chart: its figures for screen readers and copying, one click away on screen; returns the
     expander (for the chart's image download)."""
     expander = st.expander(title)
-    expander.dataframe(frame, hide_index=True, width="stretch", key=key)
+    expander.dataframe(french.frame(frame), hide_index=True, width="stretch", key=key)
     return expander
 
 
 def render_survey() -> None:
     """Survey figures: charts two by two, each with its table and image."""
     figures, release = live.survey, live.release
-    st.subheader("Questionnaire de profil des chefs de projet")
-    top = st.columns([1, 4])
-    top[0].metric("Répondants", "masqué" if figures.isolated else figures.respondents)
+    head = st.columns([3, 2, 2], vertical_alignment="center")
+    head[0].subheader("Questionnaire de profil")
+    top = st.columns([1, 6])
+    top[0].metric("Répondants", "masqué" if figures.isolated else french.number(figures.respondents))
     released = (
         f"Chiffres publiés le {paris_time(release.released_at, '%d/%m/%Y à %H:%M')}"
         if release.released_at
@@ -301,9 +316,7 @@ def render_survey() -> None:
             if filters.employer or filters.start_period
             else ""
         )
-    )
-    top[1].caption(
-        f"Protection des répondants : aucun chiffre portant sur moins de {k} personnes (zéro compris) n'est "
+        + f"  \nProtection des répondants : aucun chiffre portant sur moins de {k} personnes (zéro compris) n'est "
         f"affiché, et chaque chiffre est perturbé de {disclosure.MAX_NOISE} au plus (méthode des clés de cellule de "
         "l'ONS et de l'ABS) ; un même chiffre a toujours la même valeur, à l'écran comme dans les téléchargements."
     )
@@ -313,10 +326,9 @@ def render_survey() -> None:
             "protéger l'anonymat. Élargissez la sélection."
         )
         return
-    downloads = st.columns(2)
     for place, fmt, label, key in (
-        (downloads[0], exports.CSV, "Télécharger tous les chiffres (CSV)", "dashboard_csv"),
-        (downloads[1], exports.CSV_TOOLS, exports.TOOLS_LABEL, "dashboard_csv_outils"),
+        (head[1], exports.CSV, "Télécharger tous les chiffres (CSV)", "dashboard_csv"),
+        (head[2], exports.CSV_TOOLS, exports.TOOLS_LABEL, "dashboard_csv_outils"),
     ):
         dialect = exports.PEOPLE if fmt == exports.CSV else exports.TOOLS
         ui.export_button(
@@ -372,7 +384,7 @@ def render_invitations() -> None:
             st.info("Aucune invitation envoyée pour l'instant.")
         else:
             frame = charts.funnel_frame(live.funnel)
-            if charts.fully_masked(frame, charts.FUNNEL_COLUMNS):
+            if chart_style.fully_masked(frame, charts.FUNNEL_COLUMNS):
                 masked_chart("Invitations et réponses par région")
             else:
                 draw(charts.funnel_chart, frame)
@@ -387,7 +399,7 @@ def render_invitations() -> None:
             "réponses, candidatures ou inscriptions est masquée."
         )
         frame = charts.activity_frame(live.activity)
-        if charts.fully_masked(frame, [column for column in frame.columns if column != "Semaine du"]):
+        if chart_style.fully_masked(frame, [column for column in frame.columns if column != "Semaine du"]):
             masked_chart("Activité des douze dernières semaines")
         else:
             draw(charts.activity_chart, frame)
@@ -403,7 +415,7 @@ def render_meetings() -> None:
         return
     frame = charts.meetings_frame(figures)
     draw(charts.fill_rate_chart, frame)
-    st.dataframe(frame, hide_index=True, width="stretch", key="dashboard_meetings")
+    st.dataframe(french.frame(frame), hide_index=True, width="stretch", key="dashboard_meetings")
     downloads = st.columns(2)
     for column, fmt, label, key in (
         (downloads[0], exports.CSV, "Chiffres des rencontres (CSV)", "dashboard_meetings_csv"),
@@ -428,7 +440,7 @@ def render_meetings() -> None:
     ):
         with column:
             attendance = charts.attendance_frame(rows, title)
-            if charts.fully_masked(attendance, ["Taux de présence (%)"]):
+            if chart_style.fully_masked(attendance, ["Taux de présence (%)"]):
                 masked_chart(f"Taux de présence par {title.lower()}")
             else:
                 draw(charts.attendance_chart, attendance, title)
@@ -444,12 +456,12 @@ def render_recruitment() -> None:
         st.info("Aucune offre d'emploi pour l'instant.")
         return
     top = st.columns(3)
-    top[0].metric("Offres", int(frames["states"]["Offres"].sum()))
-    top[1].metric("Postes vacants", int(frames["vacant"]["Postes vacants"].sum()))
+    top[0].metric("Offres", french.number(int(frames["states"]["Offres"].sum())))
+    top[1].metric("Postes vacants", french.number(int(frames["vacant"]["Postes vacants"].sum())))
     top[2].metric(
         "Délai médian publication → pourvu",
-        "—" if recruiting.median_days_to_fill is None else f"{recruiting.median_days_to_fill:g} j",
-        help=f"Sur {recruiting.filled_count} offre(s) pourvue(s).",
+        "—" if recruiting.median_days_to_fill is None else f"{french.number(recruiting.median_days_to_fill)} j",
+        help=f"Sur {french.number(recruiting.filled_count)} offre(s) pourvue(s).",
     )
     st.caption("Toutes régions (les filtres ne s'appliquent pas) ; les offres ne décrivent pas des personnes.")
     left, right = st.columns(2, gap="medium")

@@ -11,13 +11,14 @@ from typing import Any, TypeVar
 import altair as alt
 import pandas as pd
 
+from pvd_survey import french
+from pvd_survey.chart_style import HIDDEN_TEXT, SUBTITLE_COLOUR, TEXT_COLOUR, readable
 from pvd_survey.clock import paris_from_utc
 from pvd_survey.stats import ACTIVITY_KINDS, FigureStats, SurveyStats, stats_rows
 from pvd_survey.survey_questions import BASELINE_RESPONDENTS
 
 STATE_BLUE = "#000091"  # bleu France
 MARIANNE_RED = "#E1000F"
-HIDDEN_TEXT = "masqué"
 
 # Columns of the accessible table under each chart (also the chart's data).
 TABLE_COLUMNS = ["Réponse", "Effectif", "Part (%)", "Mai 2022 (%)", "Écart (points)"]
@@ -28,16 +29,8 @@ _Chart = TypeVar("_Chart", bound=alt.TopLevelMixin)
 
 
 def _number(value) -> str:
-    """A figure as French text (decimal comma), 'masqué' kept as is."""
-    if isinstance(value, float):
-        return f"{value:.1f}".replace(".", ",").removesuffix(",0")
-    return str(value)
-
-
-def fully_masked(frame: pd.DataFrame, columns) -> bool:
-    """True when a chart of these columns would draw nothing but its axes: rows there, every value hidden."""
-    cells = frame[list(columns)].to_numpy().ravel()
-    return len(frame) > 0 and all(value is None or value == HIDDEN_TEXT or pd.isna(value) for value in cells)
+    """A figure as French text (decimal comma, thin space between thousands), 'masqué' kept as is."""
+    return french.number(value) if isinstance(value, int | float) else str(value)
 
 
 def _items(pairs: list[tuple[str, str]], limit: int = DESCRIBED_ITEMS) -> str:
@@ -75,18 +68,6 @@ def figure_frame(stats: SurveyStats, code: str) -> pd.DataFrame:
         columns=TABLE_COLUMNS,
     )
     return frame
-
-
-# Text colours of every chart (contrast on white at least 4.5:1: Vega's and Streamlit's grey #808495 is 3.7:1).
-TEXT_COLOUR = "#161616"  # 17.7:1
-SUBTITLE_COLOUR = "#3A3A3A"  # 11.4:1
-# Applied to every chart by `readable` (vega_spec, the report): axes, legends and titles, none left to the defaults.
-TEXT_CONFIG: dict[str, dict[str, str]] = {
-    "axis": {"labelColor": TEXT_COLOUR, "titleColor": TEXT_COLOUR},
-    "legend": {"labelColor": TEXT_COLOUR, "titleColor": TEXT_COLOUR},
-    "header": {"labelColor": TEXT_COLOUR, "titleColor": TEXT_COLOUR},
-    "title": {"color": TEXT_COLOUR, "subtitleColor": SUBTITLE_COLOUR},
-}
 
 
 def _share_label(effectif: object, share: object) -> str:
@@ -189,14 +170,6 @@ def figure_description(figure: FigureStats, frame: pd.DataFrame) -> str:
         f"Graphique en barres « {figure.label} » : part des répondants pour chaque réponse ({answered}), "
         f"comparée à l'enquête de mai 2022 (trait rouge). {_items(pairs)}."
     )
-
-
-def readable(spec: dict[str, Any]) -> dict[str, Any]:
-    """The spec with its text in TEXT_CONFIG's colours (axes, legends, titles), the rest of its config kept."""
-    config = dict(spec.get("config") or {})
-    for part, colours in TEXT_CONFIG.items():
-        config[part] = {**(config.get(part) or {}), **colours}
-    return {**spec, "config": config}
 
 
 # Vega-Lite specs already built, by builder and input. The live dashboard draws the same charts every few seconds:
@@ -337,7 +310,7 @@ def meetings_frame(figures) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Rencontre": [line.meeting.title for line in figures.meetings],
-            "Date": [line.meeting.starts_at.strftime("%Y-%m-%d") for line in figures.meetings],
+            "Date": [french.day(paris_from_utc(line.meeting.starts_at).date()) for line in figures.meetings],
             "Région": [line.meeting.region_label for line in figures.meetings],
             "Places": [line.meeting.capacity for line in figures.meetings],
             "Confirmés": [line.meeting.confirmed for line in figures.meetings],
@@ -552,7 +525,7 @@ def map_value_text(cell) -> str:
     """A map value as shown: 'masqué' when protected, '—' when there is nothing to measure, else in French."""
     if cell.hidden:
         return HIDDEN_TEXT
-    return "—" if cell.value is None else f"{cell.value:g}".replace(".", ",")
+    return "—" if cell.value is None else french.number(cell.value)
 
 
 def map_frame(data) -> pd.DataFrame:

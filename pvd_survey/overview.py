@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import disclosure, stats, territory
+from pvd_survey import disclosure, french, stats, territory
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K, ZERO, Tally
@@ -253,15 +253,14 @@ class KeyFigure:
         """The value as shown ('masqué' when protected, '—' when there is nothing to measure)."""
         if self.value is None:
             return "masqué" if self.hidden else "—"
-        number = f"{self.value:g}".replace(".", ",")
-        return f"{number} {self.unit}".strip()
+        return f"{french.number(self.value)} {self.unit}".strip()
 
     def change_text(self) -> str:
         """The change as shown, signed ('' when unknown)."""
         change = self.change
         if change is None:
             return ""
-        return f"{change:+g}".replace(".", ",") + (f" {self.unit}" if self.unit else "")
+        return french.signed(change) + (f" {self.unit}" if self.unit else "")
 
 
 ALL_ANSWERS = "Réponses au questionnaire publiées"

@@ -21,7 +21,7 @@ import pandas as pd
 from fpdf import FPDF
 from sqlalchemy.orm import Session
 
-from pvd_survey import charts, disclosure, overview, stats, territory
+from pvd_survey import chart_style, charts, disclosure, french, overview, stats, territory
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K
@@ -66,7 +66,7 @@ class ReportRequest:
 def _png(chart: alt.TopLevelMixin | dict[str, Any], width: int | None = 640) -> bytes:
     import vl_convert
 
-    spec = charts.readable(chart if isinstance(chart, dict) else chart.to_dict())
+    spec = chart_style.readable(chart if isinstance(chart, dict) else chart.to_dict())
     return vl_convert.vegalite_to_png({**spec, "width": width} if width else spec, scale=2)
 
 
@@ -127,9 +127,7 @@ class _Report(FPDF):
 
 
 def _cell_text(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}".replace(".", ",")
-    return str(value)
+    return french.cell(value)
 
 
 def _overview_frame(figures: list[overview.KeyFigure]) -> pd.DataFrame:
@@ -237,7 +235,8 @@ def build_report(
     pdf.heading("Questionnaire de profil des chefs de projet")
     pdf.paragraph(
         f"Population : {filters.describe()}. Répondants : "
-        f"{charts.HIDDEN_TEXT if survey.isolated else survey.respondents}. Comparaison : {BASELINE_SOURCE}."
+        f"{charts.HIDDEN_TEXT if survey.isolated else french.number(survey.respondents or 0)}. "
+        f"Comparaison : {BASELINE_SOURCE}."
     )
     if survey.isolated:
         pdf.paragraph(f"Moins de {k} personnes (peut-être aucune) : aucun chiffre n'est publié pour ce territoire.")
@@ -311,7 +310,7 @@ def _recruitment_section(pdf: _Report, session: Session, k: int) -> None:
     if frames["states"].empty:
         pdf.paragraph("Aucune offre d'emploi pour l'instant.")
         return
-    median = "—" if figures.median_days_to_fill is None else f"{figures.median_days_to_fill:g} jours"
+    median = "—" if figures.median_days_to_fill is None else f"{french.number(figures.median_days_to_fill)} jours"
     pdf.paragraph(f"Délai médian de la publication au recrutement : {median} (sur {figures.filled_count} offre(s)).")
     pdf.image_png(_png(charts.postings_state_chart(frames["states"])))
     pdf.frame_table(frames["states"])

@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from pvd_survey import charts, overview, stats, territory
+from pvd_survey import chart_style, charts, overview, stats, territory
 from pvd_survey.disclosure import Cell
 from pvd_survey.stats import FigureStats, SurveyStats
 
@@ -232,7 +232,8 @@ def test_every_chart_renders(name):
 )
 def test_a_chart_whose_every_figure_is_hidden_is_told_apart(values, masked):
     # The dashboard then writes a sentence instead of drawing bare axes (« 0.000000 »).
-    assert charts.fully_masked(pd.DataFrame({"Région": ["x"] * len(values), "Nombre": values}), ["Nombre"]) is masked
+    frame = pd.DataFrame({"Région": ["x"] * len(values), "Nombre": values})
+    assert chart_style.fully_masked(frame, ["Nombre"]) is masked
 
 
 def _luminance(colour: str) -> float:

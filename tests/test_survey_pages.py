@@ -259,7 +259,7 @@ def test_dashboard_shows_figures_baseline_and_hidden_cells(installed, factory):
     )
     # 2 men: hidden; 9 women would then give them away (11 - 9): hidden too.
     assert list(gender_table["Effectif"])[:2] == ["masqué", "masqué"]
-    assert list(gender_table["Mai 2022 (%)"])[:2] == [70, 30]
+    assert list(gender_table["Mai 2022 (%)"])[:2] == ["70", "30"]  # shown the French way (tests/test_french.py)
     csv_button = next(button for button in at.get("download_button") if "CSV" in button.proto.label)
     assert csv_button is not None
 
