@@ -150,7 +150,6 @@ with heading[1]:
 # ---------------------------------------------------------------------------- summary: key figures, map, report
 
 MAP_KEY = "dashboard_map"
-MAP_TILE = 28  # px: the whole map fits beside the key figures on a 1366×768 screen
 
 
 def _on_map_click() -> None:
@@ -218,7 +217,7 @@ def render_map() -> tuple[str, str]:
             charts.tile_map_chart,
             map_figures,
             filters.department if level == "department" else filters.region,
-            tile=MAP_TILE,
+            tile=dashboard.MAP_TILE,
             k=k,
         ),
         on_select=_on_map_click,

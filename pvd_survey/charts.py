@@ -579,7 +579,7 @@ def tile_map_chart(
     top = frame["value"].max()
     color = alt.Color(
         "value:Q",
-        title=data.label,
+        title=None,  # (the chart's title names the measure: a narrower legend keeps the map beside the key figures)
         # From zero, and a top of at least 1, so that a map of zeros reads pale, not mid-blue.
         scale=alt.Scale(scheme="blues", domainMin=0, domainMax=float(top) if pd.notna(top) and top > 1 else 1),
         # Whole numbers only on the legend (a gradient legend ignores tickMinStep).

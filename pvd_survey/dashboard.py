@@ -18,6 +18,7 @@ from pvd_survey import meetings, overview, recruitment, stats, survey
 from pvd_survey.config import Settings
 from pvd_survey.survey import ReleaseState
 
+MAP_TILE = 28  # px: the summary's map fits beside the key figures on a 1366×768 screen
 SUMMARY = "synthese"
 # The dashboard's sections (the URL's `section` parameter) and their names on screen, the summary first.
 SECTIONS: dict[str, str] = {

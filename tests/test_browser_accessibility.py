@@ -26,7 +26,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, select
 
-from pvd_survey import access, accounts, db, demo, mail, meetings, notifications
+from pvd_survey import access, accounts, dashboard, db, demo, mail, meetings, notifications
 from pvd_survey.config import load_settings
 from pvd_survey.models import Base, JobPosting, Meeting, OutboxMessage, utcnow
 from tests.browser_support import (
@@ -38,6 +38,7 @@ from tests.browser_support import (
     expect_page,
     expected_heading,
     nav_link,
+    open_dashboard_section,
     screenshot_on_failure,
     sign_in,
     wait_for_run,
@@ -314,13 +315,25 @@ def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) 
         findings.scan(page, path)
 
 
-def _expect_charts_described(page: Page) -> None:
-    """Every chart carries its French description as its accessible name (on Vega's graphics-document)."""
+def _chart_labels(page: Page) -> list[list[str]]:
+    """Each chart's role and accessible name, on this screen."""
     charts = page.get_by_test_id("stVegaLiteChart")
     expect(charts.first).to_be_visible()
-    labels = charts.evaluate_all(
+    return charts.evaluate_all(
         "(charts) => charts.map((chart) => [chart.getAttribute('role'), chart.getAttribute('aria-label') || ''])"
     )
+
+
+def _scan_dashboard_sections(page: Page, findings: Findings) -> None:
+    """The dashboard's other sections, each one click away (only the chosen one is drawn): each scanned, and every
+    chart of the dashboard carries its French description as its accessible name (on Vega's graphics-document)."""
+    labels = _chart_labels(page)
+    for section in dashboard.SECTIONS:
+        if section != dashboard.SUMMARY:
+            open_dashboard_section(page, section)
+            findings.scan(page, f"dashboard?section={section}")
+            labels += _chart_labels(page)
+    open_dashboard_section(page, dashboard.SUMMARY)
     short = "; ".join(f"{role} {label[:40]}" for role, label in labels)
     assert len(labels) >= 10, short
     for role, label in labels:
@@ -340,8 +353,8 @@ def _scan_signed_in(page: Page, app_url: str, role: str, findings: Findings) -> 
         expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
         if scanned_for(spec, role):
             findings.scan(page, spec.url_path)
-        if spec.key == "dashboard":
-            _expect_charts_described(page)
+        if spec.key == "dashboard" and scanned_for(spec, role):
+            _scan_dashboard_sections(page, findings)
     for spec in _footer_pages(role):
         # The footer's pages are the anonymous visitor's (scanned there); each role still follows the footer's links.
         page.get_by_test_id("stPageLink").filter(has_text=spec.title).first.click()
