@@ -324,15 +324,43 @@ def _chart_labels(page: Page) -> list[list[str]]:
     )
 
 
+# Vega's SVG groups of chart text drawn on the white background (tile labels sit on their tile's colour instead).
+CHART_TEXT = ", ".join(
+    f"[data-testid=stVegaLiteChart] g.role-{role} text"
+    for role in ("axis-label", "axis-title", "legend-label", "legend-title", "title-text", "title-subtitle")
+)
+
+
+def _contrast_on_white(fill: str) -> float:
+    """WCAG contrast on white of an SVG fill as Chromium reports it (`rgb(r, g, b)` or `#rrggbb`)."""
+    if fill.startswith("#"):
+        channels = [int(fill[index : index + 2], 16) for index in (1, 3, 5)]
+    else:
+        channels = [int(part) for part in re.findall(r"\d+", fill)[:3]]
+    linear = [c / 255 / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 1.05 / (0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2] + 0.05)
+
+
+def _expect_readable_chart_text(page: Page) -> set[str]:
+    """The chart text on screen (axes, legends, titles) at 4.5:1 on white at least, as drawn, after Streamlit's
+    theme (axe does not check text inside SVG); returns the fills seen."""
+    fills = set(page.locator(CHART_TEXT).evaluate_all("(texts) => texts.map((t) => getComputedStyle(t).fill)"))
+    assert all(_contrast_on_white(fill) >= 4.5 for fill in fills), fills
+    return fills
+
+
 def _scan_dashboard_sections(page: Page, findings: Findings) -> None:
     """The dashboard's other sections, each one click away (only the chosen one is drawn): each scanned, and every
     chart of the dashboard carries its French description as its accessible name (on Vega's graphics-document)."""
     labels = _chart_labels(page)
+    fills = _expect_readable_chart_text(page)
     for section in dashboard.SECTIONS:
         if section != dashboard.SUMMARY:
             open_dashboard_section(page, section)
             findings.scan(page, f"dashboard?section={section}")
             labels += _chart_labels(page)
+            fills |= _expect_readable_chart_text(page)
+    assert fills, "no chart text found"
     open_dashboard_section(page, dashboard.SUMMARY)
     short = "; ".join(f"{role} {label[:40]}" for role, label in labels)
     assert len(labels) >= 10, short
