@@ -24,7 +24,7 @@ ui.guard("dashboard")
 settings = ui.settings()
 k = settings.disclosure_k
 
-heading = st.columns([3, 2], vertical_alignment="bottom")
+heading = st.columns([2, 3], vertical_alignment="center")
 heading[0].title("Tableau de bord")
 # Filters and section start from the URL (shareable), are checked, and are written back to it.
 params = st.query_params
@@ -208,10 +208,6 @@ def render_map() -> tuple[str, str]:
     )
     with ui.read() as session:
         map_figures = overview.map_data(session, measure, level, k, filters, settings=settings)
-    st.caption(
-        "Cliquez sur un département pour filtrer tout le tableau de bord (double-clic : annuler la sélection)."
-        + (" Les répondants suivent les filtres employeur et période." if measure == "respondents" else "")
-    )
     st.vega_lite_chart(
         spec=charts.vega_spec(
             charts.tile_map_chart,
@@ -224,6 +220,10 @@ def render_map() -> tuple[str, str]:
         selection_mode="carte",
         key=MAP_KEY,
         width="content",  # square tiles: the grid keeps its own size
+    )
+    st.caption(
+        "Cliquez sur un département pour filtrer tout le tableau de bord (double-clic : annuler la sélection)."
+        + (" Les répondants suivent les filtres employeur et période." if measure == "respondents" else "")
     )
     with st.expander(f"Tableau de la carte : {map_figures.label.lower()}, chaque valeur"):
         st.dataframe(
