@@ -296,6 +296,13 @@ def test_dashboard_filters_from_url_and_isolation_warning(installed, factory):
 
 def test_funnel_counts_invited_and_published_answers_by_region(installed, factory, settings):
     direction, token = installed
+    # One invitation so far (cp@): every region's cell hidden, so a sentence instead of a chart of bare axes.
+    fresh = dashboard(direction, section="invitations")
+    assert any(
+        text.startswith("**Invitations et réponses par région** : tous les chiffres") for text in texts(fresh.info)
+    )
+    assert "Invitations et réponses par région" not in [spec.get("title") for spec in chart_specs(fresh)]
+    assert "masqué" in set(next(f.value for f in fresh.dataframe if "Invitations" in f.value.columns)["Invitations"])
     with factory.begin() as session:
         survey.invite(
             session, survey.parse_invitation_list("\n".join(f"cp{n}@example.fr;21" for n in range(6))), settings
