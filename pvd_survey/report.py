@@ -53,24 +53,9 @@ def _png(spec: dict[str, Any]) -> bytes:
     return vl_convert.vegalite_to_png(spec, scale=2)
 
 
-def _draw_all(specs: list[dict[str, Any]], step: Callable[[str], None]) -> list[bytes]:
-    """Every chart as a PNG, drawn at once on every core (vl-convert draws outside the GIL): most of a report's
-    time is drawing its charts, about 0.2 to 0.3 s each."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    pngs: list[bytes] = [b""] * len(specs)
-    with ThreadPoolExecutor(max_workers=min(len(specs), os.cpu_count() or 1) or 1) as pool:
-        futures = {pool.submit(_png, spec): index for index, spec in enumerate(specs)}
-        for done, future in enumerate(as_completed(futures), start=1):
-            pngs[futures[future]] = future.result()
-            if done in (len(specs) // 2, len(specs)):
-                step(f"Graphiques dessinés : {done} sur {len(specs)}")
-    return pngs
-
-
 class _Draft:
-    """The report as the list of calls to make on a `_Report`, and its charts' specs: the charts are all drawn at
-    once (`_draw_all`), then the calls are replayed with their images in place."""
+    """The report as the list of calls to make on a `_Report`, and its charts' specs: `printed` draws the charts
+    while it replays the calls, each image put in its place."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
@@ -78,7 +63,8 @@ class _Draft:
 
     def chart(self, chart: alt.TopLevelMixin | dict[str, Any], width: int | None = 640, **place: Any) -> None:
         """A chart (an Altair chart or its Vega-Lite dict) drawn `width` px wide, or at its own size (None)."""
-        spec = chart if isinstance(chart, dict) else chart.to_dict()
+        # (unchecked against the Vega-Lite schema here: tests/test_charts.py checks every builder against it)
+        spec = chart if isinstance(chart, dict) else chart.to_dict(validate=False)
         self.specs.append({**spec, "width": width} if width else spec)
         self.calls.append(("image_png", (len(self.specs) - 1,), place))
 
@@ -88,11 +74,22 @@ class _Draft:
         return lambda *args, **kwargs: self.calls.append((name, args, kwargs))
 
     def printed(self, title: str, step: Callable[[str], None]) -> bytes:
-        """The PDF: the charts drawn, then every call made on a real `_Report`."""
-        pngs = _draw_all(self.specs, step)
+        """The PDF: every call made on a real `_Report`, each chart's image taken as soon as it is drawn. The charts
+        are drawn at once on every core (vl-convert draws outside the GIL) while the pages are laid out: drawing
+        them, about 0.2 to 0.3 s each, was most of a report's time."""
+        from concurrent.futures import ThreadPoolExecutor
+
         pdf = _Report(title)
-        for name, args, kwargs in self.calls:
-            getattr(pdf, name)(*((pngs[args[0]],) if name == "image_png" else args), **kwargs)
+        total = len(self.specs)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            drawn = [pool.submit(_png, spec) for spec in self.specs]
+            for name, args, kwargs in self.calls:
+                if name == "image_png":
+                    index = args[0]
+                    args = (drawn[index].result(),)
+                    if index + 1 in (total // 2, total):
+                        step(f"Graphiques dessinés : {index + 1} sur {total}")
+                getattr(pdf, name)(*args, **kwargs)
         return bytes(pdf.output())
 
 
