@@ -33,6 +33,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pvd_survey import access, accounts, dashboard
+from pvd_survey.bench.browser import CHROMIUM
 from pvd_survey.bench.proxy import stop_process
 from pvd_survey.config import Settings
 from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD, free_port
@@ -70,9 +71,10 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, shared by the tests of this module (each test opens its own contexts)."""
+    """Debian's Chromium (its headless build), shared by the tests of this module (each test opens its own
+    contexts)."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

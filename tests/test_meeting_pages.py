@@ -89,6 +89,15 @@ def test_register_from_the_shareable_link_then_waiting_list(installed, factory):
         at = fill_registration(page("pages/meetings.py", rencontre=str(meeting_id)), number)
         assert not at.exception
         assert "Inscription confirmée" in everything(at)
+        # In place of the form, with the places counted after this registration.
+        assert not [b for b in at.button if b.key and b.key.startswith("FormSubmitter:meetings_form")]
+        places = "1 place(s) restante(s) sur 2" if number == 1 else "Complet : liste d'attente (0 personne(s))"
+        assert places in everything(at)
+    at.button(key="meetings_another").click().run()
+    assert "Complet : liste d'attente (0 personne(s))" in everything(at) and "Inscription confirmée" not in everything(
+        at
+    )
+    assert [b for b in at.button if b.key == "FormSubmitter:meetings_form-M'inscrire"]
     at = fill_registration(page("pages/meetings.py", rencontre=str(meeting_id)), 3)
     assert "liste d'attente, en position **1**" in everything(at)
     assert count(factory, Registration) == 3
