@@ -11,13 +11,14 @@ from typing import Any, TypeVar
 import altair as alt
 import pandas as pd
 
+from pvd_survey import french
+from pvd_survey.chart_style import HIDDEN_TEXT, SUBTITLE_COLOUR, TEXT_COLOUR, readable
 from pvd_survey.clock import paris_from_utc
 from pvd_survey.stats import ACTIVITY_KINDS, FigureStats, SurveyStats, stats_rows
 from pvd_survey.survey_questions import BASELINE_RESPONDENTS
 
 STATE_BLUE = "#000091"  # bleu France
 MARIANNE_RED = "#E1000F"
-HIDDEN_TEXT = "masqué"
 
 # Columns of the accessible table under each chart (also the chart's data).
 TABLE_COLUMNS = ["Réponse", "Effectif", "Part (%)", "Mai 2022 (%)", "Écart (points)"]
@@ -28,10 +29,8 @@ _Chart = TypeVar("_Chart", bound=alt.TopLevelMixin)
 
 
 def _number(value) -> str:
-    """A figure as French text (decimal comma), 'masqué' kept as is."""
-    if isinstance(value, float):
-        return f"{value:.1f}".replace(".", ",").removesuffix(",0")
-    return str(value)
+    """A figure as French text (decimal comma, thin space between thousands), 'masqué' kept as is."""
+    return french.number(value) if isinstance(value, int | float) else str(value)
 
 
 def _items(pairs: list[tuple[str, str]], limit: int = DESCRIBED_ITEMS) -> str:
@@ -69,11 +68,6 @@ def figure_frame(stats: SurveyStats, code: str) -> pd.DataFrame:
         columns=TABLE_COLUMNS,
     )
     return frame
-
-
-# Text colours of the survey charts (contrast on white at least 4.5:1: Vega's default grey is 3.7:1).
-TEXT_COLOUR = "#161616"
-SUBTITLE_COLOUR = "#3A3A3A"
 
 
 def _share_label(effectif: object, share: object) -> str:
@@ -208,8 +202,8 @@ def vega_spec(
             return spec
     # Unchecked against the Vega-Lite schema here (half of the conversion's time): tests/test_charts.py checks every
     # builder's output against it.
-    chart = builder(*args, **kwargs)
-    spec = chart if isinstance(chart, dict) else chart.to_dict(validate=False)
+    built = builder(*args, **kwargs)
+    spec = readable(built if isinstance(built, dict) else built.to_dict(validate=False))
     with _specs_lock:
         _specs[key] = spec
         while len(_specs) > SPEC_CACHE_SIZE:
@@ -316,7 +310,7 @@ def meetings_frame(figures) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Rencontre": [line.meeting.title for line in figures.meetings],
-            "Date": [line.meeting.starts_at.strftime("%Y-%m-%d") for line in figures.meetings],
+            "Date": [french.day(paris_from_utc(line.meeting.starts_at).date()) for line in figures.meetings],
             "Région": [line.meeting.region_label for line in figures.meetings],
             "Places": [line.meeting.capacity for line in figures.meetings],
             "Confirmés": [line.meeting.confirmed for line in figures.meetings],
@@ -531,7 +525,7 @@ def map_value_text(cell) -> str:
     """A map value as shown: 'masqué' when protected, '—' when there is nothing to measure, else in French."""
     if cell.hidden:
         return HIDDEN_TEXT
-    return "—" if cell.value is None else f"{cell.value:g}".replace(".", ",")
+    return "—" if cell.value is None else french.number(cell.value)
 
 
 def map_frame(data) -> pd.DataFrame:
@@ -585,7 +579,7 @@ def tile_map_chart(
     top = frame["value"].max()
     color = alt.Color(
         "value:Q",
-        title=data.label,
+        title=None,  # (the chart's title names the measure: a narrower legend keeps the map beside the key figures)
         # From zero, and a top of at least 1, so that a map of zeros reads pale, not mid-blue.
         scale=alt.Scale(scheme="blues", domainMin=0, domainMax=float(top) if pd.notna(top) and top > 1 else 1),
         # Whole numbers only on the legend (a gradient legend ignores tickMinStep).

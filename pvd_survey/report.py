@@ -22,7 +22,7 @@ import pandas as pd
 from fpdf import FPDF
 from sqlalchemy.orm import Session
 
-from pvd_survey import charts, disclosure, overview, stats, territory
+from pvd_survey import chart_style, charts, disclosure, french, overview, stats, territory
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K
@@ -36,15 +36,32 @@ TERRITORY_SOURCE = "Insee, Code officiel géographique : 18 régions et 101 dép
 
 @dataclass(frozen=True)
 class ReportRequest:
-    """What a report covers: a region (or all), a month (or the last 30 days)."""
+    """What a report covers: the dashboard's filters (region, department, employer, start period; None: all), and
+    a month (or the last 30 days)."""
 
     region: str | None = None
     month: date | None = None
+    department: str | None = None
+    employer: str | None = None
+    start_period: str | None = None
+
+    @classmethod
+    def of(cls, filters: stats.Filters, month: date | None = None) -> ReportRequest:
+        """The report of exactly what the dashboard shows with these filters."""
+        return cls(filters.region, month, filters.department, filters.employer, filters.start_period)
 
     @property
     def filters(self) -> stats.Filters:
         """The dashboard filters the report applies."""
-        return stats.Filters(region=self.region)
+        region = self.region or (territory.region_of_department(self.department) if self.department else None)
+        return stats.Filters(region, self.department, self.employer, self.start_period)
+
+    @property
+    def place(self) -> str:
+        """The territory covered, in French."""
+        if self.department:
+            return territory.department_label(self.department)
+        return territory.REGIONS[self.region] if self.region else "France entière"
 
 
 def _png(spec: dict[str, Any]) -> bytes:
@@ -64,7 +81,7 @@ class _Draft:
     def chart(self, chart: alt.TopLevelMixin | dict[str, Any], width: int | None = 640, **place: Any) -> None:
         """A chart (an Altair chart or its Vega-Lite dict) drawn `width` px wide, or at its own size (None)."""
         # (unchecked against the Vega-Lite schema here: tests/test_charts.py checks every builder against it)
-        spec = chart if isinstance(chart, dict) else chart.to_dict(validate=False)
+        spec = chart_style.readable(chart if isinstance(chart, dict) else chart.to_dict(validate=False))
         self.specs.append({**spec, "width": width} if width else spec)
         self.calls.append(("image_png", (len(self.specs) - 1,), place))
 
@@ -151,9 +168,7 @@ class _Report(FPDF):
 
 
 def _cell_text(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}".replace(".", ",")
-    return str(value)
+    return french.cell(value)
 
 
 def _overview_frame(figures: list[overview.KeyFigure]) -> pd.DataFrame:
@@ -171,15 +186,20 @@ def territory_table(
     session: Session, request: ReportRequest, k: int = DEFAULT_K, *, settings: Settings
 ) -> pd.DataFrame:
     """Every map measure side by side: by region, or by department within the requested region."""
-    level = "department" if request.region else "region"
-    maps = {measure: overview.map_data(session, measure, level, k, settings=settings) for measure in overview.MEASURES}
-    codes = territory.departments_of_region(request.region) if request.region else list(territory.REGIONS)
-    title = "Département" if request.region else "Région"
+    region = request.filters.region
+    level = "department" if region else "region"
+    maps = {
+        measure: overview.map_data(session, measure, level, k, request.filters, settings=settings)
+        for measure in overview.MEASURES
+    }
+    if request.department:
+        codes = [request.department]
+    else:
+        codes = territory.departments_of_region(region) if region else list(territory.REGIONS)
+    title = "Département" if region else "Région"
     rows = []
     for code in codes:
-        row: dict[str, object] = {
-            title: territory.department_label(code) if request.region else territory.REGIONS[code]
-        }
+        row: dict[str, object] = {title: territory.department_label(code) if region else territory.REGIONS[code]}
         for measure, data in maps.items():
             cell = data.cells[code]
             row[overview.MEASURES[measure]] = charts.map_value_text(cell)
@@ -200,7 +220,7 @@ def build_report(
     now = now or utcnow()
     step = progress or (lambda _message: None)
     filters = request.filters
-    place = territory.REGIONS[request.region] if request.region else "France entière"
+    place = request.place
     span, figures = overview.overview(session, k, filters, request.month, now, settings=settings)
     title = "Petites villes de demain — rapport au comité de pilotage"
     pdf = _Draft()  # every call below is replayed on a _Report once the charts are drawn
@@ -216,6 +236,7 @@ def build_report(
     pdf.set_font("DejaVu", "", 11)
     for line in (
         f"Territoire : {place}",
+        *([f"Filtres : {filters.describe()}"] if filters.employer or filters.start_period else []),
         f"Période : {span.label} (du {span.start:%d/%m/%Y} au {span.end:%d/%m/%Y}), comparée à la précédente",
         f"Édité le {paris_time(now, '%d/%m/%Y à %H:%M')} (heure de Paris)",
         f"Protection des personnes : seuil k = {k}",
@@ -240,13 +261,13 @@ def build_report(
     pdf.heading("Cartes")
     pdf.paragraph(
         "Un carré par département à sa place approximative ; outre-mer en bas, Corse à droite. Gris : masqué "
-        f"(moins de {k} personnes) ou sans donnée." + (f" Région du rapport : {place}." if request.region else "")
+        f"(moins de {k} personnes) ou sans donnée." + (f" Territoire du rapport : {place}." if filters.region else "")
     )
     for measure in overview.MEASURES:
         data = overview.map_data(session, measure, "department", k, filters, settings=settings)
         chart = charts.tile_map_chart(data, selectable=False, tile=26, k=k)
         pdf.chart(chart, width=None, width_mm=_PAGE_WIDTH * 0.78)
-    pdf.heading("Chiffres par " + ("département" if request.region else "région"), 11)
+    pdf.heading("Chiffres par " + ("département" if filters.region else "région"), 11)
     pdf.frame_table(territory_table(session, request, k, settings=settings))
 
     step("Questionnaire")
@@ -255,7 +276,8 @@ def build_report(
     pdf.heading("Questionnaire de profil des chefs de projet")
     pdf.paragraph(
         f"Population : {filters.describe()}. Répondants : "
-        f"{charts.HIDDEN_TEXT if survey.isolated else survey.respondents}. Comparaison : {BASELINE_SOURCE}."
+        f"{charts.HIDDEN_TEXT if survey.isolated else french.number(survey.respondents or 0)}. "
+        f"Comparaison : {BASELINE_SOURCE}."
     )
     if survey.isolated:
         pdf.paragraph(f"Moins de {k} personnes (peut-être aucune) : aucun chiffre n'est publié pour ce territoire.")
@@ -329,7 +351,7 @@ def _recruitment_section(pdf: _Draft, session: Session, k: int) -> None:
     if frames["states"].empty:
         pdf.paragraph("Aucune offre d'emploi pour l'instant.")
         return
-    median = "—" if figures.median_days_to_fill is None else f"{figures.median_days_to_fill:g} jours"
+    median = "—" if figures.median_days_to_fill is None else f"{french.number(figures.median_days_to_fill)} jours"
     pdf.paragraph(f"Délai médian de la publication au recrutement : {median} (sur {figures.filled_count} offre(s)).")
     pdf.chart(charts.postings_state_chart(frames["states"]))
     pdf.frame_table(frames["states"])

@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from pvd_survey import charts, overview, stats, territory
+from pvd_survey import chart_style, charts, overview, stats, territory
 from pvd_survey.disclosure import Cell
 from pvd_survey.stats import FigureStats, SurveyStats
 
@@ -217,3 +217,58 @@ def test_every_chart_renders(name):
 
     svg = vl_convert.vegalite_to_svg(checked_spec(_builders()[name]()))
     assert svg.startswith("<svg")
+
+
+@pytest.mark.parametrize(
+    ("values", "masked"),
+    [
+        ([None, None], True),  # the funnel of a fresh programme: every region hidden
+        ([charts.HIDDEN_TEXT, charts.HIDDEN_TEXT], True),
+        ([float("nan"), charts.HIDDEN_TEXT], True),
+        ([None, 8], False),
+        (["7", charts.HIDDEN_TEXT], False),
+        ([], False),  # no row: nothing hidden, nothing to say about masking
+    ],
+)
+def test_a_chart_whose_every_figure_is_hidden_is_told_apart(values, masked):
+    # The dashboard then writes a sentence instead of drawing bare axes (« 0.000000 »).
+    frame = pd.DataFrame({"Région": ["x"] * len(values), "Nombre": values})
+    assert chart_style.fully_masked(frame, ["Nombre"]) is masked
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour.lstrip("#")[index : index + 2], 16) / 255 for index in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_on_white(colour: str) -> float:
+    """WCAG's contrast ratio of a #RRGGBB colour on white."""
+    return 1.05 / (_luminance(colour) + 0.05)
+
+
+def test_contrast_is_computed_as_wcag_does():
+    assert round(contrast_on_white("#808495"), 2) == 3.72  # Vega's and Streamlit's grey: what issue 22 measured
+    assert round(contrast_on_white("#767676"), 1) == 4.5
+
+
+@pytest.mark.parametrize("name", sorted(_builders()))
+def test_every_chart_text_reads_at_least_4_5_to_1_on_white(name):
+    built = _builders()[name]()
+    spec = charts.readable(built if isinstance(built, dict) else built.to_dict())
+    config = spec["config"]
+    # Every text the chart may draw has its colour set here (none left to Vega's or Streamlit's grey).
+    for part, keys in {
+        "axis": ("labelColor", "titleColor"),
+        "legend": ("labelColor", "titleColor"),
+        "title": ("color", "subtitleColor"),
+    }.items():
+        for key in keys:
+            assert contrast_on_white(config[part][key]) >= 4.5, (part, key)
+
+
+def test_the_dashboard_and_the_report_get_the_readable_colours():
+    frame = charts.funnel_frame([stats.FunnelRow("53", "Bretagne", 12, 8)])
+    spec = charts.vega_spec(charts.funnel_chart, frame)
+    assert spec["config"]["axis"]["labelColor"] == charts.TEXT_COLOUR
+    assert spec["config"]["aria"] is False  # the builder's own config kept

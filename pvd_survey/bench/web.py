@@ -46,7 +46,7 @@ DASHBOARDS = 5
 SETTLE_SECONDS = 10.0
 JOBS_TITLE = "Offres d'emploi"
 MEETINGS_TITLE = "Rencontres du programme"
-DASHBOARD_SECTION = "Recrutement des chefs de projet"
+DASHBOARD_SECTION = "Carte"  # the summary, what the dashboard opens on
 
 
 @dataclass
