@@ -145,17 +145,31 @@ async def cpu_per_action(run: Run, actions: int) -> dict:
     by a signed-in person (the process's first dashboard apart: it imports the chart libraries)."""
     browser, server, data = run.browser, run.server, run.data
     registrations, submissions, opens = [], [], []
+    registration_sends: list[float] = []
+    survey_sends: list[float] = []
+
+    def timed_into(samples: list[float]) -> chromium.Timed:
+        async def timed(work: Awaitable[None]) -> None:
+            samples.append(await server.cpu_of(work))
+
+        return timed
+
     for number in range(actions):
         email = f"visiteur{number}@bench.example.fr"
-        registration = chromium.register_once(browser, data.meeting_url(server.base), data.meeting_title, "A B", email)
+        registration = chromium.register_once(
+            browser, data.meeting_url(server.base), data.meeting_title, "A B", email, timed_into(registration_sends)
+        )
         registrations.append(await server.cpu_of(registration))
-        submissions.append(await server.cpu_of(chromium.submit_survey(browser, data.take_link(server.base))))
+        survey = chromium.submit_survey(browser, data.take_link(server.base), timed_into(survey_sends))
+        submissions.append(await server.cpu_of(survey))
     first = await server.cpu_of(_dashboard_view(run.direction, server.base))
     for _ in range(actions):
         opens.append(await server.cpu_of(_dashboard_view(run.direction, server.base)))
     return {
         "registration_cpu_ms": _median_ms(registrations),
+        "registration_send_cpu_ms": _median_ms(registration_sends),
         "survey_submission_cpu_ms": _median_ms(submissions),
+        "survey_send_cpu_ms": _median_ms(survey_sends),
         "dashboard_first_open_cpu_ms": round(first * 1000, 2),
         "dashboard_open_cpu_ms": _median_ms(opens),
     }
