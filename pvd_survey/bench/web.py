@@ -9,7 +9,10 @@ A page is drawn once its title shows and no script run is under way (`stApp` not
 tab and closes it; the server's end of the session of one view falls in the next view's measure (one untimed view
 first). Registrations and survey submissions are whole visits by a new visitor (the page, each widget's run, the
 sending); the dashboard is opened by a signed-in context. Browsers and server share the machine's cores: the
-latencies measure this machine, the CPU figures the server.
+latencies measure this machine, the CPU figures the server. Last, the server's capacity without a browser's
+rendering: N protocol clients (streamlit_client.py: the page, health, host config, WebSocket, first run, the form
+sent in one rerun, as a tab does it on the wire) register in a loop, directly then through nginx, and every visit is
+checked in the database (one new registration with the e-mail and reference the page showed).
 """
 
 from __future__ import annotations
