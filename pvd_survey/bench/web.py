@@ -307,9 +307,10 @@ def _registered(data: WebData) -> dict[str, str]:
 async def protocol_registrations(run: Run, clients: int, seconds: float) -> dict:
     """Registrations a minute with `clients` protocol clients (streamlit_client.py: a tab's messages, no browser)
     registering in a loop for `seconds`, on the server directly then through nginx; the server CPU each took (less
-    the idle rate), the client's own CPU, the machine's busy share, and p50/p95/p99 of a whole visit (page, health,
-    WebSocket, first run, form sent, confirmation). Every visit is checked in the database: one new confirmed or
-    waiting registration with its e-mail and the reference the page showed, and nothing else."""
+    the idle rate) and the share of a core it had, the client's own CPU, the machine's busy share, and p50/p95/p99
+    of a whole visit (page, health, WebSocket, first run, form sent, confirmation). Every visit is checked in the
+    database: one new confirmed or waiting registration with its e-mail and the reference the page showed, and
+    nothing else."""
     from pvd_survey.bench.streamlit_client import registrations_for  # (httpx and websockets: test requirements)
 
     server, page = run.server, run.data.meeting_url("")
@@ -330,6 +331,8 @@ async def protocol_registrations(run: Run, clients: int, seconds: float) -> dict
             f"{where}_registrations_per_minute": round(len(done) / wall * 60, 1),
             f"{where}_cpu_ms_per_registration": round(cpu / len(done) * 1000, 2),
             f"{where}_client_cpu_ms_per_registration": round(own / len(done) * 1000, 2),
+            # How much of a core the server had: well under 1 with the machine busy means the machine set the pace.
+            f"{where}_server_core_share": round(cpu / wall, 2),
             f"{where}_machine_busy_share": round((busy_after[0] - busy[0]) / max(1, busy_after[1] - busy[1]), 2),
             **_latency_figures(f"{where}_visit", [outcome.seconds for _, outcome in done]),
         }
