@@ -4,13 +4,16 @@ The direction creates a meeting with 2 places; three people register (the third 
 confirmation e-mail reaches the SMTP server with a valid .ics; one person cancels through the private
 link; the waitlisted person is promoted and e-mailed; check-in marks one present; the dashboard's
 export shows the attendance. The app server has no SMTP configured: the test delivers the outbox
-itself, as `python -m pvd_survey send-mail` would.
+itself, as `python -m pvd_survey send-mail` would. On the same server, the benchmark's Streamlit client (no browser,
+pvd_survey/bench/streamlit_client.py) registers one person, as a browser's tab would.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+from concurrent.futures import ThreadPoolExecutor
 from email.header import decode_header, make_header
 
 import pytest
@@ -18,6 +21,8 @@ from icalendar import Calendar
 from playwright.sync_api import Page, expect
 
 from pvd_survey import mail, meetings
+from pvd_survey.bench import streamlit_client
+from pvd_survey.bench.common import bench_meeting
 from pvd_survey.models import Meeting
 from tests.browser_support import (
     Pages,
@@ -137,3 +142,31 @@ def test_meeting_journey(
     assert [(r["Rencontre"], r["Confirmés"], r["Liste d'attente"], r["Présents"]) for r in rows] == [
         (TITLE, "2", "0", "1")
     ]
+
+
+def protocol_visit(app_url: str, page: str) -> streamlit_client.Registered:
+    """One registration by the benchmark's client, in a thread of its own (Playwright's sync API may hold this
+    thread's event loop)."""
+    visit = streamlit_client.register(app_url, page, "Camille Martin", "camille.martin@mairie.fr")
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, visit).result()
+
+
+def test_a_protocol_visit_registers_exactly_one_person(app_url: str, seeded, factory) -> None:
+    with factory.begin() as session:
+        meeting_id = meetings.create_meeting(session, bench_meeting(TITLE, capacity=10))
+    page = f"/{meetings.MEETING_PAGE_PATH}?{meetings.MEETING_PARAMETER}={meeting_id}"
+
+    shown = protocol_visit(app_url, page)
+
+    with factory() as session:
+        lists = meetings.roster(session, meeting_id)
+    assert [(p.full_name, p.email, p.reference) for p in lists.confirmed + lists.waiting] == [
+        ("Camille Martin", "camille.martin@mairie.fr", shown.reference)
+    ]
+    assert (shown.status, shown.already) == ("confirmed", False)
+    # The same e-mail again: the page says so, and nothing new is recorded.
+    again = protocol_visit(app_url, page)
+    assert (again.already, again.reference) == (True, shown.reference)
+    with factory() as session:
+        assert len(meetings.roster(session, meeting_id).confirmed) == 1

@@ -9,7 +9,10 @@ A page is drawn once its title shows and no script run is under way (`stApp` not
 tab and closes it; the server's end of the session of one view falls in the next view's measure (one untimed view
 first). Registrations and survey submissions are whole visits by a new visitor (the page, each widget's run, the
 sending); the dashboard is opened by a signed-in context. Browsers and server share the machine's cores: the
-latencies measure this machine, the CPU figures the server.
+latencies measure this machine, the CPU figures the server. Last, the server's capacity without a browser's
+rendering: N protocol clients (streamlit_client.py: the page, health, host config, WebSocket, first run, the form
+sent in one rerun, as a tab does it on the wire) register in a loop, directly then through nginx, and every visit is
+checked in the database (one new registration with the e-mail and reference the page showed).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING
 from pvd_survey import db
 from pvd_survey.bench import browser as chromium
 from pvd_survey.bench.common import _latency_figures, _median_ms, _scratch_database
-from pvd_survey.bench.proxy import _cpu_seconds, running_apps, running_nginx
+from pvd_survey.bench.proxy import _cpu_seconds, _machine_busy, running_apps, running_nginx
 from pvd_survey.bench.webdata import WebData, release_a_group, seed_web_data
 
 if TYPE_CHECKING:
@@ -40,6 +43,8 @@ CONCURRENCY = (10, 20)
 ROUNDS = 2  # job board views per concurrent page
 SUSTAINED_PAGES = 4
 SUSTAINED_SECONDS = 30.0
+PROTOCOL_CLIENTS = 8
+PROTOCOL_SECONDS = 30.0
 REFRESH_SECONDS = 5
 WATCH_SECONDS = 30.0
 DASHBOARDS = 5
@@ -290,6 +295,50 @@ async def sustained_registrations(run: Run, pages: int, seconds: float) -> dict:
     }
 
 
+def _registered(data: WebData) -> dict[str, str]:
+    """E-mail and reference of every confirmed or waiting registration to the benchmark's meeting."""
+    from pvd_survey import meetings
+
+    with db.read_only(data.factory) as session:
+        lists = meetings.roster(session, data.meeting_id)
+    return {person.email: person.reference for person in lists.confirmed + lists.waiting}
+
+
+async def protocol_registrations(run: Run, clients: int, seconds: float) -> dict:
+    """Registrations a minute with `clients` protocol clients (streamlit_client.py: a tab's messages, no browser)
+    registering in a loop for `seconds`, on the server directly then through nginx; the server CPU each took (less
+    the idle rate) and the share of a core it had, the client's own CPU, the machine's busy share, and p50/p95/p99
+    of a whole visit (page, health, WebSocket, first run, form sent, confirmation). Every visit is checked in the
+    database: one new confirmed or waiting registration with its e-mail and the reference the page showed, and
+    nothing else."""
+    from pvd_survey.bench.streamlit_client import registrations_for  # (httpx and websockets: test requirements)
+
+    server, page = run.server, run.data.meeting_url("")
+    result: dict = {"protocol_clients": clients}
+    for where, base in (("protocol", server.base), ("protocol_behind_nginx", run.proxied)):
+        before = await asyncio.to_thread(_registered, run.data)
+        cpu, own, busy, began = server.cpu(), time.process_time(), _machine_busy(), time.monotonic()
+        done, wall = await registrations_for(base, page, clients, seconds, where.replace("_", "-"))
+        cpu = max(0.0, server.cpu() - cpu - server.idle_rate * (time.monotonic() - began))
+        own, busy_after = time.process_time() - own, _machine_busy()
+        after = await asyncio.to_thread(_registered, run.data)
+        new = {email: reference for email, reference in after.items() if email not in before}
+        shown = {email: outcome.reference for email, outcome in done if not outcome.already}
+        if new != shown or len(shown) != len(done):
+            raise RuntimeError(f"{where}: {len(done)} visits, {len(shown)} shown, {len(new)} new registrations")
+        result |= {
+            f"{where}_registrations": len(done),
+            f"{where}_registrations_per_minute": round(len(done) / wall * 60, 1),
+            f"{where}_cpu_ms_per_registration": round(cpu / len(done) * 1000, 2),
+            f"{where}_client_cpu_ms_per_registration": round(own / len(done) * 1000, 2),
+            # How much of a core the server had: well under 1 with the machine busy means the machine set the pace.
+            f"{where}_server_core_share": round(cpu / wall, 2),
+            f"{where}_machine_busy_share": round((busy_after[0] - busy[0]) / max(1, busy_after[1] - busy[1]), 2),
+            **_latency_figures(f"{where}_visit", [outcome.seconds for _, outcome in done]),
+        }
+    return result
+
+
 # ---------------------------------------------------------------------------- the run
 
 
@@ -343,6 +392,8 @@ def web_benchmark(
     rounds: int = ROUNDS,
     sustained_pages: int = SUSTAINED_PAGES,
     sustained_seconds: float = SUSTAINED_SECONDS,
+    protocol_clients: int = PROTOCOL_CLIENTS,
+    protocol_seconds: float = PROTOCOL_SECONDS,
 ) -> dict:
     """Server CPU per page view and per action, latency under concurrent pages and memory per open dashboard, on
     one `streamlit run` process over a scratch database with the demo data."""
@@ -364,6 +415,7 @@ def web_benchmark(
             lambda run: memory(run, dashboards, settle_seconds),
             lambda run: concurrent_views(run, concurrency, rounds),
             lambda run: sustained_registrations(run, sustained_pages, sustained_seconds),
+            lambda run: protocol_registrations(run, protocol_clients, protocol_seconds),
         ]
         result |= asyncio.run(_measure(url, work, data, steps, refresh_seconds))
         result["load_average_at_end"] = [round(load, 2) for load in os.getloadavg()]
