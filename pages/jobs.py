@@ -82,8 +82,8 @@ def apply_form(posting: recruitment.PostingInfo) -> None:
         name = st.text_input("Nom et prénom", key="jobs_name")
         email = st.text_input("Adresse e-mail", key="jobs_email")
         phone = st.text_input("Téléphone (facultatif)", key="jobs_phone", placeholder="06 12 34 56 78")
-        cv = st.file_uploader("CV (PDF, 5 Mo au plus)", type=["pdf"], key="jobs_cv")
-        letter = st.file_uploader("Lettre de motivation (PDF, facultatif)", type=["pdf"], key="jobs_letter")
+        cv = ui.file_upload("CV (PDF, 5 Mo au plus)", "pdf", key="jobs_cv")
+        letter = ui.file_upload("Lettre de motivation (PDF, 5 Mo au plus, facultative)", "pdf", key="jobs_letter")
         letter_text = st.text_area("ou lettre de motivation (texte, facultatif)", key="jobs_letter_text")
         consent = st.checkbox("J'ai lu la notice de confidentialité et j'accepte ce traitement.", key="jobs_consent")
         contact = st.checkbox(

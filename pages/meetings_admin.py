@@ -77,9 +77,9 @@ def meeting_form(key: str, initial: MeetingForm | None) -> MeetingForm | None:
         )
         ui.field_error(form_key, "online_url")
         columns = st.columns(4)
-        start_day = columns[0].date_input("Début (jour)", value=start.date(), format="DD/MM/YYYY")
+        start_day = ui.date_input("Début (jour)", place=columns[0], value=start.date())
         start_time = columns[1].time_input("Début (heure)", value=start.time(), step=900)
-        end_day = columns[2].date_input("Fin (jour)", value=end.date(), format="DD/MM/YYYY")
+        end_day = ui.date_input("Fin (jour)", place=columns[2], value=end.date())
         end_time = columns[3].time_input("Fin (heure)", value=end.time(), step=900)
         ui.field_error(form_key, "ends_at")
         capacity = st.number_input(
@@ -87,13 +87,13 @@ def meeting_form(key: str, initial: MeetingForm | None) -> MeetingForm | None:
         )
         ui.field_error(form_key, "capacity")
         columns = st.columns(4)
-        opens_day = columns[0].date_input("Inscriptions : ouverture", value=opens.date(), format="DD/MM/YYYY")
+        opens_day = ui.date_input("Inscriptions : ouverture", place=columns[0], value=opens.date())
         opens_time = columns[1].time_input("à", value=opens.time(), step=900, key=f"{form_key}_opens_time")
-        closes_day = columns[2].date_input("Inscriptions : clôture", value=closes.date(), format="DD/MM/YYYY")
+        closes_day = ui.date_input("Inscriptions : clôture", place=columns[2], value=closes.date())
         closes_time = columns[3].time_input("à ", value=closes.time(), step=900, key=f"{form_key}_closes_time")
         ui.field_error(form_key, "registration_opens_at")
         ui.field_error(form_key, "registration_closes_at")
-        audiences = st.multiselect(
+        audiences = ui.multiselect(
             "Publics admis",
             ATTENDEE_ROLES,
             default=list(initial.audiences) if initial else ["chef_de_projet", "elu", "partenaire"],

@@ -160,17 +160,17 @@ if snapshot is None or snapshot.status in ("draft", "published"):
             step=500,
             value=initial.salary_max,
         )
-        start_date = columns[0].date_input(
+        start_date = ui.date_input(
             "Prise de poste souhaitée (facultatif)",
+            place=columns[0],
             key=f"postings_start_date_{suffix}",
             value=initial.start_date,
-            format="DD/MM/YYYY",
         )
-        deadline = columns[1].date_input(
+        deadline = ui.date_input(
             "Date limite de candidature",
+            place=columns[1],
             key=f"postings_deadline_{suffix}",
             value=initial.deadline or date.today() + timedelta(days=30),
-            format="DD/MM/YYYY",
         )
         description = st.text_area(
             "Présentation du poste (Markdown)",

@@ -100,12 +100,12 @@ for question in (EMPLOYER, GENDER, EXPERIENCE, DIPLOMA):
         key=f"survey_{question.code}",
     )
     ui.field_error("survey", question.code)
-st.multiselect(
+ui.checkbox_group(
     TRAINING_FIELD.label + " (plusieurs choix possibles)",
     [*TRAINING_FIELD.options, NO_ANSWER],
+    "survey_training_field",
     format_func=label_with(TRAINING_FIELD.options),
-    placeholder="Choisissez un ou plusieurs domaines",
-    key="survey_training_field",
+    exclusive=NO_ANSWER,  # ticking it unticks the others, and the other way round
 )
 ui.field_error("survey", "training_field")
 st.selectbox(

@@ -20,6 +20,7 @@ from pvd_survey import access, accounts, db, exports, links, sessions, territory
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
 from pvd_survey.errors import DomainError, french_message
+from pvd_survey.recruitment import PDF_MAX_BYTES
 
 FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun (at the top of the page, or at a named place)
 NEW_RECORD = 0  # the "new …" choice of a record selector (record ids start at 1)
@@ -235,6 +236,70 @@ def department_select(label: str, key: str) -> str | None:
         placeholder="Choisissez un département",
         key=key,
     )
+
+
+# ---------------------------------------------------------------------------- Streamlit's widgets, in French
+# Streamlit 1.67 speaks English wherever the app does not give it the words: its parameters first (placeholder,
+# select_all, max_upload_size, format), then french_widgets() for what no parameter reaches.
+
+DATE_FORMAT = "DD/MM/YYYY"
+PDF_MAX_MB = PDF_MAX_BYTES // (1024 * 1024)  # the services' limit, shown by the uploader (« 5 Mo au plus… »)
+
+
+def french_widgets() -> None:
+    """Streamlit's own words (upload zone, date fields, lists' buttons, names read by screen readers) in French."""
+    # Constant script, allowed by its hash in the CSP (web.FRENCH_SCRIPT); it installs itself once per tab.
+    st.html(f"<script>{web.FRENCH_SCRIPT}</script>", unsafe_allow_javascript=True)
+
+
+def multiselect(label: str, options: Sequence[T], *, placeholder: str = "Choisissez", **kwargs: Any) -> list[T]:
+    """st.multiselect without « Select all » (which would tick every choice at once) and with a French prompt."""
+    return st.multiselect(label, options, placeholder=placeholder, select_all=False, **kwargs)
+
+
+def file_upload(label: str, kind: str, key: str, max_mb: int | None = None) -> Any:
+    """One file of a kind (`pdf`, `csv`); a PDF within the services' limit, which the zone shows."""
+    types = ["csv", "txt"] if kind == "csv" else [kind]
+    return st.file_uploader(
+        label, type=types, key=key, max_upload_size=max_mb or (PDF_MAX_MB if kind == "pdf" else None)
+    )
+
+
+def date_input(label: str, *, place: DeltaGenerator | None = None, **kwargs: Any) -> Any:
+    """st.date_input shown as jj/mm/aaaa."""
+    return (place or st).date_input(label, format=DATE_FORMAT, **kwargs)
+
+
+def checkbox_group(
+    label: str,
+    options: Sequence[str],
+    key: str,
+    *,
+    format_func: Callable[[str], str] = str,
+    exclusive: str | None = None,
+) -> list[str]:
+    """Several choices as checkboxes (no « Select all »), the ticked codes kept in `st.session_state[key]`.
+
+    Ticking `exclusive` (« Je ne souhaite pas répondre ») unticks the others at once, and ticking another unticks
+    it. Set `st.session_state[key]` before the call to change what is ticked.
+    """
+    selected = list(st.session_state.get(key) or [])
+    with st.container(key=f"pvd_group_{key}", gap="xxsmall"):
+        st.markdown(label)
+        for option in options:
+            box = f"{key}__{option}"
+            st.session_state[box] = option in selected
+            st.checkbox(format_func(option), key=box, on_change=_ticked, args=(key, option, tuple(options), exclusive))
+    return selected
+
+
+def _ticked(key: str, option: str, options: tuple[str, ...], exclusive: str | None) -> None:
+    selected = [other for other in options if st.session_state.get(f"{key}__{other}")]
+    if exclusive is not None and st.session_state.get(f"{key}__{option}"):
+        selected = [option] if option == exclusive else [other for other in selected if other != exclusive]
+    st.session_state[key] = selected
+    for other in options:
+        st.session_state[f"{key}__{other}"] = other in selected
 
 
 def remember_field_errors(form_key: str, errors: dict[str, DomainError] | None) -> None:

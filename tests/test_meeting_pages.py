@@ -162,6 +162,10 @@ def test_direction_creates_a_meeting_and_cannot_shrink_below_confirmed(installed
     direction, meeting_id = installed
     at = page("pages/meetings_admin.py", direction)
     assert not at.exception
+    # French widgets: dates as jj/mm/aaaa, no « Select all » in the audiences' list, a French prompt.
+    assert [field.proto.format for field in at.get("date_input")] == ["DD/MM/YYYY"] * 4
+    [audiences] = at.multiselect
+    assert not audiences.proto.select_all and audiences.proto.placeholder == "Choisissez"
     form = "meetings_admin_form_new"
     title_input = next(widget for widget in at.text_input if widget.label == "Titre")
     title_input.input("Atelier friches commerciales")

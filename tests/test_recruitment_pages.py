@@ -83,6 +83,8 @@ def test_board_filters_opens_a_posting_and_applies(world: World, factory, settin
     button(at, f"jobs_open_{own}")
     assert at.query_params[recruitment.POSTING_PARAMETER] in (str(own), [str(own)])
     assert "Chef de projet Montbard" in texts(at.header)
+    # The upload zones say the services' limit (5 Mo, « 5 Mo au plus par fichier »), not the server's 10.
+    assert [uploader.proto.max_upload_size_mb for uploader in at.get("file_uploader")] == [5, 5]
 
     at.text_input(key="jobs_name").input("Léa Martin")
     at.text_input(key="jobs_email").input("lea@example.fr")
