@@ -272,6 +272,38 @@ class InvalidAnswers(DomainError):
         self.errors = errors
 
 
+class FieldChecks:
+    """A form's checks run one after the other, each error kept by field, then raised all at once (RGAA 11.10).
+
+        checks = FieldChecks()
+        with checks:
+            name = check_name(form.name)  # a DomainError here is kept, and the next check still runs
+        ...
+        checks.raise_errors()  # nothing if all passed; the one error; or InvalidAnswers with each field's
+
+    A value assigned inside a failed block is unset: use it only after raise_errors().
+    """
+
+    def __init__(self) -> None:
+        self.errors: dict[str, DomainError] = {}
+
+    def __enter__(self) -> FieldChecks:
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, _trace: object) -> bool:
+        if isinstance(error, DomainError):
+            self.errors.setdefault(error.field or "", error)  # a field's first problem is the one to fix first
+            return True
+        return False
+
+    def raise_errors(self) -> None:
+        """Raise what the checks found: the one error as it is, several as InvalidAnswers."""
+        if len(self.errors) == 1:
+            raise next(iter(self.errors.values()))
+        if self.errors:
+            raise InvalidAnswers(self.errors)
+
+
 @dataclass(frozen=True)
 class RowError:
     """What is wrong with one line of an imported file: `reason` is a code of MESSAGES, `params` fill its

@@ -19,10 +19,11 @@ from streamlit.delta_generator import DeltaGenerator
 from pvd_survey import access, accounts, db, exports, links, sessions, territory, web
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
-from pvd_survey.errors import DomainError, french_message
+from pvd_survey.errors import DomainError, InvalidAnswers, french_message
 from pvd_survey.recruitment import PDF_MAX_BYTES
 
 FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun (at the top of the page, or at a named place)
+FLASH_FOCUS_KEY = "pvd_flash_focus"  # that message takes the keyboard focus (the confirmation of a form)
 NEW_RECORD = 0  # the "new …" choice of a record selector (record ids start at 1)
 SSO_ERROR_KEY = "pvd_sso_error"  # why a single sign-on identity got no access
 T = TypeVar("T")
@@ -87,10 +88,11 @@ def read() -> Iterator[Session]:
         yield session
 
 
-def flash(message: str, kind: str = "success", place: str | None = None) -> None:
+def flash(message: str, kind: str = "success", place: str | None = None, focus: bool = False) -> None:
     """Show a message after the next rerun (e.g. after st.rerun()): at the top of the page, or where the page calls
-    show_flash(place) (next to the action, so that it is on screen)."""
+    show_flash(place) (next to the action, so that it is on screen); `focus`: the keyboard focus goes to it."""
     st.session_state[FLASH_KEY] = (kind, message, place, False)
+    st.session_state[FLASH_FOCUS_KEY] = focus
 
 
 def show_flash(place: str | None = None, into_view: bool = False) -> None:
@@ -112,7 +114,9 @@ def show_flash(place: str | None = None, into_view: bool = False) -> None:
         return
     del st.session_state[FLASH_KEY]
     if message:
-        if into_view:
+        if st.session_state.pop(FLASH_FOCUS_KEY, False):
+            focus_next()  # (it scrolls the message into view too)
+        elif into_view:
             bring_into_view()
         {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}[kind](message)
 
@@ -302,19 +306,106 @@ def _ticked(key: str, option: str, options: tuple[str, ...], exclusive: str | No
         st.session_state[f"{key}__{other}"] = other in selected
 
 
-def remember_field_errors(form_key: str, errors: dict[str, DomainError] | None) -> None:
-    """Keep a form's per-field errors (or clear them) for the next run, where they show under the fields."""
+# ---------------------------------------------------------------------------- forms (RGAA 11.10)
+# A submission's errors, all at once: each under its field (field_error), all listed at the top of the form
+# (form_errors), and the focus on the first field in error; after a success, on the confirmation (flash(focus=True)
+# or focus_next). Services raise InvalidAnswers (several fields) or a DomainError with its `field`.
+
+GENERAL = ""  # the « field » of an error that belongs to no field (shown in the list at the top only)
+
+
+def remember_field_errors(form_key: str, errors: Mapping[str, DomainError] | None) -> None:
+    """Keep a form's errors by field (or clear them) for the next run, which shows them and focuses the first."""
     if errors:
         st.session_state[f"{form_key}_errors"] = {name: french_message(error) for name, error in errors.items()}
+        st.session_state[f"{form_key}_focus"] = st.session_state.get(f"{form_key}_focus", 0) + 1
     else:
         st.session_state.pop(f"{form_key}_errors", None)
+        st.session_state.pop(f"{form_key}_focus", None)
+
+
+def errors_of(error: DomainError) -> dict[str, DomainError]:
+    """A domain error as errors by field: InvalidAnswers' own, else the one error under its field (or GENERAL)."""
+    if isinstance(error, InvalidAnswers):
+        return dict(error.errors)
+    return {error.field or GENERAL: error}
 
 
 def field_error(form_key: str, field: str) -> None:
-    """The error of one field, right under it (if the last submission had one)."""
+    """The error of one field, right under it (if the last submission had one); call it just after the widget."""
     message = st.session_state.get(f"{form_key}_errors", {}).get(field)
     if message:
-        st.error(message, icon=":material/error:")
+        with st.container(key=f"pvd_error_{form_key}__{field}"):
+            st.error(message, icon=":material/error:")
+
+
+def form_errors(form_key: str, labels: Mapping[str, str]) -> None:
+    """At the top of a form: every error of its last submission, each with its field's label (`labels`, in the
+    form's order); right after the submission, the focus goes to the first field in error."""
+    errors: dict[str, str] = st.session_state.get(f"{form_key}_errors") or {}
+    if not errors:
+        return
+    ordered = sorted(errors, key=lambda field: list(labels).index(field) + 1 if field in labels else 0)
+    lines = [
+        f"- **{labels[field]}** : {errors[field]}" if field in labels else f"- {errors[field]}" for field in ordered
+    ]
+    count = sum(field in labels for field in errors)
+    heading = (
+        f"Le formulaire n'a pas été envoyé : {count} champ(s) à corriger."
+        if count
+        else "Le formulaire n'a pas été envoyé."
+    )
+    with st.container(key=f"pvd_summary_{form_key}"):
+        st.error(heading + "\n\n" + "\n".join(lines), icon=":material/error:")
+    submission = st.session_state.pop(f"{form_key}_focus", None)
+    if submission:
+        _focus_marker(form=form_key, submission=str(submission))
+
+
+def submit_form(
+    form_key: str,
+    action: Callable[..., T],
+    *args: Any,
+    success: str | Callable[[T], str] | None = None,
+    then: Callable[[T], object] | None = None,
+    flash_at: str | None = None,
+    refused: Callable[[DomainError], object] | None = None,
+    **kwargs: Any,
+) -> NoReturn:
+    """A form's action, as act() but for a form: on a domain error nothing is committed and the page reruns with
+    every error under its field and listed at the top (form_errors), the focus on the first; once committed,
+    `then(result)`, the `success` message flashed with the focus on it, and a rerun (without a message, the page
+    shows its own confirmation: call focus_next() before it). `refused(error)`: what else a refusal changes."""
+    try:
+        with write() as session:
+            result = action(session, *args, **kwargs)
+    except DomainError as error:
+        remember_field_errors(form_key, errors_of(error))
+        if refused is not None:
+            refused(error)
+        st.rerun()
+    remember_field_errors(form_key, None)
+    if then is not None:
+        then(result)
+    message = success(result) if callable(success) else success
+    if message:
+        flash(message, place=flash_at, focus=True)
+    st.rerun()
+
+
+def focus_next() -> None:
+    """Move the focus to what the page draws next (a confirmation that replaced a form)."""
+    _focus_marker()
+
+
+def _focus_marker(form: str = "", submission: str = "") -> None:
+    # Constant script, allowed by its hash in the CSP (web.FOCUS_SCRIPT); what to focus is in the attributes, and the
+    # submission's number makes each submission's marker new, so that its script runs again.
+    st.html(
+        f'<div id="pvd-focus" data-form="{html.escape(form)}" data-n="{html.escape(submission)}"></div>'
+        f"<script>{web.FOCUS_SCRIPT}</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def choose_record(

@@ -66,6 +66,8 @@ LEAVE_SCRIPT = (
 # The fourth (ui.french_widgets): Streamlit's own words in French as they appear (texts, aria-label, title,
 # placeholder), for what its widgets' parameters cannot say; a file, so that it reads as JavaScript.
 FRENCH_SCRIPT = (Path(__file__).parent / "assets" / "streamlit-fr.js").read_text(encoding="utf-8")
+# The fifth (ui.focus_first_error, ui.focus_next): moves the focus to a form's first error, or to its confirmation.
+FOCUS_SCRIPT = (Path(__file__).parent / "assets" / "focus.js").read_text(encoding="utf-8")
 
 
 def _allowed_inline_scripts() -> list[str]:
@@ -75,7 +77,7 @@ def _allowed_inline_scripts() -> list[str]:
     index = Path(streamlit.__file__).parent / "static" / "index.html"
     page = index.read_text(encoding="utf-8") if index.exists() else ""
     scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.DOTALL)
-    return [*scripts, REDIRECT_SCRIPT, INTO_VIEW_SCRIPT, LEAVE_SCRIPT, FRENCH_SCRIPT]
+    return [*scripts, REDIRECT_SCRIPT, INTO_VIEW_SCRIPT, LEAVE_SCRIPT, FRENCH_SCRIPT, FOCUS_SCRIPT]
 
 
 def script_hash(script: str) -> str:
@@ -84,9 +86,9 @@ def script_hash(script: str) -> str:
 
 
 # Scripts: the app's own files only, plus inline scripts allowed by their hash (Streamlit's index.html has one,
-# ui.go_to, ui.bring_into_view, ui.leave_link and ui.french_widgets one each); no `unsafe-inline`, no `unsafe-eval`
-# (Altair charts render without it). Styles stay `unsafe-inline`: Streamlit's components style themselves at run
-# time. Nothing is loaded from another site.
+# ui.go_to, ui.bring_into_view, ui.leave_link, ui.french_widgets and ui's focus one each); no `unsafe-inline`, no
+# `unsafe-eval` (Altair charts render without it). Styles stay `unsafe-inline`: Streamlit's components style
+# themselves at run time. Nothing is loaded from another site.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",

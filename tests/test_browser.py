@@ -30,6 +30,7 @@ from tests.browser_support import (
     nav_titles,
     open_login_page,
     screenshot_on_failure,
+    selectbox,
     sign_in,
     submit_login,
     tick,
@@ -230,6 +231,10 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     respondent = pages.new()
     respondent.goto(link)
     expect_page(respondent, "Questionnaire : le profil des chefs de projet")
+    # Sent empty: every question says what is missing, and the keyboard focus is on the first one (RGAA 11.10).
+    respondent.get_by_role("button", name="Envoyer mes réponses").click()
+    expect(respondent.get_by_text("Le formulaire n'a pas été envoyé : 7 champ(s) à corriger.")).to_be_visible()
+    expect(selectbox(respondent, "Date de prise de poste")).to_be_focused()
     choose_in_selectbox(respondent, "Date de prise de poste", "mars 2022")
     choose_radio(respondent, "Employeur", "Une commune")
     choose_radio(respondent, "Genre", "Homme")
@@ -240,6 +245,8 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     expect(respondent.get_by_text(re.compile(r"^Brouillon enregistré à"))).to_be_visible()
     respondent.get_by_role("button", name="Envoyer mes réponses").click()
     expect(alert(respondent, "Success", SUBMITTED)).to_be_visible()
+    # The focus is on the confirmation (the form it replaced is gone).
+    respondent.wait_for_function("(text) => document.activeElement.textContent.includes(text)", arg=SUBMITTED)
 
     # One new answer moves no figure, and neither do four more: a group of five waits for the background work, never
     # released by a submission. The dashboard refreshes by itself meanwhile and says nothing of what waits.

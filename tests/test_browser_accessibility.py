@@ -129,6 +129,16 @@ ENGLISH = (
     "Deploy",
     "Previous",
     "Next",
+    "App pages",
+    "Sidebar",
+    "sidebar",
+    "Navigate to",
+    "Link to heading",
+    "Theme",
+    "Stop script",
+    "Scroll tabs",
+    "Markdown content",
+    "column",
 )
 # Every text node (visible or only read out) and every aria-label, title and placeholder of the document, apart
 # from Material icons' ligatures (`upload` draws an icon, hidden from assistive technologies): those matching.

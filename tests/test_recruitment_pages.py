@@ -21,7 +21,19 @@ from pvd_survey.errors import MESSAGES, DomainError, ImportRejected, RowError, f
 from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, User
 from tests.conftest import STRONG_PASSWORD, TEST_BACKEND, file_bytes_from_another_process
 from tests.conftest import open_page as page
-from tests.factories import PDF, PNG, World, application_input, make_world, posting_input, published, submit, texts
+from tests.factories import (
+    PDF,
+    PNG,
+    World,
+    application_input,
+    focus_moves_to,
+    make_world,
+    posting_input,
+    published,
+    shown_form_errors,
+    submit,
+    texts,
+)
 
 
 def button(at: AppTest, key: str) -> AppTest:
@@ -125,17 +137,50 @@ def apply_through_page(at: AppTest, email: str, cv: tuple[str, bytes, str]) -> A
     return submit(at, "jobs_apply")
 
 
+def test_an_empty_application_says_every_missing_field_at_once_under_each(world: World, factory) -> None:
+    with factory.begin() as session:
+        own = published(session, world.users["recruteur"])
+    at = page("pages/jobs.py", offre=str(own))
+    at.text_input(key="jobs_phone").input("12")
+    at = submit(at, "jobs_apply")
+    summary, under = shown_form_errors(at, "jobs_apply")
+    expected = {
+        "full_name": ("Nom et prénom", MESSAGES["applicant_name_required"]),
+        "email": ("Adresse e-mail", "L'adresse e-mail n'est pas valide"),
+        "phone": ("Téléphone (facultatif)", MESSAGES["invalid_phone"]),
+        "cv": ("CV (PDF, 5 Mo au plus)", MESSAGES["file_required"]),
+        "consent_privacy": (
+            "J'ai lu la notice de confidentialité et j'accepte ce traitement.",
+            MESSAGES["consent_required"],
+        ),
+    }
+    assert list(under) == list(expected)  # each under its field, in the form's order
+    for field, (label, message) in expected.items():
+        assert under[field][0] == label and under[field][1].startswith(message)
+    assert [line.split(" : ")[0] for line in summary] == [f"**{label}**" for label, _ in expected.values()]
+    assert focus_moves_to(at) == "jobs_apply"
+    assert count(factory, JobApplication) == 0
+
+
 def test_bad_upload_and_duplicate_are_refused_with_a_message(world: World, factory) -> None:
     with factory.begin() as session:
         own = published(session, world.users["recruteur"])
     at = apply_through_page(page("pages/jobs.py", offre=str(own)), "lea@example.fr", ("cv.pdf", PNG, "image/png"))
-    assert texts(at.error) == [MESSAGES["file_not_pdf"]]
+    cv = "CV (PDF, 5 Mo au plus)"
+    assert shown_form_errors(at, "jobs_apply") == (
+        [f"**{cv}** : {MESSAGES['file_not_pdf']}"],
+        {"cv": (cv, MESSAGES["file_not_pdf"])},
+    )
     assert count(factory, JobApplication) == count(factory, ApplicationFile) == 0
 
     at = apply_through_page(at, "lea@example.fr", ("cv.pdf", PDF, "application/pdf"))
     assert not at.error and count(factory, JobApplication) == 1
     at = apply_through_page(page("pages/jobs.py", offre=str(own)), "lea@example.fr", ("cv.pdf", PDF, "application/pdf"))
-    assert texts(at.error) == [MESSAGES["already_applied"]]
+    duplicate = MESSAGES["already_applied"]
+    assert shown_form_errors(at, "jobs_apply") == (
+        [f"**Adresse e-mail** : {duplicate}"],
+        {"email": ("Adresse e-mail", duplicate)},
+    )
     at = button(at, "jobs_resend")
     assert len(outbox(factory, "application_link")) == 1
     assert count(factory, JobApplication) == 1

@@ -10,9 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from pvd_survey import accounts, db, links, mail, survey, ui
 from pvd_survey.models import OutboxMessage
-from pvd_survey.survey_questions import NO_ANSWER, NO_ANSWER_LABEL, TRAINING_FIELD
+from pvd_survey.survey_questions import NO_ANSWER, NO_ANSWER_LABEL, QUESTIONS, TRAINING_FIELD
 from tests.conftest import STRONG_PASSWORD, app_test
-from tests.factories import texts
+from tests.factories import focus_moves_to, shown_form_errors, texts
 
 # Promises the survey must never make (issue 16): the key holder can find answers, and some data sets pin one.
 FALSE_PROMISES = ("seul ce lien personnel permet de les retrouver", "aucune soustraction")
@@ -132,10 +132,30 @@ def test_missing_answers_are_reported_at_each_question_and_nothing_is_stored(ins
     at = survey_app(token)
     at.radio(key="survey_gender").set_value("femme").run()
     at.button(key="survey_submit").click().run()
-    errors = texts(at.error)
-    assert errors[0] == "6 réponse(s) à corriger : voir les messages sous les questions."
-    assert errors.count("Répondez à cette question, ou choisissez « Je ne souhaite pas répondre ».") == 6
+    # Every unanswered question at once (RGAA 11.10): under each, listed at the top with its label, the focus on the
+    # first of them.
+    required = "Répondez à cette question, ou choisissez « Je ne souhaite pas répondre »."
+    summary, under = shown_form_errors(at, "survey")
+    unanswered = [question for question in QUESTIONS if question.code != "gender"]
+    assert summary == [f"**{question.label}** : {required}" for question in unanswered]
+    assert under == {
+        question.code: (
+            question.label + (" (plusieurs choix possibles)" if question.kind == "multiple" else ""),
+            required,
+        )
+        for question in unanswered
+    }
+    assert "Le formulaire n'a pas été envoyé : 6 champ(s) à corriger." in texts(at.error)[0]
+    assert focus_moves_to(at) == "survey"
     assert responses(factory, ui.settings()) == []
+    at.radio(key="survey_employer").set_value("epci").run()
+    assert focus_moves_to(at) is None  # once, right after the submission: an answer given later keeps its focus
+    assert len(shown_form_errors(at, "survey")[1]) == 6  # the errors stay until the next submission
+
+    at = fill(at)
+    at.button(key="survey_submit").click().run()
+    assert shown_form_errors(at, "survey") == ([], {}) and focus_moves_to(at) == "next"
+    assert texts(at.success)[0].startswith("Merci ! Vos réponses sont enregistrées.")
 
 
 def test_submission_waits_for_a_group_and_a_release_then_resubmission_and_withdrawal(
