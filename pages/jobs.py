@@ -60,7 +60,7 @@ APPLIED_KEY = "jobs_applied"  # (posting, reference, e-mail) of the application 
 
 def show_confirmation(posting: recruitment.PostingInfo, reference: str, email: str) -> None:
     """What replaces the application form once it is sent: the reference and what happens next."""
-    ui.focus_next()  # on the confirmation, at the top of the screen
+    ui.focus_on("jobs_confirmation")  # at the top of the screen
     with st.container(key="jobs_confirmation"):
         st.success(f"Candidature envoyée. Votre référence : {reference}.", icon=":material/check_circle:")
         st.markdown(

@@ -114,11 +114,15 @@ def show_flash(place: str | None = None, into_view: bool = False) -> None:
         return
     del st.session_state[FLASH_KEY]
     if message:
+        show = {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}[kind]
         if st.session_state.pop(FLASH_FOCUS_KEY, False):
-            focus_next()  # (it scrolls the message into view too)
-        elif into_view:
+            focus_on("pvd_flash_focused")  # (it scrolls the message into view too)
+            with st.container(key="pvd_flash_focused"):
+                show(message)
+            return
+        if into_view:
             bring_into_view()
-        {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}[kind](message)
+        show(message)
 
 
 def show_error(error: DomainError) -> None:
@@ -309,7 +313,7 @@ def _ticked(key: str, option: str, options: tuple[str, ...], exclusive: str | No
 # ---------------------------------------------------------------------------- forms (RGAA 11.10)
 # A submission's errors, all at once: each under its field (field_error), all listed at the top of the form
 # (form_errors), and the focus on the first field in error; after a success, on the confirmation (flash(focus=True)
-# or focus_next). Services raise InvalidAnswers (several fields) or a DomainError with its `field`.
+# or focus_on). Services raise InvalidAnswers (several fields) or a DomainError with its `field`.
 
 GENERAL = ""  # the « field » of an error that belongs to no field (shown in the list at the top only)
 
@@ -375,7 +379,7 @@ def submit_form(
     """A form's action, as act() but for a form: on a domain error nothing is committed and the page reruns with
     every error under its field and listed at the top (form_errors), the focus on the first; once committed,
     `then(result)`, the `success` message flashed with the focus on it, and a rerun (without a message, the page
-    shows its own confirmation: call focus_next() before it). `refused(error)`: what else a refusal changes."""
+    shows its own confirmation: focus_on() its container). `refused(error)`: what else a refusal changes."""
     try:
         with write() as session:
             result = action(session, *args, **kwargs)
@@ -393,17 +397,18 @@ def submit_form(
     st.rerun()
 
 
-def focus_next() -> None:
-    """Move the focus to what the page draws next (a confirmation that replaced a form)."""
-    _focus_marker()
+def focus_on(key: str) -> None:
+    """Move the focus (and the screen) to the container of this key drawn in this run (a confirmation that replaced
+    a form): to its message, or to the container itself."""
+    _focus_marker(target=key)
 
 
-def _focus_marker(form: str = "", submission: str = "") -> None:
+def _focus_marker(form: str = "", submission: str = "", target: str = "") -> None:
     # Constant script, allowed by its hash in the CSP (web.FOCUS_SCRIPT); what to focus is in the attributes, and the
     # submission's number makes each submission's marker new, so that its script runs again.
     st.html(
-        f'<div id="pvd-focus" data-form="{html.escape(form)}" data-n="{html.escape(submission)}"></div>'
-        f"<script>{web.FOCUS_SCRIPT}</script>",
+        f'<div id="pvd-focus" data-form="{html.escape(form)}" data-n="{html.escape(submission)}" '
+        f'data-target="{html.escape(target)}"></div><script>{web.FOCUS_SCRIPT}</script>',
         unsafe_allow_javascript=True,
     )
 

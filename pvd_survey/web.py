@@ -66,7 +66,7 @@ LEAVE_SCRIPT = (
 # The fourth (ui.french_widgets): Streamlit's own words in French as they appear (texts, aria-label, title,
 # placeholder), for what its widgets' parameters cannot say; a file, so that it reads as JavaScript.
 FRENCH_SCRIPT = (Path(__file__).parent / "assets" / "streamlit-fr.js").read_text(encoding="utf-8")
-# The fifth (ui.focus_first_error, ui.focus_next): moves the focus to a form's first error, or to its confirmation.
+# The fifth (ui.form_errors, ui.focus_on): moves the focus to a form's first error, or to its confirmation.
 FOCUS_SCRIPT = (Path(__file__).parent / "assets" / "focus.js").read_text(encoding="utf-8")
 
 

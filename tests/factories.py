@@ -301,9 +301,10 @@ def shown_form_errors(at, form_key: str) -> tuple[list[str], dict[str, tuple[str
 
 
 def focus_moves_to(at) -> str | None:
-    """Where this run sends the keyboard focus: a form's first error (its key), "next" (a confirmation), or None."""
+    """Where this run sends the keyboard focus: a form's first error (the form's key), a confirmation (its
+    container's key, ui.focus_on), or None."""
     for element in at.get("html"):
-        found = re.search(r'id="pvd-focus" data-form="([^"]*)"', element.proto.body)
+        found = re.search(r'id="pvd-focus" data-form="([^"]*)".*data-target="([^"]*)"', element.proto.body)
         if found:
-            return found.group(1) or "next"
+            return found.group(1) or found.group(2)
     return None

@@ -154,7 +154,7 @@ def test_missing_answers_are_reported_at_each_question_and_nothing_is_stored(ins
 
     at = fill(at)
     at.button(key="survey_submit").click().run()
-    assert shown_form_errors(at, "survey") == ([], {}) and focus_moves_to(at) == "next"
+    assert shown_form_errors(at, "survey") == ([], {}) and focus_moves_to(at) == "pvd_flash_focused"
     assert texts(at.success)[0].startswith("Merci ! Vos réponses sont enregistrées.")
 
 

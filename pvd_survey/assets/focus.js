@@ -1,15 +1,16 @@
 (() => {
-  /* ui.focus_first_error / ui.focus_next: move the keyboard focus after a form's submission (RGAA 11.10, 7.1).
+  /* ui.form_errors / ui.focus_on: move the keyboard focus after a form's submission (RGAA 11.10, 7.1).
      Constant text, allowed by its hash in the CSP (web.FOCUS_SCRIPT); what to focus travels in the marker's
      attributes. The page may still be drawing: look again for up to 5 s. */
   const marker = document.getElementById("pvd-focus");
   if (!marker) return;
   const form = marker.dataset.form;
   const FIELD = 'input:not([type="hidden"]):not([tabindex="-1"]), textarea, button';
-  const focusable = (element) => {
+  const focusable = (element, block = "center") => {
     if (!element.matches(FIELD)) element.setAttribute("tabindex", "-1");
     element.focus({ preventScroll: true });
-    element.scrollIntoView({ block: "center" });
+    element.style.scrollMarginTop = "4.5rem";  /* below Streamlit's header */
+    element.scrollIntoView({ block });
     return true;
   };
   const firstError = () => {
@@ -26,16 +27,16 @@
     const summary = document.querySelector(".st-key-pvd_summary_" + form + ' [role="alert"]');
     return summary ? focusable(summary) : false;
   };
-  const next = () => {
-    const holder = marker.closest('[data-testid="stElementContainer"]');
-    const target = holder && holder.nextElementSibling;
+  const confirmation = () => {
+    /* A keyed container of this run (a confirmation): its message, or the container itself. */
+    const target = document.querySelector(".st-key-" + marker.dataset.target);
     if (!target || !target.textContent.trim()) return false;
-    return focusable(target.querySelector('[role="alert"]') || target);
+    return focusable(target.querySelector('[data-testid="stAlert"]') || target, "start");
   };
   let tries = 0;
   const attempt = () => {
     if (!marker.isConnected) return;
-    if (!(form ? firstError() : next()) && tries++ < 50) setTimeout(attempt, 100);
+    if (!(form ? firstError() : confirmation()) && tries++ < 50) setTimeout(attempt, 100);
   };
   attempt();
 })();
