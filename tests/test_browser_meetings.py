@@ -85,6 +85,8 @@ def test_meeting_journey(
         expect(person.get_by_text("Inscription confirmée.", exact=False)).to_be_visible()
     third = register(pages, link, 3)
     expect(third.get_by_text("vous êtes sur la liste d'attente, en position", exact=False)).to_be_visible()
+    # The keyboard focus is on the answer that replaced the form (RGAA 7.1, 11.10).
+    third.wait_for_function("() => document.activeElement.closest('.st-key-meetings_outcome') !== null")
 
     # The confirmation reaches a real SMTP server with a valid calendar file.
     mail.deliver_due(factory, smtp_server.settings())

@@ -9,10 +9,11 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from pvd_survey import accounts, db, meetings
+from pvd_survey.errors import MESSAGES
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import open_page as page
-from tests.factories import meeting_form, person, texts, token_of
+from tests.factories import focus_moves_to, meeting_form, person, shown_form_errors, texts, token_of
 
 
 def everything(at: AppTest) -> str:
@@ -107,11 +108,24 @@ def test_bad_registration_shows_field_errors_and_stores_nothing(installed, facto
     at = fill_registration(
         page("pages/meetings.py", rencontre=str(meeting_id)), 1, consent=False, email="pas-une-adresse"
     )
-    errors = " ".join(texts(at.error))
-    assert "L'adresse e-mail n'est pas valide" in errors
-    assert "Cochez la case pour accepter la notice" in errors
-    assert "Rien n'a été enregistré" in errors
+    # Both problems at once (RGAA 11.10): under each field, listed at the top with its label, the focus on the first.
+    summary, under = shown_form_errors(at, "meetings_form")
+    assert list(under) == ["email", "consent"]
+    assert under["email"][0] == "Adresse e-mail" and under["email"][1].startswith("L'adresse e-mail n'est pas valide")
+    assert under["consent"] == ("J'ai lu et j'accepte la notice ci-dessus", MESSAGES["consent_required"])
+    assert [line.split(" : ")[0] for line in summary] == [
+        "**Adresse e-mail**",
+        "**J'ai lu et j'accepte la notice ci-dessus**",
+    ]
+    assert "Le formulaire n'a pas été envoyé : 2 champ(s) à corriger." in texts(at.error)[0]
+    assert focus_moves_to(at) == "meetings_form"
     assert count(factory, Registration) == 0 and count(factory, OutboxMessage) == 0
+
+    at.text_input(key="meetings_email").input("lea.martin@montbard.fr")
+    at.checkbox(key="meetings_consent").check()
+    at = at.button(key="FormSubmitter:meetings_form-M'inscrire").click().run()
+    assert shown_form_errors(at, "meetings_form") == ([], {}) and focus_moves_to(at) == "meetings_outcome"
+    assert texts(at.success)[0].startswith("Inscription confirmée.")
 
 
 @pytest.mark.parametrize("raw", ["abc", "999999", "-1", ""])

@@ -65,7 +65,7 @@
     "Stop script": "Arrêter",
     "Scroll tabs left": "Onglets précédents",
     "Scroll tabs right": "Onglets suivants",
-    "Link to heading": "Lien vers ce titre",
+    "Link to heading": "Lien vers cette section",
     "Markdown content": "Contenu",
     "Previous page": "Page précédente",
     "Next page": "Page suivante",
