@@ -47,3 +47,31 @@ def test_import_rejected_counts_lines_not_problems():
         [RowError(3, "answer_required", column="gender"), RowError(3, "bad_month", {"value": "x"}, "start_month")]
     )
     assert rejected.code == "import_rejected" and rejected.params == {"count": 1}
+
+
+def test_field_checks_report_every_field_at_once_and_a_single_error_as_it_is():
+    checks = errors.FieldChecks()
+    with checks:
+        raise DomainError("display_name_required", field="display_name")
+    with checks:
+        pass  # a field that passes
+    with checks:
+        raise DomainError("department_required", field="department")
+    with checks:
+        raise DomainError("unknown_department", field="department")  # the field's first problem is kept
+    with pytest.raises(InvalidAnswers) as raised:
+        checks.raise_errors()
+    assert {field: error.code for field, error in raised.value.errors.items()} == {
+        "display_name": "display_name_required",
+        "department": "department_required",
+    }
+
+    one = errors.FieldChecks()
+    with one:
+        raise DomainError("file_required", field="cv")
+    with pytest.raises(DomainError) as raised_one:
+        one.raise_errors()
+    assert raised_one.value.code == "file_required" and not isinstance(raised_one.value, InvalidAnswers)
+    errors.FieldChecks().raise_errors()  # nothing found: nothing raised
+    with pytest.raises(KeyError), errors.FieldChecks():
+        raise KeyError("bug")  # not a rule of the domain: a bug, never kept as a form's error

@@ -401,6 +401,21 @@ def test_pipeline_refusal_other_needs_a_detail_and_cancel_changes_nothing(
 # ---------------------------------------------------------------------------- accounts
 
 
+def test_an_empty_recruiter_request_says_every_missing_field_at_once_under_each(world: World, factory) -> None:
+    at = page("pages/recruiter_signup.py")
+    at.text_input(key="signup_email").input("pas-une-adresse")
+    at = submit(at, "signup_form")
+    summary, under = shown_form_errors(at, "signup_form")
+    assert list(under) == ["display_name", "email", "organisation_name", "department"]
+    assert under["display_name"] == ("Nom et prénom", MESSAGES["display_name_required"])
+    assert under["organisation_name"] == ("Organisation (EPCI ou commune)", MESSAGES["organisation_name_required"])
+    assert under["department"] == ("Département", MESSAGES["department_required"])
+    assert under["email"][1].startswith("L'adresse e-mail n'est pas valide")
+    assert len(summary) == 4 and summary[0] == f"**Nom et prénom** : {MESSAGES['display_name_required']}"
+    assert focus_moves_to(at) == "signup_form"
+    assert not outbox(factory, "recruiter_request_confirm")
+
+
 def test_recruiter_request_confirmed_approved_then_password_chosen(world: World, factory) -> None:
     at = page("pages/recruiter_signup.py")
     assert texts(at.title) == ["Demande de compte recruteur"]
@@ -411,6 +426,10 @@ def test_recruiter_request_confirmed_approved_then_password_chosen(world: World,
     at.selectbox(key="signup_department").set_value("72")
     at = submit(at, "signup_form")
     assert not at.error, texts(at.error)
+    assert texts(at.success) == [
+        "Demande enregistrée. Confirmez votre adresse avec le lien que nous venons de vous envoyer."
+    ]
+    assert focus_moves_to(at) == "pvd_flash_focused"
     [confirm] = outbox(factory, "recruiter_request_confirm")
     at = page("pages/recruiter_signup.py", jeton=confirm.link.split("jeton=")[1])
     assert texts(at.success)[0].startswith("Adresse confirmée.")
