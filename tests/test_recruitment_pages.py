@@ -224,11 +224,33 @@ def test_recruiter_creates_publishes_and_closes_a_posting(world: World, factory)
     at = page("pages/postings.py", recruiter)
     assert texts(at.title) == ["Mes offres"] and not at.error
     assert at.text_area(key="postings_missions_0").value == recruitment.MODEL_MISSIONS
-    at.text_area(key="postings_communes_0").input("Montbard\nVenarey-les-Laumes")
+    # Every problem at once (RGAA 11.10): under each field, listed at the top, the focus on the first.
+    at.text_input(key="postings_title_0").input("")
+    at.text_area(key="postings_missions_0").input("")
     at.date_input(key="postings_deadline_0").set_value(date.today() - timedelta(days=1))
     at = button(at, "postings_save")
-    assert texts(at.error) == [MESSAGES["posting_deadline_past"]]
+    summary, under = shown_form_errors(at, "postings_form_0")
+    assert under == {
+        "title": ("Intitulé du poste", MESSAGES["posting_title_required"]),
+        "communes": (
+            "Communes Petites villes de demain concernées (une par ligne)",
+            MESSAGES["posting_communes_required"],
+        ),
+        "deadline": ("Date limite de candidature", MESSAGES["posting_deadline_past"]),
+        "missions": ("Missions (modèle de fiche de poste du programme)", MESSAGES["posting_missions_required"]),
+    }
+    assert summary == [f"**{label}** : {message}" for label, message in under.values()]
+    assert focus_moves_to(at) == "postings_form_0"
     assert count(factory, JobPosting) == 0
+
+    form_field(at, "text_input", "title").input("Chef de projet Petites villes de demain")
+    at.text_area(key="postings_missions_0").input(recruitment.MODEL_MISSIONS)
+    at.text_area(key="postings_communes_0").input("Montbard\nVenarey-les-Laumes")
+    at = button(at, "postings_save")
+    assert shown_form_errors(at, "postings_form_0") == (
+        [f"**Date limite de candidature** : {MESSAGES['posting_deadline_past']}"],
+        {"deadline": ("Date limite de candidature", MESSAGES["posting_deadline_past"])},
+    )
 
     at.date_input(key="postings_deadline_0").set_value(date.today() + timedelta(days=20))
     at = button(at, "postings_save")
@@ -274,7 +296,8 @@ def test_posting_form_refuses_a_stale_save_and_publish(world: World, factory, se
         recruitment.update_posting(session, recruiter, draft, posting_input(title="Titre du collègue"))
     for action in ("postings_save", "postings_publish"):
         at = button(at, action)
-        assert texts(at.error) == [MESSAGES["posting_changed_meanwhile"]]
+        [refused] = texts(at.error)  # at the top of the form: it concerns no one field
+        assert refused == "Le formulaire n'a pas été envoyé.\n\n- " + MESSAGES["posting_changed_meanwhile"]
         with factory() as session:
             posting = recruitment.get_own_posting(session, recruiter, draft)
         assert (posting.title, posting.status) == ("Titre du collègue", "draft")
@@ -289,7 +312,7 @@ def test_posting_form_refuses_a_stale_save_and_publish(world: World, factory, se
         recruitment.close_posting(session, recruiter, draft, settings)
     form_field(at, "text_input", "title").input("Encore un titre")
     at = button(at, "postings_save")
-    assert texts(at.error) == [MESSAGES["posting_changed_meanwhile"]]
+    assert texts(at.error) == ["Le formulaire n'a pas été envoyé.\n\n- " + MESSAGES["posting_changed_meanwhile"]]
     assert title_and_status(factory, recruiter, draft) == ("Titre du collègue", "closed")
     at = button(at, "postings_reload")
     assert not [w for w in at.text_input if w.key and w.key.startswith("postings_title_")]  # closed: no form

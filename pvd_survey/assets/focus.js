@@ -5,7 +5,7 @@
   const marker = document.getElementById("pvd-focus");
   if (!marker) return;
   const form = marker.dataset.form;
-  const FIELD = 'input:not([type="hidden"]):not([tabindex="-1"]), textarea, button';
+  const FIELD = 'input:not([type="hidden"]):not([tabindex="-1"]), textarea, [role="spinbutton"], button';
   const focusable = (element, block = "center") => {
     if (!element.matches(FIELD)) element.setAttribute("tabindex", "-1");
     element.focus({ preventScroll: true });
