@@ -51,8 +51,7 @@ Non-conformités connues, qui viennent du cadre logiciel Streamlit sur lequel l'
 - le menu de navigation n'est pas une liste correctement structurée (critère 9.3) ;
 - les textes propres à Streamlit (zone de dépôt des fichiers, champs de date, boutons des listes, noms lus par
   les lecteurs d'écran) sont traduits en français par un script au moment où ils s'affichent : ils peuvent
-  apparaître en anglais un court instant au chargement d'une page, et le calendrier des dates commence le
-  dimanche (critère 8.7) ;
+  apparaître en anglais un court instant au chargement d'une page (critère 8.7) ;
 - les graphiques ne se parcourent pas au clavier ni avec un lecteur d'écran : leur description et le tableau
   qui les accompagne en donnent le contenu.
 """

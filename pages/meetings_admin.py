@@ -7,10 +7,9 @@ import streamlit as st
 
 from pvd_survey import exports, meetings, territory, ui
 from pvd_survey.clock import from_paris_parts, paris_from_utc, paris_time, utcnow
-from pvd_survey.errors import DomainError, french_message
+from pvd_survey.errors import DomainError
 from pvd_survey.meetings import KIND_LABELS, ROLE_LABELS, MeetingForm
 from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS
-from pvd_survey.survey_questions import InvalidAnswers
 
 ui.guard("meetings_admin")
 settings = ui.settings()
@@ -40,6 +39,19 @@ def local(moment: datetime | None, default: datetime) -> datetime:
     return paris_from_utc(moment) if moment else default
 
 
+# The fields that can be wrong, in the form's order, by the names the service gives their errors.
+LABELS = {
+    "title": "Titre",
+    "city": "Ville",
+    "online_url": "Lien de visioconférence",
+    "ends_at": "Fin",
+    "capacity": "Nombre de places",
+    "registration_opens_at": "Inscriptions : ouverture",
+    "registration_closes_at": "Inscriptions : clôture",
+    "audiences": "Publics admis",
+}
+
+
 def meeting_form(key: str, initial: MeetingForm | None) -> MeetingForm | None:
     """The meeting form; returns the typed meeting when submitted."""
     now = paris_from_utc(utcnow()).replace(second=0, microsecond=0)
@@ -52,6 +64,7 @@ def meeting_form(key: str, initial: MeetingForm | None) -> MeetingForm | None:
     closes = local(initial.registration_closes_at if initial else None, start - timedelta(days=2))
     form_key = f"meetings_admin_form_{key}"
     with st.form(form_key):
+        ui.form_errors(form_key, LABELS)
         title = st.text_input("Titre", value=initial.title if initial else "", max_chars=200)
         ui.field_error(form_key, "title")
         columns = st.columns(2)
@@ -137,11 +150,9 @@ def save(key: str, form: MeetingForm, meeting_id: int | None) -> None:
             else:
                 new_id = meeting_id
                 outcome = meetings.update_meeting(session, meeting_id, form, settings)
-    except InvalidAnswers as invalid:
-        ui.remember_field_errors(form_key, invalid.errors)
-        ui.flash(french_message(invalid) + " Rien n'a été enregistré.", "error", place=form_key)
     except DomainError as error:
-        ui.flash(french_message(error), "error", place=form_key)
+        # Every problem at once, under its field and listed at the top of the form, the focus on the first.
+        ui.remember_field_errors(form_key, ui.errors_of(error))
     else:
         ui.remember_field_errors(form_key, None)
         message = "Rencontre créée." if meeting_id is None else "Rencontre enregistrée."
@@ -152,7 +163,7 @@ def save(key: str, form: MeetingForm, meeting_id: int | None) -> None:
         if outcome.notified:
             message += f" Nouvel horaire ou lieu : {outcome.notified} personne(s) prévenue(s) par e-mail."
         # A new meeting is shown from its top (the form was long): its confirmation is there.
-        ui.flash(message, place="meetings_admin_created" if meeting_id is None else form_key)
+        ui.flash(message, place="meetings_admin_created" if meeting_id is None else form_key, focus=True)
         ui.select_record(meetings.MEETING_PARAMETER, new_id)
     st.rerun()
 

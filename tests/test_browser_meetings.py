@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from email.header import decode_header, make_header
 
 import pytest
@@ -67,6 +68,17 @@ def test_meeting_journey(
     direction = sign_in_as_direction(pages, app_url)
     nav_link(direction, "Organiser les rencontres").click()
     expect_page(direction, "Organiser les rencontres")
+    # A date field's calendar speaks French too (ui.french_widgets renames Streamlit's words as they appear).
+    direction.get_by_role("button", name="Choisir une date").first.click()
+    calendar = direction.get_by_test_id("stDateInputCalendar")
+    expect(calendar.get_by_role("button", name="Mois suivant")).to_be_visible()
+    days = calendar.locator("[aria-label]").evaluate_all("(cells) => cells.map((cell) => cell.ariaLabel)")
+    assert any(re.fullmatch(r"(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) \d+ \w+ \d{4}", d) for d in days)
+    assert not [d for d in days if re.search(r"day|Monday|Friday|January|December|Choose|month", d)], days
+    shown = calendar.inner_text()
+    assert not re.search(r"January|February|March|April|June|July|August|September|October|November|December", shown)
+    assert re.search(r"\bL\s+M\s+M\s+J\s+V\s+S\b", shown), shown  # the days' initials
+    direction.keyboard.press("Escape")
     direction.get_by_label("Titre").fill(TITLE)
     direction.get_by_label("Ville").fill("Dijon")
     places = direction.get_by_label("Nombre de places")

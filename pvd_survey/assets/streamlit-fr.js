@@ -86,7 +86,8 @@
     Saturday: "samedi", Sunday: "dimanche",
   };
   const SEGMENTS = { day: "jour", month: "mois", year: "année", hour: "heure", minute: "minute", second: "seconde" };
-  const INITIALS = { S: "D", M: "L", T: "M", W: "M", F: "V" };  /* Sunday-first week of the calendar */
+  const WEEK = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"];
+  const EN_WEEK = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
   const UNITS = { B: "o", KB: "Ko", MB: "Mo", GB: "Go" };
   const size = (number, unit) => number.replace(".", ",") + "\u202f" + UNITS[unit];
   const month = (name) => MONTHS[name] || name;
@@ -118,7 +119,7 @@
   };
   const APP_CONTENT = '[data-testid="stMarkdownContainer"], [data-testid="stIconMaterial"], ' +
     '[data-testid="stCode"], script, style, noscript';
-  const CALENDAR = '[data-baseweb="calendar"]';
+  const CALENDAR = '[data-testid="stDateInputCalendar"], [data-baseweb="calendar"]';
   const DROPZONE = '[data-testid="stFileUploaderDropzone"]';
   const STREAMLIT_WORDS = DROPZONE;  /* Streamlit's own markdown: the upload button's « Upload » */
   const ATTRIBUTES = ["aria-label", "title", "placeholder"];
@@ -126,9 +127,26 @@
     const parent = node.parentElement;
     const text = node.nodeValue.trim();
     if (!parent || !text || (parent.closest(APP_CONTENT) && !parent.closest(STREAMLIT_WORDS))) return;
-    let french = translate(text);
-    if (french === null && text.length === 1 && parent.closest(CALENDAR)) french = INITIALS[text] || null;
+    if (text.length === 1 && parent.closest(CALENDAR)) {
+      fixWeekdays(parent.closest(CALENDAR));
+      return;
+    }
+    const french = translate(text);
     if (french !== null && french !== text) node.nodeValue = node.nodeValue.replace(text, french);
+  };
+  const fixWeekdays = (calendar) => {
+    /* The days' initials (one letter: T and S are ambiguous), from the weekday of the first day's column. */
+    const first = calendar.querySelector('[role="gridcell"][aria-label]');
+    if (!first) return;
+    const label = first.getAttribute("aria-label");
+    let start = WEEK.findIndex((day) => label.startsWith(day));
+    if (start === -1) start = EN_WEEK.findIndex((day) => label.includes(day));
+    if (start === -1) return;
+    const headers = [...calendar.querySelectorAll("th")].filter((th) => th.textContent.trim().length === 1);
+    headers.forEach((th, index) => {
+      const initial = WEEK[(start + index) % 7][0].toUpperCase();
+      if (th.textContent !== initial) th.textContent = initial;
+    });
   };
   const fixElement = (element) => {
     for (const name of ATTRIBUTES) {
