@@ -7,7 +7,7 @@ import streamlit as st
 
 from pvd_survey import exports, meetings, territory, ui
 from pvd_survey.clock import from_paris_parts, paris_from_utc, paris_time, utcnow
-from pvd_survey.errors import DomainError
+from pvd_survey.errors import DomainError, errors_by_field
 from pvd_survey.meetings import KIND_LABELS, ROLE_LABELS, MeetingForm
 from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS
 
@@ -152,7 +152,7 @@ def save(key: str, form: MeetingForm, meeting_id: int | None) -> None:
                 outcome = meetings.update_meeting(session, meeting_id, form, settings)
     except DomainError as error:
         # Every problem at once, under its field and listed at the top of the form, the focus on the first.
-        ui.remember_field_errors(form_key, ui.errors_of(error))
+        ui.remember_field_errors(form_key, errors_by_field(error))
     else:
         ui.remember_field_errors(form_key, None)
         message = "Rencontre créée." if meeting_id is None else "Rencontre enregistrée."

@@ -339,6 +339,27 @@ def french_message(error: DomainError) -> str:
     return _french(error.code, error.params)
 
 
+GENERAL = ""  # the « field » of an error that belongs to no field of a form (listed at the top only)
+
+
+def errors_by_field(error: DomainError) -> dict[str, DomainError]:
+    """A domain error as a form's errors by field: InvalidAnswers' own, else the one error under its field."""
+    if isinstance(error, InvalidAnswers):
+        return dict(error.errors)
+    return {error.field or GENERAL: error}
+
+
+def form_summary(messages: Mapping[str, str], labels: Mapping[str, str]) -> str:
+    """The list at the top of a refused form (Markdown): a heading, then each error with its field's label, in the
+    form's order (`labels`), those of no field first."""
+    order = list(labels)
+    fields = sorted(messages, key=lambda field: order.index(field) + 1 if field in labels else 0)
+    count = sum(field in labels for field in messages)
+    heading = "Le formulaire n'a pas été envoyé" + (f" : {count} champ(s) à corriger." if count else ".")
+    lines = [(f"- **{labels[field]}** : " if field in labels else "- ") + messages[field] for field in fields]
+    return heading + "\n\n" + "\n".join(lines)
+
+
 def row_message(row: RowError) -> str:
     """The French line shown for a bad line of an imported file, e.g. "ligne 3 : gender : Réponse inconnue : x."."""
     column = f"{row.column} : " if row.column else ""

@@ -19,7 +19,7 @@ from streamlit.delta_generator import DeltaGenerator
 from pvd_survey import access, accounts, db, exports, links, sessions, territory, web
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
-from pvd_survey.errors import DomainError, InvalidAnswers, french_message
+from pvd_survey.errors import DomainError, errors_by_field, form_summary, french_message
 from pvd_survey.recruitment import PDF_MAX_BYTES
 
 FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun (at the top of the page, or at a named place)
@@ -313,9 +313,8 @@ def _ticked(key: str, option: str, options: tuple[str, ...], exclusive: str | No
 # ---------------------------------------------------------------------------- forms (RGAA 11.10)
 # A submission's errors, all at once: each under its field (field_error), all listed at the top of the form
 # (form_errors), and the focus on the first field in error; after a success, on the confirmation (flash(focus=True)
-# or focus_on). Services raise InvalidAnswers (several fields) or a DomainError with its `field`.
-
-GENERAL = ""  # the « field » of an error that belongs to no field (shown in the list at the top only)
+# or focus_on). Services raise InvalidAnswers (several fields) or a DomainError with its `field` (errors.py says
+# them in French: errors_by_field, form_summary).
 
 
 def remember_field_errors(form_key: str, errors: Mapping[str, DomainError] | None) -> None:
@@ -326,13 +325,6 @@ def remember_field_errors(form_key: str, errors: Mapping[str, DomainError] | Non
     else:
         st.session_state.pop(f"{form_key}_errors", None)
         st.session_state.pop(f"{form_key}_focus", None)
-
-
-def errors_of(error: DomainError) -> dict[str, DomainError]:
-    """A domain error as errors by field: InvalidAnswers' own, else the one error under its field (or GENERAL)."""
-    if isinstance(error, InvalidAnswers):
-        return dict(error.errors)
-    return {error.field or GENERAL: error}
 
 
 def field_error(form_key: str, field: str) -> None:
@@ -349,18 +341,8 @@ def form_errors(form_key: str, labels: Mapping[str, str]) -> None:
     errors: dict[str, str] = st.session_state.get(f"{form_key}_errors") or {}
     if not errors:
         return
-    ordered = sorted(errors, key=lambda field: list(labels).index(field) + 1 if field in labels else 0)
-    lines = [
-        f"- **{labels[field]}** : {errors[field]}" if field in labels else f"- {errors[field]}" for field in ordered
-    ]
-    count = sum(field in labels for field in errors)
-    heading = (
-        f"Le formulaire n'a pas été envoyé : {count} champ(s) à corriger."
-        if count
-        else "Le formulaire n'a pas été envoyé."
-    )
     with st.container(key=f"pvd_summary_{form_key}"):
-        st.error(heading + "\n\n" + "\n".join(lines), icon=":material/error:")
+        st.error(form_summary(errors, labels), icon=":material/error:")
     submission = st.session_state.pop(f"{form_key}_focus", None)
     if submission:
         _focus_marker(form=form_key, submission=str(submission))
@@ -374,23 +356,27 @@ def submit_form(
     then: Callable[[T], object] | None = None,
     flash_at: str | None = None,
     refused: Callable[[DomainError], object] | None = None,
+    rerun: bool = True,
     **kwargs: Any,
-) -> NoReturn:
+) -> T:
     """A form's action, as act() but for a form: on a domain error nothing is committed and the page reruns with
     every error under its field and listed at the top (form_errors), the focus on the first; once committed,
     `then(result)`, the `success` message flashed with the focus on it, and a rerun (without a message, the page
-    shows its own confirmation: focus_on() its container). `refused(error)`: what else a refusal changes."""
+    shows its own confirmation: focus_on() its container). `refused(error)`: what else a refusal changes.
+    `rerun=False`: once committed, the result is returned (the page draws its confirmation in this run)."""
     try:
         with write() as session:
             result = action(session, *args, **kwargs)
     except DomainError as error:
-        remember_field_errors(form_key, errors_of(error))
+        remember_field_errors(form_key, errors_by_field(error))
         if refused is not None:
             refused(error)
         st.rerun()
     remember_field_errors(form_key, None)
     if then is not None:
         then(result)
+    if not rerun:
+        return result
     message = success(result) if callable(success) else success
     if message:
         flash(message, place=flash_at, focus=True)
@@ -660,6 +646,7 @@ def setup_needed() -> bool:
 
 
 AFTER_LOGIN_KEY = "pvd_after_login"  # the page a signed-out person asked for
+AFTER_LOGIN_QUERY_KEY = "pvd_after_login_query"  # and its address's parameters (a dashboard's filters)
 
 
 def guard(page_key: str) -> UserInfo | None:
@@ -678,8 +665,11 @@ def guard(page_key: str) -> UserInfo | None:
             st.stop()
         if user is None:
             st.error(french_message(DomainError("login_required")))
-            # Remembered so that signing in leads back here.
+            # Remembered so that signing in from the menu leads back here, with the address's parameters.
             st.session_state[AFTER_LOGIN_KEY] = access.PAGES_BY_KEY[page_key].path
+            st.session_state[AFTER_LOGIN_QUERY_KEY] = urlencode(st.query_params.to_dict())
+            # A shared link opened signed out: the form in place, and back to the same address once signed in.
+            sign_in_form(page_key)
         else:
             st.error(french_message(DomainError("forbidden")))
         st.stop()
@@ -696,10 +686,47 @@ def recheck(page_key: str) -> None:
 def page_after_login(user: UserInfo) -> str:
     """Where to go once signed in (an address): the page asked for before, if this account may see it, else home."""
     wanted = st.session_state.pop(AFTER_LOGIN_KEY, None)
+    query = st.session_state.pop(AFTER_LOGIN_QUERY_KEY, "")
     for spec in access.visible_pages(user.role, False):
         if spec.path == wanted:
-            return url_of(wanted)
+            return url_of(wanted) + (f"?{query}" if query else "")
     return "/"
+
+
+def sign_in_form(page_key: str | None = None) -> None:
+    """Sign in: ProConnect when configured, then e-mail and password. Once signed in, back to this page's address
+    with its parameters (`page_key`, when this account may see it), else to the page asked for before, or home."""
+    sso_error = st.session_state.get(SSO_ERROR_KEY)
+    if sso_error:
+        st.error(sso_error)
+        if st.button("Se déconnecter de ProConnect", key="login_sso_logout"):
+            st.logout()
+    if sso_configured():
+        st.write("Agents publics : utilisez votre compte ProConnect.")
+        if st.button("S'identifier avec ProConnect", key="login_sso", type="primary"):
+            st.login()
+        st.divider()
+    with st.form("login_form"):
+        email = st.text_input("Adresse e-mail", key="login_email", autocomplete="username")
+        password = st.text_input("Mot de passe", type="password", key="login_password", autocomplete="current-password")
+        submitted = st.form_submit_button("Se connecter", type="primary")
+    if submitted:
+        # Not in write(): authenticate() runs argon2 between two short transactions of its own, so a sign-in
+        # never holds SQLite's write lock (or a connection) for the half second the password check takes.
+        outcome = accounts.authenticate(runtime().factory, email, password, settings())
+        if outcome.error is not None:
+            show_error(outcome.error)
+        elif outcome.user is not None:
+            st.success(f"Bienvenue, {outcome.user.display_name}.")
+            if page_key and access.can_view(page_key, outcome.user.role, False):
+                for key in (AFTER_LOGIN_KEY, AFTER_LOGIN_QUERY_KEY):
+                    st.session_state.pop(key, None)
+                query = urlencode(st.query_params.to_dict())
+                address = url_of(access.PAGES_BY_KEY[page_key].path) + (f"?{query}" if query else "")
+            else:
+                address = page_after_login(outcome.user)
+            sign_in(outcome.user, address)
+    st.caption("Mot de passe oublié ? Demandez à un administrateur du programme de vous en définir un nouveau.")
 
 
 def navigation_pages(user: UserInfo | None) -> dict[str, list]:

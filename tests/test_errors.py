@@ -75,3 +75,20 @@ def test_field_checks_report_every_field_at_once_and_a_single_error_as_it_is():
     errors.FieldChecks().raise_errors()  # nothing found: nothing raised
     with pytest.raises(KeyError), errors.FieldChecks():
         raise KeyError("bug")  # not a rule of the domain: a bug, never kept as a form's error
+
+
+def test_a_refused_forms_summary_lists_each_error_with_its_label_in_the_forms_order():
+    labels = {"full_name": "Nom", "email": "Adresse e-mail", "consent": "J'accepte"}
+    summary = errors.form_summary(
+        {"consent": "Cochez la case.", "": "Rencontre complète.", "full_name": "Le nom."}, labels
+    )
+    assert summary.splitlines() == [
+        "Le formulaire n'a pas été envoyé : 2 champ(s) à corriger.",
+        "",
+        "- Rencontre complète.",  # an error of no field first
+        "- **Nom** : Le nom.",
+        "- **J'accepte** : Cochez la case.",
+    ]
+    assert errors.form_summary({"": "Service indisponible."}, labels).startswith("Le formulaire n'a pas été envoyé.\n")
+    assert errors.errors_by_field(DomainError("file_required", field="cv")).keys() == {"cv"}
+    assert errors.errors_by_field(DomainError("database_busy")).keys() == {errors.GENERAL}
