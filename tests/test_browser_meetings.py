@@ -26,6 +26,7 @@ from tests.browser_support import (
     choose_in_selectbox,
     expect_page,
     nav_link,
+    open_dashboard_section,
     screenshot_on_failure,
     sign_in,
     wait_for_run,
@@ -143,6 +144,7 @@ def test_meeting_journey(
     # The dashboard shows the attendance, and its export says the same.
     nav_link(direction, "Tableau de bord").click()
     expect_page(direction, "Tableau de bord")
+    open_dashboard_section(direction, "rencontres")  # the summary first, the meetings one click away
     expect(direction.get_by_role("heading", name="Rencontres", exact=True)).to_be_visible()
     with direction.expect_download() as download:
         direction.get_by_role("button", name="Chiffres des rencontres (CSV)").click()
