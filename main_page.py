@@ -23,6 +23,7 @@ with st.sidebar:
             with ui.domain_errors_shown():
                 ui.sign_out()
     st.caption("Programme Petites villes de demain · ANCT")
+    ui.french_widgets()
 
 if st.query_params.get(web.SIGNED_OUT_PARAMETER):
     # Back from the sign-out route, which cleared the session cookie.

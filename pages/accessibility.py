@@ -49,8 +49,9 @@ st.markdown(
 Non-conformités connues, qui viennent du cadre logiciel Streamlit sur lequel l'application est construite :
 
 - le menu de navigation n'est pas une liste correctement structurée (critère 9.3) ;
-- la langue de la page est envoyée déclarée en anglais ; l'application la déclare en français dès que la page
-  est affichée, mais pas dans le code source initial (critère 8.3) ;
+- les textes propres à Streamlit (zone de dépôt des fichiers, champs de date, boutons des listes, noms lus par
+  les lecteurs d'écran) sont traduits en français par un script au moment où ils s'affichent : ils peuvent
+  apparaître en anglais un court instant au chargement d'une page (critère 8.7) ;
 - les graphiques ne se parcourent pas au clavier ni avec un lecteur d'écran : leur description et le tableau
   qui les accompagne en donnent le contenu.
 """

@@ -5,6 +5,7 @@ import streamlit as st
 
 from pvd_survey import mail, ui
 from pvd_survey.models import paris_time
+from pvd_survey.vocabulary import MESSAGE_KIND_LABELS
 
 ui.guard("admin_outbox")
 settings = ui.settings()
@@ -29,7 +30,7 @@ if settings.smtp is None:
 else:
     st.caption(f"Envoi par {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}).")
 
-statuses = st.multiselect(
+statuses = ui.multiselect(
     "Statuts affichés",
     list(mail.STATUS_LABELS),
     default=["pending", "failed"],
@@ -47,7 +48,7 @@ else:
             {
                 "Destinataire": [m.recipient for m in messages],
                 "Objet": [m.subject for m in messages],
-                "Type": [m.kind for m in messages],
+                "Type": [MESSAGE_KIND_LABELS.get(m.kind, m.kind) for m in messages],
                 "Lien": [m.link or "" for m in messages],
                 "Statut": [mail.STATUS_LABELS[m.status] for m in messages],
                 "Essais": [m.attempts for m in messages],

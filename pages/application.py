@@ -41,8 +41,10 @@ if view.posting_status == "published":
     with st.expander("Compléter ma candidature"):
         with st.form("application_update"):
             phone = st.text_input("Téléphone", value=view.phone or "", key="application_phone")
-            cv = st.file_uploader("Nouveau CV (PDF)", type=["pdf"], key="application_cv")
-            letter = st.file_uploader("Nouvelle lettre de motivation (PDF)", type=["pdf"], key="application_letter")
+            cv = ui.file_upload("Nouveau CV (PDF, 5 Mo au plus)", "pdf", key="application_cv")
+            letter = ui.file_upload(
+                "Nouvelle lettre de motivation (PDF, 5 Mo au plus)", "pdf", key="application_letter"
+            )
             update = st.form_submit_button("Mettre à jour")
         if update:
             ui.act(

@@ -26,7 +26,7 @@ st.markdown(
 )
 with st.form("invitations_form", clear_on_submit=False):
     pasted = st.text_area("Adresses e-mail", key="invitations_text", height=140)
-    uploaded = st.file_uploader("ou fichier CSV", type=["csv", "txt"], key="invitations_file")
+    uploaded = ui.file_upload("ou fichier CSV", "csv", key="invitations_file")
     submitted = st.form_submit_button("Envoyer les invitations", type="primary")
 if submitted:
     text = ui.text_of(uploaded, pasted)
@@ -59,7 +59,7 @@ if closes_at:
 else:
     st.write("Le questionnaire est ouvert, sans date de clôture.")
 with st.form("invitations_closing"):
-    day = st.date_input("Date de clôture", value=None, format="DD/MM/YYYY", key="invitations_close_day")
+    day = ui.date_input("Date de clôture", value=None, key="invitations_close_day")
     hour = st.time_input("Heure (heure de Paris)", value=time(23, 59), key="invitations_close_time")
     column_set, column_remove = st.columns(2)
     set_closing = column_set.form_submit_button("Fixer la clôture")
@@ -99,7 +99,7 @@ for reminder in reminders:
     if reminder.done_at is None and action.button("Annuler", key=f"invitations_reminder_cancel_{reminder.id}"):
         ui.act(survey.cancel_reminder, reminder.id, success="Relance annulée.")
 with st.form("invitations_reminder"):
-    reminder_day = st.date_input("Date de la relance", value=None, format="DD/MM/YYYY", key="invitations_reminder_day")
+    reminder_day = ui.date_input("Date de la relance", value=None, key="invitations_reminder_day")
     reminder_hour = st.time_input("Heure (heure de Paris)", value=time(9, 0), key="invitations_reminder_time")
     add_reminder = st.form_submit_button("Prévoir la relance")
 if add_reminder:

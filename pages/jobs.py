@@ -45,12 +45,22 @@ def show_posting(posting: recruitment.PostingInfo) -> None:
     st.info(posting.cofunding_label, icon=":material/euro:")
 
 
+FORM = "jobs_apply"
+# The application form's fields, in its order, by the names the services give their errors.
+LABELS = {
+    "full_name": "Nom et prénom",
+    "email": "Adresse e-mail",
+    "phone": "Téléphone (facultatif)",
+    "cv": "CV (PDF, 5 Mo au plus)",
+    "letter": "Lettre de motivation (PDF, 5 Mo au plus, facultative)",
+    "consent_privacy": "J'ai lu la notice de confidentialité et j'accepte ce traitement.",
+}
 APPLIED_KEY = "jobs_applied"  # (posting, reference, e-mail) of the application just sent from this tab
 
 
 def show_confirmation(posting: recruitment.PostingInfo, reference: str, email: str) -> None:
     """What replaces the application form once it is sent: the reference and what happens next."""
-    ui.bring_into_view()
+    ui.focus_on("jobs_confirmation")  # at the top of the screen
     with st.container(key="jobs_confirmation"):
         st.success(f"Candidature envoyée. Votre référence : {reference}.", icon=":material/check_circle:")
         st.markdown(
@@ -78,14 +88,21 @@ def apply_form(posting: recruitment.PostingInfo) -> None:
             "- Vous pouvez retirer votre candidature à tout moment avec le lien personnel reçu par e-mail : vos "
             "données et vos documents sont alors supprimés."
         )
-    with st.form("jobs_apply", clear_on_submit=False):
-        name = st.text_input("Nom et prénom", key="jobs_name")
-        email = st.text_input("Adresse e-mail", key="jobs_email")
-        phone = st.text_input("Téléphone (facultatif)", key="jobs_phone", placeholder="06 12 34 56 78")
-        cv = st.file_uploader("CV (PDF, 5 Mo au plus)", type=["pdf"], key="jobs_cv")
-        letter = st.file_uploader("Lettre de motivation (PDF, facultatif)", type=["pdf"], key="jobs_letter")
+    with st.form(FORM, clear_on_submit=False):
+        ui.form_errors(FORM, LABELS)
+        name = st.text_input(LABELS["full_name"], key="jobs_name")
+        ui.field_error(FORM, "full_name")
+        email = st.text_input(LABELS["email"], key="jobs_email")
+        ui.field_error(FORM, "email")
+        phone = st.text_input(LABELS["phone"], key="jobs_phone", placeholder="06 12 34 56 78")
+        ui.field_error(FORM, "phone")
+        cv = ui.file_upload(LABELS["cv"], "pdf", key="jobs_cv")
+        ui.field_error(FORM, "cv")
+        letter = ui.file_upload(LABELS["letter"], "pdf", key="jobs_letter")
+        ui.field_error(FORM, "letter")
         letter_text = st.text_area("ou lettre de motivation (texte, facultatif)", key="jobs_letter_text")
-        consent = st.checkbox("J'ai lu la notice de confidentialité et j'accepte ce traitement.", key="jobs_consent")
+        consent = st.checkbox(LABELS["consent_privacy"], key="jobs_consent")
+        ui.field_error(FORM, "consent_privacy")
         contact = st.checkbox(
             "J'accepte d'être contacté·e pour d'autres postes de chef de projet PVD (facultatif).", key="jobs_contact"
         )
@@ -101,18 +118,18 @@ def apply_form(posting: recruitment.PostingInfo) -> None:
             consent_privacy=consent,
             consent_contact=contact,
         )
-        try:
-            with ui.write() as session:
-                receipt = recruitment.apply(session, posting.id, data, settings)
-        except DomainError as error:
-            ui.show_error(error)
-            if error.code == "already_applied":
-                st.session_state["jobs_duplicate"] = (posting.id, email)
-        else:
+
+        def sent_off(receipt: recruitment.ApplicationReceipt) -> None:
             st.session_state.pop("jobs_duplicate", None)
             # The next run shows the confirmation instead of the form (whose fields and PDF go with it).
             st.session_state[APPLIED_KEY] = (posting, receipt.reference, receipt.email)
-            st.rerun()
+
+        def refused(error: DomainError) -> None:
+            if error.code == "already_applied":
+                st.session_state["jobs_duplicate"] = (posting.id, email)
+
+        # Every problem at once, under its field and listed at the top, the focus on the first.
+        ui.submit_form(FORM, recruitment.apply, posting.id, data, settings, then=sent_off, refused=refused)
     duplicate = st.session_state.get("jobs_duplicate")
     if (
         duplicate

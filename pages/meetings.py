@@ -4,13 +4,22 @@ import streamlit as st
 
 from pvd_survey import meetings, territory, ui
 from pvd_survey.clock import paris_time, utcnow
-from pvd_survey.errors import DomainError, french_message
+from pvd_survey.errors import DomainError
 from pvd_survey.meetings import KIND_LABELS, ROLE_LABELS, RegistrationForm
-from pvd_survey.survey_questions import InvalidAnswers
 
 ui.guard("meetings")
 settings = ui.settings()
 FORM = "meetings_form"
+# The registration form's fields, in its order, by the names the services give their errors.
+LABELS = {
+    "full_name": "Prénom et nom",
+    "email": "Adresse e-mail",
+    "attendee_role": "Vous êtes",
+    "organisation": "Organisation ou commune",
+    "department": "Département (facultatif)",
+    "needs": "Besoins particuliers (facultatif)",
+    "consent": "J'ai lu et j'accepte la notice ci-dessus",
+}
 PAGE_SIZE = 20  # meetings listed at once, soonest first
 
 
@@ -122,8 +131,10 @@ def show_meeting(raw_id: str) -> None:
 
 
 def show_done(meeting: meetings.MeetingInfo, outcome: meetings.RegistrationOutcome) -> None:
-    """The outcome of a registration, and a way to register someone else."""
-    show_outcome(outcome)
+    """The outcome of a registration (the focus and the screen on it), and a way to register someone else."""
+    ui.focus_on("meetings_outcome")
+    with st.container(key="meetings_outcome"):
+        show_outcome(outcome)
     if st.button("Inscrire une autre personne", key="meetings_another"):
         st.session_state.pop(f"meetings_done_{meeting.id}")
         st.rerun()
@@ -153,12 +164,13 @@ def registration_form(meeting: meetings.MeetingInfo) -> meetings.RegistrationOut
     """Name, e-mail, profile, organisation, department, needs, consent; the outcome once registered."""
     st.subheader("S'inscrire")
     with st.form(FORM):
-        st.text_input("Prénom et nom", max_chars=200, key="meetings_full_name")
+        ui.form_errors(FORM, LABELS)
+        st.text_input(LABELS["full_name"], max_chars=200, key="meetings_full_name")
         ui.field_error(FORM, "full_name")
-        st.text_input("Adresse e-mail", max_chars=320, key="meetings_email", placeholder="prenom.nom@mairie.fr")
+        st.text_input(LABELS["email"], max_chars=320, key="meetings_email", placeholder="prenom.nom@mairie.fr")
         ui.field_error(FORM, "email")
         st.selectbox(
-            "Vous êtes",
+            LABELS["attendee_role"],
             list(meeting.audiences),
             format_func=ROLE_LABELS.get,
             index=None,
@@ -166,11 +178,12 @@ def registration_form(meeting: meetings.MeetingInfo) -> meetings.RegistrationOut
             key="meetings_role",
         )
         ui.field_error(FORM, "attendee_role")
-        st.text_input("Organisation ou commune", max_chars=200, key="meetings_organisation")
+        st.text_input(LABELS["organisation"], max_chars=200, key="meetings_organisation")
         ui.field_error(FORM, "organisation")
-        ui.department_select("Département (facultatif)", "meetings_department")
+        ui.department_select(LABELS["department"], "meetings_department")
+        ui.field_error(FORM, "department")
         st.text_area(
-            "Besoins particuliers (facultatif)",
+            LABELS["needs"],
             max_chars=2000,
             placeholder="Accessibilité, régime alimentaire…",
             key="meetings_needs",
@@ -183,7 +196,7 @@ def registration_form(meeting: meetings.MeetingInfo) -> meetings.RegistrationOut
             "rencontre. Vous pouvez annuler à tout moment avec le lien reçu par e-mail, et demander l'accès "
             "à vos données ou leur effacement à la direction du programme."
         )
-        st.checkbox("J'ai lu et j'accepte la notice ci-dessus", key="meetings_consent")
+        st.checkbox(LABELS["consent"], key="meetings_consent")
         ui.field_error(FORM, "consent")
         submitted = st.form_submit_button("M'inscrire", type="primary", icon=":material/how_to_reg:")
     if not submitted:
@@ -198,19 +211,9 @@ def registration_form(meeting: meetings.MeetingInfo) -> meetings.RegistrationOut
         needs=state.get("meetings_needs") or "",
         consent=bool(state.get("meetings_consent")),
     )
-    try:
-        with ui.write() as session:
-            outcome = meetings.register(session, meeting.id, form, settings)
-    except InvalidAnswers as invalid:
-        ui.remember_field_errors(FORM, invalid.errors)
-        ui.flash(french_message(invalid) + " Rien n'a été enregistré.", "error")
-        st.rerun()
-    except DomainError as error:
-        ui.remember_field_errors(FORM, None)
-        ui.show_error(error)
-        return None
-    ui.remember_field_errors(FORM, None)
-    return outcome
+    # Every problem at once, under its field and listed at the top (the meeting closed meanwhile: at the top);
+    # once registered, the outcome is drawn in this run, in place of the form.
+    return ui.submit_form(FORM, meetings.register, meeting.id, form, settings, rerun=False)
 
 
 meeting_param = st.query_params.get(meetings.MEETING_PARAMETER)

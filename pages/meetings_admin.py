@@ -7,10 +7,9 @@ import streamlit as st
 
 from pvd_survey import exports, meetings, territory, ui
 from pvd_survey.clock import from_paris_parts, paris_from_utc, paris_time, utcnow
-from pvd_survey.errors import DomainError, french_message
+from pvd_survey.errors import DomainError, errors_by_field
 from pvd_survey.meetings import KIND_LABELS, ROLE_LABELS, MeetingForm
 from pvd_survey.models import ATTENDEE_ROLES, MEETING_KINDS
-from pvd_survey.survey_questions import InvalidAnswers
 
 ui.guard("meetings_admin")
 settings = ui.settings()
@@ -40,6 +39,19 @@ def local(moment: datetime | None, default: datetime) -> datetime:
     return paris_from_utc(moment) if moment else default
 
 
+# The fields that can be wrong, in the form's order, by the names the service gives their errors.
+LABELS = {
+    "title": "Titre",
+    "city": "Ville",
+    "online_url": "Lien de visioconférence",
+    "ends_at": "Fin",
+    "capacity": "Nombre de places",
+    "registration_opens_at": "Inscriptions : ouverture",
+    "registration_closes_at": "Inscriptions : clôture",
+    "audiences": "Publics admis",
+}
+
+
 def meeting_form(key: str, initial: MeetingForm | None) -> MeetingForm | None:
     """The meeting form; returns the typed meeting when submitted."""
     now = paris_from_utc(utcnow()).replace(second=0, microsecond=0)
@@ -52,6 +64,7 @@ def meeting_form(key: str, initial: MeetingForm | None) -> MeetingForm | None:
     closes = local(initial.registration_closes_at if initial else None, start - timedelta(days=2))
     form_key = f"meetings_admin_form_{key}"
     with st.form(form_key):
+        ui.form_errors(form_key, LABELS)
         title = st.text_input("Titre", value=initial.title if initial else "", max_chars=200)
         ui.field_error(form_key, "title")
         columns = st.columns(2)
@@ -77,9 +90,9 @@ def meeting_form(key: str, initial: MeetingForm | None) -> MeetingForm | None:
         )
         ui.field_error(form_key, "online_url")
         columns = st.columns(4)
-        start_day = columns[0].date_input("Début (jour)", value=start.date(), format="DD/MM/YYYY")
+        start_day = ui.date_input("Début (jour)", place=columns[0], value=start.date())
         start_time = columns[1].time_input("Début (heure)", value=start.time(), step=900)
-        end_day = columns[2].date_input("Fin (jour)", value=end.date(), format="DD/MM/YYYY")
+        end_day = ui.date_input("Fin (jour)", place=columns[2], value=end.date())
         end_time = columns[3].time_input("Fin (heure)", value=end.time(), step=900)
         ui.field_error(form_key, "ends_at")
         capacity = st.number_input(
@@ -87,13 +100,13 @@ def meeting_form(key: str, initial: MeetingForm | None) -> MeetingForm | None:
         )
         ui.field_error(form_key, "capacity")
         columns = st.columns(4)
-        opens_day = columns[0].date_input("Inscriptions : ouverture", value=opens.date(), format="DD/MM/YYYY")
+        opens_day = ui.date_input("Inscriptions : ouverture", place=columns[0], value=opens.date())
         opens_time = columns[1].time_input("à", value=opens.time(), step=900, key=f"{form_key}_opens_time")
-        closes_day = columns[2].date_input("Inscriptions : clôture", value=closes.date(), format="DD/MM/YYYY")
+        closes_day = ui.date_input("Inscriptions : clôture", place=columns[2], value=closes.date())
         closes_time = columns[3].time_input("à ", value=closes.time(), step=900, key=f"{form_key}_closes_time")
         ui.field_error(form_key, "registration_opens_at")
         ui.field_error(form_key, "registration_closes_at")
-        audiences = st.multiselect(
+        audiences = ui.multiselect(
             "Publics admis",
             ATTENDEE_ROLES,
             default=list(initial.audiences) if initial else ["chef_de_projet", "elu", "partenaire"],
@@ -137,11 +150,9 @@ def save(key: str, form: MeetingForm, meeting_id: int | None) -> None:
             else:
                 new_id = meeting_id
                 outcome = meetings.update_meeting(session, meeting_id, form, settings)
-    except InvalidAnswers as invalid:
-        ui.remember_field_errors(form_key, invalid.errors)
-        ui.flash(french_message(invalid) + " Rien n'a été enregistré.", "error", place=form_key)
     except DomainError as error:
-        ui.flash(french_message(error), "error", place=form_key)
+        # Every problem at once, under its field and listed at the top of the form, the focus on the first.
+        ui.remember_field_errors(form_key, errors_by_field(error))
     else:
         ui.remember_field_errors(form_key, None)
         message = "Rencontre créée." if meeting_id is None else "Rencontre enregistrée."
@@ -152,7 +163,7 @@ def save(key: str, form: MeetingForm, meeting_id: int | None) -> None:
         if outcome.notified:
             message += f" Nouvel horaire ou lieu : {outcome.notified} personne(s) prévenue(s) par e-mail."
         # A new meeting is shown from its top (the form was long): its confirmation is there.
-        ui.flash(message, place="meetings_admin_created" if meeting_id is None else form_key)
+        ui.flash(message, place="meetings_admin_created" if meeting_id is None else form_key, focus=True)
         ui.select_record(meetings.MEETING_PARAMETER, new_id)
     st.rerun()
 

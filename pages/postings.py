@@ -17,6 +17,16 @@ from pvd_survey.recruitment import PostingInfo, PostingInput
 user = ui.guard("postings")
 settings = ui.settings()
 SNAPSHOT = "postings_loaded"  # the posting as its edit form was loaded (its version and its values)
+# The editor's fields that can be wrong, in the form's order, by the names the services give their errors.
+LABELS = {
+    "title": "Intitulé du poste",
+    "communes": "Communes Petites villes de demain concernées (une par ligne)",
+    "contract": "Contrat",
+    "working_time": "Temps de travail",
+    "salary": "Salaire brut annuel",
+    "deadline": "Date limite de candidature",
+    "missions": "Missions (modèle de fiche de poste du programme)",
+}
 
 st.title("Mes offres")
 with ui.read() as session:
@@ -118,17 +128,21 @@ if snapshot is None or snapshot.status in ("draft", "published"):
     suffix = form_suffix(snapshot)
     initial = snapshot.as_input() if snapshot else PostingInput("", [], "projet", "complet", None)
     st.subheader("Modifier l'offre" if snapshot else "Nouvelle offre")
-    with st.form(f"postings_form_{suffix}"):
+    form_key = f"postings_form_{suffix}"
+    with st.form(form_key):
+        ui.form_errors(form_key, LABELS)
         title = st.text_input(
-            "Intitulé du poste",
+            LABELS["title"],
             key=f"postings_title_{suffix}",
             value=initial.title or "Chef de projet Petites villes de demain",
         )
+        ui.field_error(form_key, "title")
         communes = st.text_area(
-            "Communes Petites villes de demain concernées (une par ligne)",
+            LABELS["communes"],
             key=f"postings_communes_{suffix}",
             value="\n".join(initial.communes),
         )
+        ui.field_error(form_key, "communes")
         columns = st.columns(2)
         contracts = list(recruitment.CONTRACT_LABELS)
         contract = columns[0].selectbox(
@@ -153,6 +167,8 @@ if snapshot is None or snapshot.status in ("draft", "published"):
             step=500,
             value=initial.salary_min,
         )
+        with columns[0]:
+            ui.field_error(form_key, "salary")
         salary_max = columns[1].number_input(
             "Salaire brut annuel maximum (€, facultatif)",
             key=f"postings_salary_max_{suffix}",
@@ -160,18 +176,20 @@ if snapshot is None or snapshot.status in ("draft", "published"):
             step=500,
             value=initial.salary_max,
         )
-        start_date = columns[0].date_input(
+        start_date = ui.date_input(
             "Prise de poste souhaitée (facultatif)",
+            place=columns[0],
             key=f"postings_start_date_{suffix}",
             value=initial.start_date,
-            format="DD/MM/YYYY",
         )
-        deadline = columns[1].date_input(
-            "Date limite de candidature",
+        deadline = ui.date_input(
+            LABELS["deadline"],
+            place=columns[1],
             key=f"postings_deadline_{suffix}",
             value=initial.deadline or date.today() + timedelta(days=30),
-            format="DD/MM/YYYY",
         )
+        with columns[1]:
+            ui.field_error(form_key, "deadline")
         description = st.text_area(
             "Présentation du poste (Markdown)",
             key=f"postings_description_{suffix}",
@@ -179,11 +197,12 @@ if snapshot is None or snapshot.status in ("draft", "published"):
             height=160,
         )
         missions = st.text_area(
-            "Missions (modèle de fiche de poste du programme)",
+            LABELS["missions"],
             key=f"postings_missions_{suffix}",
             value=initial.missions,
             height=180,
         )
+        ui.field_error(form_key, "missions")
         anah = st.checkbox(
             "Le poste pilote une OPAH-RU (cofinancement Anah)",
             key=f"postings_anah_{suffix}",
@@ -221,8 +240,10 @@ if snapshot is None or snapshot.status in ("draft", "published"):
             start_date=start_date,
             anah_opah_ru=anah,
         )
+        # Every problem at once, under its field and listed at the top, the focus on the first.
         if snapshot is None:
-            ui.act(
+            ui.submit_form(
+                form_key,
                 recruitment.create_posting,
                 user,
                 data,
@@ -231,7 +252,8 @@ if snapshot is None or snapshot.status in ("draft", "published"):
                 flash_at="postings_form",
             )
         elif publish:
-            ui.act(
+            ui.submit_form(
+                form_key,
                 recruitment.publish_posting,
                 user,
                 snapshot.id,
@@ -242,7 +264,8 @@ if snapshot is None or snapshot.status in ("draft", "published"):
                 flash_at="postings_form",
             )
         else:
-            ui.act(
+            ui.submit_form(
+                form_key,
                 recruitment.update_posting,
                 user,
                 snapshot.id,

@@ -59,7 +59,7 @@ st.caption(
     "une organisation inconnue est créée."
 )
 with st.form("requests_bulk"):
-    uploaded = st.file_uploader("Fichier CSV", type=["csv", "txt"], key="requests_bulk_file")
+    uploaded = ui.file_upload("Fichier CSV", "csv", key="requests_bulk_file")
     pasted = st.text_area("ou contenu du fichier", key="requests_bulk_text")
     sent = st.form_submit_button("Créer les comptes")
 if sent:

@@ -28,20 +28,38 @@ st.write(
     "Demandez un compte : confirmez votre adresse par le lien reçu par e-mail, puis la direction du programme "
     "valide votre demande. Votre compte ne permet rien avant cette validation."
 )
-with st.form("signup_form"):
-    name = st.text_input("Nom et prénom", key="signup_name")
-    email = st.text_input("Adresse e-mail professionnelle", key="signup_email")
-    organisation = st.text_input("Organisation (EPCI ou commune)", key="signup_organisation")
+FORM = "signup_form"
+# The form's fields, in its order, by the names the service gives their errors.
+LABELS = {
+    "display_name": "Nom et prénom",
+    "email": "Adresse e-mail professionnelle",
+    "organisation_name": "Organisation (EPCI ou commune)",
+    "kind": "Type d'organisation",
+    "department": "Département",
+}
+ui.show_flash(FORM)  # the confirmation, in place of what was sent (with the focus)
+with st.form(FORM):
+    ui.form_errors(FORM, LABELS)
+    name = st.text_input(LABELS["display_name"], key="signup_name")
+    ui.field_error(FORM, "display_name")
+    email = st.text_input(LABELS["email"], key="signup_email")
+    ui.field_error(FORM, "email")
+    organisation = st.text_input(LABELS["organisation_name"], key="signup_organisation")
+    ui.field_error(FORM, "organisation_name")
     kind = st.selectbox(
-        "Type d'organisation",
+        LABELS["kind"],
         list(accounts.ORGANISATION_KIND_LABELS),
         format_func=accounts.ORGANISATION_KIND_LABELS.get,
         key="signup_kind",
     )
-    department = ui.department_select("Département", "signup_department")
+    ui.field_error(FORM, "kind")
+    department = ui.department_select(LABELS["department"], "signup_department")
+    ui.field_error(FORM, "department")
     sent = st.form_submit_button("Envoyer la demande", type="primary")
 if sent:
-    ui.act(
+    # Every problem at once, under its field and listed at the top, the focus on the first.
+    ui.submit_form(
+        FORM,
         recruitment.request_recruiter_account,
         settings,
         email=email,
@@ -50,4 +68,5 @@ if sent:
         organisation_kind=kind,
         department=department or "",
         success="Demande enregistrée. Confirmez votre adresse avec le lien que nous venons de vous envoyer.",
+        flash_at=FORM,
     )

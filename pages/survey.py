@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pvd_survey import survey, territory, ui
-from pvd_survey.errors import DomainError, french_message
+from pvd_survey.errors import DomainError
 from pvd_survey.models import paris_time
 from pvd_survey.survey_questions import (
     DEPARTMENT,
@@ -16,7 +16,6 @@ from pvd_survey.survey_questions import (
     QUESTIONS,
     START_MONTH,
     TRAINING_FIELD,
-    InvalidAnswers,
     month_options,
 )
 
@@ -82,6 +81,7 @@ def label_with(options: dict[str, str]):
 
 
 months = month_options()
+ui.form_errors("survey", {question.code: question.label for question in QUESTIONS})
 st.selectbox(
     START_MONTH.label,
     [NO_ANSWER, *months],
@@ -100,12 +100,12 @@ for question in (EMPLOYER, GENDER, EXPERIENCE, DIPLOMA):
         key=f"survey_{question.code}",
     )
     ui.field_error("survey", question.code)
-st.multiselect(
+ui.checkbox_group(
     TRAINING_FIELD.label + " (plusieurs choix possibles)",
     [*TRAINING_FIELD.options, NO_ANSWER],
+    "survey_training_field",
     format_func=label_with(TRAINING_FIELD.options),
-    placeholder="Choisissez un ou plusieurs domaines",
-    key="survey_training_field",
+    exclusive=NO_ANSWER,  # ticking it unticks the others, and the other way round
 )
 ui.field_error("survey", "training_field")
 st.selectbox(
@@ -130,30 +130,31 @@ if last_saved not in ("loaded", values):
     st.caption(f"Brouillon enregistré à {paris_time(saved_at, '%H:%M:%S')}.")
 st.session_state["survey_saved_values"] = values
 
+
+def _sent(_created: bool) -> None:
+    st.session_state["survey_saved_values"] = values
+    st.session_state.pop("survey_loaded_for", None)
+    ui.leave_link("survey")  # the next person at this computer finds nothing
+
+
 if st.button("Envoyer mes réponses", type="primary", key="survey_submit", icon=":material/send:"):
-    try:
-        with ui.write() as session:
-            created = survey.submit(session, token, values, settings)
-    except InvalidAnswers as invalid:
-        ui.remember_field_errors("survey", invalid.errors)
-        ui.flash(french_message(invalid), "error")
-        st.rerun()
-    except DomainError as error:
-        ui.show_error(error)
-    else:
-        ui.remember_field_errors("survey", None)
-        st.session_state["survey_saved_values"] = values
-        st.session_state.pop("survey_loaded_for", None)
-        ui.leave_link("survey")  # the next person at this computer finds nothing
-        ui.flash(
+    # Every unanswered or wrong question at once: under each, listed above the first, the focus on the first.
+    ui.submit_form(
+        "survey",
+        survey.submit,
+        token,
+        values,
+        settings,
+        then=_sent,
+        success=lambda created: (
             (
                 "Merci ! Vos réponses sont enregistrées."
                 if created
                 else "Merci ! Vos réponses ont été mises à jour (une seule réponse est conservée par personne)."
             )
             + " Pour les modifier ou les retirer, rouvrez le lien reçu par e-mail."
-        )
-        st.rerun()
+        ),
+    )
 
 if opened.submitted:
     with st.expander("Retirer mes réponses", icon=":material/delete:"):

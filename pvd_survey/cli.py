@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 refused by a rule (message says why), 2 bad arguments or c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import logging
@@ -16,10 +17,10 @@ import signal
 import stat
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 from pvd_survey.clock import paris_today
 from pvd_survey.config import ConfigError, Settings, load_settings
@@ -37,7 +38,74 @@ IMPORT_ENCODINGS = ("utf-8", "cp1252", "latin-1")
 # so that `--help` and a mistyped argument answer at once.
 
 
+# argparse's own words (Python 3.11+), in French: usage, headings, the help option, argument errors.
+ARGPARSE_FRENCH = {
+    "usage: ": "utilisation : ",
+    "positional arguments": "arguments",
+    "options": "options",
+    "show this help message and exit": "affiche cette aide et s'arrête",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide : %(value)r (choix possibles : %(choices)s)",
+    "unrecognized arguments: %s": "arguments inconnus : %s",
+    "expected one argument": "une valeur attendue",
+    "expected at most one argument": "une valeur au plus attendue",
+    "expected at least one argument": "au moins une valeur attendue",
+    "expected %s argument": "%s valeur attendue",
+    "expected %s arguments": "%s valeurs attendues",
+    "not allowed with argument %s": "incompatible avec l'argument %s",
+    "one of the arguments %s is required": "l'un des arguments %s est obligatoire",
+    "ambiguous option: %(option)s could match %(matches)s": "option ambiguë : %(option)s peut désigner %(matches)s",
+    "invalid %(type)s value: %(value)r": "valeur invalide : %(value)r",
+    "ignored explicit argument %r": "valeur %r ignorée : cette option n'en prend pas",
+    "unexpected option string: %s": "option inattendue : %s",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+    "can't open '%(filename)s': %(error)s": "impossible d'ouvrir « %(filename)s » : %(error)s",
+}
+
+
+def _french(message: str) -> str:
+    return ARGPARSE_FRENCH.get(message, message)
+
+
+def _french_plural(singular: str, plural: str, count: int) -> str:
+    return _french(singular if count == 1 else plural)
+
+
+@contextlib.contextmanager
+def _argparse_in_french() -> Iterator[None]:
+    """argparse looks its words up through its module's `_` and `ngettext` when it uses them: French meanwhile."""
+    saved = argparse._, argparse.ngettext  # type: ignore[attr-defined]
+    argparse._, argparse.ngettext = _french, _french_plural  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved  # type: ignore[attr-defined]
+
+
 class _FrenchParser(argparse.ArgumentParser):
+    """An argument parser whose help, usage and errors are in French (argparse's own words included)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        with _argparse_in_french():  # the help option's text and the headings are written here
+            super().__init__(*args, **kwargs)
+
+    def parse_args(self, *args: Any, **kwargs: Any) -> Any:
+        with _argparse_in_french():  # its own error (unknown arguments) is written here
+            return super().parse_args(*args, **kwargs)
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        with _argparse_in_french():
+            return super().parse_known_args(*args, **kwargs)
+
+    def format_usage(self) -> str:
+        with _argparse_in_french():
+            return super().format_usage()
+
+    def format_help(self) -> str:
+        with _argparse_in_french():
+            return super().format_help()
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"Erreur dans les arguments : {message}\nAide : {self.prog} --help\n")
@@ -399,6 +467,26 @@ EXIT_CODES = (
 )
 
 
+# The placeholders of the usage lines, in French (argparse would write the option's name in capitals).
+METAVARS = {
+    "department": "DÉPARTEMENT",
+    "email": "ADRESSE",
+    "employer": "EMPLOYEUR",
+    "file": "FICHIER",
+    "import_mb": "MO",
+    "interval": "SECONDES",
+    "jobs": "NOMBRES",
+    "month": "AAAA-MM",
+    "name": "NOM",
+    "organisation": "ORGANISATION",
+    "out": "FICHIER.pdf",
+    "region": "RÉGION",
+    "sizes": "NOMBRES",
+    "start_period": "PÉRIODE",
+    "workdir": "DOSSIER",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the README test that lists every command)."""
     parser = _FrenchParser(
@@ -513,6 +601,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--dry-run", action="store_true", help="affiche ce qui serait supprimé, sans rien effacer")
     sub.set_defaults(handler=cmd_purge)
+    for command in commands.choices.values():
+        for action in command._actions:
+            if action.dest in METAVARS and action.metavar is None and not action.choices:
+                action.metavar = METAVARS[action.dest]
     return parser
 
 

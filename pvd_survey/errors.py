@@ -272,6 +272,38 @@ class InvalidAnswers(DomainError):
         self.errors = errors
 
 
+class FieldChecks:
+    """A form's checks run one after the other, each error kept by field, then raised all at once (RGAA 11.10).
+
+        checks = FieldChecks()
+        with checks:
+            name = check_name(form.name)  # a DomainError here is kept, and the next check still runs
+        ...
+        checks.raise_errors()  # nothing if all passed; the one error; or InvalidAnswers with each field's
+
+    A value assigned inside a failed block is unset: use it only after raise_errors().
+    """
+
+    def __init__(self) -> None:
+        self.errors: dict[str, DomainError] = {}
+
+    def __enter__(self) -> FieldChecks:
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, _trace: object) -> bool:
+        if isinstance(error, DomainError):
+            self.errors.setdefault(error.field or "", error)  # a field's first problem is the one to fix first
+            return True
+        return False
+
+    def raise_errors(self) -> None:
+        """Raise what the checks found: the one error as it is, several as InvalidAnswers."""
+        if len(self.errors) == 1:
+            raise next(iter(self.errors.values()))
+        if self.errors:
+            raise InvalidAnswers(self.errors)
+
+
 @dataclass(frozen=True)
 class RowError:
     """What is wrong with one line of an imported file: `reason` is a code of MESSAGES, `params` fill its
@@ -305,6 +337,27 @@ def _french(code: str, params: Mapping[str, object]) -> str:
 def french_message(error: DomainError) -> str:
     """The French sentence shown to a person for a domain error."""
     return _french(error.code, error.params)
+
+
+GENERAL = ""  # the « field » of an error that belongs to no field of a form (listed at the top only)
+
+
+def errors_by_field(error: DomainError) -> dict[str, DomainError]:
+    """A domain error as a form's errors by field: InvalidAnswers' own, else the one error under its field."""
+    if isinstance(error, InvalidAnswers):
+        return dict(error.errors)
+    return {error.field or GENERAL: error}
+
+
+def form_summary(messages: Mapping[str, str], labels: Mapping[str, str]) -> str:
+    """The list at the top of a refused form (Markdown): a heading, then each error with its field's label, in the
+    form's order (`labels`), those of no field first."""
+    order = list(labels)
+    fields = sorted(messages, key=lambda field: order.index(field) + 1 if field in labels else 0)
+    count = sum(field in labels for field in messages)
+    heading = "Le formulaire n'a pas été envoyé" + (f" : {count} champ(s) à corriger." if count else ".")
+    lines = [(f"- **{labels[field]}** : " if field in labels else "- ") + messages[field] for field in fields]
+    return heading + "\n\n" + "\n".join(lines)
 
 
 def row_message(row: RowError) -> str:

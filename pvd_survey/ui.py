@@ -19,9 +19,11 @@ from streamlit.delta_generator import DeltaGenerator
 from pvd_survey import access, accounts, db, exports, links, sessions, territory, web
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
-from pvd_survey.errors import DomainError, french_message
+from pvd_survey.errors import DomainError, errors_by_field, form_summary, french_message
+from pvd_survey.recruitment import PDF_MAX_BYTES
 
 FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun (at the top of the page, or at a named place)
+FLASH_FOCUS_KEY = "pvd_flash_focus"  # that message takes the keyboard focus (the confirmation of a form)
 NEW_RECORD = 0  # the "new …" choice of a record selector (record ids start at 1)
 SSO_ERROR_KEY = "pvd_sso_error"  # why a single sign-on identity got no access
 T = TypeVar("T")
@@ -86,10 +88,11 @@ def read() -> Iterator[Session]:
         yield session
 
 
-def flash(message: str, kind: str = "success", place: str | None = None) -> None:
+def flash(message: str, kind: str = "success", place: str | None = None, focus: bool = False) -> None:
     """Show a message after the next rerun (e.g. after st.rerun()): at the top of the page, or where the page calls
-    show_flash(place) (next to the action, so that it is on screen)."""
+    show_flash(place) (next to the action, so that it is on screen); `focus`: the keyboard focus goes to it."""
     st.session_state[FLASH_KEY] = (kind, message, place, False)
+    st.session_state[FLASH_FOCUS_KEY] = focus
 
 
 def show_flash(place: str | None = None, into_view: bool = False) -> None:
@@ -111,9 +114,15 @@ def show_flash(place: str | None = None, into_view: bool = False) -> None:
         return
     del st.session_state[FLASH_KEY]
     if message:
+        show = {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}[kind]
+        if st.session_state.pop(FLASH_FOCUS_KEY, False):
+            focus_on("pvd_flash_focused")  # (it scrolls the message into view too)
+            with st.container(key="pvd_flash_focused"):
+                show(message)
+            return
         if into_view:
             bring_into_view()
-        {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}[kind](message)
+        show(message)
 
 
 def show_error(error: DomainError) -> None:
@@ -237,19 +246,157 @@ def department_select(label: str, key: str) -> str | None:
     )
 
 
-def remember_field_errors(form_key: str, errors: dict[str, DomainError] | None) -> None:
-    """Keep a form's per-field errors (or clear them) for the next run, where they show under the fields."""
+# ---------------------------------------------------------------------------- Streamlit's widgets, in French
+# Streamlit 1.67 speaks English wherever the app does not give it the words: its parameters first (placeholder,
+# select_all, max_upload_size, format), then french_widgets() for what no parameter reaches.
+
+DATE_FORMAT = "DD/MM/YYYY"
+PDF_MAX_MB = PDF_MAX_BYTES // (1024 * 1024)  # the services' limit, shown by the uploader (« 5 Mo au plus… »)
+
+
+def french_widgets() -> None:
+    """Streamlit's own words (upload zone, date fields, lists' buttons, names read by screen readers) in French."""
+    # Constant script, allowed by its hash in the CSP (web.FRENCH_SCRIPT); it installs itself once per tab.
+    st.html(f"<script>{web.FRENCH_SCRIPT}</script>", unsafe_allow_javascript=True)
+
+
+def multiselect(label: str, options: Sequence[T], *, placeholder: str = "Choisissez", **kwargs: Any) -> list[T]:
+    """st.multiselect without « Select all » (which would tick every choice at once) and with a French prompt."""
+    return st.multiselect(label, options, placeholder=placeholder, select_all=False, **kwargs)
+
+
+def file_upload(label: str, kind: str, key: str, max_mb: int | None = None) -> Any:
+    """One file of a kind (`pdf`, `csv`); a PDF within the services' limit, which the zone shows."""
+    types = ["csv", "txt"] if kind == "csv" else [kind]
+    return st.file_uploader(
+        label, type=types, key=key, max_upload_size=max_mb or (PDF_MAX_MB if kind == "pdf" else None)
+    )
+
+
+def date_input(label: str, *, place: DeltaGenerator | None = None, **kwargs: Any) -> Any:
+    """st.date_input shown as jj/mm/aaaa."""
+    return (place or st).date_input(label, format=DATE_FORMAT, **kwargs)
+
+
+def checkbox_group(
+    label: str,
+    options: Sequence[str],
+    key: str,
+    *,
+    format_func: Callable[[str], str] = str,
+    exclusive: str | None = None,
+) -> list[str]:
+    """Several choices as checkboxes (no « Select all »), the ticked codes kept in `st.session_state[key]`.
+
+    Ticking `exclusive` (« Je ne souhaite pas répondre ») unticks the others at once, and ticking another unticks
+    it. Set `st.session_state[key]` before the call to change what is ticked.
+    """
+    selected = list(st.session_state.get(key) or [])
+    with st.container(key=f"pvd_group_{key}", gap="xxsmall"):
+        st.markdown(label)
+        for option in options:
+            box = f"{key}__{option}"
+            st.session_state[box] = option in selected
+            st.checkbox(format_func(option), key=box, on_change=_ticked, args=(key, option, tuple(options), exclusive))
+    return selected
+
+
+def _ticked(key: str, option: str, options: tuple[str, ...], exclusive: str | None) -> None:
+    selected = [other for other in options if st.session_state.get(f"{key}__{other}")]
+    if exclusive is not None and st.session_state.get(f"{key}__{option}"):
+        selected = [option] if option == exclusive else [other for other in selected if other != exclusive]
+    st.session_state[key] = selected
+    for other in options:
+        st.session_state[f"{key}__{other}"] = other in selected
+
+
+# ---------------------------------------------------------------------------- forms (RGAA 11.10)
+# A submission's errors, all at once: each under its field (field_error), all listed at the top of the form
+# (form_errors), and the focus on the first field in error; after a success, on the confirmation (flash(focus=True)
+# or focus_on). Services raise InvalidAnswers (several fields) or a DomainError with its `field` (errors.py says
+# them in French: errors_by_field, form_summary).
+
+
+def remember_field_errors(form_key: str, errors: Mapping[str, DomainError] | None) -> None:
+    """Keep a form's errors by field (or clear them) for the next run, which shows them and focuses the first."""
     if errors:
         st.session_state[f"{form_key}_errors"] = {name: french_message(error) for name, error in errors.items()}
+        st.session_state[f"{form_key}_focus"] = st.session_state.get(f"{form_key}_focus", 0) + 1
     else:
         st.session_state.pop(f"{form_key}_errors", None)
+        st.session_state.pop(f"{form_key}_focus", None)
 
 
 def field_error(form_key: str, field: str) -> None:
-    """The error of one field, right under it (if the last submission had one)."""
+    """The error of one field, right under it (if the last submission had one); call it just after the widget."""
     message = st.session_state.get(f"{form_key}_errors", {}).get(field)
     if message:
-        st.error(message, icon=":material/error:")
+        with st.container(key=f"pvd_error_{form_key}__{field}"):
+            st.error(message, icon=":material/error:")
+
+
+def form_errors(form_key: str, labels: Mapping[str, str]) -> None:
+    """At the top of a form: every error of its last submission, each with its field's label (`labels`, in the
+    form's order); right after the submission, the focus goes to the first field in error."""
+    errors: dict[str, str] = st.session_state.get(f"{form_key}_errors") or {}
+    if not errors:
+        return
+    with st.container(key=f"pvd_summary_{form_key}"):
+        st.error(form_summary(errors, labels), icon=":material/error:")
+    submission = st.session_state.pop(f"{form_key}_focus", None)
+    if submission:
+        _focus_marker(form=form_key, submission=str(submission))
+
+
+def submit_form(
+    form_key: str,
+    action: Callable[..., T],
+    *args: Any,
+    success: str | Callable[[T], str] | None = None,
+    then: Callable[[T], object] | None = None,
+    flash_at: str | None = None,
+    refused: Callable[[DomainError], object] | None = None,
+    rerun: bool = True,
+    **kwargs: Any,
+) -> T:
+    """A form's action, as act() but for a form: on a domain error nothing is committed and the page reruns with
+    every error under its field and listed at the top (form_errors), the focus on the first; once committed,
+    `then(result)`, the `success` message flashed with the focus on it, and a rerun (without a message, the page
+    shows its own confirmation: focus_on() its container). `refused(error)`: what else a refusal changes.
+    `rerun=False`: once committed, the result is returned (the page draws its confirmation in this run)."""
+    try:
+        with write() as session:
+            result = action(session, *args, **kwargs)
+    except DomainError as error:
+        remember_field_errors(form_key, errors_by_field(error))
+        if refused is not None:
+            refused(error)
+        st.rerun()
+    remember_field_errors(form_key, None)
+    if then is not None:
+        then(result)
+    if not rerun:
+        return result
+    message = success(result) if callable(success) else success
+    if message:
+        flash(message, place=flash_at, focus=True)
+    st.rerun()
+
+
+def focus_on(key: str) -> None:
+    """Move the focus (and the screen) to the container of this key drawn in this run (a confirmation that replaced
+    a form): to its message, or to the container itself."""
+    _focus_marker(target=key)
+
+
+def _focus_marker(form: str = "", submission: str = "", target: str = "") -> None:
+    # Constant script, allowed by its hash in the CSP (web.FOCUS_SCRIPT); what to focus is in the attributes, and the
+    # submission's number makes each submission's marker new, so that its script runs again.
+    st.html(
+        f'<div id="pvd-focus" data-form="{html.escape(form)}" data-n="{html.escape(submission)}" '
+        f'data-target="{html.escape(target)}"></div><script>{web.FOCUS_SCRIPT}</script>',
+        unsafe_allow_javascript=True,
+    )
 
 
 def choose_record(

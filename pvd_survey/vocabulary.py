@@ -26,6 +26,57 @@ OUTBOX_STATUS_LABELS = {
     "manual": "Remis à la main",
 }
 
+# What each outbox message is about (the « Messages » page shows the label). Written by the services only, never
+# typed by anyone: no CHECK constraint (tests/test_vocabulary.py finds every kind the services write).
+MESSAGE_KINDS = (
+    "account_created",
+    "survey_invitation",
+    "survey_reminder",
+    "meeting_confirmed",
+    "meeting_waiting",
+    "meeting_cancelled",
+    "meeting_promoted",
+    "meeting_changed",
+    "meeting_reminder",
+    "application_received",
+    "application_link",
+    "application_rejected",
+    "posting_closed",
+    "posting_filled",
+    "recruiter_request_confirm",
+    "recruiter_welcome",
+    "recruiter_refused",
+    "new_application",
+    "application_digest",
+    "recruiter_request_waiting",
+    "job_alert_confirm",
+    "job_alert",
+)
+MESSAGE_KIND_LABELS = {
+    "account_created": "Création de compte",
+    "survey_invitation": "Invitation au questionnaire",
+    "survey_reminder": "Relance du questionnaire",
+    "meeting_confirmed": "Inscription confirmée à une rencontre",
+    "meeting_waiting": "Inscription en liste d'attente",
+    "meeting_cancelled": "Inscription à une rencontre annulée",
+    "meeting_promoted": "Place libérée : inscription confirmée",
+    "meeting_changed": "Rencontre modifiée (date, horaire ou lieu)",
+    "meeting_reminder": "Rappel avant une rencontre",
+    "application_received": "Candidature reçue",
+    "application_link": "Lien de suivi de candidature renvoyé",
+    "application_rejected": "Candidature non retenue",
+    "posting_closed": "Offre close (aux candidats)",
+    "posting_filled": "Offre pourvue (aux candidats)",
+    "recruiter_request_confirm": "Confirmation d'adresse d'une demande de compte recruteur",
+    "recruiter_welcome": "Compte recruteur accepté",
+    "recruiter_refused": "Demande de compte recruteur refusée",
+    "new_application": "Nouvelle candidature (au recruteur)",
+    "application_digest": "Récapitulatif quotidien des candidatures",
+    "recruiter_request_waiting": "Demande de compte recruteur à examiner",
+    "job_alert_confirm": "Confirmation d'une alerte offres d'emploi",
+    "job_alert": "Alerte offres d'emploi",
+}
+
 # ---------------------------------------------------------------------------- survey
 
 INVITATION_STATUSES = ("active", "revoked")
@@ -132,6 +183,7 @@ VOCABULARIES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "ROLES": (ROLES, ROLE_LABELS),
     "ORGANISATION_KINDS": (ORGANISATION_KINDS, ORGANISATION_KIND_LABELS),
     "OUTBOX_STATUSES": (OUTBOX_STATUSES, OUTBOX_STATUS_LABELS),
+    "MESSAGE_KINDS": (MESSAGE_KINDS, MESSAGE_KIND_LABELS),
     "INVITATION_STATUSES": (INVITATION_STATUSES, INVITATION_STATUS_LABELS),
     "MEETING_KINDS": (MEETING_KINDS, MEETING_KIND_LABELS),
     "ATTENDEE_ROLES": (ATTENDEE_ROLES, ATTENDEE_ROLE_LABELS),

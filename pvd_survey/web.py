@@ -63,6 +63,12 @@ LEAVE_SCRIPT = (
     '{method: "POST", credentials: "same-origin", keepalive: true});'
 )
 
+# The fourth (ui.french_widgets): Streamlit's own words in French as they appear (texts, aria-label, title,
+# placeholder), for what its widgets' parameters cannot say; a file, so that it reads as JavaScript.
+FRENCH_SCRIPT = (Path(__file__).parent / "assets" / "streamlit-fr.js").read_text(encoding="utf-8")
+# The fifth (ui.form_errors, ui.focus_on): moves the focus to a form's first error, or to its confirmation.
+FOCUS_SCRIPT = (Path(__file__).parent / "assets" / "focus.js").read_text(encoding="utf-8")
+
 
 def _allowed_inline_scripts() -> list[str]:
     """The inline scripts of Streamlit's own index.html (read from the installed version), and ours."""
@@ -71,7 +77,7 @@ def _allowed_inline_scripts() -> list[str]:
     index = Path(streamlit.__file__).parent / "static" / "index.html"
     page = index.read_text(encoding="utf-8") if index.exists() else ""
     scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.DOTALL)
-    return [*scripts, REDIRECT_SCRIPT, INTO_VIEW_SCRIPT, LEAVE_SCRIPT]
+    return [*scripts, REDIRECT_SCRIPT, INTO_VIEW_SCRIPT, LEAVE_SCRIPT, FRENCH_SCRIPT, FOCUS_SCRIPT]
 
 
 def script_hash(script: str) -> str:
@@ -80,9 +86,9 @@ def script_hash(script: str) -> str:
 
 
 # Scripts: the app's own files only, plus inline scripts allowed by their hash (Streamlit's index.html has one,
-# ui.go_to, ui.bring_into_view and ui.leave_link one each); no `unsafe-inline`, no `unsafe-eval` (Altair charts
-# render without it). Styles stay `unsafe-inline`: Streamlit's components style themselves at run time. Nothing
-# is loaded from another site.
+# ui.go_to, ui.bring_into_view, ui.leave_link, ui.french_widgets and ui's focus one each); no `unsafe-inline`, no
+# `unsafe-eval` (Altair charts render without it). Styles stay `unsafe-inline`: Streamlit's components style
+# themselves at run time. Nothing is loaded from another site.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
@@ -494,6 +500,18 @@ def routes() -> list[Route]:
 # Streamlit's index.html says lang="en"; the app is French (RGAA 8.3).
 _LANG_EN = b'<html lang="en">'
 _LANG_FR = b'<html lang="fr">'
+_STREAMLIT_PAGE = b'<div id="root">'  # what tells Streamlit's page (served for any address) from a route's
+# The addresses of the app's pages ("" for the home page): any other address Streamlit would serve its page for
+# gets the French « page introuvable » instead.
+PAGE_PATHS = frozenset({"", *(spec.url_path for spec in access.PAGES)})
+NOT_FOUND_PAGE = (
+    '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Page introuvable · Petites villes de demain'
+    '</title><meta name="viewport" content="width=device-width, initial-scale=1"></head><body><main>'
+    "<h1>Page introuvable</h1><p>Aucune page de l'application Petites villes de demain ne se trouve à cette "
+    "adresse. Vérifiez-la, ou partez de l'accueil.</p>"
+    '<p><a href="/">Accueil</a> · <a href="/offres">Offres d\'emploi</a> · <a href="/rencontres">Rencontres</a> · '
+    '<a href="/login">Se connecter</a></p></main></body></html>'
+).encode()
 
 
 class WebLayer:
@@ -517,7 +535,8 @@ class WebLayer:
             # The page itself is small: serve it uncompressed so that its lang can be rewritten.
             scope = dict(scope)
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
-        await self.app(scope, receive, _HeaderSender(send, secure, rewrite_html=wants_html))
+        known = scope.get("path", "/").strip("/") in PAGE_PATHS
+        await self.app(scope, receive, _HeaderSender(send, secure, rewrite_html=wants_html, known_page=known))
 
 
 def _with_headers(app: Response, secure: bool) -> ASGIApp:
@@ -530,10 +549,11 @@ def _with_headers(app: Response, secure: bool) -> ASGIApp:
 class _HeaderSender:
     """Wraps `send`: adds the headers to the response start, and rewrites an HTML body's `lang`."""
 
-    def __init__(self, send: Send, secure: bool, rewrite_html: bool) -> None:
+    def __init__(self, send: Send, secure: bool, rewrite_html: bool, known_page: bool = True) -> None:
         self.send = send
         self.secure = secure
         self.rewrite_html = rewrite_html
+        self.known_page = known_page
         self.start: Message | None = None
         self.body = bytearray()
 
@@ -565,9 +585,13 @@ class _HeaderSender:
             if message.get("more_body", False):
                 return
             body = bytes(self.body).replace(_LANG_EN, _LANG_FR, 1)
-            headers = [(k, v) for k, v in self.start["headers"] if k.lower() != b"content-length"]
+            start = self.start
+            if not self.known_page and _STREAMLIT_PAGE in body:
+                # Streamlit answers every unknown address with its page, then says « Page not found » in English.
+                start, body = {**start, "status": 404}, NOT_FOUND_PAGE
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
             headers.append((b"content-length", str(len(body)).encode()))
-            await self.send({**self.start, "headers": headers})
+            await self.send({**start, "headers": headers})
             self.start = None
             await self.send({"type": "http.response.body", "body": body})
             return

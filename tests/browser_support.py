@@ -408,35 +408,10 @@ def choose_in_selectbox(page: Page, label: str, option: str) -> None:
     wait_for_run(page)
 
 
-def choose_in_multiselect(page: Page, label: str, option: str) -> None:
-    """Tick one option of a Streamlit multiselect, until it shows as chosen. The previous answer's run may redraw
-    the page just after the list opens, closing it again or losing the click: the list is opened until the option
-    shows, and the whole choice is made again until its tag is there (at most three times each)."""
-    widget = page.get_by_test_id("stMultiSelect").filter(has_text=label)
-    box = widget.get_by_role("combobox")
-    choice = page.get_by_role("option", name=option, exact=True)
-    chosen = widget.get_by_text(option, exact=True)  # the chosen value's tag (the open list is outside the widget)
-    for _ in range(3):
-        for attempt in range(3):
-            wait_for_run(page)
-            box.click()
-            try:
-                choice.wait_for(timeout=5_000)
-                break
-            except PlaywrightTimeoutError:
-                if attempt == 2:
-                    raise
-                page.keyboard.press("Escape")
-        try:
-            choice.click(timeout=5_000)  # a redraw between the list showing and the click closes it: open it again
-        except PlaywrightTimeoutError:
-            page.keyboard.press("Escape")
-            continue
-        page.keyboard.press("Escape")
-        wait_for_run(page)
-        if chosen.count():
-            return
-    expect(chosen).to_have_count(1)  # fails with what the page shows
+def tick(page: Page, label: str) -> None:
+    """Tick a Streamlit checkbox by its label."""
+    page.get_by_test_id("stCheckbox").filter(has_text=label).get_by_text(label, exact=True).click()
+    wait_for_run(page)
 
 
 def choose_radio(page: Page, label: str, option: str) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import re
 import sys
 import traceback
 from collections.abc import Iterable
@@ -272,3 +273,38 @@ def submit(at, form: str):
     buttons = [button for button in at.button if button.form_id == form]
     assert len(buttons) == 1, f"expected one submit button in form {form!r}, found {len(buttons)}"
     return buttons[0].click().run()
+
+
+def shown_form_errors(at, form_key: str) -> tuple[list[str], dict[str, tuple[str, str]]]:
+    """What a form shows after a refused submission (ui.form_errors, ui.field_error): the lines listed at its top,
+    and each field's error with the label of the widget drawn just above it ({field: (label, message)})."""
+    summary: list[str] = []
+    under: dict[str, tuple[str, str]] = {}
+
+    def walk(node) -> None:
+        children = list(getattr(node, "children", {}).values())
+        for index, child in enumerate(children):
+            key = getattr(child, "key", None) or ""
+            if key == f"pvd_summary_{form_key}":
+                summary.extend(line.removeprefix("- ") for line in child.children[0].value.splitlines()[2:])
+            elif key.startswith(f"pvd_error_{form_key}__"):
+                above = children[index - 1] if index else None
+                label = getattr(above, "label", None) or ""
+                if not label and above is not None:  # a group of checkboxes (ui.checkbox_group): its first line
+                    label = next(iter(above.children.values())).value
+                under[key.removeprefix(f"pvd_error_{form_key}__")] = (label, child.children[0].value)
+            else:
+                walk(child)
+
+    walk(at._tree)
+    return summary, under
+
+
+def focus_moves_to(at) -> str | None:
+    """Where this run sends the keyboard focus: a form's first error (the form's key), a confirmation (its
+    container's key, ui.focus_on), or None."""
+    for element in at.get("html"):
+        found = re.search(r'id="pvd-focus" data-form="([^"]*)".*data-target="([^"]*)"', element.proto.body)
+        if found:
+            return found.group(1) or found.group(2)
+    return None

@@ -20,7 +20,6 @@ from tests.browser_support import (
     Pages,
     Seeded,
     alert,
-    choose_in_multiselect,
     choose_in_selectbox,
     choose_radio,
     expect_nav,
@@ -32,8 +31,10 @@ from tests.browser_support import (
     open_dashboard_section,
     open_login_page,
     screenshot_on_failure,
+    selectbox,
     sign_in,
     submit_login,
+    tick,
     wait_for_run,
 )
 from tests.conftest import STRONG_PASSWORD
@@ -232,16 +233,22 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     respondent = pages.new()
     respondent.goto(link)
     expect_page(respondent, "Questionnaire : le profil des chefs de projet")
+    # Sent empty: every question says what is missing, and the keyboard focus is on the first one (RGAA 11.10).
+    respondent.get_by_role("button", name="Envoyer mes réponses").click()
+    expect(respondent.get_by_text("Le formulaire n'a pas été envoyé : 7 champ(s) à corriger.")).to_be_visible()
+    expect(selectbox(respondent, "Date de prise de poste")).to_be_focused()
     choose_in_selectbox(respondent, "Date de prise de poste", "mars 2022")
     choose_radio(respondent, "Employeur", "Une commune")
     choose_radio(respondent, "Genre", "Homme")
     choose_radio(respondent, "Expérience professionnelle", "Entre un et cinq ans")
     choose_radio(respondent, "Diplôme le plus élevé", "Bac+4 ou bac+5")
-    choose_in_multiselect(respondent, "Domaine(s)", "Architecture")
+    tick(respondent, "Architecture")
     choose_in_selectbox(respondent, "Département du poste", "21 – Côte-d'Or")
     expect(respondent.get_by_text(re.compile(r"^Brouillon enregistré à"))).to_be_visible()
     respondent.get_by_role("button", name="Envoyer mes réponses").click()
     expect(alert(respondent, "Success", SUBMITTED)).to_be_visible()
+    # The focus is on the confirmation (the form it replaced is gone).
+    respondent.wait_for_function("(text) => document.activeElement.textContent.includes(text)", arg=SUBMITTED)
 
     # One new answer moves no figure, and neither do four more: a group of five waits for the background work, never
     # released by a submission. The dashboard refreshes by itself meanwhile and says nothing of what waits.

@@ -1,4 +1,4 @@
-"""axe-core (WCAG 2.1 A and AA rules) on every page, for every role, in Debian's Chromium.
+"""axe-core (WCAG 2.1 A and AA rules) and no English on every page, for every role, in Debian's Chromium.
 
 One signed-in browser page per role walks through the menu and the footer; the anonymous visitor opens
 every page by its address, including those reached by a personal link (survey, registration, application,
@@ -84,6 +84,86 @@ LOCATE_NODES = """([targets, owned]) => targets.map((target) => {
     return null;
 })"""
 
+# English that Streamlit writes unless given French words (ui's widgets, ui.french_widgets): none may be seen, nor
+# heard (aria-label, title, placeholder), in the app's content or in Streamlit's own markup. Whole words, case kept.
+ENGLISH = (
+    "Skip to main content",
+    "Main menu",
+    "Upload",
+    "per file",
+    "Drag and drop",
+    "Browse files",
+    "file upload",
+    "Add files",
+    "add icon",
+    "Selected values",
+    "Remove",
+    "Clear all",
+    "Clear value",
+    "Clear entry",
+    "Select all",
+    "Open",
+    "Close",
+    "Choose an option",
+    "Choose options",
+    "Choose date",
+    "No results",
+    "Page not found",
+    "dd",
+    "yyyy",
+    "day",
+    "month",
+    "year",
+    "Show password",
+    "Hide password",
+    "Fullscreen",
+    "Download as CSV",
+    "Search",
+    "Show/hide columns",
+    "Increment",
+    "Decrement",
+    "Selected Date",
+    "Selected Time",
+    "Press Enter",
+    "options available",
+    "Running",
+    "Deploy",
+    "Previous",
+    "Next",
+    "App pages",
+    "Sidebar",
+    "sidebar",
+    "Navigate to",
+    "Link to heading",
+    "Theme",
+    "Stop script",
+    "Scroll tabs",
+    "Markdown content",
+    "column",
+)
+# Every text node (visible or only read out) and every aria-label, title and placeholder of the document, apart
+# from Material icons' ligatures (`upload` draws an icon, hidden from assistive technologies): those matching.
+FIND_ENGLISH = """(sources) => {
+    const patterns = sources.map((source) => new RegExp(`(^|[^\\p{L}])${source}($|[^\\p{L}])`, "u"));
+    const found = [];
+    const check = (where, text, element) => {
+        if (!patterns.some((pattern) => pattern.test(text))) return;
+        const owner = element.closest("[data-testid]");  // where on the page, to find it again
+        found.push(`${where} (${owner ? owner.dataset.testid : "document"}): ${text.trim().slice(0, 120)}`);
+    };
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+        const parent = walker.currentNode.parentElement;
+        if (parent && !parent.closest("script, style, noscript, [data-testid='stIconMaterial']")) {
+            check("texte", walker.currentNode.nodeValue, parent);
+        }
+    }
+    for (const name of ["aria-label", "title", "placeholder"]) {
+        for (const element of document.querySelectorAll(`[${name}]`)) check(name, element.getAttribute(name), element);
+    }
+    return found;
+}"""
+
 # Pages scanned through a working personal link (the recruiter request form opens without one, so it is not here).
 PERSONAL_LINK_PAGES = ("survey", "registration", "application", "set_password", "subscription")
 ROLES = ["anonyme", "recruteur", "direction", "admin"]
@@ -127,6 +207,7 @@ class Findings:
     scanned: list[str] = field(default_factory=list)
     rules: set[str] = field(default_factory=set)  # every axe rule run (passed, failed, to review, not applicable)
     languages: dict[str, str] = field(default_factory=dict)  # page -> the lang attribute of its document
+    english: list[str] = field(default_factory=list)  # page: where, the English text
 
     def scan(self, page: Page, label: str) -> None:
         """Run axe on the page as drawn now and file each violating node."""
@@ -140,6 +221,7 @@ class Findings:
         for kind in ("passes", "violations", "incomplete", "inapplicable"):
             self.rules.update(rule["id"] for rule in response.get(kind, []))
         self.languages[label] = page.evaluate("document.documentElement.lang")
+        self.english += [f"{label} {found}" for found in page.evaluate(FIND_ENGLISH, list(ENGLISH))]
         for violation in response["violations"]:
             targets = [node["target"] for node in violation["nodes"]]
             owners = page.evaluate(LOCATE_NODES, [targets, list(STREAMLIT_OWNED)])
@@ -170,6 +252,7 @@ class Findings:
                 lines.append(f"    {page}: {rule} × {count}")
         for entry in self.app:
             lines.append(f"  ! {entry['page']} {entry['rule']} {entry['target']} {entry['html'][:160]}")
+        lines += [f"  anglais : {found}" for found in sorted(set(self.english))]
         # Streamlit's own: one example node per rule and container (the same markup repeats on every page).
         examples = {(entry["rule"], entry["owner"]): entry for entry in reversed(self.streamlit)}
         for (rule, owner), entry in sorted(examples.items()):
@@ -189,6 +272,7 @@ class Findings:
                     "scanned": self.scanned,
                     "rules": sorted(self.rules),
                     "languages": self.languages,
+                    "english": self.english,
                     "app": self.app,
                     "streamlit": self.streamlit,
                 },
@@ -419,6 +503,7 @@ def test_no_accessibility_violation_in_the_app_content(
     english = [label for label, language in findings.languages.items() if language != "fr"]
     assert not english, f"pages not declared French (ui.footer): {english}"
     assert not findings.app, findings.report()
+    assert not findings.english, "\n".join(sorted(set(findings.english)))
 
 
 def test_role_independent_pages_read_no_user() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from concurrent.futures import ThreadPoolExecutor
 from email.header import decode_header, make_header
 
@@ -30,6 +31,7 @@ from tests.browser_support import (
     choose_in_selectbox,
     expect_page,
     nav_link,
+    open_dashboard_section,
     screenshot_on_failure,
     sign_in,
     wait_for_run,
@@ -72,6 +74,17 @@ def test_meeting_journey(
     direction = sign_in_as_direction(pages, app_url)
     nav_link(direction, "Organiser les rencontres").click()
     expect_page(direction, "Organiser les rencontres")
+    # A date field's calendar speaks French too (ui.french_widgets renames Streamlit's words as they appear).
+    direction.get_by_role("button", name="Choisir une date").first.click()
+    calendar = direction.get_by_test_id("stDateInputCalendar")
+    expect(calendar.get_by_role("button", name="Mois suivant")).to_be_visible()
+    days = calendar.locator("[aria-label]").evaluate_all("(cells) => cells.map((cell) => cell.ariaLabel)")
+    assert any(re.fullmatch(r"(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) \d+ \w+ \d{4}", d) for d in days)
+    assert not [d for d in days if re.search(r"day|Monday|Friday|January|December|Choose|month", d)], days
+    shown = calendar.inner_text()
+    assert not re.search(r"January|February|March|April|June|July|August|September|October|November|December", shown)
+    assert re.search(r"\bL\s+M\s+M\s+J\s+V\s+S\b", shown), shown  # the days' initials
+    direction.keyboard.press("Escape")
     direction.get_by_label("Titre").fill(TITLE)
     direction.get_by_label("Ville").fill("Dijon")
     places = direction.get_by_label("Nombre de places")
@@ -90,6 +103,8 @@ def test_meeting_journey(
         expect(person.get_by_text("Inscription confirmée.", exact=False)).to_be_visible()
     third = register(pages, link, 3)
     expect(third.get_by_text("vous êtes sur la liste d'attente, en position", exact=False)).to_be_visible()
+    # The keyboard focus is on the answer that replaced the form (RGAA 7.1, 11.10).
+    third.wait_for_function("() => document.activeElement.closest('.st-key-meetings_outcome') !== null")
 
     # The confirmation reaches a real SMTP server with a valid calendar file.
     mail.deliver_due(factory, smtp_server.settings())
@@ -134,6 +149,7 @@ def test_meeting_journey(
     # The dashboard shows the attendance, and its export says the same.
     nav_link(direction, "Tableau de bord").click()
     expect_page(direction, "Tableau de bord")
+    open_dashboard_section(direction, "rencontres")  # the summary first, the meetings one click away
     expect(direction.get_by_role("heading", name="Rencontres", exact=True)).to_be_visible()
     with direction.expect_download() as download:
         direction.get_by_role("button", name="Chiffres des rencontres (CSV)").click()

@@ -286,6 +286,8 @@ def test_after_applying_the_confirmation_replaces_the_form_in_view(
     expect(confirmation).to_contain_text(f"Candidature envoyée. Votre référence : {reference}.")
     expect(confirmation).to_contain_text("La suite")
     expect(confirmation).to_contain_text(CANDIDATE)
+    # The keyboard focus is on it too (RGAA 7.1, 11.10): a screen reader reads it at once.
+    candidate.wait_for_function("() => document.activeElement.closest('.st-key-jobs_confirmation') !== null")
     # At the top of the screen, whole; the form and its PDF are gone.
     box = confirmation.bounding_box()
     assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, box

@@ -179,6 +179,10 @@ def test_security_headers_on_a_page_and_on_a_download(
     assert page.locator("html").get_attribute("lang") == "fr"
     _assert_headers(response.headers)
     assert response.headers["cache-control"] == "no-store"
+    # An unknown address: the French « page introuvable » (404), with the same headers, not Streamlit's English.
+    missing = page.context.request.get(f"{app_url}/nulle-part", headers={"accept": "text/html"})
+    assert missing.status == 404 and "<h1>Page introuvable</h1>" in missing.text()
+    _assert_headers(missing.headers)
 
     sign_in(page, app_url, "direction")
     page.goto(f"{app_url}/{access.PAGES_BY_KEY['meetings_admin'].url_path}?rencontre={meeting_id}")

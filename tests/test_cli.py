@@ -67,7 +67,44 @@ def test_every_command_has_help(capsys):
         with pytest.raises(SystemExit) as exited:
             build_parser().parse_args([command, "--help"])
         assert exited.value.code == 0
-        assert "usage: python -m pvd_survey " + command in capsys.readouterr().out
+        assert "utilisation : python -m pvd_survey " + command in capsys.readouterr().out
+
+
+# argparse's English, as Python 3.11 and later write it: none of it may reach an operator.
+ARGPARSE_ENGLISH = re.compile(
+    r"usage:|positional arguments|show this help|error:|required:|invalid choice|choose from|unrecognized|"
+    r"expected (one|at most|at least|\d)|not allowed with|is required|ambiguous option|invalid \w+ value|"
+    r"\b(REGION|MONTH|OUT|DEPARTMENT|EMPLOYER|START_PERIOD|EMAIL|NAME|FILE|INTERVAL|SIZES|WORKDIR|IMPORT_MB|JOBS)\b"
+)
+
+
+@pytest.mark.database_independent
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        *([command, "--help"] for command in COMMANDS),
+        [],
+        ["nimporte-quoi"],
+        ["create-user", "--role", "chef"],
+        ["create-user", "--email", "a@example.fr", "--role", "admin", "--password-stdin", "--no-password"],
+        ["stats", "--format", "xml", "--inconnu"],
+        ["report", "--month"],
+        ["send-mail", "--interval", "-3"],
+        ["create-user", "--n", "x"],
+        ["migrate", "en-trop"],
+    ],
+)
+def test_help_and_argument_errors_are_in_french(capsys, args):
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(args)
+    out, err = capsys.readouterr()
+    assert exited.value.code == (0 if "--help" in args else 2)
+    shown = out + err
+    assert shown.startswith("utilisation : python -m pvd_survey"), shown
+    assert not ARGPARSE_ENGLISH.search(shown), shown
+    if exited.value.code == 2:
+        assert "Erreur dans les arguments : " in err and "--help" in err
 
 
 @pytest.mark.database_independent
@@ -148,7 +185,7 @@ def test_create_recruiter_with_organisation_by_name(factory, database_url):
             1,
             "L'adresse e-mail n'est pas valide",
         ),
-        (["create-user", "--email", "a@example.fr", "--role", "chef"], "", 2, "invalid choice"),
+        (["create-user", "--email", "a@example.fr", "--role", "chef"], "", 2, "choix invalide"),
         (["create-user", "--role", "admin"], "", 2, "--email"),
         (
             ["create-user", "--email", "a@example.fr", "--role", "admin", "--password-stdin"],
@@ -186,7 +223,7 @@ def test_create_recruiter_with_organisation_by_name(factory, database_url):
         ),
         (["send-mail"], "", 1, "Aucun serveur SMTP"),
         (["send-mail", "--loop", "--interval", "-3"], "", 2, "strictement positif"),
-        (["nimporte-quoi"], "", 2, "invalid choice"),
+        (["nimporte-quoi"], "", 2, "choix invalide"),
     ],
 )
 def test_bad_input_gets_a_clear_message_and_changes_nothing(factory, database_url, args, stdin, code, message):
@@ -493,7 +530,7 @@ def test_import_refuses_a_path_that_is_no_readable_file(factory, database_url, t
         assert result.returncode == 2, result.stderr  # a bad argument (README: exit codes)
         assert message in result.stderr and "Traceback" not in result.stderr
     result = run_cli(database_url, "import-survey", "--encoding", "ebcdic", str(tmp_path / "fichier.csv"))
-    assert result.returncode == 2 and "invalid choice" in result.stderr
+    assert result.returncode == 2 and "choix invalide" in result.stderr
     assert responses_in(factory) == 0
 
 
@@ -523,7 +560,7 @@ def test_a_large_import_is_all_there_in_a_shuffled_order_and_a_late_bad_line_imp
     [
         (["import-survey", "{tmp}/absent.csv"], "Fichier introuvable"),
         (["stats", "--region", "99"], "Filtre inconnu"),
-        (["stats", "--format", "xml"], "invalid choice"),
+        (["stats", "--format", "xml"], "choix invalide"),
         (["bench", "--sizes", "dix"], "nombres entiers"),
     ],
 )

@@ -47,3 +47,48 @@ def test_import_rejected_counts_lines_not_problems():
         [RowError(3, "answer_required", column="gender"), RowError(3, "bad_month", {"value": "x"}, "start_month")]
     )
     assert rejected.code == "import_rejected" and rejected.params == {"count": 1}
+
+
+def test_field_checks_report_every_field_at_once_and_a_single_error_as_it_is():
+    checks = errors.FieldChecks()
+    with checks:
+        raise DomainError("display_name_required", field="display_name")
+    with checks:
+        pass  # a field that passes
+    with checks:
+        raise DomainError("department_required", field="department")
+    with checks:
+        raise DomainError("unknown_department", field="department")  # the field's first problem is kept
+    with pytest.raises(InvalidAnswers) as raised:
+        checks.raise_errors()
+    assert {field: error.code for field, error in raised.value.errors.items()} == {
+        "display_name": "display_name_required",
+        "department": "department_required",
+    }
+
+    one = errors.FieldChecks()
+    with one:
+        raise DomainError("file_required", field="cv")
+    with pytest.raises(DomainError) as raised_one:
+        one.raise_errors()
+    assert raised_one.value.code == "file_required" and not isinstance(raised_one.value, InvalidAnswers)
+    errors.FieldChecks().raise_errors()  # nothing found: nothing raised
+    with pytest.raises(KeyError), errors.FieldChecks():
+        raise KeyError("bug")  # not a rule of the domain: a bug, never kept as a form's error
+
+
+def test_a_refused_forms_summary_lists_each_error_with_its_label_in_the_forms_order():
+    labels = {"full_name": "Nom", "email": "Adresse e-mail", "consent": "J'accepte"}
+    summary = errors.form_summary(
+        {"consent": "Cochez la case.", "": "Rencontre complète.", "full_name": "Le nom."}, labels
+    )
+    assert summary.splitlines() == [
+        "Le formulaire n'a pas été envoyé : 2 champ(s) à corriger.",
+        "",
+        "- Rencontre complète.",  # an error of no field first
+        "- **Nom** : Le nom.",
+        "- **J'accepte** : Cochez la case.",
+    ]
+    assert errors.form_summary({"": "Service indisponible."}, labels).startswith("Le formulaire n'a pas été envoyé.\n")
+    assert errors.errors_by_field(DomainError("file_required", field="cv")).keys() == {"cv"}
+    assert errors.errors_by_field(DomainError("database_busy")).keys() == {errors.GENERAL}

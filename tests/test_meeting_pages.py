@@ -10,10 +10,11 @@ from streamlit.testing.v1 import AppTest
 
 from pvd_survey import accounts, db, meetings
 from pvd_survey.clock import paris_time
+from pvd_survey.errors import MESSAGES
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import open_page as page
-from tests.factories import meeting_form, person, texts, token_of
+from tests.factories import focus_moves_to, meeting_form, person, shown_form_errors, texts, token_of
 
 
 def everything(at: AppTest) -> str:
@@ -117,11 +118,24 @@ def test_bad_registration_shows_field_errors_and_stores_nothing(installed, facto
     at = fill_registration(
         page("pages/meetings.py", rencontre=str(meeting_id)), 1, consent=False, email="pas-une-adresse"
     )
-    errors = " ".join(texts(at.error))
-    assert "L'adresse e-mail n'est pas valide" in errors
-    assert "Cochez la case pour accepter la notice" in errors
-    assert "Rien n'a été enregistré" in errors
+    # Both problems at once (RGAA 11.10): under each field, listed at the top with its label, the focus on the first.
+    summary, under = shown_form_errors(at, "meetings_form")
+    assert list(under) == ["email", "consent"]
+    assert under["email"][0] == "Adresse e-mail" and under["email"][1].startswith("L'adresse e-mail n'est pas valide")
+    assert under["consent"] == ("J'ai lu et j'accepte la notice ci-dessus", MESSAGES["consent_required"])
+    assert [line.split(" : ")[0] for line in summary] == [
+        "**Adresse e-mail**",
+        "**J'ai lu et j'accepte la notice ci-dessus**",
+    ]
+    assert "Le formulaire n'a pas été envoyé : 2 champ(s) à corriger." in texts(at.error)[0]
+    assert focus_moves_to(at) == "meetings_form"
     assert count(factory, Registration) == 0 and count(factory, OutboxMessage) == 0
+
+    at.text_input(key="meetings_email").input("lea.martin@montbard.fr")
+    at.checkbox(key="meetings_consent").check()
+    at = at.button(key="FormSubmitter:meetings_form-M'inscrire").click().run()
+    assert shown_form_errors(at, "meetings_form") == ([], {}) and focus_moves_to(at) == "meetings_outcome"
+    assert texts(at.success)[0].startswith("Inscription confirmée.")
 
 
 @pytest.mark.parametrize("raw", ["abc", "999999", "-1", ""])
@@ -172,6 +186,10 @@ def test_direction_creates_a_meeting_and_cannot_shrink_below_confirmed(installed
     direction, meeting_id = installed
     at = page("pages/meetings_admin.py", direction)
     assert not at.exception
+    # French widgets: dates as jj/mm/aaaa, no « Select all » in the audiences' list, a French prompt.
+    assert [field.proto.format for field in at.get("date_input")] == ["DD/MM/YYYY"] * 4
+    [audiences] = at.multiselect
+    assert not audiences.proto.select_all and audiences.proto.placeholder == "Choisissez"
     form = "meetings_admin_form_new"
     title_input = next(widget for widget in at.text_input if widget.label == "Titre")
     title_input.input("Atelier friches commerciales")
@@ -193,6 +211,9 @@ def test_direction_creates_a_meeting_and_cannot_shrink_below_confirmed(installed
     next(widget for widget in at.number_input if widget.label == "Nombre de places").set_value(1)
     next(b for b in at.button if b.form_id == form).click().run()
     assert any("Impossible de passer à 1 places : 2 personnes sont déjà confirmées" in e for e in texts(at.error))
+    summary, under = shown_form_errors(at, form)  # under the field, listed at the top, the focus on it
+    assert list(under) == ["capacity"] and summary[0].startswith("**Nombre de places** : Impossible de passer")
+    assert focus_moves_to(at) == form
     with db.read_only(factory) as session:
         assert session.get(Meeting, meeting_id).capacity == 2
 

@@ -951,7 +951,7 @@ def test_outbox_lists_a_delivered_message_whose_content_is_erased(world: World, 
     table = at.dataframe[0].value
     assert table["Destinataire"].tolist() == ["lea.martin@example.fr"]
     assert table["Objet"].tolist() == ["Votre candidature"]
-    assert table["Type"].tolist() == ["application_received"]
+    assert table["Type"].tolist() == ["Candidature reçue"]  # its kind in French, not the code
     assert table["Statut"].tolist() == ["Envoyé"]
     assert table["Lien"].tolist() == [""] and table["Remis le"].tolist()[0] != ""
     assert any("son texte, son lien et ses pièces jointes sont effacés" in c for c in texts(at.caption))

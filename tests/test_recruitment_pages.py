@@ -21,7 +21,19 @@ from pvd_survey.errors import MESSAGES, DomainError, ImportRejected, RowError, f
 from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, User
 from tests.conftest import STRONG_PASSWORD, TEST_BACKEND, file_bytes_from_another_process
 from tests.conftest import open_page as page
-from tests.factories import PDF, PNG, World, application_input, make_world, posting_input, published, submit, texts
+from tests.factories import (
+    PDF,
+    PNG,
+    World,
+    application_input,
+    focus_moves_to,
+    make_world,
+    posting_input,
+    published,
+    shown_form_errors,
+    submit,
+    texts,
+)
 
 
 def button(at: AppTest, key: str) -> AppTest:
@@ -83,6 +95,8 @@ def test_board_filters_opens_a_posting_and_applies(world: World, factory, settin
     button(at, f"jobs_open_{own}")
     assert at.query_params[recruitment.POSTING_PARAMETER] in (str(own), [str(own)])
     assert "Chef de projet Montbard" in texts(at.header)
+    # The upload zones say the services' limit (5 Mo, « 5 Mo au plus par fichier »), not the server's 10.
+    assert [uploader.proto.max_upload_size_mb for uploader in at.get("file_uploader")] == [5, 5]
 
     at.text_input(key="jobs_name").input("Léa Martin")
     at.text_input(key="jobs_email").input("lea@example.fr")
@@ -123,17 +137,50 @@ def apply_through_page(at: AppTest, email: str, cv: tuple[str, bytes, str]) -> A
     return submit(at, "jobs_apply")
 
 
+def test_an_empty_application_says_every_missing_field_at_once_under_each(world: World, factory) -> None:
+    with factory.begin() as session:
+        own = published(session, world.users["recruteur"])
+    at = page("pages/jobs.py", offre=str(own))
+    at.text_input(key="jobs_phone").input("12")
+    at = submit(at, "jobs_apply")
+    summary, under = shown_form_errors(at, "jobs_apply")
+    expected = {
+        "full_name": ("Nom et prénom", MESSAGES["applicant_name_required"]),
+        "email": ("Adresse e-mail", "L'adresse e-mail n'est pas valide"),
+        "phone": ("Téléphone (facultatif)", MESSAGES["invalid_phone"]),
+        "cv": ("CV (PDF, 5 Mo au plus)", MESSAGES["file_required"]),
+        "consent_privacy": (
+            "J'ai lu la notice de confidentialité et j'accepte ce traitement.",
+            MESSAGES["consent_required"],
+        ),
+    }
+    assert list(under) == list(expected)  # each under its field, in the form's order
+    for field, (label, message) in expected.items():
+        assert under[field][0] == label and under[field][1].startswith(message)
+    assert [line.split(" : ")[0] for line in summary] == [f"**{label}**" for label, _ in expected.values()]
+    assert focus_moves_to(at) == "jobs_apply"
+    assert count(factory, JobApplication) == 0
+
+
 def test_bad_upload_and_duplicate_are_refused_with_a_message(world: World, factory) -> None:
     with factory.begin() as session:
         own = published(session, world.users["recruteur"])
     at = apply_through_page(page("pages/jobs.py", offre=str(own)), "lea@example.fr", ("cv.pdf", PNG, "image/png"))
-    assert texts(at.error) == [MESSAGES["file_not_pdf"]]
+    cv = "CV (PDF, 5 Mo au plus)"
+    assert shown_form_errors(at, "jobs_apply") == (
+        [f"**{cv}** : {MESSAGES['file_not_pdf']}"],
+        {"cv": (cv, MESSAGES["file_not_pdf"])},
+    )
     assert count(factory, JobApplication) == count(factory, ApplicationFile) == 0
 
     at = apply_through_page(at, "lea@example.fr", ("cv.pdf", PDF, "application/pdf"))
     assert not at.error and count(factory, JobApplication) == 1
     at = apply_through_page(page("pages/jobs.py", offre=str(own)), "lea@example.fr", ("cv.pdf", PDF, "application/pdf"))
-    assert texts(at.error) == [MESSAGES["already_applied"]]
+    duplicate = MESSAGES["already_applied"]
+    assert shown_form_errors(at, "jobs_apply") == (
+        [f"**Adresse e-mail** : {duplicate}"],
+        {"email": ("Adresse e-mail", duplicate)},
+    )
     at = button(at, "jobs_resend")
     assert len(outbox(factory, "application_link")) == 1
     assert count(factory, JobApplication) == 1
@@ -177,11 +224,33 @@ def test_recruiter_creates_publishes_and_closes_a_posting(world: World, factory)
     at = page("pages/postings.py", recruiter)
     assert texts(at.title) == ["Mes offres"] and not at.error
     assert at.text_area(key="postings_missions_0").value == recruitment.MODEL_MISSIONS
-    at.text_area(key="postings_communes_0").input("Montbard\nVenarey-les-Laumes")
+    # Every problem at once (RGAA 11.10): under each field, listed at the top, the focus on the first.
+    at.text_input(key="postings_title_0").input("")
+    at.text_area(key="postings_missions_0").input("")
     at.date_input(key="postings_deadline_0").set_value(date.today() - timedelta(days=1))
     at = button(at, "postings_save")
-    assert texts(at.error) == [MESSAGES["posting_deadline_past"]]
+    summary, under = shown_form_errors(at, "postings_form_0")
+    assert under == {
+        "title": ("Intitulé du poste", MESSAGES["posting_title_required"]),
+        "communes": (
+            "Communes Petites villes de demain concernées (une par ligne)",
+            MESSAGES["posting_communes_required"],
+        ),
+        "deadline": ("Date limite de candidature", MESSAGES["posting_deadline_past"]),
+        "missions": ("Missions (modèle de fiche de poste du programme)", MESSAGES["posting_missions_required"]),
+    }
+    assert summary == [f"**{label}** : {message}" for label, message in under.values()]
+    assert focus_moves_to(at) == "postings_form_0"
     assert count(factory, JobPosting) == 0
+
+    form_field(at, "text_input", "title").input("Chef de projet Petites villes de demain")
+    at.text_area(key="postings_missions_0").input(recruitment.MODEL_MISSIONS)
+    at.text_area(key="postings_communes_0").input("Montbard\nVenarey-les-Laumes")
+    at = button(at, "postings_save")
+    assert shown_form_errors(at, "postings_form_0") == (
+        [f"**Date limite de candidature** : {MESSAGES['posting_deadline_past']}"],
+        {"deadline": ("Date limite de candidature", MESSAGES["posting_deadline_past"])},
+    )
 
     at.date_input(key="postings_deadline_0").set_value(date.today() + timedelta(days=20))
     at = button(at, "postings_save")
@@ -227,7 +296,8 @@ def test_posting_form_refuses_a_stale_save_and_publish(world: World, factory, se
         recruitment.update_posting(session, recruiter, draft, posting_input(title="Titre du collègue"))
     for action in ("postings_save", "postings_publish"):
         at = button(at, action)
-        assert texts(at.error) == [MESSAGES["posting_changed_meanwhile"]]
+        [refused] = texts(at.error)  # at the top of the form: it concerns no one field
+        assert refused == "Le formulaire n'a pas été envoyé.\n\n- " + MESSAGES["posting_changed_meanwhile"]
         with factory() as session:
             posting = recruitment.get_own_posting(session, recruiter, draft)
         assert (posting.title, posting.status) == ("Titre du collègue", "draft")
@@ -242,7 +312,7 @@ def test_posting_form_refuses_a_stale_save_and_publish(world: World, factory, se
         recruitment.close_posting(session, recruiter, draft, settings)
     form_field(at, "text_input", "title").input("Encore un titre")
     at = button(at, "postings_save")
-    assert texts(at.error) == [MESSAGES["posting_changed_meanwhile"]]
+    assert texts(at.error) == ["Le formulaire n'a pas été envoyé.\n\n- " + MESSAGES["posting_changed_meanwhile"]]
     assert title_and_status(factory, recruiter, draft) == ("Titre du collègue", "closed")
     at = button(at, "postings_reload")
     assert not [w for w in at.text_input if w.key and w.key.startswith("postings_title_")]  # closed: no form
@@ -354,6 +424,21 @@ def test_pipeline_refusal_other_needs_a_detail_and_cancel_changes_nothing(
 # ---------------------------------------------------------------------------- accounts
 
 
+def test_an_empty_recruiter_request_says_every_missing_field_at_once_under_each(world: World, factory) -> None:
+    at = page("pages/recruiter_signup.py")
+    at.text_input(key="signup_email").input("pas-une-adresse")
+    at = submit(at, "signup_form")
+    summary, under = shown_form_errors(at, "signup_form")
+    assert list(under) == ["display_name", "email", "organisation_name", "department"]
+    assert under["display_name"] == ("Nom et prénom", MESSAGES["display_name_required"])
+    assert under["organisation_name"] == ("Organisation (EPCI ou commune)", MESSAGES["organisation_name_required"])
+    assert under["department"] == ("Département", MESSAGES["department_required"])
+    assert under["email"][1].startswith("L'adresse e-mail n'est pas valide")
+    assert len(summary) == 4 and summary[0] == f"**Nom et prénom** : {MESSAGES['display_name_required']}"
+    assert focus_moves_to(at) == "signup_form"
+    assert not outbox(factory, "recruiter_request_confirm")
+
+
 def test_recruiter_request_confirmed_approved_then_password_chosen(world: World, factory) -> None:
     at = page("pages/recruiter_signup.py")
     assert texts(at.title) == ["Demande de compte recruteur"]
@@ -364,6 +449,10 @@ def test_recruiter_request_confirmed_approved_then_password_chosen(world: World,
     at.selectbox(key="signup_department").set_value("72")
     at = submit(at, "signup_form")
     assert not at.error, texts(at.error)
+    assert texts(at.success) == [
+        "Demande enregistrée. Confirmez votre adresse avec le lien que nous venons de vous envoyer."
+    ]
+    assert focus_moves_to(at) == "pvd_flash_focused"
     [confirm] = outbox(factory, "recruiter_request_confirm")
     at = page("pages/recruiter_signup.py", jeton=confirm.link.split("jeton=")[1])
     assert texts(at.success)[0].startswith("Adresse confirmée.")

@@ -10,8 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from pvd_survey import accounts, db, links, mail, survey, ui
 from pvd_survey.models import OutboxMessage
+from pvd_survey.survey_questions import NO_ANSWER, NO_ANSWER_LABEL, QUESTIONS, TRAINING_FIELD
 from tests.conftest import STRONG_PASSWORD, app_test
-from tests.factories import texts
+from tests.factories import focus_moves_to, shown_form_errors, texts
 
 # Promises the survey must never make (issue 16): the key holder can find answers, and some data sets pin one.
 FALSE_PROMISES = ("seul ce lien personnel permet de les retrouver", "aucune soustraction")
@@ -36,9 +37,27 @@ def fill(at: AppTest, month="2021-09", department="21", fields=("urbanisme_amena
     at.selectbox(key="survey_start_month").set_value(month)
     for code, value in {**ANSWERS, **answers}.items():
         at.radio(key=f"survey_{code}").set_value(value)
-    at.multiselect(key="survey_training_field").set_value(list(fields))
+    tick_fields(at, fields)
     at.selectbox(key="survey_department").set_value(department)
     return at.run()
+
+
+def tick_fields(at: AppTest, fields) -> AppTest:
+    """Tick exactly these training fields' checkboxes (the next run applies them)."""
+    for option in [*TRAINING_FIELD.options, NO_ANSWER]:
+        box = at.checkbox(key=f"survey_training_field__{option}")
+        if box.value != (option in fields):
+            box.set_value(option in fields)
+    return at
+
+
+def ticked_fields(at: AppTest) -> list[str]:
+    """The training fields whose checkbox is ticked, as the page shows them."""
+    return [
+        option
+        for option in [*TRAINING_FIELD.options, NO_ANSWER]
+        if at.checkbox(key=f"survey_training_field__{option}").value
+    ]
 
 
 @pytest.fixture
@@ -113,10 +132,30 @@ def test_missing_answers_are_reported_at_each_question_and_nothing_is_stored(ins
     at = survey_app(token)
     at.radio(key="survey_gender").set_value("femme").run()
     at.button(key="survey_submit").click().run()
-    errors = texts(at.error)
-    assert errors[0] == "6 réponse(s) à corriger : voir les messages sous les questions."
-    assert errors.count("Répondez à cette question, ou choisissez « Je ne souhaite pas répondre ».") == 6
+    # Every unanswered question at once (RGAA 11.10): under each, listed at the top with its label, the focus on the
+    # first of them.
+    required = "Répondez à cette question, ou choisissez « Je ne souhaite pas répondre »."
+    summary, under = shown_form_errors(at, "survey")
+    unanswered = [question for question in QUESTIONS if question.code != "gender"]
+    assert summary == [f"**{question.label}** : {required}" for question in unanswered]
+    assert under == {
+        question.code: (
+            question.label + (" (plusieurs choix possibles)" if question.kind == "multiple" else ""),
+            required,
+        )
+        for question in unanswered
+    }
+    assert "Le formulaire n'a pas été envoyé : 6 champ(s) à corriger." in texts(at.error)[0]
+    assert focus_moves_to(at) == "survey"
     assert responses(factory, ui.settings()) == []
+    at.radio(key="survey_employer").set_value("epci").run()
+    assert focus_moves_to(at) is None  # once, right after the submission: an answer given later keeps its focus
+    assert len(shown_form_errors(at, "survey")[1]) == 6  # the errors stay until the next submission
+
+    at = fill(at)
+    at.button(key="survey_submit").click().run()
+    assert shown_form_errors(at, "survey") == ([], {}) and focus_moves_to(at) == "pvd_flash_focused"
+    assert texts(at.success)[0].startswith("Merci ! Vos réponses sont enregistrées.")
 
 
 def test_submission_waits_for_a_group_and_a_release_then_resubmission_and_withdrawal(
@@ -171,12 +210,26 @@ def test_draft_survives_a_new_browser_session(installed, factory):
     _, token = installed
     at = survey_app(token)
     at.radio(key="survey_employer").set_value("commune").run()
-    at.multiselect(key="survey_training_field").set_value(["architecture"]).run()
+    tick_fields(at, ["architecture"]).run()
     assert any(text.startswith("Brouillon enregistré à") for text in texts(at.caption))
     restored = survey_app(token)  # a refresh or another browser: a brand-new Streamlit session
     assert restored.radio(key="survey_employer").value == "commune"
-    assert restored.multiselect(key="survey_training_field").value == ["architecture"]
+    assert ticked_fields(restored) == ["architecture"]
     assert responses(factory, ui.settings()) == []
+
+
+def test_training_fields_are_checkboxes_where_no_answer_excludes_the_others_at_once(installed):
+    _, token = installed
+    at = survey_app(token)
+    assert not at.multiselect  # no list with « Select all », which would tick « Je ne souhaite pas répondre » too
+    tick_fields(at, ["architecture", "urbanisme_amenagement"]).run()
+    assert ticked_fields(at) == ["urbanisme_amenagement", "architecture"]
+    at.checkbox(key=f"survey_training_field__{NO_ANSWER}").check().run()
+    assert ticked_fields(at) == [NO_ANSWER]  # the others unticked in the same click
+    at.checkbox(key="survey_training_field__architecture").check().run()
+    assert ticked_fields(at) == ["architecture"]  # and the other way round
+    labels = [box.label for box in at.checkbox if box.key.startswith("survey_training_field__")]
+    assert labels[-1] == NO_ANSWER_LABEL and len(labels) == len(TRAINING_FIELD.options) + 1
 
 
 def test_revoked_link_and_closed_survey(installed, factory):

@@ -245,3 +245,56 @@ def test_the_database_refuses_a_code_outside_each_vocabulary(session: Session):
         with pytest.raises(IntegrityError), session.begin_nested():
             session.add(build[table](column, "inconnu"))
             session.flush()
+
+
+def _written_message_kinds() -> set[str]:
+    """Every kind the services pass to mail.enqueue (or enqueue_notification): literals, both sides of a
+    conditional, KIND_* constants; the meetings' `"meeting_" + status` is checked apart."""
+    import ast
+    from pathlib import Path
+
+    import pvd_survey
+
+    constants: dict[str, str] = {}
+    kinds: set[str] = set()
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in Path(pvd_survey.__file__).parent.rglob("*.py")]
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and "KIND" in target.id:
+                        constants[target.id] = node.value.value
+
+    def values(node: ast.expr) -> list[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [node.value]
+        if isinstance(node, ast.IfExp):
+            return values(node.body) + values(node.orelse)
+        if isinstance(node, ast.Name) and node.id in constants:
+            return [constants[node.id]]
+        return []  # computed: checked apart
+
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and [ast.unparse(target) for target in node.targets] == ["kind"]:
+                kinds.update(values(node.value))  # a kind chosen before the call (the meetings' messages)
+            if isinstance(node, (ast.Call, ast.Dict)):
+                pairs = (
+                    [(k.arg, k.value) for k in node.keywords]
+                    if isinstance(node, ast.Call)
+                    else [
+                        (k.value if isinstance(k, ast.Constant) else None, v)
+                        for k, v in zip(node.keys, node.values, strict=True)
+                    ]
+                )
+                called = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
+                if called.endswith(("enqueue", "enqueue_notification")) or called == "dict":
+                    kinds.update(value for name, expr in pairs if name == "kind" for value in values(expr))
+    return kinds
+
+
+@pytest.mark.database_independent
+def test_every_message_kind_the_services_write_has_a_french_label():
+    written = _written_message_kinds() | {"meeting_" + status for status in vocabulary.REGISTRATION_STATUSES}
+    assert len(written) > 15  # the scan finds the services' calls
+    assert written - set(vocabulary.MESSAGE_KINDS) == set()

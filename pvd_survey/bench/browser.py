@@ -60,21 +60,10 @@ async def choose_radio(page: Page, label: str, option: str) -> None:
     await wait_for_run(page)
 
 
-async def choose_in_multiselect(page: Page, label: str, option: str) -> None:
-    """Tick one option of a multiselect, again (three times at most) while a redraw closes the list under the click."""
-    widget = page.get_by_test_id("stMultiSelect").filter(has_text=label)
-    for attempt in range(3):
-        await wait_for_run(page)
-        await widget.get_by_role("combobox").click()
-        try:
-            await page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
-        except Exception:  # Playwright's timeout: the list closed before the click
-            if attempt == 2:
-                raise
-        await page.keyboard.press("Escape")
-        await wait_for_run(page)
-        if await widget.get_by_text(option, exact=True).count():
-            return
+async def tick(page: Page, label: str) -> None:
+    """Tick a checkbox by its label."""
+    await page.get_by_test_id("stCheckbox").filter(has_text=label).get_by_text(label, exact=True).click()
+    await wait_for_run(page)
 
 
 async def _sent(page: Page, button: str, answer: str) -> None:
@@ -116,7 +105,7 @@ async def submit_survey(browser: Browser, link: str, timed: Timed | None = None)
         ("Diplôme le plus élevé", "Bac+4 ou bac+5"),
     ):
         await choose_radio(page, label, option)
-    await choose_in_multiselect(page, "Domaine(s)", "Architecture")
+    await tick(page, "Architecture")
     await choose_in_selectbox(page, "Département du poste", "21 – Côte-d'Or")
     await page.get_by_text(re.compile(r"^Brouillon enregistré à")).wait_for()
     sending = _sent(page, "Envoyer mes réponses", "Merci ! Vos réponses sont enregistrées.")

@@ -19,7 +19,7 @@ from pvd_survey import links, mail, notifications
 from pvd_survey.accounts import normalise_email
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
-from pvd_survey.errors import DomainError
+from pvd_survey.errors import DomainError, FieldChecks
 from pvd_survey.models import ApplicationFile, JobApplication, JobPosting
 from pvd_survey.recruitment.board import get_public_posting
 from pvd_survey.recruitment.common import (
@@ -127,15 +127,24 @@ class _ApplicantValues(TypedDict):
 
 
 def _validate_application(data: ApplicationInput) -> tuple[_ApplicantValues, Upload, Upload | None]:
+    """Every field checked, every problem reported at once (FieldChecks)."""
+    checks = FieldChecks()
     full_name = _one_line(data.full_name, 200)
-    if not full_name:
-        raise DomainError("applicant_name_required", field="full_name")
-    email = normalise_email(data.email)
-    phone = normalise_phone(data.phone)
-    cv = check_pdf(data.cv, "cv")
-    letter = check_pdf(data.letter, "letter") if data.letter is not None else None
-    if not data.consent_privacy:
-        raise DomainError("consent_required", field="consent_privacy")
+    with checks:
+        if not full_name:
+            raise DomainError("applicant_name_required", field="full_name")
+    with checks:
+        email = normalise_email(data.email)
+    with checks:
+        phone = normalise_phone(data.phone)
+    with checks:
+        cv = check_pdf(data.cv, "cv")
+    with checks:
+        letter = check_pdf(data.letter, "letter") if data.letter is not None else None
+    with checks:
+        if not data.consent_privacy:
+            raise DomainError("consent_required", field="consent_privacy")
+    checks.raise_errors()
     values: _ApplicantValues = {
         "full_name": full_name,
         "email": email,

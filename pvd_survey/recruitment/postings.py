@@ -12,7 +12,7 @@ from pvd_survey import db, mail, territory
 from pvd_survey.accounts import UserInfo
 from pvd_survey.clock import paris_today, utcnow
 from pvd_survey.config import Settings
-from pvd_survey.errors import DomainError
+from pvd_survey.errors import DomainError, FieldChecks
 from pvd_survey.models import JobApplication, JobPosting, Organisation
 from pvd_survey.recruitment.common import (
     ANAH_TEXT,
@@ -144,33 +144,42 @@ def _posting_info(posting: JobPosting, organisation_name: str, application_count
 
 
 def validate_posting(data: PostingInput, today: date) -> dict[str, object]:
-    """Check a posting form; return the column values or raise the first error (with its field)."""
+    """Check a posting form; return the column values or raise every field's error at once (FieldChecks)."""
+    checks = FieldChecks()
     title = _one_line(data.title, 200)
-    if not title:
-        raise DomainError("posting_title_required", field="title")
+    with checks:
+        if not title:
+            raise DomainError("posting_title_required", field="title")
     communes = []
     for commune in data.communes or []:
         name = _one_line(commune, 100)
         if name and name not in communes:
             communes.append(name)
-    if not communes:
-        raise DomainError("posting_communes_required", field="communes")
-    if data.contract not in CONTRACTS:
-        raise DomainError("posting_unknown_contract", field="contract", value=data.contract)
-    if data.working_time not in WORKING_TIMES:
-        raise DomainError("posting_unknown_working_time", field="working_time", value=data.working_time)
-    for value in (data.salary_min, data.salary_max):
-        if value is not None and not 0 <= value <= 1_000_000:
+    with checks:
+        if not communes:
+            raise DomainError("posting_communes_required", field="communes")
+    with checks:
+        if data.contract not in CONTRACTS:
+            raise DomainError("posting_unknown_contract", field="contract", value=data.contract)
+    with checks:
+        if data.working_time not in WORKING_TIMES:
+            raise DomainError("posting_unknown_working_time", field="working_time", value=data.working_time)
+    with checks:
+        for value in (data.salary_min, data.salary_max):
+            if value is not None and not 0 <= value <= 1_000_000:
+                raise DomainError("posting_bad_salary", field="salary")
+        if data.salary_min and data.salary_max and data.salary_min > data.salary_max:
             raise DomainError("posting_bad_salary", field="salary")
-    if data.salary_min and data.salary_max and data.salary_min > data.salary_max:
-        raise DomainError("posting_bad_salary", field="salary")
-    if data.deadline is None:
-        raise DomainError("posting_deadline_required", field="deadline")
-    if data.deadline < today:
-        raise DomainError("posting_deadline_past", field="deadline")
+    with checks:
+        if data.deadline is None:
+            raise DomainError("posting_deadline_required", field="deadline")
+        if data.deadline < today:
+            raise DomainError("posting_deadline_past", field="deadline")
     missions = _clean_text(data.missions, 10_000)
-    if not missions:
-        raise DomainError("posting_missions_required", field="missions")
+    with checks:
+        if not missions:
+            raise DomainError("posting_missions_required", field="missions")
+    checks.raise_errors()
     return {
         "title": title,
         "communes": "\n".join(communes[:30]),

@@ -14,7 +14,7 @@ from pvd_survey import accounts, links, mail, notifications, territory
 from pvd_survey.accounts import PASSWORD_LINK_DAYS, UserInfo, issue_password_link, normalise_email
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
-from pvd_survey.errors import DomainError, ImportRejected, RowError
+from pvd_survey.errors import DomainError, FieldChecks, ImportRejected, RowError
 from pvd_survey.models import Organisation, RecruiterRequest, User
 from pvd_survey.recruitment.common import (
     _clean_text,
@@ -53,20 +53,29 @@ def request_recruiter_account(
 ) -> str:
     """Record a request and e-mail a confirmation link; returns the token (for tests: it is only e-mailed)."""
     now = now or utcnow()
-    email = normalise_email(email)
+    checks = FieldChecks()  # every field's problem at once
     display_name = _one_line(display_name, 200)
-    if not display_name:
-        raise DomainError("display_name_required", field="display_name")
+    with checks:
+        if not display_name:
+            raise DomainError("display_name_required", field="display_name")
+    with checks:
+        email = normalise_email(email)
     organisation_name = _one_line(organisation_name, 200)
-    if not organisation_name:
-        raise DomainError("organisation_name_required", field="organisation_name")
-    if organisation_kind not in ORGANISATION_KINDS:
-        raise DomainError(
-            "unknown_organisation_kind", field="kind", kind=organisation_kind, choices=", ".join(ORGANISATION_KINDS)
-        )
+    with checks:
+        if not organisation_name:
+            raise DomainError("organisation_name_required", field="organisation_name")
+    with checks:
+        if organisation_kind not in ORGANISATION_KINDS:
+            raise DomainError(
+                "unknown_organisation_kind", field="kind", kind=organisation_kind, choices=", ".join(ORGANISATION_KINDS)
+            )
     code = territory.normalise_department(department or "")
-    if code is None:
-        raise DomainError("unknown_department", field="department", department=department)
+    with checks:
+        if not department:
+            raise DomainError("department_required", field="department")
+        if code is None:
+            raise DomainError("unknown_department", field="department", department=department)
+    checks.raise_errors()
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise DomainError("email_taken", field="email", email=email)
     open_request = session.scalar(
