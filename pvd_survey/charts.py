@@ -615,7 +615,12 @@ def tile_map_chart(
             title=alt.TitleParams(
                 f"{data.label} par {level}",
                 subtitle=[
-                    f"Gris : masqué (moins de {k} personnes) ou sans donnée. En bas : outre-mer ; à droite : Corse."
+                    (
+                        f"Gris : masqué (moins de {k} personnes) ou sans donnée."
+                        if data.counts_people
+                        else "Gris : sans donnée."
+                    )
+                    + " En bas : outre-mer ; à droite : Corse."
                 ],
                 anchor="start",
             ),

@@ -74,6 +74,11 @@ class MapData:
     cells: dict[str, MapCell]
 
     @property
+    def counts_people(self) -> bool:
+        """Whether the measure counts people (its small values are hidden), not job postings."""
+        return self.measure in PEOPLE_MEASURES
+
+    @property
     def label(self) -> str:
         """The measure in French."""
         return MEASURES[self.measure]

@@ -272,3 +272,12 @@ def test_the_dashboard_and_the_report_get_the_readable_colours():
     spec = charts.vega_spec(charts.funnel_chart, frame)
     assert spec["config"]["axis"]["labelColor"] == charts.TEXT_COLOUR
     assert spec["config"]["aria"] is False  # the builder's own config kept
+
+
+def test_the_map_says_masqué_about_people_only():
+    cells = {code: overview.MapCell(code, territory.department_label(code), 7) for code in territory.DEPARTMENTS}
+    people, postings = (overview.MapData(measure, "department", cells) for measure in ("registered", "days_to_fill"))
+    people_title = checked_spec(charts.tile_map_chart(people, k=5))["title"]["subtitle"][0]
+    postings_title = checked_spec(charts.tile_map_chart(postings, k=5))["title"]["subtitle"][0]
+    assert "moins de 5 personnes" in people_title
+    assert postings_title.startswith("Gris : sans donnée.") and "personnes" not in postings_title
