@@ -7,6 +7,7 @@ Services raise `DomainError("code", field=..., **params)`, `InvalidAnswers` (sev
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -305,6 +306,27 @@ def _french(code: str, params: Mapping[str, object]) -> str:
 def french_message(error: DomainError) -> str:
     """The French sentence shown to a person for a domain error."""
     return _french(error.code, error.params)
+
+
+# Echoed values (typed in a URL, a form, a file) are shown literally: the marks a Markdown renderer could read as a
+# link, an image, emphasis, code, HTML, a formula or an icon are escaped, a bare address is broken ("https:/",
+# "www."), and the value is put on one line, so that a link sent around cannot put its own link or bold text in the
+# app's message box; a long one is cut, so that it cannot fill the page either.
+_MARKDOWN_MARKS = re.compile(r"[\\`*_\[\]()<>~$|]|:(?=/)|(?<!\S):(?=\w)|(?<=www)\.", re.IGNORECASE)
+ECHO_LIMIT = 100
+
+
+def _literal(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    shown = " ".join(value.split())
+    shown = shown if len(shown) <= ECHO_LIMIT else shown[:ECHO_LIMIT] + "…"
+    return _MARKDOWN_MARKS.sub(lambda match: "\\" + match.group(0), shown)
+
+
+def french_markdown(error: DomainError) -> str:
+    """The French sentence for a domain error, for a Markdown display (st.error): its values shown as typed."""
+    return _french(error.code, {name: _literal(value) for name, value in error.params.items()})
 
 
 def row_message(row: RowError) -> str:
