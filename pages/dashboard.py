@@ -247,10 +247,17 @@ def render_report() -> None:
         )
         if st.button("Préparer le rapport (PDF)", key="dashboard_report_build", icon=":material/picture_as_pdf:"):
             with st.status("Préparation du rapport…", expanded=True) as status:
-                with ui.read() as session:
-                    pdf = report.build_report(session, request, k=k, progress=status.write, settings=settings)
-                status.update(label="Rapport prêt.", state="complete", expanded=False)
-            st.session_state[REPORT_KEY] = (request, pdf)
+                try:
+                    with ui.read() as session:
+                        pdf = report.build_report(session, request, k=k, progress=status.write, settings=settings)
+                except DomainError as error:
+                    status.update(label="Le rapport n'a pas pu être préparé.", state="error", expanded=True)
+                    ui.show_error(error)
+                    pdf = None
+                else:
+                    status.update(label="Rapport prêt.", state="complete", expanded=False)
+            if pdf is not None:
+                st.session_state[REPORT_KEY] = (request, pdf)
         ready = st.session_state.get(REPORT_KEY)
         if ready and ready[0] == request:
             st.download_button(

@@ -149,6 +149,10 @@ MESSAGES: dict[str, str] = {
     "closing_in_past": "La date de clôture doit être dans le futur.",
     # Map, overview and report
     "future_month": "Le mois {value} n'a pas encore commencé : choisissez le mois en cours ou un mois passé.",
+    "report_chart_failed": (
+        "Le rapport n'a pas pu être préparé : un graphique n'a pas pu être dessiné. Réessayez ; si cela se "
+        "reproduit, prévenez l'équipe technique."
+    ),
     # Meetings
     "unknown_meeting": "Rencontre introuvable : vérifiez le lien, ou choisissez une rencontre dans la liste.",
     "field_required": "Ce champ est obligatoire.",

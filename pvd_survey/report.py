@@ -9,6 +9,7 @@ French character prints.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 from collections.abc import Callable
@@ -26,11 +27,13 @@ from pvd_survey import chart_style, charts, disclosure, french, overview, stats,
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K
+from pvd_survey.errors import DomainError
 from pvd_survey.survey_questions import BASELINE_SOURCE
 
 _FONTS = Path(__file__).resolve().parent / "fonts"
 _PAGE_WIDTH = 180  # mm of A4 between the margins
 _PAGE_BOTTOM = 282  # mm: below this, a new page
+log = logging.getLogger(__name__)
 TERRITORY_SOURCE = "Insee, Code officiel géographique : 18 régions et 101 départements."
 
 
@@ -103,7 +106,13 @@ class _Draft:
             for name, args, kwargs in self.calls:
                 if name == "image_png":
                     index = args[0]
-                    args = (drawn[index].result(),)
+                    try:
+                        args = (drawn[index].result(),)
+                    except Exception as error:
+                        # The charts not yet started are not drawn for nothing; the page says it in French.
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        log.exception("report chart %d of %d could not be drawn", index + 1, total)
+                        raise DomainError("report_chart_failed") from error
                     if index + 1 in (total // 2, total):
                         step(f"Graphiques dessinés : {index + 1} sur {total}")
                 getattr(pdf, name)(*args, **kwargs)

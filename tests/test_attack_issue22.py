@@ -65,3 +65,59 @@ def test_an_echoed_value_is_never_a_link_an_image_or_an_icon(value: str) -> None
     assert "https://" not in message and "www." not in message and " :material" not in message and "](" not in message
     when = french_markdown(DomainError("reminder_exists", when="10/12/2026 à 09:30"))
     assert when == "Une relance est déjà prévue le 10/12/2026 à 09:30."  # a time is left as it is
+
+
+# ---------------------------------------------------------------------------- the report's charts drawn together
+
+
+GOOD_CHART = {
+    "data": {"values": [{"a": n, "b": n} for n in range(20)]},
+    "mark": "bar",
+    "encoding": {"x": {"field": "a", "type": "ordinal"}, "y": {"field": "b", "type": "quantitative"}},
+}
+
+
+@pytest.mark.database_independent
+def test_a_chart_that_cannot_be_drawn_stops_the_report_with_a_french_message_and_no_thread_left() -> None:
+    import threading
+    import time
+
+    from pvd_survey import report
+    from pvd_survey.errors import DomainError, french_message
+
+    draft = report._Draft()
+    draft.add_page()
+    draft.chart({"mark": "nonsense"}, width=100)  # vl-convert refuses it (an English JavaScript stack trace)
+    for _ in range(8):
+        draft.chart(GOOD_CHART, width=300)
+    before = threading.active_count()
+    started = time.monotonic()
+    with pytest.raises(DomainError) as refused:
+        draft.printed("Rapport", lambda _step: None)
+    assert french_message(refused.value) == (
+        "Le rapport n'a pas pu être préparé : un graphique n'a pas pu être dessiné. Réessayez ; si cela se "
+        "reproduit, prévenez l'équipe technique."
+    )
+    assert threading.active_count() == before  # the pool's threads are gone
+    assert time.monotonic() - started < 5  # the charts not yet started are not drawn for nothing
+
+
+def test_the_dashboard_says_in_french_when_its_report_cannot_be_drawn(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pvd_survey import report
+
+    def refused(spec: dict) -> bytes:  # what vl-convert does with a chart it cannot draw (a fault injected)
+        raise ValueError("Vega-Lite to PNG conversion failed: TypeError: Cannot read properties of undefined")
+
+    monkeypatch.setattr(report, "_png", refused)
+    at = dashboard(world)
+    at.button(key="dashboard_report_build").click().run()
+    assert not at.exception, texts(at.exception)
+    assert texts(at.main.error) == [
+        "Le rapport n'a pas pu être préparé : un graphique n'a pas pu être dessiné. Réessayez ; si cela se "
+        "reproduit, prévenez l'équipe technique."
+    ]
+    [status] = at.main.status
+    assert (status.label, status.state) == ("Le rapport n'a pas pu être préparé.", "error")  # no spinner left turning
+    assert not at.get("download_button")
