@@ -121,3 +121,79 @@ def test_the_dashboard_says_in_french_when_its_report_cannot_be_drawn(
     [status] = at.main.status
     assert (status.label, status.state) == ("Le rapport n'a pas pu être préparé.", "error")  # no spinner left turning
     assert not at.get("download_button")
+
+
+# ---------------------------------------------------------------------------- French numbers stay out of tool files
+
+
+def _machine_readable(text: str) -> None:
+    """A tools CSV: comma separated, no French spacing, every numeric cell a Python number with a dot."""
+    import csv
+    import io
+
+    assert "\u202f" not in text and "\u00a0" not in text and not text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text)))
+    header = rows[0]
+    for name in ("count", "share", "answered", "share_2022", "difference_points"):
+        if name in header:
+            column = header.index(name)
+            for row in rows[1:]:
+                if row[column]:
+                    float(row[column])  # ValueError on "12,5" or "1 234"
+
+
+def test_the_tools_csv_and_the_stats_command_keep_machine_numbers(world: World, database_url: str) -> None:
+    from pvd_survey import exports, stats
+    from tests.factories import load_survey, run_cli
+
+    with world.factory.begin() as session:
+        load_survey(session, world.settings, {"21": 1234, "71": 7})
+    with world.factory() as session:
+        figures = stats.survey_stats(
+            session, stats.make_filters("27", "21", "epci", None), k=5, settings=world.settings
+        )
+    assert figures.respondents is not None and figures.respondents > 1000  # a number French prints "1 2xx"
+    _machine_readable(stats.stats_csv(figures, exports.TOOLS))
+    run = run_cli(database_url, "stats", "--department", "21", "--employer", "epci", "--format", "csv")
+    assert run.returncode == 0, run.stderr
+    _machine_readable(run.stdout)
+    json_run = run_cli(database_url, "stats", "--department", "21", "--format", "json")
+    assert "\u202f" not in json_run.stdout and '"respondents": 12' in json_run.stdout
+    # The CSV for people: a decimal comma, but a number its spreadsheet still reads (no thousands separator).
+    people = stats.stats_csv(figures, exports.PEOPLE)
+    assert "\u202f" not in people and ";12" in people
+
+
+# ---------------------------------------------------------------------------- disclosure through the report's filters
+
+
+def test_the_report_prints_no_figure_the_dashboard_hides_for_the_same_filters(world: World) -> None:
+    # Côte-d'Or: 9 EPCI heads of project who started in 2021-S2, and 2 town ones who started in 2022-S1. With
+    # department, employer and start period all set on the two town ones, the dashboard hides everything: so does
+    # the report (its survey page, its map table), while the same department's EPCI ones are shown on both.
+    # (That the report prints the dashboard's own figure for shown filters: test_territory.)
+    import dataclasses
+    import io
+
+    import pypdf
+
+    from pvd_survey import report, stats, survey
+    from tests.factories import department_answers
+
+    rows = [department_answers("21", start_month="2021-09", employer="epci")] * 9 + [
+        department_answers("21", start_month="2022-03", employer="commune")
+    ] * 2
+    with world.factory.begin() as session:
+        survey.import_responses(session, rows, dataclasses.replace(world.settings, disclosure_k=1))
+    town = stats.make_filters(None, "21", "commune", "2022-S1")
+    with world.factory() as session:
+        assert stats.survey_stats(session, town, k=5, settings=world.settings).isolated
+        assert not stats.survey_stats(
+            session, stats.make_filters(None, "21", "epci", "2021-S2"), settings=world.settings
+        ).isolated
+        data = report.build_report(session, report.ReportRequest.of(town), k=5, settings=world.settings)
+    whole = " ".join(" ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages).split())
+    assert "Répondants : masqué." in whole and "aucun chiffre n'est publié pour ce territoire" in whole
+    assert not any(f"{label} 2" in whole for label in ("Une commune", "Commune", "2022-S1", "1er semestre 2022"))
+    # The map's table: Côte-d'Or's respondents with these filters, masqué as well.
+    assert "Présents aux rencontres 21 – Côte-d'Or 0 0 — masqué masqué masqué" in whole
