@@ -89,6 +89,8 @@ filters = stats.make_filters(region, department, employer, period)
 SECTION_KEY = "dashboard_section"
 if SECTION_KEY not in st.session_state:
     st.session_state[SECTION_KEY] = dashboard.section_from(params.get("section"))
+    if params.get("section") and params.get("section") not in dashboard.SECTIONS:  # a link cut or mistyped
+        ui.show_error(DomainError("unknown_section", value=params.get("section")))
 section = st.segmented_control(
     "Rubrique",
     list(dashboard.SECTIONS),

@@ -146,6 +146,7 @@ MESSAGES: dict[str, str] = {
     "import_file_unreadable": "Impossible de lire {path} : {detail}",
     "unknown_filter": "Filtre inconnu : {name} « {value} ».",
     "filter_mismatch": "Le département {department} n'appartient pas à la région choisie.",
+    "unknown_section": "Rubrique inconnue : « {value} ». La synthèse du tableau de bord est affichée.",
     "closing_in_past": "La date de clôture doit être dans le futur.",
     # Map, overview and report
     "future_month": "Le mois {value} n'a pas encore commencé : choisissez le mois en cours ou un mois passé.",

@@ -197,3 +197,80 @@ def test_the_report_prints_no_figure_the_dashboard_hides_for_the_same_filters(wo
     assert not any(f"{label} 2" in whole for label in ("Une commune", "Commune", "2022-S1", "1er semestre 2022"))
     # The map's table: Côte-d'Or's respondents with these filters, masqué as well.
     assert "Présents aux rencontres 21 – Côte-d'Or 0 0 — masqué masqué masqué" in whole
+
+
+# ---------------------------------------------------------------------------- where signing in leads
+
+
+@pytest.mark.database_independent
+@pytest.mark.parametrize(
+    "path",
+    [
+        "//evil.example",
+        "https://evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        " //evil.example",
+        "evil.example",
+        "javascript:alert(1)",
+        "",
+        None,
+    ],
+)
+def test_no_address_off_the_site_is_kept_for_after_signing_in(path: str | None) -> None:
+    from urllib.parse import urlsplit
+
+    from pvd_survey import sessions
+
+    kept = sessions.safe_next_path(path)
+    assert kept == "/" and not urlsplit(kept).netloc
+
+
+@pytest.mark.database_independent
+@pytest.mark.parametrize("path", ["/%2F%2Fevil.example", "/%5Cevil.example", "/dashboard?x=//evil.example"])
+def test_encoded_slashes_stay_a_path_of_this_site(path: str) -> None:
+    from urllib.parse import urljoin
+
+    from pvd_survey import sessions
+
+    # What a browser makes of the Location header: an address on this host whatever the encoded characters.
+    assert urljoin("https://pvd.test/login", sessions.safe_next_path(path)).startswith("https://pvd.test/")
+
+
+def test_a_hostile_deep_link_signs_in_to_the_same_page_of_this_site(world: World) -> None:
+    from urllib.parse import urlsplit
+
+    from tests.conftest import STRONG_PASSWORD, redirect_target, web_client
+    from tests.test_pages import log_in
+
+    at = app()
+    for name, value in {
+        "section": "https://evil.example",
+        "region": "//evil.example",
+        "suivant": "/\\evil.example",
+        "employeur": "%2F%2Fevil.example",
+    }.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page("pages/dashboard.py").run()
+    log_in(at, world.users["direction"].email, STRONG_PASSWORD)
+    client = web_client()
+    response = client.get(redirect_target(at))
+    assert response.status_code == 303, response.text
+    location = urlsplit(response.headers["location"])
+    assert (location.scheme, location.netloc, location.path) == ("", "", "/dashboard")
+
+
+@pytest.mark.parametrize("section", ["inconnue", "QUESTIONNAIRE", "questionnaire/../recrutement"])
+def test_an_unknown_section_in_the_address_says_so_and_shows_the_summary(world: World, section: str) -> None:
+    # It showed the summary without a word: a colleague's link cut or mistyped seemed to lead to the wrong place.
+    at = dashboard(world, section=section, region="27")
+    assert not at.exception, texts(at.exception)
+    assert texts(at.main.error) == [f"Rubrique inconnue : « {section} ». La synthèse du tableau de bord est affichée."]
+    assert at.session_state["dashboard_section"] == "synthese"
+    assert at.selectbox(key="dashboard_region").value == "27"  # the filters of the address still apply
+    assert "section" not in at.query_params  # the address now names the summary
+    at.selectbox(key="dashboard_employer").select("epci").run()
+    assert not at.main.error  # said once, not at every click
