@@ -274,3 +274,38 @@ def test_an_unknown_section_in_the_address_says_so_and_shows_the_summary(world: 
     assert "section" not in at.query_params  # the address now names the summary
     at.selectbox(key="dashboard_employer").select("epci").run()
     assert not at.main.error  # said once, not at every click
+
+
+@pytest.mark.database_independent
+def test_two_reports_at_once_one_failing_neither_hangs_nor_spoils_the_other() -> None:
+    # Two sessions print at the same moment; one report holds a chart vl-convert refuses.
+    import threading
+
+    from pvd_survey import report
+    from pvd_survey.errors import DomainError
+
+    def draft(broken: bool) -> report._Draft:
+        made = report._Draft()
+        made.add_page()
+        for number in range(4):
+            made.chart({"mark": "nonsense"} if broken and number == 1 else GOOD_CHART, width=300)
+        return made
+
+    outcome: dict[str, object] = {}
+
+    def print_one(name: str, broken: bool) -> None:
+        try:
+            outcome[name] = draft(broken).printed("Rapport", lambda _step: None)
+        except DomainError as error:
+            outcome[name] = error.code
+
+    before = threading.active_count()
+    sessions = [threading.Thread(target=print_one, args=(name, name == "cassé")) for name in ("cassé", "sain")]
+    for session in sessions:
+        session.start()
+    for session in sessions:
+        session.join(60)
+    assert not any(session.is_alive() for session in sessions)  # no hang
+    assert outcome["cassé"] == "report_chart_failed"
+    assert isinstance(outcome["sain"], bytes) and outcome["sain"].startswith(b"%PDF-")
+    assert threading.active_count() == before  # no thread left behind
