@@ -252,14 +252,11 @@ def render_report() -> None:
                 try:
                     with ui.read() as session:
                         pdf = report.build_report(session, request, k=k, progress=status.write, settings=settings)
-                except DomainError as error:
-                    status.update(label="Le rapport n'a pas pu être préparé.", state="error", expanded=True)
-                    ui.show_error(error)
-                    pdf = None
-                else:
+                    st.session_state[REPORT_KEY] = (request, pdf)
                     status.update(label="Rapport prêt.", state="complete", expanded=False)
-            if pdf is not None:
-                st.session_state[REPORT_KEY] = (request, pdf)
+                except DomainError as error:  # a chart that could not be drawn: said, and the page goes on
+                    status.update(label="Le rapport n'a pas pu être préparé.", state="error")
+                    ui.show_error(error)
         ready = st.session_state.get(REPORT_KEY)
         if ready and ready[0] == request:
             st.download_button(
