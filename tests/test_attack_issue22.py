@@ -309,3 +309,16 @@ def test_two_reports_at_once_one_failing_neither_hangs_nor_spoils_the_other() ->
     assert outcome["cassé"] == "report_chart_failed"
     assert isinstance(outcome["sain"], bytes) and outcome["sain"].startswith(b"%PDF-")
     assert threading.active_count() == before  # no thread left behind
+
+
+@pytest.mark.parametrize("name", ["region", "contrat", "tri"])
+def test_the_public_job_board_s_filters_cannot_put_a_link_in_its_error_either(world: World, name: str) -> None:
+    # The same helper shows the job board's bad filters, on a page anyone opens without an account.
+    at = app()
+    at.query_params[name] = PHISHING
+    at.run()
+    at.switch_page("pages/jobs.py").run()
+    assert not at.exception, texts(at.exception)
+    [message] = texts(at.main.error)
+    html = rendered(message)
+    assert "<a " not in html and "<strong>" not in html, html
