@@ -89,6 +89,8 @@ filters = stats.make_filters(region, department, employer, period)
 SECTION_KEY = "dashboard_section"
 if SECTION_KEY not in st.session_state:
     st.session_state[SECTION_KEY] = dashboard.section_from(params.get("section"))
+    if params.get("section") and params.get("section") not in dashboard.SECTIONS:  # a link cut or mistyped
+        ui.show_error(DomainError("unknown_section", value=params.get("section")))
 section = st.segmented_control(
     "Rubrique",
     list(dashboard.SECTIONS),
@@ -247,10 +249,14 @@ def render_report() -> None:
         )
         if st.button("Préparer le rapport (PDF)", key="dashboard_report_build", icon=":material/picture_as_pdf:"):
             with st.status("Préparation du rapport…", expanded=True) as status:
-                with ui.read() as session:
-                    pdf = report.build_report(session, request, k=k, progress=status.write, settings=settings)
-                status.update(label="Rapport prêt.", state="complete", expanded=False)
-            st.session_state[REPORT_KEY] = (request, pdf)
+                try:
+                    with ui.read() as session:
+                        pdf = report.build_report(session, request, k=k, progress=status.write, settings=settings)
+                    st.session_state[REPORT_KEY] = (request, pdf)
+                    status.update(label="Rapport prêt.", state="complete", expanded=False)
+                except DomainError as error:  # a chart that could not be drawn: said, and the page goes on
+                    status.update(label="Le rapport n'a pas pu être préparé.", state="error")
+                    ui.show_error(error)
         ready = st.session_state.get(REPORT_KEY)
         if ready and ready[0] == request:
             st.download_button(

@@ -7,6 +7,7 @@ Services raise `DomainError("code", field=..., **params)`, `InvalidAnswers` (sev
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -145,9 +146,14 @@ MESSAGES: dict[str, str] = {
     "import_file_unreadable": "Impossible de lire {path} : {detail}",
     "unknown_filter": "Filtre inconnu : {name} « {value} ».",
     "filter_mismatch": "Le département {department} n'appartient pas à la région choisie.",
+    "unknown_section": "Rubrique inconnue : « {value} ». La synthèse du tableau de bord est affichée.",
     "closing_in_past": "La date de clôture doit être dans le futur.",
     # Map, overview and report
     "future_month": "Le mois {value} n'a pas encore commencé : choisissez le mois en cours ou un mois passé.",
+    "report_chart_failed": (
+        "Le rapport n'a pas pu être préparé : un graphique n'a pas pu être dessiné. Réessayez ; si cela se "
+        "reproduit, prévenez l'équipe technique."
+    ),
     # Meetings
     "unknown_meeting": "Rencontre introuvable : vérifiez le lien, ou choisissez une rencontre dans la liste.",
     "field_required": "Ce champ est obligatoire.",
@@ -358,6 +364,27 @@ def form_summary(messages: Mapping[str, str], labels: Mapping[str, str]) -> str:
     heading = "Le formulaire n'a pas été envoyé" + (f" : {count} champ(s) à corriger." if count else ".")
     lines = [(f"- **{labels[field]}** : " if field in labels else "- ") + messages[field] for field in fields]
     return heading + "\n\n" + "\n".join(lines)
+
+
+# Echoed values (typed in a URL, a form, a file) are shown literally: the marks a Markdown renderer could read as a
+# link, an image, emphasis, code, HTML, a formula or an icon are escaped, a bare address is broken ("https:/",
+# "www."), and the value is put on one line, so that a link sent around cannot put its own link or bold text in the
+# app's message box; a long one is cut, so that it cannot fill the page either.
+_MARKDOWN_MARKS = re.compile(r"[\\`*_\[\]()<>~$|]|:(?=/)|(?<!\S):(?=\w)|(?<=www)\.", re.IGNORECASE)
+ECHO_LIMIT = 100
+
+
+def _literal(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    shown = " ".join(value.split())
+    shown = shown if len(shown) <= ECHO_LIMIT else shown[:ECHO_LIMIT] + "…"
+    return _MARKDOWN_MARKS.sub(lambda match: "\\" + match.group(0), shown)
+
+
+def french_markdown(error: DomainError) -> str:
+    """The French sentence for a domain error, for a Markdown display (st.error): its values shown as typed."""
+    return _french(error.code, {name: _literal(value) for name, value in error.params.items()})
 
 
 def row_message(row: RowError) -> str:

@@ -9,6 +9,7 @@ French character prints.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 from collections.abc import Callable
@@ -26,11 +27,14 @@ from pvd_survey import chart_style, charts, disclosure, french, overview, stats,
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K
+from pvd_survey.errors import DomainError
 from pvd_survey.survey_questions import BASELINE_SOURCE
 
 _FONTS = Path(__file__).resolve().parent / "fonts"
 _PAGE_WIDTH = 180  # mm of A4 between the margins
 _PAGE_BOTTOM = 282  # mm: below this, a new page
+_MAP_HEIGHT = 114  # mm: two maps a page
+log = logging.getLogger(__name__)
 TERRITORY_SOURCE = "Insee, Code officiel géographique : 18 régions et 101 départements."
 
 
@@ -103,7 +107,13 @@ class _Draft:
             for name, args, kwargs in self.calls:
                 if name == "image_png":
                     index = args[0]
-                    args = (drawn[index].result(),)
+                    try:
+                        args = (drawn[index].result(),)
+                    except Exception as error:
+                        # The charts not yet started are not drawn for nothing; the page says it in French.
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        log.exception("report chart %d of %d could not be drawn", index + 1, total)
+                        raise DomainError("report_chart_failed") from error
                     if index + 1 in (total // 2, total):
                         step(f"Graphiques dessinés : {index + 1} sur {total}")
                 getattr(pdf, name)(*args, **kwargs)
@@ -144,9 +154,10 @@ class _Report(FPDF):
         self.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT", align="L")
         self.ln(1)
 
-    def image_png(self, data: bytes, width_mm: float = _PAGE_WIDTH) -> None:
+    def image_png(self, data: bytes, width_mm: float = _PAGE_WIDTH, height_mm: float | None = None) -> None:
+        """A PNG `width_mm` wide, or `height_mm` high (within the page's width) when given."""
         pixels_wide, pixels_high = _png_size(data)
-        width = width_mm
+        width = width_mm if height_mm is None else min(_PAGE_WIDTH, height_mm * pixels_wide / pixels_high)
         height = width * pixels_high / pixels_wide
         if height > _PAGE_BOTTOM - 20:  # taller than a page: shrink to fit
             width, height = width * (_PAGE_BOTTOM - 20) / height, _PAGE_BOTTOM - 20
@@ -266,7 +277,8 @@ def build_report(
     for measure in overview.MEASURES:
         data = overview.map_data(session, measure, "department", k, filters, settings=settings)
         chart = charts.tile_map_chart(data, selectable=False, tile=26, k=k)
-        pdf.chart(chart, width=None, width_mm=_PAGE_WIDTH * 0.78)
+        # At one height: a map's width follows its title's length, so a fixed width would make some taller.
+        pdf.chart(chart, width=None, height_mm=_MAP_HEIGHT)
     pdf.heading("Chiffres par " + ("département" if filters.region else "région"), 11)
     pdf.frame_table(territory_table(session, request, k, settings=settings))
 

@@ -19,7 +19,7 @@ from streamlit.delta_generator import DeltaGenerator
 from pvd_survey import access, accounts, db, exports, links, sessions, territory, web
 from pvd_survey.accounts import UserInfo
 from pvd_survey.config import ConfigError, Settings, load_settings
-from pvd_survey.errors import DomainError, errors_by_field, form_summary, french_message
+from pvd_survey.errors import DomainError, errors_by_field, form_summary, french_markdown, french_message
 from pvd_survey.recruitment import PDF_MAX_BYTES
 
 FLASH_KEY = "pvd_flash"  # a message to show once, after a rerun (at the top of the page, or at a named place)
@@ -127,7 +127,7 @@ def show_flash(place: str | None = None, into_view: bool = False) -> None:
 
 def show_error(error: DomainError) -> None:
     """A domain error as a French message."""
-    st.error(french_message(error))
+    st.error(french_markdown(error))
 
 
 OUTAGE_TITLE = "Service momentanément indisponible"
@@ -193,7 +193,7 @@ def act(
         with write() as session:
             result = action(session, *args, **kwargs)
     except DomainError as error:
-        place.error(french_message(error))
+        place.error(french_markdown(error))
         return None
     if then is not None:
         then(result)
