@@ -9,6 +9,7 @@ One package, one module per concern; every public name is re-exported here, so c
 - `registration`: registering, the waiting list, cancelling, promotion
 - `messages`: the e-mails (confirmation, waiting list, promotion, change, cancellation, reminders)
 - `documents`: the .ics file, the direction's lists, exports and the sign-in sheet PDF
+- `tickets`: the ticket's code, its QR code and its PDF
 - `checkin`: finding a person on the day and marking them present
 - `figures`: the dashboard's figures
 - `retention`: anonymisation, access requests, erasure
@@ -79,6 +80,14 @@ from pvd_survey.meetings.retention import (
     expired_registrations,
     personal_data,
 )
+from pvd_survey.meetings.tickets import (
+    Ticket,
+    qr_png,
+    read_code,
+    ticket_by_link,
+    ticket_code,
+    ticket_pdf,
+)
 
 __all__ = [
     "CHANGES_TO_ANNOUNCE",
@@ -102,6 +111,7 @@ __all__ = [
     "RegistrationForm",
     "RegistrationOutcome",
     "Roster",
+    "Ticket",
     "anonymise",
     "calendar_file",
     "cancel_by_direction",
@@ -121,12 +131,17 @@ __all__ = [
     "parse_meeting_id",
     "personal_data",
     "private_link",
+    "qr_png",
+    "read_code",
     "register",
     "roster",
     "search_attendees",
     "send_due_reminders",
     "set_present",
     "sign_in_sheet_pdf",
+    "ticket_by_link",
+    "ticket_code",
+    "ticket_pdf",
     "update_meeting",
     "validate_meeting",
     "validate_registration",
