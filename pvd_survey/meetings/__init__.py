@@ -11,6 +11,7 @@ One package, one module per concern; every public name is re-exported here, so c
 - `documents`: the .ics file, the direction's lists, exports and the sign-in sheet PDF
 - `tickets`: the ticket's code, its QR code and its PDF
 - `checkin`: finding a person on the day and marking them present
+- `door`: the door page's scans (ticket or photo), arrivals counted once, the « accueil » team's links
 - `figures`: the dashboard's figures
 - `retention`: anonymisation, access requests, erasure
 """
@@ -58,6 +59,24 @@ from pvd_survey.meetings.documents import (
     roster,
     sign_in_sheet_pdf,
 )
+from pvd_survey.meetings.door import (
+    DOOR_PAGE_PATH,
+    SCAN_HEADLINES,
+    DoorAccess,
+    DoorCounts,
+    DoorKeeper,
+    ScanResult,
+    check_in_by_hand,
+    codes_in_photo,
+    door_counts,
+    door_keepers,
+    name_door_keeper,
+    open_door_pass,
+    revoke_door_pass,
+    scan,
+    scan_photo,
+    undo_check_in,
+)
 from pvd_survey.meetings.figures import (
     AttendanceRow,
     DashboardFigures,
@@ -91,6 +110,7 @@ from pvd_survey.meetings.tickets import (
 
 __all__ = [
     "CHANGES_TO_ANNOUNCE",
+    "DOOR_PAGE_PATH",
     "EXPORT_COLUMNS",
     "KIND_LABELS",
     "MAX_TEXT",
@@ -99,10 +119,14 @@ __all__ = [
     "REGISTRATION_PAGE_PATH",
     "RETENTION",
     "ROLE_LABELS",
+    "SCAN_HEADLINES",
     "STATUS_LABELS",
     "AttendanceRow",
     "AttendeeInfo",
     "DashboardFigures",
+    "DoorAccess",
+    "DoorCounts",
+    "DoorKeeper",
     "MeetingFigures",
     "MeetingForm",
     "MeetingInfo",
@@ -111,13 +135,18 @@ __all__ = [
     "RegistrationForm",
     "RegistrationOutcome",
     "Roster",
+    "ScanResult",
     "Ticket",
     "anonymise",
     "calendar_file",
     "cancel_by_direction",
     "cancel_by_token",
+    "check_in_by_hand",
+    "codes_in_photo",
     "create_meeting",
     "dashboard_figures",
+    "door_counts",
+    "door_keepers",
     "erase",
     "expired_registrations",
     "export_rows",
@@ -126,6 +155,8 @@ __all__ = [
     "list_upcoming",
     "meeting_in",
     "meeting_link",
+    "name_door_keeper",
+    "open_door_pass",
     "open_private_link",
     "order_for_check_in",
     "parse_meeting_id",
@@ -134,7 +165,10 @@ __all__ = [
     "qr_png",
     "read_code",
     "register",
+    "revoke_door_pass",
     "roster",
+    "scan",
+    "scan_photo",
     "search_attendees",
     "send_due_reminders",
     "set_present",
@@ -142,6 +176,7 @@ __all__ = [
     "ticket_by_link",
     "ticket_code",
     "ticket_pdf",
+    "undo_check_in",
     "update_meeting",
     "validate_meeting",
     "validate_registration",
