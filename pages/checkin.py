@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from pvd_survey import meetings, ui
+from pvd_survey import exports, meetings, ui
 from pvd_survey.errors import DomainError, InvalidAnswers, french_message
 from pvd_survey.meetings import ROLE_LABELS, ScanResult
 from pvd_survey.models import paris_time
@@ -163,6 +163,39 @@ for person in shown:
             st.rerun()
 if not query and len(found) > len(shown):
     st.caption(f"{len(found) - len(shown)} autre(s) personne(s) : tapez un nom pour les trouver.")
+
+with st.expander("Mode dégradé : si le réseau tombe", icon=":material/wifi_off:"):
+    st.markdown(
+        "La lecture des billets et la recherche par nom interrogent le serveur à chaque fois : sans réseau, elles "
+        "s'arrêtent. **Avant l'ouverture des portes**, sur l'ordinateur ou le téléphone de l'accueil :\n"
+        "1. imprimez la **feuille d'émargement** (une ligne à signer par inscrit confirmé, par ordre alphabétique) "
+        "et gardez-la près de l'entrée ;\n"
+        "2. la direction télécharge la **liste des inscrits** (CSV) : elle s'ouvre sans réseau et donne, pour "
+        "chaque personne, la référence imprimée sur son billet, son statut (confirmée, liste d'attente, annulée) "
+        "et ses besoins ;\n"
+        "3. notez le numéro à appeler à la direction du programme.\n\n"
+        "**Si le réseau tombe** : faites signer la feuille ; une personne absente de la feuille n'a pas de place "
+        "confirmée (vérifiez son statut dans la liste). **Au retour du réseau** : pointez les présents d'après la "
+        "feuille signée, par la recherche par nom ou en lisant les billets gardés, pour que les chiffres de "
+        "présence soient justes."
+    )
+    with ui.read() as session:
+        lists = meetings.roster(session, meeting_id)
+    slug = f"rencontre-{meeting_id}"
+    downloads = st.columns(2)
+    downloads[0].download_button(
+        "Feuille d'émargement (PDF)",
+        lambda: meetings.sign_in_sheet_pdf(lists),
+        file_name=f"{slug}-emargement.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+        icon=":material/print:",
+        key="checkin_sheet_pdf",
+    )
+    if token is None:  # (with e-mails and needs: for the direction, not for a door link)
+        build = lambda: exports.table(exports.CSV, meetings.EXPORT_COLUMNS, meetings.export_rows(lists))  # noqa: E731
+        stem = f"{slug}-inscrits"
+        ui.export_button(downloads[1], exports.CSV, "Liste des inscrits (CSV)", build, stem, "checkin_csv")
 
 if token is not None:  # on a computer lent for the day: the next person finds the door shut
     st.divider()

@@ -259,6 +259,10 @@ def test_the_door_answers_a_scan_in_large_type_clears_the_field_and_can_undo(ins
     at = _scan(at, "3017620422003")
     assert any("Ce n'est pas un billet" in text for text in texts(at.error))
     assert [metric.value for metric in at.metric] == ["0 / 2"]
+    # « Mode dégradé »: what to print before the doors open, and what to do when the network is back.
+    assert "Avant l'ouverture des portes" in everything(at) and "Au retour du réseau" in everything(at)
+    downloads = [button.proto.label for button in at.get("download_button")]
+    assert downloads == ["Feuille d'émargement (PDF)", "Liste des inscrits (CSV)"]
 
 
 def test_a_door_link_opens_its_meeting_only_and_nobody_else_gets_in(installed, factory, settings):
@@ -278,6 +282,8 @@ def test_a_door_link_opens_its_meeting_only_and_nobody_else_gets_in(installed, f
     assert not [b for b in door.button if b.key and b.key.startswith("checkin_revoke")]  # no team to manage
     door = _scan(door, meetings.ticket_code(settings.secret_key, meeting_id, reference))
     assert any("Bienvenue" in text for text in texts(door.success))
+    # The sign-in sheet to print, but not the list with e-mails and needs (the direction's).
+    assert [button.proto.label for button in door.get("download_button")] == ["Feuille d'émargement (PDF)"]
     # Without a link, or with a withdrawn one, the door stays shut.
     assert any("Connectez-vous" in text for text in texts(page("pages/checkin.py").error))
     with factory.begin() as session:
