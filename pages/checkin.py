@@ -89,14 +89,19 @@ def _scanned() -> None:
 
 
 @st.fragment(run_every=timedelta(seconds=5))
-def _door() -> None:
-    # A scan reruns this part only (not the name list below), and it refreshes itself every 5 seconds so that
-    # the arrivals recorded by the other devices at the door show in the counts.
+def _counts() -> None:
+    # Live: the arrivals recorded by every device at the door show within 5 seconds. Kept apart from the scan
+    # field: a refresh of the field's own part could take away a code a scanner is typing.
     with ui.read() as session:
         counts = meetings.door_counts(session, meeting_id)
     st.metric("Arrivées", f"{counts.arrived} / {counts.expected}", help="Personnes arrivées / inscrits confirmés")
     if counts.expected:
         st.progress(min(1.0, counts.arrived / counts.expected))
+
+
+@st.fragment
+def _door() -> None:
+    # A scan reruns this part only, not the name list below.
     st.text_input(
         "Code du billet",
         key="checkin_scan",
@@ -109,7 +114,6 @@ def _door() -> None:
         if photo is not None and photo.file_id != st.session_state.get(PHOTO_KEY):
             st.session_state[PHOTO_KEY] = photo.file_id  # each photo is answered once, not at every rerun
             _answer(meetings.scan_photo, photo.getvalue())
-            st.rerun(scope="fragment")  # the counts above include this arrival
     ui.show_flash("checkin")
     if st.session_state.get(ERROR_KEY):
         st.error(st.session_state[ERROR_KEY])
@@ -132,6 +136,7 @@ def _door() -> None:
         )
 
 
+_counts()
 _door()
 
 st.subheader("Chercher un nom")

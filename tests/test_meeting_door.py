@@ -15,6 +15,7 @@ from pvd_survey import db, meetings
 from pvd_survey.bench.door import scan_at_the_door, seed_door
 from pvd_survey.errors import DomainError
 from pvd_survey.models import OutboxMessage, Registration, utcnow
+from tests.conftest import STRONG_PASSWORD
 from tests.factories import meeting_form, person, token_of
 
 # 8:12 UTC on a winter day is 9:12 in Paris: « Déjà enregistré à 9 h 12 ».
@@ -168,3 +169,22 @@ def test_a_door_link_opens_one_meeting_until_withdrawn_or_past(session, settings
     with pytest.raises(DomainError):
         meetings.open_door_pass(session, "pas-un-jeton")
     assert utcnow() < ends
+
+
+def test_door_links_are_in_access_requests_and_purged_a_month_after_the_meeting(session, settings):
+    from pvd_survey import accounts, privacy
+
+    admin = accounts.create_first_admin(
+        session, email="ada.admin@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=settings
+    )
+    meeting_id = meetings.create_meeting(session, meeting_form())
+    meetings.name_door_keeper(session, meeting_id, "Lina Accueil", "lina@prefecture.gouv.fr", settings)
+    meetings.name_door_keeper(session, meeting_id, "Paul Accueil", "paul@prefecture.gouv.fr", settings)
+    (held,) = privacy.export_person(session, admin, "Lina@prefecture.gouv.fr")["accueil des rencontres"]
+    assert held["nom"] == "Lina Accueil" and held["rencontre"].startswith("Rencontre régionale")
+    assert privacy.erase_person(session, admin, "lina@prefecture.gouv.fr", settings)["accueil des rencontres"] == 1
+    assert [keeper.full_name for keeper in meetings.door_keepers(session, meeting_id)] == ["Paul Accueil"]
+    ends = meetings.get_meeting(session, meeting_id).ends_at
+    assert not [i for i in privacy.purge(session, settings, ends + timedelta(days=29)) if "accueil" in i.step]
+    (purged,) = [i for i in privacy.purge(session, settings, ends + timedelta(days=31)) if "accueil" in i.step]
+    assert "Paul Accueil" in purged.description and meetings.door_keepers(session, meeting_id) == []

@@ -16,7 +16,7 @@ import io
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from pvd_survey import access, links, mail
@@ -31,6 +31,7 @@ from pvd_survey.models import DoorPass, Meeting, Registration
 
 DOOR_PAGE_PATH = access.PAGES_BY_KEY["checkin"].url_path
 DOOR_PASS_AFTER_END = timedelta(hours=12)  # a door link still opens the page this long after the meeting ends
+DOOR_PASS_RETENTION = timedelta(days=30)  # then who had one is kept a month (a question after the day), no longer
 # What the door says, by outcome: a headline in large type, then what to do. Only « welcome » records an arrival.
 SCAN_HEADLINES = {
     "welcome": "Bienvenue",
@@ -294,3 +295,54 @@ def open_door_pass(session: Session, token: str | None, now: datetime | None = N
     if meeting.ends_at + DOOR_PASS_AFTER_END <= now:
         raise DomainError("invalid_door_link")
     return DoorAccess(door_pass.meeting_id, door_pass.full_name)
+
+
+# ---------------------------------------------------------------------------- retention and data rights
+
+
+def expired_door_passes(session: Session, now: datetime) -> list[tuple[int, str]]:
+    """Door links whose meeting ended more than DOOR_PASS_RETENTION ago (privacy.PURGE_STEPS deletes them)."""
+    rows = session.execute(
+        select(DoorPass.id, DoorPass.full_name, Meeting.title, Meeting.ends_at)
+        .join(Meeting, Meeting.id == DoorPass.meeting_id)
+        .where(Meeting.ends_at < now - DOOR_PASS_RETENTION)
+        .order_by(Meeting.ends_at, DoorPass.id)
+    ).all()
+    return [
+        (row.id, f"lien d'accueil de {row.full_name} pour « {row.title} » du {paris_time(row.ends_at, '%d/%m/%Y')}")
+        for row in rows
+    ]
+
+
+def delete_door_passes(session: Session, ids: list[int]) -> None:
+    """Delete door links (their names and e-mails with them)."""
+    for start in range(0, len(ids), 500):
+        session.execute(delete(DoorPass).where(DoorPass.id.in_(ids[start : start + 500])))
+
+
+def door_pass_personal_data(session: Session, email: str) -> list[dict[str, object]]:
+    """What is held about one e-mail address as a member of an « accueil » team (access request)."""
+    rows = session.execute(
+        select(DoorPass, Meeting.title, Meeting.starts_at)
+        .join(Meeting, Meeting.id == DoorPass.meeting_id)
+        .where(DoorPass.email == normalise_email(email))
+        .order_by(DoorPass.id)
+    ).all()
+    return [
+        {
+            "rencontre": title,
+            "date": paris_time(starts_at),
+            "nom": door_pass.full_name,
+            "e-mail": door_pass.email,
+            "nomme_le": paris_time(door_pass.created_at),
+            "retire_le": paris_time(door_pass.revoked_at) if door_pass.revoked_at else None,
+        }
+        for door_pass, title, starts_at in rows
+    ]
+
+
+def erase_door_passes(session: Session, email: str, settings: Settings) -> int:
+    """Delete one e-mail address's door links (they open nothing any more); returns how many."""
+    ids = list(session.scalars(select(DoorPass.id).where(DoorPass.email == normalise_email(email))))
+    delete_door_passes(session, ids)
+    return len(ids)
