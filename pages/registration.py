@@ -59,6 +59,18 @@ else:
     st.info("Statut : inscription annulée.", icon=":material/cancel:")
     st.page_link("pages/meetings.py", label="S'inscrire de nouveau", icon=":material/event:")
 
+with ui.read() as session:
+    certificate = meetings.certificate_by_link(session, token)
+if certificate is not None:
+    st.download_button(
+        "Télécharger mon attestation de présence (PDF)",
+        certificate,
+        file_name="attestation-de-presence.pdf",
+        mime="application/pdf",
+        icon=":material/workspace_premium:",
+        key="registration_certificate",
+    )
+
 if view.can_cancel:
     st.divider()
     st.write(

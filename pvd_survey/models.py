@@ -425,6 +425,8 @@ class Registration(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(20))
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When the attendance certificate was e-mailed (once: claimed by a conditional UPDATE, meetings/certificates.py).
+    certificate_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime)
     # The cell-key method's random record key (disclosure.py), for the attendance figures.
     record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)

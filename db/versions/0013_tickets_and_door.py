@@ -1,10 +1,11 @@
-"""meeting tickets and the door: each registration's ticket hash, « accueil » door passes
+"""meeting tickets, the door and certificates: each registration's ticket hash, « accueil » door passes
 
 - `registration.ticket_hash`: the SHA-256 of the ticket's code, which is made again whenever needed from the
   server key, the meeting and the registration's reference (`PVD-R<meeting>-<26 base32 characters>`); the code
   itself is never stored. Every registration not yet anonymised gets its hash here, so the tickets of people
   registered before this version work at the door like the new ones (shown on their private page; e-mailed
   with their next message).
+- `registration.certificate_sent_at`: when the attendance certificate was e-mailed (once per person).
 - `door_pass`: the people the direction names « accueil » for a meeting; their personal link (only its hash
   stored) opens that meeting's door page.
 - `pvd_register` (PostgreSQL, migration 0007) takes the ticket hash too.
@@ -150,6 +151,7 @@ def upgrade() -> None:
     with op.batch_alter_table("registration") as batch:
         batch.add_column(sa.Column("ticket_hash", sa.String(length=64), nullable=True))
         batch.create_unique_constraint(op.f("uq_registration_ticket_hash"), ["ticket_hash"])
+        batch.add_column(sa.Column("certificate_sent_at", sa.DateTime(), nullable=True))
     op.create_table(
         "door_pass",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -186,5 +188,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_door_pass_meeting_id"), table_name="door_pass")
     op.drop_table("door_pass")
     with op.batch_alter_table("registration") as batch:
+        batch.drop_column("certificate_sent_at")
         batch.drop_constraint(op.f("uq_registration_ticket_hash"), type_="unique")
         batch.drop_column("ticket_hash")

@@ -12,6 +12,7 @@ One package, one module per concern; every public name is re-exported here, so c
 - `tickets`: the ticket's code, its QR code and its PDF
 - `checkin`: finding a person on the day and marking them present
 - `door`: the door page's scans (ticket or photo), arrivals counted once, the « accueil » team's links
+- `certificates`: attendance certificates, e-mailed once to each person marked present
 - `figures`: the dashboard's figures
 - `retention`: anonymisation, access requests, erasure
 """
@@ -27,6 +28,14 @@ from pvd_survey.meetings.catalogue import (
     parse_meeting_id,
     update_meeting,
     validate_meeting,
+)
+from pvd_survey.meetings.certificates import (
+    CertificateCounts,
+    certificate_by_link,
+    certificate_counts,
+    certificate_pdf,
+    certificates_to_send,
+    send_certificate,
 )
 from pvd_survey.meetings.checkin import (
     search_attendees,
@@ -127,6 +136,7 @@ __all__ = [
     "STATUS_LABELS",
     "AttendanceRow",
     "AttendeeInfo",
+    "CertificateCounts",
     "DashboardFigures",
     "DoorAccess",
     "DoorCounts",
@@ -145,6 +155,10 @@ __all__ = [
     "calendar_file",
     "cancel_by_direction",
     "cancel_by_token",
+    "certificate_by_link",
+    "certificate_counts",
+    "certificate_pdf",
+    "certificates_to_send",
     "check_in_by_hand",
     "codes_in_photo",
     "create_meeting",
@@ -178,6 +192,7 @@ __all__ = [
     "scan",
     "scan_photo",
     "search_attendees",
+    "send_certificate",
     "send_due_reminders",
     "set_present",
     "sign_in_sheet_pdf",
