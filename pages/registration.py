@@ -40,7 +40,13 @@ if view.status == "confirmed":
     if ticket is not None:
         with st.container(border=True):
             st.markdown("**Votre billet** : présentez ce code QR à l'accueil, sur votre téléphone ou imprimé.")
-            st.image(ticket.qr_png, width=240, caption=ticket.code, output_format="PNG")
+            st.image(
+                ticket.qr_png,
+                width=240,
+                caption=ticket.code,
+                output_format="PNG",
+                alt=f"Code QR du billet de {ticket.full_name}, code {ticket.code}",
+            )
             st.download_button(
                 "Télécharger le billet (PDF)",
                 ticket.pdf,
