@@ -71,13 +71,13 @@ def _answer(action, *args) -> None:
     try:
         with ui.write() as session:
             result = action(session, meeting_id, *args)
-    except DomainError as error:
+    except DomainError as error:  # (the database busy or unreachable: said, nothing recorded)
         st.session_state[ERROR_KEY] = french_message(error)
         st.session_state.pop(RESULT_KEY, None)
-        return
-    st.session_state[RESULT_KEY] = result
+    else:
+        st.session_state[RESULT_KEY] = result
+        st.session_state.pop(ERROR_KEY, None)
     st.session_state["checkin_answer_meeting"] = meeting_id
-    st.session_state.pop(ERROR_KEY, None)
 
 
 def _scanned() -> None:

@@ -206,7 +206,7 @@ def codes_in_photo(photo: bytes) -> list[str] | None:
     try:
         image = Image.open(io.BytesIO(photo))
         image.load()
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
         return None
     # try_rotate (the default) also reads a code turned a quarter or half a turn; try_downscale a large photo.
     return [result.text for result in zxingcpp.read_barcodes(image, try_rotate=True, try_downscale=True)]
