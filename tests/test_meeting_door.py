@@ -14,7 +14,7 @@ from sqlalchemy import select
 from pvd_survey import db, meetings
 from pvd_survey.bench.door import scan_at_the_door, seed_door
 from pvd_survey.errors import DomainError
-from pvd_survey.models import OutboxMessage, Registration, utcnow
+from pvd_survey.models import OutboxMessage, Registration
 from tests.conftest import STRONG_PASSWORD
 from tests.factories import meeting_form, person, token_of
 
@@ -79,12 +79,12 @@ def test_an_arrival_is_undone_and_the_ticket_then_scans_again(session, settings,
     assert raised.value.code == "unknown_registration"
 
 
-def test_a_cancellation_after_the_scan_still_counts_nobody_twice(session, settings, door):
+def test_a_waiting_person_found_by_name_is_told_so_and_not_counted(session, settings, door):
     meeting_id, codes = door
-    registration_id = meetings.scan(session, meeting_id, codes[1]).registration_id
+    meetings.scan(session, meeting_id, codes[1])
     waiting = session.scalar(select(Registration).where(Registration.email == "personne.3@mairie.fr"))
     assert meetings.check_in_by_hand(session, meeting_id, waiting.id).outcome == "waiting"
-    assert meetings.door_counts(session, meeting_id).arrived == 1 and registration_id is not None
+    assert meetings.door_counts(session, meeting_id).arrived == 1
 
 
 # ---------------------------------------------------------------------------- the camera
@@ -119,7 +119,7 @@ def test_a_photo_without_a_ticket_says_what_to_do():
     noise.save(out, format="PNG")
     assert meetings.codes_in_photo(out.getvalue()) == []
     assert meetings.codes_in_photo(b"%PDF-1.7 not an image") is None
-    # A QR code of something else is « not a ticket », a bar code too.
+    # Another QR code is read (then answered « Ce n'est pas un billet » by the scan).
     other = io.BytesIO()
     segno.make_qr("https://www.example.org/").save(other, kind="png", scale=6)
     assert meetings.codes_in_photo(other.getvalue()) == ["https://www.example.org/"]
@@ -168,7 +168,6 @@ def test_a_door_link_opens_one_meeting_until_withdrawn_or_past(session, settings
     assert keeper.full_name == "Lina Accueil" and keeper.revoked_at is not None
     with pytest.raises(DomainError):
         meetings.open_door_pass(session, "pas-un-jeton")
-    assert utcnow() < ends
 
 
 def test_door_links_are_in_access_requests_and_purged_a_month_after_the_meeting(session, settings):

@@ -528,7 +528,7 @@ def test_upgrade_to_0010_checks_codes_and_keeps_rows_that_others_point_at(empty_
                 connection.execute(text(statement))
         indexes = {table: inspect(engine).get_indexes(table) for table in ("job_posting", "registration")}
 
-        assert db.migrate(engine) == db.head_revision()
+        command.upgrade(db.alembic_config(engine), "0010")  # (0013 adds an index of its own to registration)
         with engine.connect() as connection:
             assert [connection.execute(text(query)).all() for query in rows] == [
                 [(5, "partiel", "commune")],
