@@ -187,3 +187,15 @@ def test_door_links_are_in_access_requests_and_purged_a_month_after_the_meeting(
     assert not [i for i in privacy.purge(session, settings, ends + timedelta(days=29)) if "accueil" in i.step]
     (purged,) = [i for i in privacy.purge(session, settings, ends + timedelta(days=31)) if "accueil" in i.step]
     assert "Paul Accueil" in purged.description and meetings.door_keepers(session, meeting_id) == []
+
+
+@pytest.mark.database_independent
+def test_the_door_benchmark_reports_its_figures_and_exactly_one_arrival_a_ticket(tmp_path, monkeypatch):
+    from pvd_survey.bench import browser, door
+
+    monkeypatch.setattr(door, "PEOPLE", 20)
+    monkeypatch.setattr(browser, "CHROMIUM", str(tmp_path / "no-chromium"))  # the page's part needs Chromium
+    result = door.door_benchmark("sqlite", str(tmp_path))
+    assert result["answers_two_devices"] == {"welcome": 20, "already": 20} and result["arrivals_recorded"] == 20
+    assert 0 < result["scan_one_device_p50_ms"] <= result["scan_one_device_p95_ms"]
+    assert result["page_scans"] == 0 and "Chromium" in result["page_note"]
