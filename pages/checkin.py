@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from pvd_survey import exports, meetings, ui
+from pvd_survey import access, exports, meetings, ui
 from pvd_survey.errors import DomainError, InvalidAnswers, french_message
 from pvd_survey.meetings import ROLE_LABELS, ScanResult
 from pvd_survey.models import paris_time
@@ -66,8 +66,26 @@ if st.session_state.get("checkin_answer_meeting") != meeting_id:
     st.session_state.pop(ERROR_KEY, None)
 
 
+def _still_open() -> bool:
+    """Whether this page may still be used: checked again by the parts that rerun alone (a scan, the counts)."""
+    if token is None:  # the direction: its session may have ended since the page was drawn
+        current = ui.current_user(touch=False)
+        return access.can_view("checkin", current.role if current else None, setup_needed=False)
+    try:  # a door link: the direction may have withdrawn it (a lost phone)
+        with ui.read() as session:
+            meetings.open_door_pass(session, token)
+    except DomainError:
+        return False
+    return True
+
+
 def _answer(action, *args) -> None:
     """Run a scan (or a check-in by name) and keep its answer for the page to show in large type."""
+    if not _still_open():
+        st.session_state[ERROR_KEY] = french_message(DomainError("invalid_door_link" if token else "login_required"))
+        st.session_state.pop(RESULT_KEY, None)
+        st.session_state["checkin_answer_meeting"] = meeting_id
+        return
     try:
         with ui.write() as session:
             result = action(session, meeting_id, *args)
@@ -92,6 +110,8 @@ def _scanned() -> None:
 def _counts() -> None:
     # Live: the arrivals recorded by every device at the door show within 5 seconds. Kept apart from the scan
     # field: a refresh of the field's own part could take away a code a scanner is typing.
+    if not _still_open():
+        st.rerun(scope="app")  # the whole page, which then says why it is shut
     with ui.read() as session:
         counts = meetings.door_counts(session, meeting_id)
     st.metric("Arrivées", f"{counts.arrived} / {counts.expected}", help="Personnes arrivées / inscrits confirmés")

@@ -287,8 +287,15 @@ def test_a_door_link_opens_its_meeting_only_and_nobody_else_gets_in(installed, f
     # Without a link, or with a withdrawn one, the door stays shut.
     assert any("Connectez-vous" in text for text in texts(page("pages/checkin.py").error))
     with factory.begin() as session:
+        hélène = session.scalar(select(Registration.id).where(Registration.reference == reference))
+        meetings.undo_check_in(session, meeting_id, hélène)  # (scanned above: back to not arrived)
         (keeper,) = meetings.door_keepers(session, meeting_id)
         meetings.revoke_door_pass(session, meeting_id, keeper.id)
+    # The phone still shows the page: its next scan is refused, nothing recorded.
+    door = _scan(door, meetings.ticket_code(settings.secret_key, meeting_id, reference))
+    with factory.begin() as session:
+        assert meetings.door_counts(session, meeting_id).arrived == 0
+    assert any("Ce lien d'accueil n'est pas valide" in text for text in texts(door.error))
     shut = page("pages/checkin.py", jeton=token_of(link))
     assert any("Ce lien d'accueil n'est pas valide" in text for text in texts(shut.error))
     assert not shut.text_input
