@@ -8,10 +8,12 @@ cd "$(dirname "$0")"
 
 python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 
-# Debian packages the tests drive for real: Chromium (browser tests), sqlite3 (the operator's guide's backups),
-# nginx and systemd-analyze (the deployment test, tests/test_deploy.py).
+# Debian packages the tests drive for real: Chromium (browser tests, in its headless build: about half the CPU of
+# a page load in the full browser), sqlite3 (the operator's guide's backups), nginx and systemd-analyze (the
+# deployment test, tests/test_deploy.py).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)
+command -v chromium-headless-shell >/dev/null 2>&1 || missing+=(chromium-headless-shell)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)  # checks deploy/'s service units

@@ -1,9 +1,21 @@
-"""Live dashboard of the programme direction: survey figures vs May 2022, filters, downloads, funnel."""
+"""Live dashboard of the programme direction: a summary (key figures, map, report) and sections one click away."""
 
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import charts, dashboard, disclosure, exports, overview, report, stats, territory, ui
+from pvd_survey import (
+    chart_style,
+    charts,
+    dashboard,
+    disclosure,
+    exports,
+    french,
+    overview,
+    report,
+    stats,
+    territory,
+    ui,
+)
 from pvd_survey.clock import paris_time, paris_today, utcnow
 from pvd_survey.errors import DomainError
 from pvd_survey.survey_questions import BASELINE_SOURCE, EMPLOYER, option_label, period_options
@@ -12,9 +24,9 @@ ui.guard("dashboard")
 settings = ui.settings()
 k = settings.disclosure_k
 
-st.title("Tableau de bord")
-
-# Filters start from the URL (shareable), are checked, and are written back to it.
+heading = st.columns([2, 3], vertical_alignment="center")
+heading[0].title("Tableau de bord")
+# Filters and section start from the URL (shareable), are checked, and are written back to it.
 params = st.query_params
 try:
     initial = stats.make_filters(
@@ -73,31 +85,54 @@ period = columns[3].selectbox(
 )
 filters = stats.make_filters(region, department, employer, period)
 
-# Every live section is drawn from one read; the watcher further down redraws the page when a shown figure moves.
+# One section drawn per run (st.tabs would draw them all): the summary, or the section the URL or a click names.
+SECTION_KEY = "dashboard_section"
+if SECTION_KEY not in st.session_state:
+    st.session_state[SECTION_KEY] = dashboard.section_from(params.get("section"))
+section = st.segmented_control(
+    "Rubrique",
+    list(dashboard.SECTIONS),
+    format_func=dashboard.SECTIONS.get,
+    required=True,
+    key=SECTION_KEY,
+    label_visibility="collapsed",
+    width="stretch",
+)
+section = dashboard.section_from(section)
+
+# The chosen section's figures in one read; the watcher below redraws the page when one of them moves.
 with ui.read() as session:
-    live = dashboard.live_figures(session, filters, k, settings=settings)
+    live = dashboard.live_figures(session, filters, k, settings=settings, section=section)
 FULL_RUN_KEY = "dashboard_full_run"
 DRAWN_KEY = "dashboard_drawn"
 st.session_state[DRAWN_KEY] = live.fingerprint()
 st.session_state[FULL_RUN_KEY] = True
 
 
-def draw(builder, *args) -> dict:
+def draw(builder, *args, **kwargs) -> dict:
     """A chart from its Vega-Lite spec, built once per distinct figures (charts.vega_spec)."""
-    spec = charts.vega_spec(builder, *args)
+    spec = charts.vega_spec(builder, *args, **kwargs)
     st.vega_lite_chart(spec=spec, width="stretch")
     return spec
 
 
+def masked_chart(title: str) -> None:
+    """A sentence where a chart would draw nothing but its axes (every figure in it is hidden)."""
+    st.info(
+        f"**{title}** : tous les chiffres de ce graphique sont masqués (moins de {k} personnes chacun), il n'est "
+        "donc pas tracé. Le tableau ci-dessous le montre case par case."
+    )
+
+
 @st.fragment(run_every=None if st.session_state.get("dashboard_paused") else settings.dashboard_refresh_seconds)
 def watch_figures() -> None:
-    """Every few seconds: the figures read again, and the whole page redrawn only when one it shows moved (an
-    unchanged refresh costs one read, not the page's charts)."""
+    """Every few seconds: the shown section's figures read again, and the whole page redrawn only when one of them
+    moved (an unchanged refresh costs one read, not the page's charts)."""
     with ui.live_part():  # a refresh during an outage: a French message here, the next refresh tries again
         ui.recheck("dashboard")  # a session that ended meanwhile stops the live figures
         if not st.session_state.pop(FULL_RUN_KEY, False):  # (in the page's own run, the figures were just read)
             with ui.read() as session:
-                latest = dashboard.live_figures(session, filters, k, settings=settings)
+                latest = dashboard.live_figures(session, filters, k, settings=settings, section=section)
             if latest.fingerprint() != st.session_state.get(DRAWN_KEY):
                 st.rerun(scope="app")
         paused = st.session_state.get("dashboard_paused")
@@ -107,46 +142,12 @@ def watch_figures() -> None:
         )
 
 
-live_columns = st.columns([3, 2], vertical_alignment="center")
-with live_columns[0]:
+with heading[1]:
     watch_figures()
-live_columns[1].toggle("Mettre en pause l'actualisation automatique", key="dashboard_paused")
+    st.toggle("Mettre en pause l'actualisation automatique", key="dashboard_paused")
 
 
-# ---------------------------------------------------------------------------- overview (issue 12)
-
-
-def render_overview() -> None:
-    """Key figures of the last 30 days with their change, beside the programme's reference figures."""
-    st.subheader("Vue d'ensemble")
-    place = filters.describe() if (filters.region or filters.department) else "France entière"
-    st.caption(
-        f"Chiffres {live.period.label} ({place}), et leur évolution par rapport aux 30 jours précédents. Un nombre de "
-        f"personnes inférieur à {k} est masqué."
-    )
-    columns = st.columns(3)
-    for number, figure in enumerate(live.key_figures):
-        columns[number % 3].metric(
-            figure.label,
-            figure.text(),
-            # No arrow for "no change"; fewer vacant posts and a shorter delay are good news (green).
-            delta=figure.change_text() if figure.change else None,
-            delta_color="inverse" if figure.lower_is_better else "normal",
-            help=figure.note or None,
-            border=True,
-        )
-    with st.container(border=True):
-        st.markdown("**Chiffres de référence du programme**")
-        reference = st.columns(len(overview.REFERENCE_FIGURES))
-        for column, (label, value) in zip(reference, overview.REFERENCE_FIGURES, strict=True):
-            column.metric(label, value)
-        st.caption(f"Source : {overview.REFERENCE_SOURCE}")
-
-
-render_overview()
-
-
-# ---------------------------------------------------------------------------- map (issue 12)
+# ---------------------------------------------------------------------------- summary: key figures, map, report
 
 MAP_KEY = "dashboard_map"
 
@@ -162,94 +163,142 @@ def _on_map_click() -> None:
     st.session_state["dashboard_department"] = chosen_department or ""  # a region: all its departments
 
 
-st.subheader("Carte")
-map_columns = st.columns([2, 1])
-measure_choices = list(overview.MEASURES)
-measure = map_columns[0].selectbox(
-    "Mesure",
-    measure_choices,
-    format_func=overview.MEASURES.get,
-    index=measure_choices.index(params.get("mesure")) if params.get("mesure") in measure_choices else 0,
-    key="dashboard_measure",
-)
-level_choices = list(overview.LEVELS)
-level = map_columns[1].radio(
-    "Niveau",
-    level_choices,
-    format_func=overview.LEVELS.get,
-    index=level_choices.index(params.get("niveau")) if params.get("niveau") in level_choices else 0,
-    horizontal=True,
-    key="dashboard_level",
-)
-with ui.read() as session:
-    map_figures = overview.map_data(session, measure, level, k, filters, settings=settings)
-st.caption(
-    "Cliquez sur un département pour filtrer tout le tableau de bord (double-clic : annuler la sélection)."
-    + (" Les répondants suivent les filtres employeur et période." if measure == "respondents" else "")
-    + (f" Un nombre de personnes inférieur à {k} est masqué (gris)." if measure in overview.PEOPLE_MEASURES else "")
-)
-st.vega_lite_chart(
-    spec=charts.vega_spec(
-        charts.tile_map_chart, map_figures, filters.department if level == "department" else filters.region, k=k
-    ),
-    on_select=_on_map_click,
-    selection_mode="carte",
-    key=MAP_KEY,
-    width="content",  # square tiles: the grid keeps its own size
-)
-st.dataframe(charts.map_table(map_figures), hide_index=True, width="stretch", height=250, key="dashboard_map_table")
-
-wanted = {
-    "region": region,
-    "departement": department,
-    "employeur": employer,
-    "periode": period,
-    "mesure": measure if measure != measure_choices[0] else None,
-    "niveau": level if level != level_choices[0] else None,
-}
-st.query_params.from_dict({key: value for key, value in wanted.items() if value})
+def render_key_figures() -> None:
+    """Key figures of the last 30 days with their change, and why two of them may seem to disagree."""
+    st.subheader("Vue d'ensemble")
+    place = filters.describe() if (filters.region or filters.department) else "France entière"
+    st.caption(
+        f"Chiffres {live.period.label} ({place}), évolution par rapport aux 30 jours précédents. Un nombre de "
+        f"personnes inférieur à {k} est masqué."
+    )
+    columns = st.columns(2)
+    for number, figure in enumerate(live.key_figures):
+        columns[number % 2].metric(
+            figure.label,
+            figure.text(),
+            # No arrow for "no change"; fewer vacant posts and a shorter delay are good news (green).
+            delta=figure.change_text() if figure.change else None,
+            delta_color="inverse" if figure.lower_is_better else "normal",
+            help=figure.note or None,
+            border=True,
+        )
+    for note in overview.apparent_contradictions(live.key_figures, k):
+        st.caption(note)
 
 
-# ---------------------------------------------------------------------------- report (issue 12)
+def render_map() -> tuple[str, str]:
+    """The map of France (a click filters the dashboard); returns the measure and level chosen."""
+    st.subheader("Carte")
+    measure_choices, level_choices = list(overview.MEASURES), list(overview.LEVELS)
+    controls = st.columns([1, 1])
+    measure = controls[0].selectbox(
+        "Mesure",
+        measure_choices,
+        format_func=overview.MEASURES.get,
+        index=measure_choices.index(params.get("mesure")) if params.get("mesure") in measure_choices else 0,
+        key="dashboard_measure",
+    )
+    level = controls[1].radio(
+        "Niveau",
+        level_choices,
+        format_func=overview.LEVELS.get,
+        index=level_choices.index(params.get("niveau")) if params.get("niveau") in level_choices else 0,
+        horizontal=True,
+        key="dashboard_level",
+    )
+    with ui.read() as session:
+        map_figures = overview.map_data(session, measure, level, k, filters, settings=settings)
+    st.vega_lite_chart(
+        spec=charts.vega_spec(
+            charts.tile_map_chart,
+            map_figures,
+            filters.department if level == "department" else filters.region,
+            tile=dashboard.MAP_TILE,
+            k=k,
+        ),
+        on_select=_on_map_click,
+        selection_mode="carte",
+        key=MAP_KEY,
+        width="content",  # square tiles: the grid keeps its own size
+    )
+    st.caption(
+        "Cliquez sur un département pour filtrer tout le tableau de bord (double-clic : annuler la sélection)."
+        + (" Les répondants suivent les filtres employeur et période." if measure == "respondents" else "")
+    )
+    with st.expander(f"Tableau de la carte : {map_figures.label.lower()}, chaque valeur"):
+        st.dataframe(
+            french.frame(charts.map_table(map_figures)), hide_index=True, width="stretch", key="dashboard_map_table"
+        )
+    return measure, level
+
 
 REPORT_KEY = "dashboard_report_pdf"
-with st.container(border=True):
-    st.markdown("**Rapport pour le comité de pilotage**")
-    scope = territory.REGIONS[filters.region] if filters.region else "France entière"
-    st.caption(
-        f"Un PDF ({scope}, 30 derniers jours) : vue d'ensemble, cartes, chaque graphique avec son tableau, sources "
-        "et protection des données ; les chiffres sont protégés exactement comme à l'écran."
-    )
-    if st.button("Préparer le rapport (PDF)", key="dashboard_report_build", icon=":material/picture_as_pdf:"):
-        with st.status("Préparation du rapport…", expanded=True) as status:
-            with ui.read() as session:
-                pdf = report.build_report(
-                    session,
-                    report.ReportRequest(region=filters.region),
-                    k=k,
-                    progress=status.write,
-                    settings=settings,
-                )
-            status.update(label="Rapport prêt.", state="complete", expanded=False)
-        st.session_state[REPORT_KEY] = (filters.region, pdf)
-    ready = st.session_state.get(REPORT_KEY)
-    if ready and ready[0] == filters.region:
-        st.download_button(
-            "Télécharger le rapport (PDF)",
-            ready[1],
-            file_name=f"pvd-rapport-{paris_today().isoformat()}.pdf",
-            mime="application/pdf",
-            key="dashboard_report_download",
-            on_click="ignore",
-            icon=":material/download:",
+
+
+def render_report() -> None:
+    """The steering committee's PDF, for exactly the filters on screen."""
+    request = report.ReportRequest.of(filters)
+    with st.container(border=True):
+        st.markdown("**Rapport pour le comité de pilotage**")
+        st.caption(
+            f"Un PDF ({request.filters.describe() if filters.active else 'France entière'}, 30 derniers jours) : vue "
+            "d'ensemble, cartes, chaque graphique avec son tableau, sources et protection des données ; les chiffres "
+            "sont protégés exactement comme à l'écran."
         )
+        if st.button("Préparer le rapport (PDF)", key="dashboard_report_build", icon=":material/picture_as_pdf:"):
+            with st.status("Préparation du rapport…", expanded=True) as status:
+                with ui.read() as session:
+                    pdf = report.build_report(session, request, k=k, progress=status.write, settings=settings)
+                status.update(label="Rapport prêt.", state="complete", expanded=False)
+            st.session_state[REPORT_KEY] = (request, pdf)
+        ready = st.session_state.get(REPORT_KEY)
+        if ready and ready[0] == request:
+            st.download_button(
+                "Télécharger le rapport (PDF)",
+                ready[1],
+                file_name=f"pvd-rapport-{paris_today().isoformat()}.pdf",
+                mime="application/pdf",
+                key="dashboard_report_download",
+                on_click="ignore",
+                icon=":material/download:",
+            )
 
 
-def render_figures() -> None:
-    """Survey figures: charts, tables and downloads."""
+def render_summary() -> tuple[str, str]:
+    """Key figures and the map side by side (the first screen), then the reference figures and the report."""
+    left, right = st.columns([1, 1], gap="medium")
+    with left:
+        render_key_figures()
+    with right:
+        chosen = render_map()
+    with st.container(border=True):
+        st.markdown("**Chiffres de référence du programme**")
+        reference = st.columns(len(overview.REFERENCE_FIGURES))
+        for column, (label, value) in zip(reference, overview.REFERENCE_FIGURES, strict=True):
+            column.metric(label, value)
+        st.caption(f"Source : {overview.REFERENCE_SOURCE}")
+    render_report()
+    return chosen
+
+
+# ---------------------------------------------------------------------------- sections one click away
+
+
+def figure_table(frame: pd.DataFrame, key: str, title: str = "Tableau des chiffres"):
+    """The table under a chart: its figures for screen readers and copying, one click away on screen; returns the
+    expander (for the chart's image download)."""
+    expander = st.expander(title)
+    expander.dataframe(french.frame(frame), hide_index=True, width="stretch", key=key)
+    return expander
+
+
+def render_survey() -> None:
+    """Survey figures: charts two by two, each with its table and image."""
     figures, release = live.survey, live.release
-    top = st.columns([1, 3])
-    top[0].metric("Répondants", "masqué" if figures.isolated else figures.respondents)
+    head = st.columns([3, 2, 2], vertical_alignment="center")
+    head[0].subheader("Questionnaire de profil")
+    top = st.columns([1, 6])
+    top[0].metric("Répondants", "masqué" if figures.isolated else french.number(figures.respondents))
     released = (
         f"Chiffres publiés le {paris_time(release.released_at, '%d/%m/%Y à %H:%M')}"
         if release.released_at
@@ -259,13 +308,16 @@ def render_figures() -> None:
     top[1].caption(
         f"{released}. Les chiffres ne changent qu'à heures fixes (toutes les {settings.survey_release_minutes} "
         f"minutes), par groupes d'au moins {k} réponses nouvelles, modifiées ou retirées, jamais au moment "
-        f"d'une réponse. Population : {filters.describe()}."
-    )
-    st.caption(
-        f"Protection des répondants : aucun chiffre portant sur moins de {k} personnes (zéro compris) n'est "
-        "affiché, et chaque "
-        f"chiffre est perturbé de {disclosure.MAX_NOISE} au plus (méthode des clés de cellule de l'ONS et de "
-        "l'ABS) ; un même chiffre a toujours la même valeur, à l'écran comme dans les téléchargements."
+        f"d'une réponse. Population : {filters.describe()}. Comparaison : {BASELINE_SOURCE}."
+        + (
+            " Les répondants suivent ici tous les filtres ; la synthèse compte les réponses publiées du territoire, "
+            "tous employeurs et toutes périodes."
+            if filters.employer or filters.start_period
+            else ""
+        )
+        + f"  \nProtection des répondants : aucun chiffre portant sur moins de {k} personnes (zéro compris) n'est "
+        f"affiché, et chaque chiffre est perturbé de {disclosure.MAX_NOISE} au plus (méthode des clés de cellule de "
+        "l'ONS et de l'ABS) ; un même chiffre a toujours la même valeur, à l'écran comme dans les téléchargements."
     )
     if figures.isolated:
         st.warning(
@@ -273,10 +325,9 @@ def render_figures() -> None:
             "protéger l'anonymat. Élargissez la sélection."
         )
         return
-    downloads = st.columns(2)
     for place, fmt, label, key in (
-        (downloads[0], exports.CSV, "Télécharger tous les chiffres (CSV)", "dashboard_csv"),
-        (downloads[1], exports.CSV_TOOLS, exports.TOOLS_LABEL, "dashboard_csv_outils"),
+        (head[1], exports.CSV, "Télécharger tous les chiffres (CSV)", "dashboard_csv"),
+        (head[2], exports.CSV_TOOLS, exports.TOOLS_LABEL, "dashboard_csv_outils"),
     ):
         dialect = exports.PEOPLE if fmt == exports.CSV else exports.TOOLS
         ui.export_button(
@@ -287,16 +338,25 @@ def render_figures() -> None:
             "pvd-questionnaire-chiffres",
             key,
         )
-    st.caption(f"Comparaison : {BASELINE_SOURCE}.")
-    for code, figure in figures.figures.items():
+    grid = st.columns(2)
+    for number, (code, figure) in enumerate(figures.figures.items()):
         frame = charts.figure_frame(figures, code)
-        with st.container(border=True):
+        with grid[number % 2].container(border=True):
             if frame.empty:
                 st.markdown(f"**{figure.label}** : aucune réponse.")
                 continue
+            if code in ("department", "region"):
+                # One bar per department (or region) would be taller than a screen: the map draws them.
+                st.markdown(f"**{figure.label}**")
+                st.caption(
+                    "Voir la carte de la synthèse, mesure « Répondants au questionnaire », niveau « "
+                    + ("Département" if code == "department" else "Région")
+                    + " »."
+                )
+                figure_table(frame, f"dashboard_table_{code}")
+                continue
             spec = draw(charts.figure_chart, figure, frame, filters.active)
-            st.dataframe(frame, hide_index=True, width="stretch", key=f"dashboard_table_{code}")
-            st.download_button(
+            figure_table(frame, f"dashboard_table_{code}", "Tableau des chiffres et image").download_button(
                 "Image du graphique (PNG)",
                 lambda spec=spec: charts.chart_png(spec),
                 file_name=f"pvd-{code}.png",
@@ -307,35 +367,42 @@ def render_figures() -> None:
             )
 
 
-def render_funnel() -> None:
-    """Invitations and published answers by region."""
-    st.subheader("Invitations")
-    st.caption(
-        "Invitations actives par région du département indiqué à l'envoi, et réponses publiées reçues par lien "
-        "par région du département indiqué dans la réponse (les filtres ci-dessus ne s'appliquent pas)."
-    )
-    funnel = live.funnel
-    if not funnel:
-        st.info("Aucune invitation envoyée pour l'instant.")
-        return
-    frame = charts.funnel_frame(funnel)
-    draw(charts.funnel_chart, frame)
-    table = frame.copy()
-    for column in ("Invitations", "Réponses publiées"):  # whole numbers as text, hidden ones "masqué"
-        table[column] = [charts.HIDDEN_TEXT if pd.isna(value) else str(int(value)) for value in table[column]]
-    st.dataframe(table, hide_index=True, width="stretch", key="dashboard_funnel")
-
-
-def render_activity() -> None:
-    """Survey responses, applications and meeting registrations per week, nationally."""
-    st.subheader("Activité")
-    st.caption(
-        f"Toutes régions, par semaine (les filtres ci-dessus ne s'appliquent pas). Une semaine comptant moins de {k} "
-        "réponses, candidatures ou inscriptions est masquée."
-    )
-    frame = charts.activity_frame(live.activity)
-    draw(charts.activity_chart, frame)
-    st.dataframe(frame, hide_index=True, width="stretch", key="dashboard_activity")
+def render_invitations() -> None:
+    """Invitations and published answers by region, and the national activity per week."""
+    st.header("Invitations et activité")
+    left, right = st.columns(2, gap="medium")
+    with left:
+        st.subheader("Invitations")
+        st.caption(
+            "Invitations actives par région du département indiqué à l'envoi, et réponses publiées reçues par lien "
+            "par région du département indiqué dans la réponse (les filtres ne s'appliquent pas). Chaque case est "
+            f"protégée seule : une région sous {k} personnes est masquée même quand le total national est affiché, "
+            "et les réponses importées d'un fichier ne sont pas comptées ici."
+        )
+        if not live.funnel:
+            st.info("Aucune invitation envoyée pour l'instant.")
+        else:
+            frame = charts.funnel_frame(live.funnel)
+            if chart_style.fully_masked(frame, charts.FUNNEL_COLUMNS):
+                masked_chart("Invitations et réponses par région")
+            else:
+                draw(charts.funnel_chart, frame)
+            table = frame.copy()
+            for column in charts.FUNNEL_COLUMNS:  # whole numbers as text, hidden ones "masqué"
+                table[column] = [charts.HIDDEN_TEXT if pd.isna(value) else str(int(value)) for value in table[column]]
+            figure_table(table, "dashboard_funnel")
+    with right:
+        st.subheader("Activité")
+        st.caption(
+            f"Toutes régions, par semaine (les filtres ne s'appliquent pas). Une semaine comptant moins de {k} "
+            "réponses, candidatures ou inscriptions est masquée."
+        )
+        frame = charts.activity_frame(live.activity)
+        if chart_style.fully_masked(frame, [column for column in frame.columns if column != "Semaine du"]):
+            masked_chart("Activité des douze dernières semaines")
+        else:
+            draw(charts.activity_chart, frame)
+        figure_table(frame, "dashboard_activity")
 
 
 def render_meetings() -> None:
@@ -347,7 +414,7 @@ def render_meetings() -> None:
         return
     frame = charts.meetings_frame(figures)
     draw(charts.fill_rate_chart, frame)
-    st.dataframe(frame, hide_index=True, width="stretch", key="dashboard_meetings")
+    st.dataframe(french.frame(frame), hide_index=True, width="stretch", key="dashboard_meetings")
     downloads = st.columns(2)
     for column, fmt, label, key in (
         (downloads[0], exports.CSV, "Chiffres des rencontres (CSV)", "dashboard_meetings_csv"),
@@ -367,13 +434,16 @@ def render_meetings() -> None:
     if not figures.by_role:
         st.info("Aucune rencontre passée pour l'instant.")
         return
-    for rows, title in ((figures.by_region, "Région"), (figures.by_role, "Profil")):
-        attendance = charts.attendance_frame(rows, title)
-        draw(charts.attendance_chart, attendance, title)
-        st.dataframe(attendance, hide_index=True, width="stretch", key=f"dashboard_attendance_{title}")
-
-
-# ---------------------------------------------------------------------------- recruitment (issue 4)
+    for column, (rows, title) in zip(
+        st.columns(2, gap="medium"), ((figures.by_region, "Région"), (figures.by_role, "Profil")), strict=True
+    ):
+        with column:
+            attendance = charts.attendance_frame(rows, title)
+            if chart_style.fully_masked(attendance, ["Taux de présence (%)"]):
+                masked_chart(f"Taux de présence par {title.lower()}")
+            else:
+                draw(charts.attendance_chart, attendance, title)
+            figure_table(attendance, f"dashboard_attendance_{title}")
 
 
 def render_recruitment() -> None:
@@ -385,29 +455,47 @@ def render_recruitment() -> None:
         st.info("Aucune offre d'emploi pour l'instant.")
         return
     top = st.columns(3)
-    top[0].metric("Offres", int(frames["states"]["Offres"].sum()))
-    top[1].metric("Postes vacants", int(frames["vacant"]["Postes vacants"].sum()))
+    top[0].metric("Offres", french.number(int(frames["states"]["Offres"].sum())))
+    top[1].metric("Postes vacants", french.number(int(frames["vacant"]["Postes vacants"].sum())))
     top[2].metric(
         "Délai médian publication → pourvu",
-        "—" if recruiting.median_days_to_fill is None else f"{recruiting.median_days_to_fill:g} j",
-        help=f"Sur {recruiting.filled_count} offre(s) pourvue(s).",
+        "—" if recruiting.median_days_to_fill is None else f"{french.number(recruiting.median_days_to_fill)} j",
+        help=f"Sur {french.number(recruiting.filled_count)} offre(s) pourvue(s).",
     )
-    draw(charts.postings_state_chart, frames["states"])
-    columns = st.columns(2)
-    with columns[0]:
+    st.caption("Toutes régions (les filtres ne s'appliquent pas) ; les offres ne décrivent pas des personnes.")
+    left, right = st.columns(2, gap="medium")
+    with left:
+        draw(charts.postings_state_chart, frames["states"])
         draw(charts.applications_per_posting_chart, frames["per_posting"])
         st.caption(f"Candidatures par région : un nombre inférieur à {k} est masqué, comme pour le questionnaire.")
-        st.dataframe(frames["applications"], hide_index=True, width="stretch", key="dashboard_recruit_applications")
-    with columns[1]:
+        figure_table(frames["applications"], "dashboard_recruit_applications")
+    with right:
         if frames["vacant"].empty:
             st.info("Aucun poste vacant.")
         else:
             draw(charts.vacant_chart, frames["vacant"])
 
 
-render_figures()
-render_funnel()
-render_activity()
-render_meetings()
-st.divider()
-render_recruitment()
+measure, level = params.get("mesure"), params.get("niveau")  # kept in the URL while another section is shown
+if section == dashboard.SUMMARY:
+    measure, level = render_summary()
+    measure = measure if measure != next(iter(overview.MEASURES)) else None
+    level = level if level != next(iter(overview.LEVELS)) else None
+else:
+    {
+        "questionnaire": render_survey,
+        "invitations": render_invitations,
+        "rencontres": render_meetings,
+        "recrutement": render_recruitment,
+    }[section]()
+
+wanted = {
+    "section": section if section != dashboard.SUMMARY else None,
+    "region": region,
+    "departement": department,
+    "employeur": employer,
+    "periode": period,
+    "mesure": measure,
+    "niveau": level,
+}
+st.query_params.from_dict({key: value for key, value in wanted.items() if value})

@@ -103,15 +103,30 @@ def show_meeting(raw_id: str) -> None:
             else DomainError("registration_not_open", opens=paris_time(meeting.registration_opens_at))
         )
         return
-    st.info(places(meeting), icon=":material/event_seat:")
+    places_line = st.empty()
+    places_line.info(places(meeting), icon=":material/event_seat:")
     done = st.session_state.get(f"meetings_done_{meeting.id}")
     if done:
-        show_outcome(done)
-        if st.button("Inscrire une autre personne", key="meetings_another"):
-            st.session_state.pop(f"meetings_done_{meeting.id}")
-            st.rerun()
+        show_done(meeting, done)
         return
-    registration_form(meeting)
+    form_area = st.empty()
+    with form_area.container():
+        outcome = registration_form(meeting)
+    if outcome is not None:
+        # Drawn in this run, in place of the form (a rerun would run the whole page again for the same screen).
+        st.session_state[f"meetings_done_{meeting.id}"] = outcome
+        form_area.empty()
+        with ui.read() as session:
+            places_line.info(places(meetings.get_meeting(session, meeting.id)), icon=":material/event_seat:")
+        show_done(meeting, outcome)
+
+
+def show_done(meeting: meetings.MeetingInfo, outcome: meetings.RegistrationOutcome) -> None:
+    """The outcome of a registration, and a way to register someone else."""
+    show_outcome(outcome)
+    if st.button("Inscrire une autre personne", key="meetings_another"):
+        st.session_state.pop(f"meetings_done_{meeting.id}")
+        st.rerun()
 
 
 def show_outcome(outcome: meetings.RegistrationOutcome) -> None:
@@ -134,8 +149,8 @@ def show_outcome(outcome: meetings.RegistrationOutcome) -> None:
         )
 
 
-def registration_form(meeting: meetings.MeetingInfo) -> None:
-    """Name, e-mail, profile, organisation, department, needs, consent."""
+def registration_form(meeting: meetings.MeetingInfo) -> meetings.RegistrationOutcome | None:
+    """Name, e-mail, profile, organisation, department, needs, consent; the outcome once registered."""
     st.subheader("S'inscrire")
     with st.form(FORM):
         st.text_input("Prénom et nom", max_chars=200, key="meetings_full_name")
@@ -172,7 +187,7 @@ def registration_form(meeting: meetings.MeetingInfo) -> None:
         ui.field_error(FORM, "consent")
         submitted = st.form_submit_button("M'inscrire", type="primary", icon=":material/how_to_reg:")
     if not submitted:
-        return
+        return None
     state = st.session_state
     form = RegistrationForm(
         full_name=state.get("meetings_full_name") or "",
@@ -193,10 +208,9 @@ def registration_form(meeting: meetings.MeetingInfo) -> None:
     except DomainError as error:
         ui.remember_field_errors(FORM, None)
         ui.show_error(error)
-    else:
-        ui.remember_field_errors(FORM, None)
-        st.session_state[f"meetings_done_{meeting.id}"] = outcome
-        st.rerun()
+        return None
+    ui.remember_field_errors(FORM, None)
+    return outcome
 
 
 meeting_param = st.query_params.get(meetings.MEETING_PARAMETER)

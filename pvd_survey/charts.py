@@ -11,13 +11,14 @@ from typing import Any, TypeVar
 import altair as alt
 import pandas as pd
 
+from pvd_survey import french
+from pvd_survey.chart_style import HIDDEN_TEXT, SUBTITLE_COLOUR, TEXT_COLOUR, readable
 from pvd_survey.clock import paris_from_utc
 from pvd_survey.stats import ACTIVITY_KINDS, FigureStats, SurveyStats, stats_rows
 from pvd_survey.survey_questions import BASELINE_RESPONDENTS
 
 STATE_BLUE = "#000091"  # bleu France
 MARIANNE_RED = "#E1000F"
-HIDDEN_TEXT = "masqué"
 
 # Columns of the accessible table under each chart (also the chart's data).
 TABLE_COLUMNS = ["Réponse", "Effectif", "Part (%)", "Mai 2022 (%)", "Écart (points)"]
@@ -28,10 +29,8 @@ _Chart = TypeVar("_Chart", bound=alt.TopLevelMixin)
 
 
 def _number(value) -> str:
-    """A figure as French text (decimal comma), 'masqué' kept as is."""
-    if isinstance(value, float):
-        return f"{value:.1f}".replace(".", ",").removesuffix(",0")
-    return str(value)
+    """A figure as French text (decimal comma, thin space between thousands), 'masqué' kept as is."""
+    return french.number(value) if isinstance(value, int | float) else str(value)
 
 
 def _items(pairs: list[tuple[str, str]], limit: int = DESCRIBED_ITEMS) -> str:
@@ -71,8 +70,28 @@ def figure_frame(stats: SurveyStats, code: str) -> pd.DataFrame:
     return frame
 
 
-def figure_chart(figure: FigureStats, frame: pd.DataFrame, filters_active: bool) -> alt.LayerChart:
-    """Live shares as bars, the May 2022 shares as red ticks, hidden cells labelled 'masqué'."""
+def _share_label(effectif: object, share: object) -> str:
+    """The text at a bar's end: 'masqué', the share the French way ('45,5 %'), or nothing."""
+    if effectif == HIDDEN_TEXT:
+        return HIDDEN_TEXT
+    if not isinstance(share, int | float) or pd.isna(share):
+        return ""
+    return f"{share:.1f}".replace(".", ",") + "\u00a0%"
+
+
+def _json_value(value: object) -> object:
+    """A table cell as JSON: pandas' missing values become null."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return value
+
+
+def figure_chart(figure: FigureStats, frame: pd.DataFrame, filters_active: bool) -> dict[str, Any]:
+    """Live shares as bars, the May 2022 shares as red ticks, hidden cells labelled 'masqué'.
+
+    Written as a Vega-Lite dict, not through Altair: the live dashboard rebuilds these charts after every release
+    (Altair's objects cost about 30 ms a chart, this under one). tests/test_charts.py checks it against the schema.
+    """
     subtitle = [f"n = {figure.answered} répondants à la question" if figure.answered is not None else "n masqué"]
     if figure.multiple:
         subtitle.append("Plusieurs réponses possibles : parts des répondants, le total dépasse 100 %.")
@@ -80,29 +99,60 @@ def figure_chart(figure: FigureStats, frame: pd.DataFrame, filters_active: bool)
         subtitle.append(f"Trait rouge : enquête de mai 2022 ({BASELINE_RESPONDENTS} répondants, tous territoires).")
         if filters_active:
             subtitle.append("Attention : filtres actifs, les deux populations diffèrent.")
-    data = frame.assign(
-        Libellé=[
-            HIDDEN_TEXT if effectif == HIDDEN_TEXT else f"{share:.1f} %" if share is not None else ""
-            for effectif, share in zip(frame["Effectif"], frame["Part (%)"], strict=True)
-        ]
-    )
-    order = list(frame["Réponse"])
-    y = alt.Y("Réponse:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
-    tooltip = [alt.Tooltip(column) for column in TABLE_COLUMNS]
-    base = alt.Chart(data)
-    bars = base.mark_bar(color=STATE_BLUE).encode(
-        x=alt.X("Part (%):Q", title="Part des répondants (%)", scale=alt.Scale(domain=[0, 100])), y=y, tooltip=tooltip
-    )
-    labels = (
-        base.mark_text(align="left", dx=4, color="#161616")
-        .encode(x=alt.X("Part (%):Q", impute=None), y=y, text="Libellé:N")
-        .transform_calculate(**{"Part (%)": "datum['Part (%)'] === null ? 0 : datum['Part (%)']"})
-    )
-    baseline = base.mark_tick(color=MARIANNE_RED, thickness=3, size=18).encode(x="Mai 2022 (%):Q", y=y, tooltip=tooltip)
-    chart = alt.layer(bars, baseline, labels).properties(
-        title=alt.TitleParams(figure.label, subtitle=subtitle, anchor="start"), height=alt.Step(26), width="container"
-    )
-    return accessible(chart, figure_description(figure, frame)).configure_axis(labelFontSize=12, titleFontSize=12)
+    values = []
+    for row in frame.itertuples(index=False):
+        record = {column: _json_value(value) for column, value in zip(TABLE_COLUMNS, row, strict=True)}
+        values.append({**record, "Libellé": _share_label(row[1], row[2])})
+    y = {
+        "field": "Réponse",
+        "type": "nominal",
+        "sort": list(frame["Réponse"]),
+        "title": None,
+        "axis": {"labelLimit": 260},
+    }
+    tooltip = [
+        {"field": column, "type": "quantitative" if column in ("Part (%)", "Mai 2022 (%)") else "nominal"}
+        for column in TABLE_COLUMNS
+    ]
+    share_axis = {"field": "Part (%)", "type": "quantitative"}
+    return {
+        "$schema": alt.SCHEMA_URL,
+        "config": {
+            "view": {"continuousWidth": 300, "continuousHeight": 300},
+            "aria": False,
+            "mark": {"aria": False},
+            "axis": {"labelFontSize": 12, "titleFontSize": 12, "labelColor": TEXT_COLOUR, "titleColor": TEXT_COLOUR},
+            "title": {"color": TEXT_COLOUR, "subtitleColor": SUBTITLE_COLOUR},
+        },
+        "data": {"values": values},
+        "description": figure_description(figure, frame),
+        "title": {"text": figure.label, "subtitle": subtitle, "anchor": "start"},
+        "height": {"step": 26},
+        "width": "container",
+        "layer": [
+            {
+                "mark": {"type": "bar", "color": STATE_BLUE},
+                "encoding": {
+                    "x": {**share_axis, "title": "Part des répondants (%)", "scale": {"domain": [0, 100]}},
+                    "y": y,
+                    "tooltip": tooltip,
+                },
+            },
+            {
+                "mark": {"type": "tick", "color": MARIANNE_RED, "thickness": 3, "size": 18},
+                "encoding": {"x": {"field": "Mai 2022 (%)", "type": "quantitative"}, "y": y, "tooltip": tooltip},
+            },
+            {
+                "mark": {"type": "text", "align": "left", "dx": 4, "color": TEXT_COLOUR},
+                "encoding": {
+                    "x": {**share_axis, "impute": None},
+                    "y": y,
+                    "text": {"field": "Libellé", "type": "nominal"},
+                },
+                "transform": [{"calculate": "datum['Part (%)'] === null ? 0 : datum['Part (%)']", "as": "Part (%)"}],
+            },
+        ],
+    }
 
 
 def figure_description(figure: FigureStats, frame: pd.DataFrame) -> str:
@@ -135,7 +185,9 @@ def _input_key(value: object) -> str:
     return repr(value)
 
 
-def vega_spec(builder: Callable[..., alt.TopLevelMixin], *args: object, **kwargs: object) -> dict[str, Any]:
+def vega_spec(
+    builder: Callable[..., alt.TopLevelMixin | dict[str, Any]], *args: object, **kwargs: object
+) -> dict[str, Any]:
     """`builder(*args, **kwargs)` as a Vega-Lite dict, built once per distinct input and then reused (a bounded cache
     shared by every session; the dict must not be changed)."""
     digest = hashlib.sha256(f"{builder.__module__}.{builder.__qualname__}".encode())
@@ -150,7 +202,8 @@ def vega_spec(builder: Callable[..., alt.TopLevelMixin], *args: object, **kwargs
             return spec
     # Unchecked against the Vega-Lite schema here (half of the conversion's time): tests/test_charts.py checks every
     # builder's output against it.
-    spec = builder(*args, **kwargs).to_dict(validate=False)
+    built = builder(*args, **kwargs)
+    spec = readable(built if isinstance(built, dict) else built.to_dict(validate=False))
     with _specs_lock:
         _specs[key] = spec
         while len(_specs) > SPEC_CACHE_SIZE:
@@ -257,7 +310,7 @@ def meetings_frame(figures) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Rencontre": [line.meeting.title for line in figures.meetings],
-            "Date": [line.meeting.starts_at.strftime("%Y-%m-%d") for line in figures.meetings],
+            "Date": [french.day(paris_from_utc(line.meeting.starts_at).date()) for line in figures.meetings],
             "Région": [line.meeting.region_label for line in figures.meetings],
             "Places": [line.meeting.capacity for line in figures.meetings],
             "Confirmés": [line.meeting.confirmed for line in figures.meetings],
@@ -472,7 +525,7 @@ def map_value_text(cell) -> str:
     """A map value as shown: 'masqué' when protected, '—' when there is nothing to measure, else in French."""
     if cell.hidden:
         return HIDDEN_TEXT
-    return "—" if cell.value is None else f"{cell.value:g}".replace(".", ",")
+    return "—" if cell.value is None else french.number(cell.value)
 
 
 def map_frame(data) -> pd.DataFrame:
@@ -526,7 +579,7 @@ def tile_map_chart(
     top = frame["value"].max()
     color = alt.Color(
         "value:Q",
-        title=data.label,
+        title=None,  # (the chart's title names the measure: a narrower legend keeps the map beside the key figures)
         # From zero, and a top of at least 1, so that a map of zeros reads pale, not mid-blue.
         scale=alt.Scale(scheme="blues", domainMin=0, domainMax=float(top) if pd.notna(top) and top > 1 else 1),
         # Whole numbers only on the legend (a gradient legend ignores tickMinStep).

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pvd_survey import disclosure, stats, territory
+from pvd_survey import disclosure, french, stats, territory
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K, ZERO, Tally
@@ -253,15 +253,39 @@ class KeyFigure:
         """The value as shown ('masqué' when protected, '—' when there is nothing to measure)."""
         if self.value is None:
             return "masqué" if self.hidden else "—"
-        number = f"{self.value:g}".replace(".", ",")
-        return f"{number} {self.unit}".strip()
+        return f"{french.number(self.value)} {self.unit}".strip()
 
     def change_text(self) -> str:
         """The change as shown, signed ('' when unknown)."""
         change = self.change
         if change is None:
             return ""
-        return f"{change:+g}".replace(".", ",") + (f" {self.unit}" if self.unit else "")
+        return french.signed(change) + (f" {self.unit}" if self.unit else "")
+
+
+ALL_ANSWERS = "Réponses au questionnaire publiées"
+NEW_ANSWERS = "Nouvelles réponses publiées"
+
+
+def apparent_contradictions(figures: list[KeyFigure], k: int = DEFAULT_K) -> list[str]:
+    """A short explanation for each pair of key figures that looks contradictory side by side."""
+    every = next((figure for figure in figures if figure.label == ALL_ANSWERS), None)
+    new = next((figure for figure in figures if figure.label.startswith(NEW_ANSWERS)), None)
+    if every is None or new is None or every.value is None:
+        return []
+    notes = []
+    if new.value is None:
+        notes.append(
+            f"« {ALL_ANSWERS} » compte toutes les réponses publiées depuis l'ouverture du questionnaire ; « "
+            f"{NEW_ANSWERS} » seulement celles de la période, masquées quand elles sont moins de {k} : le total "
+            "peut s'afficher quand les nouvelles réponses sont masquées."
+        )
+    elif new.value > every.value:
+        notes.append(
+            f"« {new.label} » compte la France entière, « {ALL_ANSWERS} » le territoire choisi seulement : "
+            "les premières peuvent dépasser le second."
+        )
+    return notes
 
 
 def _posting_scope(query, region: str | None, department: str | None):
@@ -366,7 +390,7 @@ def overview(
     )
     figures.append(
         KeyFigure(
-            "Réponses au questionnaire publiées",
+            ALL_ANSWERS,
             survey_figures.respondents,
             hidden=survey_figures.isolated,
             note=f"toutes périodes, publiées par groupes d'au moins {k} réponses",
@@ -387,7 +411,7 @@ def overview(
     national = "" if not (region or department) else " (France entière)"
     figures.append(
         KeyFigure(
-            "Nouvelles réponses publiées" + national,
+            NEW_ANSWERS + national,
             received,
             answers(span.previous, span.start),
             hidden=received is None,

@@ -9,18 +9,20 @@ French character prints.
 from __future__ import annotations
 
 import io
+import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import pandas as pd
 from fpdf import FPDF
 from sqlalchemy.orm import Session
 
-from pvd_survey import charts, disclosure, overview, stats, territory
+from pvd_survey import chart_style, charts, disclosure, french, overview, stats, territory
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K
@@ -34,22 +36,78 @@ TERRITORY_SOURCE = "Insee, Code officiel géographique : 18 régions et 101 dép
 
 @dataclass(frozen=True)
 class ReportRequest:
-    """What a report covers: a region (or all), a month (or the last 30 days)."""
+    """What a report covers: the dashboard's filters (region, department, employer, start period; None: all), and
+    a month (or the last 30 days)."""
 
     region: str | None = None
     month: date | None = None
+    department: str | None = None
+    employer: str | None = None
+    start_period: str | None = None
+
+    @classmethod
+    def of(cls, filters: stats.Filters, month: date | None = None) -> ReportRequest:
+        """The report of exactly what the dashboard shows with these filters."""
+        return cls(filters.region, month, filters.department, filters.employer, filters.start_period)
 
     @property
     def filters(self) -> stats.Filters:
         """The dashboard filters the report applies."""
-        return stats.Filters(region=self.region)
+        region = self.region or (territory.region_of_department(self.department) if self.department else None)
+        return stats.Filters(region, self.department, self.employer, self.start_period)
+
+    @property
+    def place(self) -> str:
+        """The territory covered, in French."""
+        if self.department:
+            return territory.department_label(self.department)
+        return territory.REGIONS[self.region] if self.region else "France entière"
 
 
-def _png(chart: alt.TopLevelMixin, width: int | None = 640) -> bytes:
+def _png(spec: dict[str, Any]) -> bytes:
     import vl_convert
 
-    spec = (chart.properties(width=width) if width else chart).to_dict()
     return vl_convert.vegalite_to_png(spec, scale=2)
+
+
+class _Draft:
+    """The report as the list of calls to make on a `_Report`, and its charts' specs: `printed` draws the charts
+    while it replays the calls, each image put in its place."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.specs: list[dict[str, Any]] = []
+
+    def chart(self, chart: alt.TopLevelMixin | dict[str, Any], width: int | None = 640, **place: Any) -> None:
+        """A chart (an Altair chart or its Vega-Lite dict) drawn `width` px wide, or at its own size (None)."""
+        # (unchecked against the Vega-Lite schema here: tests/test_charts.py checks every builder against it)
+        spec = chart_style.readable(chart if isinstance(chart, dict) else chart.to_dict(validate=False))
+        self.specs.append({**spec, "width": width} if width else spec)
+        self.calls.append(("image_png", (len(self.specs) - 1,), place))
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if not callable(getattr(_Report, name, None)):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.calls.append((name, args, kwargs))
+
+    def printed(self, title: str, step: Callable[[str], None]) -> bytes:
+        """The PDF: every call made on a real `_Report`, each chart's image taken as soon as it is drawn. The charts
+        are drawn at once on every core (vl-convert draws outside the GIL) while the pages are laid out: drawing
+        them, about 0.2 to 0.3 s each, was most of a report's time."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        pdf = _Report(title)
+        total = len(self.specs)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            drawn = [pool.submit(_png, spec) for spec in self.specs]
+            for name, args, kwargs in self.calls:
+                if name == "image_png":
+                    index = args[0]
+                    args = (drawn[index].result(),)
+                    if index + 1 in (total // 2, total):
+                        step(f"Graphiques dessinés : {index + 1} sur {total}")
+                getattr(pdf, name)(*args, **kwargs)
+        return bytes(pdf.output())
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -86,8 +144,9 @@ class _Report(FPDF):
         self.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT", align="L")
         self.ln(1)
 
-    def image_png(self, data: bytes, width: float = _PAGE_WIDTH) -> None:
+    def image_png(self, data: bytes, width_mm: float = _PAGE_WIDTH) -> None:
         pixels_wide, pixels_high = _png_size(data)
+        width = width_mm
         height = width * pixels_high / pixels_wide
         if height > _PAGE_BOTTOM - 20:  # taller than a page: shrink to fit
             width, height = width * (_PAGE_BOTTOM - 20) / height, _PAGE_BOTTOM - 20
@@ -109,9 +168,7 @@ class _Report(FPDF):
 
 
 def _cell_text(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}".replace(".", ",")
-    return str(value)
+    return french.cell(value)
 
 
 def _overview_frame(figures: list[overview.KeyFigure]) -> pd.DataFrame:
@@ -129,15 +186,20 @@ def territory_table(
     session: Session, request: ReportRequest, k: int = DEFAULT_K, *, settings: Settings
 ) -> pd.DataFrame:
     """Every map measure side by side: by region, or by department within the requested region."""
-    level = "department" if request.region else "region"
-    maps = {measure: overview.map_data(session, measure, level, k, settings=settings) for measure in overview.MEASURES}
-    codes = territory.departments_of_region(request.region) if request.region else list(territory.REGIONS)
-    title = "Département" if request.region else "Région"
+    region = request.filters.region
+    level = "department" if region else "region"
+    maps = {
+        measure: overview.map_data(session, measure, level, k, request.filters, settings=settings)
+        for measure in overview.MEASURES
+    }
+    if request.department:
+        codes = [request.department]
+    else:
+        codes = territory.departments_of_region(region) if region else list(territory.REGIONS)
+    title = "Département" if region else "Région"
     rows = []
     for code in codes:
-        row: dict[str, object] = {
-            title: territory.department_label(code) if request.region else territory.REGIONS[code]
-        }
+        row: dict[str, object] = {title: territory.department_label(code) if region else territory.REGIONS[code]}
         for measure, data in maps.items():
             cell = data.cells[code]
             row[overview.MEASURES[measure]] = charts.map_value_text(cell)
@@ -158,10 +220,10 @@ def build_report(
     now = now or utcnow()
     step = progress or (lambda _message: None)
     filters = request.filters
-    place = territory.REGIONS[request.region] if request.region else "France entière"
+    place = request.place
     span, figures = overview.overview(session, k, filters, request.month, now, settings=settings)
     title = "Petites villes de demain — rapport au comité de pilotage"
-    pdf = _Report(title)
+    pdf = _Draft()  # every call below is replayed on a _Report once the charts are drawn
 
     step("Page de garde et vue d'ensemble")
     pdf.add_page()
@@ -174,6 +236,7 @@ def build_report(
     pdf.set_font("DejaVu", "", 11)
     for line in (
         f"Territoire : {place}",
+        *([f"Filtres : {filters.describe()}"] if filters.employer or filters.start_period else []),
         f"Période : {span.label} (du {span.start:%d/%m/%Y} au {span.end:%d/%m/%Y}), comparée à la précédente",
         f"Édité le {paris_time(now, '%d/%m/%Y à %H:%M')} (heure de Paris)",
         f"Protection des personnes : seuil k = {k}",
@@ -198,13 +261,13 @@ def build_report(
     pdf.heading("Cartes")
     pdf.paragraph(
         "Un carré par département à sa place approximative ; outre-mer en bas, Corse à droite. Gris : masqué "
-        f"(moins de {k} personnes) ou sans donnée." + (f" Région du rapport : {place}." if request.region else "")
+        f"(moins de {k} personnes) ou sans donnée." + (f" Territoire du rapport : {place}." if filters.region else "")
     )
     for measure in overview.MEASURES:
         data = overview.map_data(session, measure, "department", k, filters, settings=settings)
         chart = charts.tile_map_chart(data, selectable=False, tile=26, k=k)
-        pdf.image_png(_png(chart, width=None), width=_PAGE_WIDTH * 0.78)
-    pdf.heading("Chiffres par " + ("département" if request.region else "région"), 11)
+        pdf.chart(chart, width=None, width_mm=_PAGE_WIDTH * 0.78)
+    pdf.heading("Chiffres par " + ("département" if filters.region else "région"), 11)
     pdf.frame_table(territory_table(session, request, k, settings=settings))
 
     step("Questionnaire")
@@ -213,7 +276,8 @@ def build_report(
     pdf.heading("Questionnaire de profil des chefs de projet")
     pdf.paragraph(
         f"Population : {filters.describe()}. Répondants : "
-        f"{charts.HIDDEN_TEXT if survey.isolated else survey.respondents}. Comparaison : {BASELINE_SOURCE}."
+        f"{charts.HIDDEN_TEXT if survey.isolated else french.number(survey.respondents or 0)}. "
+        f"Comparaison : {BASELINE_SOURCE}."
     )
     if survey.isolated:
         pdf.paragraph(f"Moins de {k} personnes (peut-être aucune) : aucun chiffre n'est publié pour ce territoire.")
@@ -227,7 +291,7 @@ def build_report(
                 # 101 bars would make a chart taller than a page (and slow to draw): the map shows it.
                 pdf.paragraph("Voir aussi la carte des répondants par département.")
             else:
-                pdf.image_png(_png(charts.figure_chart(figure, frame, filters.active)))
+                pdf.chart(charts.figure_chart(figure, frame, filters.active))
             pdf.frame_table(frame)
 
     step("Invitations et activité")
@@ -236,11 +300,11 @@ def build_report(
     pdf.heading("Invitations et activité (toutes régions)")
     if funnel:
         funnel_frame = charts.funnel_frame(funnel)
-        pdf.image_png(_png(charts.funnel_chart(funnel_frame)))
+        pdf.chart(charts.funnel_chart(funnel_frame))
         pdf.frame_table(funnel_frame.astype(object).where(funnel_frame.notna(), charts.HIDDEN_TEXT))
     activity = charts.activity_frame(stats.activity_by_week(session, k=k, today=now.date()))
     if (activity.drop(columns="Semaine du") != charts.HIDDEN_TEXT).to_numpy().any():  # else nothing to draw
-        pdf.image_png(_png(charts.activity_chart(activity)))
+        pdf.chart(charts.activity_chart(activity))
     pdf.frame_table(activity)
 
     step("Recrutement")
@@ -261,7 +325,7 @@ def build_report(
         pdf.paragraph(f"• {source}")
     pdf.heading("Protection des personnes")
     pdf.paragraph(disclosure_note(k))
-    return bytes(pdf.output())
+    return pdf.printed(title, step)
 
 
 def disclosure_note(k: int = DEFAULT_K) -> str:
@@ -277,7 +341,7 @@ def disclosure_note(k: int = DEFAULT_K) -> str:
     )
 
 
-def _recruitment_section(pdf: _Report, session: Session, k: int) -> None:
+def _recruitment_section(pdf: _Draft, session: Session, k: int) -> None:
     from pvd_survey import recruitment
 
     figures = recruitment.recruitment_figures(session, k=k)
@@ -287,20 +351,20 @@ def _recruitment_section(pdf: _Report, session: Session, k: int) -> None:
     if frames["states"].empty:
         pdf.paragraph("Aucune offre d'emploi pour l'instant.")
         return
-    median = "—" if figures.median_days_to_fill is None else f"{figures.median_days_to_fill:g} jours"
+    median = "—" if figures.median_days_to_fill is None else f"{french.number(figures.median_days_to_fill)} jours"
     pdf.paragraph(f"Délai médian de la publication au recrutement : {median} (sur {figures.filled_count} offre(s)).")
-    pdf.image_png(_png(charts.postings_state_chart(frames["states"])))
+    pdf.chart(charts.postings_state_chart(frames["states"]))
     pdf.frame_table(frames["states"])
-    pdf.image_png(_png(charts.applications_per_posting_chart(frames["per_posting"])))
+    pdf.chart(charts.applications_per_posting_chart(frames["per_posting"]))
     pdf.frame_table(frames["per_posting"])
     pdf.paragraph(f"Candidatures par région : un nombre inférieur à {k} est masqué.")
     pdf.frame_table(frames["applications"])
     if not frames["vacant"].empty:
-        pdf.image_png(_png(charts.vacant_chart(frames["vacant"])))
+        pdf.chart(charts.vacant_chart(frames["vacant"]))
         pdf.frame_table(frames["vacant"])
 
 
-def _meetings_section(pdf: _Report, session: Session, k: int, now: datetime) -> None:
+def _meetings_section(pdf: _Draft, session: Session, k: int, now: datetime) -> None:
     from pvd_survey import meetings
 
     figures = meetings.dashboard_figures(session, k=k, now=now)
@@ -310,12 +374,12 @@ def _meetings_section(pdf: _Report, session: Session, k: int, now: datetime) -> 
         pdf.paragraph("Aucune rencontre pour l'instant.")
         return
     frame = charts.meetings_frame(figures)
-    pdf.image_png(_png(charts.fill_rate_chart(frame)))
+    pdf.chart(charts.fill_rate_chart(frame))
     pdf.frame_table(frame)
     pdf.paragraph(f"Présents / confirmés des rencontres passées ; un groupe de moins de {k} personnes est masqué.")
     for rows, title in ((figures.by_region, "Région"), (figures.by_role, "Profil")):
         if not rows:
             continue
         attendance = charts.attendance_frame(rows, title)
-        pdf.image_png(_png(charts.attendance_chart(attendance, title)))
+        pdf.chart(charts.attendance_chart(attendance, title))
         pdf.frame_table(attendance)

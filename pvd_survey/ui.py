@@ -499,6 +499,7 @@ def setup_needed() -> bool:
 
 
 AFTER_LOGIN_KEY = "pvd_after_login"  # the page a signed-out person asked for
+AFTER_LOGIN_QUERY_KEY = "pvd_after_login_query"  # and its address's parameters (a dashboard's filters)
 
 
 def guard(page_key: str) -> UserInfo | None:
@@ -517,8 +518,11 @@ def guard(page_key: str) -> UserInfo | None:
             st.stop()
         if user is None:
             st.error(french_message(DomainError("login_required")))
-            # Remembered so that signing in leads back here.
+            # Remembered so that signing in from the menu leads back here, with the address's parameters.
             st.session_state[AFTER_LOGIN_KEY] = access.PAGES_BY_KEY[page_key].path
+            st.session_state[AFTER_LOGIN_QUERY_KEY] = urlencode(st.query_params.to_dict())
+            # A shared link opened signed out: the form in place, and back to the same address once signed in.
+            sign_in_form(page_key)
         else:
             st.error(french_message(DomainError("forbidden")))
         st.stop()
@@ -552,10 +556,47 @@ def recheck(page_key: str) -> None:
 def page_after_login(user: UserInfo) -> str:
     """Where to go once signed in (an address): the page asked for before, if this account may see it, else home."""
     wanted = st.session_state.pop(AFTER_LOGIN_KEY, None)
+    query = st.session_state.pop(AFTER_LOGIN_QUERY_KEY, "")
     for spec in access.visible_pages(user.role, False):
         if spec.path == wanted:
-            return url_of(wanted)
+            return url_of(wanted) + (f"?{query}" if query else "")
     return "/"
+
+
+def sign_in_form(page_key: str | None = None) -> None:
+    """Sign in: ProConnect when configured, then e-mail and password. Once signed in, back to this page's address
+    with its parameters (`page_key`, when this account may see it), else to the page asked for before, or home."""
+    sso_error = st.session_state.get(SSO_ERROR_KEY)
+    if sso_error:
+        st.error(sso_error)
+        if st.button("Se déconnecter de ProConnect", key="login_sso_logout"):
+            st.logout()
+    if sso_configured():
+        st.write("Agents publics : utilisez votre compte ProConnect.")
+        if st.button("S'identifier avec ProConnect", key="login_sso", type="primary"):
+            st.login()
+        st.divider()
+    with st.form("login_form"):
+        email = st.text_input("Adresse e-mail", key="login_email", autocomplete="username")
+        password = st.text_input("Mot de passe", type="password", key="login_password", autocomplete="current-password")
+        submitted = st.form_submit_button("Se connecter", type="primary")
+    if submitted:
+        # Not in write(): authenticate() runs argon2 between two short transactions of its own, so a sign-in
+        # never holds SQLite's write lock (or a connection) for the half second the password check takes.
+        outcome = accounts.authenticate(runtime().factory, email, password, settings())
+        if outcome.error is not None:
+            show_error(outcome.error)
+        elif outcome.user is not None:
+            st.success(f"Bienvenue, {outcome.user.display_name}.")
+            if page_key and access.can_view(page_key, outcome.user.role, False):
+                for key in (AFTER_LOGIN_KEY, AFTER_LOGIN_QUERY_KEY):
+                    st.session_state.pop(key, None)
+                query = urlencode(st.query_params.to_dict())
+                address = url_of(access.PAGES_BY_KEY[page_key].path) + (f"?{query}" if query else "")
+            else:
+                address = page_after_login(outcome.user)
+            sign_in(outcome.user, address)
+    st.caption("Mot de passe oublié ? Demandez à un administrateur du programme de vous en définir un nouveau.")
 
 
 def navigation_pages(user: UserInfo | None) -> dict[str, list]:

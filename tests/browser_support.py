@@ -32,7 +32,8 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import access, accounts
+from pvd_survey import access, accounts, dashboard
+from pvd_survey.bench.browser import CHROMIUM
 from pvd_survey.bench.proxy import stop_process
 from pvd_survey.config import Settings
 from tests.conftest import PROJECT_ROOT, STRONG_PASSWORD, free_port
@@ -70,9 +71,10 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, shared by the tests of this module (each test opens its own contexts)."""
+    """Debian's Chromium (its headless build), shared by the tests of this module (each test opens its own
+    contexts)."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
@@ -337,6 +339,19 @@ def alert(page: Page, kind: str, text: str) -> Locator:
 def wait_for_run(page: Page) -> None:
     """Wait until the script run that drew the page has finished."""
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=RUN_TIMEOUT_MS)
+
+
+def open_dashboard_section(page: Page, section: str) -> None:
+    """Click one of the dashboard's sections (dashboard.SECTIONS) and wait until it is drawn, in the address too."""
+    # (the segmented control's buttons are radios to assistive technologies)
+    label = re.compile(rf"^{re.escape(dashboard.SECTIONS[section])}$")
+    page.get_by_test_id("stMain").locator("button").filter(has_text=label).click()
+    if section == dashboard.SUMMARY:
+        expect(page).not_to_have_url(re.compile(r"section="))
+        expect(page.get_by_role("heading", name="Carte", exact=True)).to_be_visible()
+    else:
+        expect(page).to_have_url(re.compile(rf"section={section}"))
+    wait_for_run(page)
 
 
 def expect_page(page: Page, title: str) -> None:

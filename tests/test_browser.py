@@ -29,6 +29,7 @@ from tests.browser_support import (
     heading,
     nav_link,
     nav_titles,
+    open_dashboard_section,
     open_login_page,
     screenshot_on_failure,
     sign_in,
@@ -211,7 +212,8 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     sign_in(dashboard, app_url, "direction")
     nav_link(dashboard, "Tableau de bord").click()
     expect_page(dashboard, "Tableau de bord")
-    # The survey's respondents (the overview above has metrics of its own).
+    open_dashboard_section(dashboard, "questionnaire")  # the summary first, the survey one click away
+    # The survey's respondents.
     metric = (
         dashboard.get_by_test_id("stMetric")
         .filter(has=dashboard.get_by_test_id("stMetricLabel").get_by_text("Répondants", exact=True))

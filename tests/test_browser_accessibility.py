@@ -26,7 +26,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, select
 
-from pvd_survey import access, accounts, db, demo, mail, meetings, notifications
+from pvd_survey import access, accounts, dashboard, db, demo, mail, meetings, notifications
 from pvd_survey.config import load_settings
 from pvd_survey.models import Base, JobPosting, Meeting, OutboxMessage, utcnow
 from tests.browser_support import (
@@ -38,6 +38,7 @@ from tests.browser_support import (
     expect_page,
     expected_heading,
     nav_link,
+    open_dashboard_section,
     screenshot_on_failure,
     sign_in,
     wait_for_run,
@@ -314,13 +315,60 @@ def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) 
         findings.scan(page, path)
 
 
-def _expect_charts_described(page: Page) -> None:
-    """Every chart carries its French description as its accessible name (on Vega's graphics-document)."""
+def _chart_labels(page: Page) -> list[list[str]]:
+    """Each chart's role and accessible name, on this screen."""
     charts = page.get_by_test_id("stVegaLiteChart")
     expect(charts.first).to_be_visible()
-    labels = charts.evaluate_all(
+    return charts.evaluate_all(
         "(charts) => charts.map((chart) => [chart.getAttribute('role'), chart.getAttribute('aria-label') || ''])"
     )
+
+
+# Vega's SVG groups of chart text drawn on the white background (tile labels sit on their tile's colour instead).
+CHART_TEXT = ", ".join(
+    f"[data-testid=stVegaLiteChart] g.role-{role} text"
+    for role in ("axis-label", "axis-title", "legend-label", "legend-title", "title-text", "title-subtitle")
+)
+
+
+def _contrast_on_white(fill: str) -> float:
+    """WCAG contrast on white of an SVG fill as Chromium reports it (`rgb(r, g, b)` or `#rrggbb`)."""
+    if fill.startswith("#"):
+        channels = [int(fill[index : index + 2], 16) for index in (1, 3, 5)]
+    else:
+        channels = [int(part) for part in re.findall(r"\d+", fill)[:3]]
+    linear = [c / 255 / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 1.05 / (0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2] + 0.05)
+
+
+def _expect_readable_chart_text(page: Page) -> set[str]:
+    """The chart text on screen (axes, legends, titles) at 4.5:1 on white at least, as drawn, after Streamlit's
+    theme (axe does not check text inside SVG); returns the fills seen."""
+    fills = set(page.locator(CHART_TEXT).evaluate_all("(texts) => texts.map((t) => getComputedStyle(t).fill)"))
+    assert all(_contrast_on_white(fill) >= 4.5 for fill in fills), fills
+    return fills
+
+
+def _scan_dashboard_sections(page: Page, findings: Findings) -> None:
+    """The dashboard's sections, each one click away (only the chosen one is drawn): each scanned, each at
+    most three screens long at 1366×768 (on the demo data), and every chart of the dashboard carries its French
+    description as its accessible name (on Vega's graphics-document)."""
+    viewport = page.viewport_size
+    page.set_viewport_size({"width": 1366, "height": 768})
+    heights = {}
+    labels, fills = [], set()
+    for section in dashboard.SECTIONS:  # (the summary first: already open)
+        open_dashboard_section(page, section)
+        if section != dashboard.SUMMARY:
+            findings.scan(page, f"dashboard?section={section}")
+        labels += _chart_labels(page)
+        fills |= _expect_readable_chart_text(page)
+        heights[section] = page.get_by_test_id("stMain").evaluate("(main) => main.scrollHeight")
+    open_dashboard_section(page, dashboard.SUMMARY)
+    if viewport:
+        page.set_viewport_size(viewport)
+    assert max(heights.values()) <= 3 * 768, heights
+    assert fills, "no chart text found"
     short = "; ".join(f"{role} {label[:40]}" for role, label in labels)
     assert len(labels) >= 10, short
     for role, label in labels:
@@ -340,8 +388,8 @@ def _scan_signed_in(page: Page, app_url: str, role: str, findings: Findings) -> 
         expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
         if scanned_for(spec, role):
             findings.scan(page, spec.url_path)
-        if spec.key == "dashboard":
-            _expect_charts_described(page)
+        if spec.key == "dashboard" and scanned_for(spec, role):
+            _scan_dashboard_sections(page, findings)
     for spec in _footer_pages(role):
         # The footer's pages are the anonymous visitor's (scanned there); each role still follows the footer's links.
         page.get_by_test_id("stPageLink").filter(has_text=spec.title).first.click()

@@ -12,37 +12,60 @@ from pathlib import Path
 import pypdf
 import pypdfium2 as pdfium
 import pytest
-from playwright.sync_api import expect
+from PIL import Image
+from playwright.sync_api import Locator, expect
 from sqlalchemy.orm import Session, sessionmaker
 
-from pvd_survey import db, overview, territory
+from pvd_survey import dashboard, db, overview, territory
 from pvd_survey.config import Settings
 from tests.browser_support import (
     ARTIFACTS,
+    PEOPLE,
     Pages,
     Seeded,
     choose_in_selectbox,
     expect_page,
-    nav_link,
+    open_dashboard_section,
     screenshot_on_failure,
     selectbox,
-    sign_in,
+    submit_login,
     wait_for_run,
 )
+from tests.conftest import STRONG_PASSWORD
 from tests.factories import load_survey
 
 pytestmark = pytest.mark.browser
 
 # Vega's default padding around the plot (px): the tiles start this far from the chart's left and bottom edges.
 PADDING = 5
-TILE = 34  # charts.tile_map_chart's default tile size
+TILE = dashboard.MAP_TILE  # the summary's tile size
 
 
-def tile_position(chart_box: dict, department: str) -> tuple[float, float]:
-    """Page coordinates of the centre of a department's tile (the grid is drawn from the chart's bottom left)."""
+def grid_top(chart: Locator) -> int:
+    """How far below the chart's top edge its tile grid starts: the first pixel row of the chart's image holding a
+    tile's width of one colour other than white (the title and subtitle above are text, never such runs)."""
+    chart.page.mouse.move(0, 0)  # the chart's toolbar, shown while the pointer is over it, would count as a run
+    chart.page.wait_for_timeout(500)  # (it fades out)
+    image = Image.open(io.BytesIO(chart.screenshot())).convert("RGB")
+    white = (255, 255, 255)
+    for y in range(image.height):
+        run, previous = 0, white
+        for x in range(min(image.width, PADDING + TILE * territory.TILE_COLUMNS)):
+            pixel = image.getpixel((x, y))
+            run = run + 1 if pixel != white and pixel == previous else 0
+            previous = pixel
+            if run >= TILE - 8:
+                return y
+    raise AssertionError("no tile grid in the chart's image")
+
+
+def tile_position(chart: Locator, department: str) -> tuple[float, float]:
+    """Page coordinates of the centre of a department's tile (the grid drawn from the chart's left edge)."""
+    top = grid_top(chart)  # (its screenshot may scroll the page: the box is read after it)
+    box = chart.bounding_box()
+    assert box is not None
     column, row = territory.TILES[department]
-    top = chart_box["y"] + chart_box["height"] - PADDING - TILE * territory.TILE_ROWS
-    return chart_box["x"] + PADDING + TILE * (column + 0.5), top + TILE * (row + 0.5)
+    return box["x"] + PADDING + TILE * (column + 0.5), box["y"] + top + TILE * (row + 0.5)
 
 
 # Run once, on SQLite: what the browser adds here (a click on a tile writes the filters into the address and the
@@ -62,9 +85,15 @@ def test_clicking_a_department_filters_the_dashboard_and_the_address(
     with factory.begin() as session:
         load_survey(session, settings, {"21": 12, "71": 9, "29": 8, "35": 7, "13": 3, "974": 6})
     page = pages.new()
-    sign_in(page, app_url, "direction")
-    nav_link(page, "Tableau de bord").click()
+    page.set_viewport_size({"width": 1366, "height": 768})  # the screen the dashboard's summary is laid out for
+    # A link shared by a colleague, opened signed out: the sign-in form in place, then the same address, filtered.
+    page.goto(f"{app_url}/dashboard?region=27&employeur=commune")
+    expect(page.get_by_test_id("stAlertContentError")).to_have_text("Connectez-vous pour accéder à cette page.")
+    submit_login(page, PEOPLE["direction"][1], STRONG_PASSWORD)
     expect_page(page, "Tableau de bord")
+    expect(page).to_have_url(re.compile(r"/dashboard\?region=27&employeur=commune$"))
+    expect(selectbox(page, "Région")).to_have_value("Bourgogne-Franche-Comté")
+    expect(selectbox(page, "Employeur")).to_have_value("Une commune")
     expect(page.get_by_text("Vue d'ensemble", exact=True)).to_be_visible()
     expect(page.get_by_text("Chiffres de référence du programme")).to_be_visible()
     expect(page.get_by_text("1 646", exact=True)).to_be_visible()
@@ -80,9 +109,7 @@ def test_clicking_a_department_filters_the_dashboard_and_the_address(
     # Vega names the chart once it has drawn it: then its tiles are where tile_position expects them.
     expect(the_map).to_have_attribute("aria-label", re.compile(r"^Carte de France par département : Répondants"))
     the_map.screenshot(path=str(ARTIFACTS / "map-dashboard.png"))
-    box = the_map.bounding_box()
-    assert box is not None
-    x, y = tile_position(box, "21")
+    x, y = tile_position(the_map, "21")
     page.mouse.click(x, y)
 
     # The filters follow the click: region and department, on screen and in the address.
@@ -91,7 +118,10 @@ def test_clicking_a_department_filters_the_dashboard_and_the_address(
     wait_for_run(page)
     expect(selectbox(page, "Département")).to_have_value("21 – Côte-d'Or")
     expect(selectbox(page, "Région")).to_have_value("Bourgogne-Franche-Comté")
+    open_dashboard_section(page, "questionnaire")  # one click away, the filters kept
+    expect(page).to_have_url(re.compile(r"departement=21"))
     expect(page.get_by_text(re.compile(r"Population : région Bourgogne-Franche-Comté, département 21"))).to_be_visible()
+    open_dashboard_section(page, dashboard.SUMMARY)
 
     # Another measure, by region; a click on a tile of Bretagne selects the region.
     choose_in_selectbox(page, "Mesure", "Postes vacants")
@@ -101,9 +131,7 @@ def test_clicking_a_department_filters_the_dashboard_and_the_address(
     expect(page).to_have_url(re.compile(r"niveau=region"))
     the_map = page.get_by_test_id("stVegaLiteChart").first
     expect(the_map).to_have_attribute("aria-label", re.compile(r"^Carte de France par région : Postes vacants"))
-    box = the_map.bounding_box()
-    assert box is not None
-    x, y = tile_position(box, "29")
+    x, y = tile_position(the_map, "29")
     page.mouse.click(x, y)
     expect(page).to_have_url(re.compile(r"region=53"))
     expect(page).not_to_have_url(re.compile(r"departement="))

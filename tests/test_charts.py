@@ -8,11 +8,18 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from pvd_survey import charts, overview, stats, territory
+from pvd_survey import chart_style, charts, overview, stats, territory
 from pvd_survey.disclosure import Cell
 from pvd_survey.stats import FigureStats, SurveyStats
 
 pytestmark = pytest.mark.database_independent  # pure: run once, on SQLite (see conftest)
+
+
+def checked_spec(chart: alt.TopLevelMixin | dict) -> dict:
+    """A builder's Vega-Lite dict, checked against the Vega-Lite schema (charts.vega_spec skips the check)."""
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    alt.Root.validate(spec)
+    return spec
 
 
 def sample(filters: stats.Filters | None = None) -> SurveyStats:
@@ -43,7 +50,7 @@ def test_table_says_masqué_and_gives_2022_shares():
 def test_multi_choice_chart_says_shares_of_respondents_and_notes_filters():
     figures = sample(stats.Filters(region="27"))
     frame = charts.figure_frame(figures, "training_field")
-    spec = charts.figure_chart(figures.figures["training_field"], frame, filters_active=True).to_dict()
+    spec = checked_spec(charts.figure_chart(figures.figures["training_field"], frame, filters_active=True))
     subtitle = " ".join(spec["title"]["subtitle"])
     assert "n = 20" in subtitle
     assert "parts des répondants, le total dépasse 100 %" in subtitle
@@ -101,7 +108,7 @@ def test_only_the_first_half_of_2022_gets_the_may_2022_share():
     assert rows["2022-S2"]["share_2022"] is None and rows["2022-S2"]["difference_points"] is None
 
 
-def _builders() -> dict[str, Callable[[], alt.TopLevelMixin]]:
+def _builders() -> dict[str, Callable[[], alt.TopLevelMixin | dict]]:
     """Every chart builder with small inputs, as the dashboard passes them."""
     figures = sample()
     funnel = charts.funnel_frame(
@@ -155,7 +162,7 @@ def test_every_chart_builder_is_checked_for_a_text_alternative():
 
 @pytest.mark.parametrize("name", sorted(_builders()))
 def test_every_chart_has_a_french_description_and_no_unnamed_marks(name):
-    spec = _builders()[name]().to_dict()  # checked against the Vega-Lite schema (charts.vega_spec skips it)
+    spec = checked_spec(_builders()[name]())
     # Vega-Lite puts the top-level description in the chart's aria-label.
     description = spec["description"]
     assert description.startswith(("Graphique", "Barres", "Courbes", "Histogramme", "Carte")) and " : " in description
@@ -165,12 +172,25 @@ def test_every_chart_has_a_french_description_and_no_unnamed_marks(name):
 
 def test_description_gives_the_figures_and_says_masqué():
     figures = sample()
-    gender = charts.figure_chart(figures.figures["gender"], charts.figure_frame(figures, "gender"), False).to_dict()
+    gender = checked_spec(charts.figure_chart(figures.figures["gender"], charts.figure_frame(figures, "gender"), False))
     assert "Femme : masqué (mai 2022 : 70 %)" in gender["description"]
     assert "Autre : 0 %" in gender["description"]
     training = charts.figure_frame(figures, "training_field")
     text = charts.figure_description(figures.figures["training_field"], training)
     assert "Urbanisme et aménagement : 75 % (mai 2022 : 64 %)" in text and "20 répondants" in text
+
+
+def test_survey_bars_say_shares_the_french_way_and_masqué_where_hidden():
+    figures = sample()
+    spec = checked_spec(
+        charts.figure_chart(figures.figures["training_field"], charts.figure_frame(figures, "training_field"), False)
+    )
+    labels = {row["Réponse"]: row["Libellé"] for row in spec["data"]["values"]}
+    assert labels == {"Urbanisme et aménagement": "75,0\u00a0%", "Architecture": "45,0\u00a0%"}
+    gender = checked_spec(charts.figure_chart(figures.figures["gender"], charts.figure_frame(figures, "gender"), False))
+    assert [row["Libellé"] for row in gender["data"]["values"]] == ["masqué", "masqué", "0,0\u00a0%"]
+    # The text the chart draws is dark enough on white (4.5:1 at least; Vega's default grey is 3.7:1).
+    assert spec["config"]["axis"]["labelColor"] == spec["config"]["title"]["color"] == charts.TEXT_COLOUR
 
 
 def test_funnel_shows_invitations_and_published_answers_only():
@@ -195,5 +215,60 @@ def test_every_chart_renders(name):
     # What the browser draws: a field Vega cannot read (e.g. an unescaped quote) fails here, not silently.
     import vl_convert
 
-    svg = vl_convert.vegalite_to_svg(_builders()[name]().to_dict())
+    svg = vl_convert.vegalite_to_svg(checked_spec(_builders()[name]()))
     assert svg.startswith("<svg")
+
+
+@pytest.mark.parametrize(
+    ("values", "masked"),
+    [
+        ([None, None], True),  # the funnel of a fresh programme: every region hidden
+        ([charts.HIDDEN_TEXT, charts.HIDDEN_TEXT], True),
+        ([float("nan"), charts.HIDDEN_TEXT], True),
+        ([None, 8], False),
+        (["7", charts.HIDDEN_TEXT], False),
+        ([], False),  # no row: nothing hidden, nothing to say about masking
+    ],
+)
+def test_a_chart_whose_every_figure_is_hidden_is_told_apart(values, masked):
+    # The dashboard then writes a sentence instead of drawing bare axes (« 0.000000 »).
+    frame = pd.DataFrame({"Région": ["x"] * len(values), "Nombre": values})
+    assert chart_style.fully_masked(frame, ["Nombre"]) is masked
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour.lstrip("#")[index : index + 2], 16) / 255 for index in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_on_white(colour: str) -> float:
+    """WCAG's contrast ratio of a #RRGGBB colour on white."""
+    return 1.05 / (_luminance(colour) + 0.05)
+
+
+def test_contrast_is_computed_as_wcag_does():
+    assert round(contrast_on_white("#808495"), 2) == 3.72  # Vega's and Streamlit's grey: what issue 22 measured
+    assert round(contrast_on_white("#767676"), 1) == 4.5
+
+
+@pytest.mark.parametrize("name", sorted(_builders()))
+def test_every_chart_text_reads_at_least_4_5_to_1_on_white(name):
+    built = _builders()[name]()
+    spec = charts.readable(built if isinstance(built, dict) else built.to_dict())
+    config = spec["config"]
+    # Every text the chart may draw has its colour set here (none left to Vega's or Streamlit's grey).
+    for part, keys in {
+        "axis": ("labelColor", "titleColor"),
+        "legend": ("labelColor", "titleColor"),
+        "title": ("color", "subtitleColor"),
+    }.items():
+        for key in keys:
+            assert contrast_on_white(config[part][key]) >= 4.5, (part, key)
+
+
+def test_the_dashboard_and_the_report_get_the_readable_colours():
+    frame = charts.funnel_frame([stats.FunnelRow("53", "Bretagne", 12, 8)])
+    spec = charts.vega_spec(charts.funnel_chart, frame)
+    assert spec["config"]["axis"]["labelColor"] == charts.TEXT_COLOUR
+    assert spec["config"]["aria"] is False  # the builder's own config kept

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from pvd_survey import accounts, db, meetings
+from pvd_survey.clock import paris_time
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import open_page as page
@@ -88,6 +89,15 @@ def test_register_from_the_shareable_link_then_waiting_list(installed, factory):
         at = fill_registration(page("pages/meetings.py", rencontre=str(meeting_id)), number)
         assert not at.exception
         assert "Inscription confirmée" in everything(at)
+        # In place of the form, with the places counted after this registration.
+        assert not [b for b in at.button if b.key and b.key.startswith("FormSubmitter:meetings_form")]
+        places = "1 place(s) restante(s) sur 2" if number == 1 else "Complet : liste d'attente (0 personne(s))"
+        assert places in everything(at)
+    at.button(key="meetings_another").click().run()
+    assert "Complet : liste d'attente (0 personne(s))" in everything(at) and "Inscription confirmée" not in everything(
+        at
+    )
+    assert [b for b in at.button if b.key == "FormSubmitter:meetings_form-M'inscrire"]
     at = fill_registration(page("pages/meetings.py", rencontre=str(meeting_id)), 3)
     assert "liste d'attente, en position **1**" in everything(at)
     assert count(factory, Registration) == 3
@@ -315,13 +325,14 @@ def test_dashboard_shows_fill_rate_and_attendance_without_small_groups(installed
         shift = meeting.starts_at - (utcnow() - timedelta(days=1))
         for name in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
             setattr(meeting, name, getattr(meeting, name) - shift)
-    at = page("pages/dashboard.py", direction)
+    at = page("pages/dashboard.py", direction, section="rencontres")
     assert not at.exception
     assert "Rencontres" in texts(at.header)
     frames = [frame.value for frame in at.dataframe]
     meetings_table = next(frame for frame in frames if "Remplissage (%)" in frame.columns)
     row = meetings_table[meetings_table["Rencontre"] == "Rencontre de Dijon"].iloc[0]
-    assert (row["Confirmés"], row["Remplissage (%)"], row["Présents"]) == (14, 70.0, 7)
+    assert (row["Confirmés"], row["Remplissage (%)"], row["Présents"]) == ("14", "70", "7")
+    assert row["Date"] == paris_time(utcnow() - timedelta(days=1), "%d/%m/%Y")  # jj/mm/aaaa, the French day
     by_role = next(frame for frame in frames if "Profil" in frame.columns).set_index("Profil")
     assert by_role.loc["Partenaire", "Confirmés"] == "masqué"
     assert abs(int(by_role.loc["Chef de projet", "Confirmés"]) - 8) <= 2  # perturbed, by 2 at most

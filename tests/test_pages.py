@@ -231,21 +231,23 @@ def assert_shows_page(at: AppTest, key: str) -> None:
 
 
 def assert_blocked_by_guard(at: AppTest, message: str) -> None:
-    """The page stopped at its guard: the French message and none of the page's content.
+    """The page stopped at its guard: the French message and none of the page's content; signed out, the sign-in
+    form in its place (a shared link leads to it without a detour).
 
     Only the main area is checked: the sidebar holds the app's own "signed in as" caption and logout button.
     """
     assert not at.exception, texts(at.exception)
     main = at.main
+    signed_out = message == LOGIN_REQUIRED
     assert texts(main.error) == [message]
     assert not main.title
     assert not main.dataframe
-    assert not main.text_input
+    assert [field.label for field in main.text_input] == (["Adresse e-mail", "Mot de passe"] if signed_out else [])
     assert not main.text_area
     assert not main.selectbox
     assert not main.metric
     assert not main.markdown
-    assert not main.button
+    assert [button.label for button in main.button] == (["Se connecter"] if signed_out else [])
 
 
 def users_by_email(factory: sessionmaker[Session]) -> dict[str, UserInfo]:
@@ -1084,6 +1086,24 @@ def test_signing_in_leads_back_to_the_page_asked_for(world: World) -> None:
     log_in(at, world.users["direction"].email, STRONG_PASSWORD)
     assert redirect_target(at).startswith("/_pvd/session?ticket=")
     assert_shows_page(follow_redirect(at), "organisations")
+
+
+@pytest.mark.parametrize(("role", "page"), [("direction", "dashboard"), ("recruteur", "home")])
+def test_a_link_opened_signed_out_signs_in_in_place_and_keeps_its_address(world: World, role: str, page: str) -> None:
+    at = app()
+    at.query_params["region"] = "27"
+    at.query_params["employeur"] = "commune"
+    at.run()
+    at.switch_page("pages/dashboard.py").run()  # /dashboard?region=27&employeur=commune, shared by a colleague
+    assert_blocked_by_guard(at, LOGIN_REQUIRED)  # the form in place, nothing of the page
+    log_in(at, world.users[role].email, STRONG_PASSWORD)
+    fresh = follow_redirect(at)
+    assert_shows_page(fresh, page)
+    if page == "dashboard":  # the same address, its filters applied
+        assert (fresh.query_params["region"], fresh.query_params["employeur"]) == ("27", "commune")
+        assert fresh.selectbox(key="dashboard_region").value == "27"
+        assert fresh.selectbox(key="dashboard_employer").value == "commune"
+    # (a recruiter may not see the dashboard: home, rather than a refusal)
 
 
 @pytest.mark.parametrize("path", ["pages/meetings.py", "pages/jobs.py", "pages/login.py"])

@@ -422,13 +422,13 @@ def test_admin_exports_and_erases_a_persons_data(world: World, factory, settings
 def test_dashboard_shows_recruitment_figures_with_small_counts_hidden(
     world: World, factory, settings: Settings
 ) -> None:
-    at = page("pages/dashboard.py", world.users["direction"])
+    at = page("pages/dashboard.py", world.users["direction"], section="recrutement")
     assert not at.exception and "Aucune offre d'emploi pour l'instant." in texts(at.info)
     with factory.begin() as session:
         own = published(session, world.users["recruteur"])
         recruitment.apply(session, own, application_input(), settings)
         published(session, world.users["recruteur_autre"])
-    at = page("pages/dashboard.py", world.users["direction"])
+    at = page("pages/dashboard.py", world.users["direction"], section="recrutement")
     assert not at.exception
     assert "Recrutement des chefs de projet" in texts(at.header)
     metrics = {m.label: m.value for m in at.metric}
@@ -468,25 +468,33 @@ def test_a_dashboard_refresh_redraws_the_page_only_when_a_shown_figure_moved(
     world: World, factory, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = page("pages/dashboard.py", world.users["direction"])
-    assert "Aucune offre d'emploi pour l'instant." in texts(at.info)
     assert next(m.value for m in at.metric if m.label == "Offres publiées") == "0"
     # Nothing moved: the refresh reads the figures again and draws only its own line, not the page's charts.
     at = refresh_fragments(at, monkeypatch)
     assert not at.exception
     assert not at.title and not at.metric and not at.get("vega_lite_chart")
     assert any(caption.startswith("Chiffres vérifiés à") for caption in texts(at.caption))
-    # A posting is published: the next refresh redraws the whole page with it, top and bottom.
+    # A posting is published: the next refresh redraws the whole page with it, the summary's key figures included.
     with factory.begin() as session:
         published(session, world.users["recruteur"])
     at = refresh_fragments(at, monkeypatch)
     assert not at.exception
     assert [title.value for title in at.title] == ["Tableau de bord"]
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Offres publiées"] == "1"  # the overview, at the top of the page
-    assert metrics["Offres"] == "1" and metrics["Postes vacants"] == "1"  # the recruitment section, at the bottom
+    assert next(m.value for m in at.metric if m.label == "Offres publiées") == "1"
     # And the refresh after that finds nothing new again.
     at = refresh_fragments(at, monkeypatch)
     assert not at.title and not at.metric
+    # The recruitment section: its own figures are watched (a second posting redraws it), not the summary's alone.
+    at.run().segmented_control(key="dashboard_section").set_value("recrutement").run()
+    assert "Recrutement des chefs de projet" in texts(at.header)
+    assert {m.label: m.value for m in at.metric}["Offres"] == "1"
+    at = refresh_fragments(at, monkeypatch)
+    assert not at.title and not at.metric
+    with factory.begin() as session:
+        published(session, world.users["recruteur_autre"])
+    at = refresh_fragments(at, monkeypatch)
+    assert {m.label: m.value for m in at.metric}["Offres"] == "2"
+    assert "Offres publiées" not in {m.label for m in at.metric}  # only the chosen section is drawn
 
 
 def test_a_paused_dashboard_has_no_automatic_refresh(world: World) -> None:

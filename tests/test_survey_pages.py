@@ -235,7 +235,7 @@ def test_dashboard_shows_figures_baseline_and_hidden_cells(installed, factory):
         ["2021-09,epci,femme,5to20,bac4_5,urbanisme_amenagement,21"] * 9
         + ["2022-02,commune,homme,lt1,bac4_5,architecture,29"] * 2,
     )
-    at = dashboard(direction)
+    at = dashboard(direction, section="questionnaire")
     assert not at.exception
     respondents = respondents_metric(at)
     assert abs(int(respondents) - 11) <= 2  # perturbed by 2 at most
@@ -259,7 +259,7 @@ def test_dashboard_shows_figures_baseline_and_hidden_cells(installed, factory):
     )
     # 2 men: hidden; 9 women would then give them away (11 - 9): hidden too.
     assert list(gender_table["Effectif"])[:2] == ["masqué", "masqué"]
-    assert list(gender_table["Mai 2022 (%)"])[:2] == [70, 30]
+    assert list(gender_table["Mai 2022 (%)"])[:2] == ["70", "30"]  # shown the French way (tests/test_french.py)
     csv_button = next(button for button in at.get("download_button") if "CSV" in button.proto.label)
     assert csv_button is not None
 
@@ -271,33 +271,45 @@ def test_dashboard_filters_from_url_and_isolation_warning(installed, factory):
         ["2021-09,epci,femme,5to20,bac4_5,urbanisme_amenagement,21"] * 9
         + ["2022-02,commune,homme,lt1,bac4_5,architecture,29"] * 2,
     )
-    narrowed = dashboard(direction, region="27")
+    narrowed = dashboard(direction, region="27", section="questionnaire")
     assert abs(int(respondents_metric(narrowed)) - 9) <= 2
     assert narrowed.selectbox(key="dashboard_region").value == "27"
+    assert narrowed.segmented_control(key="dashboard_section").value == "questionnaire"
     assert any("région Bourgogne-Franche-Comté" in text for text in texts(narrowed.caption))
-    isolated = dashboard(direction, departement="29")
+    # Another section one click away: the filters stay, on screen and in the address.
+    narrowed.segmented_control(key="dashboard_section").set_value("rencontres").run()
+    assert narrowed.selectbox(key="dashboard_region").value == "27"
+    assert narrowed.query_params["section"] == "rencontres" and narrowed.query_params["region"] == "27"
+    assert "Rencontres" in texts(narrowed.header) and not [m for m in narrowed.metric if m.label == "Répondants"]
+    isolated = dashboard(direction, departement="29", section="questionnaire")
     assert respondents_metric(isolated) == "masqué"
     assert any("portent sur moins de 5 personnes (peut-être aucune)" in text for text in texts(isolated.warning))
-    # No survey figure at all: only the map, the invitation funnel and the national activity, which filters do
-    # not touch.
-    assert [spec["title"] for spec in chart_specs(isolated) if not is_map(spec)] == [
-        "Invitations et réponses par région",
-        "Activité des douze dernières semaines",
-    ]
-    bad = dashboard(direction, region="99")
+    assert chart_specs(isolated) == []  # no survey figure at all, and no other section drawn
+    bad = dashboard(direction, region="99", section="questionnaire")
     assert any("Filtre inconnu" in text for text in texts(bad.error))
-    assert respondents_metric(bad) == respondents_metric(dashboard(direction))  # the same figure, the same value
+    # the same figure, the same value
+    assert respondents_metric(bad) == respondents_metric(dashboard(direction, section="questionnaire"))
+    unknown = dashboard(direction, section="autre")  # an unknown section: the summary
+    assert unknown.segmented_control(key="dashboard_section").value == "synthese"
+    assert "section" not in unknown.query_params
 
 
 def test_funnel_counts_invited_and_published_answers_by_region(installed, factory, settings):
     direction, token = installed
+    # One invitation so far (cp@): every region's cell hidden, so a sentence instead of a chart of bare axes.
+    fresh = dashboard(direction, section="invitations")
+    assert any(
+        text.startswith("**Invitations et réponses par région** : tous les chiffres") for text in texts(fresh.info)
+    )
+    assert "Invitations et réponses par région" not in [spec.get("title") for spec in chart_specs(fresh)]
+    assert "masqué" in set(next(f.value for f in fresh.dataframe if "Invitations" in f.value.columns)["Invitations"])
     with factory.begin() as session:
         survey.invite(
             session, survey.parse_invitation_list("\n".join(f"cp{n}@example.fr;21" for n in range(6))), settings
         )
         survey.open_survey(session, token, settings)
         tokens = [m.link.split("jeton=")[1] for m in mail.list_messages(session) if m.kind == "survey_invitation"]
-    at = dashboard(direction)
+    at = dashboard(direction, section="invitations")
     funnel = next(frame.value for frame in at.dataframe if "Invitations" in frame.value.columns)
     assert list(funnel.columns) == ["Région", "Invitations", "Réponses publiées"]  # nothing about opening links
     row = funnel[funnel["Région"] == "Bourgogne-Franche-Comté"].iloc[0]
@@ -316,16 +328,17 @@ def test_funnel_counts_invited_and_published_answers_by_region(installed, factor
                 },
                 settings,
             )
-    waiting = dashboard(direction)
+    waiting = dashboard(direction, section="invitations")
     funnel = next(frame.value for frame in waiting.dataframe if "Invitations" in frame.value.columns)
     row = funnel[funnel["Région"] == "Bourgogne-Franche-Comté"].iloc[0]
     assert row["Réponses publiées"] == "masqué"  # five submissions, no release: nothing moved
-    assert respondents_metric(waiting) == "masqué"
+    assert respondents_metric(dashboard(direction, section="questionnaire")) == "masqué"
     assert release(factory, settings) == 5
-    released = dashboard(direction)
+    released = dashboard(direction, section="invitations")
     funnel = next(frame.value for frame in released.dataframe if "Invitations" in frame.value.columns)
     row = funnel[funnel["Région"] == "Bourgogne-Franche-Comté"].iloc[0]
     assert abs(int(row["Réponses publiées"]) - 5) <= 2  # by the answer's region: 21 and 25 are both in it
+    released = dashboard(direction, section="questionnaire")
     assert abs(int(respondents_metric(released)) - 5) <= 2
     assert any(text.startswith("Chiffres publiés le") for text in texts(released.caption))
 

@@ -323,7 +323,14 @@ def test_report_has_every_part_and_prints_no_hidden_figure(session: Session, set
     reader = pypdf.PdfReader(io.BytesIO(data))
     texts = [page.extract_text() for page in reader.pages]
     whole = "\n".join(texts)
-    assert len(texts) >= 8 and steps[0].startswith("Page de garde") and steps[-1].startswith("Sources")
+    assert len(texts) >= 8 and steps[0].startswith("Page de garde")
+    # The charts are drawn together at the end, and the dashboard says how far that is.
+    drawing = steps[[step.startswith("Sources") for step in steps].index(True) + 1 :]
+    charts_printed = sum(len(page.images) for page in reader.pages)
+    assert drawing == [
+        f"Graphiques dessinés : {charts_printed // 2} sur {charts_printed}",
+        f"Graphiques dessinés : {charts_printed} sur {charts_printed}",
+    ]
     # Cover with the filters and the date, the overview with the reference figures and their source.
     assert "rapport au comité de pilotage" in texts[0].lower() or "Rapport au comité de pilotage" in texts[0]
     assert "Territoire : France entière" in texts[0] and "Édité le" in texts[0]
@@ -354,6 +361,26 @@ def test_report_for_a_region_and_a_month(session: Session, settings: Settings) -
     assert f"{month:%m/%Y}" in texts[0]
     whole = "\n".join(texts)
     assert "Chiffres par département" in whole and "21 – Côte-d'Or" in whole and "Population : région" in whole
+
+
+def test_report_honours_every_dashboard_filter_and_prints_french_dates(session: Session, settings: Settings) -> None:
+    load_survey(session, settings, {"21": 12, "71": 9})
+    meeting_with(session, settings, {"21": 9}, present={})
+    filters = stats.Filters(region="27", department="21", employer="epci")
+    data = report.build_report(session, report.ReportRequest.of(filters), k=K, settings=settings)
+    texts = pdf_pages(data)
+    assert "Territoire : 21 – Côte-d'Or" in texts[0]
+    assert "Filtres : " in texts[0] and "employeur un epci" in texts[0].lower()
+    whole = "\n".join(texts)
+    # The survey's respondents: those of the dashboard with the same filters (21 only, not 71's).
+    respondents = stats.survey_stats(session, filters, k=K, settings=settings).respondents
+    assert f"Population : {filters.describe()}. Répondants : {respondents}." in whole.replace("\n", " ")
+    # The table by territory: the chosen department alone (not the other departments of its region).
+    table = report.territory_table(session, report.ReportRequest.of(filters), K, settings=settings)
+    assert list(table["Département"]) == ["21 – Côte-d'Or"]
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", whole)  # no ISO date: days as jj/mm/aaaa
+    # The meetings table: its day as jj/mm/aaaa, its fill rate with a decimal comma (9 of 200 places).
+    assert re.search(r"\d\d/\d\d/20\d\d Bourgogne-Franche-Comté 200 9 4,5 ", whole)
 
 
 # ---------------------------------------------------------------------------- the command

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -31,6 +32,16 @@ from pvd_survey.bench.common import BENCH_KEY, _latency_figures, _no_secrets_fil
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SITE = PROJECT_ROOT / "deploy" / "nginx-pvd.conf"
+
+
+def streamlit_static() -> Path:
+    """The installed Streamlit's `static` folder, which the site serves /static/ from (a link to it in production)."""
+    spec = importlib.util.find_spec("streamlit")  # found, not imported
+    if spec is None or spec.origin is None:
+        raise RuntimeError("Streamlit n'est pas installé")
+    return Path(spec.origin).parent / "static"
+
+
 WORKERS = 4
 ATTEMPTS = 5  # timed registrations per worker, after one untimed (the browser's and the servers' first run)
 START_TIMEOUT = 60.0
@@ -47,6 +58,7 @@ def render_site(work: Path, port: int, upstreams: list[str]) -> str:
         ("    listen 80;\n    listen [::]:80;\n", f"    listen 127.0.0.1:{port};\n"),
         ("/var/log/nginx/pvd.access.log", str(work / "access.log")),
         ("/var/log/nginx/pvd.error.log", str(work / "error.log")),
+        ("root /opt/pvd/.venv/streamlit-static;", f"root {streamlit_static()};"),
     ]
     for old, new in replacements:
         if text.count(old) != 1:
