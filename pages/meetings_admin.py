@@ -234,6 +234,31 @@ downloads[2].download_button(
 )
 list_button(downloads[3], exports.CSV_TOOLS, exports.TOOLS_LABEL)
 
+if utcnow() >= meeting.ends_at:  # after the meeting: the attendance certificates of the people marked present
+    with ui.read() as session:
+        certificates = meetings.certificate_counts(session, meeting.id)
+    st.markdown(
+        f"**Attestations de présence** : {certificates.sent} envoyée(s) sur {certificates.present} personne(s) "
+        "marquée(s) présente(s). Chacune ne part qu'une fois ; les absents n'en reçoivent pas."
+    )
+    if certificates.to_send and st.button(
+        f"Envoyer les attestations ({certificates.to_send})", key="meetings_admin_certificates", icon=":material/send:"
+    ):
+        try:
+            with ui.read() as session:
+                due = meetings.certificates_to_send(session, meeting.id)
+            progress = st.progress(0.0, text="Envoi des attestations…")
+            sent = 0
+            for done, registration_id in enumerate(due, start=1):
+                with ui.write() as session:  # one person at a time: a pass cut short leaves nothing half done
+                    sent += meetings.send_certificate(session, meeting.id, registration_id, settings)
+                progress.progress(done / len(due), text=f"{done} / {len(due)}")
+        except DomainError as error:
+            ui.show_error(error)
+        else:
+            ui.flash(f"{sent} attestation(s) de présence envoyée(s).")
+            st.rerun()
+
 # Labels that no action changes (the counts are in the metrics above): the tab in use stays open after an action,
 # with its confirmation.
 tabs = st.tabs(["Inscrits", "Liste d'attente", "Annulations", "Modifier"])

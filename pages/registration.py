@@ -35,6 +35,26 @@ st.markdown(
 status = STATUS_LABELS[view.status]
 if view.status == "confirmed":
     st.success(f"Statut : {status}. Votre place est réservée.", icon=":material/check_circle:")
+    with ui.read() as session:
+        ticket = meetings.ticket_by_link(session, token, settings)
+    if ticket is not None:
+        with st.container(border=True):
+            st.markdown("**Votre billet** : présentez ce code QR à l'accueil, sur votre téléphone ou imprimé.")
+            st.image(
+                ticket.qr_png,
+                width=240,
+                caption=ticket.code,
+                output_format="PNG",
+                alt=f"Code QR du billet de {ticket.full_name}, code {ticket.code}",
+            )
+            st.download_button(
+                "Télécharger le billet (PDF)",
+                ticket.pdf,
+                file_name="billet.pdf",
+                mime="application/pdf",
+                icon=":material/download:",
+                key="registration_ticket_pdf",
+            )
 elif view.status == "waiting":
     st.warning(
         f"Statut : {status}, position {view.position}. Si une place se libère, vous êtes inscrit(e) "
@@ -44,6 +64,18 @@ elif view.status == "waiting":
 else:
     st.info("Statut : inscription annulée.", icon=":material/cancel:")
     st.page_link("pages/meetings.py", label="S'inscrire de nouveau", icon=":material/event:")
+
+with ui.read() as session:
+    certificate = meetings.certificate_by_link(session, token)
+if certificate is not None:
+    st.download_button(
+        "Télécharger mon attestation de présence (PDF)",
+        certificate,
+        file_name="attestation-de-presence.pdf",
+        mime="application/pdf",
+        icon=":material/workspace_premium:",
+        key="registration_certificate",
+    )
 
 if view.can_cancel:
     st.divider()

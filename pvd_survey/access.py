@@ -85,7 +85,11 @@ PAGES: tuple[PageSpec, ...] = (
         PROGRAMME,
         "Programme",
     ),
-    PageSpec("checkin", "emargement", "Émargement", ":material/how_to_reg:", PROGRAMME, "Programme"),
+    # The door page: the direction, and the people it names « accueil » for a meeting through their personal link
+    # (ui.guard_with_link lets a valid link in; the page checks it).
+    PageSpec(
+        "checkin", "emargement", "Émargement", ":material/how_to_reg:", PROGRAMME, "Programme", personal_link=True
+    ),
     PageSpec("organisations", "organisations", "Organisations", ":material/domain:", PROGRAMME, "Programme"),
     PageSpec("admin_users", "admin-users", "Comptes", ":material/group:", ADMIN, "Administration"),
     PageSpec("admin_outbox", "admin-outbox", "Messages", ":material/outgoing_mail:", ADMIN, "Administration"),

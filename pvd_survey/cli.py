@@ -350,6 +350,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.section in ("all", "meetings"):
         for kind in kinds:
             show(bench.meetings_benchmark(kind, args.workdir, args.postgresql))
+    if args.section in ("all", "door"):
+        for kind in kinds:
+            show(bench.door_benchmark(kind, args.workdir, args.postgresql))
     if args.section in ("all", "report"):
         for size in args.sizes:
             for kind in kinds:
@@ -564,12 +567,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workdir", default=None, help="dossier des bases temporaires (défaut : un dossier temporaire)")
     sub.add_argument(
         "--section",
-        choices=("all", "survey", "report", "jobs", "meetings", "import", "signin", "proxy", "web"),
+        choices=("all", "survey", "report", "jobs", "meetings", "door", "import", "signin", "proxy", "web"),
         default="all",
-        help="questionnaire, rapport PDF, offres d'emploi, rencontres, import-survey, inscriptions pendant des "
-        "connexions, ou tout ; proxy (à part : inscriptions par minute à travers nginx avec un et deux processus, "
-        "sur PostgreSQL, avec Chromium) ; web (à part : CPU du serveur par page vue et par action, pages "
-        "simultanées et mémoire par tableau de bord ouvert, avec Chromium)",
+        help=(
+            "questionnaire, rapport PDF, offres d'emploi, rencontres, accueil (billets scannés), import-survey, "
+            "inscriptions pendant des connexions, ou tout ; proxy (à part : inscriptions par minute à travers "
+            "nginx avec un et deux processus, sur PostgreSQL, avec Chromium) ; web (à part : CPU du serveur par "
+            "page vue et par action, pages simultanées et mémoire par tableau de bord ouvert, avec Chromium)"
+        ),
     )
     sub.add_argument(
         "--postgresql",

@@ -182,6 +182,13 @@ MESSAGES: dict[str, str] = {
     ),
     "unknown_registration": "Inscription introuvable pour cette rencontre.",
     "not_confirmed": "Seules les personnes confirmées peuvent être pointées présentes.",
+    "invalid_door_link": (
+        "Ce lien d'accueil n'est pas valide : il a été retiré, la rencontre est passée, ou il est incomplet. "
+        "Demandez-en un nouveau à la direction du programme."
+    ),
+    "unknown_door_pass": "Cette personne n'est pas (ou plus) dans l'équipe d'accueil de la rencontre.",
+    "meeting_over": "La rencontre est terminée : il n'y a plus d'accueil à organiser.",
+    "meeting_not_over": "Les attestations de présence s'envoient une fois la rencontre terminée.",
     # Mail
     "mail_not_found": "Message introuvable.",
     "mail_not_failed": "Seuls les messages en échec peuvent être remis en file d'envoi.",

@@ -7,7 +7,9 @@ so a copy of the database opens nothing. Sign-in tickets and session ids are min
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlencode
@@ -27,6 +29,15 @@ _Row = TypeVar("_Row")
 def new_token() -> str:
     """A random link token: 32 bytes (256 bits), URL-safe."""
     return secrets.token_urlsafe(32)
+
+
+def keyed_token(secret_key: str, purpose: str, subject: str) -> str:
+    """A token made from the server key (128 bits, upper-case base32): the same every time, for nobody without the key.
+
+    For a code that must be shown again and again (a meeting ticket) while the database keeps only its hash.
+    """
+    digest = hmac.new(secret_key.encode("utf-8"), f"pvd/{purpose}/{subject}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:16]).decode("ascii").rstrip("=")
 
 
 def token_hash(token: str) -> str:

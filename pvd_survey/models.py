@@ -413,6 +413,9 @@ class Registration(Base):
     department: Mapped[str | None] = mapped_column(String(3))
     needs: Mapped[str] = mapped_column(Text, default="")
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # SHA-256 of the ticket's code (meetings/tickets.py: made again from the server key and the reference,
+    # never stored); None once anonymised.
+    ticket_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     consented_at: Mapped[datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -422,9 +425,25 @@ class Registration(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(20))
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When the attendance certificate was e-mailed (once: claimed by a conditional UPDATE, meetings/certificates.py).
+    certificate_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime)
     # The cell-key method's random record key (disclosure.py), for the attendance figures.
     record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)
+
+
+class DoorPass(Base):
+    """A person the direction names « accueil » for one meeting: their personal link opens its door page."""
+
+    __tablename__ = "door_pass"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 # ---------------------------------------------------------------------------- recruitment

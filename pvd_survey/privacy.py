@@ -169,11 +169,16 @@ def _expired_registrations(session: Session, now: datetime, settings: Settings) 
     return meetings.expired_registrations(session, now)
 
 
+def _expired_door_passes(session: Session, now: datetime, settings: Settings) -> list[tuple[int, str]]:
+    return meetings.expired_door_passes(session, now)
+
+
 PURGE_STEPS: list[PurgeStep] = [
     PurgeStep("candidatures", _expired_applications, _delete_applications),
     PurgeStep("demandes de compte recruteur", _stale_recruiter_requests, _delete_recruiter_requests),
     PurgeStep("liens de mot de passe", _dead_password_tokens, _delete_password_tokens),
     PurgeStep("inscriptions aux rencontres (anonymisées)", _expired_registrations, meetings.anonymise),
+    PurgeStep("liens d'accueil des rencontres", _expired_door_passes, meetings.delete_door_passes),
     PurgeStep("messages de la file d'envoi", _old_outbox_messages, _delete_outbox_messages),
     PurgeStep("sessions de connexion terminées", sessions.expired, sessions.delete_expired),
     PurgeStep("échecs de connexion anciens", _stale_login_throttles, _delete_login_throttles),
@@ -316,6 +321,7 @@ DATA_SOURCES: list[DataSource] = [
     DataSource("demandes de compte recruteur", _export_recruiter_requests, _erase_recruiter_requests),
     DataSource("invitation au questionnaire", _export_survey_invitation, survey.erase_invitation),
     DataSource("inscriptions aux rencontres", meetings.personal_data, meetings.erase),
+    DataSource("accueil des rencontres", meetings.door_pass_personal_data, meetings.erase_door_passes),
     DataSource("alertes offres d'emploi", notifications.alert_personal_data, notifications.erase_alerts),
     DataSource("compte de l'application", _export_account, _keep_account),
 ]

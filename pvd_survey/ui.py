@@ -676,6 +676,23 @@ def guard(page_key: str) -> UserInfo | None:
     return user
 
 
+def guard_with_link(page_key: str) -> tuple[UserInfo | None, str | None]:
+    """A page its roles open, or a personal link to it opens (the door page's « accueil » link).
+
+    Returns (user, None) for a role that may open the page, (user or None, token) for a visitor holding a link
+    (the page checks the token), and refuses anyone else like guard(). A day's work at the door counts as the
+    signed-in person's activity, unlike the survey's pages.
+    """
+    user = current_user()
+    if access.can_view(page_key, user.role if user else None, setup_needed()):
+        return user, None
+    token = link_token(page_key)
+    if token and not setup_needed():
+        return user, token
+    guard(page_key)  # refuses and stops
+    return user, None
+
+
 def recheck(page_key: str) -> None:
     """In a live fragment: once the person may no longer see the page (session ended), redraw the whole page."""
     user = current_user(touch=False)

@@ -20,11 +20,12 @@ from email.header import decode_header, make_header
 import pytest
 from icalendar import Calendar
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from pvd_survey import mail, meetings
 from pvd_survey.bench import streamlit_client
 from pvd_survey.bench.common import bench_meeting
-from pvd_survey.models import Meeting
+from pvd_survey.models import Meeting, OutboxMessage, Registration
 from tests.browser_support import (
     Pages,
     alert,
@@ -36,6 +37,7 @@ from tests.browser_support import (
     sign_in,
     wait_for_run,
 )
+from tests.factories import meeting_form, person, token_of
 
 pytestmark = pytest.mark.browser
 
@@ -143,7 +145,7 @@ def test_meeting_journey(
     direction.keyboard.press("Enter")
     expect(direction.get_by_role("button", name="Marquer présent")).to_have_count(1)
     direction.get_by_role("button", name="Marquer présent").click()
-    expect(alert(direction, "Success", "Personne 2 : présent(e).")).to_be_visible()
+    expect(alert(direction, "Success", "Bienvenue")).to_be_visible()
     expect(direction.get_by_test_id("stMetricValue").first).to_have_text("1 / 2")
 
     # The dashboard shows the attendance, and its export says the same.
@@ -186,3 +188,47 @@ def test_a_protocol_visit_registers_exactly_one_person(app_url: str, seeded, fac
     assert (again.already, again.reference) == (True, shown.reference)
     with factory() as session:
         assert len(meetings.roster(session, meeting_id).confirmed) == 1
+
+
+@screenshot_on_failure
+def test_the_door_on_a_phone_takes_a_scanner_s_codes_one_after_another(
+    request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, settings
+) -> None:
+    # Three confirmed people, and Lina named « accueil »: her e-mailed link is all she has.
+    with factory.begin() as session:
+        meeting_id = meetings.create_meeting(session, meeting_form(capacity=3, title="Forum des métiers"))
+        for number in (1, 2, 3):
+            meetings.register(session, meeting_id, person(number), settings)
+        meetings.name_door_keeper(session, meeting_id, "Lina Accueil", "lina@prefecture.gouv.fr", settings)
+        link = token_of(session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "door_pass")))
+        references = session.scalars(select(Registration.reference).order_by(Registration.arrival)).all()
+    codes = [meetings.ticket_code(settings.secret_key, meeting_id, reference) for reference in references]
+    context = pages.browser.new_context(
+        locale="fr-FR", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    pages.contexts.append(context)
+    phone = context.new_page()
+    phone.goto(f"{app_url}/{meetings.DOOR_PAGE_PATH}?jeton={link}")
+    expect_page(phone, "Émargement")
+    expect(phone.get_by_text("Accueil : Lina Accueil")).to_be_visible()
+    assert "jeton" not in phone.url  # the link's token left the address bar (kept in a cookie)
+    field = phone.get_by_role("textbox", name="Code du billet")
+    field.click()
+    # A scanner types each code then Enter, one ticket after another, nobody touching the screen in between.
+    phone.keyboard.type(codes[0] + "\n")
+    expect(alert(phone, "Success", "Bienvenue")).to_contain_text("Personne 1")
+    expect(field).to_have_value("")
+    expect(field).to_be_focused()
+    phone.keyboard.type(codes[1] + "\n")
+    expect(alert(phone, "Success", "Bienvenue")).to_contain_text("Personne 2")
+    expect(phone.get_by_test_id("stMetricValue").first).to_have_text("2 / 3")  # refreshed within 5 s
+    phone.keyboard.type(codes[2] + "\n")
+    expect(alert(phone, "Success", "Bienvenue")).to_contain_text("Personne 3")
+    phone.keyboard.type(codes[0] + "\n")
+    already = phone.get_by_test_id("stAlertContentWarning").filter(has_text="Déjà enregistré à")
+    expect(already).to_contain_text("Personne 1")
+    phone.get_by_role("button", name="Annuler cet enregistrement").click()
+    expect(alert(phone, "Success", "Arrivée de Personne 1 annulée.")).to_be_visible()
+    expect(phone.get_by_test_id("stMetricValue").first).to_have_text("2 / 3")
+    # Everything fits the phone's width: nothing to scroll sideways.
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390

@@ -199,7 +199,7 @@ def _assert_headers(headers: dict[str, str]) -> None:
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
-    assert "camera=()" in headers["permissions-policy"]
+    assert "camera=(self)" in headers["permissions-policy"]
 
 
 @pytest.mark.database_independent

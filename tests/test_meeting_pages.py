@@ -255,7 +255,81 @@ def test_check_in_finds_and_marks_present(installed, factory, settings):
     assert len(buttons) == 1
     buttons[0].click().run()
     assert [metric.value for metric in at.metric] == ["1 / 2"]
-    assert any("Hélène Dupré : présent(e)." in s for s in texts(at.success))
+    assert any("Bienvenue" in s and "Hélène Dupré" in s for s in texts(at.success))
+
+
+def _scan(at: AppTest, typed: str) -> AppTest:
+    """What a barcode scanner does: type the code into the focused field, then Enter."""
+    return at.text_input(key="checkin_scan").input(typed).run()
+
+
+def test_the_door_answers_a_scan_in_large_type_clears_the_field_and_can_undo(installed, factory, settings):
+    direction, meeting_id = installed
+    with factory.begin() as session:
+        meetings.register(session, meeting_id, person(1, full_name="Hélène Dupré"), settings)
+        meetings.register(session, meeting_id, person(2), settings)
+        meetings.register(session, meeting_id, person(3, full_name="Zoé Attente"), settings)
+        references = dict(session.execute(select(Registration.email, Registration.reference)).all())
+    code = meetings.ticket_code(settings.secret_key, meeting_id, references["personne.1@mairie.fr"])
+    at = _scan(page("pages/checkin.py", direction, rencontre=str(meeting_id)), code)
+    assert not at.exception
+    (answer,) = texts(at.success)
+    assert answer.startswith("## Bienvenue\n### Hélène Dupré")
+    assert at.text_input(key="checkin_scan").value == ""  # ready for the next ticket
+    assert [metric.value for metric in at.metric] == ["1 / 2"]
+    at = _scan(at, code)
+    assert any(text.startswith("## Déjà enregistré à ") for text in texts(at.warning))
+    assert [metric.value for metric in at.metric] == ["1 / 2"]
+    at.button(key="checkin_undo").click().run()
+    assert any("Arrivée de Hélène Dupré annulée." in text for text in texts(at.success))
+    assert [metric.value for metric in at.metric] == ["0 / 2"]
+    waiting = meetings.ticket_code(settings.secret_key, meeting_id, references["personne.3@mairie.fr"])
+    at = _scan(at, waiting)
+    assert any("Liste d'attente" in text and "Zoé Attente" in text for text in texts(at.error))
+    assert not [b for b in at.button if b.key == "checkin_undo"]
+    at = _scan(at, "3017620422003")
+    assert any("Ce n'est pas un billet" in text for text in texts(at.error))
+    assert [metric.value for metric in at.metric] == ["0 / 2"]
+    # « Mode dégradé »: what to print before the doors open, and what to do when the network is back.
+    assert "Avant l'ouverture des portes" in everything(at) and "Au retour du réseau" in everything(at)
+    downloads = [button.proto.label for button in at.get("download_button")]
+    assert downloads == ["Feuille d'émargement (PDF)", "Liste des inscrits (CSV)"]
+
+
+def test_a_door_link_opens_its_meeting_only_and_nobody_else_gets_in(installed, factory, settings):
+    direction, meeting_id = installed
+    at = page("pages/checkin.py", direction, rencontre=str(meeting_id))
+    at.text_input(key="checkin_door_name").input("Lina Accueil")
+    at.text_input(key="checkin_door_email").input("lina@prefecture.gouv.fr")
+    at.button(key="FormSubmitter:checkin_door_form-Envoyer le lien d'accueil").click().run()
+    assert any("Lien d'accueil envoyé à lina@prefecture.gouv.fr." in text for text in texts(at.success))
+    with factory.begin() as session:
+        meetings.register(session, meeting_id, person(1, full_name="Hélène Dupré"), settings)
+        reference = session.scalar(select(Registration.reference))
+        link = session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "door_pass"))
+    door = page("pages/checkin.py", jeton=token_of(link))  # not signed in: the link alone
+    assert not door.exception
+    assert "Accueil : Lina Accueil" in everything(door) and not door.selectbox  # this meeting, no other
+    assert not [b for b in door.button if b.key and b.key.startswith("checkin_revoke")]  # no team to manage
+    door = _scan(door, meetings.ticket_code(settings.secret_key, meeting_id, reference))
+    assert any("Bienvenue" in text for text in texts(door.success))
+    # The sign-in sheet to print, but not the list with e-mails and needs (the direction's).
+    assert [button.proto.label for button in door.get("download_button")] == ["Feuille d'émargement (PDF)"]
+    # Without a link, or with a withdrawn one, the door stays shut.
+    assert any("Connectez-vous" in text for text in texts(page("pages/checkin.py").error))
+    with factory.begin() as session:
+        hélène = session.scalar(select(Registration.id).where(Registration.reference == reference))
+        meetings.undo_check_in(session, meeting_id, hélène)  # (scanned above: back to not arrived)
+        (keeper,) = meetings.door_keepers(session, meeting_id)
+        meetings.revoke_door_pass(session, meeting_id, keeper.id)
+    # The phone still shows the page: its next scan is refused, nothing recorded.
+    door = _scan(door, meetings.ticket_code(settings.secret_key, meeting_id, reference))
+    with factory.begin() as session:
+        assert meetings.door_counts(session, meeting_id).arrived == 0
+    assert any("Ce lien d'accueil n'est pas valide" in text for text in texts(door.error))
+    shut = page("pages/checkin.py", jeton=token_of(link))
+    assert any("Ce lien d'accueil n'est pas valide" in text for text in texts(shut.error))
+    assert not shut.text_input
 
 
 def test_dashboard_shows_fill_rate_and_attendance_without_small_groups(installed, factory, settings):

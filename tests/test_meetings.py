@@ -133,7 +133,7 @@ def test_register_confirms_then_waitlists_with_positions_and_mails(session, sett
 def test_confirmation_carries_a_valid_calendar_file(session, settings, meeting_id):
     meetings.register(session, meeting_id, person(1), settings)
     message = outbox(session, "meeting_confirmed")[0]
-    (attachment,) = message.attachments
+    attachment, *_ticket = message.attachments  # then the ticket (test_meeting_tickets.py)
     assert attachment["filename"] == "rencontre.ics" and attachment["content_type"] == "text/calendar"
     import base64
 
@@ -232,11 +232,16 @@ def _stored(session, meeting_id: int) -> list[tuple]:
                 .replace(f"rencontre-{meeting_id}-", "rencontre-ID-")
             )
 
-        calendars = [neutral(base64.b64decode(item["content_base64"]).decode()) for item in message.attachments or []]
+        calendars = [
+            neutral(base64.b64decode(item["content_base64"]).decode())
+            for item in message.attachments or []
+            if item["content_type"] == "text/calendar"  # (the ticket's PDF and PNG are bytes)
+        ]
+        assert registration.ticket_hash is not None
         columns = {
             name: getattr(registration, name)
             for name in (column.name for column in Registration.__table__.columns)
-            if name not in ("id", "meeting_id", "reference", "token_hash", "record_key")
+            if name not in ("id", "meeting_id", "reference", "token_hash", "ticket_hash", "record_key")
         }
         rows.append(
             (

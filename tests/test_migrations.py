@@ -528,7 +528,7 @@ def test_upgrade_to_0010_checks_codes_and_keeps_rows_that_others_point_at(empty_
                 connection.execute(text(statement))
         indexes = {table: inspect(engine).get_indexes(table) for table in ("job_posting", "registration")}
 
-        assert db.migrate(engine) == db.head_revision()
+        command.upgrade(db.alembic_config(engine), "0010")  # (0013 adds an index of its own to registration)
         with engine.connect() as connection:
             assert [connection.execute(text(query)).all() for query in rows] == [
                 [(5, "partiel", "commune")],
@@ -605,5 +605,48 @@ def test_a_pool_of_one_connection_is_enough_to_migrate(empty_database_url):
     try:
         assert db.migrate(engine) == db.head_revision()
         assert db.current_revision(engine) == db.head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_to_0013_gives_every_live_registration_its_ticket(empty_database_url, settings):
+    """Registrations made before tickets existed get one: their code (made from the key) scans at the door."""
+    from alembic import command
+
+    from pvd_survey.meetings import tickets
+
+    engine = db.make_engine(empty_database_url)
+    statements = (
+        "INSERT INTO meeting (id, title, kind, city, venue, starts_at, ends_at, capacity, confirmed_count, arrivals, "
+        "last_seat_arrival, revision, registration_opens_at, registration_closes_at, audiences, description, "
+        "created_at, updated_at) VALUES (2, 'Atelier', 'atelier', 'Dijon', '', '2027-01-02 10:00', "
+        "'2027-01-02 12:00', 10, 1, 2, 1, 0, '2026-11-01', '2027-01-01', 'elu', '', '2026-11-01', '2026-11-01')",
+        "INSERT INTO registration (id, meeting_id, arrival, status, email, full_name, attendee_role, organisation, "
+        "needs, reference, consented_at, created_at, record_key) VALUES (3, 2, 1, 'confirmed', "
+        "'x@example.fr', 'X', 'elu', '', '', 'RV-AAAA2222', '2026-11-01', '2026-11-01', 4)",
+        "INSERT INTO registration (id, meeting_id, arrival, status, email, full_name, attendee_role, organisation, "
+        "needs, reference, consented_at, created_at, record_key, anonymised_at) VALUES (4, 2, 2, 'cancelled', "
+        "NULL, '', 'elu', '', '', 'RV-BBBB3333', '2025-11-01', '2025-11-01', 5, '2026-11-01')",
+    )
+    try:
+        command.upgrade(db.alembic_config(engine), "0012")
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+        assert db.migrate(engine, settings.secret_key) == db.head_revision()
+        with engine.connect() as connection:
+            hashes = dict(connection.execute(text("SELECT id, ticket_hash FROM registration ORDER BY id")).all())
+        code = tickets.ticket_code(settings.secret_key, 2, "RV-AAAA2222")
+        assert hashes == {3: tickets.links.token_hash(code), 4: None}  # an anonymised one names nobody: none
+        arguments = "SELECT pronargs FROM pg_proc WHERE proname = 'pvd_register'"
+        if TEST_BACKEND == "postgresql":  # the registration function takes the ticket's hash, then no longer
+            with engine.connect() as connection:
+                assert connection.execute(text(arguments)).scalar_one() == 23
+        command.downgrade(db.alembic_config(engine), "0012")
+        if TEST_BACKEND == "postgresql":
+            with engine.connect() as connection:
+                assert connection.execute(text(arguments)).scalar_one() == 22
+        assert "ticket_hash" not in {column["name"] for column in inspect(engine).get_columns("registration")}
+        assert "door_pass" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()

@@ -246,7 +246,7 @@ def assert_security_headers(response, https: bool = False) -> None:
     policy = headers["content-security-policy"]
     assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
     assert "unsafe-eval" not in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
-    assert "camera=()" in headers["permissions-policy"] and "geolocation=()" in headers["permissions-policy"]
+    assert "camera=(self)" in headers["permissions-policy"] and "geolocation=()" in headers["permissions-policy"]
     assert ("strict-transport-security" in headers) is https
 
 
@@ -318,7 +318,15 @@ def test_every_personal_link_uses_the_parameter_the_web_layer_moves() -> None:
     # Every personal link is built by links.personal_link, with the parameter the web layer moves into a cookie
     # (the same as in the links already sent: `?jeton=`).
     assert links.personal_link("http://pvd.test", "questionnaire", "abc") == "http://pvd.test/questionnaire?jeton=abc"
-    expected = {"questionnaire", "candidature", "inscription", "mot-de-passe", "demande-recruteur", "abonnement"}
+    expected = {
+        "questionnaire",
+        "candidature",
+        "inscription",
+        "mot-de-passe",
+        "demande-recruteur",
+        "abonnement",
+        "emargement",
+    }
     assert expected == web.PERSONAL_LINK_PAGES
 
 

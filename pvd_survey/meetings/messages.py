@@ -17,6 +17,7 @@ from pvd_survey.meetings.common import (
     private_link,
 )
 from pvd_survey.meetings.documents import calendar_file
+from pvd_survey.meetings.tickets import ATTACHMENT_PDF, ATTACHMENT_PNG, ticket_attachments
 from pvd_survey.models import Meeting, Registration
 
 
@@ -90,7 +91,10 @@ def _status_mail(
             else "Votre inscription est confirmée."
         )
         calendar = calendar or calendar_file(meeting, registration.reference, link, now)
-        attachments = [("rencontre.ics", "text/calendar", calendar)]
+        attachments = [
+            ("rencontre.ics", "text/calendar", calendar),
+            *ticket_attachments(meeting, registration.full_name, registration.reference, settings),
+        ]
         calendar_note = "Le fichier joint (rencontre.ics) ajoute la rencontre à votre agenda.\n\n"
     else:
         subject = f"Liste d'attente (position {position}) : {meeting.title}"
@@ -99,6 +103,13 @@ def _status_mail(
             "Si une place se libère, vous êtes inscrit(e) automatiquement et prévenu(e) par e-mail."
         )
         calendar_note = ""
+    ticket_note = (
+        f"Votre billet est joint ({ATTACHMENT_PDF}, et son code QR seul : {ATTACHMENT_PNG}) : présentez-le à "
+        "l'accueil, imprimé ou sur votre téléphone. Il reste valable si vous recevez un autre e-mail de cette "
+        "rencontre.\n\n"
+        if attachments
+        else ""
+    )
     if resent:
         lead = "Vous étiez déjà inscrit(e) : voici de nouveau votre confirmation.\n" + lead
     if changed:
@@ -112,7 +123,7 @@ def _status_mail(
         subject=subject,
         body=(
             f"Bonjour {registration.full_name},\n\n{lead}\n\n{details}Référence : {registration.reference}\n\n"
-            f"{calendar_note}"
+            f"{calendar_note}{ticket_note}"
             f"Pour suivre ou annuler votre inscription (ce lien est personnel) :\n{link}\n\n"
             "L'équipe du programme Petites villes de demain (ANCT)"
         ),

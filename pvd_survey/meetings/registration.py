@@ -45,6 +45,7 @@ from pvd_survey.meetings.messages import (
     _send_status_mail,
     _status_mail,
 )
+from pvd_survey.meetings.tickets import ticket_hash
 from pvd_survey.models import Meeting, Registration
 from pvd_survey.vocabulary import ATTENDEE_ROLES
 
@@ -188,6 +189,7 @@ def register(
         "department": department,
         "needs": form.needs.strip(),
         "token_hash": links.token_hash(token),
+        "ticket_hash": ticket_hash(settings.secret_key, meeting_id, reference),
         "consented_at": now,
         "created_at": now,
         "cancelled_at": None,
@@ -303,6 +305,7 @@ _REGISTER_VALUES = (
     "department",
     "needs",
     "token_hash",
+    "ticket_hash",
 )
 _REGISTER_CALL = text(
     "SELECT o_arrival, o_seated, o_registration_id, o_position FROM pvd_register("

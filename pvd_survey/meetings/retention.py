@@ -42,7 +42,15 @@ def anonymise(session: Session, ids: list[int]) -> None:
         session.execute(
             update(Registration)
             .where(Registration.id.in_(ids[start : start + 500]))
-            .values(email=None, full_name="", organisation="", needs="", token_hash=None, anonymised_at=utcnow())
+            .values(
+                email=None,
+                full_name="",
+                organisation="",
+                needs="",
+                token_hash=None,
+                ticket_hash=None,
+                anonymised_at=utcnow(),
+            )
         )
 
 
