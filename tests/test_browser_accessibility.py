@@ -176,7 +176,6 @@ ROLE_INDEPENDENT = frozenset(
         "dashboard",
         "invitations",
         "meetings_admin",
-        "checkin",
         "organisations",
         "legal_notice",
         "personal_data",

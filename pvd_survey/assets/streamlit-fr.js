@@ -93,6 +93,7 @@
   const month = (name) => MONTHS[name] || name;
   const PATTERNS = [
     [/^Remove (.+)$/, (_, what) => "Retirer " + what],
+    [/^Fullscreen: (.+)$/, (_, what) => "Plein écran : " + what],
     [/^Add: (.*)$/, (_, what) => "Ajouter : " + what],
     [/^Select (\d+) matches$/, (_, count) => "Choisir les " + count + " résultats"],
     [/^(\d+) options? available\.?$/, (_, count) => count + " choix possibles."],
