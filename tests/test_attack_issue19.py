@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select, text
 from starlette.requests import Request
 
-from pvd_survey import accounts, cli, db, privacy, recruitment, web
+from pvd_survey import accounts, db, privacy, recruitment, web
+from pvd_survey.cli import commands
 from pvd_survey.clock import paris_today, utcnow
 from pvd_survey.errors import DomainError
 from pvd_survey.models import JobPosting, LoginThrottle
@@ -33,7 +34,7 @@ def test_import_refuses_a_fifo_instead_of_waiting_for_a_writer_forever(database_
 
     def open_it() -> None:
         try:
-            outcome.append(cli._open_import_file(str(fifo)))
+            outcome.append(commands._open_import_file(str(fifo)))
         except Exception as error:
             outcome.append(error)
 
