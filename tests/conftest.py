@@ -389,9 +389,9 @@ def cookies_in_session_state(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     import streamlit as st
 
-    from pvd_survey import ui
+    from pvd_survey.ui import people
 
-    monkeypatch.setattr(ui, "request_cookies", lambda: st.session_state.get(TEST_COOKIES_KEY, {}))
+    monkeypatch.setattr(people, "request_cookies", lambda: st.session_state.get(TEST_COOKIES_KEY, {}))
 
 
 def open_session_for(user) -> str:
