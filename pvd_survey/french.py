@@ -19,6 +19,20 @@ if TYPE_CHECKING:
 THOUSANDS = "\u202f"  # NARROW NO-BREAK SPACE (espace fine insécable)
 DECIMAL = ","
 DAY_FORMAT = "%d/%m/%Y"
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
 
 # Vega-Lite's `config.locale`: axis labels, legends and formatted tooltips in French (d3-format and d3-time-format).
 VEGA_LOCALE: dict[str, dict[str, object]] = {
@@ -30,20 +44,7 @@ VEGA_LOCALE: dict[str, dict[str, object]] = {
         "periods": ["", ""],
         "days": ["dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"],
         "shortDays": ["dim.", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam."],
-        "months": [
-            "janvier",
-            "février",
-            "mars",
-            "avril",
-            "mai",
-            "juin",
-            "juillet",
-            "août",
-            "septembre",
-            "octobre",
-            "novembre",
-            "décembre",
-        ],
+        "months": list(MONTHS),
         "shortMonths": [
             "janv.",
             "févr.",

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from pvd_survey import territory
+from pvd_survey import french, territory
 from pvd_survey.errors import DomainError, InvalidAnswers  # (InvalidAnswers is still importable from here)
 
 NO_ANSWER = "nsp"
@@ -143,20 +143,7 @@ def period_options(today: date) -> dict[str, str]:
     return periods
 
 
-MONTH_NAMES = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
+MONTH_NAMES = french.MONTHS
 
 
 def month_options(today: date | None = None) -> dict[str, str]:
