@@ -206,21 +206,10 @@ with st.expander("Mode dégradé : si le réseau tombe", icon=":material/wifi_of
     )
     with ui.read() as session:
         lists = meetings.roster(session, meeting_id)
-    slug = f"rencontre-{meeting_id}"
     downloads = st.columns(2)
-    downloads[0].download_button(
-        "Feuille d'émargement (PDF)",
-        lambda: meetings.sign_in_sheet_pdf(lists),
-        file_name=f"{slug}-emargement.pdf",
-        mime="application/pdf",
-        on_click="ignore",
-        icon=":material/print:",
-        key="checkin_sheet_pdf",
-    )
+    ui.sign_in_sheet_button(downloads[0], lists, "checkin_sheet_pdf")
     if token is None:  # (with e-mails and needs: for the direction, not for a door link)
-        build = lambda: exports.table(exports.CSV, meetings.EXPORT_COLUMNS, meetings.export_rows(lists))  # noqa: E731
-        stem = f"{slug}-inscrits"
-        ui.export_button(downloads[1], exports.CSV, "Liste des inscrits (CSV)", build, stem, "checkin_csv")
+        ui.roster_button(downloads[1], lists, exports.CSV, "Liste des inscrits (CSV)", "checkin_csv")
 
 if token is not None:  # on a computer lent for the day: the next person finds the door shut
     st.divider()

@@ -210,29 +210,14 @@ metrics[1].metric("Liste d'attente", meeting.waiting)
 metrics[2].metric("Annulations", len(lists.cancelled))
 metrics[3].metric("Présents", lists.present)
 
-slug = f"rencontre-{meeting.id}"
-rows = meetings.export_rows(lists)
 downloads = st.columns(4)
-
-
-def list_button(column, fmt: str, label: str) -> None:
-    """One download of the list, built only when clicked, by the app's one export writer."""
-    build = lambda: exports.table(fmt, meetings.EXPORT_COLUMNS, rows, sheet_title="Inscrits")  # noqa: E731
-    ui.export_button(column, fmt, label, build, f"{slug}-inscrits", f"meetings_admin_{fmt}")
-
-
-list_button(downloads[0], exports.CSV, "Liste (CSV)")
-list_button(downloads[1], exports.XLSX, "Liste (Excel)")
-downloads[2].download_button(
-    "Feuille d'émargement (PDF)",
-    lambda: meetings.sign_in_sheet_pdf(lists),
-    file_name=f"{slug}-emargement.pdf",
-    mime="application/pdf",
-    on_click="ignore",
-    icon=":material/print:",
-    key="meetings_admin_pdf",
-)
-list_button(downloads[3], exports.CSV_TOOLS, exports.TOOLS_LABEL)
+for place, fmt, label in (
+    (downloads[0], exports.CSV, "Liste (CSV)"),
+    (downloads[1], exports.XLSX, "Liste (Excel)"),
+    (downloads[3], exports.CSV_TOOLS, exports.TOOLS_LABEL),
+):
+    ui.roster_button(place, lists, fmt, label, f"meetings_admin_{fmt}")
+ui.sign_in_sheet_button(downloads[2], lists, "meetings_admin_pdf")
 
 if utcnow() >= meeting.ends_at:  # after the meeting: the attendance certificates of the people marked present
     with ui.read() as session:

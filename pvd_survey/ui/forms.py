@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from pvd_survey import exports, territory, web
+from pvd_survey import exports, meetings, territory, web
 from pvd_survey.errors import DomainError, errors_by_field, form_summary, french_message
 from pvd_survey.recruitment import PDF_MAX_BYTES
 from pvd_survey.ui.core import NEW_RECORD, T, flash, focus_marker, show_error, write
@@ -27,6 +27,26 @@ def export_button(place: DeltaGenerator, fmt: str, label: str, build: Callable[[
         key=key,
         on_click="ignore",
         icon=_EXPORT_ICONS[fmt],
+    )
+
+
+def roster_button(place: DeltaGenerator, lists: meetings.Roster, fmt: str, label: str, key: str) -> None:
+    """One download of a meeting's registrants (the app's one export writer), built only when clicked."""
+    rows = meetings.export_rows(lists)
+    build = lambda: exports.table(fmt, meetings.EXPORT_COLUMNS, rows, sheet_title="Inscrits")  # noqa: E731
+    export_button(place, fmt, label, build, f"rencontre-{lists.meeting.id}-inscrits", key)
+
+
+def sign_in_sheet_button(place: DeltaGenerator, lists: meetings.Roster, key: str) -> None:
+    """A meeting's sign-in sheet (PDF), drawn only when clicked."""
+    place.download_button(
+        "Feuille d'émargement (PDF)",
+        lambda: meetings.sign_in_sheet_pdf(lists),
+        file_name=f"rencontre-{lists.meeting.id}-emargement.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+        icon=":material/print:",
+        key=key,
     )
 
 
