@@ -34,6 +34,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -1553,6 +1554,17 @@ def _invitation_statistics(factory) -> tuple:
     engine = factory.kw["bind"]
     engine.dispose()  # closing the backends flushes their statistics
     with engine.connect() as connection:
+        # A closed connection's backend flushes its counters as it exits, after the client has gone: wait until
+        # no other backend of this database is left (a backend leaves pg_stat_activity after its flush), or the
+        # previous test's cleanup would be counted after the first reading (failed once in CI: 63 then 69).
+        deadline = time.monotonic() + 10
+        while connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+        ) and time.monotonic() < deadline:
+            time.sleep(0.05)
         connection.execute(text("SELECT pg_stat_clear_snapshot()"))
         return tuple(
             connection.execute(
