@@ -118,7 +118,11 @@ def test_the_ticket_reaches_the_inbox_as_a_pdf_and_an_image(factory, settings, s
         ("  pvd-r12-abcdefghijklmnopqrstuvwxyz\n", "PVD-R12-ABCDEFGHIJKLMNOPQRSTUVWXYZ"),  # caps lock, a newline
         # A scanner set up for QWERTY on a French AZERTY keyboard: « - » comes as « ) », digits unshifted…
         ("PVD)R&é)QBCDEFGHIJKL?NOPARSTUVZXYW", "PVD-R12-ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+        # The previous ticket still in the field (a phone that had not cleared it yet): the last one counts.
+        ("PVD-R7-ZZZZZZZZZZZZZZZZZZZZZZZZZZPVD-R12-ABCDEFGHIJKLMNOPQRSTUVWXYZ", "PVD-R12-ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+        ("PVD)R&é)QBCDEFGHIJKL?NOPARSTUVZXYWPVD)R&é)QBCDEFGHIJKL?NOPARSTUVZXYW", "PVD-R12-ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
         ("PVD-R12-ABCDEFGHIJKLMNOPQRSTUVWXY", None),  # one character short (a torn ticket)
+        ("PVD-R12-ABCDEPVD-R12-ABCDEFGHIJKLMNOPQRSTUVWXYZ", None),  # a torn code before: said, not guessed
         ("PVD-R0-ABCDEFGHIJKLMNOPQRSTUVWXYZ", None),
         ("https://example.org/?q=PVD-R12", None),  # another QR code
         ("3017620422003", None),  # a product barcode

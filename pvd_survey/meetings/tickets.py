@@ -30,6 +30,9 @@ from pvd_survey.models import Meeting, Registration
 TICKET_PURPOSE = "billet"
 _FONTS = Path(__file__).resolve().parent.parent / "fonts"
 _CODE = re.compile(r"PVD-R([1-9][0-9]{0,8})-([A-Z2-7]{26})")
+# Codes back to back: a scanner types into whatever the field holds, and a phone's field may still hold the
+# previous ticket when the next one is scanned (seen in Chromium when the live counts redraw at that moment).
+_CODES = re.compile(rf"(?:{_CODE.pattern})+")
 # A USB or Bluetooth scanner types as a keyboard. Set up for QWERTY on a French (AZERTY) computer, it types
 # « PVD)R&é)… » for « PVD-R12-… »: the keys it presses, read back as the QWERTY characters it meant.
 _AZERTY_AS_QWERTY = str.maketrans("&é\"'(-è_çà)QAZW?", "1234567890-AQWZM")
@@ -78,13 +81,14 @@ def ticket_hash(secret_key: str, meeting_id: int, reference: str) -> str:
 
 
 def read_code(typed: str) -> str | None:
-    """The ticket code in what a scanner typed or a camera read (spaces, case and an AZERTY layout forgiven)."""
+    """The ticket code in what a scanner typed or a camera read (spaces, case, an AZERTY layout and the previous
+    ticket still in the field forgiven)."""
     text = "".join(typed.split()).upper()
     if len(text) > links.MAX_TOKEN_LENGTH:
         return None
-    for candidate in (text, typed.strip().translate(_AZERTY_AS_QWERTY).upper()):
-        if _CODE.fullmatch(candidate):
-            return candidate
+    for candidate in (text, "".join(typed.split()).translate(_AZERTY_AS_QWERTY).upper()):
+        if _CODES.fullmatch(candidate):
+            return [match.group(0) for match in _CODE.finditer(candidate)][-1]  # the ticket just scanned
     return None
 
 
