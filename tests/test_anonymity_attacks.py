@@ -1557,13 +1557,11 @@ def _invitation_statistics(factory) -> tuple:
         # A closed connection's backend flushes its counters as it exits, after the client has gone: wait until
         # no other backend of this database is left (a backend leaves pg_stat_activity after its flush), or the
         # previous test's cleanup would be counted after the first reading (failed once in CI: 63 then 69).
+        others = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         deadline = time.monotonic() + 10
-        while connection.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()"
-            )
-        ) and time.monotonic() < deadline:
+        while connection.scalar(others) and time.monotonic() < deadline:
             time.sleep(0.05)
         connection.execute(text("SELECT pg_stat_clear_snapshot()"))
         return tuple(
