@@ -2,6 +2,8 @@
 
 - pages/ never import SQLAlchemy: they call the services, which own the queries;
 - only pvd_survey/ui/, pvd_survey/web.py, pages/ and the entry scripts import Streamlit;
+- no page shows anything by Streamlit's "magic" (switched off in .streamlit/config.toml: it made every new session
+  rewrite each page's syntax tree), so a bare expression in a page would silently show nothing;
 - no module of pvd_survey/ is over MAX_CODE_LINES lines of code, except those of BEING_SPLIT;
 - every module of pvd_survey/ sits in one layer of LAYERS, and imports (at the top or inside a function) only
   modules of lower layers or of its own package; no two modules import each other, directly or in a circle.
@@ -227,6 +229,38 @@ def test_only_ui_web_pages_and_the_entry_scripts_import_streamlit() -> None:
         and not (path == WIRE_CLIENT and found.target.startswith("streamlit.proto."))
     ]
     assert not offending, "\n".join(offending)
+
+
+def _magic_writes(path: Path, root: Path = ROOT) -> list[str]:
+    """The statements of a script that Streamlit's magic would have written on the page."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body
+    }
+    return [
+        f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)[:60]}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr)
+        and not isinstance(node.value, ast.Call | ast.Await | ast.Yield | ast.YieldFrom)
+        and not (id(node) in docstrings and isinstance(node.value, ast.Constant))
+        and not (isinstance(node.value, ast.Constant) and node.value.value is Ellipsis)
+    ]
+
+
+def test_no_page_relies_on_streamlit_magic() -> None:
+    config = (ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8")
+    assert "magicEnabled = false" in config
+    scripts = [ROOT / name for name in ENTRY_SCRIPTS] + sorted((ROOT / "pages").rglob("*.py"))
+    offending = [write for path in scripts for write in _magic_writes(path)]
+    assert not offending, "shown by magic, which is off (write st.write(...)):\n" + "\n".join(offending)
+
+
+def test_the_magic_check_finds_a_bare_expression(tmp_path: Path) -> None:
+    page = tmp_path / "probe.py"
+    page.write_text('"""Docstring: not shown."""\nimport streamlit as st\nst.title("x")\ncount = 3\ncount\n"Shown"\n')
+    assert _magic_writes(page, tmp_path) == ["probe.py:5: count", "probe.py:6: 'Shown'"]
 
 
 def test_no_module_over_the_size_limit() -> None:
