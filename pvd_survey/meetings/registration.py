@@ -154,9 +154,17 @@ def _resend(
 
 
 def register(
-    session: Session, meeting_id: int, form: RegistrationForm, settings: Settings, now: datetime | None = None
+    session: Session,
+    meeting_id: int,
+    form: RegistrationForm,
+    settings: Settings,
+    now: datetime | None = None,
+    notify: bool = True,
 ) -> RegistrationOutcome:
-    """Register a person: a confirmed place if one is free, else the waiting list; one per e-mail."""
+    """Register a person: a confirmed place if one is free, else the waiting list; one per e-mail.
+
+    Without `notify` (the demo's people, who do not exist) no e-mail is written, nor its ticket drawn.
+    """
     now = now or utcnow()
     email, department = validate_registration(form)
     # The meeting and this e-mail's registration to it, if any, in one query (one round trip fewer).
@@ -179,7 +187,7 @@ def register(
     # and every other attempt on this meeting waits for it.
     token = links.new_token()
     reference = existing.reference if existing is not None else _new_reference()
-    calendar = calendar_file(meeting, reference, private_link(settings, token), now)
+    calendar = calendar_file(meeting, reference, private_link(settings, token), now) if notify else b""
     values = {
         "meeting_id": meeting_id,
         "email": email,
@@ -198,7 +206,7 @@ def register(
         "checked_in_at": None,
     }
 
-    if existing is None and ONE_CALL_ON_POSTGRESQL and session.get_bind().dialect.name == "postgresql":
+    if existing is None and notify and ONE_CALL_ON_POSTGRESQL and session.get_bind().dialect.name == "postgresql":
         return _register_in_one_call(session, meeting, values, reference, token, calendar, settings, now)
     arrival, seated = _arrive(session, meeting_id)
     if existing is not None:
@@ -235,7 +243,8 @@ def register(
         # The row as inserted, without reading it back while the lock is held.
         registration = Registration(id=inserted, reference=reference, **values)
     position = _position(session, registration)
-    _send_status_mail(session, meeting, registration, token, settings, now, position, calendar=calendar)
+    if notify:
+        _send_status_mail(session, meeting, registration, token, settings, now, position, calendar=calendar)
     return RegistrationOutcome(registration.reference, status, position, False, email)
 
 
