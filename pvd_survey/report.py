@@ -68,12 +68,6 @@ class ReportRequest:
         return territory.REGIONS[self.region] if self.region else "France entière"
 
 
-def _png(spec: dict[str, Any]) -> bytes:
-    import vl_convert
-
-    return vl_convert.vegalite_to_png(spec, scale=2)
-
-
 class _Draft:
     """The report as the list of calls to make on a `_Report`, and its charts' specs: `printed` draws the charts
     while it replays the calls, each image put in its place."""
@@ -103,7 +97,7 @@ class _Draft:
         pdf = _Report(title)
         total = len(self.specs)
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            drawn = [pool.submit(_png, spec) for spec in self.specs]
+            drawn = [pool.submit(charts.chart_png, spec, None) for spec in self.specs]
             for name, args, kwargs in self.calls:
                 if name == "image_png":
                     index = args[0]

@@ -105,12 +105,12 @@ def test_a_chart_that_cannot_be_drawn_stops_the_report_with_a_french_message_and
 def test_the_dashboard_says_in_french_when_its_report_cannot_be_drawn(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pvd_survey import report
+    from pvd_survey import charts
 
-    def refused(spec: dict) -> bytes:  # what vl-convert does with a chart it cannot draw (a fault injected)
-        raise ValueError("Vega-Lite to PNG conversion failed: TypeError: Cannot read properties of undefined")
+    def refused(spec: dict, width: int | None = 640) -> bytes:  # what vl-convert does with a chart it cannot draw
+        raise ValueError("Vega-Lite to SVG conversion failed: TypeError: Cannot read properties of undefined")
 
-    monkeypatch.setattr(report, "_png", refused)
+    monkeypatch.setattr(charts, "chart_png", refused)
     at = dashboard(world)
     at.button(key="dashboard_report_build").click().run()
     assert not at.exception, texts(at.exception)
