@@ -418,6 +418,26 @@ def test_report_command_refuses_bad_arguments_and_writes_nothing(
     assert not list(tmp_path.iterdir())
 
 
+def test_report_command_takes_the_dashboards_other_filters(
+    database_url: str, factory: sessionmaker[Session], settings: Settings, tmp_path: Path
+) -> None:
+    with factory.begin() as session:
+        load_survey(session, settings, {"21": 12, "71": 9})
+    out = tmp_path / "rapport.pdf"
+    result = run_cli(database_url, "report", "--department", "21", "--employer", "commune", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    first_page = pdf_pages(out.read_bytes())[0]
+    assert territory.department_label("21") in first_page and "Saône-et-Loire" not in first_page
+    # A department outside the region, or an unknown employer: said in French, nothing written.
+    for arguments, message in (
+        (["--region", "11", "--department", "21"], "n'appartient pas à la région choisie"),
+        (["--employer", "mairie"], "« mairie »"),
+    ):
+        refused = run_cli(database_url, "report", *arguments, "--out", str(tmp_path / "autre.pdf"))
+        assert refused.returncode == 1 and message in refused.stderr, refused.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["rapport.pdf"]
+
+
 def test_report_command_needs_a_pdf_path_in_an_existing_folder(database_url: str, tmp_path: Path) -> None:
     for out, message in (
         (tmp_path / "rapport.txt", "doit finir par .pdf"),

@@ -234,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("report", help="écrit le rapport au comité de pilotage (PDF, chiffres protégés)")
     sub.add_argument("--region", type=_region, help="code INSEE de la région (ex. 27) ; par défaut la France entière")
+    sub.add_argument("--department", help="code INSEE du département (ex. 21), comme le filtre du tableau de bord")
+    sub.add_argument("--employer", help="epci, commune ou autre, comme le filtre du tableau de bord")
+    sub.add_argument("--start-period", help="2020, 2021-S1, 2021-S2, 2022-S1…, comme le filtre du tableau de bord")
     sub.add_argument("--month", type=_month, help="mois décrit, AAAA-MM (par défaut : les 30 derniers jours)")
     sub.add_argument("--out", type=_pdf_path, required=True, help="fichier PDF à écrire (ex. rapport.pdf)")
     sub.set_defaults(handler=handlers.cmd_report)

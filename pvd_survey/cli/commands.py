@@ -238,10 +238,11 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    """Write the steering committee's report (PDF) for a region and a month."""
-    from pvd_survey import db, report
+    """Write the steering committee's report (PDF) for the dashboard's filters and a month."""
+    from pvd_survey import db, report, stats
 
-    request = report.ReportRequest(region=args.region, month=args.month)
+    filters = stats.make_filters(args.region, args.department, args.employer, args.start_period)
+    request = report.ReportRequest.of(filters, args.month)
     with db.read_only(_factory(settings)) as session:
         pdf = report.build_report(session, request, k=settings.disclosure_k, settings=settings)
     # Written whole or not at all: a half-written report must never be mistaken for one.
