@@ -123,6 +123,10 @@ def test_the_ticket_reaches_the_inbox_as_a_pdf_and_an_image(factory, settings, s
         ("PVD)R&é)QBCDEFGHIJKL?NOPARSTUVZXYWPVD)R&é)QBCDEFGHIJKL?NOPARSTUVZXYW", "PVD-R12-ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
         ("PVD-R12-ABCDEFGHIJKLMNOPQRSTUVWXY", None),  # one character short (a torn ticket)
         ("PVD-R12-ABCDEPVD-R12-ABCDEFGHIJKLMNOPQRSTUVWXYZ", None),  # a torn code before: said, not guessed
+        (
+            "PVD-R7-ZZZZZZZZZZZZZZZZZZZZZZZZZZ" * 8 + "PVD-R12-ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            "PVD-R12-ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        ),
         ("PVD-R0-ABCDEFGHIJKLMNOPQRSTUVWXYZ", None),
         ("https://example.org/?q=PVD-R12", None),  # another QR code
         ("3017620422003", None),  # a product barcode

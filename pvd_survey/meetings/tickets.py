@@ -84,7 +84,7 @@ def read_code(typed: str) -> str | None:
     """The ticket code in what a scanner typed or a camera read (spaces, case, an AZERTY layout and the previous
     ticket still in the field forgiven)."""
     text = "".join(typed.split()).upper()
-    if len(text) > links.MAX_TOKEN_LENGTH:
+    if len(text) > 10 * links.MAX_TOKEN_LENGTH:  # a few tickets back to back, not a pasted page
         return None
     for candidate in (text, "".join(typed.split()).translate(_AZERTY_AS_QWERTY).upper()):
         if _CODES.fullmatch(candidate):
