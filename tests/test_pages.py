@@ -914,6 +914,20 @@ def test_outbox_without_smtp_lists_pending_mail_and_marks_it_delivered_by_hand(w
     assert texts(at.info) == ["Aucun message avec ces statuts."]
 
 
+def test_outbox_counts_read_the_french_way(world: World) -> None:
+    """« 12 345 » (a narrow no-break space between thousands), never « 12345 » nor « 12,345 »."""
+    from sqlalchemy import update
+
+    from pvd_survey.models import OutboxMessage
+
+    with world.factory.begin() as s:
+        mail.enqueue(s, recipient="claire@example.fr", subject="Essai", body="Bonjour", kind="account_created")
+        s.execute(update(OutboxMessage).values(attempts=12_345))
+    at = app(world.users["admin"]).run()
+    at.switch_page("pages/admin_outbox.py").run()
+    assert at.dataframe[0].value["Essais"].tolist() == ["12\u202f345"]
+
+
 def test_outbox_shows_the_new_status_right_after_marking_delivered_by_hand(world: World) -> None:
     """With "Remis à la main" among the shown statuses, a message just marked must not be offered for marking again."""
     with world.factory.begin() as s:

@@ -189,7 +189,9 @@ def render_invitations(view: View) -> None:
                 draw(charts.funnel_chart, frame)
             table = frame.copy()
             for column in charts.FUNNEL_COLUMNS:  # whole numbers as text, hidden ones "masqué"
-                table[column] = [charts.HIDDEN_TEXT if pd.isna(value) else str(int(value)) for value in table[column]]
+                table[column] = [
+                    charts.HIDDEN_TEXT if pd.isna(value) else french.number(int(value)) for value in table[column]
+                ]
             figure_table(table, "dashboard_funnel")
     with right:
         st.subheader("Activité")
