@@ -527,6 +527,16 @@ def test_admin_exports_and_erases_a_persons_data(world: World, factory, settings
     assert count(factory, JobApplication) == 0
 
 
+def test_a_bad_address_in_the_privacy_search_is_said_under_the_field(world: World) -> None:
+    at = page("pages/privacy.py", world.users["admin"])
+    at.text_input(key="privacy_email").input("lea.martin@")
+    at = submit(at, "privacy_search")
+    summary, under = shown_form_errors(at, "privacy_search")
+    assert list(under) == ["email"] and under["email"][0] == "Adresse e-mail de la personne"
+    assert under["email"][1].startswith("L'adresse e-mail n'est pas valide") and len(summary) == 1
+    assert focus_moves_to(at) == "privacy_search" and not at.get("download_button")
+
+
 def test_dashboard_shows_recruitment_figures_with_small_counts_hidden(
     world: World, factory, settings: Settings
 ) -> None:
