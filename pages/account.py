@@ -3,7 +3,6 @@
 import streamlit as st
 
 from pvd_survey import accounts, notifications, sessions, ui
-from pvd_survey.errors import DomainError
 
 user = ui.guard("account")
 settings = ui.settings()
@@ -14,30 +13,44 @@ if user.organisation_name:
     st.write(f"Organisation : {user.organisation_name}")
 
 st.subheader("Changer mon mot de passe")
-with st.form("account_password_form", clear_on_submit=True):
-    current = st.text_input("Mot de passe actuel", type="password", key="account_current")
-    new = st.text_input("Nouveau mot de passe", type="password", key="account_new")
-    confirmation = st.text_input("Confirmez le nouveau mot de passe", type="password", key="account_confirm")
+PASSWORD_FORM = "account_password_form"
+# The form's fields, in its order, by the names the service gives their errors.
+PASSWORD_LABELS = {
+    "current_password": "Mot de passe actuel",
+    "password": "Nouveau mot de passe",
+    "confirmation": "Confirmez le nouveau mot de passe",
+}
+ui.show_flash(PASSWORD_FORM)  # the confirmation, above the emptied form (with the focus)
+with st.form(PASSWORD_FORM, clear_on_submit=True):
+    ui.form_errors(PASSWORD_FORM, PASSWORD_LABELS)
+    current = st.text_input(PASSWORD_LABELS["current_password"], type="password", key="account_current")
+    ui.field_error(PASSWORD_FORM, "current_password")
+    new = st.text_input(PASSWORD_LABELS["password"], type="password", key="account_new")
+    ui.field_error(PASSWORD_FORM, "password")
+    confirmation = st.text_input(PASSWORD_LABELS["confirmation"], type="password", key="account_confirm")
+    ui.field_error(PASSWORD_FORM, "confirmation")
     submitted = st.form_submit_button("Changer le mot de passe")
 
 
-def change_password(session, current_password: str, new_password: str) -> None:
+def change_password(session, current_password: str, new_password: str, confirmation: str) -> None:
     """Every session of the account ends (new epoch); this one carries on."""
-    updated = accounts.change_own_password(session, user.id, current_password, new_password, settings)
+    updated = accounts.change_own_password(
+        session, user.id, current_password, new_password, settings, confirmation=confirmation
+    )
     sessions.carry_on(session, ui.session_id(), updated)
 
 
 if submitted:
-    if new != confirmation:
-        ui.show_error(DomainError("password_mismatch", field="password"))
-    else:
-        ui.act(
-            change_password,
-            current,
-            new,
-            success="Mot de passe changé. Vos autres sessions ouvertes sont fermées.",
-            rerun=False,
-        )
+    # Every problem at once, under its field and listed at the top, the focus on the first.
+    ui.submit_form(
+        PASSWORD_FORM,
+        change_password,
+        current,
+        new,
+        confirmation,
+        success="Mot de passe changé. Vos autres sessions ouvertes sont fermées.",
+        flash_at=PASSWORD_FORM,
+    )
 
 with ui.read() as session:
     chosen = notifications.preferences(session, user)

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import mail, ui
+from pvd_survey import french, mail, ui
 from pvd_survey.models import paris_time
 from pvd_survey.vocabulary import MESSAGE_KIND_LABELS
 
@@ -15,7 +15,7 @@ with ui.read() as session:
     counts = mail.count_by_status(session)
 columns = st.columns(len(counts))
 for column, (status, count) in zip(columns, counts.items(), strict=True):
-    column.metric(mail.STATUS_LABELS[status], count)
+    column.metric(mail.STATUS_LABELS[status], french.number(count))
 
 st.caption(
     "Les relances automatiques du questionnaire ne sont pas listées ici : elles diraient qui n'a pas encore "
@@ -51,7 +51,7 @@ else:
                 "Type": [MESSAGE_KIND_LABELS.get(m.kind, m.kind) for m in messages],
                 "Lien": [m.link or "" for m in messages],
                 "Statut": [mail.STATUS_LABELS[m.status] for m in messages],
-                "Essais": [m.attempts for m in messages],
+                "Essais": [french.number(m.attempts) for m in messages],
                 "Créé le": [paris_time(m.created_at) for m in messages],
                 "Remis le": [paris_time(m.sent_at) for m in messages],
                 "Dernière erreur": [m.last_error or "" for m in messages],

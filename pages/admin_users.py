@@ -38,32 +38,47 @@ def set_password(session, user_id: int, password: str) -> None:
 
 
 ACCOUNT_PARAMETER = "compte"  # the account managed: ?compte=<id>
+CREATE_FORM, PASSWORD_FORM = "admin_create_user", "admin_set_password"
+# The forms' fields, in their order, by the names the service gives their errors.
+CREATE_LABELS = {
+    "display_name": "Nom et prénom",
+    "email": "Adresse e-mail",
+    "role": "Rôle",
+    "organisation": "Organisation (comptes recruteur uniquement)",
+    "password": "Mot de passe initial (facultatif si la connexion ProConnect est configurée)",
+}
+PASSWORD_LABELS = {"password": "Nouveau mot de passe"}
 create_tab, manage_tab = st.tabs(
     ["Créer un compte", "Gérer un compte"],
     default="Gérer un compte" if ACCOUNT_PARAMETER in st.query_params else None,
 )
 with create_tab:
-    with st.form("admin_create_user", clear_on_submit=False):
-        display_name = st.text_input("Nom et prénom", key="admin_new_name")
-        email = st.text_input("Adresse e-mail", key="admin_new_email")
-        role = st.selectbox("Rôle", ROLES, format_func=accounts.ROLE_LABELS.get, key="admin_new_role")
+    ui.show_flash(CREATE_FORM)  # the confirmation, above the form (with the focus)
+    with st.form(CREATE_FORM, clear_on_submit=False):
+        ui.form_errors(CREATE_FORM, CREATE_LABELS)
+        display_name = st.text_input(CREATE_LABELS["display_name"], key="admin_new_name")
+        ui.field_error(CREATE_FORM, "display_name")
+        email = st.text_input(CREATE_LABELS["email"], key="admin_new_email")
+        ui.field_error(CREATE_FORM, "email")
+        role = st.selectbox(CREATE_LABELS["role"], ROLES, format_func=accounts.ROLE_LABELS.get, key="admin_new_role")
+        ui.field_error(CREATE_FORM, "role")
         organisation_labels = {o.id: o.label for o in organisations}
         organisation_id = st.selectbox(
-            "Organisation (comptes recruteur uniquement)",
+            CREATE_LABELS["organisation"],
             list(organisation_labels),
             format_func=organisation_labels.get,
             index=None,
             placeholder="Aucune",
             key="admin_new_organisation",
         )
-        password = st.text_input(
-            "Mot de passe initial (facultatif si la connexion ProConnect est configurée)",
-            type="password",
-            key="admin_new_password",
-        )
+        ui.field_error(CREATE_FORM, "organisation")
+        password = st.text_input(CREATE_LABELS["password"], type="password", key="admin_new_password")
+        ui.field_error(CREATE_FORM, "password")
         submitted = st.form_submit_button("Créer le compte", type="primary")
     if submitted:
-        ui.act(
+        # Every problem at once, under its field and listed at the top, the focus on the first.
+        ui.submit_form(
+            CREATE_FORM,
             accounts.create_user,
             email=email,
             display_name=display_name,
@@ -72,9 +87,8 @@ with create_tab:
             organisation_id=organisation_id,
             password=password or None,
             success=lambda created: f"Compte créé pour {created.email}. Un e-mail de bienvenue est en file d'envoi.",
-            flash_at="admin_create",
+            flash_at=CREATE_FORM,
         )
-    ui.show_flash("admin_create")
 
 with manage_tab:
     # The account of the address stays chosen after every action (ids read afresh each run, never a stale copy).
@@ -109,15 +123,18 @@ with manage_tab:
                 flash_at="admin_state",
             )
         ui.show_flash("admin_state")
-        with st.form("admin_set_password", clear_on_submit=True):
-            new_password = st.text_input("Nouveau mot de passe", type="password", key="admin_set_password_value")
+        ui.show_flash(PASSWORD_FORM)  # the confirmation, above the emptied form (with the focus)
+        with st.form(PASSWORD_FORM, clear_on_submit=True):
+            ui.form_errors(PASSWORD_FORM, PASSWORD_LABELS)
+            new_password = st.text_input(PASSWORD_LABELS["password"], type="password", key="admin_set_password_value")
+            ui.field_error(PASSWORD_FORM, "password")
             set_submitted = st.form_submit_button("Définir ce mot de passe")
         if set_submitted:
-            ui.act(
+            ui.submit_form(
+                PASSWORD_FORM,
                 set_password,
                 chosen.id,
                 new_password,
                 success=f"Nouveau mot de passe défini pour {chosen.email}. Communiquez-le par un canal sûr.",
-                flash_at="admin_password",
+                flash_at=PASSWORD_FORM,
             )
-        ui.show_flash("admin_password")

@@ -37,26 +37,37 @@ st.write(f"{view.full_name} · {view.email}" + (f" · {view.phone}" if view.phon
 for kind, name in view.files:
     st.write(f"- {'CV' if kind == 'cv' else 'Lettre de motivation'} : {name}")
 
+FORM = "application_update"
+# The form's fields, in its order, by the names the service gives their errors.
+LABELS = {
+    "phone": "Téléphone",
+    "cv": f"Nouveau CV (PDF, {ui.PDF_MAX_MB} Mo au plus)",
+    "letter": f"Nouvelle lettre de motivation (PDF, {ui.PDF_MAX_MB} Mo au plus)",
+}
 if view.posting_status == "published":
     with st.expander("Compléter ma candidature"):
-        with st.form("application_update"):
-            phone = st.text_input("Téléphone", value=view.phone or "", key="application_phone")
-            cv = ui.file_upload("Nouveau CV (PDF, 5 Mo au plus)", "pdf", key="application_cv")
-            letter = ui.file_upload(
-                "Nouvelle lettre de motivation (PDF, 5 Mo au plus)", "pdf", key="application_letter"
-            )
+        ui.show_flash(FORM)  # the confirmation, above the form (with the focus)
+        with st.form(FORM):
+            ui.form_errors(FORM, LABELS)
+            phone = st.text_input(LABELS["phone"], value=view.phone or "", key="application_phone")
+            ui.field_error(FORM, "phone")
+            cv = ui.file_upload(LABELS["cv"], "pdf", key="application_cv")
+            ui.field_error(FORM, "cv")
+            letter = ui.file_upload(LABELS["letter"], "pdf", key="application_letter")
+            ui.field_error(FORM, "letter")
             update = st.form_submit_button("Mettre à jour")
         if update:
-            ui.act(
+            # Every problem at once, under its field and listed at the top, the focus on the first.
+            ui.submit_form(
+                FORM,
                 recruitment.update_by_token,
                 token,
                 phone=phone,
                 cv=Upload(cv.name, cv.getvalue()) if cv is not None else None,
                 letter=Upload(letter.name, letter.getvalue()) if letter is not None else None,
                 success="Candidature mise à jour.",
-                flash_at="application_update",
+                flash_at=FORM,
             )
-    ui.show_flash("application_update")
 
 st.subheader("Retirer ma candidature")
 st.caption("Votre nom, votre adresse, votre téléphone et vos documents seront supprimés tout de suite.")

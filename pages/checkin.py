@@ -9,14 +9,16 @@ from datetime import timedelta
 
 import streamlit as st
 
-from pvd_survey import access, exports, meetings, ui
-from pvd_survey.errors import DomainError, InvalidAnswers, french_message
+from pvd_survey import access, exports, french, meetings, ui
+from pvd_survey.errors import DomainError, french_message
 from pvd_survey.meetings import ROLE_LABELS, ScanResult
 from pvd_survey.models import paris_time
 
 user, token = ui.guard_with_link("checkin")
 settings = ui.settings()
 RESULT_KEY, ERROR_KEY, PHOTO_KEY = "checkin_result", "checkin_error", "checkin_photo_seen"
+DOOR_FORM = "checkin_door_form"  # naming the « accueil » team; its fields, by the names the service gives their errors
+DOOR_LABELS = {"full_name": "Nom", "email": "E-mail"}
 
 
 def _plain(text: str) -> str:
@@ -114,7 +116,11 @@ def _counts() -> None:
         st.rerun(scope="app")  # the whole page, which then says why it is shut
     with ui.read() as session:
         counts = meetings.door_counts(session, meeting_id)
-    st.metric("Arrivées", f"{counts.arrived} / {counts.expected}", help="Personnes arrivées / inscrits confirmés")
+    st.metric(
+        "Arrivées",
+        f"{french.number(counts.arrived)} / {french.number(counts.expected)}",
+        help="Personnes arrivées / inscrits confirmés",
+    )
     if counts.expected:
         st.progress(min(1.0, counts.arrived / counts.expected))
 
@@ -187,7 +193,10 @@ for person in shown:
             _answer(meetings.check_in_by_hand, person.id)
             st.rerun()
 if not query and len(found) > len(shown):
-    st.caption(f"{len(found) - len(shown)} autre(s) personne(s) : tapez un nom pour les trouver.")
+    st.caption(
+        f"{french.count(len(found) - len(shown), 'autre personne', 'autres personnes')} : tapez un nom pour les "
+        "trouver."
+    )
 
 with st.expander("Mode dégradé : si le réseau tombe", icon=":material/wifi_off:"):
     st.markdown(
@@ -221,22 +230,29 @@ else:  # the direction names the « accueil » team of the meeting
         "Chaque personne nommée ici reçoit par e-mail un lien personnel qui ouvre cette page pour cette rencontre "
         "seulement, sans compte, jusqu'au lendemain de la rencontre. Retirez le lien d'un téléphone perdu."
     )
-    with st.form("checkin_door_form", clear_on_submit=True):
+    ui.show_flash(DOOR_FORM)  # the confirmation, above the emptied form (with the focus)
+    with st.form(DOOR_FORM):  # (emptied after a success only: a refused form keeps what was typed)
+        ui.form_errors(DOOR_FORM, DOOR_LABELS)
         columns = st.columns(2)
-        name = columns[0].text_input("Nom", key="checkin_door_name")
-        email = columns[1].text_input("E-mail", key="checkin_door_email")
+        with columns[0]:
+            name = st.text_input(DOOR_LABELS["full_name"], key="checkin_door_name")
+            ui.field_error(DOOR_FORM, "full_name")
+        with columns[1]:
+            email = st.text_input(DOOR_LABELS["email"], key="checkin_door_email")
+            ui.field_error(DOOR_FORM, "email")
         if st.form_submit_button("Envoyer le lien d'accueil", icon=":material/forward_to_inbox:"):
-            try:
-                with ui.write() as session:
-                    meetings.name_door_keeper(session, meeting_id, name, email, settings)
-            except InvalidAnswers as invalid:
-                st.error(" ".join(french_message(error) for error in invalid.errors.values()))
-            except DomainError as error:
-                ui.show_error(error)
-            else:
-                ui.flash(f"Lien d'accueil envoyé à {email.strip()}.", place="checkin_door")
-                st.rerun()
-    ui.show_flash("checkin_door")
+            # Every problem at once, under its field and listed at the top, the focus on the first.
+            ui.submit_form(
+                DOOR_FORM,
+                meetings.name_door_keeper,
+                meeting_id,
+                name,
+                email,
+                settings,
+                success=f"Lien d'accueil envoyé à {email.strip()}.",
+                then=lambda _: [st.session_state.pop(key, None) for key in ("checkin_door_name", "checkin_door_email")],
+                flash_at=DOOR_FORM,
+            )
     with ui.read() as session:
         keepers = meetings.door_keepers(session, meeting_id)
     for keeper in keepers:
@@ -249,5 +265,5 @@ else:  # the direction names the « accueil » team of the meeting
                 meeting_id,
                 keeper.id,
                 success=f"Le lien d'accueil de {keeper.full_name} n'ouvre plus rien.",
-                flash_at="checkin_door",
+                flash_at=DOOR_FORM,
             )

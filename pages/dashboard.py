@@ -1,24 +1,20 @@
 """Live dashboard of the programme direction: a summary (key figures, map, report) and sections one click away."""
 
-import pandas as pd
 import streamlit as st
 
 from pvd_survey import (
-    chart_style,
     charts,
     dashboard,
-    disclosure,
-    exports,
     french,
     overview,
-    report,
     stats,
     territory,
     ui,
 )
 from pvd_survey.clock import paris_time, paris_today, utcnow
 from pvd_survey.errors import DomainError
-from pvd_survey.survey_questions import BASELINE_SOURCE, EMPLOYER, option_label, period_options
+from pvd_survey.survey_questions import EMPLOYER, option_label, period_options
+from pvd_survey.ui import dashboard_sections as sections
 
 ui.guard("dashboard")
 settings = ui.settings()
@@ -111,19 +107,7 @@ st.session_state[DRAWN_KEY] = live.fingerprint()
 st.session_state[FULL_RUN_KEY] = True
 
 
-def draw(builder, *args, **kwargs) -> dict:
-    """A chart from its Vega-Lite spec, built once per distinct figures (charts.vega_spec)."""
-    spec = charts.vega_spec(builder, *args, **kwargs)
-    st.vega_lite_chart(spec=spec, width="stretch")
-    return spec
-
-
-def masked_chart(title: str) -> None:
-    """A sentence where a chart would draw nothing but its axes (every figure in it is hidden)."""
-    st.info(
-        f"**{title}** : tous les chiffres de ce graphique sont masqués (moins de {k} personnes chacun), il n'est "
-        "donc pas tracé. Le tableau ci-dessous le montre case par case."
-    )
+view = sections.View(live, filters, k, settings)
 
 
 @st.fragment(run_every=None if st.session_state.get("dashboard_paused") else settings.dashboard_refresh_seconds)
@@ -234,42 +218,6 @@ def render_map() -> tuple[str, str]:
     return measure, level
 
 
-REPORT_KEY = "dashboard_report_pdf"
-
-
-def render_report() -> None:
-    """The steering committee's PDF, for exactly the filters on screen."""
-    request = report.ReportRequest.of(filters)
-    with st.container(border=True):
-        st.markdown("**Rapport pour le comité de pilotage**")
-        st.caption(
-            f"Un PDF ({request.filters.describe() if filters.active else 'France entière'}, 30 derniers jours) : vue "
-            "d'ensemble, cartes, chaque graphique avec son tableau, sources et protection des données ; les chiffres "
-            "sont protégés exactement comme à l'écran."
-        )
-        if st.button("Préparer le rapport (PDF)", key="dashboard_report_build", icon=":material/picture_as_pdf:"):
-            with st.status("Préparation du rapport…", expanded=True) as status:
-                try:
-                    with ui.read() as session:
-                        pdf = report.build_report(session, request, k=k, progress=status.write, settings=settings)
-                    st.session_state[REPORT_KEY] = (request, pdf)
-                    status.update(label="Rapport prêt.", state="complete", expanded=False)
-                except DomainError as error:  # a chart that could not be drawn: said, and the page goes on
-                    status.update(label="Le rapport n'a pas pu être préparé.", state="error")
-                    ui.show_error(error)
-        ready = st.session_state.get(REPORT_KEY)
-        if ready and ready[0] == request:
-            st.download_button(
-                "Télécharger le rapport (PDF)",
-                ready[1],
-                file_name=f"pvd-rapport-{paris_today().isoformat()}.pdf",
-                mime="application/pdf",
-                key="dashboard_report_download",
-                on_click="ignore",
-                icon=":material/download:",
-            )
-
-
 def render_summary() -> tuple[str, str]:
     """Key figures and the map side by side (the first screen), then the reference figures and the report."""
     left, right = st.columns([1, 1], gap="medium")
@@ -283,203 +231,8 @@ def render_summary() -> tuple[str, str]:
         for column, (label, value) in zip(reference, overview.REFERENCE_FIGURES, strict=True):
             column.metric(label, value)
         st.caption(f"Source : {overview.REFERENCE_SOURCE}")
-    render_report()
+    sections.render_report(view)
     return chosen
-
-
-# ---------------------------------------------------------------------------- sections one click away
-
-
-def figure_table(frame: pd.DataFrame, key: str, title: str = "Tableau des chiffres"):
-    """The table under a chart: its figures for screen readers and copying, one click away on screen; returns the
-    expander (for the chart's image download)."""
-    expander = st.expander(title)
-    expander.dataframe(french.frame(frame), hide_index=True, width="stretch", key=key)
-    return expander
-
-
-def render_survey() -> None:
-    """Survey figures: charts two by two, each with its table and image."""
-    figures, release = live.survey, live.release
-    head = st.columns([3, 2, 2], vertical_alignment="center")
-    head[0].subheader("Questionnaire de profil")
-    top = st.columns([1, 6])
-    top[0].metric("Répondants", "masqué" if figures.isolated else french.number(figures.respondents))
-    released = (
-        f"Chiffres publiés le {paris_time(release.released_at, '%d/%m/%Y à %H:%M')}"
-        if release.released_at
-        # (imported answers are counted at once, outside the schedule: they may be shown before any release)
-        else "Aucun groupe de réponses publié pour l'instant"
-    )
-    top[1].caption(
-        f"{released}. Les chiffres ne changent qu'à heures fixes (toutes les {settings.survey_release_minutes} "
-        f"minutes), par groupes d'au moins {k} réponses nouvelles, modifiées ou retirées, jamais au moment "
-        f"d'une réponse. Population : {filters.describe()}. Comparaison : {BASELINE_SOURCE}."
-        + (
-            " Les répondants suivent ici tous les filtres ; la synthèse compte les réponses publiées du territoire, "
-            "tous employeurs et toutes périodes."
-            if filters.employer or filters.start_period
-            else ""
-        )
-        + f"  \nProtection des répondants : aucun chiffre portant sur moins de {k} personnes (zéro compris) n'est "
-        f"affiché, et chaque chiffre est perturbé de {disclosure.MAX_NOISE} au plus (méthode des clés de cellule de "
-        "l'ONS et de l'ABS) ; un même chiffre a toujours la même valeur, à l'écran comme dans les téléchargements."
-    )
-    if figures.isolated:
-        st.warning(
-            f"Ces filtres portent sur moins de {k} personnes (peut-être aucune) : aucun chiffre n'est affiché pour "
-            "protéger l'anonymat. Élargissez la sélection."
-        )
-        return
-    for place, fmt, label, key in (
-        (head[1], exports.CSV, "Télécharger tous les chiffres (CSV)", "dashboard_csv"),
-        (head[2], exports.CSV_TOOLS, exports.TOOLS_LABEL, "dashboard_csv_outils"),
-    ):
-        dialect = exports.PEOPLE if fmt == exports.CSV else exports.TOOLS
-        ui.export_button(
-            place,
-            fmt,
-            label,
-            lambda dialect=dialect: stats.stats_csv(figures, dialect).encode("utf-8"),
-            "pvd-questionnaire-chiffres",
-            key,
-        )
-    grid = st.columns(2)
-    for number, (code, figure) in enumerate(figures.figures.items()):
-        frame = charts.figure_frame(figures, code)
-        with grid[number % 2].container(border=True):
-            if frame.empty:
-                st.markdown(f"**{figure.label}** : aucune réponse.")
-                continue
-            if code in ("department", "region"):
-                # One bar per department (or region) would be taller than a screen: the map draws them.
-                st.markdown(f"**{figure.label}**")
-                st.caption(
-                    "Voir la carte de la synthèse, mesure « Répondants au questionnaire », niveau « "
-                    + ("Département" if code == "department" else "Région")
-                    + " »."
-                )
-                figure_table(frame, f"dashboard_table_{code}")
-                continue
-            spec = draw(charts.figure_chart, figure, frame, filters.active)
-            figure_table(frame, f"dashboard_table_{code}", "Tableau des chiffres et image").download_button(
-                "Image du graphique (PNG)",
-                lambda spec=spec: charts.chart_png(spec),
-                file_name=f"pvd-{code}.png",
-                mime="image/png",
-                key=f"dashboard_png_{code}",
-                on_click="ignore",
-                icon=":material/image:",
-            )
-
-
-def render_invitations() -> None:
-    """Invitations and published answers by region, and the national activity per week."""
-    st.header("Invitations et activité")
-    left, right = st.columns(2, gap="medium")
-    with left:
-        st.subheader("Invitations")
-        st.caption(
-            "Invitations actives par région du département indiqué à l'envoi, et réponses publiées reçues par lien "
-            "par région du département indiqué dans la réponse (les filtres ne s'appliquent pas). Chaque case est "
-            f"protégée seule : une région sous {k} personnes est masquée même quand le total national est affiché, "
-            "et les réponses importées d'un fichier ne sont pas comptées ici."
-        )
-        if not live.funnel:
-            st.info("Aucune invitation envoyée pour l'instant.")
-        else:
-            frame = charts.funnel_frame(live.funnel)
-            if chart_style.fully_masked(frame, charts.FUNNEL_COLUMNS):
-                masked_chart("Invitations et réponses par région")
-            else:
-                draw(charts.funnel_chart, frame)
-            table = frame.copy()
-            for column in charts.FUNNEL_COLUMNS:  # whole numbers as text, hidden ones "masqué"
-                table[column] = [charts.HIDDEN_TEXT if pd.isna(value) else str(int(value)) for value in table[column]]
-            figure_table(table, "dashboard_funnel")
-    with right:
-        st.subheader("Activité")
-        st.caption(
-            f"Toutes régions, par semaine (les filtres ne s'appliquent pas). Une semaine comptant moins de {k} "
-            "réponses, candidatures ou inscriptions est masquée."
-        )
-        frame = charts.activity_frame(live.activity)
-        if chart_style.fully_masked(frame, [column for column in frame.columns if column != "Semaine du"]):
-            masked_chart("Activité des douze dernières semaines")
-        else:
-            draw(charts.activity_chart, frame)
-        figure_table(frame, "dashboard_activity")
-
-
-def render_meetings() -> None:
-    """Meetings: fill rate, waiting lists, cancellations, and attendance of past meetings."""
-    st.header("Rencontres")
-    figures = live.meetings
-    if not figures.meetings:
-        st.info("Aucune rencontre pour l'instant.")
-        return
-    frame = charts.meetings_frame(figures)
-    draw(charts.fill_rate_chart, frame)
-    st.dataframe(french.frame(frame), hide_index=True, width="stretch", key="dashboard_meetings")
-    downloads = st.columns(2)
-    for column, fmt, label, key in (
-        (downloads[0], exports.CSV, "Chiffres des rencontres (CSV)", "dashboard_meetings_csv"),
-        (downloads[1], exports.CSV_TOOLS, exports.TOOLS_LABEL, "dashboard_meetings_csv_outils"),
-    ):
-        column.download_button(
-            label,
-            exports.table(fmt, charts.MEETINGS_EXPORT_COLUMNS, charts.meetings_export_rows(figures)),
-            file_name=exports.file_name("pvd-rencontres-chiffres", fmt),
-            mime=exports.MEDIA_TYPES[fmt],
-            key=key,
-            on_click="ignore",
-            icon=":material/download:" if fmt == exports.CSV else ":material/data_object:",
-        )
-    st.subheader("Présence aux rencontres passées")
-    st.caption(f"Présents / confirmés. Un groupe de moins de {k} personnes n'est pas affiché.")
-    if not figures.by_role:
-        st.info("Aucune rencontre passée pour l'instant.")
-        return
-    for column, (rows, title) in zip(
-        st.columns(2, gap="medium"), ((figures.by_region, "Région"), (figures.by_role, "Profil")), strict=True
-    ):
-        with column:
-            attendance = charts.attendance_frame(rows, title)
-            if chart_style.fully_masked(attendance, ["Taux de présence (%)"]):
-                masked_chart(f"Taux de présence par {title.lower()}")
-            else:
-                draw(charts.attendance_chart, attendance, title)
-            figure_table(attendance, f"dashboard_attendance_{title}")
-
-
-def render_recruitment() -> None:
-    """Postings by region and state, applications per posting, time to fill, vacant posts by department."""
-    st.header("Recrutement des chefs de projet")
-    recruiting = live.recruitment
-    frames = charts.recruitment_frames(recruiting)
-    if frames["states"].empty:
-        st.info("Aucune offre d'emploi pour l'instant.")
-        return
-    top = st.columns(3)
-    top[0].metric("Offres", french.number(int(frames["states"]["Offres"].sum())))
-    top[1].metric("Postes vacants", french.number(int(frames["vacant"]["Postes vacants"].sum())))
-    top[2].metric(
-        "Délai médian publication → pourvu",
-        "—" if recruiting.median_days_to_fill is None else f"{french.number(recruiting.median_days_to_fill)} j",
-        help=f"Sur {french.number(recruiting.filled_count)} offre(s) pourvue(s).",
-    )
-    st.caption("Toutes régions (les filtres ne s'appliquent pas) ; les offres ne décrivent pas des personnes.")
-    left, right = st.columns(2, gap="medium")
-    with left:
-        draw(charts.postings_state_chart, frames["states"])
-        draw(charts.applications_per_posting_chart, frames["per_posting"])
-        st.caption(f"Candidatures par région : un nombre inférieur à {k} est masqué, comme pour le questionnaire.")
-        figure_table(frames["applications"], "dashboard_recruit_applications")
-    with right:
-        if frames["vacant"].empty:
-            st.info("Aucun poste vacant.")
-        else:
-            draw(charts.vacant_chart, frames["vacant"])
 
 
 measure, level = params.get("mesure"), params.get("niveau")  # kept in the URL while another section is shown
@@ -488,12 +241,7 @@ if section == dashboard.SUMMARY:
     measure = measure if measure != next(iter(overview.MEASURES)) else None
     level = level if level != next(iter(overview.LEVELS)) else None
 else:
-    {
-        "questionnaire": render_survey,
-        "invitations": render_invitations,
-        "rencontres": render_meetings,
-        "recrutement": render_recruitment,
-    }[section]()
+    sections.SECTIONS[section](view)
 
 wanted = {
     "section": section if section != dashboard.SUMMARY else None,

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pvd_survey import home, meetings, recruitment, ui
+from pvd_survey import french, home, meetings, recruitment, ui
 from pvd_survey.meetings import KIND_LABELS
 from pvd_survey.models import paris_time, utcnow
 
@@ -59,7 +59,8 @@ def show_news() -> None:
                 st.markdown(
                     f"{KIND_LABELS[meeting.kind]} · {meeting.region_label} · le "
                     f"{paris_time(meeting.starts_at, '%d/%m/%Y à %H:%M')}  \n"
-                    f"**{meeting.places_left} place(s) restante(s)** sur {meeting.capacity}"
+                    f"**{french.count(meeting.places_left, 'place restante', 'places restantes')}** sur "
+                    f"{french.number(meeting.capacity)}"
                     + (f" · inscriptions à partir du {paris_time(meeting.registration_opens_at)}" if opens else "")
                 )
         st.page_link("pages/meetings.py", label="Toutes les rencontres", icon=":material/arrow_forward:")

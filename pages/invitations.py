@@ -6,9 +6,9 @@ from datetime import time
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import charts, stats, survey, territory, ui
-from pvd_survey.clock import from_paris_parts, paris_time, utcnow
-from pvd_survey.errors import DomainError, french_message
+from pvd_survey import charts, french, stats, survey, territory, ui
+from pvd_survey.clock import paris_time, utcnow
+from pvd_survey.errors import DomainError, french_markdown
 from pvd_survey.survey_questions import InvalidAnswers
 
 ui.guard("invitations")
@@ -24,30 +24,45 @@ st.markdown(
     "ou un fichier CSV de même forme. Chaque personne reçoit un lien personnel ; une adresse déjà invitée "
     "n'est pas invitée deux fois."
 )
-with st.form("invitations_form", clear_on_submit=False):
-    pasted = st.text_area("Adresses e-mail", key="invitations_text", height=140)
-    uploaded = ui.file_upload("ou fichier CSV", "csv", key="invitations_file")
+INVITE_FORM = "invitations_form"
+# The form's fields, in its order, by the names its errors are given.
+INVITE_LABELS = {"invitees": "Adresses e-mail", "invitees_file": "ou fichier CSV"}
+
+
+def refused_list(error: DomainError, field: str) -> dict[str, DomainError]:
+    """A refused list as the form's errors: every bad line together, under the field that held the list."""
+    if isinstance(error, InvalidAnswers):  # bad lines (each with its number)
+        lines = " ".join(french_markdown(line) for line in error.errors.values())
+        return {field: DomainError("invitee_lines", field=field, count=len(error.errors), lines=lines)}
+    return {field if error.field == "invitees" else error.field or "": error}
+
+
+ui.show_flash(INVITE_FORM)  # the confirmation, above the form (with the focus)
+with st.form(INVITE_FORM, clear_on_submit=False):
+    ui.form_errors(INVITE_FORM, INVITE_LABELS)
+    pasted = st.text_area(INVITE_LABELS["invitees"], key="invitations_text", height=140)
+    ui.field_error(INVITE_FORM, "invitees")
+    uploaded = ui.file_upload(INVITE_LABELS["invitees_file"], "csv", key="invitations_file")
+    ui.field_error(INVITE_FORM, "invitees_file")
     submitted = st.form_submit_button("Envoyer les invitations", type="primary")
 if submitted:
     text = ui.text_of(uploaded, pasted)
     if text is not None:
+        list_field = "invitees" if uploaded is None else "invitees_file"
         try:
             entries = survey.parse_invitation_list(text)
             with ui.write() as session:
                 batch = survey.invite(session, entries, settings)
-        except InvalidAnswers as invalid:
-            st.error(
-                "Rien n'a été envoyé : corrigez la liste.\n\n"
-                + "\n".join(f"- {french_message(e)}" for e in invalid.errors.values())
-            )
         except DomainError as error:
-            ui.show_error(error)
-        else:
-            message = f"{len(batch.created)} invitation(s) en file d'envoi."
-            if batch.already_invited:
-                message += f" Déjà invitée(s), non renvoyée(s) : {', '.join(batch.already_invited)}."
-            ui.flash(message)
+            # Every bad line at once, under the field of the list and at the top, the focus on it.
+            ui.remember_field_errors(INVITE_FORM, refused_list(error, list_field))
             st.rerun()
+        ui.remember_field_errors(INVITE_FORM, None)
+        message = f"{french.count(len(batch.created), 'invitation')} en file d'envoi."
+        if batch.already_invited:
+            message += f" Déjà invitée(s), non renvoyée(s) : {', '.join(batch.already_invited)}."
+        ui.flash(message, place=INVITE_FORM, focus=True)
+        st.rerun()
 
 st.subheader("Clôture")
 with ui.read() as session:
@@ -58,25 +73,34 @@ if closes_at:
     st.write(f"Questionnaire {state} {paris_time(closes_at, '%d/%m/%Y à %H:%M')}.")
 else:
     st.write("Le questionnaire est ouvert, sans date de clôture.")
-with st.form("invitations_closing"):
-    day = ui.date_input("Date de clôture", value=None, key="invitations_close_day")
+CLOSING_FORM = "invitations_closing"
+CLOSING_LABELS = {"day": "Date de clôture"}
+ui.show_flash(CLOSING_FORM)  # the confirmation, above the form (with the focus)
+with st.form(CLOSING_FORM):
+    ui.form_errors(CLOSING_FORM, CLOSING_LABELS)
+    day = ui.date_input(CLOSING_LABELS["day"], value=None, key="invitations_close_day")
+    ui.field_error(CLOSING_FORM, "day")
     hour = st.time_input("Heure (heure de Paris)", value=time(23, 59), key="invitations_close_time")
     column_set, column_remove = st.columns(2)
     set_closing = column_set.form_submit_button("Fixer la clôture")
     remove_closing = column_remove.form_submit_button("Retirer la date de clôture")
 if set_closing:
-    if day is None:
-        st.error("Choisissez une date de clôture.")
-    else:
-        moment = from_paris_parts(day, hour)
-        if moment <= utcnow():
-            ui.show_error(DomainError("closing_in_past"))
-        else:
-            ui.act(
-                survey.set_closing_time, moment, success=f"Clôture fixée au {paris_time(moment, '%d/%m/%Y à %H:%M')}."
-            )
+    ui.submit_form(
+        CLOSING_FORM,
+        survey.close_on,
+        day,
+        hour,
+        success=lambda moment: f"Clôture fixée au {paris_time(moment, '%d/%m/%Y à %H:%M')}.",
+        flash_at=CLOSING_FORM,
+    )
 if remove_closing:
-    ui.act(survey.set_closing_time, None, success="Date de clôture retirée : le questionnaire est ouvert.")
+    ui.submit_form(
+        CLOSING_FORM,
+        survey.set_closing_time,
+        None,
+        success="Date de clôture retirée : le questionnaire est ouvert.",
+        flash_at=CLOSING_FORM,
+    )
 
 st.subheader("Relances automatiques")
 st.markdown(
@@ -98,16 +122,24 @@ for reminder in reminders:
     line.write(f"Relance du {paris_time(reminder.due_at, '%d/%m/%Y à %H:%M')} : {state}.")
     if reminder.done_at is None and action.button("Annuler", key=f"invitations_reminder_cancel_{reminder.id}"):
         ui.act(survey.cancel_reminder, reminder.id, success="Relance annulée.")
-with st.form("invitations_reminder"):
-    reminder_day = ui.date_input("Date de la relance", value=None, key="invitations_reminder_day")
+REMINDER_FORM = "invitations_reminder"
+REMINDER_LABELS = {"day": "Date de la relance"}
+ui.show_flash(REMINDER_FORM)  # the confirmation, above the form (with the focus)
+with st.form(REMINDER_FORM):
+    ui.form_errors(REMINDER_FORM, REMINDER_LABELS)
+    reminder_day = ui.date_input(REMINDER_LABELS["day"], value=None, key="invitations_reminder_day")
+    ui.field_error(REMINDER_FORM, "day")
     reminder_hour = st.time_input("Heure (heure de Paris)", value=time(9, 0), key="invitations_reminder_time")
     add_reminder = st.form_submit_button("Prévoir la relance")
 if add_reminder:
-    if reminder_day is None:
-        st.error("Choisissez la date de la relance.")
-    else:
-        moment = from_paris_parts(reminder_day, reminder_hour)
-        ui.act(survey.schedule_reminder, moment, success=f"Relance prévue le {paris_time(moment, '%d/%m/%Y à %H:%M')}.")
+    ui.submit_form(
+        REMINDER_FORM,
+        survey.schedule_reminder_on,
+        reminder_day,
+        reminder_hour,
+        success=lambda moment: f"Relance prévue le {paris_time(moment, '%d/%m/%Y à %H:%M')}.",
+        flash_at=REMINDER_FORM,
+    )
 
 st.subheader("Réponses par région")
 st.caption(
@@ -120,10 +152,10 @@ with ui.read() as session:
 if funnel:
     table = charts.funnel_frame(funnel)
     for column in ("Invitations", "Réponses publiées"):  # whole numbers as text, hidden ones "masqué"
-        table[column] = [charts.HIDDEN_TEXT if pd.isna(value) else str(int(value)) for value in table[column]]
+        table[column] = [charts.HIDDEN_TEXT if pd.isna(value) else french.number(int(value)) for value in table[column]]
     st.dataframe(table, hide_index=True, width="stretch", key="invitations_funnel")
 
-st.subheader(f"Personnes invitées ({len(invitations)})")
+st.subheader(f"Personnes invitées ({french.number(len(invitations))})")
 st.caption(
     "Qui a répondu, quand, ou qui a retiré ses réponses n'est montré nulle part : seul le serveur peut le savoir, "
     "pour la personne elle-même et pour les relances."
@@ -137,7 +169,7 @@ st.dataframe(
             "E-mail": [i.email for i in invitations],
             "Département": [territory.department_label(i.department) if i.department else "" for i in invitations],
             "État": ["désactivée" if i.status == "revoked" else "active" for i in invitations],
-            "Envois par la direction": [i.sent_count for i in invitations],
+            "Envois par la direction": [french.number(i.sent_count) for i in invitations],
             "Dernier envoi par la direction": [paris_time(i.last_sent_at) for i in invitations],
         }
     ),

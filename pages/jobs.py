@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pvd_survey import accounts, recruitment, territory, ui
+from pvd_survey import accounts, french, recruitment, territory, ui
 from pvd_survey.errors import DomainError
 from pvd_survey.recruitment import ApplicationInput, Upload
 
@@ -244,7 +244,7 @@ with ui.read() as session:
     board = recruitment.list_published(
         session, filters, offset=(page_number - 1) * recruitment.BOARD_PAGE_SIZE, limit=recruitment.BOARD_PAGE_SIZE
     )
-st.subheader(f"{board.count} offre(s)")
+st.subheader(french.count(board.count, "offre"))
 if board.count == 0:
     st.info("Aucune offre publiée ne correspond à ces critères.")
 for posting in board.postings:

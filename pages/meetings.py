@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pvd_survey import meetings, territory, ui
+from pvd_survey import french, meetings, territory, ui
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.errors import DomainError
 from pvd_survey.meetings import KIND_LABELS, ROLE_LABELS, RegistrationForm
@@ -31,8 +31,9 @@ def when(meeting: meetings.MeetingInfo) -> str:
 def places(meeting: meetings.MeetingInfo) -> str:
     """Places left, or the waiting list."""
     if meeting.places_left > 0:
-        return f"{meeting.places_left} place(s) restante(s) sur {meeting.capacity}"
-    return f"Complet : liste d'attente ({meeting.waiting} personne(s))"
+        left = french.count(meeting.places_left, "place restante", "places restantes")
+        return f"{left} sur {french.number(meeting.capacity)}"
+    return f"Complet : liste d'attente ({french.count(meeting.waiting, 'personne')})"
 
 
 def show_list() -> None:
@@ -61,7 +62,11 @@ def show_list() -> None:
     more = len(upcoming) > shown
     upcoming = upcoming[:shown]
     now = utcnow()
-    count = f"{len(upcoming)} premières rencontres à venir" if more else f"{len(upcoming)} rencontre(s) à venir"
+    count = (
+        f"{french.number(len(upcoming))} premières rencontres à venir"
+        if more
+        else f"{french.count(len(upcoming), 'rencontre')} à venir"
+    )
     st.caption(count + (" (rencontres nationales comprises)." if region else "."))
     if not upcoming:
         st.info("Aucune rencontre à venir pour l'instant. Revenez bientôt.")

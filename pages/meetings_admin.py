@@ -5,7 +5,7 @@ from datetime import datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import exports, meetings, territory, ui
+from pvd_survey import exports, french, meetings, territory, ui
 from pvd_survey.clock import from_paris_parts, paris_from_utc, paris_time, utcnow
 from pvd_survey.errors import DomainError, errors_by_field
 from pvd_survey.meetings import KIND_LABELS, ROLE_LABELS, MeetingForm
@@ -20,10 +20,17 @@ st.title("Organiser les rencontres")
 with ui.read() as session:
     all_meetings = meetings.list_all(session)
 by_id = {meeting.id: meeting for meeting in all_meetings}
+
+
+def seats(meeting: meetings.MeetingInfo) -> str:
+    """Confirmed over capacity, the French way (« 1 200/2 000 »)."""
+    return f"{french.number(meeting.confirmed)}/{french.number(meeting.capacity)}"
+
+
 # The meeting of the address (?rencontre=<id>) stays chosen whatever its label becomes (its seats change it).
 selected = ui.choose_record(
     "Rencontre",
-    {i: f"{paris_time(m.starts_at, '%d/%m/%Y')} · {m.title} ({m.confirmed}/{m.capacity})" for i, m in by_id.items()},
+    {i: f"{paris_time(m.starts_at, '%d/%m/%Y')} · {m.title} ({seats(m)})" for i, m in by_id.items()},
     meetings.MEETING_PARAMETER,
     "meetings_admin_selected",
     unknown="unknown_meeting",
@@ -205,10 +212,10 @@ st.caption(
 st.code(meetings.meeting_link(settings, meeting.id), language=None)
 st.caption("Lien public de la rencontre, à partager.")
 metrics = st.columns(4)
-metrics[0].metric("Confirmés", f"{meeting.confirmed} / {meeting.capacity}")
-metrics[1].metric("Liste d'attente", meeting.waiting)
-metrics[2].metric("Annulations", len(lists.cancelled))
-metrics[3].metric("Présents", lists.present)
+metrics[0].metric("Confirmés", f"{french.number(meeting.confirmed)} / {french.number(meeting.capacity)}")
+metrics[1].metric("Liste d'attente", french.number(meeting.waiting))
+metrics[2].metric("Annulations", french.number(len(lists.cancelled)))
+metrics[3].metric("Présents", french.number(lists.present))
 
 downloads = st.columns(4)
 for place, fmt, label in (

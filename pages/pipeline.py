@@ -7,7 +7,7 @@ that e-mails the candidate (a refusal) shows the exact message first and sends i
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import exports, recruitment, ui
+from pvd_survey import exports, french, recruitment, ui
 from pvd_survey.errors import DomainError
 from pvd_survey.models import paris_time
 
@@ -43,7 +43,7 @@ with ui.read() as session:
     counts = recruitment.pipeline_counts(session, user, posting_id)
 columns = st.columns(len(recruitment.PIPELINE_STATUSES))
 for column, status in zip(columns, recruitment.PIPELINE_STATUSES, strict=True):
-    column.metric(recruitment.APPLICATION_STATUS_LABELS[status], counts[status])
+    column.metric(recruitment.APPLICATION_STATUS_LABELS[status], french.number(counts[status]))
 filters = st.columns(2)
 status_filter = filters[0].selectbox(
     "Statut",

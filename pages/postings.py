@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from pvd_survey import access, recruitment, ui
+from pvd_survey import access, french, recruitment, ui
 from pvd_survey.models import paris_time
 from pvd_survey.recruitment import PostingInfo, PostingInput
 
@@ -36,12 +36,12 @@ if postings:
     st.dataframe(
         pd.DataFrame(
             {
-                "N°": [p.id for p in postings],
+                "N°": [str(p.id) for p in postings],  # (a number that names, not one that counts)
                 "Titre": [p.title for p in postings],
                 "État": [p.status_label for p in postings],
                 "Date limite": [f"{p.deadline:%d/%m/%Y}" for p in postings],
                 "Publiée le": [paris_time(p.published_at) for p in postings],
-                "Candidatures": [p.application_count for p in postings],
+                "Candidatures": [french.number(p.application_count) for p in postings],
             }
         ),
         hide_index=True,

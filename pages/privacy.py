@@ -5,7 +5,7 @@ import json
 import streamlit as st
 
 from pvd_survey import privacy, ui
-from pvd_survey.errors import DomainError
+from pvd_survey.errors import DomainError, errors_by_field
 
 user = ui.guard("privacy")
 settings = ui.settings()
@@ -18,10 +18,22 @@ st.write(
     "la personne, puis effacez-le. Les réponses au questionnaire ne sont pas enregistrées avec l'adresse : "
     "l'effacement les retire des chiffres avec le prochain groupe publié."
 )
-with st.form("privacy_search"):
-    email = st.text_input("Adresse e-mail de la personne", key="privacy_email")
+FORM = "privacy_search"
+LABELS = {"email": "Adresse e-mail de la personne"}
+with st.form(FORM):
+    ui.form_errors(FORM, LABELS)
+    email = st.text_input(LABELS["email"], key="privacy_email")
+    ui.field_error(FORM, "email")
     searched = st.form_submit_button("Rechercher")
 if searched:
+    try:  # (a bad address is said under the field, with the focus on it)
+        with ui.read() as session:
+            privacy.export_person(session, user, email)
+    except DomainError as error:
+        ui.remember_field_errors(FORM, errors_by_field(error))
+        st.session_state.pop("privacy_target", None)
+        st.rerun()
+    ui.remember_field_errors(FORM, None)
     st.session_state["privacy_target"] = email
 target = st.session_state.get("privacy_target")
 if not target:

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from pvd_survey import accounts, recruitment, territory, ui
+from pvd_survey import accounts, french, recruitment, territory, ui
 from pvd_survey.clock import paris_time
-from pvd_survey.errors import DomainError, ImportRejected, french_message, row_message
+from pvd_survey.errors import DomainError, ImportRejected, row_message
 
 user = ui.guard("recruiter_requests")
 settings = ui.settings()
@@ -58,9 +58,26 @@ st.caption(
     "Une seule ligne en erreur et rien n'est créé. Chaque personne reçoit un lien pour choisir son mot de passe ; "
     "une organisation inconnue est créée."
 )
-with st.form("requests_bulk"):
-    uploaded = ui.file_upload("Fichier CSV", "csv", key="requests_bulk_file")
-    pasted = st.text_area("ou contenu du fichier", key="requests_bulk_text")
+BULK_FORM = "requests_bulk"
+# The form's fields, in its order: the bad lines of a refused file go under the field that held it.
+BULK_LABELS = {"file": "Fichier CSV", "text": "ou contenu du fichier"}
+
+
+def refused_file(error: DomainError, field: str) -> dict[str, DomainError]:
+    """A refused file as the form's errors: every bad line together, under the field that held the file."""
+    if isinstance(error, ImportRejected):
+        lines = " ; ".join(row_message(row) for row in error.errors)
+        return {field: DomainError("import_rejected_lines", field=field, count=error.params["count"], lines=lines)}
+    return {error.field or "": error}
+
+
+ui.show_flash(BULK_FORM)  # the confirmation, above the form (with the focus)
+with st.form(BULK_FORM):
+    ui.form_errors(BULK_FORM, BULK_LABELS)
+    uploaded = ui.file_upload(BULK_LABELS["file"], "csv", key="requests_bulk_file")
+    ui.field_error(BULK_FORM, "file")
+    pasted = st.text_area(BULK_LABELS["text"], key="requests_bulk_text")
+    ui.field_error(BULK_FORM, "text")
     sent = st.form_submit_button("Créer les comptes")
 if sent:
     text = ui.text_of(uploaded, pasted)
@@ -68,13 +85,14 @@ if sent:
         try:
             with ui.write() as session:
                 created = recruitment.bulk_create_recruiters(session, user, text, settings)
-        except ImportRejected as rejected:
-            st.error(
-                french_message(rejected) + "\n\n" + "\n".join(f"- {row_message(error)}" for error in rejected.errors)
-            )
         except DomainError as error:
-            ui.show_error(error)
-        else:
-            ui.flash(f"{len(created)} compte(s) recruteur créé(s).", place="requests_bulk")
+            # Every bad line at once, under the field of the file and at the top, the focus on it.
+            ui.remember_field_errors(BULK_FORM, refused_file(error, "file" if uploaded is not None else "text"))
             st.rerun()
-ui.show_flash("requests_bulk")
+        ui.remember_field_errors(BULK_FORM, None)
+        ui.flash(
+            f"{french.count(len(created), 'compte recruteur créé', 'comptes recruteur créés')}.",
+            place=BULK_FORM,
+            focus=True,
+        )
+        st.rerun()

@@ -20,18 +20,19 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
-from zxcvbn import zxcvbn
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from pvd_survey import access, db, links, mail, territory
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
+from pvd_survey.credentials import PASSWORD_MAX_LENGTH as PASSWORD_MAX_LENGTH  # (the services' and pages' name)
+from pvd_survey.credentials import PASSWORD_MIN_LENGTH as PASSWORD_MIN_LENGTH
+from pvd_survey.credentials import check_new_password, normalise_email
+from pvd_survey.credentials import check_password_policy as check_password_policy
 from pvd_survey.db import dialect_insert
-from pvd_survey.errors import DomainError
+from pvd_survey.errors import DomainError, FieldChecks
 from pvd_survey.models import (
     AppMarker,
     LoginThrottle,
@@ -44,36 +45,8 @@ from pvd_survey.models import (
 from pvd_survey.vocabulary import ORGANISATION_KIND_LABELS as ORGANISATION_KIND_LABELS  # (the pages' name)
 from pvd_survey.vocabulary import ORGANISATION_KINDS, ROLE_LABELS, ROLES
 
-PASSWORD_MIN_LENGTH = 12
-PASSWORD_MAX_LENGTH = 128
 PASSWORD_LINK_DAYS = 7
 _T = TypeVar("_T")
-
-# Common French choices that the (English-centred) zxcvbn list lacks.
-_FRENCH_COMMON = {
-    "motdepasse",
-    "azerty",
-    "azertyuiop",
-    "soleil",
-    "bonjour",
-    "doudou",
-    "chouchou",
-    "loulou",
-    "marseille",
-    "nicolas",
-    "camille",
-    "julien",
-    "jetaime",
-    "coucou",
-    "france",
-    "liberte",
-    "toulouse",
-    "paris",
-    "qsdfghjklm",
-    "petitesvillesdedemain",
-    "pvd",
-    "anct",
-}
 
 
 @dataclass(frozen=True)
@@ -138,44 +111,7 @@ def _user_info(user: User) -> UserInfo:
     )
 
 
-# ---------------------------------------------------------------------------- e-mail and passwords
-
-
-def normalise_email(raw: str, field: str = "email") -> str:
-    """Validate an e-mail address (syntax only, no DNS) and return its normalised form."""
-    try:
-        normalized = validate_email((raw or "").strip(), check_deliverability=False).normalized
-    except EmailNotValidError:
-        detail = "vérifiez qu'elle est de la forme prenom.nom@exemple.fr."
-        raise DomainError("invalid_email", field=field, detail=detail) from None
-    # Local parts are case-sensitive in theory only: people type "Prenom.Nom@" and "prenom.nom@"
-    # for the same mailbox, and two accounts for one person would be worse.
-    return normalized.lower()
-
-
-@cache
-def _common_passwords() -> frozenset[str]:
-    return frozenset(FREQUENCY_LISTS["passwords"]) | _FRENCH_COMMON
-
-
-def check_password_policy(password: str, email: str | None = None) -> None:
-    """Refuse passwords that are too short, too long, common or easy to guess."""
-    if len(password) < PASSWORD_MIN_LENGTH:
-        raise DomainError("password_too_short", field="password", minimum=PASSWORD_MIN_LENGTH)
-    if len(password) > PASSWORD_MAX_LENGTH:
-        raise DomainError("password_too_long", field="password", maximum=PASSWORD_MAX_LENGTH)
-    lowered = password.lower()
-    # "Password2024!" is "password" with decorations: strip them before looking it up.
-    core = re.sub(r"[\d\W_]+$", "", re.sub(r"^[\d\W_]+", "", lowered))
-    common = _common_passwords()
-    if lowered in common or core in common or len(set(lowered)) <= 2:
-        raise DomainError("password_common", field="password")
-    local_part = (email or "").split("@")[0].lower()
-    if len(local_part) >= 4 and local_part in lowered:
-        raise DomainError("password_contains_email", field="password")
-    hints = [local_part, "petites villes de demain", "pvd", "anct", "chef de projet"]
-    if zxcvbn(password[:100], user_inputs=[h for h in hints if h])["score"] < 3:
-        raise DomainError("password_weak", field="password")
+# ---------------------------------------------------------------------------- password hashes
 
 
 @cache
@@ -246,17 +182,24 @@ def _verify(password_hash: str | None, password: str, profile: str) -> bool:
 
 
 def create_organisation(session: Session, name: str, kind: str, department: str) -> OrganisationInfo:
-    """Add an employer organisation (EPCI, commune or other) in a department."""
+    """Add an employer organisation (EPCI, commune or other) in a department; every field's problem at once."""
+    checks = FieldChecks()
     name = " ".join((name or "").split())
-    if not name:
-        raise DomainError("organisation_name_required", field="name")
-    if kind not in ORGANISATION_KINDS:
-        raise DomainError("unknown_organisation_kind", field="kind", kind=kind, choices=", ".join(ORGANISATION_KINDS))
-    if not (department or "").strip():
-        raise DomainError("department_required", field="department")
-    code = territory.normalise_department(department)
-    if code is None:
-        raise DomainError("unknown_department", field="department", department=department)
+    with checks:
+        if not name:
+            raise DomainError("organisation_name_required", field="name")
+    with checks:
+        if kind not in ORGANISATION_KINDS:
+            choices = ", ".join(ORGANISATION_KINDS)
+            raise DomainError("unknown_organisation_kind", field="kind", kind=kind, choices=choices)
+    code = None
+    with checks:
+        if not (department or "").strip():
+            raise DomainError("department_required", field="department")
+        code = territory.normalise_department(department)
+        if code is None:
+            raise DomainError("unknown_department", field="department", department=department)
+    checks.raise_errors()
     organisation = Organisation(name=name, kind=kind, department=code)
     try:
         with session.begin_nested():
@@ -297,6 +240,39 @@ def find_organisation(session: Session, reference: str) -> OrganisationInfo:
 # ---------------------------------------------------------------------------- accounts
 
 
+def check_account(
+    checks: FieldChecks,
+    session: Session,
+    email: str,
+    display_name: str,
+    role: str,
+    organisation_id: int | None,
+    password: str | None,
+    confirmation: str | None = None,
+) -> tuple[str, str]:
+    """A new account's fields checked, each problem kept in `checks` by field; the e-mail and name as stored."""
+    typed_email = (email or "").strip().lower()
+    with checks:
+        typed_email = normalise_email(email)
+    display_name = " ".join((display_name or "").split())
+    with checks:
+        if not display_name:
+            raise DomainError("display_name_required", field="display_name")
+    with checks:
+        if role not in ROLES:
+            raise DomainError("unknown_role", field="role", role=role, choices=", ".join(ROLES))
+    with checks:
+        if role == "recruteur" and organisation_id is None:
+            raise DomainError("organisation_required", field="organisation")
+        if role != "recruteur" and organisation_id is not None:
+            raise DomainError("organisation_not_allowed", field="organisation")
+        if organisation_id is not None and session.get(Organisation, organisation_id) is None:
+            raise DomainError("unknown_organisation", field="organisation", organisation=organisation_id)
+    if password is not None:
+        check_new_password(checks, password, confirmation, typed_email)
+    return typed_email, display_name
+
+
 def create_user(
     session: Session,
     *,
@@ -307,22 +283,15 @@ def create_user(
     organisation_id: int | None = None,
     password: str | None = None,
     notify: bool = True,
+    confirmation: str | None = None,
 ) -> UserInfo:
-    """Create an account; the welcome e-mail goes to the outbox in the same transaction."""
-    email = normalise_email(email)
-    display_name = " ".join((display_name or "").split())
-    if not display_name:
-        raise DomainError("display_name_required", field="display_name")
-    if role not in ROLES:
-        raise DomainError("unknown_role", field="role", role=role, choices=", ".join(ROLES))
-    if role == "recruteur" and organisation_id is None:
-        raise DomainError("organisation_required", field="organisation")
-    if role != "recruteur" and organisation_id is not None:
-        raise DomainError("organisation_not_allowed", field="organisation")
-    if organisation_id is not None and session.get(Organisation, organisation_id) is None:
-        raise DomainError("unknown_organisation", field="organisation", organisation=organisation_id)
-    if password is not None:
-        check_password_policy(password, email)
+    """Create an account; the welcome e-mail goes to the outbox in the same transaction. Every field's problem is
+    reported at once; `confirmation`: the password typed again, when the form asks for it."""
+    checks = FieldChecks()
+    email, display_name = check_account(
+        checks, session, email, display_name, role, organisation_id, password, confirmation
+    )
+    checks.raise_errors()
     user = User(
         email=email,
         display_name=display_name,
@@ -379,14 +348,26 @@ def first_admin_code(settings: Settings) -> str:
 
 
 def set_up(
-    session: Session, *, code: str, email: str, display_name: str, password: str, settings: Settings
+    session: Session,
+    *,
+    code: str,
+    email: str,
+    display_name: str,
+    password: str,
+    settings: Settings,
+    confirmation: str | None = None,
 ) -> UserInfo:
-    """The set-up page: the first administrator, only with the code of the server's log."""
+    """The set-up page: the first administrator, only with the code of the server's log; the code's problem and
+    the other fields' are reported at once."""
     if not needs_setup(session):
         raise DomainError("setup_done")
-    typed = re.sub(r"[\s-]", "", code or "").upper().encode()
-    if not hmac.compare_digest(typed, first_admin_code(settings).replace("-", "").encode()):
-        raise DomainError("setup_code_invalid", field="setup_code")
+    checks = FieldChecks()
+    with checks:
+        typed = re.sub(r"[\s-]", "", code or "").upper().encode()
+        if not hmac.compare_digest(typed, first_admin_code(settings).replace("-", "").encode()):
+            raise DomainError("setup_code_invalid", field="setup_code")
+    check_account(checks, session, email, display_name, "admin", None, password, confirmation)
+    checks.raise_errors()
     return create_first_admin(session, email=email, display_name=display_name, password=password, settings=settings)
 
 
@@ -505,8 +486,14 @@ def authenticate(
     runs `ARGON2_AT_ONCE` sign-ins at a time (`sign_in_turns`).
     """
     now = now or utcnow()
-    try:
+    checks = FieldChecks()  # both fields' problems at once, before any attempt is counted
+    with checks:
         email = normalise_email(email)
+    with checks:
+        if not password:
+            raise DomainError("field_required", field="password")
+    try:
+        checks.raise_errors()
     except DomainError as error:
         return LoginOutcome(None, error)
     with sign_in_turns:
@@ -580,12 +567,17 @@ def set_active(session: Session, user_id: int, active: bool, actor_id: int) -> U
     return _user_info(user)
 
 
-def set_password(session: Session, user_id: int, password: str, settings: Settings) -> UserInfo:
-    """Give an account a new password; its open sessions end and its login lock is lifted."""
+def set_password(
+    session: Session, user_id: int, password: str, settings: Settings, confirmation: str | None = None
+) -> UserInfo:
+    """Give an account a new password (`confirmation`: typed again, when the form asks for it); its open sessions
+    end and its login lock is lifted."""
     user = session.get(User, user_id)
     if user is None:
         raise DomainError("unknown_user")
-    check_password_policy(password, user.email)
+    checks = FieldChecks()
+    check_new_password(checks, password, confirmation, user.email)
+    checks.raise_errors()
     session.execute(
         update(User)
         .where(User.id == user_id)
@@ -600,14 +592,26 @@ def set_password(session: Session, user_id: int, password: str, settings: Settin
 
 
 def change_own_password(
-    session: Session, user_id: int, current_password: str, new_password: str, settings: Settings
+    session: Session,
+    user_id: int,
+    current_password: str,
+    new_password: str,
+    settings: Settings,
+    confirmation: str | None = None,
 ) -> UserInfo:
-    """A signed-in person replaces their password after proving they know the current one."""
+    """A signed-in person replaces their password after proving they know the current one (every field's problem
+    reported at once)."""
     user = session.get(User, user_id)
     if user is None:
         raise DomainError("unknown_user")
-    if user.password_hash is not None and not _verify(user.password_hash, current_password, settings.argon2_profile):
-        raise DomainError("bad_credentials", field="current_password")
+    checks = FieldChecks()
+    with checks:
+        if user.password_hash is not None and not _verify(
+            user.password_hash, current_password, settings.argon2_profile
+        ):
+            raise DomainError("current_password_wrong", field="current_password")
+    check_new_password(checks, new_password, confirmation, user.email)
+    checks.raise_errors()
     return set_password(session, user_id, new_password, settings)
 
 
@@ -643,12 +647,17 @@ def password_link_user(session: Session, token: str | None, now: datetime | None
 
 
 def set_password_by_link(
-    session: Session, token: str | None, password: str, settings: Settings, now: datetime | None = None
+    session: Session,
+    token: str | None,
+    password: str,
+    settings: Settings,
+    now: datetime | None = None,
+    confirmation: str | None = None,
 ) -> UserInfo:
-    """Choose a password through a one-time link; the link then stops working."""
+    """Choose a password through a one-time link (`confirmation`: typed again); the link then stops working."""
     now = now or utcnow()
     stored = _password_token(session, token, now, lock=True)
-    user = set_password(session, stored.user_id, password, settings)
+    user = set_password(session, stored.user_id, password, settings, confirmation)
     stored.used_at = now
     session.flush()
     return user

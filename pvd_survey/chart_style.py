@@ -22,6 +22,9 @@ TEXT_CONFIG: dict[str, dict[str, str]] = {
 }
 
 
+TOOLTIP_NUMBER_FORMAT = ",.2~f"  # d3-format: thousands grouped, trailing zeros dropped (« 1 234,5 », « 87 »)
+
+
 def readable(spec: dict[str, Any]) -> dict[str, Any]:
     """The spec with its text in TEXT_CONFIG's colours (axes, legends, titles) and French number formats, the rest
     of its config kept."""
@@ -29,6 +32,8 @@ def readable(spec: dict[str, Any]) -> dict[str, Any]:
     for part, colours in TEXT_CONFIG.items():
         config[part] = {**(config.get(part) or {}), **colours}
     config["locale"] = french.VEGA_LOCALE  # axis labels and legends: decimal comma, thin space for thousands
+    # Tooltips: without a format, Vega-Lite writes a number bare (« 100000 »); grouped, at most two decimals.
+    config["tooltipFormat"] = {**(config.get("tooltipFormat") or {}), "numberFormat": TOOLTIP_NUMBER_FORMAT}
     return {**spec, "config": config}
 
 

@@ -45,6 +45,7 @@ MESSAGES: dict[str, str] = {
         "Aucun terminal pour saisir le mot de passe : utilisez --password-stdin ou --no-password."
     ),
     "password_mismatch": "Les deux mots de passe ne sont pas identiques.",
+    "current_password_wrong": "Ce n'est pas votre mot de passe actuel.",
     "unknown_role": "Rôle inconnu : {role}. Rôles possibles : {choices}.",
     "organisation_required": "Un compte recruteur doit être rattaché à une organisation employeuse.",
     "organisation_not_allowed": "Seuls les comptes recruteur sont rattachés à une organisation.",
@@ -114,6 +115,7 @@ MESSAGES: dict[str, str] = {
     "invalid_email_line": "Ligne {line} : adresse e-mail invalide ({value}).",
     "unknown_department_line": "Ligne {line} : département inconnu ({value}).",
     "import_rejected": "Fichier refusé : {count} ligne(s) en erreur, rien n'a été importé.",
+    "import_rejected_lines": "Fichier refusé : {count} ligne(s) en erreur, rien n'a été importé. {lines}.",
     "row_empty_file": "fichier vide : la première ligne doit nommer les colonnes",
     "row_bad_header": "en-tête attendu « {expected} », trouvé « {found} »",
     "row_column_count": "{found} colonnes au lieu de {expected}",
@@ -148,6 +150,9 @@ MESSAGES: dict[str, str] = {
     "filter_mismatch": "Le département {department} n'appartient pas à la région choisie.",
     "unknown_section": "Rubrique inconnue : « {value} ». La synthèse du tableau de bord est affichée.",
     "closing_in_past": "La date de clôture doit être dans le futur.",
+    "closing_day_required": "Choisissez une date de clôture.",
+    "reminder_day_required": "Choisissez la date de la relance.",
+    "invitee_lines": "Rien n'a été envoyé : {count} ligne(s) à corriger. {lines}",
     # Map, overview and report
     "future_month": "Le mois {value} n'a pas encore commencé : choisissez le mois en cours ou un mois passé.",
     "report_chart_failed": (

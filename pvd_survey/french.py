@@ -77,6 +77,11 @@ def number(value: float, decimals: int = 1) -> str:
     return "0" if text == "-0" else text
 
 
+def count(value: int, singular: str, plural: str | None = None) -> str:
+    """A number of things in French: '1 place', '0 place', '100 000 places' (plural: `singular` + 's' unless given)."""
+    return f"{number(value)} {singular if abs(value) < 2 else plural or singular + 's'}"
+
+
 def signed(value: float, decimals: int = 1) -> str:
     """A change as French text, always signed: '+1 200', '-3,5', '0'."""
     text = number(value, decimals)

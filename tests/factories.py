@@ -300,6 +300,11 @@ def shown_form_errors(at, form_key: str) -> tuple[list[str], dict[str, tuple[str
     return summary, under
 
 
+def refused_messages(at, form_key: str) -> list[str]:
+    """The messages a refused form lists at its top, without their fields' labels (in the form's order)."""
+    return [re.sub(r"^\*\*[^*]+\*\* : ", "", line) for line in shown_form_errors(at, form_key)[0]]
+
+
 def focus_moves_to(at) -> str | None:
     """Where this run sends the keyboard focus: a form's first error (the form's key), a confirmation (its
     container's key, ui.focus_on), or None."""

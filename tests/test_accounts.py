@@ -335,7 +335,7 @@ def test_change_own_password_needs_current_one(session, settings):
     alice = make_user(session, settings)
     with pytest.raises(DomainError) as caught:
         accounts.change_own_password(session, alice.id, "not my password", "une autre phrase solide", settings)
-    assert caught.value.code == "bad_credentials"
+    assert caught.value.code == "current_password_wrong"
     updated = accounts.change_own_password(session, alice.id, STRONG_PASSWORD, "une autre phrase solide", settings)
     assert updated.session_epoch == alice.session_epoch + 1
 
@@ -368,7 +368,9 @@ def test_account_without_password_cannot_log_in_with_one(factory, settings):
     with factory.begin() as session:
         make_user(session, settings, email="sso.only@anct.gouv.fr", password=None)
     outcome = accounts.authenticate(factory, "sso.only@anct.gouv.fr", "", settings)
-    assert outcome.error.code == "bad_credentials"
+    assert outcome.user is None and outcome.error.code == "field_required"  # (said under the field, nothing tried)
+    outcome = accounts.authenticate(factory, "sso.only@anct.gouv.fr", "un mot de passe quelconque", settings)
+    assert outcome.user is None and outcome.error.code == "bad_credentials"
 
 
 # ---------------------------------------------------------------------------- privacy export (survey, issue 16)

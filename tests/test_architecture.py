@@ -50,6 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "links",
         ),
     ),
+    ("e-mail addresses and the password policy", ("credentials",)),
     ("storage: tables, the engine, the survey's questions", ("models", "db", "survey_questions")),
     ("the outbox", ("mail",)),
     ("accounts and organisations", ("accounts",)),

@@ -193,6 +193,13 @@ def test_create_recruiter_with_organisation_by_name(factory, database_url):
             1,
             "parmi les plus courants",
         ),
+        (  # every problem at once, each on its line
+            ["create-user", "--email", "pas-une-adresse", "--role", "admin", "--password-stdin"],
+            "password1234\n",
+            1,
+            "Refusé :\n- L'adresse e-mail n'est pas valide : vérifiez qu'elle est de la forme prenom.nom@exemple.fr.\n"
+            "- Ce mot de passe figure parmi les plus courants",
+        ),
         (["create-user", "--email", "a@example.fr", "--role", "admin"], "", 1, "--password-stdin"),
         (
             ["create-user", "--email", "a@example.fr", "--role", "recruteur", "--no-password"],

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from pvd_survey import charts, french, overview
+from pvd_survey import chart_style, charts, french, overview, stats
 
 pytestmark = pytest.mark.database_independent  # pure: run once, on SQLite (see conftest)
 
@@ -72,3 +72,16 @@ def test_chart_axes_and_legends_use_the_french_locale():
     spec = charts.vega_spec(charts.funnel_chart, charts.funnel_frame([]))
     assert spec["config"]["locale"]["number"]["decimal"] == ","
     assert spec["config"]["locale"]["number"]["thousands"] == N
+
+
+def test_chart_tooltips_group_thousands_the_french_way():
+    """A tooltip's number is formatted with the grouping format, read with the French locale (not bare)."""
+    import vl_convert
+
+    frame = charts.funnel_frame([stats.FunnelRow("27", "Bourgogne-Franche-Comté", 123_456, 100_000)])
+    spec = charts.vega_spec(charts.funnel_chart, frame)
+    vega = vl_convert.vegalite_to_vega(spec)
+    tooltips = [mark["encode"]["update"]["tooltip"]["signal"] for mark in vega["marks"] if "tooltip" in str(mark)]
+    assert tooltips and all(f'format(datum["Nombre"], "{chart_style.TOOLTIP_NUMBER_FORMAT}")' in t for t in tooltips)
+    assert chart_style.TOOLTIP_NUMBER_FORMAT.startswith(",")  # d3-format's grouping: the locale's thin space
+    assert vega["config"]["locale"]["number"]["thousands"] == N

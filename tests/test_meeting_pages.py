@@ -65,7 +65,7 @@ def test_public_list_shows_places_and_filters_by_region(installed, factory):
     assert not at.exception
     text = everything(at)
     assert "Rencontre régionale des chefs de projet de Bourgogne-Franche-Comté" in text
-    assert "2 place(s) restante(s) sur 2" in text
+    assert "2 places restantes sur 2" in text
     at.selectbox(key="meetings_region").set_value("53").run()  # Bretagne: nothing there
     assert "Aucune rencontre à venir" in everything(at)
     assert at.query_params["region"] == ["53"] or at.query_params["region"] == "53"
@@ -79,9 +79,30 @@ def test_public_list_shows_20_at_a_time(installed, factory):
     assert "20 premières rencontres à venir." in texts(at.caption)
     assert len([b for b in at.button if b.key and b.key.startswith("meetings_open_")]) == 20
     at.button(key="meetings_more").click().run()
-    assert "22 rencontre(s) à venir." in texts(at.caption)
+    assert "22 rencontres à venir." in texts(at.caption)
     assert len([b for b in at.button if b.key and b.key.startswith("meetings_open_")]) == 22
     assert not [b for b in at.button if b.key == "meetings_more"]
+
+
+def test_large_numbers_read_the_french_way_on_every_meeting_page(installed, factory):
+    """« 100 000 places », never « 100000 place(s) » nor « 100,000 »: a narrow no-break space between thousands,
+    singular and plural right."""
+    direction, _ = installed
+    with factory.begin() as session:
+        big = meetings.create_meeting(session, meeting_form(title="Assises nationales", capacity=100_000))
+    thousand = "100\u202f000"
+    english = ("100000", "100,000", "place(s)", "rencontre(s)")
+    public = everything(page("pages/meetings.py"))
+    assert f"{thousand} places restantes sur {thousand}" in public and "2 rencontres à venir" in public
+    assert not [word for word in english if word in public]
+    home = everything(page("pages/home.py"))
+    assert f"{thousand} places restantes** sur {thousand}" in home
+    assert not [word for word in english if word in home]
+    at = page("pages/meetings_admin.py", direction, rencontre=str(big))
+    assert [metric.value for metric in at.metric] == [f"0 / {thousand}", "0", "0", "0"]
+    assert any(f"(0/{thousand})" in option for option in at.selectbox(key="meetings_admin_selected").options)
+    door = page("pages/checkin.py", direction, rencontre=str(big))
+    assert [metric.value for metric in door.metric] == ["0 / 0"]
 
 
 def test_register_from_the_shareable_link_then_waiting_list(installed, factory):
@@ -92,12 +113,10 @@ def test_register_from_the_shareable_link_then_waiting_list(installed, factory):
         assert "Inscription confirmée" in everything(at)
         # In place of the form, with the places counted after this registration.
         assert not [b for b in at.button if b.key and b.key.startswith("FormSubmitter:meetings_form")]
-        places = "1 place(s) restante(s) sur 2" if number == 1 else "Complet : liste d'attente (0 personne(s))"
+        places = "1 place restante sur 2" if number == 1 else "Complet : liste d'attente (0 personne)"
         assert places in everything(at)
     at.button(key="meetings_another").click().run()
-    assert "Complet : liste d'attente (0 personne(s))" in everything(at) and "Inscription confirmée" not in everything(
-        at
-    )
+    assert "Complet : liste d'attente (0 personne)" in everything(at) and "Inscription confirmée" not in everything(at)
     assert [b for b in at.button if b.key == "FormSubmitter:meetings_form-M'inscrire"]
     at = fill_registration(page("pages/meetings.py", rencontre=str(meeting_id)), 3)
     assert "liste d'attente, en position **1**" in everything(at)
@@ -294,6 +313,20 @@ def test_the_door_answers_a_scan_in_large_type_clears_the_field_and_can_undo(ins
     assert "Avant l'ouverture des portes" in everything(at) and "Au retour du réseau" in everything(at)
     downloads = [button.proto.label for button in at.get("download_button")]
     assert downloads == ["Feuille d'émargement (PDF)", "Liste des inscrits (CSV)"]
+
+
+def test_naming_a_door_keeper_says_both_missing_fields_at_once(installed, factory):
+    direction, meeting_id = installed
+    at = page("pages/checkin.py", direction, rencontre=str(meeting_id))
+    at.text_input(key="checkin_door_email").input("lina@")
+    at = at.button(key="FormSubmitter:checkin_door_form-Envoyer le lien d'accueil").click().run()
+    summary, under = shown_form_errors(at, "checkin_door_form")
+    assert under["full_name"] == ("Nom", MESSAGES["field_required"])
+    assert under["email"][0] == "E-mail" and under["email"][1].startswith("L'adresse e-mail n'est pas valide")
+    assert len(summary) == 2 and focus_moves_to(at) == "checkin_door_form"
+    assert at.text_input(key="checkin_door_email").value == "lina@"  # a refused form keeps what was typed
+    with factory.begin() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
 def test_a_door_link_opens_its_meeting_only_and_nobody_else_gets_in(installed, factory, settings):

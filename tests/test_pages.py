@@ -37,7 +37,7 @@ from tests.conftest import (
     open_page,
     redirect_target,
 )
-from tests.factories import meeting_form, person, submit, texts
+from tests.factories import meeting_form, person, refused_messages, submit, texts
 
 ENTRY_POINT = ENTRY_SCRIPT
 ROLES: tuple[str | None, ...] = ("admin", "direction", "recruteur", None)  # None: not signed in
@@ -408,7 +408,7 @@ def test_first_start_refuses_bad_input(
     at = app().run()
     fill_setup(at, "Ada Admin", email, password, confirmation)
     assert not at.exception, texts(at.exception)
-    assert texts(at.error) == [message]
+    assert refused_messages(at, "setup_form") == [message]
     assert texts(at.title) == [PAGE_TITLES["setup"]]
     assert users_by_email(factory) == {}
     with factory.begin() as s:
@@ -419,7 +419,7 @@ def test_first_start_refuses_bad_input(
 def test_first_start_needs_the_code_of_the_servers_log(app_env: str, factory: sessionmaker[Session], code: str) -> None:
     """Whoever reaches a new installation first cannot take it: the page asks for the code the server printed."""
     at = fill_setup(app().run(), "Eve Intruse", "eve@example.fr", STRONG_PASSWORD, STRONG_PASSWORD, code=code)
-    assert texts(at.error) == [MESSAGES["setup_code_invalid"]]
+    assert refused_messages(at, "setup_form") == [MESSAGES["setup_code_invalid"]]
     assert users_by_email(factory) == {} and not ticket_issued(at)
     # The code is typed as read: lower case, spaces instead of dashes.
     right = accounts.first_admin_code(load_settings()).lower().replace("-", " ")
@@ -515,7 +515,7 @@ def test_login_with_wrong_password_is_refused(world: World) -> None:
     at.switch_page("pages/login.py").run()
     log_in(at, "dora.direction@example.fr", STRONG_PASSWORD + "!")
     assert_shows_page(at, "login")
-    assert texts(at.error) == [BAD_CREDENTIALS]
+    assert refused_messages(at, "login_form") == [BAD_CREDENTIALS]
     assert not ticket_issued(at)
     assert menu(at) == EXPECTED_MENUS[None]
 
@@ -526,14 +526,14 @@ def test_login_locks_after_repeated_failures(world: World) -> None:
     at.switch_page("pages/login.py").run()
     for _ in range(limit - 1):
         log_in(at, "dora.direction@example.fr", "pas-le-bon-mot-de-passe")
-        assert texts(at.error) == [BAD_CREDENTIALS]
+        assert refused_messages(at, "login_form") == [BAD_CREDENTIALS]
     log_in(at, "dora.direction@example.fr", "pas-le-bon-mot-de-passe")
-    [message] = texts(at.error)
+    [message] = refused_messages(at, "login_form")
     assert message.startswith(LOCKED_PREFIX)
 
     # While locked, even the right password is refused.
     log_in(at, "dora.direction@example.fr", STRONG_PASSWORD)
-    [message] = texts(at.error)
+    [message] = refused_messages(at, "login_form")
     assert message.startswith(LOCKED_PREFIX)
     assert not ticket_issued(at)
 
@@ -624,7 +624,7 @@ def test_disabled_account_cannot_log_in(world: World) -> None:
     at = app().run()
     at.switch_page("pages/login.py").run()
     log_in(at, "dora.direction@example.fr", STRONG_PASSWORD)
-    assert texts(at.error) == [ACCOUNT_DISABLED]
+    assert refused_messages(at, "login_form") == [ACCOUNT_DISABLED]
     assert not ticket_issued(at)
 
 
@@ -709,7 +709,7 @@ def test_admin_create_user_refuses_bad_input(
     organisation = world.organisation if with_organisation else None
     at = fill_new_user(admin_users_page, "Paul Nouveau", email, role, organisation, password)
     assert_shows_page(at, "admin_users")
-    assert texts(at.error) == [message]
+    assert refused_messages(at, "admin_create_user") == [message]
     assert not at.success
     assert users_by_email(world.factory) == before_users
     assert outbox(world.factory) == before_mail
@@ -835,7 +835,7 @@ def test_admin_set_password_refuses_weak_password(world: World, admin_users_page
     at = choose_account(admin_users_page, world, recruiter.email)
     at.text_input(key="admin_set_password_value").input("password1234")
     submit(at, "admin_set_password")
-    assert texts(at.error) == [PASSWORD_COMMON]
+    assert refused_messages(at, "admin_set_password") == [PASSWORD_COMMON]
     assert users_by_email(world.factory)[recruiter.email].session_epoch == recruiter.session_epoch
     assert accounts.authenticate(world.factory, recruiter.email, STRONG_PASSWORD, world.settings).user is not None
 
@@ -854,13 +854,13 @@ def add_organisation(at: AppTest, name: str, kind: str, department: str) -> AppT
 def test_add_organisation_and_refuse_duplicate(world: World, role: str) -> None:
     at = app(world.users[role]).run()
     at.switch_page("pages/organisations.py").run()
-    assert texts(at.caption)[0] == "1 organisation(s)"
+    assert texts(at.caption)[0] == "1 organisation"
 
     add_organisation(at, "Mairie de Revel", "commune", "31")
     assert_shows_page(at, "organisations")
     assert not at.error
     assert texts(at.success) == ["Organisation « Mairie de Revel » ajoutée."]
-    assert texts(at.caption)[0] == "2 organisation(s)"
+    assert texts(at.caption)[0] == "2 organisations"
     table = at.dataframe[0].value
     assert table.loc[table["Nom"] == "Mairie de Revel", "Département"].tolist() == ["31 – Haute-Garonne"]
     with world.factory.begin() as s:
@@ -868,7 +868,9 @@ def test_add_organisation_and_refuse_duplicate(world: World, role: str) -> None:
     assert ("Mairie de Revel", "commune", "31") in names
 
     add_organisation(at, "Mairie de Revel", "commune", "31")
-    assert texts(at.error) == ["L'organisation Mairie de Revel existe déjà dans ce département."]
+    assert refused_messages(at, "organisation_form") == [
+        "L'organisation Mairie de Revel existe déjà dans ce département."
+    ]
     assert not at.success
     with world.factory.begin() as s:
         assert len(accounts.list_organisations(s)) == 2
@@ -910,6 +912,20 @@ def test_outbox_without_smtp_lists_pending_mail_and_marks_it_delivered_by_hand(w
     metrics = {metric.label: metric.value for metric in at.metric}
     assert (metrics["En attente"], metrics["Remis à la main"]) == ("0", "1")
     assert texts(at.info) == ["Aucun message avec ces statuts."]
+
+
+def test_outbox_counts_read_the_french_way(world: World) -> None:
+    """« 12 345 » (a narrow no-break space between thousands), never « 12345 » nor « 12,345 »."""
+    from sqlalchemy import update
+
+    from pvd_survey.models import OutboxMessage
+
+    with world.factory.begin() as s:
+        mail.enqueue(s, recipient="claire@example.fr", subject="Essai", body="Bonjour", kind="account_created")
+        s.execute(update(OutboxMessage).values(attempts=12_345))
+    at = app(world.users["admin"]).run()
+    at.switch_page("pages/admin_outbox.py").run()
+    assert at.dataframe[0].value["Essais"].tolist() == ["12\u202f345"]
 
 
 def test_outbox_shows_the_new_status_right_after_marking_delivered_by_hand(world: World) -> None:

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from pvd_survey import accounts, mail, recruitment
 from pvd_survey.config import Settings
-from pvd_survey.errors import MESSAGES, DomainError, ImportRejected, RowError, french_message, row_message
+from pvd_survey.errors import MESSAGES, DomainError, RowError, french_message, row_message
 from pvd_survey.models import ApplicationFile, JobApplication, JobPosting, User
 from tests.conftest import STRONG_PASSWORD, TEST_BACKEND, file_bytes_from_another_process
 from tests.conftest import open_page as page
@@ -70,14 +70,14 @@ def test_board_filters_come_from_and_go_to_the_url(world: World, factory) -> Non
     assert not shared.exception
     assert shared.selectbox(key="jobs_region").value == "27"
     assert shared.selectbox(key="jobs_sort").value == "deadline"
-    assert texts(shared.subheader) == ["1 offre(s)"]
+    assert texts(shared.subheader) == ["1 offre"]
     shared.text_input(key="jobs_keyword").input("montbard").run()
     assert shared.query_params["q"] in (["montbard"], "montbard")
     assert shared.query_params["region"] in (["27"], "27")
     bad = page("pages/jobs.py", region="99")
     assert any("Filtre inconnu" in message for message in texts(bad.error))
     assert "Les filtres de l'adresse ont été ignorés." in texts(bad.caption)
-    assert texts(bad.subheader) == ["2 offre(s)"]
+    assert texts(bad.subheader) == ["2 offres"]
 
 
 def test_board_filters_opens_a_posting_and_applies(world: World, factory, settings: Settings) -> None:
@@ -86,11 +86,11 @@ def test_board_filters_opens_a_posting_and_applies(world: World, factory, settin
         published(session, world.users["recruteur_autre"], title="Cheffe de projet Revel")
     at = page("pages/jobs.py")
     assert texts(at.title) == ["Offres d'emploi"] and not at.exception
-    assert texts(at.subheader) == ["2 offre(s)"]
+    assert texts(at.subheader) == ["2 offres"]
     at.selectbox(key="jobs_region").set_value("27").run()
-    assert texts(at.subheader) == ["1 offre(s)"]
+    assert texts(at.subheader) == ["1 offre"]
     at.text_input(key="jobs_keyword").input("revel").run()
-    assert texts(at.subheader) == ["0 offre(s)"]
+    assert texts(at.subheader) == ["0 offre"]
     at.text_input(key="jobs_keyword").input("montbard").run()
     button(at, f"jobs_open_{own}")
     assert at.query_params[recruitment.POSTING_PARAMETER] in (str(own), [str(own)])
@@ -114,7 +114,7 @@ def test_board_filters_opens_a_posting_and_applies(world: World, factory, settin
     assert "**lea@example.fr**" in " ".join(texts(at.markdown))
     assert "Chef de projet Montbard" not in texts(at.header)
     at = button(at, "jobs_back_after_applying")
-    assert recruitment.POSTING_PARAMETER not in at.query_params and texts(at.subheader) == ["1 offre(s)"]
+    assert recruitment.POSTING_PARAMETER not in at.query_params and texts(at.subheader) == ["1 offre"]
 
 
 def test_posting_url_opened_directly(world: World, factory) -> None:
@@ -203,6 +203,25 @@ def test_private_link_shows_status_and_withdraws(world: World, factory, settings
         assert session.scalar(select(JobApplication.email)) is None
     at = page("pages/application.py", jeton="faux")
     assert texts(at.error) == [MESSAGES["invalid_application_link"]]
+
+
+def test_completing_an_application_says_a_bad_phone_under_its_field(world: World, factory, settings: Settings) -> None:
+    with factory.begin() as session:
+        own = published(session, world.users["recruteur"])
+        receipt = recruitment.apply(session, own, application_input(), settings)
+    at = page("pages/application.py", jeton=receipt.token)
+    at.text_input(key="application_phone").input("12")
+    at = submit(at, "application_update")
+    assert shown_form_errors(at, "application_update") == (
+        [f"**Téléphone** : {MESSAGES['invalid_phone']}"],
+        {"phone": ("Téléphone", MESSAGES["invalid_phone"])},
+    )
+    assert focus_moves_to(at) == "application_update"
+    at.text_input(key="application_phone").input("06 12 34 56 78")
+    at = submit(at, "application_update")
+    assert texts(at.success) == ["Candidature mise à jour."] and focus_moves_to(at) == "pvd_flash_focused"
+    with factory() as session:
+        assert session.scalar(select(JobApplication.phone)) == "+33612345678"
 
 
 # ---------------------------------------------------------------------------- the recruiter
@@ -479,18 +498,18 @@ def test_bulk_recruiters_lists_bad_lines(world: World, factory) -> None:
     at = page("pages/recruiter_requests.py", world.users["admin"])
     at.text_area(key="requests_bulk_text").input("email,nom,organisation,type,departement\nx,X,Y,epci,21\n")
     at = submit(at, "requests_bulk")
-    [error] = texts(at.error)
-    assert error == "\n\n".join(
-        [
-            french_message(ImportRejected([RowError(2, "row_invalid_email")])),
-            "- " + row_message(RowError(2, "row_invalid_email", {"value": "x"}, "email")),
-        ]
-    )
+    # The bad lines, all of them, under the field that held the file and listed at the top, the focus on them.
+    summary, under = shown_form_errors(at, "requests_bulk")
+    bad_line = row_message(RowError(2, "row_invalid_email", {"value": "x"}, "email"))
+    expected = french_message(DomainError("import_rejected_lines", count=1, lines=bad_line))
+    assert under == {"text": ("ou contenu du fichier", expected)}
+    assert summary == [f"**ou contenu du fichier** : {expected}"] and focus_moves_to(at) == "requests_bulk"
     at.text_area(key="requests_bulk_text").input(
         "email,nom,organisation,type,departement\nx@y.fr,X Y,Commune de Mamers,commune,72\n"
     )
     at = submit(at, "requests_bulk")
-    assert texts(at.success) == ["1 compte(s) recruteur créé(s)."]
+    assert texts(at.success) == ["1 compte recruteur créé."]
+    assert shown_form_errors(at, "requests_bulk") == ([], {}) and focus_moves_to(at) == "pvd_flash_focused"
 
 
 def test_admin_exports_and_erases_a_persons_data(world: World, factory, settings: Settings) -> None:
@@ -506,6 +525,16 @@ def test_admin_exports_and_erases_a_persons_data(world: World, factory, settings
     at = button(at, "privacy_erase")
     assert texts(at.success)[0].startswith("Données effacées (candidatures : 1")
     assert count(factory, JobApplication) == 0
+
+
+def test_a_bad_address_in_the_privacy_search_is_said_under_the_field(world: World) -> None:
+    at = page("pages/privacy.py", world.users["admin"])
+    at.text_input(key="privacy_email").input("lea.martin@")
+    at = submit(at, "privacy_search")
+    summary, under = shown_form_errors(at, "privacy_search")
+    assert list(under) == ["email"] and under["email"][0] == "Adresse e-mail de la personne"
+    assert under["email"][1].startswith("L'adresse e-mail n'est pas valide") and len(summary) == 1
+    assert focus_moves_to(at) == "privacy_search" and not at.get("download_button")
 
 
 def test_dashboard_shows_recruitment_figures_with_small_counts_hidden(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from pvd_survey.cli.arguments import EXIT_CODES, build_parser
 from pvd_survey.config import ConfigError, Settings, load_settings
-from pvd_survey.errors import DomainError, SchemaMismatch, french_message
+from pvd_survey.errors import DomainError, InvalidAnswers, SchemaMismatch, french_message
 
 __all__ = ["EXIT_CODES", "build_parser", "main"]
 
@@ -33,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SchemaMismatch as error:
         print(french_message(error), file=sys.stderr)
         return 4
+    except InvalidAnswers as error:  # several fields wrong at once (a form's checks): each on its line
+        print("Refusé :\n" + "\n".join(f"- {french_message(one)}" for one in error.errors.values()), file=sys.stderr)
+        return 1
     except DomainError as error:
         print(f"Refusé : {french_message(error)}", file=sys.stderr)
         return 1

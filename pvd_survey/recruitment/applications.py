@@ -338,11 +338,18 @@ def update_by_token(
     letter: Upload | None = None,
     now: datetime | None = None,
 ) -> None:
-    """The candidate completes the application: new phone number, CV or cover letter."""
+    """The candidate completes the application: new phone number, CV or cover letter (every field's problem at
+    once)."""
     now = now or utcnow()
-    new_phone = normalise_phone(phone) if phone is not None else None
-    new_cv = check_pdf(cv, "cv") if cv is not None else None
-    new_letter = check_pdf(letter, "letter") if letter is not None else None
+    checks = FieldChecks()
+    new_phone = new_cv = new_letter = None
+    with checks:
+        new_phone = normalise_phone(phone) if phone is not None else None
+    with checks:
+        new_cv = check_pdf(cv, "cv") if cv is not None else None
+    with checks:
+        new_letter = check_pdf(letter, "letter") if letter is not None else None
+    checks.raise_errors()
     application = _by_token(session, token, lock=True)
     if application.status == "retiree":
         raise DomainError("application_withdrawn")

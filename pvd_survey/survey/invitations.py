@@ -6,7 +6,7 @@ import csv
 import io
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from pvd_survey import db, links, mail, territory
 from pvd_survey.accounts import normalise_email
-from pvd_survey.clock import paris_time, utcnow
+from pvd_survey.clock import from_paris_parts, paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError, InvalidAnswers
 from pvd_survey.models import AppSetting, SurveyInvitation, SurveyReminder
@@ -108,13 +108,17 @@ def parse_invitation_list(text: str) -> list[InvitationEntry]:
         try:
             email = normalise_email(raw_email)
         except DomainError:
-            errors[f"ligne {number}"] = DomainError("invalid_email_line", line=number, value=raw_email)
+            errors[f"ligne {number}"] = DomainError(
+                "invalid_email_line", field="invitees", line=number, value=raw_email
+            )
             continue
         department = None
         if raw_department:
             department = territory.normalise_department(raw_department)
             if department is None:
-                errors[f"ligne {number}"] = DomainError("unknown_department_line", line=number, value=raw_department)
+                errors[f"ligne {number}"] = DomainError(
+                    "unknown_department_line", field="invitees", line=number, value=raw_department
+                )
                 continue
         if email in seen:
             continue
@@ -123,7 +127,7 @@ def parse_invitation_list(text: str) -> list[InvitationEntry]:
     if errors:
         raise InvalidAnswers(errors)
     if not entries:
-        raise DomainError("no_invitees")
+        raise DomainError("no_invitees", field="invitees")
     return entries
 
 
@@ -225,6 +229,18 @@ def set_closing_time(session: Session, closes_at: datetime | None) -> None:
     session.flush()
 
 
+def close_on(session: Session, day: date | None, hour: time, now: datetime | None = None) -> datetime:
+    """The closing date form: the survey closes on this day at this time (Paris), which must be to come; returns
+    the moment (UTC). The errors name the form's field, "day"."""
+    if day is None:
+        raise DomainError("closing_day_required", field="day")
+    moment = from_paris_parts(day, hour)
+    if moment <= (now or utcnow()):
+        raise DomainError("closing_in_past", field="day")
+    set_closing_time(session, moment)
+    return moment
+
+
 def is_closed(session: Session, now: datetime | None = None) -> bool:
     """True once the closing time has passed."""
     closes = closing_time(session)
@@ -255,13 +271,22 @@ def list_reminders(session: Session) -> list[ReminderInfo]:
 
 
 def schedule_reminder(session: Session, due_at: datetime, now: datetime | None = None) -> None:
-    """Add a reminder round (UTC); refused in the past or twice at the same moment."""
+    """Add a reminder round (UTC); refused in the past or twice at the same moment (errors of the form's "day")."""
     if due_at <= (now or utcnow()):
-        raise DomainError("reminder_in_past")
+        raise DomainError("reminder_in_past", field="day")
     if session.scalar(select(SurveyReminder.id).where(SurveyReminder.due_at == due_at)) is not None:
-        raise DomainError("reminder_exists", when=paris_time(due_at, "%d/%m/%Y à %H:%M"))
+        raise DomainError("reminder_exists", field="day", when=paris_time(due_at, "%d/%m/%Y à %H:%M"))
     session.add(SurveyReminder(due_at=due_at))
     session.flush()
+
+
+def schedule_reminder_on(session: Session, day: date | None, hour: time, now: datetime | None = None) -> datetime:
+    """The reminder form: a round on this day at this time (Paris); returns the moment (UTC)."""
+    if day is None:
+        raise DomainError("reminder_day_required", field="day")
+    moment = from_paris_parts(day, hour)
+    schedule_reminder(session, moment, now)
+    return moment
 
 
 def cancel_reminder(session: Session, reminder_id: int) -> None:

@@ -10,8 +10,9 @@ import streamlit as st
 
 from pvd_survey import access, accounts, links, sessions, web
 from pvd_survey.accounts import UserInfo
-from pvd_survey.errors import DomainError, french_message
-from pvd_survey.ui.core import SSO_ERROR_KEY, flash, go_to, read, runtime, settings, show_error, write
+from pvd_survey.errors import DomainError, errors_by_field, french_message
+from pvd_survey.ui.core import SSO_ERROR_KEY, flash, go_to, read, runtime, settings, write
+from pvd_survey.ui.forms import field_error, form_errors, remember_field_errors
 
 
 def request_cookies() -> Mapping[str, str]:
@@ -235,6 +236,10 @@ def page_after_login(user: UserInfo) -> str:
     return "/"
 
 
+LOGIN_FORM = "login_form"
+LOGIN_LABELS = {"email": "Adresse e-mail", "password": "Mot de passe"}
+
+
 def sign_in_form(page_key: str | None = None) -> None:
     """Sign in: ProConnect when configured, then e-mail and password. Once signed in, back to this page's address
     with its parameters (`page_key`, when this account may see it), else to the page asked for before, or home."""
@@ -248,17 +253,24 @@ def sign_in_form(page_key: str | None = None) -> None:
         if st.button("S'identifier avec ProConnect", key="login_sso", type="primary"):
             st.login()
         st.divider()
-    with st.form("login_form"):
-        email = st.text_input("Adresse e-mail", key="login_email", autocomplete="username")
-        password = st.text_input("Mot de passe", type="password", key="login_password", autocomplete="current-password")
+    with st.form(LOGIN_FORM):
+        form_errors(LOGIN_FORM, LOGIN_LABELS)  # (a refused password is said at the top only: it names no field)
+        email = st.text_input(LOGIN_LABELS["email"], key="login_email", autocomplete="username")
+        field_error(LOGIN_FORM, "email")
+        password = st.text_input(
+            LOGIN_LABELS["password"], type="password", key="login_password", autocomplete="current-password"
+        )
+        field_error(LOGIN_FORM, "password")
         submitted = st.form_submit_button("Se connecter", type="primary")
     if submitted:
         # Not in write(): authenticate() runs argon2 between two short transactions of its own, so a sign-in
         # never holds SQLite's write lock (or a connection) for the half second the password check takes.
         outcome = accounts.authenticate(runtime().factory, email, password, settings())
         if outcome.error is not None:
-            show_error(outcome.error)
+            remember_field_errors(LOGIN_FORM, errors_by_field(outcome.error))
+            st.rerun()
         elif outcome.user is not None:
+            remember_field_errors(LOGIN_FORM, None)
             st.success(f"Bienvenue, {outcome.user.display_name}.")
             if page_key and access.can_view(page_key, outcome.user.role, False):
                 for key in (AFTER_LOGIN_KEY, AFTER_LOGIN_QUERY_KEY):
