@@ -182,14 +182,15 @@ def test_cancellations_racing_new_registrations_never_oversell_nor_skip_the_line
     assert [value for kind, value in outcomes if kind == "error"] == []
     with db.read_only(factory) as session:
         lists = meetings.roster(session, meeting_id)
-        promotions = list(
-            session.scalars(select(OutboxMessage.recipient).where(OutboxMessage.kind == "meeting_promoted"))
-        )
-    assert lists.meeting.confirmed == len(lists.confirmed) == capacity
-    # Every freed place went to the first in line, exactly once each; no newcomer jumped the queue.
-    assert sorted(promotions) == sorted(first_in_line[:cancels])
-    assert [p.email for p in lists.waiting][: waiting - cancels] == first_in_line[cancels:]
-    assert len(lists.waiting) == waiting - cancels + newcomers
+        offers = list(session.scalars(select(OutboxMessage.recipient).where(OutboxMessage.kind == "meeting_offered")))
+    assert lists.meeting.confirmed == len(lists.confirmed) == capacity - cancels
+    # Every freed place was offered (and is held) to the first in line, exactly once each; no newcomer jumped the
+    # queue.
+    assert sorted(offers) == sorted(first_in_line[:cancels])
+    offered = [p.email for p in lists.waiting if p.status == "offered"]
+    assert sorted(offered) == sorted(first_in_line[:cancels]) and lists.meeting.offered == cancels
+    assert [p.email for p in lists.waiting if p.status == "waiting"][: waiting - cancels] == first_in_line[cancels:]
+    assert len(lists.waiting) == waiting + newcomers
     assert len(lists.cancelled) == cancels
 
 
