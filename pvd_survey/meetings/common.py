@@ -143,7 +143,7 @@ class RegistrationOutcome:
     """The answer shown after a registration attempt."""
 
     reference: str
-    status: str  # confirmed or waiting
+    status: str  # confirmed or waiting (offered: registered before, a freed place is offered to them)
     position: int | None  # on the waiting list, 1 = next to be promoted
     already_registered: bool
     email: str
