@@ -60,6 +60,7 @@ from pvd_survey.meetings.common import (
     RegistrationForm,
     RegistrationOutcome,
     Roster,
+    deadline_text,
     get_meeting,
     meeting_link,
     offer_link,
@@ -101,7 +102,6 @@ from pvd_survey.meetings.figures import (
     dashboard_figures,
 )
 from pvd_survey.meetings.messages import (
-    deadline_text,
     offer_rule,
     send_due_reminders,
 )

@@ -13,6 +13,7 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from pvd_survey import access, links, territory
+from pvd_survey.clock import paris_time
 from pvd_survey.config import Settings
 from pvd_survey.db import rowcount
 from pvd_survey.errors import DomainError
@@ -210,6 +211,11 @@ def _new_reference() -> str:
 def private_link(settings: Settings, token: str) -> str:
     """The private link where a person follows and cancels a registration."""
     return links.personal_link(settings.base_url, REGISTRATION_PAGE_PATH, token)
+
+
+def deadline_text(moment: datetime) -> str:
+    """An offer's deadline as people read it: « 12/12/2026 à 14 h 00 » (Paris time)."""
+    return paris_time(moment, "%d/%m/%Y à %H h %M")
 
 
 def offer_link(settings: Settings, token: str, answer: str) -> str:

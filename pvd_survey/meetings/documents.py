@@ -16,6 +16,7 @@ from pvd_survey.meetings.common import (
     AttendeeInfo,
     Roster,
     _fold,
+    deadline_text,
     get_meeting,
 )
 from pvd_survey.models import Meeting, Registration
@@ -77,7 +78,7 @@ def offer_state(registration: Registration) -> str:
     if registration.offer_expires_at is None:
         return ""
     if registration.status == "offered":
-        return f"Place proposée jusqu'au {paris_time(registration.offer_expires_at, '%d/%m/%Y à %H h %M')}"
+        return f"Place proposée jusqu'au {deadline_text(registration.offer_expires_at)}"
     return OFFER_OUTCOME_LABELS.get(registration.offer_outcome or "", "")
 
 

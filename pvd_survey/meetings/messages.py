@@ -13,6 +13,7 @@ from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.meetings.common import (
     _meeting,
+    deadline_text,
     meeting_link,
     offer_link,
     private_link,
@@ -38,11 +39,6 @@ class MailedRegistration(Protocol):
 
 
 SIGNATURE = "L'équipe du programme Petites villes de demain (ANCT)"
-
-
-def deadline_text(moment: datetime) -> str:
-    """An offer's deadline as people read it: « 12/12/2026 à 14 h 00 » (Paris time)."""
-    return paris_time(moment, "%d/%m/%Y à %H h %M")
 
 
 def offer_rule(settings: Settings) -> str:

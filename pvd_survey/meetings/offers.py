@@ -24,12 +24,11 @@ from pvd_survey import links
 from pvd_survey.clock import utcnow
 from pvd_survey.config import Settings
 from pvd_survey.errors import DomainError
-from pvd_survey.meetings.common import _give_back, _locked
+from pvd_survey.meetings.common import _give_back, _locked, deadline_text
 from pvd_survey.meetings.messages import (
     _send_cancellation_mail,
     _send_offer_expired_mail,
     _send_status_mail,
-    deadline_text,
 )
 from pvd_survey.models import Meeting, Registration
 
