@@ -69,7 +69,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # A running offer's place is counted in meeting.confirmed_count: the person keeps it, confirmed.
-    op.execute("UPDATE registration SET status = 'confirmed', confirmed_at = offered_at WHERE status = 'offered'")
+    op.execute(
+        "UPDATE registration SET status = 'confirmed', confirmed_at = offered_at, offer_outcome = 'accepted' "
+        "WHERE status = 'offered'"
+    )
     op.drop_index("ix_registration_offer_deadline", table_name="registration")
     if op.get_bind().dialect.name == "sqlite":
         rebuild = _migration_0010()
