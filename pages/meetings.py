@@ -157,11 +157,16 @@ def show_outcome(outcome: meetings.RegistrationOutcome) -> None:
             f"Inscription confirmée. Référence : **{outcome.reference}**. Un e-mail de confirmation part vers "
             f"{outcome.email}, avec l'invitation pour votre agenda et le lien pour annuler si besoin."
         )
+    elif outcome.status == "offered":  # registered before: a freed place is offered to them right now
+        st.warning(
+            f"Une place libérée vous est proposée (référence {outcome.reference}) : l'e-mail envoyé à {outcome.email} "
+            "dit jusqu'à quand elle vous est réservée, avec les liens « J'accepte » et « Je ne peux plus venir »."
+        )
     else:
         st.warning(
             f"La rencontre est complète : vous êtes sur la liste d'attente, en position **{outcome.position}** "
-            f"(référence {outcome.reference}). Si une place se libère, vous êtes inscrit(e) automatiquement et "
-            f"prévenu(e) par e-mail à {outcome.email}."
+            f"(référence {outcome.reference}). Si une place se libère, elle vous est proposée par e-mail à "
+            f"{outcome.email}, à accepter avant une date limite."
         )
 
 

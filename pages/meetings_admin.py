@@ -188,8 +188,11 @@ def people_frame(people: list[meetings.AttendeeInfo], waiting: bool = False) -> 
             "Besoins": [p.needs for p in people],
             "Inscrit le": [paris_time(p.registered_at) for p in people],
             "Référence": [p.reference for p in people],
+            "Offre": [p.offer for p in people],  # a waiting-list offer's state: « Place proposée jusqu'au … »
         }
     )
+    if not any(p.offer for p in people):
+        frame = frame.drop(columns="Offre")
     return frame if waiting else frame.drop(columns="Position")
 
 
@@ -216,6 +219,11 @@ metrics[0].metric("Confirmés", f"{french.number(meeting.confirmed)} / {french.n
 metrics[1].metric("Liste d'attente", french.number(meeting.waiting))
 metrics[2].metric("Annulations", french.number(len(lists.cancelled)))
 metrics[3].metric("Présents", french.number(lists.present))
+if meeting.offered:
+    held = french.count(meeting.offered, "place libérée proposée", "places libérées proposées")
+    st.caption(
+        f"{held} à la liste d'attente, réservée(s) jusqu'à la réponse ou la date limite (onglet « Liste d'attente »)."
+    )
 
 downloads = st.columns(4)
 for place, fmt, label in (
@@ -261,7 +269,10 @@ with tabs[0]:
         st.info("Personne n'est encore inscrit.")
 with tabs[1]:
     if lists.waiting:
-        st.caption("Dans l'ordre d'arrivée : la première personne obtient la prochaine place libérée.")
+        st.caption(
+            "Dans l'ordre d'arrivée : une place libérée est proposée par e-mail à la première personne, qui a "
+            f"jusqu'à la date limite pour l'accepter. {meetings.offer_rule(settings)}"
+        )
         st.dataframe(
             people_frame(lists.waiting, waiting=True), hide_index=True, width="stretch", key="meetings_admin_waiting"
         )
@@ -287,7 +298,8 @@ with tabs[1]:
                 person_id,
                 settings,
                 success=lambda promoted: (
-                    "Inscription annulée." + (" La place va à la première personne en attente." if promoted else "")
+                    "Inscription annulée."
+                    + (" La place est proposée à la première personne en attente." if promoted else "")
                 ),
                 flash_at="meetings_admin_cancel",
             )

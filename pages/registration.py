@@ -55,10 +55,58 @@ if view.status == "confirmed":
                 icon=":material/download:",
                 key="registration_ticket_pdf",
             )
+elif view.status == "offered" and view.offer_open and view.offer_expires_at is not None:
+    # The e-mail's « J'accepte » / « Je ne peux plus venir » links land here with the answer chosen: one click
+    # confirms it (a link opened by a mail scanner decides nothing).
+    chosen = st.query_params.get(meetings.OFFER_PARAMETER)
+    st.warning(
+        f"**Une place s'est libérée : elle vous est réservée jusqu'au {meetings.deadline_text(view.offer_expires_at)}"
+        f"** (heure de Paris). {meetings.offer_rule(settings)} Sans réponse d'ici là, elle est proposée à la "
+        "personne suivante et vous quittez la liste d'attente.",
+        icon=":material/event_available:",
+    )
+    if chosen in meetings.OFFER_ANSWERS:
+        st.info(
+            "Confirmez votre réponse avec le bouton ci-dessous."
+            if chosen == "accepter"
+            else "Confirmez avec le bouton « Je ne peux plus venir » : la place ira à la personne suivante."
+        )
+    answers = st.columns(2)
+    if answers[0].button(
+        "J'accepte la place",
+        type="primary" if chosen != "decliner" else "secondary",
+        key="registration_accept",
+        icon=":material/check_circle:",
+    ):
+        st.query_params.pop(meetings.OFFER_PARAMETER, None)
+        ui.act(
+            meetings.accept_offer,
+            token,
+            settings,
+            success="Votre place est confirmée. Votre billet est ci-dessous et vous est envoyé par e-mail.",
+        )
+    if answers[1].button(
+        "Je ne peux plus venir",
+        type="primary" if chosen == "decliner" else "secondary",
+        key="registration_decline",
+        icon=":material/event_busy:",
+    ):
+        st.query_params.pop(meetings.OFFER_PARAMETER, None)
+        ui.act(
+            meetings.decline_offer,
+            token,
+            settings,
+            success="C'est noté : la place est proposée à la personne suivante et votre inscription est annulée.",
+            then=lambda _: ui.leave_link("registration"),
+        )
+elif view.offer_expires_at is not None and (view.status == "offered" or view.offer_outcome == "expired"):
+    # Past the deadline (the background pass may not have passed the place on yet): an answer is refused.
+    ui.show_error(DomainError("offer_expired", deadline=meetings.deadline_text(view.offer_expires_at)))
+    st.page_link("pages/meetings.py", label="S'inscrire de nouveau", icon=":material/event:")
 elif view.status == "waiting":
     st.warning(
-        f"Statut : {status}, position {view.position}. Si une place se libère, vous êtes inscrit(e) "
-        "automatiquement et prévenu(e) par e-mail.",
+        f"Statut : {status}, position {view.position}. Si une place se libère, elle vous est proposée par e-mail, "
+        "à accepter avant une date limite.",
         icon=":material/hourglass_top:",
     )
 else:
@@ -77,7 +125,7 @@ if certificate is not None:
         key="registration_certificate",
     )
 
-if view.can_cancel:
+if view.can_cancel and view.status != "offered":  # an offer has its own « Je ne peux plus venir »
     st.divider()
     st.write(
         "Vous ne pourrez pas venir ? Annulez : votre place ira aussitôt à la première personne de la liste d'attente."

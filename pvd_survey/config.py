@@ -51,6 +51,7 @@ KNOWN_KEYS = (
     "PVD_DASHBOARD_REFRESH_SECONDS",
     "PVD_SURVEY_RELEASE_MINUTES",
     "PVD_MEETING_REMINDER_DAYS",
+    "PVD_WAITLIST_OFFER_HOURS",
     "PVD_OUTBOX_RETENTION_DAYS",
     "PVD_SESSION_IDLE_MINUTES",
     "PVD_SESSION_MAX_HOURS",
@@ -99,6 +100,9 @@ class Settings:
     # Waiting survey answers reach the figures only at multiples of this many minutes (see survey/release.py).
     survey_release_minutes: int = 30
     meeting_reminder_days: int = 2
+    # A freed meeting place is offered to the first person waiting for this many hours (less when the meeting is
+    # close: never more than half the time left before its start, meetings/offers.py).
+    waitlist_offer_hours: int = 24
     # The server key of the survey's keyed hashes and sealed drafts: kept in configuration, never in
     # the database, so that a copy of the database alone cannot tie answers to an invitation.
     secret_key: str = ""
@@ -285,6 +289,7 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         mail_thread=_bool(get("PVD_MAIL_THREAD"), "PVD_MAIL_THREAD", True, problems),
         disclosure_k=_int(get("PVD_DISCLOSURE_K"), "PVD_DISCLOSURE_K", 5, problems, *DISCLOSURE_K_RANGE),
         meeting_reminder_days=_int(get("PVD_MEETING_REMINDER_DAYS"), "PVD_MEETING_REMINDER_DAYS", 2, problems, 0),
+        waitlist_offer_hours=_int(get("PVD_WAITLIST_OFFER_HOURS"), "PVD_WAITLIST_OFFER_HOURS", 24, problems, 1),
         dashboard_refresh_seconds=_int(
             get("PVD_DASHBOARD_REFRESH_SECONDS"), "PVD_DASHBOARD_REFRESH_SECONDS", 10, problems, 2
         ),

@@ -180,6 +180,13 @@ MESSAGES: dict[str, str] = {
     "audience_not_admitted": "Cette rencontre n'est pas ouverte au profil « {role} ».",
     "try_again": "L'enregistrement n'a pas pu aboutir. Réessayez : rien n'a été enregistré.",
     "already_cancelled": "Cette inscription est déjà annulée.",
+    "offer_expired": (
+        "Cette place ne vous est plus réservée : l'offre a expiré le {deadline} (heure de Paris) sans réponse, et "
+        "la place a été proposée à la personne suivante de la liste d'attente."
+    ),
+    "offer_closed": (
+        "Aucune place ne vous est proposée pour cette inscription : l'offre a déjà reçu une réponse ou a été retirée."
+    ),
     "meeting_started": "La rencontre a commencé : l'inscription ne peut plus être annulée.",
     "invalid_registration_link": (
         "Ce lien d'inscription n'est pas valide. Utilisez le lien le plus récent reçu par e-mail "

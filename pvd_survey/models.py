@@ -46,6 +46,7 @@ from pvd_survey.vocabulary import (
     NOTIFICATION_FREQUENCIES,
     NOTIFICATION_RUNS,
     NOTIFICATION_TOPICS,
+    OFFER_OUTCOMES,
     ORGANISATION_KINDS,
     OUTBOX_STATUSES,
     POSTING_STATUSES,
@@ -385,6 +386,13 @@ class Meeting(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+# A registration is 'offered' exactly while its offer runs: a deadline, no outcome yet.
+OFFER_RUNNING = (
+    "(status = 'offered' AND offer_expires_at IS NOT NULL AND offered_at IS NOT NULL AND offer_outcome IS NULL) "
+    "OR (status <> 'offered' AND (offer_expires_at IS NULL OR offer_outcome IS NOT NULL))"
+)
+
+
 class Registration(Base):
     """One person's registration to one meeting (one per e-mail per meeting), with its private link."""
 
@@ -395,8 +403,14 @@ class Registration(Base):
         CheckConstraint(_in("status", REGISTRATION_STATUSES), name="status"),
         CheckConstraint(_in("attendee_role", ATTENDEE_ROLES), name="attendee_role"),
         CheckConstraint(f"cancelled_by IS NULL OR {_in('cancelled_by', CANCELLERS)}", name="cancelled_by"),
+        CheckConstraint(f"offer_outcome IS NULL OR {_in('offer_outcome', OFFER_OUTCOMES)}", name="offer_outcome"),
+        # An offer runs until a deadline and has no outcome yet; an ended offer keeps its deadline beside its outcome.
+        CheckConstraint(OFFER_RUNNING, name="offer_running"),
+        CheckConstraint("offer_outcome IS NULL OR offer_expires_at IS NOT NULL", name="offer_outcome_has_deadline"),
         # The waiting list and the confirmed list of a meeting, in arrival order.
         Index("ix_registration_queue", "meeting_id", "status", "arrival"),
+        # The offers the background pass finds past their deadline.
+        Index("ix_registration_offer_deadline", "status", "offer_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -425,6 +439,11 @@ class Registration(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(20))
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A waiting-list offer (meetings/offers.py): when the freed place was offered, until when it is held, and how
+    # the offer ended (OFFER_OUTCOMES); all None for a registration never offered a place.
+    offered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    offer_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    offer_outcome: Mapped[str | None] = mapped_column(String(20))
     # When the attendance certificate was e-mailed (once: claimed by a conditional UPDATE, meetings/certificates.py).
     certificate_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime)

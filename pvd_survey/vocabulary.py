@@ -36,6 +36,8 @@ MESSAGE_KINDS = (
     "meeting_waiting",
     "meeting_cancelled",
     "meeting_promoted",
+    "meeting_offered",
+    "meeting_offer_expired",
     "meeting_changed",
     "meeting_reminder",
     "meeting_certificate",
@@ -62,6 +64,8 @@ MESSAGE_KIND_LABELS = {
     "meeting_waiting": "Inscription en liste d'attente",
     "meeting_cancelled": "Inscription à une rencontre annulée",
     "meeting_promoted": "Place libérée : inscription confirmée",
+    "meeting_offered": "Place libérée proposée (à accepter avant une date limite)",
+    "meeting_offer_expired": "Place proposée sans réponse à temps (offre expirée)",
     "meeting_changed": "Rencontre modifiée (date, horaire ou lieu)",
     "meeting_reminder": "Rappel avant une rencontre",
     "meeting_certificate": "Attestation de présence à une rencontre",
@@ -105,8 +109,23 @@ ATTENDEE_ROLE_LABELS = {
     "autre": "Autre",
 }
 
-REGISTRATION_STATUSES = ("confirmed", "waiting", "cancelled")
-REGISTRATION_STATUS_LABELS = {"confirmed": "Confirmée", "waiting": "Liste d'attente", "cancelled": "Annulée"}
+# 'offered': first on the waiting list, a freed place held for them until the offer's deadline (meetings/offers.py).
+REGISTRATION_STATUSES = ("confirmed", "offered", "waiting", "cancelled")
+REGISTRATION_STATUS_LABELS = {
+    "confirmed": "Confirmée",
+    "offered": "Place proposée",
+    "waiting": "Liste d'attente",
+    "cancelled": "Annulée",
+}
+
+# How a waiting-list offer ended (a registration that was never offered a place has none).
+OFFER_OUTCOMES = ("accepted", "declined", "expired", "withdrawn")
+OFFER_OUTCOME_LABELS = {
+    "accepted": "Offre acceptée",
+    "declined": "Offre déclinée",
+    "expired": "Offre expirée",
+    "withdrawn": "Offre retirée par la direction",
+}
 
 # Who cancelled a registration: the person (through their private link) or the direction on their behalf.
 CANCELLERS = ("participant", "direction")
@@ -192,6 +211,7 @@ VOCABULARIES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "MEETING_KINDS": (MEETING_KINDS, MEETING_KIND_LABELS),
     "ATTENDEE_ROLES": (ATTENDEE_ROLES, ATTENDEE_ROLE_LABELS),
     "REGISTRATION_STATUSES": (REGISTRATION_STATUSES, REGISTRATION_STATUS_LABELS),
+    "OFFER_OUTCOMES": (OFFER_OUTCOMES, OFFER_OUTCOME_LABELS),
     "CANCELLERS": (CANCELLERS, CANCELLER_LABELS),
     "POSTING_STATUSES": (POSTING_STATUSES, POSTING_STATUS_LABELS),
     "CONTRACTS": (CONTRACTS, CONTRACT_LABELS),

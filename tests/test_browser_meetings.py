@@ -2,10 +2,11 @@
 
 The direction creates a meeting with 2 places; three people register (the third is waitlisted); the
 confirmation e-mail reaches the SMTP server with a valid .ics; one person cancels through the private
-link; the waitlisted person is promoted and e-mailed; check-in marks one present; the dashboard's
-export shows the attendance. The app server has no SMTP configured: the test delivers the outbox
-itself, as `python -m pvd_survey send-mail` would. On the same server, the benchmark's Streamlit client (no browser,
-pvd_survey/bench/streamlit_client.py) registers one person, as a browser's tab would.
+link; the waitlisted person is offered the place by e-mail, follows its « J'accepte » link and is
+confirmed; check-in marks one present; the dashboard's export shows the attendance. The app server has
+no SMTP configured: the test delivers the outbox itself, as `python -m pvd_survey send-mail` would. On the
+same server, the benchmark's Streamlit client (no browser, pvd_survey/bench/streamlit_client.py) registers
+one person, as a browser's tab would.
 """
 
 from __future__ import annotations
@@ -132,7 +133,21 @@ def test_meeting_journey(
         alert(cancelling, "Success", "Votre inscription est annulée. Un e-mail de confirmation vous est envoyé.")
     ).to_be_visible()
 
-    # Person 3 is promoted and e-mailed, with the calendar file.
+    # The freed place is offered to person 3, who follows the e-mail's « J'accepte » link and confirms.
+    mail.deliver_due(factory, smtp_server.settings())
+    (offer,) = [m for m in smtp_server.to("personne.3@mairie.fr") if subject(m).startswith("Une place se libère")]
+    offer_body = next(p for p in offer.walk() if p.get_content_type() == "text/plain").get_payload(decode=True)
+    lines = offer_body.decode("utf-8").splitlines()
+    accept_link = lines[next(i for i, line in enumerate(lines) if line.startswith("J'accepte")) + 1].strip()
+    assert accept_link.startswith(f"{app_url}/inscription?jeton=") and accept_link.endswith("&offre=accepter")
+    accepting = pages.new()
+    accepting.goto(accept_link)
+    expect_page(accepting, "Mon inscription")
+    expect(accepting.get_by_text("elle vous est réservée jusqu'au", exact=False)).to_be_visible()
+    accepting.get_by_role("button", name="J'accepte la place").click()
+    expect(accepting.get_by_text("Votre place est réservée", exact=False)).to_be_visible()
+
+    # Person 3 is now confirmed and e-mailed, with the calendar file.
     mail.deliver_due(factory, smtp_server.settings())
     promoted = [m for m in smtp_server.to("personne.3@mairie.fr") if subject(m).startswith("Place libérée")]
     assert len(promoted) == 1

@@ -9,17 +9,21 @@ without the lock, to prove the harness does see overselling when the guard is of
 from __future__ import annotations
 
 import multiprocessing
+import random
 import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from pvd_survey import db, meetings
 from pvd_survey.config import load_settings
+from pvd_survey.errors import DomainError
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
 from tests.factories import meeting_form, person, token_of
 
@@ -182,14 +186,15 @@ def test_cancellations_racing_new_registrations_never_oversell_nor_skip_the_line
     assert [value for kind, value in outcomes if kind == "error"] == []
     with db.read_only(factory) as session:
         lists = meetings.roster(session, meeting_id)
-        promotions = list(
-            session.scalars(select(OutboxMessage.recipient).where(OutboxMessage.kind == "meeting_promoted"))
-        )
-    assert lists.meeting.confirmed == len(lists.confirmed) == capacity
-    # Every freed place went to the first in line, exactly once each; no newcomer jumped the queue.
-    assert sorted(promotions) == sorted(first_in_line[:cancels])
-    assert [p.email for p in lists.waiting][: waiting - cancels] == first_in_line[cancels:]
-    assert len(lists.waiting) == waiting - cancels + newcomers
+        offers = list(session.scalars(select(OutboxMessage.recipient).where(OutboxMessage.kind == "meeting_offered")))
+    assert lists.meeting.confirmed == len(lists.confirmed) == capacity - cancels
+    # Every freed place was offered (and is held) to the first in line, exactly once each; no newcomer jumped the
+    # queue.
+    assert sorted(offers) == sorted(first_in_line[:cancels])
+    offered = [p.email for p in lists.waiting if p.status == "offered"]
+    assert sorted(offered) == sorted(first_in_line[:cancels]) and lists.meeting.offered == cancels
+    assert [p.email for p in lists.waiting if p.status == "waiting"][: waiting - cancels] == first_in_line[cancels:]
+    assert len(lists.waiting) == waiting + newcomers
     assert len(lists.cancelled) == cancels
 
 
@@ -251,3 +256,122 @@ def test_registering_again_after_cancelling_twice_at_once_counts_one_place(facto
     with db.read_only(factory) as session:
         assert session.scalar(select(Meeting.confirmed_count).where(Meeting.id == meeting_id)) == 1
         assert session.scalar(select(func.count()).where(Registration.status == "confirmed")) == 1
+
+
+# ---------------------------------------------------------------------------- waiting-list offers racing
+
+
+def _email(number: int) -> str:
+    return f"personne.{number}@mairie.fr"
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_offers_accepted_declined_and_expiring_while_places_are_freed_never_oversell(factory, settings, round_):
+    """Places freed, offers accepted (one twice at once), declined, expired by four passes at once, newcomers: every
+    freed place ends with exactly one person (or the list is empty), never more than the capacity, nobody twice."""
+    capacity, waiting = 30, 40
+    now = utcnow()
+    with db.transaction(factory) as session:
+        meeting_id = meetings.create_meeting(session, meeting_form(capacity=capacity))
+    for number in range(capacity + waiting):  # 0-29 confirmed, 30-69 waiting in that order
+        with db.transaction(factory) as session:
+            meetings.register(session, meeting_id, person(number), settings)
+    with db.read_only(factory) as session:
+        confirmations = {
+            m.recipient: token_of(m)
+            for m in session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "meeting_confirmed"))
+        }
+    # Before the race: 5 places freed 30 hours ago (their offers, to 30-34, ran out 6 hours ago), 10 freed now
+    # (offered to 35-44 until tomorrow).
+    for number in range(15):
+        with db.transaction(factory) as session:
+            freed_at = now - timedelta(hours=30) if number < 5 else now
+            meetings.cancel_by_token(session, confirmations[_email(number)], settings, now=freed_at)
+    with db.read_only(factory) as session:
+        offers = {
+            m.recipient: token_of(m)
+            for m in session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "meeting_offered"))
+        }
+        direction_cancels = session.scalar(select(Registration.id).where(Registration.email == _email(60)))
+    assert sorted(offers) == sorted(_email(n) for n in range(30, 45))
+
+    def run(action: Callable[[Session], object]) -> tuple[str, object]:
+        try:
+            with db.transaction(factory) as session:
+                return "ok", action(session)
+        except DomainError as error:
+            return "refused", error.code
+        except Exception as error:
+            return "error", repr(error)
+
+    def accept(number: int):
+        return lambda session: meetings.accept_offer(session, offers[_email(number)], settings)
+
+    def decline(number: int):
+        return lambda session: meetings.decline_offer(session, offers[_email(number)], settings)
+
+    def cancel(number: int, tokens: dict[str, str]):
+        return lambda session: meetings.cancel_by_token(session, tokens[_email(number)], settings)
+
+    tasks: list[tuple[str, Callable[[Session], object]]] = [
+        *[("late accept", accept(n)) for n in (30, 31)],  # past their deadline: refused
+        *[("expiry pass", lambda session: meetings.expire_offers(session, settings)) for _ in range(4)],
+        *[("accept", accept(n)) for n in (35, 35, 36, 37, 38, 39)],  # 35 clicks twice at once
+        *[("decline", decline(n)) for n in (40, 41, 42)],
+        ("cancel an offer", cancel(43, offers)),
+        *[("free a place", cancel(n, confirmations)) for n in range(15, 25)],
+        (
+            "direction cancels someone waiting",
+            lambda s: meetings.cancel_by_direction(s, meeting_id, direction_cancels, settings),
+        ),
+        *[
+            ("newcomer", lambda session, n=n: meetings.register(session, meeting_id, person(n), settings))
+            for n in range(1000, 1015)
+        ],
+    ]
+    random.Random(round_).shuffle(tasks)
+    outcomes = _run_threads(lambda index: (tasks[index][0], *run(tasks[index][1])), list(range(len(tasks))), THREADS)
+
+    assert [o for o in outcomes if o[1] == "error"] == []
+    assert sorted(o for o in outcomes if o[1] == "refused") == [("late accept", "refused", "offer_expired")] * 2
+    assert sorted(value for name, kind, value in outcomes if name == "accept") == [False] + [True] * 5
+    with db.read_only(factory) as session:
+        rows = session.execute(
+            select(
+                Registration.email,
+                Registration.status,
+                Registration.arrival,
+                Registration.offered_at,
+                Registration.offer_outcome,
+            ).where(Registration.meeting_id == meeting_id)
+        ).all()
+        counter = session.scalar(select(Meeting.confirmed_count).where(Meeting.id == meeting_id))
+        mails = Counter(
+            (kind, recipient)
+            for kind, recipient in session.execute(select(OutboxMessage.kind, OutboxMessage.recipient))
+        )
+    by_email = {row.email: row for row in rows}
+    statuses = Counter(row.status for row in rows)
+    # Nothing lost, nothing duplicated.
+    assert len(rows) == len(by_email) == capacity + waiting + 15
+    # Never above the capacity; the seat counter is exactly the confirmed people and the running offers.
+    assert statuses["confirmed"] + statuses["offered"] == counter <= capacity
+    # Every freed place ended with exactly one person: with people still waiting, no place is left free.
+    assert statuses["waiting"] > 0 and counter == capacity
+    # 15 offers before the race, then one per place freed during it: 5 expired, 3 declined, 1 offer cancelled,
+    # 10 places freed, and person 60's if the direction cancelled them once offered the place; all to the first in
+    # line, in order, nobody twice.
+    withdrawn = by_email[_email(60)].offer_outcome == "withdrawn"
+    ever_offered = sorted(row.arrival for row in rows if row.offered_at is not None)
+    still_waiting = [row.arrival for row in rows if row.status == "waiting"]
+    assert len(ever_offered) == 15 + 5 + 3 + 1 + 10 + withdrawn
+    assert max(ever_offered) < min(still_waiting)
+    assert all(count == 1 for (kind, _), count in mails.items() if kind in ("meeting_offered", "meeting_promoted"))
+    assert {r for (kind, r) in mails if kind == "meeting_offered"} == {
+        row.email for row in rows if row.offered_at is not None
+    }
+    assert {r for (kind, r) in mails if kind == "meeting_promoted"} == {_email(n) for n in range(35, 40)}
+    assert all(by_email[_email(n)].status == "confirmed" for n in range(35, 40))
+    assert [by_email[_email(n)].offer_outcome for n in range(30, 35)] == ["expired"] * 5
+    assert {r for (kind, r) in mails if kind == "meeting_offer_expired"} == {_email(n) for n in range(30, 35)}
+    assert [by_email[_email(n)].offer_outcome for n in range(40, 44)] == ["declined"] * 4

@@ -176,7 +176,7 @@ def test_closed_meeting_offers_no_form(installed, factory, settings):
     assert not [b for b in at.button if b.form_id == "meetings_form"]
 
 
-def test_private_link_shows_status_and_cancels_promoting_the_next(installed, factory, settings):
+def test_private_link_shows_status_and_cancels_offering_the_place_to_the_next(installed, factory, settings):
     _, meeting_id = installed
     with factory.begin() as session:
         for number in (1, 2, 3):
@@ -193,7 +193,8 @@ def test_private_link_shows_status_and_cancels_promoting_the_next(installed, fac
     assert "inscription annulée" in everything(page("pages/registration.py", jeton=token))  # the link opened again
     with db.read_only(factory) as session:
         lists = meetings.roster(session, meeting_id)
-    assert sorted(p.email for p in lists.confirmed) == ["personne.2@mairie.fr", "personne.3@mairie.fr"]
+    assert [p.email for p in lists.confirmed] == ["personne.2@mairie.fr"]
+    assert [(p.email, p.status) for p in lists.waiting] == [("personne.3@mairie.fr", "offered")]  # held for them
 
 
 def test_private_link_refuses_a_bad_token(installed):
@@ -258,7 +259,14 @@ def test_direction_cancels_someone_and_downloads_lists(installed, factory, setti
     assert any("Inscription annulée" in s for s in texts(at.success))
     with db.read_only(factory) as session:
         lists = meetings.roster(session, meeting_id)
-    assert "personne.3@mairie.fr" in [p.email for p in lists.confirmed]
+    assert [(p.email, p.status) for p in lists.waiting] == [("personne.3@mairie.fr", "offered")]
+    # The direction sees the offer's state and deadline in the waiting list and in the downloaded list.
+    at = page("pages/meetings_admin.py", direction, rencontre=str(meeting_id))
+    waiting = next(frame.value for frame in at.dataframe if "Offre" in frame.value.columns and len(frame.value))
+    assert waiting["Nom"].tolist() == ["Personne 3"]
+    assert waiting["Offre"].iloc[0].startswith("Place proposée jusqu'au ") and " h " in waiting["Offre"].iloc[0]
+    rows = meetings.export_rows(lists)
+    assert [row[-1] for row in rows if row[3] == "Personne 3"] == [waiting["Offre"].iloc[0]]
 
 
 def test_check_in_finds_and_marks_present(installed, factory, settings):

@@ -85,8 +85,9 @@ def test_the_ticket_stays_the_same_in_every_later_e_mail(session, settings, meet
     meetings.register(session, meeting_id, person(1), settings)  # « I lost the e-mail »: sent again
     again = outbox(session, "meeting_confirmed")[-1]
     assert again.recipient == "personne.1@mairie.fr" and attached(again)["billet-qr.png"] == first
-    # A cancellation promotes person 3, whose ticket comes with the promotion.
+    # A cancellation offers the place to person 3, whose ticket comes with the confirmation once they accept.
     meetings.cancel_by_token(session, token_of(outbox(session, "meeting_confirmed")[1]), settings)
+    meetings.accept_offer(session, token_of(outbox(session, "meeting_offered")[0]), settings)
     (promotion,) = outbox(session, "meeting_promoted")
     (code,) = decoded(Image.open(io.BytesIO(attached(promotion)["billet-qr.png"])))
     assert code == meetings.ticket_code(settings.secret_key, meeting_id, promotion_reference(session))

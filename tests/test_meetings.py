@@ -293,18 +293,30 @@ def test_one_call_registration_stores_what_the_portable_path_stores(session, set
 # ---------------------------------------------------------------------------- cancellation
 
 
-def test_cancelling_frees_the_place_for_the_first_in_line(session, settings, meeting_id):
+def test_cancelling_offers_the_place_to_the_first_in_line_who_accepts(session, settings, meeting_id):
     for number in range(1, 5):
         meetings.register(session, meeting_id, person(number), settings)
     token = token_of(outbox(session, "meeting_confirmed")[0])
     assert meetings.cancel_by_token(session, token, settings) == 1
     lists = meetings.roster(session, meeting_id)
+    # The place is held for personne.3 while the offer runs: not confirmed yet, not free for anyone else.
+    assert [p.email for p in lists.confirmed] == ["personne.2@mairie.fr"]
+    assert [(p.email, p.status, p.position) for p in lists.waiting] == [
+        ("personne.3@mairie.fr", "offered", None),
+        ("personne.4@mairie.fr", "waiting", 1),
+    ]
+    assert lists.waiting[0].offer.startswith("Place proposée jusqu'au ")
+    assert (lists.meeting.confirmed, lists.meeting.offered, lists.meeting.places_left) == (1, 1, 0)
+    assert [p.email for p in lists.cancelled] == ["personne.1@mairie.fr"]
+    (offer,) = outbox(session, "meeting_offered")
+    assert offer.recipient == "personne.3@mairie.fr" and not offer.attachments
+    assert outbox(session, "meeting_cancelled")[0].recipient == "personne.1@mairie.fr"
+    assert meetings.accept_offer(session, token_of(offer), settings) is True
+    lists = meetings.roster(session, meeting_id)
     assert sorted(p.email for p in lists.confirmed) == ["personne.2@mairie.fr", "personne.3@mairie.fr"]
     assert [(p.email, p.position) for p in lists.waiting] == [("personne.4@mairie.fr", 1)]
-    assert [p.email for p in lists.cancelled] == ["personne.1@mairie.fr"]
     (promotion,) = outbox(session, "meeting_promoted")
     assert promotion.recipient == "personne.3@mairie.fr" and promotion.attachments
-    assert outbox(session, "meeting_cancelled")[0].recipient == "personne.1@mairie.fr"
     # The link now shows the cancellation and cannot cancel twice.
     view = meetings.open_private_link(session, token)
     assert view.status == "cancelled" and not view.can_cancel
@@ -458,7 +470,8 @@ def test_access_request_and_erasure_free_the_place(session, settings, meeting_id
     assert meetings.erase(session, "personne.1@mairie.fr", settings) == 1
     assert meetings.personal_data(session, "personne.1@mairie.fr") == []
     lists = meetings.roster(session, meeting_id)
-    assert sorted(p.email for p in lists.confirmed) == ["personne.2@mairie.fr", "personne.3@mairie.fr"]
+    assert [p.email for p in lists.confirmed] == ["personne.2@mairie.fr"]
+    assert [(p.email, p.status) for p in lists.waiting] == [("personne.3@mairie.fr", "offered")]  # the freed place
 
 
 def test_outbox_messages_are_delivered_with_the_calendar(factory, settings, smtp_server):

@@ -650,3 +650,51 @@ def test_upgrade_to_0013_gives_every_live_registration_its_ticket(empty_database
         assert "door_pass" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_0014_keeps_registrations_and_a_downgrade_confirms_a_running_offer(empty_database_url):
+    """Upgraded: the rows stay, and the database refuses an 'offered' registration without a deadline. Downgraded:
+    a running offer's person keeps the place it held (counted in the seat counter), confirmed."""
+    from alembic import command
+
+    engine = db.make_engine(empty_database_url)
+    try:
+        command.upgrade(db.alembic_config(engine), "0013")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO meeting (id, title, kind, city, venue, starts_at, ends_at, capacity, confirmed_count, "
+                    "arrivals, last_seat_arrival, revision, registration_opens_at, registration_closes_at, audiences, "
+                    "description, created_at, updated_at) VALUES (2, 'Atelier', 'atelier', 'Dijon', '', "
+                    "'2027-01-02 10:00', '2027-01-02 12:00', 1, 1, 2, 1, 0, '2026-11-01', '2027-01-01', 'elu', '', "
+                    "'2026-11-01', '2026-11-01')"
+                )
+            )
+            for number, status in ((1, "cancelled"), (2, "waiting")):
+                connection.execute(
+                    text(
+                        "INSERT INTO registration (id, meeting_id, arrival, status, email, full_name, attendee_role, "
+                        "organisation, needs, reference, consented_at, created_at, record_key) VALUES "
+                        f"({number}, 2, {number}, '{status}', 'p{number}@example.fr', 'P', 'elu', '', '', "
+                        f"'RV-{number}', '2026-11-01', '2026-11-01', 4)"
+                    )
+                )
+        assert db.migrate(engine) == db.head_revision()
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(text("UPDATE registration SET status = 'offered' WHERE id = 2"))
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "UPDATE registration SET status = 'offered', offered_at = '2026-12-07 10:00', "
+                    "offer_expires_at = '2026-12-08 10:00' WHERE id = 2"
+                )
+            )
+        command.downgrade(db.alembic_config(engine), "0013")
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, status, confirmed_at FROM registration ORDER BY id")).all()
+        assert [(row[0], row[1]) for row in rows] == [(1, "cancelled"), (2, "confirmed")]
+        assert str(rows[1][2]).startswith("2026-12-07 10:00")
+        assert "offer_expires_at" not in {column["name"] for column in inspect(engine).get_columns("registration")}
+        assert db.migrate(engine) == db.head_revision()  # and up again
+    finally:
+        engine.dispose()

@@ -39,6 +39,7 @@ COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("registration", "attendee_role"): vocabulary.ATTENDEE_ROLES,
     ("registration", "status"): vocabulary.REGISTRATION_STATUSES,
     ("registration", "cancelled_by"): vocabulary.CANCELLERS,
+    ("registration", "offer_outcome"): vocabulary.OFFER_OUTCOMES,
     ("job_posting", "status"): vocabulary.POSTING_STATUSES,
     ("job_posting", "contract"): vocabulary.CONTRACTS,
     ("job_posting", "working_time"): vocabulary.WORKING_TIMES,
@@ -175,6 +176,8 @@ def _builders(session: Session) -> dict[str, Callable[[str, str], object]]:
             "reference": f"R{number}",
             "consented_at": now,
         }
+        if values.get("status") == "offered" or values.get("offer_outcome") is not None:
+            row |= {"offered_at": now, "offer_expires_at": now}  # an offer has a deadline (ck_registration_offer_*)
         return Registration(**{**row, **values})
 
     def unique(prefix: str) -> str:

@@ -6,7 +6,8 @@ One package, one module per concern; every public name is re-exported here, so c
 
 - `common`: labels, the plain data pages receive, links, reading one meeting, the row lock
 - `catalogue`: listing meetings; the direction creates and edits them
-- `registration`: registering, the waiting list, cancelling, promotion
+- `registration`: registering, the waiting list, cancelling, promotion when the capacity grows
+- `offers`: a freed place offered to the first person waiting, held until a deadline; accept, decline, expiry
 - `messages`: the e-mails (confirmation, waiting list, promotion, change, cancellation, reminders)
 - `documents`: the .ics file, the direction's lists, exports and the sign-in sheet PDF
 - `tickets`: the ticket's code, its QR code and its PDF
@@ -46,6 +47,8 @@ from pvd_survey.meetings.common import (
     MAX_TEXT,
     MEETING_PAGE_PATH,
     MEETING_PARAMETER,
+    OFFER_ANSWERS,
+    OFFER_PARAMETER,
     REGISTRATION_PAGE_PATH,
     RETENTION,
     ROLE_LABELS,
@@ -57,8 +60,10 @@ from pvd_survey.meetings.common import (
     RegistrationForm,
     RegistrationOutcome,
     Roster,
+    deadline_text,
     get_meeting,
     meeting_link,
+    offer_link,
     private_link,
 )
 from pvd_survey.meetings.documents import (
@@ -97,7 +102,14 @@ from pvd_survey.meetings.figures import (
     dashboard_figures,
 )
 from pvd_survey.meetings.messages import (
+    offer_rule,
     send_due_reminders,
+)
+from pvd_survey.meetings.offers import (
+    accept_offer,
+    decline_offer,
+    expire_offers,
+    offer_deadline,
 )
 from pvd_survey.meetings.registration import (
     cancel_by_direction,
@@ -129,6 +141,8 @@ __all__ = [
     "MAX_TEXT",
     "MEETING_PAGE_PATH",
     "MEETING_PARAMETER",
+    "OFFER_ANSWERS",
+    "OFFER_PARAMETER",
     "REGISTRATION_PAGE_PATH",
     "RETENTION",
     "ROLE_LABELS",
@@ -151,6 +165,7 @@ __all__ = [
     "Roster",
     "ScanResult",
     "Ticket",
+    "accept_offer",
     "anonymise",
     "calendar_file",
     "cancel_by_direction",
@@ -163,12 +178,15 @@ __all__ = [
     "codes_in_photo",
     "create_meeting",
     "dashboard_figures",
+    "deadline_text",
+    "decline_offer",
     "delete_door_passes",
     "door_counts",
     "door_keepers",
     "door_pass_personal_data",
     "erase",
     "erase_door_passes",
+    "expire_offers",
     "expired_door_passes",
     "expired_registrations",
     "export_rows",
@@ -178,6 +196,9 @@ __all__ = [
     "meeting_in",
     "meeting_link",
     "name_door_keeper",
+    "offer_deadline",
+    "offer_link",
+    "offer_rule",
     "open_door_pass",
     "open_private_link",
     "order_for_check_in",

@@ -181,12 +181,12 @@ def update_meeting(session: Session, meeting_id: int, form: MeetingForm, setting
 
 
 def _announce_change(session: Session, meeting: Meeting, settings: Settings, now: datetime, skip: set[int]) -> int:
-    """Tell everyone confirmed or waiting of the new time or place (confirmed people get the updated .ics)."""
+    """Tell everyone confirmed, offered a place or waiting of the new time or place (confirmed people get the .ics)."""
     people = session.scalars(
         select(Registration)
         .where(
             Registration.meeting_id == meeting.id,
-            Registration.status.in_(("confirmed", "waiting")),
+            Registration.status.in_(("confirmed", "offered", "waiting")),
             Registration.email.is_not(None),
         )
         .order_by(Registration.arrival)

@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from pvd_survey import access, links, territory
+from pvd_survey.clock import paris_time
 from pvd_survey.config import Settings
+from pvd_survey.db import rowcount
 from pvd_survey.errors import DomainError
 from pvd_survey.models import Meeting, Registration
 from pvd_survey.vocabulary import ATTENDEE_ROLE_LABELS, MEETING_KIND_LABELS, REGISTRATION_STATUS_LABELS
@@ -26,6 +28,9 @@ STATUS_LABELS = REGISTRATION_STATUS_LABELS
 REGISTRATION_PAGE_PATH = access.PAGES_BY_KEY["registration"].url_path
 MEETING_PAGE_PATH = access.PAGES_BY_KEY["meetings"].url_path
 MEETING_PARAMETER = "rencontre"
+# The « J'accepte » and « Je ne peux plus venir » links of a waiting-list offer: the private link with this parameter.
+OFFER_PARAMETER = "offre"
+OFFER_ANSWERS = ("accepter", "decliner")
 RETENTION = timedelta(days=365)
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at check-in
 _FONTS = Path(__file__).resolve().parent / "fonts"
@@ -74,11 +79,12 @@ class MeetingInfo:
     registration_closes_at: datetime
     audiences: tuple[str, ...]
     description: str
+    offered: int = 0  # places held for someone on the waiting list while their offer runs
 
     @property
     def places_left(self) -> int:
-        """Free places right now."""
-        return self.capacity - self.confirmed
+        """Free places right now (a place offered to someone waiting is not free)."""
+        return self.capacity - self.confirmed - self.offered
 
     def registration_state(self, now: datetime) -> str:
         """'not_open', 'open' or 'closed' at this moment."""
@@ -138,7 +144,7 @@ class RegistrationOutcome:
     """The answer shown after a registration attempt."""
 
     reference: str
-    status: str  # confirmed or waiting
+    status: str  # confirmed or waiting (offered: registered before, a freed place is offered to them)
     position: int | None  # on the waiting list, 1 = next to be promoted
     already_registered: bool
     email: str
@@ -161,6 +167,7 @@ class AttendeeInfo:
     registered_at: datetime
     cancelled_at: datetime | None
     checked_in_at: datetime | None
+    offer: str = ""  # a waiting-list offer's state in French (« Place proposée jusqu'au … »), "" if never offered
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,9 @@ class PrivateView:
     full_name: str
     email: str
     can_cancel: bool
+    offer_expires_at: datetime | None = None  # the deadline of a running (or ended) waiting-list offer
+    offer_outcome: str | None = None
+    offer_open: bool = False  # an offer runs and its deadline has not passed: it can be accepted
 
 
 # ---------------------------------------------------------------------------- tokens, links, reading
@@ -203,25 +213,41 @@ def private_link(settings: Settings, token: str) -> str:
     return links.personal_link(settings.base_url, REGISTRATION_PAGE_PATH, token)
 
 
+def deadline_text(moment: datetime) -> str:
+    """An offer's deadline as people read it: « 12/12/2026 à 14 h 00 » (Paris time)."""
+    return paris_time(moment, "%d/%m/%Y à %H h %M")
+
+
+def offer_link(settings: Settings, token: str, answer: str) -> str:
+    """A waiting-list offer's answer link (« accepter » or « decliner »): the private link, the answer chosen."""
+    return links.personal_link(settings.base_url, REGISTRATION_PAGE_PATH, token, **{OFFER_PARAMETER: answer})
+
+
 def meeting_link(settings: Settings, meeting_id: int) -> str:
     """The shareable public link of a meeting."""
     return f"{settings.base_url}/{MEETING_PAGE_PATH}?{MEETING_PARAMETER}={meeting_id}"
 
 
 def _listing():
-    """Meeting columns with each one's waiting-list length (one index seek per meeting, no ORM objects)."""
-    waiting = (
-        select(func.count())
-        .where(Registration.meeting_id == Meeting.id, Registration.status == "waiting")
-        .correlate(Meeting)
-        .scalar_subquery()
-        .label("waiting")
-    )
-    return select(*Meeting.__table__.c, waiting)
+    """Meeting columns with each one's waiting-list length and running offers (index seeks, no ORM objects)."""
+
+    def count(status: str):
+        return (
+            select(func.count())
+            .where(Registration.meeting_id == Meeting.id, Registration.status == status)
+            .correlate(Meeting)
+            .scalar_subquery()
+            .label(status)
+        )
+
+    return select(*Meeting.__table__.c, count("waiting"), count("offered"))
 
 
 def _info(row: Row[Any]) -> MeetingInfo:
-    """A row of _listing(): the meeting's columns and its waiting-list length."""
+    """A row of _listing(): the meeting's columns, its waiting-list length and its running offers.
+
+    `confirmed_count` is the seat counter: confirmed people and the places held by running offers.
+    """
     return MeetingInfo(
         row.id,
         row.title,
@@ -233,12 +259,13 @@ def _info(row: Row[Any]) -> MeetingInfo:
         row.starts_at,
         row.ends_at,
         row.capacity,
-        row.confirmed_count,
+        row.confirmed_count - row.offered,
         row.waiting,
         row.registration_opens_at,
         row.registration_closes_at,
         tuple(code for code in row.audiences.split("|") if code),
         row.description,
+        row.offered,
     )
 
 
@@ -272,6 +299,21 @@ def _locked(session: Session, meeting_id: int) -> Meeting:
     if meeting is None:
         raise DomainError("unknown_meeting")
     return meeting
+
+
+def _take_seat(session: Session, meeting_id: int) -> bool:
+    """One conditional UPDATE: True if a place was free and is now ours (the meeting must be locked)."""
+    taken = session.execute(
+        update(Meeting)
+        .where(Meeting.id == meeting_id, Meeting.confirmed_count < Meeting.capacity)
+        .values(confirmed_count=Meeting.confirmed_count + 1)
+    )
+    return rowcount(taken) == 1
+
+
+def _give_back(session: Session, meeting_id: int) -> None:
+    """Free one place of the seat counter (a confirmed registration or a running offer ended)."""
+    session.execute(update(Meeting).where(Meeting.id == meeting_id).values(confirmed_count=Meeting.confirmed_count - 1))
 
 
 def _fold(text: str) -> str:

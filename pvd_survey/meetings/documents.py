@@ -16,9 +16,11 @@ from pvd_survey.meetings.common import (
     AttendeeInfo,
     Roster,
     _fold,
+    deadline_text,
     get_meeting,
 )
 from pvd_survey.models import Meeting, Registration
+from pvd_survey.vocabulary import OFFER_OUTCOME_LABELS
 
 _FONTS = Path(__file__).resolve().parent.parent / "fonts"
 
@@ -67,11 +69,22 @@ def _attendee(registration: Registration, position: int | None) -> AttendeeInfo:
         registration.created_at,
         registration.cancelled_at,
         registration.checked_in_at,
+        offer_state(registration),
     )
 
 
+def offer_state(registration: Registration) -> str:
+    """A waiting-list offer's state as the direction reads it (« Place proposée jusqu'au … »), "" if never offered."""
+    if registration.offer_expires_at is None:
+        return ""
+    if registration.status == "offered":
+        return f"Place proposée jusqu'au {deadline_text(registration.offer_expires_at)}"
+    return OFFER_OUTCOME_LABELS.get(registration.offer_outcome or "", "")
+
+
 def roster(session: Session, meeting_id: int) -> Roster:
-    """A meeting's lists: confirmed (by name), waiting (in order, with positions), cancelled."""
+    """A meeting's lists: confirmed (by name), waiting (places offered first, then in order, with positions),
+    cancelled."""
     meeting = get_meeting(session, meeting_id)
     registrations = list(
         session.scalars(
@@ -87,7 +100,9 @@ def roster(session: Session, meeting_id: int) -> Roster:
             (_attendee(r, None) for r in registrations if r.status == "confirmed"),
             key=lambda a: _fold(a.full_name),
         ),
-        [_attendee(r, index) for index, r in enumerate(waiting, start=1)],
+        # Places offered first (held for them, no position), then the waiting list in order.
+        [_attendee(r, None) for r in registrations if r.status == "offered"]
+        + [_attendee(r, index) for index, r in enumerate(waiting, start=1)],
         [_attendee(r, None) for r in registrations if r.status == "cancelled"],
     )
 
@@ -105,6 +120,7 @@ EXPORT_COLUMNS = (
     "Inscrit le",
     "Annulé le",
     "Présent",
+    "Offre de place libérée",
 )
 
 
@@ -125,6 +141,7 @@ def export_rows(lists: Roster) -> list[list[object]]:
             paris_from_utc(person.registered_at),  # real date cells in XLSX, jj/mm/aaaa hh:mm in the CSV
             paris_from_utc(person.cancelled_at) if person.cancelled_at else None,
             person.checked_in_at is not None if person.status == "confirmed" else None,  # oui / non
+            person.offer,
         ]
         for person in lists.confirmed + lists.waiting + lists.cancelled
     ]

@@ -140,14 +140,20 @@ def scan(session: Session, meeting_id: int, typed: str, now: datetime | None = N
     return _arrive(session, registration, now or utcnow())
 
 
+def _not_seated(status: str) -> str:
+    """The door's answer to a registration without a confirmed place: a running offer is still the waiting list."""
+    return "waiting" if status == "offered" else status
+
+
 def _arrive(session: Session, registration: Registration, now: datetime) -> ScanResult:
     """Record the arrival unless one is recorded; of two devices at the same moment, exactly one records it.
 
-    A cancelled or waiting registration is answered with its status and never counts as an arrival.
+    A cancelled or waiting registration (or one offered a place not accepted yet) is answered with its status and
+    never counts as an arrival.
     """
     person = ScanResult("", registration.id, registration.full_name, registration.organisation)
     if registration.status != "confirmed":
-        return replace(person, outcome=registration.status)
+        return replace(person, outcome=_not_seated(registration.status))
     recorded = rowcount(
         session.execute(
             update(Registration)
@@ -164,7 +170,7 @@ def _arrive(session: Session, registration: Registration, now: datetime) -> Scan
         return replace(person, outcome="welcome", checked_in_at=now)
     session.refresh(registration)  # the other device's arrival (or a cancellation a moment ago)
     if registration.status != "confirmed":
-        return replace(person, outcome=registration.status)
+        return replace(person, outcome=_not_seated(registration.status))
     return replace(person, outcome="already", checked_in_at=registration.checked_in_at)
 
 

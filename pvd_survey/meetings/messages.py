@@ -13,7 +13,9 @@ from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.meetings.common import (
     _meeting,
+    deadline_text,
     meeting_link,
+    offer_link,
     private_link,
 )
 from pvd_survey.meetings.documents import calendar_file
@@ -32,6 +34,19 @@ class MailedRegistration(Protocol):
     def full_name(self) -> str: ...
     @property
     def reference(self) -> str: ...
+    @property
+    def offer_expires_at(self) -> datetime | None: ...
+
+
+SIGNATURE = "L'équipe du programme Petites villes de demain (ANCT)"
+
+
+def offer_rule(settings: Settings) -> str:
+    """The rule of an offer's deadline, in one French sentence (e-mails, private page)."""
+    return (
+        f"Une place libérée est réservée {settings.waitlist_offer_hours} heures à la personne à qui elle est "
+        "proposée, moins quand la rencontre est proche : jamais plus de la moitié du temps qui reste avant son début."
+    )
 
 
 def _when(meeting: Meeting) -> str:
@@ -80,6 +95,8 @@ def _status_mail(
     """The status e-mail of a registration, as `mail.enqueue` keywords (the registration need not be stored)."""
     link = private_link(settings, token)
     details = f"« {meeting.title} »\nLe {_when(meeting)} (heure de Paris)\nLieu : {_where(meeting)}\n"
+    if registration.status == "offered":
+        return _offer_mail(meeting, registration, token, settings, details, changed)
     attachments = None
     if registration.status == "confirmed":
         subject = (
@@ -100,7 +117,7 @@ def _status_mail(
         subject = f"Liste d'attente (position {position}) : {meeting.title}"
         lead = (
             f"La rencontre est complète : vous êtes sur la liste d'attente, en position {position}. "
-            "Si une place se libère, vous êtes inscrit(e) automatiquement et prévenu(e) par e-mail."
+            "Si une place se libère, elle vous est proposée par e-mail, à accepter avant une date limite."
         )
         calendar_note = ""
     ticket_note = (
@@ -133,6 +150,62 @@ def _status_mail(
     )
 
 
+def _offer_mail(
+    meeting: Meeting, registration: MailedRegistration, token: str, settings: Settings, details: str, changed: bool
+) -> dict:
+    """The offer of a freed place: its deadline, the rule that set it, the two answer links."""
+    assert registration.offer_expires_at is not None
+    deadline = deadline_text(registration.offer_expires_at)
+    subject = f"Une place se libère : répondez avant le {deadline} : {meeting.title}"
+    lead = (
+        f"Une place s'est libérée et vous êtes la première personne de la liste d'attente : elle vous est réservée "
+        f"jusqu'au {deadline} (heure de Paris). {offer_rule(settings)}\n\n"
+        "Sans réponse de votre part d'ici là, la place est proposée à la personne suivante et vous quittez la liste "
+        "d'attente (vous en serez prévenu(e) par e-mail)."
+    )
+    if changed:
+        subject = f"Changement d'horaire ou de lieu : {meeting.title}"
+        lead = "La date, l'horaire ou le lieu de la rencontre a changé : voici les nouvelles informations.\n" + lead
+    return dict(
+        recipient=registration.email or "",
+        subject=subject,
+        body=(
+            f"Bonjour {registration.full_name},\n\n{lead}\n\n{details}Référence : {registration.reference}\n\n"
+            f"J'accepte (la place est à moi, je reçois mon billet) :\n{offer_link(settings, token, 'accepter')}\n\n"
+            f"Je ne peux plus venir (la place va à la personne suivante) :\n"
+            f"{offer_link(settings, token, 'decliner')}\n\n"
+            f"Votre page d'inscription (ces liens sont personnels) :\n{private_link(settings, token)}\n\n"
+            f"{SIGNATURE}"
+        ),
+        kind="meeting_offered",
+        link=private_link(settings, token),
+        attachments=None,
+    )
+
+
+def _send_offer_expired_mail(
+    session: Session, meeting: Meeting, registration: Registration, settings: Settings
+) -> None:
+    """Tell a person their offer ran out unanswered: the place went on, they are off the waiting list."""
+    assert registration.offer_expires_at is not None
+    mail.enqueue(
+        session,
+        recipient=registration.email or "",
+        subject=f"Place proposée non confirmée à temps : {meeting.title}",
+        body=(
+            f"Bonjour {registration.full_name},\n\n"
+            f"La place qui vous était proposée à « {meeting.title} » du {_when(meeting)} devait être acceptée avant "
+            f"le {deadline_text(registration.offer_expires_at)} (heure de Paris). Sans réponse à temps, elle a été "
+            f"proposée à la personne suivante et vous ne figurez plus sur la liste d'attente "
+            f"(référence {registration.reference}).\n\n"
+            f"Vous pouvez vous inscrire de nouveau, s'il reste de la place : {meeting_link(settings, meeting.id)}\n\n"
+            f"{SIGNATURE}"
+        ),
+        kind="meeting_offer_expired",
+        link=meeting_link(settings, meeting.id),
+    )
+
+
 def _send_cancellation_mail(session: Session, registration: Registration, settings: Settings) -> None:
     meeting = _meeting(session, registration.meeting_id)
     by_direction = registration.cancelled_by == "direction"
@@ -145,6 +218,8 @@ def _send_cancellation_mail(session: Session, registration: Registration, settin
             + (
                 "La direction du programme a annulé votre inscription"
                 if by_direction
+                else "Vous avez décliné la place proposée : votre inscription est annulée"
+                if registration.offer_outcome == "declined"
                 else "Votre inscription est annulée"
             )
             + f" à « {meeting.title} » du {_when(meeting)} (référence {registration.reference}).\n\n"

@@ -1,4 +1,4 @@
-"""Registration: limited places, waiting list, cancellation and promotion.
+"""Registration: limited places, waiting list, cancellation (the freed place is offered: offers.py).
 
 The capacity guarantee. Every registration attempt, cancellation and capacity change of a meeting
 starts by taking that meeting's row lock (`_arrive`, `_locked`): PostgreSQL holds it until commit,
@@ -26,7 +26,7 @@ from pvd_survey import disclosure, links, mail, territory
 from pvd_survey.accounts import normalise_email
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
-from pvd_survey.db import dialect_insert, rowcount
+from pvd_survey.db import dialect_insert
 from pvd_survey.errors import DomainError, InvalidAnswers
 from pvd_survey.meetings.common import (
     MAX_TEXT,
@@ -34,8 +34,10 @@ from pvd_survey.meetings.common import (
     PrivateView,
     RegistrationForm,
     RegistrationOutcome,
+    _give_back,
     _locked,
     _new_reference,
+    _take_seat,
     get_meeting,
     private_link,
 )
@@ -45,6 +47,7 @@ from pvd_survey.meetings.messages import (
     _send_status_mail,
     _status_mail,
 )
+from pvd_survey.meetings.offers import _pass_on
 from pvd_survey.meetings.tickets import ticket_hash
 from pvd_survey.models import Meeting, Registration
 from pvd_survey.vocabulary import ATTENDEE_ROLES
@@ -106,16 +109,6 @@ def _position(session: Session, registration: Registration) -> int | None:
     return (ahead or 0) + 1
 
 
-def _take_seat(session: Session, meeting_id: int) -> bool:
-    """One conditional UPDATE: True if a place was free and is now ours (the meeting must be locked)."""
-    taken = session.execute(
-        update(Meeting)
-        .where(Meeting.id == meeting_id, Meeting.confirmed_count < Meeting.capacity)
-        .values(confirmed_count=Meeting.confirmed_count + 1)
-    )
-    return rowcount(taken) == 1
-
-
 def _arrive(session: Session, meeting_id: int) -> tuple[int, bool]:
     """Lock the meeting, number this attempt and take a place if one is free, in one UPDATE.
 
@@ -136,10 +129,6 @@ def _arrive(session: Session, meeting_id: int) -> tuple[int, bool]:
     if row is None:
         raise DomainError("unknown_meeting")
     return row.arrivals, row.last_seat_arrival == row.arrivals
-
-
-def _give_back(session: Session, meeting_id: int) -> None:
-    session.execute(update(Meeting).where(Meeting.id == meeting_id).values(confirmed_count=Meeting.confirmed_count - 1))
 
 
 def _resend(
@@ -204,6 +193,9 @@ def register(
         "cancelled_by": None,
         "reminded_at": None,
         "checked_in_at": None,
+        "offered_at": None,
+        "offer_expires_at": None,
+        "offer_outcome": None,
     }
 
     if existing is None and notify and ONE_CALL_ON_POSTGRESQL and session.get_bind().dialect.name == "postgresql":
@@ -342,7 +334,10 @@ _REGISTER_CALL = text(
 
 
 def _promote_waiting(session: Session, meeting: Meeting, settings: Settings, now: datetime) -> list[Registration]:
-    """Give every free place to the first in line, in order, once each; the meeting must be locked."""
+    """A larger capacity: give every new place to the first in line at once, in order; the meeting must be locked.
+
+    (A place freed by a cancellation is offered instead, and held until the offer's deadline: offers.py.)
+    """
     promoted: list[Registration] = []
     while True:
         first = session.scalar(
@@ -370,21 +365,25 @@ def _promote_waiting(session: Session, meeting: Meeting, settings: Settings, now
 def _cancel(
     session: Session, registration: Registration, by: str, settings: Settings, now: datetime
 ) -> list[Registration]:
+    """Cancel under the meeting's lock; returns the person the freed place was offered to, if any."""
     meeting = _locked(session, registration.meeting_id)
     session.refresh(registration)
     if registration.status == "cancelled":
         raise DomainError("already_cancelled")
     if now >= meeting.starts_at:
         raise DomainError("meeting_started")
-    was_confirmed = registration.status == "confirmed"
+    held = registration.status in ("confirmed", "offered")  # a place counted in the seat counter
+    if registration.status == "offered":  # cancelling a running offer declines it (or the direction withdraws it)
+        registration.offer_outcome = "declined" if by == "participant" else "withdrawn"
     registration.status = "cancelled"
     registration.cancelled_at = now
     registration.cancelled_by = by
     session.flush()
-    if not was_confirmed:
+    if not held:
         return []
-    _give_back(session, meeting.id)
-    return _promote_waiting(session, meeting, settings, now)
+    # The freed place is offered to the first person waiting (held for them), not given at once: meetings/offers.py.
+    offered = _pass_on(session, meeting, settings, now)
+    return [offered] if offered is not None else []
 
 
 def _by_token(session: Session, token: str | None) -> Registration:
@@ -407,11 +406,16 @@ def open_private_link(session: Session, token: str | None, now: datetime | None 
         registration.full_name,
         registration.email or "",
         registration.status != "cancelled" and now < meeting.starts_at,
+        registration.offer_expires_at,
+        registration.offer_outcome,
+        registration.status == "offered"
+        and registration.offer_expires_at is not None
+        and now < registration.offer_expires_at,
     )
 
 
 def cancel_by_token(session: Session, token: str | None, settings: Settings, now: datetime | None = None) -> int:
-    """Cancel through the private link; returns how many people the freed place promoted (0 or 1)."""
+    """Cancel through the private link; returns to how many people the freed place was offered (0 or 1)."""
     now = now or utcnow()
     registration = _by_token(session, token)
     promoted = _cancel(session, registration, "participant", settings, now)
@@ -422,7 +426,7 @@ def cancel_by_token(session: Session, token: str | None, settings: Settings, now
 def cancel_by_direction(
     session: Session, meeting_id: int, registration_id: int, settings: Settings, now: datetime | None = None
 ) -> int:
-    """Cancel a registration on a person's behalf (they are told); returns how many were promoted."""
+    """Cancel a registration on a person's behalf (they are told); returns to how many the place was offered."""
     registration = session.get(Registration, registration_id)
     if registration is None or registration.meeting_id != meeting_id:
         raise DomainError("unknown_registration")

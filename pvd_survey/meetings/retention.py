@@ -14,6 +14,7 @@ from pvd_survey.meetings.common import (
     RETENTION,
     ROLE_LABELS,
     STATUS_LABELS,
+    _give_back,
     _meeting,
 )
 from pvd_survey.meetings.registration import _cancel
@@ -94,7 +95,10 @@ def erase(session: Session, email: str, settings: Settings, now: datetime | None
             meeting = _meeting(session, registration.meeting_id)
             if now < meeting.starts_at:
                 _cancel(session, registration, "direction", settings, now)
-            elif registration.status == "waiting":
+            elif registration.status in ("waiting", "offered"):
+                if registration.status == "offered":  # its held place goes back to the counter
+                    registration.offer_outcome = "withdrawn"
+                    _give_back(session, registration.meeting_id)
                 registration.status = "cancelled"
                 registration.cancelled_at = now
     session.flush()
