@@ -1,0 +1,399 @@
+"""Adversarial tests of the waiting-list offers (issue 23), on both databases.
+
+Each test is named for the promise it checks. The ones whose docstring starts with « DEFECT » fail on the branch
+`offers` as built: they describe what a hostile or unlucky user meets, and what should happen instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from pvd_survey import meetings
+from pvd_survey.clock import paris_time
+from pvd_survey.errors import DomainError, InvalidAnswers, french_message
+from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
+from tests.factories import meeting_form, person, token_of
+
+
+def outbox(session, kind: str | None = None, recipient: str | None = None) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
+    if kind:
+        query = query.where(OutboxMessage.kind == kind)
+    if recipient:
+        query = query.where(OutboxMessage.recipient == recipient)
+    return list(session.scalars(query))
+
+
+def email(number: int) -> str:
+    return f"personne.{number}@mairie.fr"
+
+
+def registration(session, number: int) -> Registration:
+    return session.scalars(
+        select(Registration).where(Registration.email == email(number)).execution_options(populate_existing=True)
+    ).one()
+
+
+def counter(session, meeting_id: int) -> int:
+    return session.scalars(
+        select(Meeting.confirmed_count).where(Meeting.id == meeting_id).execution_options(populate_existing=True)
+    ).one()
+
+
+def seats_add_up(session, meeting_id: int) -> bool:
+    """The seat counter is exactly the confirmed people plus the running offers, never above the capacity."""
+    rows = session.execute(select(Registration.status).where(Registration.meeting_id == meeting_id)).scalars()
+    held = sum(1 for status in rows if status in ("confirmed", "offered"))
+    meeting = session.get_one(Meeting, meeting_id, populate_existing=True)
+    return held == meeting.confirmed_count <= meeting.capacity
+
+
+def offer_token(session, number: int) -> str:
+    return token_of(outbox(session, "meeting_offered", email(number))[-1])
+
+
+def confirmed_token(session, number: int) -> str:
+    return token_of(outbox(session, "meeting_confirmed", email(number))[-1])
+
+
+def raised(call, *args, **kwargs) -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+@pytest.fixture
+def full(session, settings) -> int:
+    """2 places in ten days: persons 1 and 2 confirmed, 3, 4 and 5 waiting, in that order."""
+    meeting_id = meetings.create_meeting(session, meeting_form())
+    for number in (1, 2, 3, 4, 5):
+        meetings.register(session, meeting_id, person(number), settings)
+    return meeting_id
+
+
+def free_a_place(session, settings, number: int = 1, now: datetime | None = None) -> None:
+    """Person `number` (confirmed) cancels through their private link."""
+    meetings.cancel_by_token(session, confirmed_token(session, number), settings, now=now)
+
+
+def edit(session, meeting_id: int, settings, **changes) -> meetings.MeetingUpdate:
+    """The direction edits the meeting: its current values, with these changes."""
+    meeting = session.get_one(Meeting, meeting_id, populate_existing=True)
+    form = meeting_form(
+        title=meeting.title,
+        starts_at=meeting.starts_at,
+        ends_at=meeting.ends_at,
+        capacity=meeting.capacity,
+        registration_opens_at=meeting.registration_opens_at,
+        registration_closes_at=meeting.registration_closes_at,
+    )
+    return meetings.update_meeting(session, meeting_id, replace(form, **changes), settings)
+
+
+# ---------------------------------------------------------------------------- the deadline, to the microsecond
+
+
+def test_an_offer_accepted_a_microsecond_before_its_deadline_holds_and_at_the_deadline_is_refused(
+    session, settings, full
+):
+    start = utcnow()
+    free_a_place(session, settings, now=start)
+    deadline = registration(session, 3).offer_expires_at
+    token = offer_token(session, 3)
+    error = raised(meetings.accept_offer, session, token, settings, now=deadline)
+    assert error.code == "offer_expired"
+    assert registration(session, 3).status == "offered"
+    assert meetings.accept_offer(session, token, settings, now=deadline - timedelta(microseconds=1)) is True
+    assert registration(session, 3).status == "confirmed"
+    # The pass that comes a moment later finds nothing to expire: the acceptance stands.
+    assert meetings.expire_offers(session, settings, now=deadline) == 0
+    assert registration(session, 3).status == "confirmed" and seats_add_up(session, full)
+
+
+def test_an_offer_expired_by_the_pass_cannot_be_accepted_nor_declined_afterwards(session, settings, full):
+    start = utcnow()
+    free_a_place(session, settings, now=start)
+    token = offer_token(session, 3)
+    deadline = registration(session, 3).offer_expires_at
+    assert meetings.expire_offers(session, settings, now=deadline) == 1
+    # Even with a clock a little behind (a server whose time lags), the expired offer stays expired.
+    assert raised(meetings.accept_offer, session, token, settings, now=deadline - timedelta(minutes=1)).code == (
+        "offer_expired"
+    )
+    assert raised(meetings.decline_offer, session, token, settings, now=deadline - timedelta(minutes=1)).code == (
+        "offer_expired"
+    )
+    assert registration(session, 3).status == "cancelled"
+    assert registration(session, 4).status == "offered" and seats_add_up(session, full)
+
+
+# ---------------------------------------------------------------------------- answers in the wrong order
+
+
+def test_declining_then_accepting_from_another_tab_is_refused_and_the_place_stays_with_the_next(
+    session, settings, full
+):
+    free_a_place(session, settings)
+    token = offer_token(session, 3)
+    assert meetings.decline_offer(session, token, settings) is True
+    error = raised(meetings.accept_offer, session, token, settings)
+    assert error.code == "offer_closed"
+    assert "offre a déjà reçu une réponse" in french_message(error)
+    assert registration(session, 3).status == "cancelled"
+    assert registration(session, 4).status == "offered"
+    assert seats_add_up(session, full)
+
+
+def test_an_offer_link_reused_after_accepting_then_cancelling_gives_nothing_back(session, settings, full):
+    free_a_place(session, settings)
+    token = offer_token(session, 3)
+    assert meetings.accept_offer(session, token, settings)
+    meetings.cancel_by_token(session, token, settings)  # accepted, then « je ne viens plus » from the private page
+    assert registration(session, 4).status == "offered"
+    # The old « J'accepte » link, clicked again: refused, person 4 keeps the offer, the counter is right.
+    assert raised(meetings.accept_offer, session, token, settings).code == "offer_closed"
+    assert registration(session, 3).status == "cancelled"
+    assert registration(session, 4).status == "offered" and seats_add_up(session, full)
+
+
+# ---------------------------------------------------------------------------- tokens
+
+
+def test_a_guessed_or_another_persons_link_cannot_accept_an_offer(session, settings, full):
+    free_a_place(session, settings)
+    guessed = raised(meetings.accept_offer, session, "a" * 43, settings)
+    assert guessed.code == "invalid_registration_link"
+    # Person 2 (confirmed) and person 5 (waiting) follow an « accepter » link with their own private link.
+    assert raised(meetings.accept_offer, session, confirmed_token(session, 2), settings).code == "offer_closed"
+    waiting_token = token_of(outbox(session, "meeting_waiting", email(5))[-1])
+    assert raised(meetings.accept_offer, session, waiting_token, settings).code == "offer_closed"
+    assert raised(meetings.decline_offer, session, waiting_token, settings).code == "offer_closed"
+    assert registration(session, 3).status == "offered"
+    assert registration(session, 5).status == "waiting" and seats_add_up(session, full)
+
+
+def test_the_first_offer_links_go_stale_once_the_offer_is_sent_again(session, settings, full):
+    free_a_place(session, settings)
+    first = offer_token(session, 3)
+    waiting_link = token_of(outbox(session, "meeting_waiting", email(3))[-1])
+    meetings.register(session, full, person(3), settings)  # registers again: the offer is sent again
+    second = offer_token(session, 3)
+    assert second != first
+    for stale in (first, waiting_link):
+        assert raised(meetings.accept_offer, session, stale, settings).code == "invalid_registration_link"
+        assert raised(meetings.decline_offer, session, stale, settings).code == "invalid_registration_link"
+    assert registration(session, 3).status == "offered"
+    assert meetings.accept_offer(session, second, settings) is True
+
+
+# ---------------------------------------------------------------------------- several places, nobody twice
+
+
+def test_two_places_freed_go_to_two_different_people_each_offered_once(session, settings, full):
+    free_a_place(session, settings, 1)
+    free_a_place(session, settings, 2)
+    assert [registration(session, n).status for n in (3, 4, 5)] == ["offered", "offered", "waiting"]
+    offered_to = [m.recipient for m in outbox(session, "meeting_offered")]
+    assert sorted(offered_to) == [email(3), email(4)]
+    # Person 3 declines: the place goes to person 5, never back to 3 or to 4 a second time.
+    meetings.decline_offer(session, offer_token(session, 3), settings)
+    offered_to = [m.recipient for m in outbox(session, "meeting_offered")]
+    assert sorted(offered_to) == [email(3), email(4), email(5)]
+    assert seats_add_up(session, full)
+
+
+def test_someone_whose_offer_expired_registers_again_at_the_end_of_the_line(session, settings, full):
+    start = utcnow()
+    free_a_place(session, settings, now=start)
+    deadline = registration(session, 3).offer_expires_at
+    meetings.expire_offers(session, settings, now=deadline)
+    again = meetings.register(session, full, person(3), settings, now=deadline + timedelta(minutes=1))
+    assert (again.status, again.already_registered) == ("waiting", False)
+    assert again.position == 2  # behind person 5; person 4 holds the offer
+    back = registration(session, 3)
+    assert (back.offer_expires_at, back.offer_outcome, back.offered_at) == (None, None, None)
+    assert seats_add_up(session, full)
+
+
+# ---------------------------------------------------------------------------- tickets and the door
+
+
+def test_an_offered_person_has_no_ticket_until_they_accept_then_the_door_welcomes_them(session, settings, full):
+    free_a_place(session, settings)
+    token = offer_token(session, 3)
+    assert meetings.ticket_by_link(session, token, settings) is None
+    assert not outbox(session, "meeting_offered", email(3))[-1].attachments  # no ticket, no .ics in the offer
+    code = meetings.ticket_code(settings.secret_key, full, registration(session, 3).reference)
+    assert meetings.scan(session, full, code).outcome == "waiting"
+    meetings.accept_offer(session, token, settings)
+    ticket = meetings.ticket_by_link(session, token, settings)
+    assert ticket is not None and ticket.code == code
+    assert meetings.scan(session, full, code).outcome == "welcome"
+    assert meetings.door_counts(session, full).arrived == 1
+
+
+# ---------------------------------------------------------------------------- erasure
+
+
+def test_erasing_someone_offered_a_place_after_the_start_frees_the_held_place(session, settings, full):
+    """DEFECT (both databases): the erasure of a person crashes. Steps: person 3 is offered a place; the expiry pass
+    does not run before the start (server down, mail thread off); after the start the direction erases person 3's
+    data (a GDPR request, `meetings.erase`). Expected: person 3 is cancelled and anonymised, the held place goes
+    back to the counter (retention.py's branch for an offered registration after the start). Observed:
+    IntegrityError « CHECK constraint failed: ck_registration_offer_running »: retention.erase sets
+    offer_outcome='withdrawn' while the status is still 'offered', then `_give_back` runs a query whose autoflush
+    writes that row; the whole erasure is rolled back, the person's data stays. (Fix: set status/cancelled_at
+    before the outcome, or flush after all three.)"""
+    free_a_place(session, settings)
+    starts_at = session.get_one(Meeting, full).starts_at
+    # The pass did not run before the start (the server was down): the offer still runs when the person is erased.
+    meetings.erase(session, email(3), settings, now=starts_at + timedelta(minutes=5))
+    erased = session.scalars(
+        select(Registration).where(Registration.meeting_id == full, Registration.email.is_(None))
+    ).one()
+    assert (erased.status, erased.offer_outcome) == ("cancelled", "withdrawn")
+    assert counter(session, full) == 1 and seats_add_up(session, full)
+
+
+# ---------------------------------------------------------------------------- the direction's lists and exports
+
+
+def test_the_direction_export_says_each_offer_state_in_french(session, settings, full):
+    free_a_place(session, settings, 1)
+    deadline = registration(session, 3).offer_expires_at
+    rows = meetings.export_rows(meetings.roster(session, full))
+    by_name = {row[meetings.EXPORT_COLUMNS.index("Nom")]: row for row in rows}
+    column = meetings.EXPORT_COLUMNS.index("Offre de place libérée")
+    states = [row[column] for row in rows]
+    assert f"Place proposée jusqu'au {paris_time(deadline, '%d/%m/%Y à %H h %M')}" in states
+    assert by_name["Personne 3"][column].startswith("Place proposée")
+    assert by_name["Personne 3"][meetings.EXPORT_COLUMNS.index("Statut")] == "Place proposée"
+    text = " ".join(str(cell) for row in rows for cell in row)
+    for english in ("offered", "expired", "declined", "withdrawn", "accepted", "waiting", "confirmed"):
+        assert english not in text
+
+
+# ---------------------------------------------------------------------------- time zones
+
+
+def test_the_deadline_in_the_e_mail_is_the_stored_one_in_paris_time_across_the_october_clock_change(session, settings):
+    """Offered Saturday 24/10/2026 at 10:00 (Paris, summer time); 24 hours later it is 09:00 (winter time)."""
+    offered_at = datetime(2026, 10, 24, 8, 0)  # UTC
+    meeting_id = meetings.create_meeting(
+        session,
+        meeting_form(
+            starts_at=datetime(2026, 11, 5, 8, 0),
+            ends_at=datetime(2026, 11, 5, 16, 0),
+            registration_opens_at=datetime(2026, 10, 1, 8, 0),
+            registration_closes_at=datetime(2026, 11, 1, 8, 0),
+        ),
+    )
+    for number in (1, 2, 3):
+        meetings.register(session, meeting_id, person(number), settings, now=offered_at - timedelta(days=1))
+    free_a_place(session, settings, now=offered_at)
+    stored = registration(session, 3).offer_expires_at
+    assert stored == datetime(2026, 10, 25, 8, 0)
+    (offer,) = outbox(session, "meeting_offered")
+    assert "jusqu'au 25/10/2026 à 09 h 00 (heure de Paris)" in offer.body
+
+
+# ---------------------------------------------------------------------------- the direction changes the meeting
+
+
+def test_moving_the_meeting_earlier_never_leaves_an_offer_running_past_the_new_start(session, settings, full):
+    """DEFECT (both databases). Steps: a place is freed ten days before the meeting, person 3 is offered it until
+    tomorrow (24 hours); the direction then moves the meeting to start in 6 hours. Expected: the running offer's
+    deadline follows the rule « never more than half the time left before the start » (or at least ends before the
+    new start), so nobody can accept a place once the meeting has begun. Observed: the deadline stays 24 hours
+    away, 18 hours after the new start; the « changement d'horaire » e-mail repeats it, and person 3 accepts the
+    place an hour after the meeting started."""
+    now = utcnow()
+    free_a_place(session, settings, now=now)
+    new_start = now + timedelta(hours=6)
+    edit(
+        session,
+        full,
+        settings,
+        starts_at=new_start,
+        ends_at=new_start + timedelta(hours=3),
+        registration_opens_at=now - timedelta(days=1),
+        registration_closes_at=now + timedelta(hours=5),
+    )
+    deadline = registration(session, 3).offer_expires_at
+    (changed,) = [m for m in outbox(session, "meeting_changed", email(3))]
+    try:
+        accepted_after_start = meetings.accept_offer(
+            session, token_of(changed), settings, now=new_start + timedelta(hours=1)
+        )
+    except DomainError as error:
+        accepted_after_start = error.code not in ("offer_expired", "meeting_started")
+    assert (deadline <= new_start, accepted_after_start) == (True, False), (
+        f"offer runs until {deadline}, after the new start {new_start}; accepted after the start: "
+        f"{accepted_after_start}"
+    )
+
+
+def test_raising_the_capacity_does_not_confirm_people_behind_someone_still_holding_an_offer(session, settings, full):
+    """DEFECT (both databases): the order of the waiting list is inverted. Steps: person 1 cancels, person 3 (first
+    in line) is offered the place until tomorrow; person 4 and 5 wait behind. The direction raises the capacity
+    from 2 to 3. Expected: the new place goes first in line, so person 3 gets a sure place (confirmed) before anyone
+    behind them - « raising it promotes the waiting list at once », in order. Observed: person 4, behind person 3,
+    is confirmed at once while person 3 still only holds an offer that can expire (and then they leave the waiting
+    list altogether)."""
+    free_a_place(session, settings)
+    edit(session, full, settings, capacity=3)
+    assert registration(session, 4).status == "confirmed"  # the new place was given at once
+    assert registration(session, 3).status == "confirmed", (
+        "person 4 is confirmed while person 3, ahead of them, still risks losing an offer"
+    )
+
+
+def test_raising_the_capacity_with_only_an_offer_running_leaves_no_free_place_to_a_newcomer_ahead_of_it(
+    session, settings
+):
+    """DEFECT (both databases). Steps: 2 places, persons 1 and 2 confirmed, person 3 waiting; person 1 cancels, person
+    3 is offered the place. The direction raises the capacity to 3. Then a newcomer (person 9) registers. Expected:
+    the place added goes to the first in line (person 3 confirmed), the newcomer waits. Observed: person 3 still
+    holds only an offer, the newcomer takes the new place at once and is confirmed; if person 3 misses the deadline
+    they are taken off the waiting list although a place was added for the people waiting."""
+    meeting_id = meetings.create_meeting(session, meeting_form())
+    for number in (1, 2, 3):
+        meetings.register(session, meeting_id, person(number), settings)
+    free_a_place(session, settings)
+    edit(session, meeting_id, settings, capacity=3)
+    newcomer = meetings.register(session, meeting_id, person(9), settings)
+    assert registration(session, 3).status == "confirmed"
+    assert newcomer.status == "waiting"
+
+
+def test_lowering_the_capacity_below_the_held_places_tells_the_direction_the_true_numbers(session, settings, full):
+    """DEFECT (both databases), the refusal message misleads. Steps: person 1 cancels, person 3 is offered the place
+    (1 confirmed person, 1 place held by a running offer); the direction tries to lower the capacity from 2 to 1.
+    Expected: a refusal that says 1 person is confirmed and 1 place is held for an offer (or that counts them
+    separately), so the direction knows what to cancel. Observed: « Impossible de passer à 1 places : 2 personnes
+    sont déjà confirmées », though the confirmed list shows one person."""
+    free_a_place(session, settings)
+    info = meetings.get_meeting(session, full)
+    assert (info.confirmed, info.offered) == (1, 1)
+    with pytest.raises(InvalidAnswers) as refused:
+        edit(session, full, settings, capacity=1)
+    message = french_message(refused.value.errors["capacity"])
+    assert counter(session, full) == 2  # nothing changed
+    assert "2 personnes sont déjà confirmées" not in message, message
+    assert "propos" in message, message  # the held place is named as such
+
+
+def test_an_offer_running_when_the_direction_cancels_the_person_is_withdrawn_and_passed_on(session, settings, full):
+    free_a_place(session, settings)
+    held = registration(session, 3)
+    meetings.cancel_by_direction(session, full, held.id, settings)
+    assert registration(session, 3).offer_outcome == "withdrawn"
+    assert registration(session, 4).status == "offered"
+    # Their « J'accepte » link, clicked after the withdrawal: refused in French.
+    error = raised(meetings.accept_offer, session, offer_token(session, 3), settings)
+    assert error.code == "offer_closed" and "retirée" in french_message(error)
+    assert seats_add_up(session, full)
