@@ -398,3 +398,57 @@ def test_an_offer_running_when_the_direction_cancels_the_person_is_withdrawn_and
     error = raised(meetings.accept_offer, session, offer_token(session, 3), settings)
     assert error.code == "offer_closed" and "retirée" in french_message(error)
     assert seats_add_up(session, full)
+
+
+# ---------------------------------------------------------------------------- migration 0014
+
+
+def test_downgrading_0014_with_an_offer_running_keeps_the_person_confirmed(tmp_path, settings):
+    """DEFECT (both databases): `downgrade` of migration 0014 fails as soon as one offer runs. Steps: at head, a
+    place is freed and offered to person 3 (status 'offered', a deadline, no outcome yet); `alembic downgrade 0013`.
+    Expected (the migration's own comment): the person keeps the place, confirmed, and the schema goes back to
+    0013. Observed: its first statement `UPDATE registration SET status = 'confirmed' ... WHERE status = 'offered'`
+    runs while the CHECK ck_registration_offer_running still exists, and that CHECK refuses a non-offered row with a
+    deadline and no outcome: IntegrityError, the downgrade stops. (Fix: also set offer_outcome = 'accepted' in that
+    UPDATE, or drop the CHECKs first.)"""
+    from alembic import command
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.orm import Session
+
+    from pvd_survey import db
+    from tests.conftest import PG_ADMIN_URL, TEST_BACKEND
+
+    admin = None
+    if TEST_BACKEND == "sqlite":
+        url = f"sqlite:///{tmp_path / 'offers.sqlite3'}"
+    else:
+        import uuid
+
+        name = f"pvd_test_attack23_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    engine = db.make_engine(url)
+    try:
+        db.migrate(engine, settings.secret_key)
+        with Session(engine) as session, session.begin():
+            meeting_id = meetings.create_meeting(session, meeting_form())
+            for number in (1, 2, 3):
+                meetings.register(session, meeting_id, person(number), settings)
+            free_a_place(session, settings)
+            assert registration(session, 3).status == "offered"
+        command.downgrade(db.alembic_config(engine), "0013")
+        assert "offer_outcome" not in {column["name"] for column in inspect(engine).get_columns("registration")}
+        with engine.connect() as connection:
+            status = connection.execute(
+                text("SELECT status FROM registration WHERE email = :email"), {"email": email(3)}
+            ).scalar_one()
+            assert status == "confirmed"
+    finally:
+        engine.dispose()
+        if admin is not None:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
