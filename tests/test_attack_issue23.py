@@ -404,13 +404,8 @@ def test_an_offer_running_when_the_direction_cancels_the_person_is_withdrawn_and
 
 
 def test_downgrading_0014_with_an_offer_running_keeps_the_person_confirmed(tmp_path, settings):
-    """DEFECT (both databases): `downgrade` of migration 0014 fails as soon as one offer runs. Steps: at head, a
-    place is freed and offered to person 3 (status 'offered', a deadline, no outcome yet); `alembic downgrade 0013`.
-    Expected (the migration's own comment): the person keeps the place, confirmed, and the schema goes back to
-    0013. Observed: its first statement `UPDATE registration SET status = 'confirmed' ... WHERE status = 'offered'`
-    runs while the CHECK ck_registration_offer_running still exists, and that CHECK refuses a non-offered row with a
-    deadline and no outcome: IntegrityError, the downgrade stops. (Fix: also set offer_outcome = 'accepted' in that
-    UPDATE, or drop the CHECKs first.)"""
+    """Found failing on 4f28862 (the downgrade's UPDATE broke its own CHECK ck_registration_offer_running on both
+    databases); fixed on `offers` by a472819. Kept: a running offer survives a downgrade as a confirmed place."""
     from alembic import command
     from sqlalchemy import create_engine, inspect, text
     from sqlalchemy.engine import make_url
