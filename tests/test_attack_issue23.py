@@ -447,3 +447,44 @@ def test_downgrading_0014_with_an_offer_running_keeps_the_person_confirmed(tmp_p
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+
+
+# ---------------------------------------------------------------------------- the direction's page
+
+
+def test_the_direction_waiting_list_shows_no_english_none_for_someone_offered_a_place(app_env, factory, settings):
+    """DEFECT (both databases, the page): « None » on the direction's screen. Steps: persons 1 and 2 confirmed, 3, 4
+    and 5 waiting; person 1 cancels, person 3 is offered the place; the direction opens « Organiser les rencontres »,
+    tab « Liste d'attente ». Expected: every cell in French (the offered person's position empty or « — », the
+    offer column says « Place proposée jusqu'au … »). Observed: people_frame puts position None for the offered
+    person, pandas makes the column float with a missing value, and st.dataframe draws the word « None » in the
+    Position cell (seen in Chromium)."""
+    from pvd_survey import accounts
+    from tests.conftest import STRONG_PASSWORD
+    from tests.conftest import open_page as page
+
+    with factory.begin() as session:
+        accounts.create_first_admin(
+            session, email="ada.admin@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=settings
+        )
+        direction = accounts.create_user(
+            session,
+            email="dora@anct.gouv.fr",
+            display_name="Dora",
+            role="direction",
+            settings=settings,
+            password=STRONG_PASSWORD,
+            notify=False,
+        )
+        meeting_id = meetings.create_meeting(session, meeting_form())
+        for number in (1, 2, 3, 4, 5):
+            meetings.register(session, meeting_id, person(number), settings)
+        free_a_place(session, settings)
+    at = page("pages/meetings_admin.py", direction, rencontre=str(meeting_id))
+    assert not at.exception
+    waiting = next(frame.value for frame in at.dataframe if "Position" in frame.value.columns)
+    assert waiting["Nom"].tolist() == ["Personne 3", "Personne 4", "Personne 5"]
+    positions = waiting["Position"].tolist()
+    assert positions[1:] == [1, 2]
+    shown = positions[0]
+    assert shown is not None and shown == shown, f"the offered person's position is drawn as « None » ({shown!r})"
