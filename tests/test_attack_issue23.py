@@ -488,3 +488,24 @@ def test_the_direction_waiting_list_shows_no_english_none_for_someone_offered_a_
     assert positions[1:] == [1, 2]
     shown = positions[0]
     assert shown is not None and shown == shown, f"the offered person's position is drawn as « None » ({shown!r})"
+
+
+# ---------------------------------------------------------------------------- registering again after the deadline
+
+
+def test_registering_again_after_the_offer_deadline_does_not_announce_an_offer_already_over(session, settings, full):
+    """DEFECT (both databases, minor). Steps: person 3 is offered a place; the deadline passes but the background pass
+    has not run yet (mail thread stopped, server busy); an hour later person 3 fills the registration form again
+    with the same e-mail. Expected: they are not told a place is offered to them (the offer can no longer be
+    accepted): e.g. « l'offre a expiré le … », or the offer expires there and then. Observed: the page answers
+    « Une place libérée vous est proposée », and a new offer e-mail goes out, « Une place se libère : répondez avant
+    le <an hour ago> », whose « J'accepte » link is then refused as expired. (`register` → `_resend` sends the
+    status e-mail of an 'offered' row without checking its deadline.)"""
+    now = utcnow()
+    free_a_place(session, settings, now=now - timedelta(hours=25))
+    deadline = registration(session, 3).offer_expires_at
+    assert deadline < now
+    again = meetings.register(session, full, person(3), settings, now=now)
+    offers = outbox(session, "meeting_offered", email(3))
+    assert again.status != "offered", "the answer says a place is offered though its deadline passed an hour ago"
+    assert len(offers) == 1, f"a new offer e-mail went out: « {offers[-1].subject} »"
