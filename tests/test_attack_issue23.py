@@ -509,3 +509,25 @@ def test_registering_again_after_the_offer_deadline_does_not_announce_an_offer_a
     offers = outbox(session, "meeting_offered", email(3))
     assert again.status != "offered", "the answer says a place is offered though its deadline passed an hour ago"
     assert len(offers) == 1, f"a new offer e-mail went out: « {offers[-1].subject} »"
+
+
+def test_an_expired_offer_with_nobody_else_waiting_does_not_claim_the_place_went_to_someone(session, settings):
+    """DEFECT (both databases, wording). Steps: 2 places, persons 1 and 2 confirmed, person 3 alone on the waiting
+    list; person 1 cancels, person 3 does not answer in time; the pass expires the offer. Nobody else waits, so the
+    place goes back to the free places (anyone, person 3 included, can take it by registering). Expected: the
+    « Place proposée non confirmée à temps » e-mail and the « l'offre a expiré » message say the place is free
+    again (or say nothing of where it went). Observed: both say « elle a été proposée à la personne suivante » (« de
+    la liste d'attente »), which is false, and discourages person 3 from registering again for a free place."""
+    meeting_id = meetings.create_meeting(session, meeting_form())
+    for number in (1, 2, 3):
+        meetings.register(session, meeting_id, person(number), settings)
+    start = utcnow()
+    free_a_place(session, settings, now=start)
+    token = offer_token(session, 3)
+    deadline = registration(session, 3).offer_expires_at
+    assert meetings.expire_offers(session, settings, now=deadline) == 1
+    assert meetings.get_meeting(session, meeting_id).places_left == 1  # the place is free again
+    (told,) = outbox(session, "meeting_offer_expired", email(3))
+    refusal = french_message(raised(meetings.accept_offer, session, token, settings, now=deadline))
+    assert "proposée à la personne suivante" not in told.body, told.body
+    assert "proposée à la personne suivante" not in refusal, refusal
