@@ -531,3 +531,17 @@ def test_an_expired_offer_with_nobody_else_waiting_does_not_claim_the_place_went
     refusal = french_message(raised(meetings.accept_offer, session, token, settings, now=deadline))
     assert "proposée à la personne suivante" not in told.body, told.body
     assert "proposée à la personne suivante" not in refusal, refusal
+
+
+def test_someone_offered_a_place_gets_no_reminder_until_they_accept(session, settings, full):
+    starts_at = session.get_one(Meeting, full).starts_at
+    offered_at = starts_at - timedelta(hours=36)  # within the reminder delay (2 days): held 18 hours
+    free_a_place(session, settings, now=offered_at)
+    soon = offered_at + timedelta(hours=1)
+    meetings.send_due_reminders(session, settings, now=soon)
+    reminded = {m.recipient for m in outbox(session) if m.subject.startswith("Rappel")}
+    assert reminded == {email(2)}  # person 2 confirmed; person 3 only holds an offer
+    meetings.accept_offer(session, offer_token(session, 3), settings, now=soon)
+    meetings.send_due_reminders(session, settings, now=soon + timedelta(minutes=1))
+    reminded = [m.recipient for m in outbox(session) if m.subject.startswith("Rappel")]
+    assert sorted(reminded) == [email(2), email(3)]
