@@ -167,6 +167,9 @@ def test_a_guessed_or_another_persons_link_cannot_accept_an_offer(session, setti
     free_a_place(session, settings)
     guessed = raised(meetings.accept_offer, session, "a" * 43, settings)
     assert guessed.code == "invalid_registration_link"
+    for empty in ("", "   ", None):
+        assert raised(meetings.accept_offer, session, empty, settings).code == "invalid_registration_link"
+        assert raised(meetings.decline_offer, session, empty, settings).code == "invalid_registration_link"
     # Person 2 (confirmed) and person 5 (waiting) follow an « accepter » link with their own private link.
     assert raised(meetings.accept_offer, session, confirmed_token(session, 2), settings).code == "offer_closed"
     waiting_token = token_of(outbox(session, "meeting_waiting", email(5))[-1])
@@ -618,3 +621,46 @@ def test_capacity_changes_erasures_and_second_registrations_racing_offers_never_
     ever_offered = sorted(row.arrival for row in rows if row.offered_at is not None)
     still_waiting = [row.arrival for row in rows if row.status == "waiting"]
     assert not still_waiting or max(ever_offered) < min(still_waiting)  # offers went in order
+
+
+# ---------------------------------------------------------------------------- the setting
+
+
+def test_a_huge_offer_hours_setting_is_refused_at_start_or_still_lets_people_cancel(session, settings, full):
+    """DEFECT (both databases; configuration). Steps: an administrator sets PVD_WAITLIST_OFFER_HOURS=100000000 (a typo
+    for 100, or « no limit »); the app starts; person 1 cancels while people wait. Expected: either the setting is
+    refused at start in French like the other bad settings (« doit être compris entre 1 et … »), or the offer still
+    works (the « half the time left » rule caps it anyway). Observed: the setting is accepted (no maximum), and
+    `offer_deadline` computes now + 100000000 hours before taking the minimum: OverflowError « date value out of
+    range », so every cancellation of a full meeting crashes (nobody can cancel)."""
+    from pvd_survey.config import ConfigError, load_settings
+
+    try:
+        loaded = load_settings({"PVD_WAITLIST_OFFER_HOURS": "100000000", "PVD_SECRET_KEY": settings.secret_key})
+    except ConfigError as refused:
+        assert "PVD_WAITLIST_OFFER_HOURS" in str(refused)
+        return
+    huge = replace(settings, waitlist_offer_hours=loaded.waitlist_offer_hours)
+    try:
+        free_a_place(session, huge)
+    except OverflowError as crash:
+        session.rollback()  # as the page's transaction would: nothing half-written reaches the database
+        pytest.fail(f"a cancellation crashes: {crash!r}")
+    starts_at = session.get_one(Meeting, full).starts_at
+    assert registration(session, 3).offer_expires_at <= starts_at
+
+
+def test_an_offer_expired_after_the_meeting_began_does_not_invite_to_register_again(session, settings, full):
+    """DEFECT (both databases, wording; an unlucky person). Steps: person 3 is offered a place; the server (or its mail
+    thread) is down until after the meeting began, so the pass expires the offer only then. Expected: the « Place
+    proposée non confirmée à temps » e-mail does not invite person 3 to register again (registrations are closed,
+    the meeting is under way) nor say the place went to the next person (nothing is offered after the start).
+    Observed: it says « elle a été proposée à la personne suivante » and « Vous pouvez vous inscrire de nouveau, s'il
+    reste de la place », with the link of a meeting already started."""
+    free_a_place(session, settings)
+    starts_at = session.get_one(Meeting, full).starts_at
+    assert meetings.expire_offers(session, settings, now=starts_at + timedelta(hours=1)) == 1
+    assert registration(session, 4).status == "waiting"  # nothing offered after the start
+    (told,) = outbox(session, "meeting_offer_expired", email(3))
+    assert "inscrire de nouveau" not in told.body, told.body
+    assert "proposée à la personne suivante" not in told.body, told.body
