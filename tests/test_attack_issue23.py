@@ -664,3 +664,67 @@ def test_an_offer_expired_after_the_meeting_began_does_not_invite_to_register_ag
     (told,) = outbox(session, "meeting_offer_expired", email(3))
     assert "inscrire de nouveau" not in told.body, told.body
     assert "proposée à la personne suivante" not in told.body, told.body
+
+
+# ---------------------------------------------------------------------------- the expiry pass from several processes
+
+
+def _expiry_in_a_process(database_url: str, folder: str) -> int:
+    """Run in a separate process: its own engine; the pass starts when every process is ready."""
+    from pathlib import Path
+
+    from pvd_survey import db
+    from pvd_survey.config import load_settings
+    from tests import test_meeting_capacity
+
+    settings = load_settings(
+        {"PVD_DATABASE_URL": database_url, "PVD_BASE_URL": "http://pvd.test", "PVD_SECRET_KEY": "k" * 32},
+        secrets_path=Path(folder) / "no-secrets.toml",
+    )
+    engine = db.make_engine(database_url)
+    factory = db.make_session_factory(engine)
+    assert test_meeting_capacity._started is not None
+    test_meeting_capacity._started.wait(timeout=120)
+    with db.transaction(factory) as session:
+        expired = meetings.expire_offers(session, settings)
+    engine.dispose()
+    return expired
+
+
+def test_the_expiry_pass_in_three_processes_at_once_expires_each_offer_once(factory, database_url, settings, tmp_path):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from pvd_survey import db
+    from tests.test_meeting_capacity import _share_the_start
+
+    meeting_ids = []
+    with db.transaction(factory) as session:
+        for region in range(3):
+            meeting_id = meetings.create_meeting(session, meeting_form(capacity=3, title=f"Rencontre {region}"))
+            meeting_ids.append(meeting_id)
+            for number in range(8):
+                meetings.register(session, meeting_id, person(100 * region + number), settings)
+            for number in range(3):  # freed 25 hours ago: the offers to 3, 4, 5 ran out an hour ago
+                free_a_place(session, settings, 100 * region + number, now=utcnow() - timedelta(hours=25))
+    spawn = multiprocessing.get_context("spawn")
+    started = spawn.Barrier(3)
+    with ProcessPoolExecutor(3, mp_context=spawn, initializer=_share_the_start, initargs=(started,)) as pool:
+        futures = [pool.submit(_expiry_in_a_process, database_url, str(tmp_path)) for _ in range(3)]
+        expired = [future.result(timeout=240) for future in futures]
+    assert sum(expired) == 9, expired
+    with db.read_only(factory) as session:
+        told = [m.recipient for m in outbox(session, "meeting_offer_expired")]
+        offered = [m.recipient for m in outbox(session, "meeting_offered")]
+        for region, meeting_id in enumerate(meeting_ids):
+            assert seats_add_up(session, meeting_id)
+            now_offered = sorted(
+                session.scalars(
+                    select(Registration.email).where(
+                        Registration.meeting_id == meeting_id, Registration.status == "offered"
+                    )
+                )
+            )
+            assert now_offered == sorted(email(100 * region + n) for n in (6, 7))  # 2 people left to offer to
+    assert sorted(told) == sorted(email(100 * r + n) for r in range(3) for n in (3, 4, 5))
+    assert len(offered) == len(set(offered)) == 15  # 9 first offers, 6 passed on: nobody twice
