@@ -728,3 +728,67 @@ def test_the_expiry_pass_in_three_processes_at_once_expires_each_offer_once(fact
             assert now_offered == sorted(email(100 * region + n) for n in (6, 7))  # 2 people left to offer to
     assert sorted(told) == sorted(email(100 * r + n) for r in range(3) for n in (3, 4, 5))
     assert len(offered) == len(set(offered)) == 15  # 9 first offers, 6 passed on: nobody twice
+
+
+# ---------------------------------------------------------------------------- two multi-meeting lockers
+
+
+def test_an_erasure_and_the_expiry_pass_at_once_never_deadlock(factory, settings, monkeypatch):
+    """DEFECT (PostgreSQL only; SQLite serialises whole transactions). The expiry pass locks the meetings of the offers
+    due in the order of their ids (offers.py: « two servers running the pass at once never deadlock »);
+    `retention.erase` locks the meetings of a person's registrations in the order the rows come back (no ORDER BY).
+    Steps: a person registered to meeting B, then to meeting A (A's id is smaller); offers have run out in both
+    meetings; the direction erases that person while the background pass runs. The pass locks A (and writes its
+    e-mails, here slowed by a second), the erasure locks B (the person's first registration) then waits for A, the
+    pass then waits for B: PostgreSQL detects a deadlock and kills one of them (« deadlock detected »): the
+    direction sees a crash, or the pass fails. Expected: both finish, one after the other (erase should lock the
+    meetings in id order too, e.g. order its registrations by meeting_id)."""
+    import threading
+    import time
+
+    from pvd_survey import db
+    from pvd_survey.meetings import offers
+
+    with db.transaction(factory) as session:
+        first = meetings.create_meeting(session, meeting_form(title="Rencontre A"))
+        second = meetings.create_meeting(session, meeting_form(title="Rencontre B"))
+        # Person 50 registers to B first (confirmed), then to A (waiting): erase() visits B first.
+        meetings.register(session, second, person(50), settings)
+        for meeting_id, base in ((second, 200), (first, 100)):
+            for number in range(4):
+                meetings.register(session, meeting_id, person(base + number), settings)
+        meetings.register(session, first, person(50), settings)
+        for base in (100, 200):  # a confirmed person of each meeting cancelled 25 hours ago: the offers ran out
+            free_a_place(session, settings, base, now=utcnow() - timedelta(hours=25))
+    holds_first = threading.Event()
+    real = offers._send_offer_expired_mail
+
+    def slow_mail(session, meeting, registration, settings):
+        real(session, meeting, registration, settings)
+        if meeting.id == first and not holds_first.is_set():
+            holds_first.set()  # the pass holds meeting A's lock
+            time.sleep(1.5)
+
+    monkeypatch.setattr(offers, "_send_offer_expired_mail", slow_mail)
+    outcomes: dict[str, object] = {}
+
+    def expiry_pass() -> None:
+        try:
+            with db.transaction(factory) as session:
+                outcomes["pass"] = meetings.expire_offers(session, settings)
+        except Exception as error:
+            outcomes["pass"] = repr(error)
+
+    thread = threading.Thread(target=expiry_pass)
+    thread.start()
+    assert holds_first.wait(timeout=30)
+    try:
+        with db.transaction(factory) as session:
+            outcomes["erase"] = meetings.erase(session, email(50), settings)
+    except Exception as error:
+        outcomes["erase"] = repr(error)
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert isinstance(outcomes["erase"], int) and outcomes["pass"] == 2, outcomes
+    with db.read_only(factory) as session:
+        assert seats_add_up(session, first) and seats_add_up(session, second)
