@@ -792,3 +792,65 @@ def test_an_erasure_and_the_expiry_pass_at_once_never_deadlock(factory, settings
     assert isinstance(outcomes["erase"], int) and outcomes["pass"] == 2, outcomes
     with db.read_only(factory) as session:
         assert seats_add_up(session, first) and seats_add_up(session, second)
+
+
+def test_an_erasure_after_the_start_racing_the_expiry_pass_gives_the_held_place_back_once(
+    factory, settings, monkeypatch
+):
+    """DEFECT (PostgreSQL; passes on SQLite, which serialises transactions). After the start, `retention.erase` frees
+    an offered person's held place without the meeting's lock (`_meeting`, then `_give_back`) and without checking
+    the status again under a lock. Steps: person 3's offer runs at the start (the pass was late); an hour after the
+    start the expiry pass and the direction's erasure of person 3 run at once. The pass expires the offer and gives
+    the place back; the erasure read person 3 as 'offered' before the pass committed, and gives it back a second
+    time. Expected: the seat counter is the confirmed people (1); observed today: the erasure crashes on the CHECK
+    ck_registration_offer_running (see the test above), and with that crash fixed naively, the counter drops to 0
+    while person 2 is still confirmed (a place too many for the capacity), and person 3's outcome « expirée » is
+    overwritten with « retirée ». Fix: lock the meeting (`_locked`) and refresh the registration before that branch."""
+    import threading
+    import time
+
+    from pvd_survey import db
+    from pvd_survey.meetings import offers
+
+    with db.transaction(factory) as session:
+        meeting_id = meetings.create_meeting(session, meeting_form())
+        for number in (1, 2, 3, 4):
+            meetings.register(session, meeting_id, person(number), settings)
+        free_a_place(session, settings)
+        later = session.get_one(Meeting, meeting_id).starts_at + timedelta(hours=1)
+    told = threading.Event()
+    real = offers._send_offer_expired_mail
+
+    def slow_mail(session, meeting, registration, settings):
+        real(session, meeting, registration, settings)
+        told.set()  # the pass has expired person 3's offer, not committed yet
+        time.sleep(1.5)
+
+    monkeypatch.setattr(offers, "_send_offer_expired_mail", slow_mail)
+    outcomes: dict[str, object] = {}
+
+    def expiry_pass() -> None:
+        try:
+            with db.transaction(factory) as session:
+                outcomes["pass"] = meetings.expire_offers(session, settings, now=later)
+        except Exception as error:
+            outcomes["pass"] = repr(error)
+
+    thread = threading.Thread(target=expiry_pass)
+    thread.start()
+    assert told.wait(timeout=30)
+    try:
+        with db.transaction(factory) as session:
+            outcomes["erase"] = meetings.erase(session, email(3), settings, now=later)
+    except Exception as error:
+        outcomes["erase"] = repr(error)
+    thread.join(timeout=60)
+    assert outcomes["pass"] == 1 and isinstance(outcomes["erase"], int), outcomes
+    with db.read_only(factory) as session:
+        assert counter(session, meeting_id) == 1 and seats_add_up(session, meeting_id)
+        (erased,) = session.scalars(
+            select(Registration.offer_outcome).where(
+                Registration.meeting_id == meeting_id, Registration.email.is_(None)
+            )
+        )
+        assert erased == "expired"
