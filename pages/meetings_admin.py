@@ -179,7 +179,8 @@ def people_frame(people: list[meetings.AttendeeInfo], waiting: bool = False) -> 
     """A list of people as a table."""
     frame = pd.DataFrame(
         {
-            "Position": [p.position for p in people],
+            # Text: someone offered a place has left the line (no position), and an empty cell would read « None ».
+            "Position": ["—" if p.position is None else str(p.position) for p in people],
             "Nom": [p.full_name for p in people],
             "E-mail": [p.email for p in people],
             "Profil": [ROLE_LABELS[p.attendee_role] for p in people],

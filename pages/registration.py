@@ -96,7 +96,10 @@ elif view.status == "offered" and view.offer_open and view.offer_expires_at is n
             meetings.decline_offer,
             token,
             settings,
-            success="C'est noté : la place est proposée à la personne suivante et votre inscription est annulée.",
+            success=lambda passed: (
+                "C'est noté : votre inscription est annulée et la place "
+                + ("est proposée à la personne suivante." if passed else "est de nouveau libre.")
+            ),
             then=lambda _: ui.leave_link("registration"),
         )
 elif view.offer_expires_at is not None and (view.status == "offered" or view.offer_outcome == "expired"):

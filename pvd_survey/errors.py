@@ -171,8 +171,9 @@ MESSAGES: dict[str, str] = {
     "opens_after_deadline": "L'ouverture des inscriptions doit précéder leur clôture.",
     "audiences_required": "Choisissez au moins un public admis.",
     "capacity_below_confirmed": (
-        "Impossible de passer à {capacity} places : {confirmed} personnes sont déjà confirmées. "
-        "Annulez d'abord des inscriptions, ou gardez au moins {confirmed} places."
+        "La capacité ne peut pas descendre sous {taken} places (personnes confirmées : {confirmed} ; places libérées "
+        "proposées à la liste d'attente, en attente de réponse : {offered}). Annulez d'abord des inscriptions, ou "
+        "gardez au moins {taken} places."
     ),
     "consent_required": "Cochez la case pour accepter la notice de confidentialité : sans cela, rien n'est enregistré.",
     "registration_not_open": "Les inscriptions à cette rencontre ouvrent le {opens}.",
@@ -182,7 +183,7 @@ MESSAGES: dict[str, str] = {
     "already_cancelled": "Cette inscription est déjà annulée.",
     "offer_expired": (
         "Cette place ne vous est plus réservée : l'offre a expiré le {deadline} (heure de Paris) sans réponse, et "
-        "la place a été proposée à la personne suivante de la liste d'attente."
+        "vous ne figurez plus sur la liste d'attente."
     ),
     "offer_closed": (
         "Aucune place ne vous est proposée pour cette inscription : l'offre a déjà reçu une réponse ou a été retirée."

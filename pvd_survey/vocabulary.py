@@ -119,9 +119,10 @@ REGISTRATION_STATUS_LABELS = {
 }
 
 # How a waiting-list offer ended (a registration that was never offered a place has none).
-OFFER_OUTCOMES = ("accepted", "declined", "expired", "withdrawn")
+OFFER_OUTCOMES = ("accepted", "enlarged", "declined", "expired", "withdrawn")
 OFFER_OUTCOME_LABELS = {
     "accepted": "Offre acceptée",
+    "enlarged": "Place confirmée (rencontre agrandie)",
     "declined": "Offre déclinée",
     "expired": "Offre expirée",
     "withdrawn": "Offre retirée par la direction",

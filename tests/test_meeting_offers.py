@@ -347,7 +347,7 @@ def test_the_decline_link_passes_the_place_on_and_an_expired_link_says_so(app_re
     at = page("pages/registration.py", **opened(link_after(plain_text(offer), "Je ne peux plus venir")))
     at.button(key="registration_decline").click().run()
     assert not at.exception
-    assert any("la place est proposée à la personne suivante" in text for text in texts(at.success))
+    assert any("votre inscription est annulée et la place est de nouveau libre" in text for text in texts(at.success))
     with db.read_only(factory) as session:
         assert statuses(session, meeting_id)["Personne 4"] == "cancelled"
         assert meetings.get_meeting(session, meeting_id).places_left == 1  # nobody else waiting: the place is free

@@ -230,7 +230,11 @@ def test_direction_creates_a_meeting_and_cannot_shrink_below_confirmed(installed
     form = f"meetings_admin_form_{meeting_id}"
     next(widget for widget in at.number_input if widget.label == "Nombre de places").set_value(1)
     next(b for b in at.button if b.form_id == form).click().run()
-    assert any("Impossible de passer à 1 places : 2 personnes sont déjà confirmées" in e for e in texts(at.error))
+    assert any(
+        "La capacité ne peut pas descendre sous 2 places (personnes confirmées : 2 ; places libérées proposées à la "
+        "liste d'attente, en attente de réponse : 0)" in e
+        for e in texts(at.error)
+    )
     summary, under = shown_form_errors(at, form)  # under the field, listed at the top, the focus on it
     assert list(under) == ["capacity"] and summary[0].startswith("**Nombre de places** : Impossible de passer")
     assert focus_moves_to(at) == form

@@ -65,7 +65,7 @@ def test_lowering_capacity_below_confirmed_is_refused(session, settings, meeting
     with pytest.raises(InvalidAnswers) as raised:
         meetings.update_meeting(session, meeting_id, meeting_form(capacity=1), settings)
     assert raised.value.errors["capacity"].code == "capacity_below_confirmed"
-    assert raised.value.errors["capacity"].params == {"capacity": 1, "confirmed": 2}
+    assert raised.value.errors["capacity"].params == {"capacity": 1, "taken": 2, "confirmed": 2, "offered": 0}
     assert meetings.get_meeting(session, meeting_id).capacity == 2
 
 

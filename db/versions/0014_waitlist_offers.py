@@ -3,7 +3,8 @@
 - `registration.status` takes a fourth code, 'offered': the person first in line holds the freed place (it stays
   counted in `meeting.confirmed_count`, so nobody else can take it) until `offer_expires_at`.
 - `registration.offered_at`, `offer_expires_at`: when the place was offered and until when it is held.
-- `registration.offer_outcome`: how the offer ended (accepted, declined, expired, withdrawn by the direction).
+- `registration.offer_outcome`: how the offer ended (accepted, confirmed by a larger capacity,
+  declined, expired, withdrawn by the direction).
 - CHECKs: the codes, and « offered exactly while an offer runs » (a deadline, no outcome yet).
 - `ix_registration_offer_deadline`: the background pass finds the offers past their deadline.
 
@@ -30,7 +31,7 @@ OLD_STATUS = {"ck_registration_status": "status IN ('confirmed', 'waiting', 'can
 NEW_STATUS = {"ck_registration_status": "status IN ('confirmed', 'offered', 'waiting', 'cancelled')"}
 OFFER_CHECKS = {
     "ck_registration_offer_outcome": (
-        "offer_outcome IS NULL OR offer_outcome IN ('accepted', 'declined', 'expired', 'withdrawn')"
+        "offer_outcome IS NULL OR offer_outcome IN ('accepted', 'enlarged', 'declined', 'expired', 'withdrawn')"
     ),
     "ck_registration_offer_running": (
         "(status = 'offered' AND offer_expires_at IS NOT NULL AND offered_at IS NOT NULL AND offer_outcome IS NULL) "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pvd_survey import links, territory
@@ -156,13 +156,21 @@ def update_meeting(session: Session, meeting_id: int, form: MeetingForm, setting
     validate_meeting(form)
     meeting = _locked(session, meeting_id)
     if form.capacity < meeting.confirmed_count:
+        offered = (
+            session.scalar(
+                select(func.count()).where(Registration.meeting_id == meeting_id, Registration.status == "offered")
+            )
+            or 0
+        )
         raise InvalidAnswers(
             {
                 "capacity": DomainError(
                     "capacity_below_confirmed",
                     field="capacity",
                     capacity=form.capacity,
-                    confirmed=meeting.confirmed_count,
+                    taken=meeting.confirmed_count,  # confirmed people and places held by running offers
+                    confirmed=meeting.confirmed_count - offered,
+                    offered=offered,
                 )
             }
         )

@@ -311,6 +311,11 @@ def _take_seat(session: Session, meeting_id: int) -> bool:
     return rowcount(taken) == 1
 
 
+def _free_seats(session: Session, meeting_id: int) -> int:
+    """How many places are free now (the meeting must be locked)."""
+    return session.scalar(select(Meeting.capacity - Meeting.confirmed_count).where(Meeting.id == meeting_id)) or 0
+
+
 def _give_back(session: Session, meeting_id: int) -> None:
     """Free one place of the seat counter (a confirmed registration or a running offer ended)."""
     session.execute(update(Meeting).where(Meeting.id == meeting_id).values(confirmed_count=Meeting.confirmed_count - 1))

@@ -184,10 +184,22 @@ def _offer_mail(
 
 
 def _send_offer_expired_mail(
-    session: Session, meeting: Meeting, registration: Registration, settings: Settings
+    session: Session,
+    meeting: Meeting,
+    registration: Registration,
+    settings: Settings,
+    passed_on: bool,
+    now: datetime,
 ) -> None:
-    """Tell a person their offer ran out unanswered: the place went on, they are off the waiting list."""
+    """Tell a person their offer ran out unanswered: they are off the waiting list; where the place went (to the
+    next person waiting, or back to the free places) and, before the start, that they may register again."""
     assert registration.offer_expires_at is not None
+    went = "La place a été proposée à la personne suivante." if passed_on else "La place est de nouveau libre."
+    again = (
+        f"Vous pouvez vous inscrire de nouveau, s'il reste de la place : {meeting_link(settings, meeting.id)}\n\n"
+        if now < meeting.starts_at
+        else ""  # the meeting is under way: nothing to register for
+    )
     mail.enqueue(
         session,
         recipient=registration.email or "",
@@ -195,11 +207,10 @@ def _send_offer_expired_mail(
         body=(
             f"Bonjour {registration.full_name},\n\n"
             f"La place qui vous était proposée à « {meeting.title} » du {_when(meeting)} devait être acceptée avant "
-            f"le {deadline_text(registration.offer_expires_at)} (heure de Paris). Sans réponse à temps, elle a été "
-            f"proposée à la personne suivante et vous ne figurez plus sur la liste d'attente "
-            f"(référence {registration.reference}).\n\n"
-            f"Vous pouvez vous inscrire de nouveau, s'il reste de la place : {meeting_link(settings, meeting.id)}\n\n"
-            f"{SIGNATURE}"
+            f"le {deadline_text(registration.offer_expires_at)} (heure de Paris). Sans réponse à temps, vous ne "
+            f"figurez plus sur la liste d'attente (référence {registration.reference}). "
+            + (went if now < meeting.starts_at else "")
+            + f"\n\n{again}{SIGNATURE}"
         ),
         kind="meeting_offer_expired",
         link=meeting_link(settings, meeting.id),

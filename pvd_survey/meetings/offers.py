@@ -131,8 +131,11 @@ def _end_offer(registration: Registration, outcome: str, now: datetime, cancelle
     registration.offer_outcome = outcome
 
 
-def expire_offers(session: Session, settings: Settings, now: datetime | None = None) -> int:
-    """Pass on every offer past its deadline (the background work runs it); returns how many expired.
+def expire_offers(
+    session: Session, settings: Settings, now: datetime | None = None, meeting_id: int | None = None
+) -> int:
+    """Pass on every offer past its deadline (the background work runs it; `meeting_id`: only that meeting's);
+    returns how many expired.
 
     The person is taken off the waiting list and told by e-mail; the place is offered to the next person waiting.
     Meetings are locked in the order of their ids: two servers running the pass at once never deadlock.
@@ -140,7 +143,11 @@ def expire_offers(session: Session, settings: Settings, now: datetime | None = N
     now = now or utcnow()
     due = session.execute(
         select(Registration.id, Registration.meeting_id)
-        .where(Registration.status == "offered", Registration.offer_expires_at <= now)
+        .where(
+            Registration.status == "offered",
+            Registration.offer_expires_at <= now,
+            *([Registration.meeting_id == meeting_id] if meeting_id is not None else []),
+        )
         .order_by(Registration.meeting_id, Registration.arrival)
     ).all()
     expired = 0
@@ -153,7 +160,7 @@ def expire_offers(session: Session, settings: Settings, now: datetime | None = N
             continue
         _end_offer(registration, "expired", now, cancelled_by=None)
         session.flush()
-        _send_offer_expired_mail(session, meeting, registration, settings)
-        _pass_on(session, meeting, settings, now)
+        passed = _pass_on(session, meeting, settings, now)
+        _send_offer_expired_mail(session, meeting, registration, settings, passed is not None, now)
         expired += 1
     return expired

@@ -34,6 +34,7 @@ from pvd_survey.meetings.common import (
     PrivateView,
     RegistrationForm,
     RegistrationOutcome,
+    _free_seats,
     _give_back,
     _locked,
     _new_reference,
@@ -47,7 +48,7 @@ from pvd_survey.meetings.messages import (
     _send_status_mail,
     _status_mail,
 )
-from pvd_survey.meetings.offers import _pass_on
+from pvd_survey.meetings.offers import _pass_on, expire_offers
 from pvd_survey.meetings.tickets import ticket_hash
 from pvd_survey.models import Meeting, Registration
 from pvd_survey.vocabulary import ATTENDEE_ROLES
@@ -170,6 +171,12 @@ def register(
     _check_open(meeting, now)
     if form.attendee_role not in meeting.audiences.split("|"):
         raise DomainError("audience_not_admitted", role=ROLE_LABELS[form.attendee_role].lower())
+    expires = existing.offer_expires_at if existing is not None and existing.status == "offered" else None
+    if expires is not None and expires <= now:
+        # An offer past its deadline that the background pass has not reached yet: it ends now (the person is told),
+        # and they register again at the end of the line, like anyone after a cancellation.
+        expire_offers(session, settings, now, meeting_id=meeting_id)
+        session.refresh(existing)
     if existing is not None and existing.status != "cancelled":
         return _resend(session, meeting, existing, settings, now)
     # Everything that needs no lock is prepared first: the lock taken below is held until commit,
@@ -336,19 +343,25 @@ _REGISTER_CALL = text(
 def _promote_waiting(session: Session, meeting: Meeting, settings: Settings, now: datetime) -> list[Registration]:
     """A larger capacity: give every new place to the first in line at once, in order; the meeting must be locked.
 
-    (A place freed by a cancellation is offered instead, and held until the offer's deadline: offers.py.)
+    The first in line are those holding an offer (a place freed by a cancellation, held until the offer's deadline:
+    offers.py): while a place is free, theirs becomes theirs for sure before anyone behind them is confirmed. Their
+    place is already counted, so the free place goes on to the next person waiting.
     """
     promoted: list[Registration] = []
     while True:
         first = session.scalar(
             select(Registration)
-            .where(Registration.meeting_id == meeting.id, Registration.status == "waiting")
+            .where(Registration.meeting_id == meeting.id, Registration.status.in_(("offered", "waiting")))
             .order_by(Registration.arrival)
             .limit(1)
         )
         if first is None:
             break
-        if not _take_seat(session, meeting.id):
+        if first.status == "offered":
+            if not _free_seats(session, meeting.id):
+                break
+            first.offer_outcome = "enlarged"
+        elif not _take_seat(session, meeting.id):
             break
         first.status = "confirmed"
         first.confirmed_at = now
