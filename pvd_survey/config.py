@@ -30,6 +30,8 @@ SMTP_SECURITY_MODES = ("starttls", "ssl", "none")
 _DEFAULT_SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 ARGON2_PROFILES = ("production", "fast-tests")
 DISCLOSURE_K_RANGE = (2, 50)
+# A waiting-list offer holds a place at most 30 days: more is a typo (100000000 for 100), refused at start.
+WAITLIST_OFFER_HOURS_RANGE = (1, 720)
 
 # Every key the application reads. A `PVD_*` key outside this list (a typo such as PVD_DATABASE_ULR) is an error
 # that names the closest known key, instead of being ignored while the default applies silently.
@@ -289,7 +291,9 @@ def load_settings(environ: dict[str, str] | None = None, secrets_path: Path | No
         mail_thread=_bool(get("PVD_MAIL_THREAD"), "PVD_MAIL_THREAD", True, problems),
         disclosure_k=_int(get("PVD_DISCLOSURE_K"), "PVD_DISCLOSURE_K", 5, problems, *DISCLOSURE_K_RANGE),
         meeting_reminder_days=_int(get("PVD_MEETING_REMINDER_DAYS"), "PVD_MEETING_REMINDER_DAYS", 2, problems, 0),
-        waitlist_offer_hours=_int(get("PVD_WAITLIST_OFFER_HOURS"), "PVD_WAITLIST_OFFER_HOURS", 24, problems, 1),
+        waitlist_offer_hours=_int(
+            get("PVD_WAITLIST_OFFER_HOURS"), "PVD_WAITLIST_OFFER_HOURS", 24, problems, *WAITLIST_OFFER_HOURS_RANGE
+        ),
         dashboard_refresh_seconds=_int(
             get("PVD_DASHBOARD_REFRESH_SECONDS"), "PVD_DASHBOARD_REFRESH_SECONDS", 10, problems, 2
         ),

@@ -189,6 +189,7 @@ MESSAGES: dict[str, str] = {
         "Aucune place ne vous est proposée pour cette inscription : l'offre a déjà reçu une réponse ou a été retirée."
     ),
     "meeting_started": "La rencontre a commencé : l'inscription ne peut plus être annulée.",
+    "offer_meeting_started": "La rencontre a commencé : la place proposée ne peut plus être acceptée.",
     "invalid_registration_link": (
         "Ce lien d'inscription n'est pas valide. Utilisez le lien le plus récent reçu par e-mail "
         "(un nouvel envoi remplace le précédent)."

@@ -88,6 +88,7 @@ def test_bare_postgresql_scheme_uses_psycopg3(tmp_path):
         ({"PVD_DB_POOL_TIMEOUT_SECONDS": "0"}, "PVD_DB_POOL_TIMEOUT_SECONDS doit être supérieur ou égal à 1"),
         ({"PVD_DB_POOL_TIMEOUT_SECONDS": "2.5"}, "PVD_DB_POOL_TIMEOUT_SECONDS doit être un nombre entier"),
         ({"PVD_WAITLIST_OFFER_HOURS": "0"}, "PVD_WAITLIST_OFFER_HOURS doit être supérieur ou égal à 1"),
+        ({"PVD_WAITLIST_OFFER_HOURS": "721"}, "PVD_WAITLIST_OFFER_HOURS doit être compris entre 1 et 720"),
     ],
 )
 def test_bad_values_are_reported_in_french(tmp_path, env, expected_problem):

@@ -3,6 +3,7 @@ declined or expired, on both databases. The e-mails are read from a real SMTP se
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email.header import decode_header, make_header
 from email.message import Message
@@ -75,6 +76,50 @@ def test_the_deadline_is_the_setting_but_never_beyond_half_the_time_left():
     assert meetings.offer_deadline(now + timedelta(hours=30), now, 24) == now + timedelta(hours=15)
     assert meetings.offer_deadline(now + timedelta(hours=6), now, 24) == now + timedelta(hours=3)
     assert meetings.offer_deadline(now + timedelta(days=10), now, 2) == now + timedelta(hours=2)
+
+
+@pytest.mark.database_independent
+def test_a_huge_hours_setting_never_overflows_the_deadline():
+    now = datetime(2026, 12, 7, 14, 0)
+    assert meetings.offer_deadline(now + timedelta(days=10), now, 100_000_000) == now + timedelta(days=5)
+
+
+def test_moving_the_meeting_earlier_shortens_a_running_offer_and_its_e_mail_says_so(session, settings, full):
+    now = utcnow()
+    cancel_first(session, settings, now=now)
+    form = meeting_form(capacity=2)
+    later = replace(form, starts_at=now + timedelta(days=20), ends_at=now + timedelta(days=20, hours=7))
+    meetings.update_meeting(session, full, later, settings)
+    assert registration(session, 3).offer_expires_at == now + timedelta(hours=24)  # never lengthened
+    new_start = now + timedelta(hours=6)
+    earlier = replace(
+        form,
+        starts_at=new_start,
+        ends_at=new_start + timedelta(hours=3),
+        registration_closes_at=now + timedelta(hours=5),
+    )
+    meetings.update_meeting(session, full, earlier, settings)
+    deadline = registration(session, 3).offer_expires_at
+    assert timedelta(hours=2, minutes=59) < new_start - deadline <= timedelta(hours=3)  # half the time left
+    changed = [m for m in outbox(session, "meeting_offered") if m.recipient == "personne.3@mairie.fr"][-1]
+    assert changed.subject.startswith("Changement d'horaire ou de lieu")
+    assert f"jusqu'au {meetings.deadline_text(deadline)}" in changed.body
+
+
+def test_an_offer_still_running_after_the_start_cannot_be_accepted(session, settings, full):
+    """An offer made before this rule held its place past the start: it cannot be accepted once the meeting began."""
+    cancel_first(session, settings)
+    starts_at = session.get_one(Meeting, full).starts_at
+    session.execute(
+        update(Registration)
+        .where(Registration.email == "personne.3@mairie.fr")
+        .values(offer_expires_at=starts_at + timedelta(days=1))
+    )
+    with pytest.raises(DomainError) as raised:
+        meetings.accept_offer(session, offer_token(session, 3), settings, now=starts_at + timedelta(hours=1))
+    assert raised.value.code == "offer_meeting_started"
+    assert french_message(raised.value) == "La rencontre a commencé : la place proposée ne peut plus être acceptée."
+    assert statuses(session, full)["Personne 3"] == "offered"
 
 
 def test_a_place_freed_six_hours_before_the_start_is_held_three_hours(session, settings):

@@ -21,6 +21,7 @@ from pvd_survey.meetings.common import (
     _locked,
 )
 from pvd_survey.meetings.messages import _send_status_mail
+from pvd_survey.meetings.offers import _fit_offers_to_start
 from pvd_survey.meetings.registration import (
     _position,
     _promote_waiting,
@@ -183,6 +184,7 @@ def update_meeting(session: Session, meeting_id: int, form: MeetingForm, setting
     if changed:
         meeting.revision += 1
     session.flush()
+    _fit_offers_to_start(session, meeting, now)  # moved earlier: no offer may run past half the time left
     promoted = _promote_waiting(session, meeting, settings, now)
     notified = _announce_change(session, meeting, settings, now, skip={r.id for r in promoted}) if changed else 0
     return MeetingUpdate([registration.email or "" for registration in promoted], notified)

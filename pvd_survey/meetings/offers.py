@@ -35,7 +35,27 @@ from pvd_survey.models import Meeting, Registration
 
 def offer_deadline(starts_at: datetime, now: datetime, hours: int) -> datetime:
     """Until when an offer made now holds the place: `hours` later, at most half the time left before the start."""
-    return min(now + timedelta(hours=hours), now + (starts_at - now) / 2)
+    # The shorter duration first, then one addition: `now + timedelta(hours=hours)` alone overflows for a huge setting.
+    return now + min(timedelta(hours=hours), (starts_at - now) / 2)
+
+
+def _fit_offers_to_start(session: Session, meeting: Meeting, now: datetime) -> None:
+    """The meeting moved: no running offer may hold its place past half the time now left before the new start.
+
+    A deadline only ever gets shorter (a meeting moved later does not lengthen an offer already made). The meeting
+    must be locked; a meeting moved into the past ends its offers now (the expiry pass passes them on).
+    """
+    latest = now + max(meeting.starts_at - now, timedelta(0)) / 2
+    running = session.scalars(
+        select(Registration).where(
+            Registration.meeting_id == meeting.id,
+            Registration.status == "offered",
+            Registration.offer_expires_at > latest,
+        )
+    ).all()
+    for registration in running:
+        registration.offer_expires_at = latest
+    session.flush()
 
 
 def _offer_next(session: Session, meeting: Meeting, settings: Settings, now: datetime) -> Registration | None:
@@ -101,6 +121,8 @@ def accept_offer(session: Session, token: str | None, settings: Settings, now: d
     if registration.status == "confirmed" and registration.offer_outcome == "accepted":
         return False  # a second click on « J'accepte »: nothing more to do
     _check_running(registration, now)
+    if now >= meeting.starts_at:  # a deadline is always before the start; this guards older or moved offers
+        raise DomainError("offer_meeting_started")
     registration.status = "confirmed"
     registration.confirmed_at = now
     registration.offer_outcome = "accepted"

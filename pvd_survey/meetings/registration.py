@@ -423,7 +423,8 @@ def open_private_link(session: Session, token: str | None, now: datetime | None 
         registration.offer_outcome,
         registration.status == "offered"
         and registration.offer_expires_at is not None
-        and now < registration.offer_expires_at,
+        and now < registration.offer_expires_at
+        and now < meeting.starts_at,
     )
 
 

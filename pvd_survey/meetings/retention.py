@@ -15,7 +15,7 @@ from pvd_survey.meetings.common import (
     ROLE_LABELS,
     STATUS_LABELS,
     _give_back,
-    _meeting,
+    _locked,
 )
 from pvd_survey.meetings.registration import _cancel
 from pvd_survey.models import Meeting, Registration
@@ -89,18 +89,32 @@ def erase(session: Session, email: str, settings: Settings, now: datetime | None
     """Erase one e-mail's registrations: active ones are cancelled first (freeing places), then anonymised."""
     now = now or utcnow()
     address = normalise_email(email)
-    registrations = list(session.scalars(select(Registration).where(Registration.email == address)))
+    # In the order of their meetings' ids: the meetings are locked in the order the expiry pass locks them, so an
+    # erasure and the pass (or two erasures) running at once never deadlock.
+    registrations = list(
+        session.scalars(
+            select(Registration).where(Registration.email == address).order_by(Registration.meeting_id, Registration.id)
+        )
+    )
     for registration in registrations:
-        if registration.status != "cancelled":
-            meeting = _meeting(session, registration.meeting_id)
-            if now < meeting.starts_at:
-                _cancel(session, registration, "direction", settings, now)
-            elif registration.status in ("waiting", "offered"):
-                if registration.status == "offered":  # its held place goes back to the counter
-                    registration.offer_outcome = "withdrawn"
-                    _give_back(session, registration.meeting_id)
-                registration.status = "cancelled"
-                registration.cancelled_at = now
+        # Under the meeting's lock, the registration read again: the expiry pass, an answer to an offer or a
+        # cancellation may have changed it since the query above (a held place is given back once, not twice).
+        meeting = _locked(session, registration.meeting_id)
+        session.refresh(registration)
+        if registration.status == "cancelled":
+            continue
+        if now < meeting.starts_at:
+            _cancel(session, registration, "direction", settings, now)
+        elif registration.status in ("waiting", "offered"):
+            held = registration.status == "offered"  # its held place goes back to the counter
+            registration.status = "cancelled"
+            registration.cancelled_at = now
+            registration.cancelled_by = "direction"
+            if held:  # the outcome only once the status is no longer 'offered' (CHECK ck_registration_offer_running)
+                registration.offer_outcome = "withdrawn"
+            session.flush()
+            if held:
+                _give_back(session, meeting.id)
     session.flush()
     anonymise(session, [registration.id for registration in registrations])
     return len(registrations)
