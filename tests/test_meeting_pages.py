@@ -236,7 +236,8 @@ def test_direction_creates_a_meeting_and_cannot_shrink_below_confirmed(installed
         for e in texts(at.error)
     )
     summary, under = shown_form_errors(at, form)  # under the field, listed at the top, the focus on it
-    assert list(under) == ["capacity"] and summary[0].startswith("**Nombre de places** : La capacité ne peut pas descendre")
+    assert list(under) == ["capacity"]
+    assert summary[0].startswith("**Nombre de places** : La capacité ne peut pas descendre")
     assert focus_moves_to(at) == form
     with db.read_only(factory) as session:
         assert session.get(Meeting, meeting_id).capacity == 2
