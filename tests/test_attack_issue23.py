@@ -243,7 +243,7 @@ def test_an_offered_person_has_no_ticket_until_they_accept_then_the_door_welcome
 
 
 def test_erasing_someone_offered_a_place_after_the_start_frees_the_held_place(session, settings, full):
-    """DEFECT (both databases): the erasure of a person crashes. Steps: person 3 is offered a place; the expiry pass
+    """FIXED (both databases): the erasure of a person crashes. Steps: person 3 is offered a place; the expiry pass
     does not run before the start (server down, mail thread off); after the start the direction erases person 3's
     data (a GDPR request, `meetings.erase`). Expected: person 3 is cancelled and anonymised, the held place goes
     back to the counter (retention.py's branch for an offered registration after the start). Observed:
@@ -308,7 +308,7 @@ def test_the_deadline_in_the_e_mail_is_the_stored_one_in_paris_time_across_the_o
 
 
 def test_moving_the_meeting_earlier_never_leaves_an_offer_running_past_the_new_start(session, settings, full):
-    """DEFECT (both databases). Steps: a place is freed ten days before the meeting, person 3 is offered it until
+    """FIXED (both databases). Steps: a place is freed ten days before the meeting, person 3 is offered it until
     tomorrow (24 hours); the direction then moves the meeting to start in 6 hours. Expected: the running offer's
     deadline follows the rule « never more than half the time left before the start » (or at least ends before the
     new start), so nobody can accept a place once the meeting has begun. Observed: the deadline stays 24 hours
@@ -342,7 +342,7 @@ def test_moving_the_meeting_earlier_never_leaves_an_offer_running_past_the_new_s
 
 
 def test_raising_the_capacity_does_not_confirm_people_behind_someone_still_holding_an_offer(session, settings, full):
-    """DEFECT (both databases): the order of the waiting list is inverted. Steps: person 1 cancels, person 3 (first
+    """FIXED (both databases): the order of the waiting list is inverted. Steps: person 1 cancels, person 3 (first
     in line) is offered the place until tomorrow; person 4 and 5 wait behind. The direction raises the capacity
     from 2 to 3. Expected: the new place goes first in line, so person 3 gets a sure place (confirmed) before anyone
     behind them - « raising it promotes the waiting list at once », in order. Observed: person 4, behind person 3,
@@ -359,7 +359,7 @@ def test_raising_the_capacity_does_not_confirm_people_behind_someone_still_holdi
 def test_raising_the_capacity_with_only_an_offer_running_leaves_no_free_place_to_a_newcomer_ahead_of_it(
     session, settings
 ):
-    """DEFECT (both databases), fixed. Steps: 2 places, persons 1 and 2 confirmed, person 3 waiting; person 1 cancels,
+    """FIXED (both databases). Steps: 2 places, persons 1 and 2 confirmed, person 3 waiting; person 1 cancels,
     person 3 is offered the place. The direction raises the capacity to 3. Then a newcomer (person 9) registers.
     Expected: person 3, first in line, is confirmed before the newcomer is (their held place becomes theirs); the
     place added, which nobody waits for any more, then goes to the newcomer (3 places, 3 people). Observed before
@@ -377,7 +377,7 @@ def test_raising_the_capacity_with_only_an_offer_running_leaves_no_free_place_to
 
 
 def test_lowering_the_capacity_below_the_held_places_tells_the_direction_the_true_numbers(session, settings, full):
-    """DEFECT (both databases), the refusal message misleads. Steps: person 1 cancels, person 3 is offered the place
+    """FIXED (both databases), the refusal message misleads. Steps: person 1 cancels, person 3 is offered the place
     (1 confirmed person, 1 place held by a running offer); the direction tries to lower the capacity from 2 to 1.
     Expected: a refusal that says 1 person is confirmed and 1 place is held for an offer (or that counts them
     separately), so the direction knows what to cancel. Observed: « Impossible de passer à 1 places : 2 personnes
@@ -458,7 +458,7 @@ def test_downgrading_0014_with_an_offer_running_keeps_the_person_confirmed(tmp_p
 
 
 def test_the_direction_waiting_list_shows_no_english_none_for_someone_offered_a_place(app_env, factory, settings):
-    """DEFECT (both databases, the page): « None » on the direction's screen. Steps: persons 1 and 2 confirmed, 3, 4
+    """FIXED (both databases, the page): « None » on the direction's screen. Steps: persons 1 and 2 confirmed, 3, 4
     and 5 waiting; person 1 cancels, person 3 is offered the place; the direction opens « Organiser les rencontres »,
     tab « Liste d'attente ». Expected: every cell in French (the offered person's position empty or « — », the
     offer column says « Place proposée jusqu'au … »). Observed: people_frame puts position None for the offered
@@ -496,7 +496,7 @@ def test_the_direction_waiting_list_shows_no_english_none_for_someone_offered_a_
 
 
 def test_registering_again_after_the_offer_deadline_does_not_announce_an_offer_already_over(session, settings, full):
-    """DEFECT (both databases, minor). Steps: person 3 is offered a place; the deadline passes but the background pass
+    """FIXED (both databases, minor). Steps: person 3 is offered a place; the deadline passes but the background pass
     has not run yet (mail thread stopped, server busy); an hour later person 3 fills the registration form again
     with the same e-mail. Expected: they are not told a place is offered to them (the offer can no longer be
     accepted): e.g. « l'offre a expiré le … », or the offer expires there and then. Observed: the page answers
@@ -514,7 +514,7 @@ def test_registering_again_after_the_offer_deadline_does_not_announce_an_offer_a
 
 
 def test_an_expired_offer_with_nobody_else_waiting_does_not_claim_the_place_went_to_someone(session, settings):
-    """DEFECT (both databases, wording). Steps: 2 places, persons 1 and 2 confirmed, person 3 alone on the waiting
+    """FIXED (both databases, wording). Steps: 2 places, persons 1 and 2 confirmed, person 3 alone on the waiting
     list; person 1 cancels, person 3 does not answer in time; the pass expires the offer. Nobody else waits, so the
     place goes back to the free places (anyone, person 3 included, can take it by registering). Expected: the
     « Place proposée non confirmée à temps » e-mail and the « l'offre a expiré » message say the place is free
@@ -626,7 +626,7 @@ def test_capacity_changes_erasures_and_second_registrations_racing_offers_never_
 
 
 def test_a_huge_offer_hours_setting_is_refused_at_start_or_still_lets_people_cancel(session, settings, full):
-    """DEFECT (both databases; configuration). Steps: an administrator sets PVD_WAITLIST_OFFER_HOURS=100000000 (a typo
+    """FIXED (both databases; configuration). Steps: an administrator sets PVD_WAITLIST_OFFER_HOURS=100000000 (a typo
     for 100, or « no limit »); the app starts; person 1 cancels while people wait. Expected: either the setting is
     refused at start in French like the other bad settings (« doit être compris entre 1 et … »), or the offer still
     works (the « half the time left » rule caps it anyway). Observed: the setting is accepted (no maximum), and
@@ -650,7 +650,7 @@ def test_a_huge_offer_hours_setting_is_refused_at_start_or_still_lets_people_can
 
 
 def test_an_offer_expired_after_the_meeting_began_does_not_invite_to_register_again(session, settings, full):
-    """DEFECT (both databases, wording; an unlucky person). Steps: person 3 is offered a place; the server (or its mail
+    """FIXED (both databases, wording; an unlucky person). Steps: person 3 is offered a place; the server (or its mail
     thread) is down until after the meeting began, so the pass expires the offer only then. Expected: the « Place
     proposée non confirmée à temps » e-mail does not invite person 3 to register again (registrations are closed,
     the meeting is under way) nor say the place went to the next person (nothing is offered after the start).
@@ -733,7 +733,7 @@ def test_the_expiry_pass_in_three_processes_at_once_expires_each_offer_once(fact
 
 
 def test_an_erasure_and_the_expiry_pass_at_once_never_deadlock(factory, settings, monkeypatch):
-    """DEFECT (PostgreSQL only; SQLite serialises whole transactions). The expiry pass locks the meetings of the offers
+    """FIXED (PostgreSQL only; SQLite serialises whole transactions). The expiry pass locks the meetings of the offers
     due in the order of their ids (offers.py: « two servers running the pass at once never deadlock »);
     `retention.erase` locks the meetings of a person's registrations in the order the rows come back (no ORDER BY).
     Steps: a person registered to meeting B, then to meeting A (A's id is smaller); offers have run out in both
@@ -762,8 +762,8 @@ def test_an_erasure_and_the_expiry_pass_at_once_never_deadlock(factory, settings
     holds_first = threading.Event()
     real = offers._send_offer_expired_mail
 
-    def slow_mail(session, meeting, registration, settings):
-        real(session, meeting, registration, settings)
+    def slow_mail(session, meeting, registration, settings, *where_and_when):
+        real(session, meeting, registration, settings, *where_and_when)
         if meeting.id == first and not holds_first.is_set():
             holds_first.set()  # the pass holds meeting A's lock
             time.sleep(1.5)
@@ -796,7 +796,7 @@ def test_an_erasure_and_the_expiry_pass_at_once_never_deadlock(factory, settings
 def test_an_erasure_after_the_start_racing_the_expiry_pass_gives_the_held_place_back_once(
     factory, settings, monkeypatch
 ):
-    """DEFECT (PostgreSQL; passes on SQLite, which serialises transactions). After the start, `retention.erase` frees
+    """FIXED (PostgreSQL; passes on SQLite, which serialises transactions). After the start, `retention.erase` frees
     an offered person's held place without the meeting's lock (`_meeting`, then `_give_back`) and without checking
     the status again under a lock. Steps: person 3's offer runs at the start (the pass was late); an hour after the
     start the expiry pass and the direction's erasure of person 3 run at once. The pass expires the offer and gives
@@ -820,8 +820,8 @@ def test_an_erasure_after_the_start_racing_the_expiry_pass_gives_the_held_place_
     told = threading.Event()
     real = offers._send_offer_expired_mail
 
-    def slow_mail(session, meeting, registration, settings):
-        real(session, meeting, registration, settings)
+    def slow_mail(session, meeting, registration, settings, *where_and_when):
+        real(session, meeting, registration, settings, *where_and_when)
         told.set()  # the pass has expired person 3's offer, not committed yet
         time.sleep(1.5)
 
