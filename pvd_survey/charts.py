@@ -215,10 +215,7 @@ def chart_png(spec: dict[str, Any], width: int | None = 640) -> bytes:
     """A chart's Vega-Lite spec as a PNG image, `width` px wide or at its own size (rendered offline by vl-convert)."""
     import vl_convert
 
-    # In two steps, the same pixels: vl-convert draws the SVG in its one JavaScript worker, whereas the rasterising
-    # (a third of the time) runs in the calling thread, so threads drawing several charts overlap there.
-    svg = vl_convert.vegalite_to_svg({**spec, "width": width} if width else spec)
-    return vl_convert.svg_to_png(svg, scale=2)
+    return vl_convert.vegalite_to_png({**spec, "width": width} if width else spec, scale=2)
 
 
 FUNNEL_COLUMNS = ("Invitations", "Réponses publiées")

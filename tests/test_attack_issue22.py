@@ -108,7 +108,7 @@ def test_the_dashboard_says_in_french_when_its_report_cannot_be_drawn(
     from pvd_survey import charts
 
     def refused(spec: dict, width: int | None = 640) -> bytes:  # what vl-convert does with a chart it cannot draw
-        raise ValueError("Vega-Lite to SVG conversion failed: TypeError: Cannot read properties of undefined")
+        raise ValueError("Vega-Lite to PNG conversion failed: TypeError: Cannot read properties of undefined")
 
     monkeypatch.setattr(charts, "chart_png", refused)
     at = dashboard(world)
