@@ -46,23 +46,21 @@ with st.form(INVITE_FORM, clear_on_submit=False):
     ui.field_error(INVITE_FORM, "invitees_file")
     submitted = st.form_submit_button("Envoyer les invitations", type="primary")
 if submitted:
-    text = ui.text_of(uploaded, pasted)
-    if text is not None:
-        list_field = "invitees" if uploaded is None else "invitees_file"
-        try:
-            entries = survey.parse_invitation_list(text)
-            with ui.write() as session:
-                batch = survey.invite(session, entries, settings)
-        except DomainError as error:
-            # Every bad line at once, under the field of the list and at the top, the focus on it.
-            ui.remember_field_errors(INVITE_FORM, refused_list(error, list_field))
-            st.rerun()
-        ui.remember_field_errors(INVITE_FORM, None)
-        message = f"{french.count(len(batch.created), 'invitation')} en file d'envoi."
-        if batch.already_invited:
-            message += f" Déjà invitée(s), non renvoyée(s) : {', '.join(batch.already_invited)}."
-        ui.flash(message, place=INVITE_FORM, focus=True)
+    list_field = "invitees" if uploaded is None else "invitees_file"
+    try:
+        entries = survey.parse_invitation_list(ui.text_of(uploaded, pasted, "invitees_file"))
+        with ui.write() as session:
+            batch = survey.invite(session, entries, settings)
+    except DomainError as error:
+        # Every bad line at once, under the field of the list and at the top, the focus on it.
+        ui.remember_field_errors(INVITE_FORM, refused_list(error, list_field))
         st.rerun()
+    ui.remember_field_errors(INVITE_FORM, None)
+    message = f"{french.count(len(batch.created), 'invitation')} en file d'envoi."
+    if batch.already_invited:
+        message += f" Déjà invitée(s), non renvoyée(s) : {', '.join(batch.already_invited)}."
+    ui.flash(message, place=INVITE_FORM, focus=True)
+    st.rerun()
 
 st.subheader("Clôture")
 with ui.read() as session:

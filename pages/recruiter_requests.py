@@ -80,19 +80,18 @@ with st.form(BULK_FORM):
     ui.field_error(BULK_FORM, "text")
     sent = st.form_submit_button("Créer les comptes")
 if sent:
-    text = ui.text_of(uploaded, pasted)
-    if text is not None:
-        try:
-            with ui.write() as session:
-                created = recruitment.bulk_create_recruiters(session, user, text, settings)
-        except DomainError as error:
-            # Every bad line at once, under the field of the file and at the top, the focus on it.
-            ui.remember_field_errors(BULK_FORM, refused_file(error, "file" if uploaded is not None else "text"))
-            st.rerun()
-        ui.remember_field_errors(BULK_FORM, None)
-        ui.flash(
-            f"{french.count(len(created), 'compte recruteur créé', 'comptes recruteur créés')}.",
-            place=BULK_FORM,
-            focus=True,
-        )
+    try:
+        text = ui.text_of(uploaded, pasted, "file")
+        with ui.write() as session:
+            created = recruitment.bulk_create_recruiters(session, user, text, settings)
+    except DomainError as error:
+        # Every bad line at once, under the field of the file and at the top, the focus on it.
+        ui.remember_field_errors(BULK_FORM, refused_file(error, "file" if uploaded is not None else "text"))
         st.rerun()
+    ui.remember_field_errors(BULK_FORM, None)
+    ui.flash(
+        f"{french.count(len(created), 'compte recruteur créé', 'comptes recruteur créés')}.",
+        place=BULK_FORM,
+        focus=True,
+    )
+    st.rerun()

@@ -115,6 +115,7 @@ MESSAGES: dict[str, str] = {
     "invalid_email_line": "Ligne {line} : adresse e-mail invalide ({value}).",
     "unknown_department_line": "Ligne {line} : département inconnu ({value}).",
     "import_rejected": "Fichier refusé : {count} ligne(s) en erreur, rien n'a été importé.",
+    "file_not_utf8": "Le fichier doit être encodé en UTF-8 (enregistrez-le en « CSV UTF-8 » depuis le tableur).",
     "import_rejected_lines": "Fichier refusé : {count} ligne(s) en erreur, rien n'a été importé. {lines}.",
     "row_empty_file": "fichier vide : la première ligne doit nommer les colonnes",
     "row_bad_header": "en-tête attendu « {expected} », trouvé « {found} »",

@@ -232,6 +232,20 @@ def test_a_bad_invitation_list_says_every_bad_line_under_the_list(world: World) 
     assert shown_form_errors(at, "invitations_form")[1] == {"invitees": ("Adresses e-mail", MESSAGES["no_invitees"])}
 
 
+def test_an_invitation_file_not_in_utf8_is_refused_under_the_file_field(world: World) -> None:
+    at = open_page("pages/invitations.py", world.direction)
+    # Saved as « CSV » by a French Excel: Windows-1252, where « é » is one byte that UTF-8 refuses.
+    at.file_uploader(key="invitations_file").set_value(
+        ("liste.csv", "anne@example.fr;21;Sévérac\n".encode("cp1252"), "text/csv")
+    )
+    at = submit(at, "invitations_form")
+    summary, under = shown_form_errors(at, "invitations_form")
+    assert list(under) == ["invitees_file"] and under["invitees_file"][1] == MESSAGES["file_not_utf8"]
+    assert len(summary) == 1 and summary[0].endswith(MESSAGES["file_not_utf8"])
+    with db.read_only(world.factory) as session:
+        assert survey.list_invitations(session) == []
+
+
 def test_the_closing_and_reminder_forms_say_their_error_under_the_date(world: World) -> None:
     at = open_page("pages/invitations.py", world.direction)
     at = next(b for b in at.button if b.form_id == "invitations_closing" and b.label == "Fixer la clôture").click()

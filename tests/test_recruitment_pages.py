@@ -494,6 +494,18 @@ def test_recruiter_request_confirmed_approved_then_password_chosen(world: World,
     assert texts(at.error) == [MESSAGES["invalid_password_link"]]
 
 
+def test_a_recruiter_file_not_in_utf8_is_refused_under_the_file_field(world: World, factory) -> None:
+    at = page("pages/recruiter_requests.py", world.users["admin"])
+    content = "email,nom,organisation,type,departement\nlea@ville.fr,Léa,Mairie,commune,21\n".encode("cp1252")
+    at.file_uploader(key="requests_bulk_file").set_value(("comptes.csv", content, "text/csv"))
+    at = submit(at, "requests_bulk")
+    summary, under = shown_form_errors(at, "requests_bulk")
+    assert list(under) == ["file"] and under["file"][1] == MESSAGES["file_not_utf8"]
+    assert len(summary) == 1 and summary[0].endswith(MESSAGES["file_not_utf8"])
+    with factory() as session:
+        assert session.scalar(select(User).where(User.email == "lea@ville.fr")) is None
+
+
 def test_bulk_recruiters_lists_bad_lines(world: World, factory) -> None:
     at = page("pages/recruiter_requests.py", world.users["admin"])
     at.text_area(key="requests_bulk_text").input("email,nom,organisation,type,departement\nx,X,Y,epci,21\n")

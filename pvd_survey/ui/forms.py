@@ -50,15 +50,15 @@ def sign_in_sheet_button(place: DeltaGenerator, lists: meetings.Roster, key: str
     )
 
 
-def text_of(uploaded, pasted: str) -> str | None:
-    """The uploaded file's text (UTF-8, with or without BOM), else what was pasted; None after an error message."""
+def text_of(uploaded, pasted: str, file_field: str) -> str:
+    """The uploaded file's text (UTF-8, with or without BOM), else what was pasted; a file in another encoding is
+    refused under its field (`file_field`)."""
     if uploaded is None:
         return pasted
     try:
         return uploaded.getvalue().decode("utf-8-sig")
     except UnicodeDecodeError:
-        st.error("Le fichier doit être encodé en UTF-8 (enregistrez-le en « CSV UTF-8 » depuis le tableur).")
-        return None
+        raise DomainError("file_not_utf8", field=file_field) from None
 
 
 def department_select(label: str, key: str) -> str | None:
