@@ -313,3 +313,19 @@ def focus_moves_to(at) -> str | None:
         if found:
             return found.group(1) or found.group(2)
     return None
+
+
+def installed_direction(session: Session, settings: Settings) -> UserInfo:
+    """An installed app: the first administrator (Ada) and a direction member (Dora), who is returned."""
+    accounts.create_first_admin(
+        session, email="ada.admin@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=settings
+    )
+    return accounts.create_user(
+        session,
+        email="dora@anct.gouv.fr",
+        display_name="Dora",
+        role="direction",
+        settings=settings,
+        password=STRONG_PASSWORD,
+        notify=False,
+    )

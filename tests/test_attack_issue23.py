@@ -16,7 +16,7 @@ from pvd_survey import meetings
 from pvd_survey.clock import paris_time
 from pvd_survey.errors import DomainError, InvalidAnswers, french_message
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
-from tests.factories import meeting_form, person, token_of
+from tests.factories import installed_direction, meeting_form, person, token_of
 
 
 def outbox(session, kind: str | None = None, recipient: str | None = None) -> list[OutboxMessage]:
@@ -464,23 +464,10 @@ def test_the_direction_waiting_list_shows_no_english_none_for_someone_offered_a_
     offer column says « Place proposée jusqu'au … »). Observed: people_frame puts position None for the offered
     person, pandas makes the column float with a missing value, and st.dataframe draws the word « None » in the
     Position cell (seen in Chromium)."""
-    from pvd_survey import accounts
-    from tests.conftest import STRONG_PASSWORD
     from tests.conftest import open_page as page
 
     with factory.begin() as session:
-        accounts.create_first_admin(
-            session, email="ada.admin@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=settings
-        )
-        direction = accounts.create_user(
-            session,
-            email="dora@anct.gouv.fr",
-            display_name="Dora",
-            role="direction",
-            settings=settings,
-            password=STRONG_PASSWORD,
-            notify=False,
-        )
+        direction = installed_direction(session, settings)
         meeting_id = meetings.create_meeting(session, meeting_form())
         for number in (1, 2, 3, 4, 5):
             meetings.register(session, meeting_id, person(number), settings)

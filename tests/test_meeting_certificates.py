@@ -11,12 +11,11 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select, update
 
-from pvd_survey import accounts, db, mail, meetings
+from pvd_survey import db, mail, meetings
 from pvd_survey.errors import DomainError
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
-from tests.conftest import STRONG_PASSWORD
 from tests.conftest import open_page as page
-from tests.factories import meeting_form, person, texts, token_of
+from tests.factories import installed_direction, meeting_form, person, texts, token_of
 
 
 def certificates(session) -> list[OutboxMessage]:
@@ -103,18 +102,7 @@ def test_the_certificate_reaches_the_inbox(factory, settings, smtp_server):
 
 def test_the_direction_sends_them_with_progress_and_people_download_theirs(app_env, factory, settings):
     with db.transaction(factory) as session:
-        accounts.create_first_admin(
-            session, email="ada.admin@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=settings
-        )
-        direction = accounts.create_user(
-            session,
-            email="dora@anct.gouv.fr",
-            display_name="Dora",
-            role="direction",
-            settings=settings,
-            password=STRONG_PASSWORD,
-            notify=False,
-        )
+        direction = installed_direction(session, settings)
         meeting_id = held_meeting(session, settings, people=2, present=1)
         # The meeting took place yesterday.
         now = utcnow()

@@ -8,13 +8,20 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from pvd_survey import accounts, db, meetings
+from pvd_survey import db, meetings
 from pvd_survey.clock import paris_time
 from pvd_survey.errors import MESSAGES
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
-from tests.conftest import STRONG_PASSWORD
 from tests.conftest import open_page as page
-from tests.factories import focus_moves_to, meeting_form, person, shown_form_errors, texts, token_of
+from tests.factories import (
+    focus_moves_to,
+    installed_direction,
+    meeting_form,
+    person,
+    shown_form_errors,
+    texts,
+    token_of,
+)
 
 
 def everything(at: AppTest) -> str:
@@ -27,18 +34,7 @@ def everything(at: AppTest) -> str:
 def installed(app_env, factory, settings):
     """An admin, a direction member and a meeting with 2 places; returns (direction, meeting id)."""
     with factory.begin() as session:
-        accounts.create_first_admin(
-            session, email="ada.admin@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=settings
-        )
-        direction = accounts.create_user(
-            session,
-            email="dora@anct.gouv.fr",
-            display_name="Dora",
-            role="direction",
-            settings=settings,
-            password=STRONG_PASSWORD,
-            notify=False,
-        )
+        direction = installed_direction(session, settings)
         meeting_id = meetings.create_meeting(session, meeting_form())
     return direction, meeting_id
 

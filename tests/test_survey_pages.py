@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 from pvd_survey import accounts, db, links, mail, survey, ui
 from pvd_survey.models import OutboxMessage
 from pvd_survey.survey_questions import NO_ANSWER, NO_ANSWER_LABEL, QUESTIONS, TRAINING_FIELD
-from tests.conftest import STRONG_PASSWORD, app_test
-from tests.factories import focus_moves_to, shown_form_errors, texts
+from tests.conftest import app_test
+from tests.factories import focus_moves_to, installed_direction, shown_form_errors, texts
 
 # Promises the survey must never make (issue 16): the key holder can find answers, and some data sets pin one.
 FALSE_PROMISES = ("seul ce lien personnel permet de les retrouver", "aucune soustraction")
@@ -64,18 +64,7 @@ def ticked_fields(at: AppTest) -> list[str]:
 def installed(app_env, factory, settings):
     """An admin (so the app is set up), a direction member and one invitation; returns (direction, token)."""
     with factory.begin() as session:
-        accounts.create_first_admin(
-            session, email="ada.admin@example.fr", display_name="Ada", password=STRONG_PASSWORD, settings=settings
-        )
-        direction = accounts.create_user(
-            session,
-            email="dora@anct.gouv.fr",
-            display_name="Dora",
-            role="direction",
-            settings=settings,
-            password=STRONG_PASSWORD,
-            notify=False,
-        )
+        direction = installed_direction(session, settings)
         survey.invite(session, survey.parse_invitation_list("cp@example.fr;21"), settings)
         token = mail.list_messages(session)[0].link.split("jeton=")[1]
     return direction, token
