@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pvd_survey import links, territory
@@ -19,6 +19,7 @@ from pvd_survey.meetings.common import (
     _info,
     _listing,
     _locked,
+    get_meeting,
 )
 from pvd_survey.meetings.messages import _send_status_mail
 from pvd_survey.meetings.offers import _fit_offers_to_start
@@ -157,21 +158,16 @@ def update_meeting(session: Session, meeting_id: int, form: MeetingForm, setting
     validate_meeting(form)
     meeting = _locked(session, meeting_id)
     if form.capacity < meeting.confirmed_count:
-        offered = (
-            session.scalar(
-                select(func.count()).where(Registration.meeting_id == meeting_id, Registration.status == "offered")
-            )
-            or 0
-        )
+        counts = get_meeting(session, meeting_id)  # the seat counter, split into confirmed people and offers
         raise InvalidAnswers(
             {
                 "capacity": DomainError(
                     "capacity_below_confirmed",
                     field="capacity",
                     capacity=form.capacity,
-                    taken=meeting.confirmed_count,  # confirmed people and places held by running offers
-                    confirmed=meeting.confirmed_count - offered,
-                    offered=offered,
+                    taken=meeting.confirmed_count,
+                    confirmed=counts.confirmed,
+                    offered=counts.offered,
                 )
             }
         )
