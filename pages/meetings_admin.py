@@ -221,10 +221,12 @@ metrics[1].metric("Liste d'attente", french.number(meeting.waiting))
 metrics[2].metric("Annulations", french.number(len(lists.cancelled)))
 metrics[3].metric("Présents", french.number(lists.present))
 if meeting.offered:
-    held = french.count(meeting.offered, "place libérée proposée", "places libérées proposées")
-    st.caption(
-        f"{held} à la liste d'attente, réservée(s) jusqu'à la réponse ou la date limite (onglet « Liste d'attente »)."
+    held = french.count(
+        meeting.offered,
+        "place libérée proposée à la liste d'attente, réservée",
+        "places libérées proposées à la liste d'attente, réservées",
     )
+    st.caption(f"{held} jusqu'à la réponse ou la date limite (onglet « Liste d'attente »).")
 
 downloads = st.columns(4)
 for place, fmt, label in (

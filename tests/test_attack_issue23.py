@@ -16,7 +16,7 @@ from pvd_survey import meetings
 from pvd_survey.clock import paris_time
 from pvd_survey.errors import DomainError, InvalidAnswers, french_message
 from pvd_survey.models import Meeting, OutboxMessage, Registration, utcnow
-from tests.factories import installed_direction, meeting_form, person, token_of
+from tests.factories import installed_direction, meeting_form, person, texts, token_of
 
 
 def outbox(session, kind: str | None = None, recipient: str | None = None) -> list[OutboxMessage]:
@@ -477,6 +477,10 @@ def test_the_direction_waiting_list_shows_no_english_none_for_someone_offered_a_
     waiting = next(frame.value for frame in at.dataframe if "Position" in frame.value.columns)
     assert waiting["Nom"].tolist() == ["Personne 3", "Personne 4", "Personne 5"]
     assert waiting["Position"].tolist() == ["—", "1", "2"], "the offered person's position is drawn as « None »"
+    assert (
+        "1 place libérée proposée à la liste d'attente, réservée jusqu'à la réponse ou la date limite "
+        "(onglet « Liste d'attente »)." in texts(at.caption)
+    )
 
 
 # ---------------------------------------------------------------------------- registering again after the deadline
