@@ -236,9 +236,11 @@ def test_the_door_on_a_phone_takes_a_scanner_s_codes_one_after_another(
     expect(field).to_be_focused()
     phone.keyboard.type(codes[1] + "\n")
     expect(alert(phone, "Success", "Bienvenue")).to_contain_text("Personne 2")
+    expect(field).to_have_value("")  # the next ticket once the field is empty again, as at a door
     expect(phone.get_by_test_id("stMetricValue").first).to_have_text("2 / 3")  # refreshed within 5 s
     phone.keyboard.type(codes[2] + "\n")
     expect(alert(phone, "Success", "Bienvenue")).to_contain_text("Personne 3")
+    expect(field).to_have_value("")  # the next ticket once the field is empty again, as at a door
     phone.keyboard.type(codes[0] + "\n")
     already = phone.get_by_test_id("stAlertContentWarning").filter(has_text="Déjà enregistré à")
     expect(already).to_contain_text("Personne 1")
