@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import altair as alt
 import pandas as pd
 
-from pvd_survey import french
+from pvd_survey import drawing, french
 from pvd_survey.chart_style import HIDDEN_TEXT, SUBTITLE_COLOUR, TEXT_COLOUR, readable
 from pvd_survey.clock import paris_from_utc
 from pvd_survey.stats import ACTIVITY_KINDS, FigureStats, SurveyStats, stats_rows
@@ -212,10 +212,8 @@ def vega_spec(
 
 
 def chart_png(spec: dict[str, Any], width: int | None = 640) -> bytes:
-    """A chart's Vega-Lite spec as a PNG image, `width` px wide or at its own size (rendered offline by vl-convert)."""
-    import vl_convert
-
-    return vl_convert.vegalite_to_png({**spec, "width": width} if width else spec, scale=2)
+    """A chart's Vega-Lite spec as a PNG image, `width` px wide or at its own size, drawn in this process."""
+    return drawing.png(spec, width)
 
 
 FUNNEL_COLUMNS = ("Invitations", "Réponses publiées")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import pandas as pd
 from fpdf import FPDF
 from sqlalchemy.orm import Session
 
-from pvd_survey import chart_style, charts, disclosure, french, overview, stats, territory
+from pvd_survey import chart_style, charts, disclosure, drawing, french, overview, stats, territory
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.disclosure import DEFAULT_K
@@ -90,27 +89,26 @@ class _Draft:
 
     def printed(self, title: str, step: Callable[[str], None]) -> bytes:
         """The PDF: every call made on a real `_Report`, each chart's image taken as soon as it is drawn. The charts
-        are drawn at once on every core (vl-convert draws outside the GIL) while the pages are laid out: drawing
+        are drawn at once by the drawing processes (`drawing`, one per core) while the pages are laid out: drawing
         them, about 0.2 to 0.3 s each, was most of a report's time."""
-        from concurrent.futures import ThreadPoolExecutor
-
         pdf = _Report(title)
         total = len(self.specs)
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            drawn = [pool.submit(charts.chart_png, spec, None) for spec in self.specs]
+        drawn = drawing.draw_all(self.specs)
+        try:
             for name, args, kwargs in self.calls:
                 if name == "image_png":
                     index = args[0]
                     try:
                         args = (drawn[index].result(),)
                     except Exception as error:
-                        # The charts not yet started are not drawn for nothing; the page says it in French.
-                        pool.shutdown(wait=False, cancel_futures=True)
                         log.exception("report chart %d of %d could not be drawn", index + 1, total)
                         raise DomainError("report_chart_failed") from error
                     if index + 1 in (total // 2, total):
                         step(f"Graphiques dessinés : {index + 1} sur {total}")
                 getattr(pdf, name)(*args, **kwargs)
+        finally:
+            for future in drawn:  # after a failure, the charts not yet started are not drawn for nothing
+                future.cancel()
         return bytes(pdf.output())
 
 

@@ -48,6 +48,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "disclosure",
             "exports",
             "links",
+            "drawing",
         ),
     ),
     ("e-mail addresses and the password policy", ("credentials",)),

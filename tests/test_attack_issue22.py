@@ -82,7 +82,7 @@ def test_a_chart_that_cannot_be_drawn_stops_the_report_with_a_french_message_and
     import threading
     import time
 
-    from pvd_survey import report
+    from pvd_survey import drawing, report
     from pvd_survey.errors import DomainError, french_message
 
     draft = report._Draft()
@@ -90,6 +90,8 @@ def test_a_chart_that_cannot_be_drawn_stops_the_report_with_a_french_message_and
     draft.chart({"mark": "nonsense"}, width=100)  # vl-convert refuses it (an English JavaScript stack trace)
     for _ in range(8):
         draft.chart(GOOD_CHART, width=300)
+    [warm] = drawing.draw_all([GOOD_CHART])  # the drawing processes, shared by every report, started once
+    assert warm.result(timeout=60)[:4] == b"\x89PNG"
     before = threading.active_count()
     started = time.monotonic()
     with pytest.raises(DomainError) as refused:
@@ -98,19 +100,24 @@ def test_a_chart_that_cannot_be_drawn_stops_the_report_with_a_french_message_and
         "Le rapport n'a pas pu être préparé : un graphique n'a pas pu être dessiné. Réessayez ; si cela se "
         "reproduit, prévenez l'équipe technique."
     )
-    assert threading.active_count() == before  # the pool's threads are gone
+    assert threading.active_count() == before  # no thread left behind by the report
     assert time.monotonic() - started < 5  # the charts not yet started are not drawn for nothing
 
 
 def test_the_dashboard_says_in_french_when_its_report_cannot_be_drawn(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pvd_survey import charts
+    from concurrent.futures import Future
 
-    def refused(spec: dict, width: int | None = 640) -> bytes:  # what vl-convert does with a chart it cannot draw
-        raise ValueError("Vega-Lite to PNG conversion failed: TypeError: Cannot read properties of undefined")
+    from pvd_survey import drawing
 
-    monkeypatch.setattr(charts, "chart_png", refused)
+    def refused(specs: list[dict]) -> list[Future[bytes]]:  # what vl-convert does with a chart it cannot draw
+        futures: list[Future[bytes]] = [Future() for _ in specs]
+        for future in futures:
+            future.set_exception(ValueError("Vega-Lite to PNG conversion failed: TypeError: Cannot read properties"))
+        return futures
+
+    monkeypatch.setattr(drawing, "draw_all", refused)
     at = dashboard(world)
     at.button(key="dashboard_report_build").click().run()
     assert not at.exception, texts(at.exception)
@@ -281,7 +288,7 @@ def test_two_reports_at_once_one_failing_neither_hangs_nor_spoils_the_other() ->
     # Two sessions print at the same moment; one report holds a chart vl-convert refuses.
     import threading
 
-    from pvd_survey import report
+    from pvd_survey import drawing, report
     from pvd_survey.errors import DomainError
 
     def draft(broken: bool) -> report._Draft:
@@ -292,6 +299,7 @@ def test_two_reports_at_once_one_failing_neither_hangs_nor_spoils_the_other() ->
         return made
 
     outcome: dict[str, object] = {}
+    drawing.draw_all([GOOD_CHART])[0].result(timeout=60)  # the drawing processes, shared by every report, started
 
     def print_one(name: str, broken: bool) -> None:
         try:
@@ -308,7 +316,7 @@ def test_two_reports_at_once_one_failing_neither_hangs_nor_spoils_the_other() ->
     assert not any(session.is_alive() for session in sessions)  # no hang
     assert outcome["cassé"] == "report_chart_failed"
     assert isinstance(outcome["sain"], bytes) and outcome["sain"].startswith(b"%PDF-")
-    assert threading.active_count() == before  # no thread left behind
+    assert threading.active_count() == before  # no thread left behind by the reports
 
 
 @pytest.mark.parametrize("name", ["region", "contrat", "tri"])

@@ -281,3 +281,60 @@ def test_the_map_says_masqué_about_people_only():
     postings_title = checked_spec(charts.tile_map_chart(postings, k=5))["title"]["subtitle"][0]
     assert "moins de 5 personnes" in people_title
     assert postings_title.startswith("Gris : sans donnée.") and "personnes" not in postings_title
+
+
+# ---------------------------------------------------------------------------- the report's drawing processes
+
+BIG_CHART = {
+    "data": {"values": [{"a": n, "b": n % 97} for n in range(3000)]},
+    "mark": "point",
+    "encoding": {"x": {"field": "a", "type": "quantitative"}, "y": {"field": "b", "type": "quantitative"}},
+}
+
+
+def _kill_drawing_processes() -> list[int]:
+    import os
+    import signal
+
+    from pvd_survey import drawing
+
+    assert drawing._pool is not None
+    pids = list(drawing._pool._processes)  # (the executor's own table of its workers)
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def test_drawing_processes_killed_while_idle_are_replaced_before_the_next_chart():
+    """An out-of-memory kill or an operator's `kill` between two reports must not fail the next report."""
+    from pvd_survey import drawing
+
+    first = [future.result(timeout=60) for future in drawing.draw_all([BIG_CHART] * 2)]
+    assert all(png[:8] == b"\x89PNG\r\n\x1a\n" for png in first)
+    killed = _kill_drawing_processes()
+    import time
+
+    deadline = time.monotonic() + 30
+    while drawing._pool is not None and not drawing._pool._broken and time.monotonic() < deadline:
+        time.sleep(0.05)  # the executor notices its dead workers on its own thread
+    again = [future.result(timeout=60) for future in drawing.draw_all([BIG_CHART] * 3)]
+    assert again == [first[0]] * 3  # the same chart, the same image, drawn by new processes
+    assert drawing._pool is not None and not set(drawing._pool._processes) & set(killed)
+
+
+def test_drawing_processes_killed_while_drawing_fail_those_charts_and_the_next_ones_are_drawn():
+    from concurrent.futures.process import BrokenProcessPool
+
+    from pvd_survey import drawing
+
+    [drawing.draw_all([BIG_CHART])[0].result(timeout=60)]  # started
+    futures = drawing.draw_all([BIG_CHART] * 12)
+    _kill_drawing_processes()
+    outcomes = []
+    for future in futures:
+        try:
+            outcomes.append(future.result(timeout=60)[:4])
+        except BrokenProcessPool:
+            outcomes.append("cassé")
+    assert "cassé" in outcomes  # twelve charts cannot all have been drawn in the instant before the kill
+    assert all(png[:4] == b"\x89PNG" for png in (f.result(timeout=60) for f in drawing.draw_all([BIG_CHART] * 2)))
