@@ -26,7 +26,7 @@ def test_web_benchmark_reports_every_measure_with_positive_numbers(tmp_path):
         "jobs_view_cold_cpu_ms", "jobs_view_warm_cpu_ms", "meetings_view_cold_cpu_ms", "meetings_view_warm_cpu_ms",
         "registration_cpu_ms", "survey_submission_cpu_ms", "registration_send_cpu_ms", "survey_send_cpu_ms",
         "jobs_view_cold_behind_nginx_cpu_ms", "registration_behind_nginx_cpu_ms",
-        "dashboard_first_open_cpu_ms", "dashboard_open_cpu_ms",
+        "dashboard_first_open_cpu_ms", "dashboard_open_cpu_ms", "dashboard_first_drawn_ms", "dashboard_drawn_ms",
         "dashboard_refresh_after_change_cpu_ms",
         "rss_before_mb", "rss_with_1_dashboards_mb", "rss_after_close_mb",
         "jobs_view_2_at_once_p50_ms", "jobs_view_2_at_once_p95_ms",
