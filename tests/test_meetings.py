@@ -516,3 +516,27 @@ def test_meeting_in_a_url_and_check_in_order(session, settings):
         with pytest.raises(DomainError) as raised:
             meetings.meeting_in(raw, listed)
         assert raised.value.code == "unknown_meeting"
+
+
+def test_after_a_change_the_reminder_sends_people_to_the_newest_link_which_is_the_one_that_works(session, settings):
+    """Each e-mail with a private link ends the earlier ones: the reminder (which carries none) must not send people
+    to the link of their first confirmation."""
+    meeting_id = meetings.create_meeting(session, meeting_form(capacity=5))
+    meetings.register(session, meeting_id, person(1), settings)
+    [confirmation] = outbox(session, "meeting_confirmed")
+    meetings.update_meeting(
+        session, meeting_id, meeting_form(capacity=5, venue="Hôtel de région, salle Bourgogne"), settings
+    )
+    [change] = [m for m in outbox(session) if m.kind != "meeting_confirmed" and m.link and "jeton=" in m.link]
+    assert "remplace ceux des e-mails précédents" in change.body
+    start = meetings.get_meeting(session, meeting_id).starts_at
+    assert meetings.send_due_reminders(session, settings, now=start - timedelta(days=1)) == 1
+    [reminder] = outbox(session, "meeting_reminder")
+    assert "annulez avec le lien personnel du dernier e-mail qui vous en a donné un pour cette inscription" in (
+        reminder.body
+    )
+    assert "reçu lors de votre inscription" not in reminder.body
+    with pytest.raises(DomainError) as refused:  # the first confirmation's link is over
+        meetings.open_private_link(session, token_of(confirmation))
+    assert refused.value.code == "invalid_registration_link"
+    assert meetings.open_private_link(session, token_of(change)).status == "confirmed"

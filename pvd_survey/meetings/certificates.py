@@ -20,7 +20,7 @@ from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.db import rowcount
 from pvd_survey.errors import DomainError
-from pvd_survey.meetings.common import _meeting
+from pvd_survey.meetings.common import LATEST_LINK, _meeting
 from pvd_survey.meetings.tickets import TicketMeeting, _latin1, _place
 from pvd_survey.models import Registration
 
@@ -144,8 +144,8 @@ def send_certificate(
         body=(
             f"Bonjour {registration.full_name},\n\n"
             f"Merci d'avoir participé à « {meeting.title} » le {paris_time(meeting.starts_at, '%d/%m/%Y')}. "
-            f"Votre attestation de présence est jointe ({ATTACHMENT}) ; elle se télécharge aussi depuis le lien "
-            "personnel reçu lors de votre inscription.\n\n"
+            f"Votre attestation de présence est jointe ({ATTACHMENT}) ; elle se télécharge aussi depuis "
+            f"{LATEST_LINK}.\n\n"
             "L'équipe du programme Petites villes de demain (ANCT)"
         ),
         kind="meeting_certificate",

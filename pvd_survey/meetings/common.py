@@ -32,6 +32,9 @@ MEETING_PARAMETER = "rencontre"
 OFFER_PARAMETER = "offre"
 OFFER_ANSWERS = ("accepter", "decliner")
 RETENTION = timedelta(days=365)
+# Every e-mail that gives a private link mints a new one (one hash is stored per registration), which ends the
+# earlier ones: e-mails without a link point to the newest.
+LATEST_LINK = "le lien personnel du dernier e-mail qui vous en a donné un pour cette inscription"
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at check-in
 _FONTS = Path(__file__).resolve().parent / "fonts"
 MAX_TEXT = {"title": 200, "city": 120, "venue": 300, "online_url": 500, "full_name": 200, "organisation": 200}

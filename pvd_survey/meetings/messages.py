@@ -12,6 +12,7 @@ from pvd_survey import db, mail
 from pvd_survey.clock import paris_time, utcnow
 from pvd_survey.config import Settings
 from pvd_survey.meetings.common import (
+    LATEST_LINK,
     _meeting,
     deadline_text,
     meeting_link,
@@ -141,7 +142,8 @@ def _status_mail(
         body=(
             f"Bonjour {registration.full_name},\n\n{lead}\n\n{details}Référence : {registration.reference}\n\n"
             f"{calendar_note}{ticket_note}"
-            f"Pour suivre ou annuler votre inscription (ce lien est personnel) :\n{link}\n\n"
+            "Pour suivre ou annuler votre inscription (ce lien est personnel et remplace ceux des e-mails "
+            f"précédents) :\n{link}\n\n"
             "L'équipe du programme Petites villes de demain (ANCT)"
         ),
         kind=kind,
@@ -174,7 +176,8 @@ def _offer_mail(
             f"J'accepte (la place est à moi, je reçois mon billet) :\n{offer_link(settings, token, 'accepter')}\n\n"
             f"Je ne peux plus venir (la place va à la personne suivante) :\n"
             f"{offer_link(settings, token, 'decliner')}\n\n"
-            f"Votre page d'inscription (ces liens sont personnels) :\n{private_link(settings, token)}\n\n"
+            "Votre page d'inscription (ces liens sont personnels et remplacent ceux des e-mails précédents) :\n"
+            f"{private_link(settings, token)}\n\n"
             f"{SIGNATURE}"
         ),
         kind="meeting_offered",
@@ -282,7 +285,7 @@ def send_due_reminders(session: Session, settings: Settings, now: datetime | Non
                 f"Rappel : vous êtes inscrit(e) à « {meeting.title} ».\n"
                 f"Le {_when(meeting)} (heure de Paris)\nLieu : {_where(meeting)}\n"
                 f"Référence : {registration.reference}\n\n"
-                "Si vous ne pouvez plus venir, annulez avec le lien personnel reçu lors de votre inscription : "
+                f"Si vous ne pouvez plus venir, annulez avec {LATEST_LINK} : "
                 "votre place ira à la première personne de la liste d'attente.\n\n"
                 "L'équipe du programme Petites villes de demain (ANCT)"
             ),
