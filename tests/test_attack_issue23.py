@@ -272,7 +272,7 @@ def test_the_direction_export_says_each_offer_state_in_french(session, settings,
     by_name = {row[meetings.EXPORT_COLUMNS.index("Nom")]: row for row in rows}
     column = meetings.EXPORT_COLUMNS.index("Offre de place libérée")
     states = [row[column] for row in rows]
-    assert f"Place proposée jusqu'au {paris_time(deadline, '%d/%m/%Y à %H h %M')}" in states
+    assert f"Place proposée jusqu'au {paris_time(deadline, '%d/%m/%Y à %H:%M')}" in states
     assert by_name["Personne 3"][column].startswith("Place proposée")
     assert by_name["Personne 3"][meetings.EXPORT_COLUMNS.index("Statut")] == "Place proposée"
     text = " ".join(str(cell) for row in rows for cell in row)
@@ -301,7 +301,7 @@ def test_the_deadline_in_the_e_mail_is_the_stored_one_in_paris_time_across_the_o
     stored = registration(session, 3).offer_expires_at
     assert stored == datetime(2026, 10, 25, 8, 0)
     (offer,) = outbox(session, "meeting_offered")
-    assert "jusqu'au 25/10/2026 à 09 h 00 (heure de Paris)" in offer.body
+    assert "jusqu'au 25/10/2026 à 09:00 (heure de Paris)" in offer.body  # as the meeting's own times
 
 
 # ---------------------------------------------------------------------------- the direction changes the meeting

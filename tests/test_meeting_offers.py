@@ -137,7 +137,7 @@ def test_a_place_freed_six_hours_before_the_start_is_held_three_hours(session, s
     cancel_first(session, settings, now=now)
     assert registration(session, 3).offer_expires_at == now + timedelta(hours=3)
     (offer,) = outbox(session, "meeting_offered")
-    assert f"jusqu'au {paris_time(now + timedelta(hours=3), '%d/%m/%Y à %H h %M')}" in offer.body
+    assert f"jusqu'au {paris_time(now + timedelta(hours=3), '%d/%m/%Y à %H:%M')}" in offer.body
     assert "jamais plus de la moitié du temps qui reste avant son début" in offer.body
 
 
@@ -239,7 +239,7 @@ def test_an_unanswered_offer_expires_in_the_background_pass_and_goes_to_the_next
         meetings.accept_offer(session, token, settings, now=deadline + timedelta(minutes=5))
     message = french_message(raised.value)
     assert raised.value.code == "offer_expired"
-    assert f"l'offre a expiré le {paris_time(deadline, '%d/%m/%Y à %H h %M')}" in message
+    assert f"l'offre a expiré le {paris_time(deadline, '%d/%m/%Y à %H:%M')}" in message
     assert statuses(session, full)["Personne 3"] == "cancelled"
     lists = meetings.roster(session, full)
     assert [p.offer for p in lists.cancelled if p.full_name == "Personne 3"] == ["Offre expirée"]
@@ -352,7 +352,7 @@ def test_the_offer_e_mail_links_accept_on_the_private_page(app_ready, factory, s
     mail.deliver_due(factory, smtp_server.settings())
     [offer] = [m for m in smtp_server.to("personne.3@mairie.fr") if "Une place se libère" in subject(m)]
     body = plain_text(offer)
-    shown_deadline = paris_time(deadline, "%d/%m/%Y à %H h %M")
+    shown_deadline = paris_time(deadline, "%d/%m/%Y à %H:%M")
     assert f"elle vous est réservée jusqu'au {shown_deadline} (heure de Paris)" in body
     accept = opened(link_after(body, "J'accepte"))
     decline = opened(link_after(body, "Je ne peux plus venir"))

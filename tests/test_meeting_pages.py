@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -265,7 +266,7 @@ def test_direction_cancels_someone_and_downloads_lists(installed, factory, setti
     at = page("pages/meetings_admin.py", direction, rencontre=str(meeting_id))
     waiting = next(frame.value for frame in at.dataframe if "Offre" in frame.value.columns and len(frame.value))
     assert waiting["Nom"].tolist() == ["Personne 3"]
-    assert waiting["Offre"].iloc[0].startswith("Place proposée jusqu'au ") and " h " in waiting["Offre"].iloc[0]
+    assert re.fullmatch(r"Place proposée jusqu'au \d\d/\d\d/\d{4} à \d\d:\d\d", waiting["Offre"].iloc[0])
     rows = meetings.export_rows(lists)
     assert [row[-1] for row in rows if row[3] == "Personne 3"] == [waiting["Offre"].iloc[0]]
 

@@ -217,8 +217,8 @@ def private_link(settings: Settings, token: str) -> str:
 
 
 def deadline_text(moment: datetime) -> str:
-    """An offer's deadline as people read it: « 12/12/2026 à 14 h 00 » (Paris time)."""
-    return paris_time(moment, "%d/%m/%Y à %H h %M")
+    """An offer's deadline as people read it, like the e-mails' other times: « 12/12/2026 à 14:00 » (Paris)."""
+    return paris_time(moment, "%d/%m/%Y à %H:%M")
 
 
 def offer_link(settings: Settings, token: str, answer: str) -> str:
