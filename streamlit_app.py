@@ -13,5 +13,7 @@ from pvd_survey import web
 # after a start in its older "pages/ directory" mode (every file of pages/ listed by file name, in English),
 # so a deep link opened first after a restart showed the wrong menu.
 PagesManager.uses_pages_directory = False
+# Streamlit would compile the entry script and the page again for every new visitor (see keep_compiled_scripts).
+web.keep_compiled_scripts()
 
 app = App("main_page.py", routes=web.routes(), middleware=web.middleware(), lifespan=web.lifespan)

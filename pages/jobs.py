@@ -240,10 +240,14 @@ wanted = {key: getattr(filters, name) for name, key in URL_KEYS.items()}
 wanted["tri"] = None if filters.sort == "published" else filters.sort
 st.query_params.from_dict({key: value for key, value in wanted.items() if value})
 page_number = st.session_state.get("jobs_page", 1)
-with ui.read() as session:
-    board = recruitment.list_published(
-        session, filters, offset=(page_number - 1) * recruitment.BOARD_PAGE_SIZE, limit=recruitment.BOARD_PAGE_SIZE
-    )
+# The same for every visitor: read again only once a posting changed (or the day did).
+board = ui.shared_read(
+    recruitment.board_version,
+    recruitment.list_published,
+    filters,
+    offset=(page_number - 1) * recruitment.BOARD_PAGE_SIZE,
+    limit=recruitment.BOARD_PAGE_SIZE,
+)
 st.subheader(french.count(board.count, "offre"))
 if board.count == 0:
     st.info("Aucune offre publiée ne correspond à ces critères.")

@@ -1215,3 +1215,27 @@ def test_legal_notice_names_the_configured_hosting_provider(app_env: str, monkey
     at = open_page("pages/legal_notice.py")
     assert any(provider in shown for shown in texts(at.text))
     assert "sur simple demande" not in " ".join(texts(at.markdown))
+
+
+def test_a_new_session_keeps_the_compiled_page_until_its_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    from pvd_survey import web
+
+    for name in ("get_bytecode", "clear"):  # (the server's change, undone after this test)
+        monkeypatch.setattr(ScriptCache, name, getattr(ScriptCache, name))
+    monkeypatch.setattr(ScriptCache, "_pvd_keeps_unchanged", False, raising=False)
+    web.keep_compiled_scripts()
+    script = tmp_path / "page.py"
+    script.write_text("shown = 'avant'\n")
+    cache = ScriptCache()
+    compiled = cache.get_bytecode(str(script))
+    cache.clear()  # what Streamlit does whenever a session starts
+    assert cache.get_bytecode(str(script)) is compiled
+    script.write_text("shown = 'après la modification'\n")
+    cache.clear()
+    namespace: dict = {}
+    exec(cache.get_bytecode(str(script)), namespace)
+    assert namespace["shown"] == "après la modification"

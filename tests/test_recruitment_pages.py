@@ -117,6 +117,24 @@ def test_board_filters_opens_a_posting_and_applies(world: World, factory, settin
     assert recruitment.POSTING_PARAMETER not in at.query_params and texts(at.subheader) == ["1 offre"]
 
 
+def test_the_board_shows_each_change_of_its_postings_at_the_next_view(world: World, factory, settings) -> None:
+    recruiter = world.users["recruteur"]
+    with factory.begin() as session:
+        first = published(session, recruiter, title="Chef de projet Montbard")
+    assert texts(page("pages/jobs.py").subheader) == ["1 offre"]
+    with factory.begin() as session:
+        published(session, world.users["recruteur_autre"], title="Cheffe de projet Revel")
+    at = page("pages/jobs.py")
+    assert texts(at.subheader) == ["2 offres"] and "**Cheffe de projet Revel**" in texts(at.markdown)
+    with factory.begin() as session:
+        recruitment.update_posting(session, recruiter, first, posting_input(title="Chef de projet Montbard et Semur"))
+    assert "**Chef de projet Montbard et Semur**" in texts(page("pages/jobs.py").markdown)
+    with factory.begin() as session:
+        recruitment.close_posting(session, recruiter, first, settings)
+    at = page("pages/jobs.py")
+    assert texts(at.subheader) == ["1 offre"] and "**Chef de projet Montbard et Semur**" not in texts(at.markdown)
+
+
 def test_posting_url_opened_directly(world: World, factory) -> None:
     with factory.begin() as session:
         own = published(session, world.users["recruteur"])

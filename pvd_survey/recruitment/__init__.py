@@ -26,6 +26,7 @@ from pvd_survey.recruitment.applications import (
 from pvd_survey.recruitment.board import (
     BoardFilters,
     BoardPage,
+    board_version,
     get_public_posting,
     list_published,
     make_board_filters,
@@ -127,6 +128,7 @@ __all__ = [
     "application_file",
     "apply",
     "approve_recruiter_request",
+    "board_version",
     "bulk_create_recruiters",
     "candidate_mail",
     "candidate_view",

@@ -120,6 +120,21 @@ def list_published(
     return BoardPage(count, [_posting_info(posting, name) for posting, name in rows])
 
 
+def board_version(session: Session, now: datetime | None = None) -> tuple[object, ...]:
+    """A cheap read that changes whenever list_published's answer may: the day (deadlines), and the postings (every
+    write to one sets its `updated_at`, a new one raises the count and the highest id). Organisations are never
+    renamed."""
+    count, last_id, published, last_change = session.execute(
+        select(
+            func.count(),
+            func.max(JobPosting.id),
+            func.count().filter(JobPosting.status == "published"),
+            func.max(JobPosting.updated_at),
+        ).select_from(JobPosting)
+    ).one()
+    return paris_today(now), count, last_id, published, last_change
+
+
 def get_public_posting(session: Session, posting_id: object, now: datetime | None = None) -> PostingInfo:
     """A posting open to applications; anything else (draft, closed, filled, unknown) is 'posting_not_public'."""
     try:

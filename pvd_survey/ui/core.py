@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable, Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
 
@@ -81,6 +83,39 @@ def read() -> Iterator[Session]:
     """A read-only session for a page."""
     with db.read_only(runtime().factory) as session:
         yield session
+
+
+# Answers of shared_read, most recently used last, for the database they were read from.
+_SHARED_READS: OrderedDict[Hashable, Any] = OrderedDict()
+_SHARED_READS_KEPT = 64  # (a job board's filters and pages: one entry each)
+_shared_reads_lock = threading.Lock()
+_shared_reads_database: web.Database | None = None
+
+
+def shared_read(
+    version: Callable[[Session], Hashable], reader: Callable[..., T], *args: Hashable, **kwargs: Hashable
+) -> T:
+    """`reader(session, *args, **kwargs)`, read once for every visitor of this process as long as `version(session)`
+    (a cheap read that changes whenever the answer may) stays the same: for what does not depend on the visitor,
+    such as the job board. The answer is shared: nobody may change it."""
+    global _shared_reads_database
+    database = runtime()
+    with read() as session:
+        key = (reader, args, tuple(sorted(kwargs.items())), version(session))
+        with _shared_reads_lock:
+            if _shared_reads_database is not database:
+                _SHARED_READS.clear()
+                _shared_reads_database = database
+            if key in _SHARED_READS:
+                _SHARED_READS.move_to_end(key)
+                return _SHARED_READS[key]
+        answer = reader(session, *args, **kwargs)
+    with _shared_reads_lock:
+        if _shared_reads_database is database:
+            _SHARED_READS[key] = answer
+            while len(_SHARED_READS) > _SHARED_READS_KEPT:
+                _SHARED_READS.popitem(last=False)
+    return answer
 
 
 def flash(message: str, kind: str = "success", place: str | None = None, focus: bool = False) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import html
 from collections.abc import Mapping
 from urllib.parse import urlencode, urlsplit
@@ -165,10 +166,23 @@ def quit_button(page_key: str) -> None:
         st.rerun()
 
 
+# The open database (web.Database) in which an administrator was seen: no service removes an administrator's account
+# or role, so an installation never goes back to its first start. Every page asks (navigation, then the page's guard):
+# two reads a run, about a tenth of a new visitor's job board view, until then.
+_set_up_database: web.Database | None = None
+
+
 def setup_needed() -> bool:
     """True while no administrator exists yet."""
+    global _set_up_database
+    database = runtime()
+    if _set_up_database is database:
+        return False
     with read() as session:
-        return accounts.needs_setup(session)
+        needed = accounts.needs_setup(session)
+    if not needed:
+        _set_up_database = database
+    return needed
 
 
 AFTER_LOGIN_KEY = "pvd_after_login"  # the page a signed-out person asked for
@@ -283,16 +297,29 @@ def sign_in_form(page_key: str | None = None) -> None:
     st.caption("Mot de passe oublié ? Demandez à un administrateur du programme de vous en définir un nouveau.")
 
 
+# The menu's pages for a role and set-up state: st.Page resolves and checks its file when made, about 30 µs for each of
+# the app's pages on every run; the same for every visitor, so made once and copied for each run (a Page records
+# whether the run that chose it may call it).
+_NAVIGATIONS: dict[tuple[str | None, bool], dict[str, list[st.Page]]] = {}
+
+
 def navigation_pages(user: UserInfo | None) -> dict[str, list]:
     """Every page, grouped by section; those the person may not open are hidden from the menu.
 
     Registering them all lets a hand-typed URL reach the page's own guard (a French message and a
     link to sign in) instead of Streamlit's "page not found".
     """
-    allowed = access.allowed_pages(user.role if user else None, setup_needed())
+    key = (user.role if user else None, setup_needed())
+    if key not in _NAVIGATIONS:
+        _NAVIGATIONS[key] = _make_navigation(*key)
+    return {section: [copy.copy(page) for page in pages] for section, pages in _NAVIGATIONS[key].items()}
+
+
+def _make_navigation(role: str | None, setup_needed: bool) -> dict[str, list[st.Page]]:
+    allowed = access.allowed_pages(role, setup_needed)
     visible = {spec.key for spec in allowed if not spec.hidden}
     ordered = allowed + [spec for spec in access.PAGES if spec not in allowed]
-    sections: dict[str, list] = {}
+    sections: dict[str, list[st.Page]] = {}
     for index, spec in enumerate(ordered):
         page = st.Page(
             spec.path,
