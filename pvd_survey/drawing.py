@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -44,8 +45,24 @@ def _running_pool() -> ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             # Spawned, not forked: the app server runs threads (a fork could copy a lock held by one of them).
-            _pool = ProcessPoolExecutor(processes(), mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(
+                processes(), mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent
+            )
         return _pool
+
+
+def _exit_with_parent() -> None:
+    """In a drawing process: end it as soon as the process that started it is gone, even killed (SIGKILL, out of
+    memory), which never tells its workers: they waited for work for ever, about 150 MB each."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        watch = threading.Thread(target=_exit_when_readable, args=(parent.sentinel,), name="pvd-parent", daemon=True)
+        watch.start()
+
+
+def _exit_when_readable(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])  # the parent's end of this pipe closes when the parent ends
+    os._exit(0)
 
 
 def _forget(pool: ProcessPoolExecutor) -> None:
