@@ -11,12 +11,16 @@ This module imports nothing heavy at the top: the drawing processes import it, a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import sys
 import threading
+import types
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -26,6 +30,7 @@ MAX_PROCESSES = 2  # each keeps a JavaScript engine: about 150 MB once it has dr
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_spawning = threading.Lock()  # one thread at a time hides the main module (see _no_main_module)
 
 
 def png(spec: dict[str, Any], width: int | None = 640) -> bytes:
@@ -65,6 +70,27 @@ def _exit_when_readable(sentinel: int) -> None:
     os._exit(0)
 
 
+@contextlib.contextmanager
+def _no_main_module() -> Iterator[None]:
+    """Spawn the drawing processes without the parent's main module.
+
+    A spawned process runs its parent's `__main__` again before any work. Under Streamlit, `__main__` is the page
+    script being run (main_page.py): each drawing process ran the whole app outside Streamlit (database opened and
+    migrated, outbox thread started). The processes are spawned inside `submit`, so the main module is hidden
+    during the submits, with a lock (it is the process's), and put back unless a script run replaced it meanwhile
+    (no max_tasks_per_child: the executor's own thread never spawns).
+    """
+    neutral = types.ModuleType("__main__")  # no __file__ nor __spec__: nothing to run again in the child
+    with _spawning:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = neutral
+        try:
+            yield
+        finally:
+            if sys.modules.get("__main__") is neutral and main is not None:
+                sys.modules["__main__"] = main
+
+
 def _forget(pool: ProcessPoolExecutor) -> None:
     """Drop a broken pool, so that the next drawing starts a new one."""
     global _pool
@@ -83,7 +109,8 @@ def draw_all(specs: list[dict[str, Any]]) -> list[Future[bytes]]:
     for attempt in (1, 2):
         pool = _running_pool()
         try:
-            futures = [pool.submit(png, spec, None) for spec in specs]
+            with _no_main_module():
+                futures = [pool.submit(png, spec, None) for spec in specs]
         except (BrokenProcessPool, RuntimeError):  # RuntimeError: shut down by another report's _forget
             _forget(pool)
             if attempt == 2:
