@@ -11,11 +11,16 @@ This module imports nothing heavy at the top: the drawing processes import it, a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import sys
 import threading
+import types
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -25,6 +30,7 @@ MAX_PROCESSES = 2  # each keeps a JavaScript engine: about 150 MB once it has dr
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_spawning = threading.Lock()  # one thread at a time hides the main module (see _no_main_module)
 
 
 def png(spec: dict[str, Any], width: int | None = 640) -> bytes:
@@ -44,8 +50,45 @@ def _running_pool() -> ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             # Spawned, not forked: the app server runs threads (a fork could copy a lock held by one of them).
-            _pool = ProcessPoolExecutor(processes(), mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(
+                processes(), mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent
+            )
         return _pool
+
+
+def _exit_with_parent() -> None:
+    """In a drawing process: end it as soon as the process that started it is gone, even killed (SIGKILL, out of
+    memory), which never tells its workers: they waited for work for ever, about 150 MB each."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        watch = threading.Thread(target=_exit_when_readable, args=(parent.sentinel,), name="pvd-parent", daemon=True)
+        watch.start()
+
+
+def _exit_when_readable(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])  # the parent's end of this pipe closes when the parent ends
+    os._exit(0)
+
+
+@contextlib.contextmanager
+def _no_main_module() -> Iterator[None]:
+    """Spawn the drawing processes without the parent's main module.
+
+    A spawned process runs its parent's `__main__` again before any work. Under Streamlit, `__main__` is the page
+    script being run (main_page.py): each drawing process ran the whole app outside Streamlit (database opened and
+    migrated, outbox thread started). The processes are spawned inside `submit`, so the main module is hidden
+    during the submits, with a lock (it is the process's), and put back unless a script run replaced it meanwhile
+    (no max_tasks_per_child: the executor's own thread never spawns).
+    """
+    neutral = types.ModuleType("__main__")  # no __file__ nor __spec__: nothing to run again in the child
+    with _spawning:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = neutral
+        try:
+            yield
+        finally:
+            if sys.modules.get("__main__") is neutral and main is not None:
+                sys.modules["__main__"] = main
 
 
 def _forget(pool: ProcessPoolExecutor) -> None:
@@ -66,7 +109,8 @@ def draw_all(specs: list[dict[str, Any]]) -> list[Future[bytes]]:
     for attempt in (1, 2):
         pool = _running_pool()
         try:
-            futures = [pool.submit(png, spec, None) for spec in specs]
+            with _no_main_module():
+                futures = [pool.submit(png, spec, None) for spec in specs]
         except (BrokenProcessPool, RuntimeError):  # RuntimeError: shut down by another report's _forget
             _forget(pool)
             if attempt == 2:
