@@ -19,7 +19,9 @@ import multiprocessing.connection
 import os
 import sys
 import threading
+import time
 import types
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,8 +30,13 @@ from typing import Any
 log = logging.getLogger(__name__)
 MAX_PROCESSES = 2  # each keeps a JavaScript engine: about 150 MB once it has drawn a report
 
+# A report waits at most this long for one chart: long beyond any healthy drawing (0.2 s; a few seconds on a loaded
+# machine), so that a pool stuck for a reason nobody foresaw fails the report in French instead of holding it for ever.
+CHART_WAIT_SECONDS = 60
+
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_pool_of: weakref.WeakKeyDictionary[Future[bytes], ProcessPoolExecutor] = weakref.WeakKeyDictionary()
 _spawning = threading.Lock()  # one thread at a time hides the main module (see _no_main_module)
 
 
@@ -53,7 +60,42 @@ def _running_pool() -> ProcessPoolExecutor:
             _pool = ProcessPoolExecutor(
                 processes(), mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent
             )
+            threading.Thread(target=_watch, args=(_pool,), name="pvd-drawing-watch", daemon=True).start()
         return _pool
+
+
+def _watch(pool: ProcessPoolExecutor) -> None:
+    """End the pool as soon as one of its processes dies.
+
+    concurrent.futures notices a dead worker by itself, except when it died while sending a result: the executor's
+    thread then waits for the rest of a message on the pipe the workers share, which the others keep open, and every
+    chart of every later report would wait for ever. Ending the pool (its processes killed, this process's end of the
+    pipe closed) lets that thread read the end of the pipe: the charts waiting fail with BrokenProcessPool (the report
+    says it in French) and the next report starts a new pool. (This reads the executor's own tables, those of
+    Python 3.11.)
+    """
+    while not (pool._shutdown_thread or pool._broken):
+        try:
+            sentinels = [process.sentinel for process in list((pool._processes or {}).values())]
+        except RuntimeError:  # the executor's thread changed its table during the copy
+            continue
+        if not sentinels:  # none started yet (they start with the first chart)
+            time.sleep(0.5)
+            continue
+        if multiprocessing.connection.wait(sentinels, timeout=1.0) and not pool._shutdown_thread:
+            log.warning("a chart drawing process died: its pool is ended, the next report starts new ones")
+            _end(pool)
+            return
+
+
+def _end(pool: ProcessPoolExecutor) -> None:
+    results = pool._result_queue  # (None once the pool is shut down)
+    for process in list((pool._processes or {}).values()):
+        with contextlib.suppress(OSError):
+            process.kill()
+    if results is not None:
+        results._writer.close()  # type: ignore[attr-defined]
+    _forget(pool)
 
 
 def _exit_with_parent() -> None:
@@ -118,9 +160,24 @@ def draw_all(specs: list[dict[str, Any]]) -> list[Future[bytes]]:
             log.warning("the chart drawing processes were gone: starting new ones")
             continue
         for future in futures:
+            _pool_of[future] = pool
             future.add_done_callback(functools.partial(_forget_if_broken, pool))
         return futures
     raise AssertionError("unreachable")
+
+
+def result(future: Future[bytes]) -> bytes:
+    """A chart's PNG from draw_all. If nothing comes within CHART_WAIT_SECONDS, its pool is ended (the next drawing
+    starts a new one) and TimeoutError is raised: seen once, a worker killed while its pool was failing the other
+    charts stopped the executor's own thread (Python 3.11), and the charts waiting were never answered."""
+    try:
+        return future.result(timeout=CHART_WAIT_SECONDS)
+    except TimeoutError:
+        pool = _pool_of.get(future)
+        if pool is not None:
+            log.warning("no chart drawn in %s s: the drawing processes are ended", CHART_WAIT_SECONDS)
+            _end(pool)
+        raise
 
 
 def _forget_if_broken(pool: ProcessPoolExecutor, done: Future[bytes]) -> None:

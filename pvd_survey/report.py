@@ -99,7 +99,7 @@ class _Draft:
                 if name == "image_png":
                     index = args[0]
                     try:
-                        args = (drawn[index].result(),)
+                        args = (drawing.result(drawn[index]),)
                     except Exception as error:
                         log.exception("report chart %d of %d could not be drawn", index + 1, total)
                         raise DomainError("report_chart_failed") from error
