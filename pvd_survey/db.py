@@ -6,6 +6,7 @@ Services take a Session and never commit; callers own the transaction through `t
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import sqlite3
@@ -473,6 +474,7 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return config
 
 
+@functools.cache  # the migration files are the code's: reading them again cost each page test 0.1 s
 def head_revision() -> str:
     """The newest migration shipped with the code."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()

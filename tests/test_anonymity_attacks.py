@@ -47,7 +47,7 @@ import pytest
 from sqlalchemy import delete, select, text
 from sqlalchemy.engine import make_url
 
-from pvd_survey import db, demo, exports, links, mail, stats, survey, territory
+from pvd_survey import db, demo, exports, links, mail, stats, survey, territory, web
 from pvd_survey.config import SmtpSettings
 from pvd_survey.disclosure import KEY_SPACE, MAX_NOISE, ZERO, Cell, Tally, hidden_cells, noise, perturb, protect_table
 from pvd_survey.errors import DomainError
@@ -1553,6 +1553,9 @@ def _invitation_statistics(factory) -> tuple:
     """pg_stat_user_tables for survey_invitation, once every backend has flushed its counters."""
     engine = factory.kw["bind"]
     engine.dispose()  # closing the backends flushes their statistics
+    # The pages' engine of this process too (left open by the page tests before): its idle backends would keep the
+    # wait below going until its deadline, 10 s of every run.
+    web.forget_database()
     with engine.connect() as connection:
         # A closed connection's backend flushes its counters as it exits, after the client has gone: wait until
         # no other backend of this database is left (a backend leaves pg_stat_activity after its flush), or the
