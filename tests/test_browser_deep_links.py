@@ -8,7 +8,7 @@ draws that file alone under a menu of file names in English; other addresses fal
 failure belongs to the first sessions of a process, whichever page they open: each fresh server here receives a few
 pages at once as its very first requests (checked: without the fix, every such page of a group opened together
 showed the wrong menu), the addresses naming a file of pages/ first in each group, each page in a tab of its own
-(its own session) in one browser context per server. Five servers instead of one per page.
+(its own session) in one browser context per server. Three servers instead of one per page.
 
 Its own module so that pytest-xdist (one browser module per worker) runs it beside the other browser tests.
 """
@@ -26,7 +26,7 @@ from tests.conftest import PROJECT_ROOT
 pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
 
 DEEP_LINK_PAGES = [spec for spec in access.PAGES if spec.key not in ("home", "setup")]
-PAGES_PER_SERVER = 5  # opened together, all within the first script runs of their server
+PAGES_PER_SERVER = 9  # opened together, all within the first script runs of their server
 SERVERS_AT_ONCE = 3
 
 
