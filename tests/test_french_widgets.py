@@ -56,7 +56,14 @@ def _streamlit_like_app():
 
 @pytest.mark.parametrize(
     ("path", "status"),
-    [("/", 200), ("/offres", 200), ("/tableau-de-bord-inconnu", 404), ("/offres/x", 404), ("/dashboard/", 200)],
+    [
+        ("/", 200),
+        ("/offres", 200),
+        ("/tableau-de-bord-inconnu", 404),
+        ("/offres/x", 404),
+        ("/dashboard/", 200),
+        ("/home", 404),  # the home page's address is the root (see the accessibility scan)
+    ],
 )
 def test_an_unknown_address_is_a_french_page_not_found(path: str, status: int) -> None:
     response = _streamlit_like_app().get(path, headers={"accept": "text/html"})
