@@ -1,8 +1,8 @@
 """axe-core (WCAG 2.1 A and AA rules) and no English on every page, for every role, in Debian's Chromium.
 
-One signed-in browser page per role walks through the menu and the footer; the anonymous visitor opens
-every page by its address, including those reached by a personal link (survey, registration, application,
-password) and the pages a role may not see (where the guard answers, the same markup on each: scanned once). A
+One browser page per role walks through the menu and the footer; the anonymous visitor also opens every other
+page by its address: those reached by a personal link (survey, registration, application, password) and the
+pages a role may not see (where the guard answers, the same markup on each: scanned once). A
 page whose script reads no user beyond its guard (ROLE_INDEPENDENT, checked against the page files) draws the same
 content for everyone, so it is scanned once, for the first role of ROLES that may see it; every other page is
 scanned for every role that sees it. The data is the demo data (`seed-demo`) plus one registration and one password
@@ -362,11 +362,14 @@ def _footer_pages(role: str | None) -> list[access.PageSpec]:
 
 
 def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) -> None:
-    """Every page by its address: the anonymous visitor's, personal links, and the guard of the others."""
+    """Every page: the anonymous visitor's from the menu and the footer, the others by their address (personal
+    links, and the guard of the pages refused)."""
     # Until one session has run the entry point, a fresh server answers /home or /login with the page file
     # alone, in Streamlit's old pages-directory mode (no footer): open the app's root first, as visitors do.
     page.goto(app_url)
     expect_page(page, "Petites villes de demain")
+    menu = access.visible_pages(None, setup_needed=False)
+    footer = _footer_pages(None)
     refused_scanned = False
     for spec in access.PAGES:
         if spec.key == "setup":
@@ -375,10 +378,13 @@ def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) 
             # A refused page draws its guard's message alone, the same markup for every page: scanned once below.
             # (That each page's guard refuses the signed-out visitor is test_pages.test_page_guard_refuses's job.)
             continue
-        path = world.links[spec.key] if spec.key in PERSONAL_LINK_PAGES else spec.url_path
-        if spec.key == "home":
-            path = ""  # the default page's address is the app's root
-        page.goto(f"{app_url}/{path}")
+        if spec in menu:
+            nav_link(page, spec.title).click()  # the document stays: no page load, axe-core injected once
+        elif spec in footer:
+            page.get_by_test_id("stPageLink").filter(has_text=spec.title).first.click()
+        else:
+            path = world.links[spec.key] if spec.key in PERSONAL_LINK_PAGES else spec.url_path
+            page.goto(f"{app_url}/{path}")
         if access.can_view(spec.key, None, setup_needed=False):
             if spec.key not in PERSONAL_LINK_PAGES:
                 expect_page(page, expected_heading(spec))
