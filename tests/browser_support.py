@@ -356,7 +356,9 @@ def open_dashboard_section(page: Page, section: str) -> None:
 
 def expect_page(page: Page, title: str) -> None:
     """Wait until the page titled so has been drawn completely, once, without a Streamlit exception."""
-    expect(heading(page, title).first).to_be_visible()
+    # A locator's wait, not expect: while an element is missing, each poll of Playwright's expect takes an ARIA
+    # snapshot of the whole page for its error message (a tenth of a core on the job board, measured).
+    heading(page, title).first.wait_for()
     wait_for_run(page)
     expect(heading(page, title)).to_have_count(1)
     expect(page.get_by_test_id("stException")).to_have_count(0)
