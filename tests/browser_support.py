@@ -7,6 +7,10 @@ session behind an HttpOnly cookie, so a `goto` or a new tab of the same browser 
 context is a new, anonymous visitor. On failure, a screenshot of every open page goes to
 test-artifacts/<test name>.png.
 
+An element expected to appear is awaited with `locator.wait_for()`, not `expect(locator).to_be_visible()`: while it
+is missing, every poll of Playwright's expect (1.65) takes an ARIA snapshot of the whole page for its error message,
+about a tenth of a core on the job board; `wait_for` fails the same way after the same timeout.
+
 Fixtures: `browser` and `app_server` (one per module; a module may set APP_SERVER_ENV, a dict, to change the
 server's environment), `app_url`, `pages` (the test's browser contexts) and `seeded` (three accounts). Each
 browser module carries the `browser` marker (tests/conftest.py keeps each such module on one xdist worker).
@@ -348,7 +352,7 @@ def open_dashboard_section(page: Page, section: str) -> None:
     page.get_by_test_id("stMain").locator("button").filter(has_text=label).click()
     if section == dashboard.SUMMARY:
         expect(page).not_to_have_url(re.compile(r"section="))
-        expect(page.get_by_role("heading", name="Carte", exact=True)).to_be_visible()
+        page.get_by_role("heading", name="Carte", exact=True).wait_for()
     else:
         expect(page).to_have_url(re.compile(rf"section={section}"))
     wait_for_run(page)
@@ -356,9 +360,7 @@ def open_dashboard_section(page: Page, section: str) -> None:
 
 def expect_page(page: Page, title: str) -> None:
     """Wait until the page titled so has been drawn completely, once, without a Streamlit exception."""
-    # A locator's wait, not expect: while an element is missing, each poll of Playwright's expect takes an ARIA
-    # snapshot of the whole page for its error message (a tenth of a core on the job board, measured).
-    heading(page, title).first.wait_for()
+    heading(page, title).first.wait_for()  # (not expect: see the module's docstring)
     wait_for_run(page)
     expect(heading(page, title)).to_have_count(1)
     expect(page.get_by_test_id("stException")).to_have_count(0)

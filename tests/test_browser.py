@@ -76,7 +76,7 @@ def test_first_start_creates_the_first_administrator(
     assert "Connexion" not in nav_titles(page)
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar).to_contain_text("Anne Lefèvre")
-    expect(sidebar.get_by_role("button", name="Se déconnecter")).to_be_visible()
+    sidebar.get_by_role("button", name="Se déconnecter").wait_for()
 
     with factory() as session:
         admins = [user for user in accounts.list_users(session) if user.role == "admin"]
@@ -132,7 +132,7 @@ def test_each_role_sees_its_own_pages(
     for spec in forbidden:
         other_tab.goto(f"{app_url}/{spec.url_path}")
         # The page is reached (not Streamlit's English "page not found") and its own guard answers in French.
-        expect(alert(other_tab, "Error", "Vous n'avez pas accès à cette page.")).to_be_visible()
+        alert(other_tab, "Error", "Vous n'avez pas accès à cette page.").wait_for()
         wait_for_run(other_tab)
         expect(other_tab.get_by_test_id("stException")).to_have_count(0)
         title, secrets = PROTECTED_CONTENT[spec.key]
@@ -146,7 +146,7 @@ def test_each_role_sees_its_own_pages(
 
     # Logging out brings the anonymous navigation back.
     page.get_by_test_id("stSidebar").get_by_role("button", name="Se déconnecter").click()
-    expect(alert(page, "Info", "Vous êtes déconnecté·e.")).to_be_visible()
+    alert(page, "Info", "Vous êtes déconnecté·e.").wait_for()
     expect_page(page, "Petites villes de demain")
     expect_nav(page, None)
     assert "Connexion" in nav_titles(page)
@@ -162,11 +162,11 @@ def test_wrong_password_is_refused_in_french(
 
     submit_login(page, PEOPLE["direction"][1], STRONG_PASSWORD + "-faux")
 
-    expect(alert(page, "Error", "Adresse e-mail ou mot de passe incorrect.")).to_be_visible()
+    alert(page, "Error", "Adresse e-mail ou mot de passe incorrect.").wait_for()
     expect(page.get_by_test_id("stAlertContentError")).to_have_count(1)
     expect_page(page, "Connexion")
     expect(page).to_have_url(f"{app_url}/{access.PAGES_BY_KEY['login'].url_path}")
-    expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
+    page.get_by_role("button", name="Se connecter").wait_for()
     expect_nav(page, None)
     expect(page.get_by_test_id("stSidebar").get_by_role("button", name="Se déconnecter")).to_have_count(0)
 
@@ -221,13 +221,13 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
         .get_by_test_id("stMetricValue")
     )
     expect(metric).to_have_text(str(published))  # 6 answers, perturbed
-    expect(dashboard.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+    dashboard.get_by_test_id("stVegaLiteChart").first.wait_for()
     # Imported answers are counted at once: no group of answers has been released yet, and how many wait is never
     # shown.
     caption = dashboard.get_by_text(re.compile(r"Les chiffres ne changent qu'à heures fixes"))
     expect(caption).to_contain_text("Aucun groupe de réponses publié pour l'instant")
     expect(caption).not_to_contain_text("en attente")
-    expect(dashboard.get_by_text(re.compile(r"chiffre est perturbé de 2 au plus"))).to_be_visible()
+    dashboard.get_by_text(re.compile(r"chiffre est perturbé de 2 au plus")).wait_for()
 
     # A chef de projet answers on another device, through the personal link.
     respondent = pages.new()
@@ -235,7 +235,7 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     expect_page(respondent, "Questionnaire : le profil des chefs de projet")
     # Sent empty: every question says what is missing, and the keyboard focus is on the first one (RGAA 11.10).
     respondent.get_by_role("button", name="Envoyer mes réponses").click()
-    expect(respondent.get_by_text("Le formulaire n'a pas été envoyé : 7 champ(s) à corriger.")).to_be_visible()
+    respondent.get_by_text("Le formulaire n'a pas été envoyé : 7 champ(s) à corriger.").wait_for()
     expect(selectbox(respondent, "Date de prise de poste")).to_be_focused()
     choose_in_selectbox(respondent, "Date de prise de poste", "mars 2022")
     choose_radio(respondent, "Employeur", "Une commune")
@@ -244,9 +244,9 @@ def test_survey_submitted_by_link_appears_live_on_the_dashboard(
     choose_radio(respondent, "Diplôme le plus élevé", "Bac+4 ou bac+5")
     tick(respondent, "Architecture")
     choose_in_selectbox(respondent, "Département du poste", "21 – Côte-d'Or")
-    expect(respondent.get_by_text(re.compile(r"^Brouillon enregistré à"))).to_be_visible()
+    respondent.get_by_text(re.compile(r"^Brouillon enregistré à")).wait_for()
     respondent.get_by_role("button", name="Envoyer mes réponses").click()
-    expect(alert(respondent, "Success", SUBMITTED)).to_be_visible()
+    alert(respondent, "Success", SUBMITTED).wait_for()
     # The focus is on the confirmation (the form it replaced is gone).
     respondent.wait_for_function("(text) => document.activeElement.textContent.includes(text)", arg=SUBMITTED)
 

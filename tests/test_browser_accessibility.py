@@ -389,7 +389,7 @@ def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) 
             if spec.key not in PERSONAL_LINK_PAGES:
                 expect_page(page, expected_heading(spec))
             else:
-                expect(page.get_by_role("heading", level=1).first).to_be_visible()
+                page.get_by_role("heading", level=1).first.wait_for()
                 wait_for_run(page)
                 expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
             findings.scan(page, spec.url_path)
@@ -407,7 +407,7 @@ def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) 
 def _chart_labels(page: Page) -> list[list[str]]:
     """Each chart's role and accessible name, on this screen."""
     charts = page.get_by_test_id("stVegaLiteChart")
-    expect(charts.first).to_be_visible()
+    charts.first.wait_for()
     return charts.evaluate_all(
         "(charts) => charts.map((chart) => [chart.getAttribute('role'), chart.getAttribute('aria-label') || ''])"
     )
@@ -539,12 +539,12 @@ def test_public_home_leads_to_the_next_meeting_and_the_latest_posting(
     main.get_by_role("link", name="Webinaire : monter une OPAH-RU").click()
     expect_page(page, "Webinaire : monter une OPAH-RU")
     expect(page).to_have_url(re.compile(r"/rencontres\?rencontre=\d+$"))
-    expect(page.get_by_role("button", name="M'inscrire")).to_be_visible()
+    page.get_by_role("button", name="M'inscrire").wait_for()
 
     nav_link(page, "Accueil").click()
     expect_page(page, "Petites villes de demain")
     expect(main.get_by_role("link", name="Chef de projet Petites villes de demain")).to_have_count(1)  # not the draft
     main.get_by_role("link", name="Chef de projet centre-bourg").click()
-    expect(page.get_by_role("heading", level=2, name="Chef de projet centre-bourg")).to_be_visible()
+    page.get_by_role("heading", level=2, name="Chef de projet centre-bourg").wait_for()
     expect(page).to_have_url(re.compile(r"/offres\?offre=\d+$"))
-    expect(page.get_by_role("button", name="Envoyer ma candidature")).to_be_visible()
+    page.get_by_role("button", name="Envoyer ma candidature").wait_for()

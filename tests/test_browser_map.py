@@ -94,9 +94,9 @@ def test_clicking_a_department_filters_the_dashboard_and_the_address(
     expect(page).to_have_url(re.compile(r"/dashboard\?region=27&employeur=commune$"))
     expect(selectbox(page, "Région")).to_have_value("Bourgogne-Franche-Comté")
     expect(selectbox(page, "Employeur")).to_have_value("Une commune")
-    expect(page.get_by_text("Vue d'ensemble", exact=True)).to_be_visible()
-    expect(page.get_by_text("Chiffres de référence du programme")).to_be_visible()
-    expect(page.get_by_text("1 646", exact=True)).to_be_visible()
+    page.get_by_text("Vue d'ensemble", exact=True).wait_for()
+    page.get_by_text("Chiffres de référence du programme").wait_for()
+    page.get_by_text("1 646", exact=True).wait_for()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"))
 
@@ -105,7 +105,7 @@ def test_clicking_a_department_filters_the_dashboard_and_the_address(
     expect(page).to_have_url(re.compile(r"mesure=respondents"))
     the_map = page.get_by_test_id("stVegaLiteChart").first
     the_map.scroll_into_view_if_needed()
-    expect(the_map).to_be_visible()
+    the_map.wait_for()
     # Vega names the chart once it has drawn it: then its tiles are where tile_position expects them.
     expect(the_map).to_have_attribute("aria-label", re.compile(r"^Carte de France par département : Répondants"))
     the_map.screenshot(path=str(ARTIFACTS / "map-dashboard.png"))
@@ -120,7 +120,7 @@ def test_clicking_a_department_filters_the_dashboard_and_the_address(
     expect(selectbox(page, "Région")).to_have_value("Bourgogne-Franche-Comté")
     open_dashboard_section(page, "questionnaire")  # one click away, the filters kept
     expect(page).to_have_url(re.compile(r"departement=21"))
-    expect(page.get_by_text(re.compile(r"Population : région Bourgogne-Franche-Comté, département 21"))).to_be_visible()
+    page.get_by_text(re.compile(r"Population : région Bourgogne-Franche-Comté, département 21")).wait_for()
     open_dashboard_section(page, dashboard.SUMMARY)
 
     # Another measure, by region; a click on a tile of Bretagne selects the region.
@@ -144,7 +144,7 @@ def test_clicking_a_department_filters_the_dashboard_and_the_address(
     page.get_by_role("button", name="Préparer le rapport (PDF)").click()
     download_button = page.get_by_role("button", name="Télécharger le rapport (PDF)")
     expect(download_button).to_be_visible(timeout=120_000)
-    expect(page.get_by_text("Rapport prêt.")).to_be_visible()
+    page.get_by_text("Rapport prêt.").wait_for()
     with page.expect_download() as download:
         download_button.click()
     data = Path(download.value.path()).read_bytes()

@@ -80,7 +80,7 @@ def test_meeting_journey(
     # A date field's calendar speaks French too (ui.french_widgets renames Streamlit's words as they appear).
     direction.get_by_role("button", name="Choisir une date").first.click()
     calendar = direction.get_by_test_id("stDateInputCalendar")
-    expect(calendar.get_by_role("button", name="Mois suivant")).to_be_visible()
+    calendar.get_by_role("button", name="Mois suivant").wait_for()
     days = calendar.locator("[aria-label]").evaluate_all("(cells) => cells.map((cell) => cell.ariaLabel)")
     assert any(re.fullmatch(r"(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) \d+ \w+ \d{4}", d) for d in days)
     assert not [d for d in days if re.search(r"day|Monday|Friday|January|December|Choose|month", d)], days
@@ -94,7 +94,7 @@ def test_meeting_journey(
     places.fill("2")
     places.press("Tab")
     direction.get_by_role("button", name="Créer la rencontre").click()
-    expect(alert(direction, "Success", "Rencontre créée.")).to_be_visible()
+    alert(direction, "Success", "Rencontre créée.").wait_for()
     with factory() as session:
         meeting = session.query(Meeting).one()
         assert (meeting.title, meeting.capacity) == (TITLE, 2)
@@ -103,9 +103,9 @@ def test_meeting_journey(
     # Three people register; the third is told the waiting-list position.
     for number in (1, 2):
         person = register(pages, link, number)
-        expect(person.get_by_text("Inscription confirmée.", exact=False)).to_be_visible()
+        person.get_by_text("Inscription confirmée.", exact=False).wait_for()
     third = register(pages, link, 3)
-    expect(third.get_by_text("vous êtes sur la liste d'attente, en position", exact=False)).to_be_visible()
+    third.get_by_text("vous êtes sur la liste d'attente, en position", exact=False).wait_for()
     # The keyboard focus is on the answer that replaced the form (RGAA 7.1, 11.10).
     third.wait_for_function("() => document.activeElement.closest('.st-key-meetings_outcome') !== null")
 
@@ -125,13 +125,11 @@ def test_meeting_journey(
     cancelling = pages.new()
     cancelling.goto(private)
     expect_page(cancelling, "Mon inscription")
-    expect(cancelling.get_by_text("Votre place est réservée", exact=False)).to_be_visible()
+    cancelling.get_by_text("Votre place est réservée", exact=False).wait_for()
     cancelling.get_by_text("Je confirme vouloir annuler mon inscription").click()
     wait_for_run(cancelling)
     cancelling.get_by_role("button", name="Annuler mon inscription").click()
-    expect(
-        alert(cancelling, "Success", "Votre inscription est annulée. Un e-mail de confirmation vous est envoyé.")
-    ).to_be_visible()
+    alert(cancelling, "Success", "Votre inscription est annulée. Un e-mail de confirmation vous est envoyé.").wait_for()
 
     # The freed place is offered to person 3, who follows the e-mail's « J'accepte » link and confirms.
     mail.deliver_due(factory, smtp_server.settings())
@@ -143,9 +141,9 @@ def test_meeting_journey(
     accepting = pages.new()
     accepting.goto(accept_link)
     expect_page(accepting, "Mon inscription")
-    expect(accepting.get_by_text("elle vous est réservée jusqu'au", exact=False)).to_be_visible()
+    accepting.get_by_text("elle vous est réservée jusqu'au", exact=False).wait_for()
     accepting.get_by_role("button", name="J'accepte la place").click()
-    expect(accepting.get_by_text("Votre place est réservée", exact=False)).to_be_visible()
+    accepting.get_by_text("Votre place est réservée", exact=False).wait_for()
 
     # Person 3 is now confirmed and e-mailed, with the calendar file.
     mail.deliver_due(factory, smtp_server.settings())
@@ -160,14 +158,14 @@ def test_meeting_journey(
     direction.keyboard.press("Enter")
     expect(direction.get_by_role("button", name="Marquer présent")).to_have_count(1)
     direction.get_by_role("button", name="Marquer présent").click()
-    expect(alert(direction, "Success", "Bienvenue")).to_be_visible()
+    alert(direction, "Success", "Bienvenue").wait_for()
     expect(direction.get_by_test_id("stMetricValue").first).to_have_text("1 / 2")
 
     # The dashboard shows the attendance, and its export says the same.
     nav_link(direction, "Tableau de bord").click()
     expect_page(direction, "Tableau de bord")
     open_dashboard_section(direction, "rencontres")  # the summary first, the meetings one click away
-    expect(direction.get_by_role("heading", name="Rencontres", exact=True)).to_be_visible()
+    direction.get_by_role("heading", name="Rencontres", exact=True).wait_for()
     with direction.expect_download() as download:
         direction.get_by_role("button", name="Chiffres des rencontres (CSV)").click()
     # For French Excel: `;`, BOM.
@@ -225,7 +223,7 @@ def test_the_door_on_a_phone_takes_a_scanner_s_codes_one_after_another(
     phone = context.new_page()
     phone.goto(f"{app_url}/{meetings.DOOR_PAGE_PATH}?jeton={link}")
     expect_page(phone, "Émargement")
-    expect(phone.get_by_text("Accueil : Lina Accueil")).to_be_visible()
+    phone.get_by_text("Accueil : Lina Accueil").wait_for()
     assert "jeton" not in phone.url  # the link's token left the address bar (kept in a cookie)
     field = phone.get_by_role("textbox", name="Code du billet")
     field.click()
@@ -245,7 +243,7 @@ def test_the_door_on_a_phone_takes_a_scanner_s_codes_one_after_another(
     already = phone.get_by_test_id("stAlertContentWarning").filter(has_text="Déjà enregistré à")
     expect(already).to_contain_text("Personne 1")
     phone.get_by_role("button", name="Annuler cet enregistrement").click()
-    expect(alert(phone, "Success", "Arrivée de Personne 1 annulée.")).to_be_visible()
+    alert(phone, "Success", "Arrivée de Personne 1 annulée.").wait_for()
     expect(phone.get_by_test_id("stMetricValue").first).to_have_text("2 / 3")
     # Everything fits the phone's width: nothing to scroll sideways.
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390

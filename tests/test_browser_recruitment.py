@@ -79,9 +79,9 @@ def test_recruitment_journey(
     fill(recruiter, "Communes Petites villes de demain concernées (une par ligne)", "Montbard\nVenarey-les-Laumes")
     fill(recruiter, "Présentation du poste (Markdown)", "Un poste **au cœur** de la revitalisation.")
     recruiter.get_by_role("button", name="Créer le brouillon").click()
-    expect(alert(recruiter, "Success", "Brouillon créé : relisez-le puis publiez-le.")).to_be_visible()
+    alert(recruiter, "Success", "Brouillon créé : relisez-le puis publiez-le.").wait_for()
     recruiter.get_by_role("button", name="Publier").click()
-    expect(alert(recruiter, "Success", "Offre enregistrée et publiée sur la page « Offres d'emploi ».")).to_be_visible()
+    alert(recruiter, "Success", "Offre enregistrée et publiée sur la page « Offres d'emploi ».").wait_for()
 
     # 2. A candidate finds it with a filter and applies with a PDF.
     candidate = pages.new()
@@ -89,13 +89,13 @@ def test_recruitment_journey(
     expect_page(candidate, "Petites villes de demain")
     nav_link(candidate, "Offres d'emploi").click()
     expect_page(candidate, "Offres d'emploi")
-    expect(candidate.get_by_role("heading", name="2 offres")).to_be_visible()
+    candidate.get_by_role("heading", name="2 offres").wait_for()
     choose_in_selectbox(candidate, "Région", "Bourgogne-Franche-Comté")
-    expect(candidate.get_by_role("heading", name="1 offre")).to_be_visible()
+    candidate.get_by_role("heading", name="1 offre").wait_for()
     expect(candidate.get_by_text("Chargée de mission Revel")).to_have_count(0)
     candidate.get_by_role("button", name="Voir l'offre et postuler").click()
-    expect(candidate.get_by_role("heading", name=TITLE)).to_be_visible()
-    expect(candidate.locator("strong", has_text="au cœur")).to_be_visible()  # Markdown rendered
+    candidate.get_by_role("heading", name=TITLE).wait_for()
+    candidate.locator("strong", has_text="au cœur").wait_for()  # Markdown rendered
     assert re.search(r"[?&]offre=\d+", candidate.url)
     wait_for_run(candidate)
     fill(candidate, "Nom et prénom", "Léa Martin")
@@ -104,11 +104,11 @@ def test_recruitment_journey(
     candidate.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(
         files=[{"name": "cv-lea.pdf", "mimeType": "application/pdf", "buffer": sample_pdf("Léa Martin")}]
     )
-    expect(candidate.get_by_text("cv-lea.pdf")).to_be_visible()
+    candidate.get_by_text("cv-lea.pdf").wait_for()
     candidate.get_by_text("J'ai lu la notice de confidentialité et j'accepte ce traitement.").click()
     candidate.get_by_role("button", name="Envoyer ma candidature").click()
     success = candidate.get_by_test_id("stAlertContentSuccess").filter(has_text="Candidature envoyée.")
-    expect(success).to_be_visible()
+    success.wait_for()
 
     # 3. The e-mail reaches a real SMTP server, with the private link.
     report = mail.deliver_due(factory, smtp_server.settings())
@@ -130,7 +130,7 @@ def test_recruitment_journey(
     for status in ("En cours d'examen", "Entretien"):
         choose_in_selectbox(recruiter, "Nouveau statut", status)
         recruiter.get_by_role("button", name="Enregistrer le statut").click()
-        expect(alert(recruiter, "Success", f"Statut : {status}.")).to_be_visible()
+        alert(recruiter, "Success", f"Statut : {status}.").wait_for()
         wait_for_run(recruiter)
 
     # 5. The candidate sees the new status through the private link.
@@ -144,18 +144,18 @@ def test_recruitment_journey(
     choose_in_selectbox(recruiter, "Motif", "Autre")
     fill(recruiter, "Précisez le motif (une phrase d'au moins 15 caractères, reprise dans le message)", "Trop court")
     recruiter.get_by_role("button", name="Enregistrer le statut").click()
-    expect(alert(recruiter, "Error", MESSAGES["rejection_detail_too_short"].format(minimum=15))).to_be_visible()
+    alert(recruiter, "Error", MESSAGES["rejection_detail_too_short"].format(minimum=15)).wait_for()
     detail = "Le poste est supprimé du budget 2027."
     fill(recruiter, "Précisez le motif (une phrase d'au moins 15 caractères, reprise dans le message)", detail)
     recruiter.keyboard.press("Enter")
     wait_for_run(recruiter)
-    expect(recruiter.get_by_label("Message à la personne (modifiable ; vous le relirez avant l'envoi)")).to_be_visible()
+    recruiter.get_by_label("Message à la personne (modifiable ; vous le relirez avant l'envoi)").wait_for()
     recruiter.get_by_role("button", name="Enregistrer le statut").click()
     preview = recruiter.locator(".st-key-pipeline_preview")
     expect(preview).to_contain_text(f"À : {CANDIDATE}")
     expect(preview.get_by_test_id("stCode")).to_contain_text(detail)
     recruiter.get_by_role("button", name="Annuler").click()
-    expect(alert(recruiter, "Info", "Envoi annulé : rien n'a été envoyé ni changé.")).to_be_visible()
+    alert(recruiter, "Info", "Envoi annulé : rien n'a été envoyé ni changé.").wait_for()
     expect(preview).to_have_count(0)
     recruiter.get_by_role("button", name="Enregistrer le statut").click()
     expect(preview.get_by_test_id("stCode")).to_contain_text(detail)
@@ -203,13 +203,13 @@ def test_publish_puts_the_edit_on_screen_on_line_and_the_next_action_is_not_lost
     title = recruiter.get_by_label("Intitulé du poste", exact=True)
     title.fill("Version 3")
     recruiter.get_by_role("button", name="Publier").click()
-    expect(alert(recruiter, "Success", "Offre enregistrée et publiée sur la page « Offres d'emploi ».")).to_be_visible()
+    alert(recruiter, "Success", "Offre enregistrée et publiée sur la page « Offres d'emploi ».").wait_for()
     assert posting_title(factory, draft) == ("Version 3", "published")
     # The public page shows the edit.
     candidate = pages.new()
     candidate.goto(f"{app_url}/offres?offre={draft}")
     expect_page(candidate, "Offres d'emploi")
-    expect(candidate.get_by_role("heading", name="Version 3")).to_be_visible()
+    candidate.get_by_role("heading", name="Version 3").wait_for()
 
     # The next action after « Publier » is not lost: the selector's label changed, the choice did not.
     wait_for_run(recruiter)
@@ -218,10 +218,10 @@ def test_publish_puts_the_edit_on_screen_on_line_and_the_next_action_is_not_lost
     title.fill("Version 4")
     recruiter.get_by_role("button", name="Enregistrer").click()
     saved = alert(recruiter, "Success", "Offre enregistrée.")
-    expect(saved).to_be_visible()
+    saved.wait_for()
     expect(saved).to_be_in_viewport()  # next to the action, not at the top of the page
     assert posting_title(factory, draft) == ("Version 4", "published")
-    expect(recruiter.get_by_role("heading", name="Modifier l'offre")).to_be_visible()
+    recruiter.get_by_role("heading", name="Modifier l'offre").wait_for()
     assert re.search(rf"[?&]offre={draft}\b", recruiter.url)
     recruiter.reload()  # a reload shows the same posting
     expect_page(recruiter, "Mes offres")
@@ -272,14 +272,14 @@ def test_after_applying_the_confirmation_replaces_the_form_in_view(
     candidate.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(
         files=[{"name": "cv-lea.pdf", "mimeType": "application/pdf", "buffer": sample_pdf("Léa Martin")}]
     )
-    expect(candidate.get_by_text("cv-lea.pdf")).to_be_visible()
+    candidate.get_by_text("cv-lea.pdf").wait_for()
     candidate.get_by_text("J'ai lu la notice de confidentialité et j'accepte ce traitement.").click()
     send = candidate.get_by_role("button", name="Envoyer ma candidature")
     send.scroll_into_view_if_needed()
     assert candidate.evaluate("document.querySelector('[data-testid=stMain]').scrollTop") > height  # far down
     send.click()
     confirmation = candidate.locator(".st-key-jobs_confirmation")
-    expect(confirmation).to_be_visible()
+    confirmation.wait_for()
     wait_for_run(candidate)
     with factory() as session:
         reference = session.scalar(select(JobApplication.reference))

@@ -96,7 +96,7 @@ def test_signing_out_ends_the_session_and_nothing_private_comes_back(
     expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
 
     page.get_by_test_id("stSidebar").get_by_role("button", name="Se déconnecter").click()
-    expect(alert(page, "Info", "Vous êtes déconnecté·e.")).to_be_visible()
+    alert(page, "Info", "Vous êtes déconnecté·e.").wait_for()
     expect_page(page, "Petites villes de demain")
     expect_nav(page, None)
     assert session_cookie(page) is None
@@ -111,14 +111,14 @@ def test_signing_out_ends_the_session_and_nothing_private_comes_back(
         assert all(email not in body for _, email in PEOPLE.values())
 
     page.goto(f"{app_url}/admin-users")
-    expect(alert(page, "Error", LOGIN_REQUIRED)).to_be_visible()
+    alert(page, "Error", LOGIN_REQUIRED).wait_for()
     expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
 
     # The old cookie, replayed, is worth nothing.
     replay = pages.new()
     replay.context.add_cookies([{"name": sessions.SESSION_COOKIE, "value": raw, "url": app_url}])
     replay.goto(f"{app_url}/admin-users")
-    expect(alert(replay, "Error", LOGIN_REQUIRED)).to_be_visible()
+    alert(replay, "Error", LOGIN_REQUIRED).wait_for()
 
 
 def _forge(page: Page, factory, app_url: str, user_id: int) -> None:
@@ -146,7 +146,7 @@ def test_a_forged_revoked_or_expired_cookie_asks_to_sign_in_again(
     sign_in(page, app_url, "direction")
     spoil(page, factory, app_url, seeded.users["direction"].id)
     page.goto(f"{app_url}/dashboard")
-    expect(alert(page, "Error", LOGIN_REQUIRED)).to_be_visible()
+    alert(page, "Error", LOGIN_REQUIRED).wait_for()
     expect(heading(page, "Tableau de bord")).to_have_count(0)
     expect_nav(page, None)
     if spoil is not _forge:
@@ -224,7 +224,7 @@ def test_a_personal_link_leaves_the_address_and_still_survives_a_reload(
     page.reload()
     expect_page(page, "Questionnaire : le profil des chefs de projet")
     expect(page.get_by_text("Ce questionnaire s'ouvre depuis le lien personnel")).to_have_count(0)
-    expect(page.get_by_role("button", name="Envoyer mes réponses")).to_be_visible()
+    page.get_by_role("button", name="Envoyer mes réponses").wait_for()
 
 
 # ---------------------------------------------------------------------------- issue 19: sign-out, shared computers
@@ -278,7 +278,7 @@ def test_another_site_cannot_sign_a_person_out_and_the_apps_own_form_can(
         page.goto(f"{elsewhere}/get.html")
         page.locator("#go").click()
         page.wait_for_url(f"{app_url}{web.SIGN_OUT_ROUTE}")
-        expect(page.get_by_text("Voulez-vous vous déconnecter ?")).to_be_visible()
+        page.get_by_text("Voulez-vous vous déconnecter ?").wait_for()
         assert session_cookie(page)["value"] == raw
         with factory() as session:
             assert sessions.resolve(session, raw, settings).user is not None
@@ -299,7 +299,7 @@ def test_another_site_cannot_sign_a_person_out_and_the_apps_own_form_can(
     # The form the sign-out address shows (a bookmark, the link above) signs out: its POST carries the app's Origin.
     page.goto(f"{app_url}{web.SIGN_OUT_ROUTE}")
     page.get_by_role("button", name="Se déconnecter").click()
-    expect(alert(page, "Info", "Vous êtes déconnecté·e.")).to_be_visible()
+    alert(page, "Info", "Vous êtes déconnecté·e.").wait_for()
     expect_nav(page, None)
     assert session_cookie(page) is None
     with factory() as session:
@@ -323,7 +323,7 @@ def test_on_a_shared_computer_the_next_person_sees_nothing_of_the_survey_left(
     first.goto(app_url + link.removeprefix("http://pvd.test"))
     expect_page(first, "Questionnaire : le profil des chefs de projet")
     choose_radio(first, "Genre", "Homme")  # a draft, saved on the server
-    expect(first.get_by_text(re.compile(r"^Brouillon enregistré à"))).to_be_visible()
+    first.get_by_text(re.compile(r"^Brouillon enregistré à")).wait_for()
     [cookie] = link_cookies(first)
     # Sent only with the WebSocket's handshake (where Streamlit reads cookies), for 15 minutes at most.
     assert cookie["path"] == web.LINK_COOKIE_PATH and cookie["httpOnly"]
@@ -334,8 +334,8 @@ def test_on_a_shared_computer_the_next_person_sees_nothing_of_the_survey_left(
         first.get_by_role("button", name="Quitter").click()
     assert left.value.status == 204  # the page's own fetch: its Origin is the app's
     left_message = "Vous avez quitté la page : elle ne s'ouvrira plus sur cet ordinateur sans votre lien personnel."
-    expect(alert(first, "Info", left_message)).to_be_visible()
-    expect(first.get_by_text("Ce questionnaire s'ouvre depuis le lien personnel")).to_be_visible()
+    alert(first, "Info", left_message).wait_for()
+    first.get_by_text("Ce questionnaire s'ouvre depuis le lien personnel").wait_for()
     expect(first.get_by_role("button", name="Envoyer mes réponses")).to_have_count(0)
     assert not link_cookies(first)
 
@@ -345,7 +345,7 @@ def test_on_a_shared_computer_the_next_person_sees_nothing_of_the_survey_left(
     first.reload()
     for page in (second, first):
         expect_page(page, "Questionnaire : le profil des chefs de projet")
-        expect(page.get_by_text("Ce questionnaire s'ouvre depuis le lien personnel")).to_be_visible()
+        page.get_by_text("Ce questionnaire s'ouvre depuis le lien personnel").wait_for()
         expect(page.get_by_role("radio", name="Homme")).to_have_count(0)
 
 
@@ -361,19 +361,19 @@ def test_after_cancelling_a_registration_the_next_person_sees_nothing(
     first = pages.new()
     first.goto(f"{app_url}/inscription?{links.TOKEN_PARAMETER}={token}")
     expect_page(first, "Mon inscription")
-    expect(first.get_by_text("Léa Martin", exact=False)).to_be_visible()
+    first.get_by_text("Léa Martin", exact=False).wait_for()
     first.get_by_text("Je confirme vouloir annuler mon inscription").click()
     wait_for_run(first)
     with first.expect_response(lambda response: web.LEAVE_LINK_ROUTE in response.url) as left:
         first.get_by_role("button", name="Annuler mon inscription").click()
     assert left.value.status == 204
     cancelled = "Votre inscription est annulée. Un e-mail de confirmation vous est envoyé."
-    expect(alert(first, "Success", cancelled)).to_be_visible()
+    alert(first, "Success", cancelled).wait_for()
     expect(first.get_by_text("Léa Martin", exact=False)).to_have_count(0)
     assert not link_cookies(first)
 
     second = first.context.new_page()
     second.goto(f"{app_url}/inscription")
     expect_page(second, "Mon inscription")
-    expect(second.get_by_text("Cette page s'ouvre depuis le lien personnel", exact=False)).to_be_visible()
+    second.get_by_text("Cette page s'ouvre depuis le lien personnel", exact=False).wait_for()
     expect(second.get_by_text("Léa Martin", exact=False)).to_have_count(0)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
 
 from pvd_survey import access, config, mail, meetings, survey
 from pvd_survey.bench.proxy import running_nginx
@@ -192,7 +192,7 @@ if TEST_BACKEND == "postgresql":
         choose_in_selectbox(registrant, "Vous êtes", "Chef de projet")
         registrant.get_by_text("J'ai lu et j'accepte la notice ci-dessus").click()
         registrant.get_by_role("button", name="M'inscrire").click()
-        expect(registrant.get_by_text("Inscription confirmée.", exact=False)).to_be_visible()
+        registrant.get_by_text("Inscription confirmée.", exact=False).wait_for()
 
         # The personal link: nginx passes the redirect that takes the token out of the address, and its cookie.
         respondent.goto(proxy.url + link.removeprefix(settings.base_url))
@@ -200,7 +200,7 @@ if TEST_BACKEND == "postgresql":
         assert respondent.url == f"{proxy.url}/questionnaire"
         choose_radio(respondent, "Genre", "Homme")
         respondent.get_by_role("button", name="Envoyer mes réponses").click()
-        expect(alert(respondent, "Success", SUBMITTED)).to_be_visible()
+        alert(respondent, "Success", SUBMITTED).wait_for()
 
         # The list of registrants: a file made by the direction's process and served from its memory (/media/).
         direction.goto(f"{proxy.url}/{access.PAGES_BY_KEY['meetings_admin'].url_path}?rencontre={meeting_id}")
@@ -223,7 +223,7 @@ if TEST_BACKEND == "postgresql":
         big = tmp_path / "adresses.csv"
         big.write_bytes(b"prenom.nom@mairie.fr;21\n" * (6_500_000 // 24))
         direction.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(big)
-        expect(direction.get_by_text("adresses.csv")).to_be_visible()
+        direction.get_by_text("adresses.csv").wait_for()
         direction_route = route_of(direction)
         upload = proxy.wait_for(
             lambda line: line["route"] == direction_route and line["uri"].startswith("/_stcore/upload_file/"),

@@ -377,9 +377,9 @@ if TEST_BACKEND == "postgresql":
         """The French outage page, whole, with nothing of the error and no English."""
         from pvd_survey import ui
 
-        expect(page.get_by_role("heading", level=1, name=ui.OUTAGE_TITLE, exact=True).first).to_be_visible()
+        page.get_by_role("heading", level=1, name=ui.OUTAGE_TITLE, exact=True).first.wait_for()
         wait_for_run(page)
-        expect(page.get_by_text(OUTAGE_MESSAGE, exact=True)).to_be_visible()
+        page.get_by_text(OUTAGE_MESSAGE, exact=True).wait_for()
         expect(page.get_by_test_id("stException")).to_have_count(0)
         shown = page.locator("body").inner_text()
         assert not [word for word in ENGLISH if word in shown], shown
@@ -410,7 +410,7 @@ if TEST_BACKEND == "postgresql":
 
                 forwarder.away()
                 # The live figures refresh by themselves (every 4 s here): the French message in their place.
-                expect(direction.get_by_text(OUTAGE_MESSAGE).first).to_be_visible()
+                direction.get_by_text(OUTAGE_MESSAGE).first.wait_for()
                 expect(direction.get_by_test_id("stException")).to_have_count(0)
                 visits = [(visitor, "/", "Petites villes de demain"), (visitor, "/offres", "Offres d'emploi")]
                 visits.append((direction, "/dashboard", "Tableau de bord"))
@@ -422,7 +422,7 @@ if TEST_BACKEND == "postgresql":
                 for page, path, title in visits:
                     page.goto(server.url + path)
                     expect_page(page, title)
-                expect(direction.get_by_text(PEOPLE["direction"][0], exact=False).first).to_be_visible()
+                direction.get_by_text(PEOPLE["direction"][0], exact=False).first.wait_for()
                 assert server_lines(log_path) == {UNREACHABLE_LINE: 1, BACK_LINE: 1}
             except BaseException:
                 pages.screenshot(request.node.name)
