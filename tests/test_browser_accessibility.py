@@ -364,8 +364,7 @@ def _footer_pages(role: str | None) -> list[access.PageSpec]:
 def _scan_anonymous(page: Page, app_url: str, world: World, findings: Findings) -> None:
     """Every page: the anonymous visitor's from the menu and the footer, the others by their address (personal
     links, and the guard of the pages refused)."""
-    # Until one session has run the entry point, a fresh server answers /home or /login with the page file
-    # alone, in Streamlit's old pages-directory mode (no footer): open the app's root first, as visitors do.
+    # The app's root first, as visitors come (the home page has no other address: /home is a page not found).
     page.goto(app_url)
     expect_page(page, "Petites villes de demain")
     menu = access.visible_pages(None, setup_needed=False)
