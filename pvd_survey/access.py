@@ -30,6 +30,11 @@ class PageSpec:
         """Path of the page file, relative to the project root."""
         return f"pages/{self.key}.py"
 
+    @property
+    def address(self) -> str:
+        """The page's address in the browser: the home page, the navigation's default, lives at the root only."""
+        return "/" if self.key == "home" else f"/{self.url_path}"
+
 
 PROGRAMME = frozenset({"admin", "direction"})
 ADMIN = frozenset({"admin"})

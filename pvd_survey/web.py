@@ -546,9 +546,8 @@ _LANG_FR = b'<html lang="fr">'
 _STREAMLIT_PAGE = b'<div id="root">'  # what tells Streamlit's page (served for any address) from a route's
 # The addresses of the app's pages ("" for the home page): any other address Streamlit would serve its page for
 # gets the French « page introuvable » instead.
-# The home page is the navigation's default, served at the root only: Streamlit answers `/home` with the home page
-# under its English « The page that you have requested does not seem to exist » dialog.
-PAGE_PATHS = frozenset({"", *(spec.url_path for spec in access.PAGES if spec.key != "home")})
+# (`/home` is not one: Streamlit would draw the home page under its English « page does not seem to exist » dialog.)
+PAGE_PATHS = frozenset(spec.address.strip("/") for spec in access.PAGES)
 NOT_FOUND_PAGE = (
     '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Page introuvable · Petites villes de demain'
     '</title><meta name="viewport" content="width=device-width, initial-scale=1"></head><body><main>'

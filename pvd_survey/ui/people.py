@@ -30,7 +30,7 @@ def url_of(page_path: str) -> str:
     """The address of a page file (`pages/x.py`), as the browser sees it."""
     for spec in access.PAGES:
         if spec.path == page_path:
-            return "/" if spec.key == "home" else f"/{spec.url_path}"
+            return spec.address
     return "/"
 
 
