@@ -12,7 +12,6 @@ This module imports nothing heavy at the top: the drawing processes import it, a
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -161,7 +160,7 @@ def draw_all(specs: list[dict[str, Any]]) -> list[Future[bytes]]:
             continue
         for future in futures:
             _pool_of[future] = pool
-            future.add_done_callback(functools.partial(_forget_if_broken, pool))
+            future.add_done_callback(_forget_if_broken)
         return futures
     raise AssertionError("unreachable")
 
@@ -180,8 +179,9 @@ def result(future: Future[bytes]) -> bytes:
         raise
 
 
-def _forget_if_broken(pool: ProcessPoolExecutor, done: Future[bytes]) -> None:
-    if not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
+def _forget_if_broken(done: Future[bytes]) -> None:
+    pool = _pool_of.get(done)
+    if pool is not None and not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
         _forget(pool)
 
 
