@@ -228,6 +228,21 @@ class Pages:
             except Exception as error:  # a screenshot must never hide the test's own failure
                 print(f"screenshot {path} failed: {error}")
 
+    def describe(self) -> str:
+        """Each open page's address and the messages it shows (for a failure's report in CI's log, where the
+        screenshots are not kept)."""
+        lines = []
+        for context in self.contexts:
+            for page in context.pages:
+                if page.is_closed():
+                    continue
+                try:
+                    shown = page.locator("[data-testid=stAlert], [data-testid=stException]").all_inner_texts()
+                except Exception as error:  # a report must never hide the test's own failure
+                    shown = [f"(messages not read: {error})"]
+                lines.append(f"{page.url}: " + (" | ".join(" ".join(text.split()) for text in shown) or "no message"))
+        return "\n".join(lines)
+
     def close(self) -> None:
         for context in self.contexts:
             context.close()
@@ -251,6 +266,7 @@ def screenshot_on_failure(test: Callable[..., None]) -> Callable[..., None]:
         except BaseException:
             request: pytest.FixtureRequest = kwargs["request"]
             kwargs["pages"].screenshot(re.sub(r"[^\w.\[\]-]+", "_", request.node.name))
+            print(f"--- the test's pages and the messages they show:\n{kwargs['pages'].describe()}")
             print(f"--- end of the streamlit server's output:\n{request.getfixturevalue('app_server').log_tail()}")
             raise
 
