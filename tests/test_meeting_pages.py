@@ -375,6 +375,23 @@ def test_a_door_link_opens_its_meeting_only_and_nobody_else_gets_in(installed, f
     assert not shut.text_input
 
 
+def test_dashboard_before_any_meeting_took_place_says_so_and_counts_cancellations(installed, factory, settings):
+    direction, _ = installed
+    with factory.begin() as session:
+        coming = meetings.create_meeting(session, meeting_form(title="Rencontre de Beaune", capacity=20))
+        for number in (1, 2):
+            meetings.register(session, coming, person(number), settings)
+        first = select(OutboxMessage).where(OutboxMessage.kind == "meeting_confirmed").order_by(OutboxMessage.id)
+        meetings.cancel_by_token(session, token_of(session.scalars(first).first()), settings)
+    at = page("pages/dashboard.py", direction, section="rencontres")
+    assert not at.exception
+    assert "Aucune rencontre passée pour l'instant." in texts(at.info)
+    frames = [frame.value for frame in at.dataframe]
+    meetings_table = next(frame for frame in frames if "Remplissage (%)" in frame.columns)
+    row = meetings_table[meetings_table["Rencontre"] == "Rencontre de Beaune"].iloc[0]
+    assert (row["Confirmés"], row["Annulations"]) == ("1", "1")
+
+
 def test_dashboard_shows_fill_rate_and_attendance_without_small_groups(installed, factory, settings):
     direction, _ = installed
     with factory.begin() as session:

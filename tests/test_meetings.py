@@ -308,6 +308,9 @@ def test_cancelling_offers_the_place_to_the_first_in_line_who_accepts(session, s
     assert lists.waiting[0].offer.startswith("Place proposée jusqu'au ")
     assert (lists.meeting.confirmed, lists.meeting.offered, lists.meeting.places_left) == (1, 1, 0)
     assert [p.email for p in lists.cancelled] == ["personne.1@mairie.fr"]
+    # The direction's figures count it (the only check of this aggregate's cancelled rows on PostgreSQL).
+    counted = {line.meeting.id: line.cancellations for line in meetings.dashboard_figures(session).meetings}
+    assert counted[meeting_id] == 1
     (offer,) = outbox(session, "meeting_offered")
     assert offer.recipient == "personne.3@mairie.fr" and not offer.attachments
     assert outbox(session, "meeting_cancelled")[0].recipient == "personne.1@mairie.fr"

@@ -94,6 +94,17 @@ def test_posting_lifecycle_and_public_visibility(session: Session, world: World,
         assert error.value.code == "posting_not_public"
 
 
+@pytest.mark.parametrize(
+    ("salary_min", "salary_max", "shown"),
+    [(32000, 40000, "32 000 à 40 000 € bruts par an"), (None, 38000, "38 000 € bruts par an"), (None, None, "")],
+)
+def test_the_salary_is_shown_as_given_and_not_at_all_when_left_out(
+    session: Session, world: World, salary_min: int | None, salary_max: int | None, shown: str
+) -> None:
+    posting_id = published(session, world.users["recruteur"], salary_min=salary_min, salary_max=salary_max)
+    assert recruitment.get_public_posting(session, posting_id).salary_label == shown
+
+
 def test_publishing_with_the_form_saves_it_first_with_the_same_checks(session: Session, world: World) -> None:
     recruiter = world.users["recruteur"]
     draft = recruitment.create_posting(session, recruiter, posting_input(title="v2"))

@@ -391,6 +391,14 @@ def test_pipeline_refusal_with_reason_and_probing_another_organisation(
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Exporter (CSV)" in labels and "Télécharger le CV (cv-lea.pdf)" in labels
 
+    # A status that e-mails nobody is saved at once, without a message to read first.
+    at.selectbox(key=f"pipeline_status_{application_id}").set_value("examen").run()
+    at = button(at, f"pipeline_save_{application_id}")
+    assert texts(at.success) == ["Statut : En cours d'examen."] and not at.code
+    with factory() as session:
+        assert session.get(JobApplication, application_id).status == "examen"
+    assert outbox(factory, "application_rejected") == []
+
     at.selectbox(key=f"pipeline_status_{application_id}").set_value("non_retenue").run()
     at = button(at, f"pipeline_save_{application_id}")
     assert texts(at.error) == [MESSAGES["rejection_reason_required"]]
