@@ -11,8 +11,14 @@ exports, configuration...) are marked `database_independent` (one test, or a mod
 suite on both databases: the SQLite run runs them, the PostgreSQL run deselects them (deselected, not skipped, so
 they are run exactly once). A test so marked may not use the test database (`database_url` and the fixtures built
 on it): collection stops with an error if it does. Browser tests are the exception: their app server needs a
-database, while what some of them check does not depend on which (the markup axe-core scans, the menu a freshly
-started server shows); the pages' behaviour on each database is checked by the AppTest suites.
+database, while what they check in the browser does not depend on which (the markup axe-core scans, the menu a
+freshly started server shows, the journeys' clicks); the pages' and services' behaviour on each database is checked
+by the AppTest and service suites. A browser test is marked so only when it reaches no database code that the
+PostgreSQL run misses without it: measured with line coverage (coverage 7.17, app servers and spawned processes
+included) of the PostgreSQL run with and without it, and any line only it reached given a test on both databases
+(2026-12-08: the journeys of test_browser, test_browser_recruitment and test_browser_meetings). The browser tests
+about PostgreSQL itself stay on both: sessions shared by two servers, nginx in front of several processes, outages,
+the meeting's protocol visit.
 """
 
 from __future__ import annotations

@@ -39,7 +39,9 @@ from tests.browser_support import (
 )
 from tests.conftest import STRONG_PASSWORD
 
-pytestmark = pytest.mark.browser
+# Run once, on SQLite (tests/conftest.py says why a browser journey may be): what they do on the database runs on
+# PostgreSQL in the service and AppTest suites, and the menus and guards come from access.PAGES whatever the database.
+pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
 
 # What each protected page would reveal: its title, and e-mail addresses only it lists.
 PROTECTED_CONTENT = {
@@ -84,9 +86,7 @@ def test_first_start_creates_the_first_administrator(
         assert not accounts.needs_setup(session)
 
 
-# Run once, on SQLite: the menus and guards come from access.PAGES whatever the database, and every (page, role)
-# pair a role may open is run on both databases by test_pages.test_page_for_role.
-@pytest.mark.database_independent
+# Every (page, role) pair a role may open is run on both databases by test_pages.test_page_for_role.
 @pytest.mark.parametrize("role", ["admin", "direction", "recruteur"])
 @screenshot_on_failure
 def test_each_role_sees_its_own_pages(

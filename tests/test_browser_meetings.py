@@ -69,6 +69,7 @@ def register(pages: Pages, link: str, number: int) -> Page:
     return page
 
 
+@pytest.mark.database_independent  # once, on SQLite: tests/conftest.py says why
 @screenshot_on_failure
 def test_meeting_journey(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, settings, smtp_server
@@ -203,6 +204,7 @@ def test_a_protocol_visit_registers_exactly_one_person(app_url: str, seeded, fac
         assert len(meetings.roster(session, meeting_id).confirmed) == 1
 
 
+@pytest.mark.database_independent  # once, on SQLite: tests/conftest.py says why
 @screenshot_on_failure
 def test_the_door_on_a_phone_takes_a_scanner_s_codes_one_after_another(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded, factory, settings

@@ -33,7 +33,9 @@ from tests.browser_support import (
 from tests.conftest import SmtpServer
 from tests.factories import posting_input
 
-pytestmark = pytest.mark.browser
+# Run once, on SQLite (tests/conftest.py says why a browser journey may be): the postings, applications and pipeline
+# run on PostgreSQL in tests/test_recruitment.py and tests/test_recruitment_pages.py.
+pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
 
 CANDIDATE = "lea.martin@example.fr"
 TITLE = "Cheffe de projet revitalisation du Montbardois"
@@ -187,7 +189,6 @@ def posting_title(factory: sessionmaker[Session], posting_id: int) -> tuple[str,
         return posting.title, posting.status
 
 
-@pytest.mark.database_independent
 @screenshot_on_failure
 def test_publish_puts_the_edit_on_screen_on_line_and_the_next_action_is_not_lost(
     request: pytest.FixtureRequest, pages: Pages, app_url: str, seeded: Seeded, factory: sessionmaker[Session]
@@ -242,7 +243,6 @@ def test_publish_puts_the_edit_on_screen_on_line_and_the_next_action_is_not_lost
     expect_title_field(recruiter, "Version 4")
 
 
-@pytest.mark.database_independent
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (1366, 768)], ids=["phone", "laptop"])
 @screenshot_on_failure
 def test_after_applying_the_confirmation_replaces_the_form_in_view(
