@@ -37,6 +37,12 @@ if [ "${PVD_TEST_DATABASE:-sqlite}" = "postgresql" ] && [ -z "${PVD_TEST_PG_ADMI
   fi
 fi
 
+# Compiled modules are written and reused (__pycache__, git-ignored), as Python does by default: with
+# PYTHONDONTWRITEBYTECODE set (some environments set it), every process of the run (each worker's collection, with
+# pytest's rewritten test modules, the app servers, the spawned processes) compiles the project again; a collection
+# took 9.4 s of CPU instead of 4.4 s.
+unset PYTHONDONTWRITEBYTECODE
+
 # pytest's own exit code is kept: 5 (no test collected) fails like any other error.
 # The 30 slowest tests are listed at the end: where CI time goes, run after run.
 exec python -m pytest -n auto --dist loadgroup --durations=30 "$@"
