@@ -237,7 +237,8 @@ class Pages:
                 if page.is_closed():
                     continue
                 try:
-                    shown = page.locator("[data-testid=stAlert], [data-testid=stException]").all_inner_texts()
+                    messages = "[data-testid=stAlert], [data-testid=stException], [data-testid=stFileChip] [role=alert]"
+                    shown = page.locator(messages).all_inner_texts()
                 except Exception as error:  # a report must never hide the test's own failure
                     shown = [f"(messages not read: {error})"]
                 lines.append(f"{page.url}: " + (" | ".join(" ".join(text.split()) for text in shown) or "no message"))
