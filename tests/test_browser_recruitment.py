@@ -45,6 +45,16 @@ def fill(page: Page, label: str, value: str) -> None:
     page.get_by_label(label, exact=True).fill(value)
 
 
+def attach_cv(page: Page, name: str = "cv-lea.pdf") -> None:
+    """Choose a PDF in the CV's own upload zone, found by its label (the letter has a zone too: under load the first
+    zone of the page was once the letter's, and the form came back without a CV), and wait for it there."""
+    zone = page.get_by_test_id("stFileUploader").filter(has_text="CV (PDF, 5 Mo au plus)")
+    zone.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": name, "mimeType": "application/pdf", "buffer": sample_pdf("Léa Martin")}]
+    )
+    zone.get_by_test_id("stFileChip").filter(has_text=name).wait_for()
+
+
 @screenshot_on_failure
 def test_recruitment_journey(
     request: pytest.FixtureRequest,
@@ -103,10 +113,7 @@ def test_recruitment_journey(
     fill(candidate, "Nom et prénom", "Léa Martin")
     fill(candidate, "Adresse e-mail", CANDIDATE)
     fill(candidate, "Téléphone (facultatif)", "06 12 34 56 78")
-    candidate.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(
-        files=[{"name": "cv-lea.pdf", "mimeType": "application/pdf", "buffer": sample_pdf("Léa Martin")}]
-    )
-    candidate.get_by_text("cv-lea.pdf").wait_for()
+    attach_cv(candidate)
     candidate.get_by_text("J'ai lu la notice de confidentialité et j'accepte ce traitement.").click()
     candidate.get_by_role("button", name="Envoyer ma candidature").click()
     success = candidate.get_by_test_id("stAlertContentSuccess").filter(has_text="Candidature envoyée.")
@@ -269,10 +276,7 @@ def test_after_applying_the_confirmation_replaces_the_form_in_view(
     expect_page(candidate, "Offres d'emploi")
     fill(candidate, "Nom et prénom", "Léa Martin")
     fill(candidate, "Adresse e-mail", CANDIDATE)
-    candidate.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(
-        files=[{"name": "cv-lea.pdf", "mimeType": "application/pdf", "buffer": sample_pdf("Léa Martin")}]
-    )
-    candidate.get_by_text("cv-lea.pdf").wait_for()
+    attach_cv(candidate)
     candidate.get_by_text("J'ai lu la notice de confidentialité et j'accepte ce traitement.").click()
     send = candidate.get_by_role("button", name="Envoyer ma candidature")
     send.scroll_into_view_if_needed()
