@@ -16,7 +16,8 @@ freshly started server shows, the journeys' clicks); the pages' and services' be
 by the AppTest and service suites. A browser test is marked so only when it reaches no database code that the
 PostgreSQL run misses without it: measured with line coverage (coverage 7.17, app servers and spawned processes
 included) of the PostgreSQL run with and without it, and any line only it reached given a test on both databases
-(2026-12-08: the journeys of test_browser, test_browser_recruitment and test_browser_meetings). The browser tests
+(tests/coverage_only_by.sh; 2026-12-08: the journeys of test_browser, test_browser_recruitment and
+test_browser_meetings). The browser tests
 about PostgreSQL itself stay on both: sessions shared by two servers, nginx in front of several processes, outages,
 the meeting's protocol visit.
 """
@@ -110,7 +111,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             f"marked {DATABASE_INDEPENDENT} but using the test database: " + ", ".join(misplaced[:10])
         )
-    if TEST_BACKEND == "sqlite" or not marked:
+    # PVD_TEST_KEEP_MARKED=1: run them on PostgreSQL too (tests/coverage_only_by.sh measures what they reach there).
+    if TEST_BACKEND == "sqlite" or not marked or os.environ.get("PVD_TEST_KEEP_MARKED") == "1":
         return
     config.hook.pytest_deselected(items=marked)
     keep = set(map(id, items)) - set(map(id, marked))
