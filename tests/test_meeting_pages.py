@@ -21,6 +21,7 @@ from tests.factories import (
     person,
     shown_form_errors,
     texts,
+    token_from_outbox,
     token_of,
 )
 
@@ -375,20 +376,23 @@ def test_a_door_link_opens_its_meeting_only_and_nobody_else_gets_in(installed, f
     assert not shut.text_input
 
 
+def meeting_row(at: AppTest, title: str):
+    """The line of this meeting in the dashboard's table of meetings."""
+    table = next(frame.value for frame in at.dataframe if "Remplissage (%)" in frame.value.columns)
+    return table[table["Rencontre"] == title].iloc[0]
+
+
 def test_dashboard_before_any_meeting_took_place_says_so_and_counts_cancellations(installed, factory, settings):
     direction, _ = installed
     with factory.begin() as session:
         coming = meetings.create_meeting(session, meeting_form(title="Rencontre de Beaune", capacity=20))
         for number in (1, 2):
             meetings.register(session, coming, person(number), settings)
-        first = select(OutboxMessage).where(OutboxMessage.kind == "meeting_confirmed").order_by(OutboxMessage.id)
-        meetings.cancel_by_token(session, token_of(session.scalars(first).first()), settings)
+        meetings.cancel_by_token(session, token_from_outbox(session, "personne.1@mairie.fr"), settings)
     at = page("pages/dashboard.py", direction, section="rencontres")
     assert not at.exception
     assert "Aucune rencontre passée pour l'instant." in texts(at.info)
-    frames = [frame.value for frame in at.dataframe]
-    meetings_table = next(frame for frame in frames if "Remplissage (%)" in frame.columns)
-    row = meetings_table[meetings_table["Rencontre"] == "Rencontre de Beaune"].iloc[0]
+    row = meeting_row(at, "Rencontre de Beaune")
     assert (row["Confirmés"], row["Annulations"]) == ("1", "1")
 
 
@@ -409,11 +413,9 @@ def test_dashboard_shows_fill_rate_and_attendance_without_small_groups(installed
     at = page("pages/dashboard.py", direction, section="rencontres")
     assert not at.exception
     assert "Rencontres" in texts(at.header)
-    frames = [frame.value for frame in at.dataframe]
-    meetings_table = next(frame for frame in frames if "Remplissage (%)" in frame.columns)
-    row = meetings_table[meetings_table["Rencontre"] == "Rencontre de Dijon"].iloc[0]
+    row = meeting_row(at, "Rencontre de Dijon")
     assert (row["Confirmés"], row["Remplissage (%)"], row["Présents"]) == ("14", "70", "7")
     assert row["Date"] == paris_time(utcnow() - timedelta(days=1), "%d/%m/%Y")  # jj/mm/aaaa, the French day
-    by_role = next(frame for frame in frames if "Profil" in frame.columns).set_index("Profil")
+    by_role = next(frame.value for frame in at.dataframe if "Profil" in frame.value.columns).set_index("Profil")
     assert by_role.loc["Partenaire", "Confirmés"] == "masqué"
     assert abs(int(by_role.loc["Chef de projet", "Confirmés"]) - 8) <= 2  # perturbed, by 2 at most
