@@ -58,6 +58,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+# What a failure's report reads on each open page: alerts, exceptions and an upload's error.
+SHOWN_MESSAGES = "[data-testid=stAlert], [data-testid=stException], [data-testid=stFileChip] [role=alert]"
 NAV_LABELS = "[data-testid='stSidebarNav'] [data-testid='stSidebarNavLink'] [data-testid='stMarkdownContainer']"
 
 ORGANISATION_NAME = "Communauté de communes du Montbardois"
@@ -237,8 +239,7 @@ class Pages:
                 if page.is_closed():
                     continue
                 try:
-                    messages = "[data-testid=stAlert], [data-testid=stException], [data-testid=stFileChip] [role=alert]"
-                    shown = page.locator(messages).all_inner_texts()
+                    shown = page.locator(SHOWN_MESSAGES).all_inner_texts()
                 except Exception as error:  # a report must never hide the test's own failure
                     shown = [f"(messages not read: {error})"]
                 lines.append(f"{page.url}: " + (" | ".join(" ".join(text.split()) for text in shown) or "no message"))
